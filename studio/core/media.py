@@ -1,0 +1,83 @@
+"""Media probing on PyAV: ``probe(path) -> MediaInfo``.
+
+Every failure is a ``MediaError`` subclass whose message names the file and the reason,
+so callers (CLI, bin) can show it to a person as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+VIDEO_EXTENSIONS = frozenset(
+    ".mp4 .m4v .mov .mkv .webm .avi .mpg .mpeg .ts .mts .m2ts .wmv .flv .3gp .ogv .mxf".split()
+)
+IMAGE_EXTENSIONS = frozenset(".gif .png .jpg .jpeg .webp .bmp .tif .tiff".split())
+MEDIA_EXTENSIONS = VIDEO_EXTENSIONS | IMAGE_EXTENSIONS
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    path: str
+    kind: str  # "video" | "image"  (an animated GIF is a video)
+    width: int  # display size, after rotation
+    height: int
+    coded_width: int
+    coded_height: int
+    rotation: int  # degrees clockwise to apply for display: 0, 90, 180, 270
+    fps: float  # average; 0.0 for a still
+    duration_s: float  # 0.0 for a still
+    frame_count: int
+    frame_count_estimated: bool
+    codec: str
+    pix_fmt: str
+    has_audio: bool
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "MediaInfo":
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__})
+
+
+class MediaError(Exception):
+    """A file Studio cannot use. ``str(err)`` is a complete message naming the file."""
+
+    reason = "cannot be read"
+
+    def __init__(self, path: str | Path, detail: str | None = None):
+        self.path = str(path)
+        self.detail = detail
+        text = f"{self.path}: {self.reason}"
+        if detail:
+            text += f" ({detail})"
+        super().__init__(text)
+
+
+class MissingFileError(MediaError):
+    reason = "file not found"
+
+
+class EmptyFileError(MediaError):
+    reason = "empty file"
+
+
+class NotMediaError(MediaError):
+    reason = "not a media file"
+
+
+class AudioOnlyError(MediaError):
+    reason = "audio only, no video stream"
+
+
+class TruncatedError(MediaError):
+    reason = "truncated or damaged, no frame could be decoded"
+
+
+class UnsupportedCodecError(MediaError):
+    reason = "unsupported codec"
+
+
+def probe(path: str | Path) -> MediaInfo:
+    raise NotImplementedError  # filled in by the media work
