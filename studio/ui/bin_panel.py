@@ -1,0 +1,593 @@
+"""The clip bin: a sortable, filterable table of the project's clips with thumbnails.
+
+Drop files or folders on it (or use File > Import). Probing and thumbnails run on a thread
+pool; results come back to bound slots here and are written to the project in the GUI thread.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    QThreadPool,
+    QTimer,
+    Signal,
+    Slot,
+)
+from PySide6.QtGui import QAction, QColor, QIcon, QImage, QKeySequence, QPainter, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QMessageBox,
+    QStyle,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core.library import Clip, Project
+from studio.ui.media_workers import (
+    CancelToken,
+    ImportSignals,
+    ImportTask,
+    ThumbnailSignals,
+    ThumbnailTask,
+)
+
+THUMB_W, THUMB_H = 96, 54
+THUMB_MAX_SIDE = 192  # cached at twice the shown size, for high-DPI screens
+COLUMNS = ("Name", "Duration", "Size", "FPS", "Frames", "In / Out", "Codec", "Folder")
+COL_NAME, COL_DURATION, COL_SIZE, COL_FPS, COL_FRAMES, COL_INOUT, COL_CODEC, COL_FOLDER = range(8)
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+CLIP_ID_ROLE = Qt.ItemDataRole.UserRole + 2
+ADD_BATCH_SECONDS = 0.02  # longest stretch of database writes per event-loop turn
+
+
+def format_duration(seconds: float) -> str:
+    m, s = divmod(max(seconds, 0.0), 60)
+    h, m = divmod(int(m), 60)
+    return f"{h}:{m:02d}:{s:05.2f}" if h else f"{m}:{s:05.2f}"
+
+
+def clip_status(clip: Clip) -> str | None:
+    """Why a clip cannot be used, for its tooltip; None when it can."""
+    if clip.missing:
+        return f"{clip.path}: file missing or changed since import (right-click > Relink…)"
+    return clip.error
+
+
+class BinModel(QAbstractTableModel):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._clips: list[Clip] = []
+        self._row_of: dict[int, int] = {}
+        self._thumbs: dict[int, QPixmap] = {}
+        self._placeholder = QPixmap(THUMB_W, THUMB_H)
+        self._placeholder.fill(QColor(40, 40, 44))
+        self._warning_icon: QIcon | None = None
+
+    # -- contents -------------------------------------------------------------------------
+    def set_clips(self, clips: list[Clip]) -> None:
+        self.beginResetModel()
+        self._clips = list(clips)
+        self._reindex()
+        self.endResetModel()
+
+    def add_clips(self, clips: list[Clip]) -> None:
+        if not clips:
+            return
+        first = len(self._clips)
+        self.beginInsertRows(QModelIndex(), first, first + len(clips) - 1)
+        self._clips.extend(clips)
+        self._reindex()
+        self.endInsertRows()
+
+    def update_clip(self, clip: Clip) -> None:
+        row = self._row_of.get(clip.id)
+        if row is None:
+            return
+        self._clips[row] = clip
+        self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+
+    def remove_clip_ids(self, clip_ids: set[int]) -> None:
+        for row in sorted((self._row_of[i] for i in clip_ids if i in self._row_of), reverse=True):
+            self.beginRemoveRows(QModelIndex(), row, row)
+            del self._clips[row]
+            self.endRemoveRows()
+        for i in clip_ids:
+            self._thumbs.pop(i, None)
+        self._reindex()
+
+    def set_thumbnail(self, clip_id: int, pixmap: QPixmap) -> None:
+        self._thumbs[clip_id] = pixmap
+        row = self._row_of.get(clip_id)
+        if row is not None:
+            idx = self.index(row, COL_NAME)
+            self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])
+
+    def clip_at(self, row: int) -> Clip:
+        return self._clips[row]
+
+    def clip_by_id(self, clip_id: int) -> Clip | None:
+        row = self._row_of.get(clip_id)
+        return None if row is None else self._clips[row]
+
+    def clips(self) -> list[Clip]:
+        return list(self._clips)
+
+    def row_of(self, clip_id: int) -> int | None:
+        return self._row_of.get(clip_id)
+
+    def _reindex(self) -> None:
+        self._row_of = {c.id: r for r, c in enumerate(self._clips)}
+
+    # -- Qt model interface ---------------------------------------------------------------
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._clips)
+
+    def columnCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        clip = self._clips[index.row()]
+        col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(clip, col)
+        if role == SORT_ROLE:
+            return self._sort_key(clip, col)
+        if role == CLIP_ID_ROLE:
+            return clip.id
+        if role == Qt.ItemDataRole.DecorationRole and col == COL_NAME:
+            if clip_status(clip):
+                return self._warning()
+            return self._thumbs.get(clip.id, self._placeholder)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return clip_status(clip) or clip.path
+        if role == Qt.ItemDataRole.ForegroundRole and clip_status(clip):
+            return QColor(200, 120, 60) if clip.missing else QColor(150, 150, 150)
+        if role == Qt.ItemDataRole.TextAlignmentRole and col in (COL_DURATION, COL_FPS, COL_FRAMES):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def _warning(self) -> QIcon:
+        if self._warning_icon is None:
+            from PySide6.QtWidgets import QApplication
+
+            self._warning_icon = QApplication.style().standardIcon(
+                QStyle.StandardPixmap.SP_MessageBoxWarning)
+        return self._warning_icon
+
+    @staticmethod
+    def _display(clip: Clip, col: int) -> str:
+        info = clip.info
+        name = Path(clip.path).name
+        if col == COL_NAME:
+            if clip.missing:
+                return f"{name}\nmissing"
+            if info is None:
+                reason = (clip.error or "").split(": ", 1)[-1]
+                return f"{name}\n{reason}"
+            return name
+        if col == COL_FOLDER:
+            return str(Path(clip.path).parent)
+        if info is None:
+            return ""
+        if col == COL_DURATION:
+            return "still" if info.kind == "image" else format_duration(info.duration_s)
+        if col == COL_SIZE:
+            return f"{info.width}×{info.height}"
+        if col == COL_FPS:
+            return "" if info.kind == "image" else f"{info.fps:.3g}"
+        if col == COL_FRAMES:
+            return f"~{info.frame_count}" if info.frame_count_estimated else str(info.frame_count)
+        if col == COL_INOUT:
+            if clip.in_frame is None and clip.out_frame is None:
+                return ""
+            first = clip.in_frame or 0
+            last = clip.out_frame if clip.out_frame is not None else info.frame_count - 1
+            return f"{first}–{last}"
+        if col == COL_CODEC:
+            return info.codec
+        return ""
+
+    @staticmethod
+    def _sort_key(clip: Clip, col: int):
+        info = clip.info
+        if col == COL_NAME:
+            return Path(clip.path).name.lower()
+        if col == COL_FOLDER:
+            return str(Path(clip.path).parent).lower()
+        if info is None:
+            return -1 if col != COL_CODEC else ""
+        return {
+            COL_DURATION: info.duration_s,
+            COL_SIZE: info.width * info.height,
+            COL_FPS: info.fps,
+            COL_FRAMES: info.frame_count,
+            COL_INOUT: (clip.in_frame or 0),
+            COL_CODEC: info.codec,
+        }[col]
+
+
+class BinFilterModel(QSortFilterProxyModel):
+    """Sorts by each column's natural key; the filter box matches name and folder."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setSortRole(SORT_ROLE)
+        self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+
+    def filterAcceptsRow(self, source_row, source_parent) -> bool:
+        needle = self.filterRegularExpression().pattern().lower()
+        if not needle:
+            return True
+        clip = self.sourceModel().clip_at(source_row)
+        return all(word in clip.path.lower() for word in needle.split())
+
+
+class BinView(QTableView):
+    """The table itself; accepts drops of files and folders."""
+
+    paths_dropped = Signal(list)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setAcceptDrops(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DropOnly)
+        self.setDropIndicatorShown(False)
+
+    def dragEnterEvent(self, event):
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event):
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event):
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.paths_dropped.emit(paths)
+        else:
+            event.ignore()
+
+
+class BinPanel(QWidget):
+    """Bin dock contents: filter box, clip table, import progress line."""
+
+    clip_selected = Signal(object)  # Clip or None
+    status_message = Signal(str)
+    import_finished = Signal()
+
+    def __init__(self, project: Project, parent=None):
+        super().__init__(parent)
+        self.setObjectName("BinPanel")
+        self.project = project
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(2)
+        self._import_signals = ImportSignals(self)
+        self._import_signals.scanned.connect(self._on_scanned)
+        self._import_signals.probed.connect(self._on_probed)
+        self._import_signals.finished.connect(self._on_import_task_finished)
+        self._thumb_signals = ThumbnailSignals(self)
+        self._thumb_signals.ready.connect(self._on_thumbnail)
+        self._thumb_signals.failed.connect(self._on_thumbnail_failed)
+        self._cancel = CancelToken()
+        self._pending: list[tuple] = []  # probed results waiting to be written
+        self._imports_running = 0
+        self._import_total = 0
+        self._import_done = 0
+        self._import_skipped = 0
+        self._import_new = 0
+        self._flush_timer = QTimer(self)
+        self._flush_timer.setSingleShot(True)
+        self._flush_timer.setInterval(0)
+        self._flush_timer.timeout.connect(self._flush_pending)
+        self._selected_id: int | None = None
+
+        self.model = BinModel(self)
+        self.proxy = BinFilterModel(self)
+        self.proxy.setSourceModel(self.model)
+
+        self.filter_box = QLineEdit(self)
+        self.filter_box.setPlaceholderText("Filter by name or folder…")
+        self.filter_box.setClearButtonEnabled(True)
+        self.filter_box.textChanged.connect(self._on_filter_text)
+
+        self.view = BinView(self)
+        self.view.setObjectName("BinView")
+        self.view.setModel(self.proxy)
+        self.view.setSortingEnabled(True)
+        self.view.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.view.setIconSize(QPixmap(THUMB_W, THUMB_H).size())
+        self.view.setWordWrap(False)
+        self.view.setAlternatingRowColors(True)
+        self.view.setShowGrid(False)
+        self.view.verticalHeader().hide()
+        self.view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        self.view.verticalHeader().setDefaultSectionSize(THUMB_H + 8)
+        header = self.view.horizontalHeader()
+        header.setSectionsMovable(True)
+        header.setStretchLastSection(True)
+        header.resizeSection(COL_NAME, 260)
+        for col, width in ((COL_DURATION, 72), (COL_SIZE, 90), (COL_FPS, 48),
+                           (COL_FRAMES, 60), (COL_INOUT, 80), (COL_CODEC, 64)):
+            header.resizeSection(col, width)
+        self.view.paths_dropped.connect(self.import_paths)
+        self.view.selectionModel().selectionChanged.connect(self._on_selection_changed)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._on_context_menu)
+
+        self.empty_hint = QLabel(
+            "Drop video files, GIFs, images or whole folders here\nor use File › Import (Ctrl+I)", self)
+        self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_hint.setObjectName("BinEmptyHint")
+        self.empty_hint.setStyleSheet("color: palette(mid); padding: 24px;")
+
+        self.progress_label = QLabel(self)
+        self.progress_label.setObjectName("BinProgress")
+        self.progress_label.hide()
+
+        self.remove_action = QAction("Remove from Project", self)
+        self.remove_action.setShortcut(QKeySequence.StandardKey.Delete)
+        self.remove_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.remove_action.triggered.connect(self.remove_selected)
+        self.view.addAction(self.remove_action)
+        self.relink_action = QAction("Relink…", self)
+        self.relink_action.triggered.connect(self.relink_selected)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(4)
+        layout.addWidget(self.filter_box)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.empty_hint)
+        layout.addWidget(self.progress_label)
+        self.setAcceptDrops(True)
+
+        self.reload()
+
+    # -- loading --------------------------------------------------------------------------
+    def reload(self) -> None:
+        clips = self.project.clips()
+        self.model.set_clips(clips)
+        self._update_empty_hint()
+        for clip in clips:
+            self._request_thumbnail(clip)
+
+    def _update_empty_hint(self) -> None:
+        self.empty_hint.setVisible(self.model.rowCount() == 0)
+
+    # -- drops on the panel outside the table (the hint label, the filter box) --------------
+    def dragEnterEvent(self, event):
+        self.view.dragEnterEvent(event)
+
+    def dragMoveEvent(self, event):
+        self.view.dragMoveEvent(event)
+
+    def dropEvent(self, event):
+        self.view.dropEvent(event)
+
+    # -- importing ------------------------------------------------------------------------
+    @Slot(list)
+    def import_paths(self, paths: list[str]) -> None:
+        """Import files and folders (recursively) in the background."""
+        if not paths:
+            return
+        if self._imports_running == 0:
+            self._import_total = self._import_done = self._import_skipped = self._import_new = 0
+            self._cancel = CancelToken()
+        self._imports_running += 1
+        self._show_progress()
+        self.pool.start(ImportTask(list(paths), self._import_signals, self._cancel))
+
+    def cancel_imports(self) -> None:
+        self._cancel.cancel()
+
+    @property
+    def importing(self) -> bool:
+        return self._imports_running > 0 or bool(self._pending)
+
+    @Slot(int, int)
+    def _on_scanned(self, count: int, skipped: int) -> None:
+        self._import_total += count
+        self._import_skipped += skipped
+        self._show_progress()
+
+    @Slot(str, object, object, object)
+    def _on_probed(self, path, info, error, file_stamp) -> None:
+        self._pending.append((path, info, error, file_stamp))
+        if not self._flush_timer.isActive():
+            self._flush_timer.start()
+
+    @Slot()
+    def _flush_pending(self) -> None:
+        """Write probed files to the project, a time slice at a time so the GUI stays live."""
+        deadline = time.perf_counter() + ADD_BATCH_SECONDS
+        new_clips: list[Clip] = []
+        while self._pending and time.perf_counter() < deadline:
+            path, info, error, file_stamp = self._pending.pop(0)
+            clip, created = self.project.add_clip(path, info=info, error=error, file_stamp=file_stamp)
+            self._import_done += 1
+            if created:
+                self._import_new += 1
+                new_clips.append(clip)
+            else:
+                self.model.update_clip(clip)
+        self.model.add_clips(new_clips)
+        for clip in new_clips:
+            self._request_thumbnail(clip)
+        self._update_empty_hint()
+        self._show_progress()
+        if self._pending:
+            self._flush_timer.start()
+        else:
+            self._maybe_finish()
+
+    @Slot()
+    def _on_import_task_finished(self) -> None:
+        self._imports_running -= 1
+        if not self._pending:
+            self._maybe_finish()
+
+    def _maybe_finish(self) -> None:
+        if self._imports_running or self._pending:
+            return
+        text = f"Imported {self._import_new} new of {self._import_done} file(s)"
+        if self._import_skipped:
+            text += f"; skipped {self._import_skipped} non-media file(s) in folders"
+        self.progress_label.hide()
+        self.status_message.emit(text)
+        self.import_finished.emit()
+
+    def _show_progress(self) -> None:
+        if self._imports_running == 0 and not self._pending:
+            return
+        total = max(self._import_total, self._import_done)
+        self.progress_label.setText(f"Importing {self._import_done} / {total}…")
+        self.progress_label.show()
+
+    # -- thumbnails -----------------------------------------------------------------------
+    def _request_thumbnail(self, clip: Clip) -> None:
+        if clip.info is None or clip.missing:
+            return
+        key = f"{clip.partial_hash}-{clip.size}-{THUMB_MAX_SIDE}.jpg"
+        task = ThumbnailTask(clip.id, clip.path, self.project.thumbnails_dir / key,
+                             THUMB_MAX_SIDE, self._thumb_signals)
+        self.pool.start(task, priority=-1)  # imports first: rows before pictures
+
+    @Slot(int, QImage)
+    def _on_thumbnail(self, clip_id: int, image: QImage) -> None:
+        scaled = image.scaled(THUMB_W, THUMB_H, Qt.AspectRatioMode.KeepAspectRatio,
+                              Qt.TransformationMode.SmoothTransformation)
+        canvas = QPixmap(THUMB_W, THUMB_H)
+        canvas.fill(QColor(20, 20, 22))
+        painter = QPainter(canvas)
+        painter.drawImage((THUMB_W - scaled.width()) // 2, (THUMB_H - scaled.height()) // 2, scaled)
+        painter.end()
+        self.model.set_thumbnail(clip_id, canvas)
+
+    @Slot(int, str)
+    def _on_thumbnail_failed(self, clip_id: int, message: str) -> None:
+        self.status_message.emit(f"No thumbnail: {message}")
+
+    # -- selection and editing ------------------------------------------------------------
+    def selected_clips(self) -> list[Clip]:
+        rows = self.view.selectionModel().selectedRows()
+        return [self.model.clip_at(self.proxy.mapToSource(r).row()) for r in rows]
+
+    def select_clip(self, clip_id: int) -> None:
+        row = self.model.row_of(clip_id)
+        if row is None:
+            return
+        index = self.proxy.mapFromSource(self.model.index(row, 0))
+        self.view.selectRow(index.row())
+        self.view.scrollTo(index)
+
+    @Slot()
+    def _on_selection_changed(self, *_args) -> None:
+        clips = self.selected_clips()
+        current = self.view.currentIndex()
+        clip = None
+        if current.isValid() and self.view.selectionModel().isRowSelected(current.row(), QModelIndex()):
+            clip = self.model.clip_at(self.proxy.mapToSource(current).row())
+        elif clips:
+            clip = clips[0]
+        new_id = clip.id if clip else None
+        if new_id != self._selected_id:
+            self._selected_id = new_id
+            self.clip_selected.emit(clip)
+
+    @Slot(str)
+    def _on_filter_text(self, text: str) -> None:
+        self.proxy.setFilterFixedString(text.strip())
+
+    def set_in_out(self, clip_id: int, in_frame, out_frame) -> None:
+        try:
+            clip = self.project.set_in_out(clip_id, in_frame, out_frame)
+        except ValueError as err:
+            self.status_message.emit(str(err))
+            return
+        self.model.update_clip(clip)
+
+    @Slot()
+    def remove_selected(self) -> None:
+        clips = self.selected_clips()
+        if not clips:
+            return
+        self.project.remove_clips([c.id for c in clips])
+        self.model.remove_clip_ids({c.id for c in clips})
+        self._update_empty_hint()
+        self.status_message.emit(
+            f"Removed {len(clips)} clip(s) from the project (the files are untouched)")
+
+    @Slot()
+    def relink_selected(self) -> None:
+        clips = self.selected_clips()
+        if len(clips) != 1:
+            return
+        clip = clips[0]
+        start = str(Path(clip.path).parent) if Path(clip.path).parent.exists() else ""
+        new_path, _ = QFileDialog.getOpenFileName(self, f"Relink {Path(clip.path).name}", start)
+        if new_path:
+            self.relink(clip.id, new_path)
+
+    def relink(self, clip_id: int, new_path: str) -> bool:
+        try:
+            clip = self.project.relink(clip_id, new_path)
+        except (ValueError, OSError) as err:
+            QMessageBox.warning(self, "Relink", str(err))
+            return False
+        self.model.update_clip(clip)
+        self._request_thumbnail(clip)
+        if clip.id == self._selected_id:
+            self.clip_selected.emit(clip)
+        return True
+
+    @Slot("QPoint")
+    def _on_context_menu(self, pos) -> None:
+        clips = self.selected_clips()
+        if not clips:
+            return
+        menu = QMenu(self)
+        menu.addAction(self.remove_action)
+        if len(clips) == 1 and clips[0].missing:
+            menu.addAction(self.relink_action)
+        menu.exec(self.view.viewport().mapToGlobal(pos))
+
+    # -- layout state ---------------------------------------------------------------------
+    def save_state(self) -> bytes:
+        return bytes(self.view.horizontalHeader().saveState())
+
+    def restore_state(self, state) -> None:
+        if state:
+            self.view.horizontalHeader().restoreState(state)
+
+    def shutdown(self) -> None:
+        self._cancel.cancel()
+        self.pool.clear()
+        self.pool.waitForDone(5000)

@@ -1,0 +1,158 @@
+"""The main window: the player in the middle, the bin docked beside it, menus, status bar.
+
+Later panels (captions, prompt, preview, queue) join as docks. Window geometry, dock layout and
+the bin's columns are kept in QSettings (an INI file under the user config folder).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSettings, Qt, Slot
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox
+
+from studio import __version__
+from studio.core.library import Clip, Project
+from studio.settings import ui_settings_path
+from studio.ui.bin_panel import BinPanel
+from studio.ui.player import PlayerPanel
+
+SETTINGS_VERSION = 1  # bump when dock object names change, so old layouts are not restored
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, project: Project, parent=None):
+        super().__init__(parent)
+        self.project = project
+        self._shut_down = False
+        self.setObjectName("MainWindow")
+        self.setWindowTitle(f"Studio — {project.root.name}")
+        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks
+                            | QMainWindow.DockOption.AllowTabbedDocks)
+
+        self.player = PlayerPanel(self)
+        self.setCentralWidget(self.player)
+        self.player.in_out_changed.connect(self._on_in_out_changed)
+
+        self.bin = BinPanel(project, self)
+        self.bin_dock = QDockWidget("Bin", self)
+        self.bin_dock.setObjectName("BinDock")
+        self.bin_dock.setWidget(self.bin)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.bin_dock)
+        self.bin.clip_selected.connect(self._on_clip_selected)
+        self.bin.status_message.connect(self._on_status_message)
+
+        self._status_project = QLabel(str(project.root))
+        self._status_project.setStyleSheet("color: palette(mid);")
+        self.statusBar().addPermanentWidget(self._status_project)
+
+        self._build_menus()
+        self.resize(1280, 800)
+        self._restore_layout()
+
+    # -- menus ----------------------------------------------------------------------------
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self.import_files_action = QAction("&Import Files…", self)
+        self.import_files_action.setShortcut(QKeySequence("Ctrl+I"))
+        self.import_files_action.triggered.connect(self.import_files_dialog)
+        file_menu.addAction(self.import_files_action)
+        self.import_folder_action = QAction("Import &Folder…", self)
+        self.import_folder_action.setShortcut(QKeySequence("Ctrl+Shift+I"))
+        self.import_folder_action.triggered.connect(self.import_folder_dialog)
+        file_menu.addAction(self.import_folder_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.bin.remove_action)
+        file_menu.addSeparator()
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+
+        playback = self.menuBar().addMenu("&Playback")
+        for action in self.player.actions():
+            playback.addAction(action)
+
+        view_menu = self.menuBar().addMenu("&View")
+        view_menu.addAction(self.bin_dock.toggleViewAction())
+
+        help_menu = self.menuBar().addMenu("&Help")
+        about = QAction("&About Studio", self)
+        about.triggered.connect(self._about)
+        help_menu.addAction(about)
+
+    @Slot()
+    def import_files_dialog(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Import media files")
+        self.bin.import_paths(paths)
+
+    @Slot()
+    def import_folder_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Import a folder of media (recursively)")
+        if folder:
+            self.bin.import_paths([folder])
+
+    @Slot()
+    def _about(self) -> None:
+        QMessageBox.about(self, "About Studio",
+                          f"Studio {__version__}\nA desktop video studio.\nProject: {self.project.root}")
+
+    # -- wiring ---------------------------------------------------------------------------
+    @Slot(object)
+    def _on_clip_selected(self, clip: Clip | None) -> None:
+        if clip is None or clip.info is None or clip.missing:
+            self.player.set_clip(None, None, 0, 0.0, None, None)
+            if clip is not None:
+                self.statusBar().showMessage(
+                    "Cannot play: " + (clip.error or f"{clip.path} is missing"), 8000)
+            return
+        info = clip.info
+        self.player.set_clip(clip.id, clip.path, info.frame_count, info.fps,
+                             clip.in_frame, clip.out_frame)
+
+    @Slot(int, object, object)
+    def _on_in_out_changed(self, clip_id: int, in_frame, out_frame) -> None:
+        self.bin.set_in_out(clip_id, in_frame, out_frame)
+
+    @Slot(str)
+    def _on_status_message(self, text: str) -> None:
+        self.statusBar().showMessage(text, 8000)
+
+    # -- persistence ----------------------------------------------------------------------
+    @staticmethod
+    def settings() -> QSettings:
+        return QSettings(str(ui_settings_path()), QSettings.Format.IniFormat)
+
+    def _restore_layout(self) -> None:
+        s = self.settings()
+        if s.value("layout/version", 0, int) != SETTINGS_VERSION:
+            return
+        geometry = s.value("layout/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        state = s.value("layout/state")
+        if state is not None:
+            self.restoreState(state, SETTINGS_VERSION)
+        self.bin.restore_state(s.value("bin/header"))
+
+    def save_layout(self) -> None:
+        s = self.settings()
+        s.setValue("layout/version", SETTINGS_VERSION)
+        s.setValue("layout/geometry", self.saveGeometry())
+        s.setValue("layout/state", self.saveState(SETTINGS_VERSION))
+        s.setValue("bin/header", self.bin.save_state())
+        s.sync()
+
+    @Slot()
+    def shutdown(self) -> None:
+        """Stop every worker thread; safe to call twice (close, then application quit)."""
+        if self._shut_down:
+            return
+        self._shut_down = True
+        self.player.shutdown()
+        self.bin.shutdown()
+
+    def closeEvent(self, event) -> None:
+        self.save_layout()
+        self.shutdown()
+        super().closeEvent(event)

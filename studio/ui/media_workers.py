@@ -1,0 +1,145 @@
+"""Thread-pool work for the bin: scanning dropped paths, probing files, making thumbnails.
+
+Each task runs on a QThreadPool thread and reports through a ``QObject`` whose signals are
+connected to bound slots of GUI-thread objects (see DESIGN.md, threading rules). The GUI
+thread never probes or decodes.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QRunnable, Signal
+from PySide6.QtGui import QImage
+
+from studio.core.media import MEDIA_EXTENSIONS, MediaError
+
+
+def scan_paths(paths: list[str]) -> tuple[list[str], int]:
+    """Files to import from dropped files and folders; returns (files, skipped).
+
+    A file dropped on its own is always taken (if it is not media, the bin says why).
+    Inside folders only files with a media extension are taken, recursively, in name order;
+    hidden files and folders are skipped, and the rest are counted as skipped.
+    """
+    files: list[str] = []
+    skipped = 0
+    for raw in paths:
+        path = Path(raw)
+        if not path.is_dir():
+            files.append(str(path.absolute()))
+            continue
+        for dirpath, dirnames, filenames in os.walk(path):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for name in sorted(filenames):
+                if name.startswith("."):
+                    continue
+                if Path(name).suffix.lower() in MEDIA_EXTENSIONS:
+                    files.append(os.path.abspath(os.path.join(dirpath, name)))
+                else:
+                    skipped += 1
+    return files, skipped
+
+
+class ImportSignals(QObject):
+    scanned = Signal(int, int)  # files to probe, files skipped
+    # path, MediaInfo or None, MediaError or None, FileStamp or None
+    probed = Signal(str, object, object, object)
+    finished = Signal()
+
+
+class CancelToken:
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+
+class ImportTask(QRunnable):
+    """Scan, then probe and stamp each file; one signal per file, in order."""
+
+    def __init__(self, paths: list[str], signals: ImportSignals, cancel: CancelToken):
+        super().__init__()
+        self._paths = paths
+        self._signals = signals
+        self._cancel = cancel
+
+    def run(self) -> None:
+        from studio.core.library import stamp
+        from studio.core.media import probe
+
+        try:
+            files, skipped = scan_paths(self._paths)
+            self._signals.scanned.emit(len(files), skipped)
+            for path in files:
+                if self._cancel.cancelled:
+                    break
+                info = error = file_stamp = None
+                try:
+                    info = probe(path)
+                except MediaError as err:
+                    error = err
+                try:
+                    file_stamp = stamp(path)
+                except OSError:
+                    pass  # gone or unreadable: the probe error already says so
+                self._signals.probed.emit(path, info, error, file_stamp)
+        finally:
+            self._signals.finished.emit()
+
+
+class ThumbnailSignals(QObject):
+    ready = Signal(int, QImage)  # clip id, thumbnail
+    failed = Signal(int, str)  # clip id, message
+
+
+class ThumbnailTask(QRunnable):
+    """Thumbnail for one clip: from the disk cache, or decoded (nearest keyframe) and cached."""
+
+    def __init__(self, clip_id: int, path: str, cache_file: Path, max_side: int,
+                 signals: ThumbnailSignals):
+        super().__init__()
+        self._clip_id = clip_id
+        self._path = path
+        self._cache_file = cache_file
+        self._max_side = max_side
+        self._signals = signals
+
+    def run(self) -> None:
+        image = QImage(str(self._cache_file)) if self._cache_file.exists() else QImage()
+        if image.isNull():
+            try:
+                image = self._decode()
+            except (MediaError, OSError, IndexError) as err:
+                self._signals.failed.emit(self._clip_id, str(err))
+                return
+            self._save(image)
+        self._signals.ready.emit(self._clip_id, image)
+
+    def _decode(self) -> QImage:
+        import numpy as np
+
+        from studio.core.frames import thumbnail
+
+        rgb = np.ascontiguousarray(thumbnail(self._path, self._max_side))
+        h, w, _ = rgb.shape
+        return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+    def _save(self, image: QImage) -> None:
+        # Written under a temporary name and renamed: a crash never leaves half a JPEG in the cache.
+        tmp = self._cache_file.with_name(f".{self._cache_file.name}.{threading.get_ident()}.part")
+        try:
+            self._cache_file.parent.mkdir(parents=True, exist_ok=True)
+            if image.save(str(tmp), "JPG", 85):
+                os.replace(tmp, self._cache_file)
+        except OSError:
+            pass  # a cache that cannot be written only costs a decode next time
+        finally:
+            tmp.unlink(missing_ok=True)
