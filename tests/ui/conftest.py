@@ -1,0 +1,35 @@
+"""Fixtures for the Qt tests: a project in a temporary folder and clips made with PyAV."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.media_factory import make_bad, make_gif, make_image, make_video
+
+
+@pytest.fixture(scope="session")
+def clip_folder(tmp_path_factory):
+    """A folder as a person drops it: clips in subfolders, a GIF, a still, a broken file and notes."""
+    root = tmp_path_factory.mktemp("drop") / "shoot"
+    (root / "day1").mkdir(parents=True)
+    (root / "day2" / "b-roll").mkdir(parents=True)
+    make_video(root / "day1" / "a_walk.mp4", width=96, height=64, frames=30, fps=30)
+    make_video(root / "day1" / "b_pan.mp4", width=64, height=96, frames=20, fps=24)
+    make_video(root / "day2" / "b-roll" / "c_city.webm", width=64, height=48, frames=12,
+               codec="libvpx-vp9")
+    make_gif(root / "day2" / "d_loop.gif", frames=6)
+    make_image(root / "day2" / "e_still.png")
+    make_bad(root / "day2", "text", name="f_broken.mp4")
+    (root / "day2" / "notes.txt").write_text("not media, skipped inside folders")
+    (root / ".hidden").mkdir()
+    make_video(root / ".hidden" / "ignored.mp4", frames=2)
+    return root
+
+
+@pytest.fixture
+def project(tmp_path):
+    from studio.core.library import Project
+
+    p = Project(tmp_path / "project")
+    yield p
+    p.close()

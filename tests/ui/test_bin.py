@@ -1,0 +1,145 @@
+"""The bin as a person uses it: drop a folder, see rows and thumbnails, filter, sort, remove."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
+
+from studio.ui.bin_panel import COL_DURATION, COL_NAME, BinPanel
+from tests.media_factory import make_video
+
+
+def drop_paths(widget, paths) -> None:
+    """Deliver a real drag-enter and drop of file URLs, as a file manager does."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    pos = widget.rect().center()
+    enter = QDragEnterEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, enter)
+    assert enter.isAccepted()
+    drop = QDropEvent(pos.toPointF(), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, drop)
+
+
+@pytest.fixture
+def bin_panel(qtbot, project):
+    panel = BinPanel(project)
+    qtbot.addWidget(panel)
+    panel.resize(900, 600)
+    panel.show()
+    yield panel
+    panel.shutdown()
+
+
+def names(panel) -> list[str]:
+    proxy = panel.proxy
+    return [Path(panel.model.clip_at(proxy.mapToSource(proxy.index(r, 0)).row()).path).name
+            for r in range(proxy.rowCount())]
+
+
+def import_and_wait(qtbot, panel, paths, target=None):
+    with qtbot.waitSignal(panel.import_finished, timeout=60000):
+        drop_paths(target or panel.view.viewport(), paths)
+
+
+def test_drop_folder_imports_media_recursively_and_marks_bad_files(qtbot, bin_panel, clip_folder):
+    messages: list[str] = []
+    bin_panel.status_message.connect(messages.append)  # same thread: a plain callable is fine
+    import_and_wait(qtbot, bin_panel, [clip_folder])
+    got = sorted(names(bin_panel))
+    assert got == ["a_walk.mp4", "b_pan.mp4", "c_city.webm", "d_loop.gif", "e_still.png",
+                   "f_broken.mp4"]
+    clips = {Path(c.path).name: c for c in bin_panel.project.clips()}
+    assert len(clips) == 6  # written to the project, not only shown
+    broken = clips["f_broken.mp4"]
+    assert broken.info is None and "not a media file" in broken.error
+    row = bin_panel.model.row_of(broken.id)
+    tooltip = bin_panel.model.index(row, COL_NAME).data(Qt.ItemDataRole.ToolTipRole)
+    assert "f_broken.mp4" in tooltip and "not a media file" in tooltip
+    walk = clips["a_walk.mp4"]
+    row = bin_panel.model.row_of(walk.id)
+    assert bin_panel.model.index(row, COL_DURATION).data() == "0:01.00"
+    assert any("Imported 6 new of 6" in m and "skipped 1 non-media" in m for m in messages), messages
+    # Thumbnails arrive from the pool and are cached on disk for next time.
+    qtbot.waitUntil(lambda: len(list(bin_panel.project.thumbnails_dir.glob("*.jpg"))) == 5,
+                    timeout=30000)
+    qtbot.waitUntil(lambda: bin_panel.model._thumbs.get(walk.id) is not None, timeout=30000)
+    assert not bin_panel.empty_hint.isVisible()
+
+
+def test_dropping_the_same_files_twice_does_not_duplicate(qtbot, bin_panel, clip_folder):
+    import_and_wait(qtbot, bin_panel, [clip_folder])
+    import_and_wait(qtbot, bin_panel, [clip_folder / "day1", clip_folder / "day1" / "a_walk.mp4"])
+    assert len(names(bin_panel)) == 6
+    assert len(bin_panel.project.clips()) == 6
+
+
+def test_drop_on_the_empty_hint_works_too(qtbot, bin_panel, clip_folder):
+    assert bin_panel.empty_hint.isVisible()
+    import_and_wait(qtbot, bin_panel, [clip_folder / "day1" / "b_pan.mp4"], target=bin_panel)
+    assert names(bin_panel) == ["b_pan.mp4"]
+
+
+def test_filter_and_sort(qtbot, bin_panel, clip_folder):
+    import_and_wait(qtbot, bin_panel, [clip_folder])
+    qtbot.keyClicks(bin_panel.filter_box, "day1")
+    assert sorted(names(bin_panel)) == ["a_walk.mp4", "b_pan.mp4"]
+    bin_panel.filter_box.clear()
+    qtbot.keyClicks(bin_panel.filter_box, "city")
+    assert names(bin_panel) == ["c_city.webm"]
+    bin_panel.filter_box.clear()
+    bin_panel.view.sortByColumn(COL_DURATION, Qt.SortOrder.DescendingOrder)
+    assert names(bin_panel)[0] == "a_walk.mp4"  # 1.0 s, the longest
+    bin_panel.view.sortByColumn(COL_NAME, Qt.SortOrder.AscendingOrder)
+    assert names(bin_panel) == sorted(names(bin_panel))
+
+
+def test_remove_selected_forgets_clips_but_never_touches_files(qtbot, bin_panel, clip_folder):
+    import_and_wait(qtbot, bin_panel, [clip_folder])
+    victim = clip_folder / "day1" / "a_walk.mp4"
+    before = (victim.read_bytes(), os.stat(victim).st_mtime_ns)
+    bin_panel.view.setFocus()
+    bin_panel.select_clip(next(c.id for c in bin_panel.project.clips() if c.path == str(victim)))
+    qtbot.keyClick(bin_panel.view, Qt.Key.Key_Delete)
+    assert "a_walk.mp4" not in names(bin_panel)
+    assert str(victim) not in [c.path for c in bin_panel.project.clips()]
+    assert (victim.read_bytes(), os.stat(victim).st_mtime_ns) == before
+
+
+def test_vanished_file_shows_as_missing_and_can_be_relinked(qtbot, project, tmp_path):
+    clip_path = make_video(tmp_path / "moving.mp4", frames=10)
+    panel = BinPanel(project)
+    qtbot.addWidget(panel)
+    try:
+        import_and_wait(qtbot, panel, [clip_path])
+    finally:
+        panel.shutdown()
+    moved = tmp_path / "elsewhere" / "moving.mp4"
+    moved.parent.mkdir()
+    clip_path.rename(moved)
+    panel = BinPanel(project)  # as on the next start
+    qtbot.addWidget(panel)
+    try:
+        clip = panel.model.clip_at(0)
+        assert clip.missing
+        tooltip = panel.model.index(0, COL_NAME).data(Qt.ItemDataRole.ToolTipRole)
+        assert "missing" in tooltip and "Relink" in tooltip
+        assert panel.relink(clip.id, str(moved))
+        assert not panel.model.clip_at(0).missing
+        assert panel.model.clip_at(0).path == str(moved)
+    finally:
+        panel.shutdown()
+
+
+def test_a_second_import_while_the_first_runs_is_counted_together(qtbot, bin_panel, clip_folder):
+    with qtbot.waitSignal(bin_panel.import_finished, timeout=60000):
+        bin_panel.import_paths([str(clip_folder / "day1")])
+        bin_panel.import_paths([str(clip_folder / "day2")])
+    assert len(names(bin_panel)) == 6
