@@ -1,0 +1,63 @@
+"""Start-up: `studio --exit-after-show` against a bare PySide6 QMainWindow, both offscreen.
+
+Each side reports the seconds from its own process start to its window being shown (the same
+/proc clock), alternating runs so machine noise hits both. Target: ratio <= 1.5.
+
+    .venv/bin/python bench/startup.py [--runs 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+BASELINE = r"""
+import sys
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QMainWindow
+from studio.ui.app import process_age_s  # tiny module-level helper; its Qt imports are the baseline's own
+app = QApplication(sys.argv[:1])
+w = QMainWindow()
+w.resize(1280, 800)
+w.show()
+w.repaint()
+QTimer.singleShot(0, lambda: (print(f"{process_age_s():.3f}"), app.quit()))
+app.exec()
+"""
+
+
+def run(cmd: list[str], env: dict) -> float:
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True, timeout=120)
+    return float(out.stdout.strip().splitlines()[0])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="studio-bench-"))
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    for var in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"):
+        env[var] = str(home / var.lower())
+    studio_cmd = [sys.executable, "-m", "studio", "--exit-after-show"]
+    baseline_cmd = [sys.executable, "-c", BASELINE]
+    run(studio_cmd, env)  # first run creates the default project; not timed
+    run(baseline_cmd, env)
+    studio, baseline = [], []
+    for _ in range(args.runs):
+        studio.append(run(studio_cmd, env))
+        baseline.append(run(baseline_cmd, env))
+    s, b = statistics.median(studio), statistics.median(baseline)
+    print(f"studio --exit-after-show: median {s:.3f} s over {args.runs} runs")
+    print(f"bare QMainWindow:         median {b:.3f} s")
+    print(f"ratio: {s / b:.2f}x (target <= 1.5x)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
