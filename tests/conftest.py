@@ -10,3 +10,24 @@ os.environ["QT_QPA_PLATFORM"] = "offscreen"
 _HOME = tempfile.mkdtemp(prefix="studio-test-home-")
 for _var in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"):
     os.environ[_var] = os.path.join(_HOME, _var.lower())
+
+
+
+# --- synthetic media, built once per session (tests/media_factory.py) ---------------------------
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def media(tmp_path_factory):
+    """name -> Path of one file of every valid and bad kind (media_factory.EXPECTED and
+    EXPECTED_ERRORS), built once per session. Shared: copy a file (media_factory.copy_media)
+    before changing it."""
+    from tests.media_factory import build_media_set
+
+    return build_media_set(tmp_path_factory.mktemp("media"))
+
+
+@pytest.fixture(scope="session")
+def media_dir(media):
+    """The folder holding the files of ``media``."""
+    return media["h264_cfr"].parent
