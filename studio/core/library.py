@@ -1,17 +1,52 @@
-"""The project library: a folder holding ``project.sqlite``, ``generations/`` and ``exports/``.
+"""The project library: a folder holding ``project.sqlite``, ``generations/``, ``exports/``
+and ``thumbnails/``.
 
 SQLite in WAL mode, schema versioned with ``PRAGMA user_version`` and forward migrations.
 Clips are referenced by path, size, mtime and a partial hash; Studio never modifies or
 deletes a file it did not write. A ``Project`` is used from one thread (the GUI thread in
-the app); slow per-file work (probing, hashing) happens before ``add_clip`` in workers.
+the app); slow per-file work (probing, hashing) happens before ``add_clip`` in workers,
+through ``inspect_file`` which needs no ``Project``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+import operator
+import os
+import sqlite3
+import stat as stat_module
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from studio.core.media import MediaError, MediaInfo
+from studio.core.media import MediaError, MediaInfo, MissingFileError, NotMediaError, probe
+
+DB_NAME = "project.sqlite"
+PARTIAL_HASH_CHUNK = 64 * 1024
+
+CAPTION_SOURCES = ("model", "edit")
+JOB_STATES = ("queued", "running", "done", "failed", "cancelled")
+FINISHED_JOB_STATES = ("done", "failed", "cancelled")
+
+
+class ProjectError(Exception):
+    """A project folder or database Studio cannot use, or a request it refuses.
+    ``str(err)`` is a complete message for a person."""
+
+
+class UnknownIdError(ProjectError, LookupError):
+    """No clip, caption, generation or job with that id in this project."""
+
+
+class RelinkError(ProjectError, ValueError):
+    """``Project.relink`` refused: no usable file at the new path, or it is another clip."""
+
+
+# ---------------------------------------------------------------------------------------
+# File identity
 
 
 @dataclass(frozen=True)
@@ -21,8 +56,107 @@ class FileStamp:
     partial_hash: str  # hex blake2b of the size, the first and the last 64 KiB
 
 
+def _partial_hash(f, size: int) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    h.update(size.to_bytes(8, "little"))
+    h.update(f.read(PARTIAL_HASH_CHUNK))
+    if size > PARTIAL_HASH_CHUNK:
+        # Under 128 KiB the tail overlaps the head; still a function of the content.
+        f.seek(size - PARTIAL_HASH_CHUNK)
+        h.update(f.read(PARTIAL_HASH_CHUNK))
+    return h.hexdigest()
+
+
 def stamp(path: str | Path) -> FileStamp:
-    raise NotImplementedError
+    """Size, mtime and a partial hash of ``path``. Reads at most 128 KiB, whatever the size.
+    Raises ``OSError`` (``FileNotFoundError``, ``PermissionError``, ...) as ``open`` does."""
+    with open(path, "rb") as f:
+        st = os.fstat(f.fileno())
+        return FileStamp(size=st.st_size, mtime=st.st_mtime, partial_hash=_partial_hash(f, st.st_size))
+
+
+def _resolve(path: str | Path) -> Path:
+    return Path(path).expanduser().resolve()
+
+
+@dataclass(frozen=True)
+class FileInspection:
+    """What ``inspect_file`` learned: the resolved path, its stamp, and either the probe
+    result or the ``MediaError`` saying why the file is not usable."""
+
+    path: Path
+    stamp: FileStamp
+    info: MediaInfo | None
+    error: MediaError | None
+
+
+def inspect_file(path: str | Path) -> FileInspection:
+    """Probe and stamp ``path``. Thread-safe and slow: run it in a worker, then hand the
+    result to ``Project.add_clip`` in the thread that owns the project.
+
+    Unusable media is reported in ``error``, not raised. Raises ``MediaError`` only when
+    there is no file to record: ``MissingFileError`` for a path that does not exist,
+    ``NotMediaError`` for a folder or device, ``MediaError`` when it cannot be opened.
+    """
+    resolved = _resolve(path)
+    file_stamp = _stamp_or_media_error(resolved)
+    try:
+        info: MediaInfo | None = probe(resolved)
+        error: MediaError | None = None
+    except MediaError as err:
+        info, error = None, err
+    return FileInspection(resolved, file_stamp, info, error)
+
+
+def _stamp_or_media_error(path: Path) -> FileStamp:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise MissingFileError(path) from None
+    except OSError as err:
+        raise MediaError(path, err.strerror or str(err)) from None
+    if not stat_module.S_ISREG(st.st_mode):
+        raise NotMediaError(path, "a folder" if stat_module.S_ISDIR(st.st_mode) else "not a regular file")
+    try:
+        return stamp(path)
+    except FileNotFoundError:
+        raise MissingFileError(path) from None
+    except OSError as err:
+        raise MediaError(path, err.strerror or str(err)) from None
+
+
+def _stamp_or_placeholder(path: Path) -> tuple[FileStamp, MediaError | None]:
+    """The file's stamp, or, when it cannot be read, what ``os.stat`` still tells (size -1
+    when even that fails) with an empty hash, and the error saying why."""
+    try:
+        return _stamp_or_media_error(path), None
+    except MediaError as err:
+        try:
+            st = os.stat(path)
+            return FileStamp(st.st_size, st.st_mtime, ""), err
+        except (OSError, ValueError):
+            return FileStamp(-1, 0.0, ""), err
+
+
+def _is_missing(path: str, size: int, mtime: float, partial_hash: str) -> bool:
+    """Whether the file at ``path`` is no longer the one recorded. Never raises."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return True
+    if not stat_module.S_ISREG(st.st_mode) or st.st_size != size:
+        return True
+    if st.st_mtime == mtime:
+        return False
+    # Touched (copied back, restored from a backup, ...): the content decides.
+    try:
+        return stamp(path).partial_hash != partial_hash
+    except (OSError, ValueError):
+        return True
+
+
+# ---------------------------------------------------------------------------------------
+# Records
 
 
 @dataclass
@@ -44,30 +178,645 @@ class Clip:
     def ok(self) -> bool:
         return self.info is not None and not self.missing
 
+    @property
+    def name(self) -> str:
+        """The file name, for display."""
+        return Path(self.path).name
+
+
+@dataclass
+class Caption:
+    """One version of a clip's caption. The newest version (highest id) is the current one."""
+
+    id: int
+    clip_id: int
+    text: str
+    source: str  # "model" (written by a captioner) or "edit" (typed by a person)
+    model: str | None
+    prompt: str | None
+    params: dict = field(default_factory=dict)
+    created_at: float = 0.0
+
+
+@dataclass
+class Generation:
+    id: int
+    path: str  # absolute; stored relative to the project folder when inside it
+    kind: str | None  # "t2v", "i2v", "v2v"
+    model: str | None
+    prompt: str | None
+    params: dict
+    info: MediaInfo | None
+    source_clip_id: int | None  # None when there was none, or it was removed
+    job_id: int | None
+    created_at: float
+
+
+@dataclass
+class Job:
+    id: int
+    kind: str
+    params: dict
+    state: str  # one of JOB_STATES
+    position: int  # queue order, ascending
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    error: str | None
+
+
+# ---------------------------------------------------------------------------------------
+# Schema. MIGRATIONS[i] takes a database from user_version i to i + 1. Only ever append.
+
+_MIGRATION_1 = """
+CREATE TABLE clips (
+    id           INTEGER PRIMARY KEY,
+    path         TEXT NOT NULL UNIQUE,
+    size         INTEGER NOT NULL,
+    mtime        REAL NOT NULL,
+    partial_hash TEXT NOT NULL,
+    info_json    TEXT,
+    error        TEXT,
+    error_kind   TEXT,
+    in_frame     INTEGER,
+    out_frame    INTEGER,
+    added_at     REAL NOT NULL
+);
+CREATE INDEX clips_identity ON clips (size, partial_hash);
+
+CREATE TABLE captions (
+    id          INTEGER PRIMARY KEY,
+    clip_id     INTEGER NOT NULL REFERENCES clips (id) ON DELETE CASCADE,
+    text        TEXT NOT NULL,
+    source      TEXT NOT NULL,
+    model       TEXT,
+    prompt      TEXT,
+    params_json TEXT NOT NULL DEFAULT '{}',
+    created_at  REAL NOT NULL
+);
+CREATE INDEX captions_by_clip ON captions (clip_id, id);
+
+CREATE TABLE jobs (
+    id          INTEGER PRIMARY KEY,
+    kind        TEXT NOT NULL,
+    params_json TEXT NOT NULL DEFAULT '{}',
+    state       TEXT NOT NULL DEFAULT 'queued',
+    position    INTEGER NOT NULL,
+    created_at  REAL NOT NULL,
+    started_at  REAL,
+    finished_at REAL,
+    error       TEXT
+);
+CREATE INDEX jobs_by_position ON jobs (position);
+
+CREATE TABLE generations (
+    id             INTEGER PRIMARY KEY,
+    path           TEXT NOT NULL,
+    kind           TEXT,
+    model          TEXT,
+    prompt         TEXT,
+    params_json    TEXT NOT NULL DEFAULT '{}',
+    info_json      TEXT,
+    source_clip_id INTEGER REFERENCES clips (id) ON DELETE SET NULL,
+    job_id         INTEGER REFERENCES jobs (id) ON DELETE SET NULL,
+    created_at     REAL NOT NULL
+);
+CREATE INDEX generations_by_clip ON generations (source_clip_id);
+"""
+
+MIGRATIONS: list[str] = [_MIGRATION_1]
+SCHEMA_VERSION = len(MIGRATIONS)  # of this code; the code reads len(MIGRATIONS) so tests can extend it
+
+_CLIP_COLUMNS = ("id, path, size, mtime, partial_hash, info_json, error, error_kind, "
+                 "in_frame, out_frame, added_at")
+_CAPTION_COLUMNS = "id, clip_id, text, source, model, prompt, params_json, created_at"
+_GENERATION_COLUMNS = ("id, path, kind, model, prompt, params_json, info_json, source_clip_id, "
+                       "job_id, created_at")
+_JOB_COLUMNS = ("id, kind, params_json, state, position, created_at, started_at, finished_at, "
+                "error")
+
+
+def _info_to_json(info: MediaInfo | None) -> str | None:
+    return None if info is None else json.dumps(info.to_dict())
+
+
+def _info_from_json(text: str | None) -> MediaInfo | None:
+    return None if text is None else MediaInfo.from_dict(json.loads(text))
+
+
+def _frame_arg(name: str, value) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a frame number, got {value!r}")
+    try:
+        number = operator.index(value)
+    except TypeError:
+        raise ValueError(f"{name} must be a whole frame number, got {value!r}") from None
+    if number < 0:
+        raise ValueError(f"{name} must be 0 or more, got {number}")
+    return number
+
+
+def _in_out_valid(info: MediaInfo | None, in_frame: int | None, out_frame: int | None) -> bool:
+    try:
+        _check_in_out(info, in_frame, out_frame)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_in_out(info: MediaInfo | None, in_frame, out_frame) -> tuple[int | None, int | None]:
+    in_frame = _frame_arg("in_frame", in_frame)
+    out_frame = _frame_arg("out_frame", out_frame)
+    if info is not None and info.frame_count > 0:
+        last = info.frame_count - 1
+        if in_frame is not None and in_frame > last:
+            raise ValueError(f"in_frame {in_frame} is past the last frame ({last})")
+        if out_frame is not None and out_frame > last:
+            raise ValueError(f"out_frame {out_frame} is past the last frame ({last})")
+    if in_frame is not None and out_frame is not None and in_frame > out_frame:
+        raise ValueError(f"in_frame {in_frame} is after out_frame {out_frame}")
+    return in_frame, out_frame
+
+
+# ---------------------------------------------------------------------------------------
+
 
 class Project:
-    def __init__(self, root: str | Path):
-        raise NotImplementedError
+    """An open project folder. Create it with ``Project(root)``; it makes what is missing.
 
-    # root, db_path, generations_dir, exports_dir, thumbnails_dir: Path attributes
+    Use from one thread. Every write is a short transaction of its own.
+    """
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root).expanduser().absolute()
+        self.db_path = self.root / DB_NAME
+        self.generations_dir = self.root / "generations"
+        self.exports_dir = self.root / "exports"
+        self.thumbnails_dir = self.root / "thumbnails"
+        self._conn: sqlite3.Connection | None = None
+
+        if self.root.exists() and not self.root.is_dir():
+            raise ProjectError(f"{self.root}: not a project folder (it is a file)")
+        if self.db_path.exists() and not self.db_path.is_file():
+            raise ProjectError(f"{self.root}: not a Studio project ({DB_NAME} is not a file)")
+        try:
+            for folder in (self.root, self.generations_dir, self.exports_dir, self.thumbnails_dir):
+                folder.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise ProjectError(f"{self.root}: cannot create the project folder "
+                               f"({err.strerror or err})") from None
+        try:
+            # isolation_level=None: no implicit transactions; _write() opens them explicitly.
+            conn = sqlite3.connect(self.db_path, isolation_level=None, timeout=10.0)
+        except sqlite3.Error as err:
+            raise ProjectError(f"{self.root}: cannot open {DB_NAME} ({err})") from None
+        try:
+            self._open(conn)
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+
+    def _open(self, conn: sqlite3.Connection) -> None:
+        try:
+            # The first read makes SQLite look at the file header.
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as err:
+            raise ProjectError(f"{self.root}: not a Studio project ({DB_NAME} is not an "
+                               f"SQLite database: {err})") from None
+        self._refuse_future(version)
+        try:
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")  # durable enough with WAL, much faster
+            self._migrate(conn)
+        except sqlite3.DatabaseError as err:
+            raise ProjectError(f"{self.root}: cannot use {DB_NAME} ({err})") from None
+
+    def _refuse_future(self, version: int) -> None:
+        if version > len(MIGRATIONS):
+            raise ProjectError(
+                f"{self.root}: this project was saved by a newer version of Studio (schema "
+                f"version {version}; this Studio knows up to {len(MIGRATIONS)}). Open it with "
+                f"that newer Studio; it was left untouched.")
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == len(MIGRATIONS):
+            return
+        # IMMEDIATE takes the write lock at once, so two Studios opening the same new
+        # project cannot both run a migration; the version is re-read under the lock.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            self._refuse_future(version)
+            if version == 0 and conn.execute(
+                    "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").fetchone()[0]:
+                raise ProjectError(f"{self.root}: not a Studio project ({DB_NAME} is an SQLite "
+                                   "database made by something else)")
+            for number in range(version, len(MIGRATIONS)):
+                for statement in _split_sql(MIGRATIONS[number]):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {number + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    # --- plumbing -----------------------------------------------------------------------
+
+    @property
+    def schema_version(self) -> int:
+        return self._db.execute("PRAGMA user_version").fetchone()[0]
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise ProjectError(f"{self.root}: the project is closed")
+        return self._conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self._db
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> "Project":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Project({str(self.root)!r})"
+
+    # --- clips --------------------------------------------------------------------------
 
     def add_clip(self, path: str | Path, info: MediaInfo | None = None,
                  error: MediaError | None = None, file_stamp: FileStamp | None = None
                  ) -> tuple[Clip, bool]:
-        """Record a file; returns (clip, created). The same file twice gives the same clip."""
+        """Record a file; returns (clip, created). The same file twice gives the same clip.
+
+        ``path`` is resolved (absolute, symlinks followed) and is the clip's identity. When
+        the file is already a clip and its stamp changed, the stored stamp and probe result
+        are replaced (in/out points are kept while they still fit the new media); with an
+        unchanged stamp, a given ``info``/``error`` still replaces the stored one. Without
+        ``file_stamp`` the file is stamped here (reads 128 KiB). Never raises for a file that
+        vanished or cannot be read (a worker saw it a moment ago): it is recorded with that
+        error, and shows as missing if it is gone.
+        """
+        resolved = _resolve(path)
+        if file_stamp is None:
+            file_stamp, stamp_error = _stamp_or_placeholder(resolved)
+            if error is None and info is None:
+                error = stamp_error
+        info_json = _info_to_json(info)
+        error_text = None if error is None else str(error)
+        error_kind = None if error is None else type(error).__name__
+        with self._write() as db:
+            row = db.execute(f"SELECT {_CLIP_COLUMNS} FROM clips WHERE path = ?",
+                             (str(resolved),)).fetchone()
+            if row is None:
+                cur = db.execute(
+                    "INSERT INTO clips (path, size, mtime, partial_hash, info_json, error, "
+                    "error_kind, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (str(resolved), file_stamp.size, file_stamp.mtime, file_stamp.partial_hash,
+                     info_json, error_text, error_kind, time.time()))
+                clip_id, created = cur.lastrowid, True
+            else:
+                clip_id, created = row[0], False
+                stamp_changed = (row[2], row[3], row[4]) != (
+                    file_stamp.size, file_stamp.mtime, file_stamp.partial_hash)
+                probed = info is not None or error is not None
+                if stamp_changed or probed:
+                    self._store_file(db, clip_id, row, file_stamp, info, info_json,
+                                     error_text, error_kind, keep_probe=not probed)
+        return self.clip(clip_id), created
+
+    def _store_file(self, db, clip_id: int, row, file_stamp: FileStamp, info: MediaInfo | None,
+                    info_json, error_text, error_kind, *, keep_probe: bool = False,
+                    path: str | None = None) -> None:
+        if keep_probe:  # a new stamp but no new probe result: keep what is known
+            info_json, error_text, error_kind = row[5], row[6], row[7]
+            info = self._load_info(row[5])[0]
+        in_frame, out_frame = row[8], row[9]
+        if not _in_out_valid(info, in_frame, out_frame):
+            in_frame = out_frame = None  # the media changed under the marks
+        db.execute(
+            "UPDATE clips SET path = ?, size = ?, mtime = ?, partial_hash = ?, info_json = ?, "
+            "error = ?, error_kind = ?, in_frame = ?, out_frame = ? WHERE id = ?",
+            (path or row[1], file_stamp.size, file_stamp.mtime, file_stamp.partial_hash,
+             info_json, error_text, error_kind, in_frame, out_frame, clip_id))
 
     def import_file(self, path: str | Path) -> tuple[Clip, bool]:
-        """Probe and stamp ``path`` (slow: call off the GUI thread or from the CLI) and add it."""
+        """Probe and stamp ``path`` (slow: call off the GUI thread or from the CLI) and add it.
 
-    def clips(self) -> list[Clip]: ...
+        Unusable media is recorded with its error. Raises ``MediaError`` only when there is
+        no file to record (see ``inspect_file``).
+        """
+        found = inspect_file(path)
+        return self.add_clip(found.path, found.info, found.error, found.stamp)
 
-    def clip(self, clip_id: int) -> Clip: ...
+    @staticmethod
+    def _load_info(info_json: str | None) -> tuple[MediaInfo | None, str | None]:
+        try:
+            return _info_from_json(info_json), None
+        except (ValueError, KeyError, TypeError):
+            # Written by another version of MediaInfo; re-probing (relink) refreshes it.
+            return None, "the stored media details cannot be read; relink the file to refresh them"
 
-    def set_in_out(self, clip_id: int, in_frame: int | None, out_frame: int | None) -> Clip: ...
+    def _clip_from_row(self, row) -> Clip:
+        info, load_error = self._load_info(row[5])
+        error, error_kind = row[6], row[7]
+        if load_error is not None:
+            error, error_kind = f"{row[1]}: {load_error}", "StoredInfoError"
+        return Clip(id=row[0], path=row[1], size=row[2], mtime=row[3], partial_hash=row[4],
+                    info=info, error=error, error_kind=error_kind, in_frame=row[8],
+                    out_frame=row[9], added_at=row[10],
+                    missing=_is_missing(row[1], row[2], row[3], row[4]))
 
-    def remove_clips(self, clip_ids: list[int]) -> None:
-        """Forget clips. Never touches the files themselves."""
+    def clips(self) -> list[Clip]:
+        """Every clip, in the order they were added. Checks each file (a stat; a partial hash
+        only when size or mtime changed), so ``missing`` is current."""
+        rows = self._db.execute(f"SELECT {_CLIP_COLUMNS} FROM clips ORDER BY id").fetchall()
+        return [self._clip_from_row(r) for r in rows]
 
-    def relink(self, clip_id: int, new_path: str | Path) -> Clip: ...
+    def clip(self, clip_id: int) -> Clip:
+        row = self._db.execute(f"SELECT {_CLIP_COLUMNS} FROM clips WHERE id = ?",
+                               (clip_id,)).fetchone()
+        if row is None:
+            raise UnknownIdError(f"{self.root}: no clip with id {clip_id}")
+        return self._clip_from_row(row)
 
-    def close(self) -> None: ...
+    def clip_for_path(self, path: str | Path) -> Clip | None:
+        """The clip recorded for ``path`` (resolved), or None."""
+        row = self._db.execute(f"SELECT {_CLIP_COLUMNS} FROM clips WHERE path = ?",
+                               (str(_resolve(path)),)).fetchone()
+        return None if row is None else self._clip_from_row(row)
+
+    def set_in_out(self, clip_id: int, in_frame: int | None, out_frame: int | None) -> Clip:
+        """Set both marks; None clears one. Raises ValueError naming the field when a mark is
+        negative, not a whole number, after the other, or past the last frame (when known)."""
+        with self._write() as db:
+            row = db.execute("SELECT info_json FROM clips WHERE id = ?", (clip_id,)).fetchone()
+            if row is None:
+                raise UnknownIdError(f"{self.root}: no clip with id {clip_id}")
+            info = self._load_info(row[0])[0]
+            in_frame, out_frame = _check_in_out(info, in_frame, out_frame)
+            db.execute("UPDATE clips SET in_frame = ?, out_frame = ? WHERE id = ?",
+                       (in_frame, out_frame, clip_id))
+        return self.clip(clip_id)
+
+    def remove_clips(self, clip_ids: Iterable[int]) -> None:
+        """Forget clips and their captions. Never touches the files themselves.
+        Generations made from them stay, without a source clip. Unknown ids are ignored."""
+        ids = [(int(i),) for i in clip_ids]
+        with self._write() as db:
+            db.executemany("DELETE FROM clips WHERE id = ?", ids)
+
+    def relink(self, clip_id: int, new_path: str | Path) -> Clip:
+        """Point a clip (usually a missing one) at ``new_path``: re-stamp and re-probe it,
+        keeping the clip's id, captions and in/out points (the marks are cleared if they no
+        longer fit the new media). Slow like ``import_file``.
+
+        Raises ``RelinkError`` (a ``ValueError``) if ``new_path`` is already another clip or
+        there is no file there. Unusable media is recorded with its error.
+        """
+        self.clip(clip_id)  # an unknown id or a taken path fail before the slow work
+        self._refuse_taken_path(self._db, clip_id, _resolve(new_path))
+        try:
+            found = inspect_file(new_path)
+        except MediaError as err:
+            raise RelinkError(f"cannot relink to {err}") from None
+        with self._write() as db:
+            self._refuse_taken_path(db, clip_id, found.path)
+            row = db.execute(f"SELECT {_CLIP_COLUMNS} FROM clips WHERE id = ?",
+                             (clip_id,)).fetchone()
+            if row is None:
+                raise UnknownIdError(f"{self.root}: no clip with id {clip_id}")
+            self._store_file(
+                db, clip_id, row, found.stamp, found.info, _info_to_json(found.info),
+                None if found.error is None else str(found.error),
+                None if found.error is None else type(found.error).__name__,
+                path=str(found.path))
+        return self.clip(clip_id)
+
+    @staticmethod
+    def _refuse_taken_path(db, clip_id: int, path: Path) -> None:
+        other = db.execute("SELECT id FROM clips WHERE path = ? AND id != ?",
+                           (str(path), clip_id)).fetchone()
+        if other is not None:
+            raise RelinkError(f"{path} is already in the project as another clip "
+                              f"(id {other[0]}); remove that clip first to relink to it")
+
+    def find_moved(self, folders: Iterable[str | Path],
+                   clip_ids: Iterable[int] | None = None) -> dict[int, Path]:
+        """Look in ``folders`` (recursively) for files with the same size and partial hash as
+        missing clips. Returns {clip id: candidate path} for those found; relink is the
+        caller's decision. Only files of a wanted size are hashed. Slow on big trees."""
+        wanted_ids = None if clip_ids is None else set(clip_ids)
+        wanted: dict[tuple[int, str], list[int]] = {}
+        known_paths = set()
+        for c in self.clips():
+            known_paths.add(c.path)
+            if c.missing and (wanted_ids is None or c.id in wanted_ids):
+                wanted.setdefault((c.size, c.partial_hash), []).append(c.id)
+        sizes = {size for size, _ in wanted}
+        found: dict[int, Path] = {}
+        for folder in folders:
+            for dirpath, _dirs, files in os.walk(folder):
+                for name in files:
+                    candidate = Path(dirpath, name)
+                    try:
+                        st = candidate.stat()
+                        if st.st_size not in sizes or not stat_module.S_ISREG(st.st_mode):
+                            continue
+                        resolved = candidate.resolve()
+                        if str(resolved) in known_paths:
+                            continue
+                        key = (st.st_size, stamp(resolved).partial_hash)
+                    except OSError:
+                        continue
+                    for cid in wanted.get(key, ()):
+                        found.setdefault(cid, resolved)
+        return found
+
+    # --- captions -----------------------------------------------------------------------
+
+    def add_caption(self, clip_id: int, text: str, *, source: str = "model",
+                    model: str | None = None, prompt: str | None = None,
+                    params: dict | None = None) -> Caption:
+        """Record a new version of a clip's caption; it becomes the current one.
+        ``source`` is "model" for a captioner's output, "edit" for a person's change. An edit
+        that leaves the text as it is adds no version and returns the current caption."""
+        if source not in CAPTION_SOURCES:
+            raise ValueError(f"source must be one of {', '.join(CAPTION_SOURCES)}, got {source!r}")
+        with self._write() as db:
+            if db.execute("SELECT 1 FROM clips WHERE id = ?", (clip_id,)).fetchone() is None:
+                raise UnknownIdError(f"{self.root}: no clip with id {clip_id}")
+            if source == "edit":
+                current = self._current_caption_row(db, clip_id)
+                if current is not None and current[2] == text:
+                    return self._caption_from_row(current)
+            cur = db.execute(
+                "INSERT INTO captions (clip_id, text, source, model, prompt, params_json, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (clip_id, text, source, model, prompt, json.dumps(params or {}), time.time()))
+            row = db.execute(f"SELECT {_CAPTION_COLUMNS} FROM captions WHERE id = ?",
+                             (cur.lastrowid,)).fetchone()
+        return self._caption_from_row(row)
+
+    @staticmethod
+    def _current_caption_row(db, clip_id: int):
+        return db.execute(f"SELECT {_CAPTION_COLUMNS} FROM captions WHERE clip_id = ? "
+                          "ORDER BY id DESC LIMIT 1", (clip_id,)).fetchone()
+
+    @staticmethod
+    def _caption_from_row(row) -> Caption:
+        return Caption(id=row[0], clip_id=row[1], text=row[2], source=row[3], model=row[4],
+                       prompt=row[5], params=json.loads(row[6]), created_at=row[7])
+
+    def captions_for(self, clip_id: int) -> list[Caption]:
+        """Every version of a clip's caption, oldest first; the last is the current one."""
+        rows = self._db.execute(f"SELECT {_CAPTION_COLUMNS} FROM captions WHERE clip_id = ? "
+                                "ORDER BY id", (clip_id,)).fetchall()
+        return [self._caption_from_row(r) for r in rows]
+
+    def current_caption(self, clip_id: int) -> Caption | None:
+        row = self._current_caption_row(self._db, clip_id)
+        return None if row is None else self._caption_from_row(row)
+
+    # --- generations --------------------------------------------------------------------
+
+    def _stored_path(self, path: str | Path) -> str:
+        # Inside the project folder: relative, so the folder can be moved whole.
+        absolute = Path(path).expanduser().absolute()
+        try:
+            return absolute.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(absolute)
+
+    def add_generation(self, path: str | Path, params: dict | None = None, *,
+                       kind: str | None = None, model: str | None = None,
+                       prompt: str | None = None, info: MediaInfo | None = None,
+                       source_clip_id: int | None = None, job_id: int | None = None
+                       ) -> Generation:
+        """Record a video Studio generated (usually under ``generations_dir``)."""
+        with self._write() as db:
+            cur = db.execute(
+                "INSERT INTO generations (path, kind, model, prompt, params_json, info_json, "
+                "source_clip_id, job_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (self._stored_path(path), kind, model, prompt, json.dumps(params or {}),
+                 _info_to_json(info), source_clip_id, job_id, time.time()))
+        return self.generation(cur.lastrowid)
+
+    def _generation_from_row(self, row) -> Generation:
+        return Generation(id=row[0], path=str(self.root / row[1]), kind=row[2], model=row[3],
+                          prompt=row[4], params=json.loads(row[5]),
+                          info=self._load_info(row[6])[0], source_clip_id=row[7],
+                          job_id=row[8], created_at=row[9])
+
+    def generations(self) -> list[Generation]:
+        """Every generation, oldest first."""
+        rows = self._db.execute(f"SELECT {_GENERATION_COLUMNS} FROM generations ORDER BY id")
+        return [self._generation_from_row(r) for r in rows.fetchall()]
+
+    def generation(self, generation_id: int) -> Generation:
+        row = self._db.execute(f"SELECT {_GENERATION_COLUMNS} FROM generations WHERE id = ?",
+                               (generation_id,)).fetchone()
+        if row is None:
+            raise UnknownIdError(f"{self.root}: no generation with id {generation_id}")
+        return self._generation_from_row(row)
+
+    # --- jobs ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _job_from_row(row) -> Job:
+        return Job(id=row[0], kind=row[1], params=json.loads(row[2]), state=row[3],
+                   position=row[4], created_at=row[5], started_at=row[6], finished_at=row[7],
+                   error=row[8])
+
+    def add_job(self, kind: str, params: dict | None = None) -> Job:
+        """Queue a job at the end of the queue."""
+        with self._write() as db:
+            position = db.execute("SELECT coalesce(max(position), 0) + 1 FROM jobs").fetchone()[0]
+            cur = db.execute(
+                "INSERT INTO jobs (kind, params_json, state, position, created_at) "
+                "VALUES (?, ?, 'queued', ?, ?)",
+                (kind, json.dumps(params or {}), position, time.time()))
+        return self.job(cur.lastrowid)
+
+    def job(self, job_id: int) -> Job:
+        row = self._db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?",
+                               (job_id,)).fetchone()
+        if row is None:
+            raise UnknownIdError(f"{self.root}: no job with id {job_id}")
+        return self._job_from_row(row)
+
+    def jobs(self, states: Iterable[str] | None = None) -> list[Job]:
+        """Jobs in queue order, optionally only those in ``states``."""
+        rows = self._db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs ORDER BY position, id").fetchall()
+        wanted = None if states is None else set(states)
+        return [self._job_from_row(r) for r in rows if wanted is None or r[3] in wanted]
+
+    def next_job(self) -> Job | None:
+        """The first queued job, or None."""
+        row = self._db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE state = 'queued' "
+                               "ORDER BY position, id LIMIT 1").fetchone()
+        return None if row is None else self._job_from_row(row)
+
+    def set_job_state(self, job_id: int, state: str, error: str | None = None) -> Job:
+        """Move a job to ``state``; "running" records the start time, a finished state the
+        end time. ``error`` is kept for "failed"."""
+        if state not in JOB_STATES:
+            raise ValueError(f"state must be one of {', '.join(JOB_STATES)}, got {state!r}")
+        now = time.time()
+        with self._write() as db:
+            if db.execute("SELECT 1 FROM jobs WHERE id = ?", (job_id,)).fetchone() is None:
+                raise UnknownIdError(f"{self.root}: no job with id {job_id}")
+            if state == "running":
+                db.execute("UPDATE jobs SET state = ?, started_at = ?, finished_at = NULL, "
+                           "error = NULL WHERE id = ?", (state, now, job_id))
+            elif state in FINISHED_JOB_STATES:
+                db.execute("UPDATE jobs SET state = ?, finished_at = ?, error = ? WHERE id = ?",
+                           (state, now, error, job_id))
+            else:
+                db.execute("UPDATE jobs SET state = ?, started_at = NULL, finished_at = NULL, "
+                           "error = NULL WHERE id = ?", (state, job_id))
+        return self.job(job_id)
+
+    def reorder_jobs(self, job_ids: list[int]) -> None:
+        """Put the given jobs first, in that order; the others follow in their old order."""
+        with self._write() as db:
+            first = set(job_ids)
+            rest = [r[0] for r in db.execute("SELECT id FROM jobs ORDER BY position, id")
+                    if r[0] not in first]
+            db.executemany("UPDATE jobs SET position = ? WHERE id = ?",
+                           [(n, jid) for n, jid in enumerate([*job_ids, *rest], start=1)])
+
+
+def _split_sql(script: str) -> list[str]:
+    """The statements of a migration script. Migrations hold no ';' inside literals or
+    triggers; sqlite3.complete_statement guards that assumption."""
+    statements, pending = [], ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                statements.append(pending.strip())
+            pending = ""
+    if pending.strip(" \n;"):
+        raise ValueError("migration script ends in an incomplete statement")
+    return statements
