@@ -386,7 +386,10 @@ class Project:
         except sqlite3.DatabaseError as err:
             raise ProjectError(f"{self.root}: not a Studio project ({DB_NAME} is not an "
                                f"SQLite database: {err})") from None
+        # Both checks come before the first write (journal_mode changes the file header):
+        # a database Studio cannot use is left exactly as it was.
         self._refuse_future(version)
+        self._refuse_foreign(conn, version)
         try:
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA journal_mode = WAL")
@@ -402,6 +405,12 @@ class Project:
                 f"version {version}; this Studio knows up to {len(MIGRATIONS)}). Open it with "
                 f"that newer Studio; it was left untouched.")
 
+    def _refuse_foreign(self, conn: sqlite3.Connection, version: int) -> None:
+        if version == 0 and conn.execute(
+                "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").fetchone()[0]:
+            raise ProjectError(f"{self.root}: not a Studio project ({DB_NAME} is an SQLite "
+                               "database made by something else; it was left untouched)")
+
     def _migrate(self, conn: sqlite3.Connection) -> None:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version == len(MIGRATIONS):
@@ -412,10 +421,7 @@ class Project:
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             self._refuse_future(version)
-            if version == 0 and conn.execute(
-                    "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").fetchone()[0]:
-                raise ProjectError(f"{self.root}: not a Studio project ({DB_NAME} is an SQLite "
-                                   "database made by something else)")
+            self._refuse_foreign(conn, version)
             for number in range(version, len(MIGRATIONS)):
                 for statement in _split_sql(MIGRATIONS[number]):
                     conn.execute(statement)

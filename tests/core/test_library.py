@@ -178,9 +178,11 @@ def test_another_programs_sqlite_database_is_refused(tmp_path):
     raw.execute("CREATE TABLE accounts (id INTEGER PRIMARY KEY)")
     raw.commit()
     raw.close()
+    before = (root / "project.sqlite").read_bytes()
     with pytest.raises(ProjectError, match="made by something else") as err:
         Project(root)
     assert str(root) in str(err.value)
+    assert (root / "project.sqlite").read_bytes() == before  # not even switched to WAL
 
 
 def test_a_file_in_place_of_the_folder_is_refused(tmp_path):
@@ -297,6 +299,17 @@ def test_an_unusable_file_is_recorded_with_its_error(project, files_dir):
     assert clip.error_kind == "NotMediaError"
     # in/out are not checked against a frame count nobody knows
     assert project.set_in_out(clip.id, 3, 1000).out_frame == 1000
+
+
+def test_stored_media_details_from_another_version_do_not_break_listing(project, files_dir):
+    f = write_file(files_dir / "a.mp4")
+    clip, _ = project.add_clip(f, media_info(f))
+    with project._write() as db:  # as if MediaInfo had gained a field since
+        db.execute("UPDATE clips SET info_json = ? WHERE id = ?", ('{"path": "x"}', clip.id))
+    (listed,) = project.clips()
+    assert listed.info is None and not listed.ok and not listed.missing
+    assert listed.error_kind == "StoredInfoError" and "relink" in listed.error
+    assert str(f) in listed.error
 
 
 def test_a_file_gone_before_it_is_added_is_recorded_as_missing(project, files_dir):
