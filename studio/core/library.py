@@ -428,7 +428,8 @@ class Project:
                 conn.execute(f"PRAGMA user_version = {number + 1}")
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # some errors (disk full) already rolled it back
+                conn.execute("ROLLBACK")
             raise
 
     # --- plumbing -----------------------------------------------------------------------
@@ -450,7 +451,8 @@ class Project:
         try:
             yield conn
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # some errors (disk full) already rolled it back
+                conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
 
@@ -484,6 +486,7 @@ class Project:
         error, and shows as missing if it is gone.
         """
         resolved = _resolve(path)
+        stamp_error = None
         if file_stamp is None:
             file_stamp, stamp_error = _stamp_or_placeholder(resolved)
             if error is None and info is None:
@@ -501,6 +504,10 @@ class Project:
                     (str(resolved), file_stamp.size, file_stamp.mtime, file_stamp.partial_hash,
                      info_json, error_text, error_kind, time.time()))
                 clip_id, created = cur.lastrowid, True
+            elif stamp_error is not None:
+                # A known clip whose file cannot be read now: keep what was recorded (it
+                # shows as missing), so relink and find_moved still know the real file.
+                clip_id, created = row[0], False
             else:
                 clip_id, created = row[0], False
                 stamp_changed = (row[2], row[3], row[4]) != (

@@ -319,6 +319,15 @@ def test_a_file_gone_before_it_is_added_is_recorded_as_missing(project, files_di
     assert clip.error_kind == "MissingFileError" and str(gone) in clip.error
 
 
+def test_readding_a_vanished_clip_keeps_what_was_recorded(project, files_dir):
+    f = write_file(files_dir / "a.mp4")
+    clip, _ = project.add_clip(f, media_info(f))
+    f.unlink()
+    again, created = project.add_clip(f, error=MissingFileError(f))  # dropped again, stale
+    assert not created and again.missing
+    assert (again.info, again.partial_hash, again.size) == (clip.info, clip.partial_hash, clip.size)
+
+
 def test_a_vanished_file_is_listed_as_missing(project, files_dir):
     keep = write_file(files_dir / "keep.mp4")
     gone = write_file(files_dir / "gone.mp4", seed=1)
