@@ -42,14 +42,14 @@ def frame_image(index: int, width: int, height: int, pattern: str = "moving") ->
         raise ValueError(f"frame index {index} does not fit in {NUMBER_BITS} bits")
     if width < NUMBER_BITS * 2 or height < 8:
         raise ValueError(f"{width}x{height} is too small to carry a frame number")
-    ys, xs = np.mgrid[0:height, 0:width]
     shift = 3 * index if pattern == "moving" else 0
     if pattern == "flat":
         img = np.full((height, width, 3), 128, np.uint8)
     else:
+        ys, xs = np.ogrid[0:height, 0:width]
         img = np.empty((height, width, 3), np.uint8)
         img[..., 0] = ((xs + shift) * 255 // max(1, width - 1)) % 256
-        img[..., 1] = (ys * 255 // max(1, height - 1)).astype(np.uint8)
+        img[..., 1] = ys * 255 // max(1, height - 1)
         img[..., 2] = ((xs + ys + 2 * shift) * 4) % 256
         if pattern == "moving":
             side = max(2, min(width, height) // 6)
@@ -242,8 +242,12 @@ def make_animated_webp(path: str | Path, width: int = 48, height: int = 32, fram
 
 
 def make_image(path: str | Path, width: int = 40, height: int = 30, index: int = 0,
-               pattern: str = "moving") -> Path:
-    """A still image; the format follows the suffix (.png, .jpg, .webp, .bmp, .tif)."""
+               pattern: str = "moving", exif_orientation: int | None = None) -> Path:
+    """A still image; the format follows the suffix (.png, .jpg, .webp, .bmp, .tif).
+
+    ``exif_orientation`` (JPEG only): the EXIF Orientation tag a camera writes, e.g. 6 = the
+    picture must be turned 90 degrees clockwise for display, 8 = 270, 3 = 180.
+    """
     import cv2
 
     path = Path(path)
@@ -256,8 +260,23 @@ def make_image(path: str | Path, width: int = 40, height: int = 30, index: int =
     ok, buf = cv2.imencode(path.suffix, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), params)
     if not ok:
         raise ValueError(f"OpenCV cannot write {path.suffix}")
-    path.write_bytes(buf.tobytes())
+    data = buf.tobytes()
+    if exif_orientation is not None:
+        if not data.startswith(b"\xff\xd8"):
+            raise ValueError("exif_orientation needs a JPEG")
+        data = data[:2] + _exif_segment(exif_orientation) + data[2:]
+    path.write_bytes(data)
     return path
+
+
+def _exif_segment(orientation: int) -> bytes:
+    """A JPEG APP1 Exif segment whose IFD0 holds only the Orientation tag (0x0112, SHORT)."""
+    import struct
+
+    tiff = (b"II*\x00" + struct.pack("<I", 8) + struct.pack("<H", 1)
+            + struct.pack("<HHIHH", 0x0112, 3, 1, orientation, 0) + struct.pack("<I", 0))
+    body = b"Exif\x00\x00" + tiff
+    return b"\xff\xe1" + struct.pack(">H", len(body) + 2) + body
 
 
 def make_audio_only(path: str | Path, seconds: float = 0.5) -> Path:
@@ -278,14 +297,23 @@ def make_truncated(src: str | Path, dst: str | Path, keep: float = 0.5) -> Path:
     return dst
 
 
-BAD_KINDS = ("missing", "empty", "random", "text", "directory")
+BAD_KINDS = ("missing", "empty", "random", "text", "directory", "unknown_codec")
 
 
 def make_bad(folder: str | Path, kind: str, name: str | None = None) -> Path:
     """A path that is not usable media. ``kind``: "missing" (nothing there), "empty" (0 bytes),
-    "random" (random bytes), "text" (a text file named .mp4), "directory" (a folder named .mp4)."""
+    "random" (random bytes), "text" (a text file named .mp4), "directory" (a folder named .mp4),
+    "unknown_codec" (a valid MP4 whose video codec tag no decoder knows)."""
     folder = Path(folder)
     path = folder / (name or f"bad_{kind}.mp4")
+    if kind == "unknown_codec":
+        make_video(path, frames=3)
+        data = bytearray(path.read_bytes())
+        # the sample entry in the stsd box, not the 'avc1' brand in ftyp
+        at = data.index(b"avc1", data.index(b"stsd"))
+        data[at:at + 4] = b"zzzz"
+        path.write_bytes(bytes(data))
+        return path
     if kind == "missing":
         if path.exists():
             path.unlink()
@@ -341,6 +369,8 @@ EXPECTED: dict[str, dict] = {
                 codec="png", rotation=0, has_audio=False),
     "jpeg": dict(kind="image", width=40, height=30, frame_count=1, codec="mjpeg"),
     "webp": dict(kind="image", width=40, height=30, frame_count=1, codec="webp"),
+    "jpeg_exif_rot90": dict(kind="image", width=30, height=40, coded_width=40, coded_height=30,
+                            rotation=90, codec="mjpeg"),
 }
 
 # name -> MediaError subclass name probe must raise
@@ -350,6 +380,7 @@ EXPECTED_ERRORS: dict[str, str] = {
     "random": "NotMediaError",
     "text": "NotMediaError",
     "directory": "NotMediaError",
+    "unknown_codec": "UnsupportedCodecError",
     "truncated_mp4": "TruncatedError",
     "truncated_faststart": "TruncatedError",
     "audio_m4a": "AudioOnlyError",
@@ -378,18 +409,20 @@ def build_media_set(folder: str | Path, names: list[str] | None = None) -> dict[
         "odd_101x57": lambda: make_video(folder / "odd_101x57.mp4", width=101, height=57, frames=6,
                                          pix_fmt="yuv444p"),
         "h264_8k": lambda: make_video(folder / "h264_8k.mp4", width=7680, height=4320, frames=2,
-                                      pattern="static", preset="ultrafast", quality=40),
+                                      pattern="flat", preset="ultrafast", quality=40),
         "gif_anim": lambda: make_gif(folder / "gif_anim.gif", frames=10, fps=10),
         "gif_still": lambda: make_gif(folder / "gif_still.gif", frames=1),
         "webp_anim": lambda: make_animated_webp(folder / "webp_anim.webp", frames=6),
         "png": lambda: make_image(folder / "still.png"),
         "jpeg": lambda: make_image(folder / "still.jpg"),
         "webp": lambda: make_image(folder / "still.webp"),
+        "jpeg_exif_rot90": lambda: make_image(folder / "still_exif_rot90.jpg", exif_orientation=6),
         "missing": lambda: make_bad(folder, "missing"),
         "empty": lambda: make_bad(folder, "empty"),
         "random": lambda: make_bad(folder, "random"),
         "text": lambda: make_bad(folder, "text"),
         "directory": lambda: make_bad(folder, "directory"),
+        "unknown_codec": lambda: make_bad(folder, "unknown_codec"),
         "truncated_mp4": lambda: make_truncated(
             make_video(folder / "_whole.mp4", frames=24), folder / "truncated.mp4"),
         "truncated_faststart": lambda: make_truncated(
