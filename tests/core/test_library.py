@@ -20,7 +20,7 @@ from studio.core.library import (
     UnknownIdError,
     stamp,
 )
-from studio.core.media import MediaInfo, MissingFileError, NotMediaError, probe
+from studio.core.media import MediaInfo, MissingFileError, NotMediaError
 from tests import media_factory
 
 
@@ -526,20 +526,6 @@ def test_split_sql_keeps_statements_whole():
 # --- import and relink on real media (probe) ---------------------------------------------------
 
 
-def _probe_is_implemented() -> bool:
-    try:
-        probe("/nonexistent/studio-probe-check.mp4")
-    except NotImplementedError:
-        return False
-    except Exception:
-        return True
-    return True
-
-
-# Until studio.core.media.probe lands these cannot run; remove the mark once it has.
-requires_probe = pytest.mark.skipif(not _probe_is_implemented(), reason="media.probe not implemented yet")
-
-
 @pytest.fixture(scope="module")
 def real_media(tmp_path_factory):
     folder = tmp_path_factory.mktemp("library-media")
@@ -549,7 +535,6 @@ def real_media(tmp_path_factory):
     return made
 
 
-@requires_probe
 def test_import_file_probes_stamps_and_dedupes(project, real_media, tmp_path):
     video = media_factory.copy_media(real_media["video24"], tmp_path)
     before = file_state(video)
@@ -563,7 +548,6 @@ def test_import_file_probes_stamps_and_dedupes(project, real_media, tmp_path):
     assert file_state(video) == before  # Studio never writes to a user's file
 
 
-@requires_probe
 def test_import_file_records_unusable_files(project, real_media):
     clip, created = project.import_file(real_media["text"])
     assert created and clip.info is None and not clip.ok
@@ -571,7 +555,6 @@ def test_import_file_records_unusable_files(project, real_media):
     assert str(real_media["text"]) in clip.error
 
 
-@requires_probe
 def test_import_file_refuses_what_is_not_a_file(project, real_media, files_dir):
     with pytest.raises(MissingFileError) as err:
         project.import_file(files_dir / "nothing.mp4")
@@ -581,7 +564,6 @@ def test_import_file_refuses_what_is_not_a_file(project, real_media, files_dir):
     assert project.clips() == []
 
 
-@requires_probe
 def test_inspect_in_a_worker_then_add_in_the_owning_thread(project, real_media):
     import threading
 
@@ -593,7 +575,6 @@ def test_inspect_in_a_worker_then_add_in_the_owning_thread(project, real_media):
     assert created and clip.info.frame_count == 12 and not clip.missing
 
 
-@requires_probe
 def test_relink_keeps_id_marks_and_captions(project, real_media, tmp_path):
     video = media_factory.copy_media(real_media["video24"], tmp_path)
     clip, _ = project.import_file(video)
@@ -613,7 +594,6 @@ def test_relink_keeps_id_marks_and_captions(project, real_media, tmp_path):
     assert [c.id for c in project.clips()] == [clip.id]
 
 
-@requires_probe
 def test_relink_to_shorter_media_clears_marks_that_no_longer_fit(project, real_media, tmp_path):
     video = media_factory.copy_media(real_media["video24"], tmp_path)
     clip, _ = project.import_file(video)
@@ -623,3 +603,14 @@ def test_relink_to_shorter_media_clears_marks_that_no_longer_fit(project, real_m
     relinked = project.relink(clip.id, shorter)
     assert relinked.info.frame_count == 12
     assert (relinked.in_frame, relinked.out_frame) == (None, None)
+
+
+def test_relink_to_an_unusable_file_records_why(project, real_media, tmp_path):
+    video = media_factory.copy_media(real_media["video24"], tmp_path)
+    clip, _ = project.import_file(video)
+    video.unlink()
+    relinked = project.relink(clip.id, real_media["text"])
+    assert relinked.id == clip.id and not relinked.missing and not relinked.ok
+    assert relinked.info is None
+    assert relinked.error_kind == media_factory.EXPECTED_ERRORS["text"]
+    assert str(real_media["text"]) in relinked.error
