@@ -70,9 +70,10 @@ def cmd_probe(args: argparse.Namespace) -> int:
                 n = f"~{row['frame_count']}" if row["frame_count_estimated"] else str(row["frame_count"])
                 rot = f", rotated {row['rotation']}°" if row["rotation"] else ""
                 audio = ", audio" if row["has_audio"] else ""
+                timing = ("" if row["kind"] == "image" else
+                          f", {row['fps']:.3f} fps, {row['duration_s']:.3f} s, {n} frames")
                 print(f"{row['path']}: {row['kind']} {row['width']}x{row['height']}{rot}, "
-                      f"{row['codec']} {row['pix_fmt']}, {row['fps']:.3f} fps, "
-                      f"{row['duration_s']:.3f} s, {n} frames{audio}")
+                      f"{row['codec']} {row['pix_fmt']}{timing}{audio}")
             else:
                 print(row["error"])
     return 0 if all(r["ok"] for r in rows) else 1

@@ -279,12 +279,27 @@ def _exif_segment(orientation: int) -> bytes:
     return b"\xff\xe1" + struct.pack(">H", len(body) + 2) + body
 
 
-def make_audio_only(path: str | Path, seconds: float = 0.5) -> Path:
-    """AAC audio with no video: .m4a (mp4 container) or .aac (raw ADTS, as .mp3 files are raw)."""
+def make_audio_only(path: str | Path, seconds: float = 0.5, cover: bool = False) -> Path:
+    """Audio with no video: .m4a (AAC in mp4), .aac (raw ADTS) or .mp3. ``cover`` (.mp3 only)
+    adds album art: a PNG video stream marked attached_pic, which is still no video."""
     path = Path(path)
-    fmt = "adts" if path.suffix.lower() == ".aac" else "ipod"
+    suffix = path.suffix.lower()
+    fmt = {".aac": "adts", ".mp3": "mp3"}.get(suffix, "ipod")
     with av.open(str(path), "w", format=fmt) as out:
-        stream = out.add_stream("aac", rate=48000, layout="mono")
+        if suffix == ".mp3":
+            stream = out.add_stream("mp3", rate=44100, layout="mono")
+        else:
+            stream = out.add_stream("aac", rate=48000, layout="mono")
+        if cover:
+            if fmt != "mp3":
+                raise ValueError("cover art is written for .mp3 only")
+            art = out.add_stream("png", rate=1)
+            art.width, art.height, art.pix_fmt = 32, 32, "rgb24"
+            art.disposition = av.stream.Disposition.attached_pic
+            picture = av.VideoFrame.from_ndarray(frame_image(0, 32, 32), format="rgb24")
+            picture.pts = 0
+            for packet in art.encode(picture) + art.encode():
+                out.mux(packet)
         _write_tone(out, stream, seconds)
     return path
 
@@ -385,6 +400,7 @@ EXPECTED_ERRORS: dict[str, str] = {
     "truncated_faststart": "TruncatedError",
     "audio_m4a": "AudioOnlyError",
     "audio_aac": "AudioOnlyError",
+    "audio_mp3_cover": "AudioOnlyError",
 }
 
 
@@ -430,6 +446,7 @@ def build_media_set(folder: str | Path, names: list[str] | None = None) -> dict[
             folder / "truncated_faststart.mp4"),
         "audio_m4a": lambda: make_audio_only(folder / "audio.m4a"),
         "audio_aac": lambda: make_audio_only(folder / "audio.aac"),
+        "audio_mp3_cover": lambda: make_audio_only(folder / "audio_cover.mp3", cover=True),
     }
     wanted = names if names is not None else list(builders)
     paths = {name: builders[name]() for name in wanted}

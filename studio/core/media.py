@@ -311,7 +311,11 @@ def _probe_container(name: str, container, signature: str | None, file_size: int
         kind = "video"
         duration_s = (declared_s or _declared_stream_seconds(stream, container, container_s)
                       or end_s or container_s)
-        fps = avg_fps or (frame_count / duration_s if duration_s else 0.0)
+        if not estimated and duration_s > 0:
+            # the true average, also for variable frame rates where the header's rate is nominal
+            fps = frame_count / duration_s
+        else:
+            fps = avg_fps
         if not duration_s and fps:
             duration_s = frame_count / fps
     return MediaInfo(

@@ -48,12 +48,15 @@ def test_json_with_bad_files_exits_1(media, capsys):
 
 
 def test_text_output_one_line_per_file(media, capsys):
-    files = [str(media["h264_audio"]), str(media["truncated_mp4"])]
+    files = [str(media["h264_audio"]), str(media["truncated_mp4"]), str(media["png"]),
+             str(media["h264_rot90"])]
     assert main(["probe", *files]) == 1
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 2
-    assert lines[0].startswith(f"{files[0]}: video 64x48") and "25 frames" in lines[0] and "audio" in lines[0]
+    assert len(lines) == 4
+    assert lines[0] == f"{files[0]}: video 64x48, h264 yuv420p, 25.000 fps, 1.000 s, 25 frames, audio"
     assert lines[1].startswith(f"{files[1]}: truncated or damaged")
+    assert lines[2] == f"{files[2]}: image 40x30, png rgb24"
+    assert lines[3].startswith(f"{files[3]}: video 48x64, rotated 90°, h264")
 
 
 def test_subprocess_json(media):

@@ -24,6 +24,7 @@ from studio.core.media import (
 from tests.media_factory import (
     EXPECTED,
     EXPECTED_ERRORS,
+    VFR_PTS,
     copy_media,
     make_gif,
     make_truncated,
@@ -59,11 +60,30 @@ def test_valid_media_fields(media, name):
         assert info.fps > 0 and info.duration_s > 0
 
 
-def test_vfr_average_rate_is_frames_over_duration(media):
+def test_vfr_average_rate_is_frames_over_duration(media, tmp_path):
+    # irregular timestamps: the average rate is not the nominal rate the stream was opened with
     info = probe(media["h264_vfr"])
-    # irregular timestamps: the average rate is not the nominal 25 fps the stream was opened with
     assert info.fps == pytest.approx(info.frame_count / info.duration_s, rel=1e-3)
     assert info.fps != pytest.approx(25.0, abs=1.0)
+    # WebM stores no frame count and a nominal rate: counted frames over the stated length
+    webm = probe(make_video(tmp_path / "vfr.webm", frames=len(VFR_PTS), fps=24, vfr_pts=VFR_PTS,
+                            codec="libvpx-vp9"))
+    assert webm.frame_count == len(VFR_PTS) and not webm.frame_count_estimated
+    assert webm.duration_s == pytest.approx(0.74, abs=0.011)
+    assert webm.fps == pytest.approx(len(VFR_PTS) / webm.duration_s, rel=1e-3)
+
+
+def test_rotation_in_matroska_and_mov(tmp_path):
+    for suffix in (".mkv", ".mov"):
+        info = probe(make_video(tmp_path / f"rot{suffix}", frames=3, rotation=270))
+        assert (info.rotation, info.width, info.height) == (270, 48, 64), suffix
+
+
+def test_cut_off_matroska_with_audio(tmp_path):
+    whole = make_video(tmp_path / "av.mkv", frames=48, audio=True)
+    assert probe(whole).has_audio
+    with pytest.raises(TruncatedError, match="of its 2.00 s of video"):
+        probe(make_truncated(whole, tmp_path / "av_cut.mkv", 0.5))
 
 
 def test_media_info_round_trips_through_dict(media):
