@@ -11,6 +11,7 @@ from pathlib import Path
 
 from PySide6.QtCore import (
     QAbstractTableModel,
+    QByteArray,
     QModelIndex,
     QSortFilterProxyModel,
     Qt,
@@ -580,8 +581,8 @@ class BinPanel(QWidget):
         menu.exec(self.view.viewport().mapToGlobal(pos))
 
     # -- layout state ---------------------------------------------------------------------
-    def save_state(self) -> bytes:
-        return bytes(self.view.horizontalHeader().saveState())
+    def save_state(self) -> QByteArray:
+        return self.view.horizontalHeader().saveState()
 
     def restore_state(self, state) -> None:
         if state:

@@ -1,0 +1,88 @@
+"""The main window end to end: import, select, play, set in/out, close, reopen, all as left."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+
+from studio.core.library import Project
+from studio.ui.main_window import MainWindow
+from tests.media_factory import make_video
+from tests.ui.test_bin import drop_paths
+
+
+@pytest.fixture
+def windows(qtbot):
+    made: list[MainWindow] = []
+
+    def open_window(project: Project) -> MainWindow:
+        window = MainWindow(project)
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitExposed(window)
+        made.append(window)
+        return window
+
+    yield open_window
+    for window in made:
+        window.shutdown()
+
+
+def test_session_round_trip(qtbot, tmp_path, windows):
+    (tmp_path / "media").mkdir()
+    clip_path = make_video(tmp_path / "media" / "walk.mp4", width=96, height=64, frames=40, fps=20)
+    root = tmp_path / "project"
+    project = Project(root)
+    window = windows(project)
+    window.resize(window.minimumSizeHint().width(), 533)  # the offscreen screen is 800x800
+    window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, window.bin_dock)
+    window.bin.view.horizontalHeader().resizeSection(0, 123)
+
+    with qtbot.waitSignal(window.bin.import_finished, timeout=60000):
+        drop_paths(window.bin.view.viewport(), [clip_path])
+    clip = project.clips()[0]
+    window.bin.select_clip(clip.id)
+    player = window.player
+    qtbot.waitUntil(lambda: player.position == 0 and player.clip_id == clip.id, timeout=10000)
+
+    window.activateWindow()
+    player.setFocus()
+    for _ in range(5):
+        qtbot.keyClick(player, Qt.Key.Key_Right)
+    qtbot.waitUntil(lambda: player.position == 5, timeout=10000)
+    qtbot.keyClick(player, Qt.Key.Key_I)
+    for _ in range(10):
+        qtbot.keyClick(player, Qt.Key.Key_Right)
+    qtbot.waitUntil(lambda: player.position == 15, timeout=10000)
+    qtbot.keyClick(player, Qt.Key.Key_O)
+    assert (project.clip(clip.id).in_frame, project.clip(clip.id).out_frame) == (5, 15)
+    assert window.bin.model.index(0, 5).data() == "5–15"
+
+    window.close()  # saves the layout and stops the workers
+    project.close()
+
+    project = Project(root)
+    again = windows(project)
+    assert again.size().height() == 533
+    assert again.dockWidgetArea(again.bin_dock) == Qt.DockWidgetArea.RightDockWidgetArea
+    assert again.bin.view.horizontalHeader().sectionSize(0) == 123
+    clips = project.clips()
+    assert [Path(c.path).name for c in clips] == ["walk.mp4"]
+    assert (clips[0].in_frame, clips[0].out_frame) == (5, 15)
+    assert again.bin.model.rowCount() == 1
+    project.close()
+
+
+def test_selecting_an_unusable_file_clears_the_player_and_says_why(qtbot, tmp_path, windows):
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("not a video")
+    project = Project(tmp_path / "project")
+    window = windows(project)
+    with qtbot.waitSignal(window.bin.import_finished, timeout=60000):
+        window.bin.import_paths([str(bad)])
+    window.bin.select_clip(project.clips()[0].id)
+    assert window.player.clip_id is None
+    assert "not a media file" in window.statusBar().currentMessage()
+    project.close()
