@@ -15,6 +15,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,8 +30,11 @@ def make_long_video(path: Path, minutes: float, width=1280, height=720, fps=30, 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part.mp4")
     frames = int(minutes * 60 * fps)
+    # A smooth texture (noise blown up from a small grid) moving a few pixels a frame: a bitrate
+    # like real footage, unlike raw noise, which no encoder can compress.
     rng = np.random.default_rng(0)
-    texture = rng.integers(0, 256, (height + 64, width + 64, 3), dtype=np.uint8)
+    small = rng.integers(0, 256, ((height + 64) // 16, (width + 64) // 16, 3), dtype=np.uint8)
+    texture = cv2.resize(small, (width + 64, height + 64), interpolation=cv2.INTER_CUBIC)
     with av.open(str(tmp), "w") as out:
         stream = out.add_stream("libx264", rate=fps, options={
             "preset": "ultrafast", "crf": "28",
