@@ -129,7 +129,8 @@ def _probe(name: str) -> MediaInfo:
     if signature == "webp" and _webp_is_animated(head):
         return _probe_animated_webp(name, file_size)
     try:
-        container = av.open(name, metadata_errors="ignore")
+        # absolute: FFmpeg would read a relative "pipe:1.mp4" or "http:x.mp4" as a protocol URL
+        container = av.open(os.path.abspath(name), metadata_errors="ignore")
     except PermissionError as err:
         raise UnreadableFileError(name, "permission denied") from err
     except (av.FFmpegError, OSError, ValueError) as err:

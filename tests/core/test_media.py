@@ -241,3 +241,12 @@ def test_probe_does_not_decode_every_frame(tmp_path, monkeypatch):
     info = probe(clip)
     assert info.frame_count == 120 and not info.frame_count_estimated
     assert 1 <= len(decoded) <= 2  # the first frame (and at most one more) only
+
+
+def test_names_that_look_like_ffmpeg_urls_or_patterns(media, tmp_path, monkeypatch):
+    # FFmpeg reads "pipe:1" as standard output and "%03d" as an image-sequence pattern
+    monkeypatch.chdir(tmp_path)
+    copy_media(media["h264_cfr"], tmp_path, "pipe:1.mp4")
+    copy_media(media["png"], tmp_path, "shot%03d.png")
+    assert probe("pipe:1.mp4").frame_count == 48
+    assert probe("shot%03d.png").kind == "image"
