@@ -364,9 +364,10 @@ def _scan(name, container, stream, codec: str, signature: str | None, count: boo
     if first is None:
         if packets == 0:
             raise _unreadable(name, signature, "its video stream has no data")
-        reason = _ffmpeg_reason(decode_error) if decode_error else "no frame could be decoded"
-        raise _unreadable(name, signature, f"no frame could be decoded ({reason})"
-                          if decode_error else reason)
+        detail = "no frame could be decoded"
+        if decode_error is not None:
+            detail += f": {_ffmpeg_reason(decode_error)}"
+        raise _unreadable(name, signature, detail)
     end_s = 0.0
     if count and end_pts is not None and stream.time_base:
         end_s = float((end_pts - (start_pts or 0)) * stream.time_base)
