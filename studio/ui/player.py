@@ -158,8 +158,24 @@ def dark_palette(base: QPalette) -> QPalette:
 
 
 class ElidedLabel(QLabel):
-    """A label that gives up width gracefully: the text ends in an ellipsis instead of
-    forcing the panel wider."""
+    """A label that gives up width gracefully: it shows the first of its texts that fits
+    (``set_texts``, longest first), the last one elided, instead of widening the panel."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._texts: list[str] = []
+
+    def set_texts(self, texts: list[str]) -> None:
+        self._texts = [t for t in texts if t]
+        self.setText(self._texts[0] if self._texts else "")
+
+    def shown_text(self) -> str:
+        metrics = self.fontMetrics()
+        for text in self._texts:
+            if metrics.horizontalAdvance(text) <= self.width():
+                return text
+        last = self._texts[-1] if self._texts else ""
+        return metrics.elidedText(last, Qt.TextElideMode.ElideRight, self.width())
 
     def minimumSizeHint(self) -> QSize:
         return QSize(0, super().minimumSizeHint().height())
@@ -171,10 +187,8 @@ class ElidedLabel(QLabel):
     def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
         p.setPen(self.palette().color(QPalette.ColorRole.WindowText))
-        text = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight,
-                                             self.width())
         p.drawText(self.rect(), int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight),
-                   text)
+                   self.shown_text())
         p.end()
 
 
@@ -295,12 +309,11 @@ class PlayerPanel(QWidget):
         self.timecode_button = QToolButton(self.controls)
         self.timecode_button.setFont(mono)
         self.timecode_button.setAutoRaise(True)
-        self.timecode_button.setToolTip(
-            "Current time / duration. Click to switch between milliseconds and frames")
+        self.timecode_button.setToolTip("Click to switch between milliseconds and frames")
         self.timecode_button.clicked.connect(self.toggle_timecode_style)
         self.frame_label = QLabel(self.controls)
         self.frame_label.setToolTip("Frame index (counting from 0) / frame count")
-        self.in_out_label = ElidedLabel(self)
+        self.in_out_label = ElidedLabel(self.controls)
         self.in_out_label.setToolTip("In and out points (I, O; Alt+X clears them)")
 
         self._playback_timer = QTimer(self)
@@ -749,8 +762,10 @@ class PlayerPanel(QWidget):
             self.timecode_button.setText("still image")
         else:
             self.timecode_button.setText(
-                f"{format_timecode(self._position, self._fps, self._timecode_style)}"
-                f" / {format_timecode(n, self._fps, self._timecode_style)}")
+                format_timecode(self._position, self._fps, self._timecode_style))
+            self.timecode_button.setToolTip(
+                f"Duration {format_timecode(n, self._fps, self._timecode_style)}. "
+                "Click to switch between milliseconds and frames")
         self.frame_label.setText(f"frame {self._position} / {n}")
 
     def _refresh(self) -> None:
@@ -769,7 +784,7 @@ class PlayerPanel(QWidget):
                                                           or self._out is not None))
         self.timeline.setEnabled(movable)
         if not can_mark or (self._in is None and self._out is None):
-            self.in_out_label.setText("")
+            self.in_out_label.set_texts([])
             return
         style = self._timecode_style
         first, last = self._loop_range()
@@ -777,4 +792,6 @@ class PlayerPanel(QWidget):
         span = f"{length / self._fps:.2f} s" if self._fps > 0 else f"{length} frames"
         in_text = format_timecode(first, self._fps, style) if self._in is not None else "start"
         out_text = format_timecode(last, self._fps, style) if self._out is not None else "end"
-        self.in_out_label.setText(f"In {in_text} → Out {out_text}  ({span})")
+        self.in_out_label.set_texts([f"In {in_text}  Out {out_text}  ({span})",
+                                     f"{in_text} – {out_text} ({span})",
+                                     f"{in_text} – {out_text}"])
