@@ -1,0 +1,135 @@
+"""Make the README screenshots from demo media, offscreen, so they can be remade after any UI change.
+
+    .venv/bin/python packaging/screenshots.py [--out docs]
+
+Builds a few synthetic clips (PyAV), imports them into a throwaway project, selects one, sets
+in/out points and grabs the main window.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import tempfile
+from fractions import Fraction
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import av  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def _scene(kind: str, t: float, w: int, h: int) -> np.ndarray:
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    if kind == "sunset":
+        sky = np.stack([255 - ys / h * 80, 120 + ys / h * 60, 90 + ys / h * 40], -1)
+        cx, cy, r = w * (0.3 + 0.4 * t), h * (0.55 + 0.1 * t), h * 0.16
+        sun = ((xs - cx) ** 2 + (ys - cy) ** 2) < r * r
+        sky[sun] = (255, 220, 120)
+        sea = ys > h * 0.68
+        wave = 12 * np.sin(xs / 17 + t * 20 + ys / 5)
+        sky[sea] = np.stack([30 + wave, 60 + wave, 110 + wave], -1)[sea]
+        return sky.clip(0, 255).astype(np.uint8)
+    if kind == "city":
+        img = np.stack([20 + ys / h * 40, 24 + ys / h * 40, 60 + ys / h * 60], -1)
+        rng = np.random.default_rng(3)
+        for i in range(14):
+            bx = int((i * w / 12 - t * w * 0.3) % (w + 80)) - 40
+            bw, bh = int(rng.integers(30, 70)), int(rng.integers(h // 4, int(h * 0.8)))
+            img[h - bh:, max(bx, 0):max(bx + bw, 0)] = (40 + 6 * i, 44 + 5 * i, 58 + 4 * i)
+            for wy in range(h - bh + 8, h - 8, 14):
+                for wx in range(bx + 6, bx + bw - 6, 12):
+                    if 0 <= wx < w - 4 and (wx * 7 + wy * 3 + i) % 5:
+                        img[wy:wy + 6, wx:wx + 4] = (250, 215, 120)
+        return img.clip(0, 255).astype(np.uint8)
+    # "forest": soft green bands drifting, a bright glade
+    a = np.sin(xs / 23 + t * 6) + np.sin(ys / 31 - t * 4) + np.sin((xs + ys) / 41 + t * 3)
+    img = np.stack([40 + 20 * a, 110 + 35 * a, 50 + 15 * a], -1)
+    glow = np.exp(-(((xs - w * (0.5 + 0.2 * math.sin(t * 6))) / (w * 0.25)) ** 2 + ((ys - h * 0.4) / (h * 0.3)) ** 2))
+    img += glow[..., None] * np.array([120, 110, 60])
+    return img.clip(0, 255).astype(np.uint8)
+
+
+def make_clip(path: Path, kind: str, w=384, h=216, frames=72, fps=24) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps, options={"crf": "20", "preset": "veryfast"})
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(_scene(kind, i / frames, w, h), format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, fps)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", type=Path, default=ROOT / "docs")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="studio-shots-"))
+    for var in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"):
+        os.environ[var] = str(work / var.lower())
+    media = work / "Footage"
+    make_clip(media / "beach" / "sunset_pan.mp4", "sunset", frames=96)
+    make_clip(media / "beach" / "sunset_wide.mp4", "sunset", w=512, h=288, frames=48)
+    make_clip(media / "city" / "night_drive.mp4", "city", frames=120)
+    make_clip(media / "city" / "skyline.mp4", "city", w=288, h=512, frames=60, fps=30)
+    make_clip(media / "forest" / "glade.mp4", "forest", frames=80)
+    (media / "forest" / "notes.mp4").write_text("not a video")
+
+    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication(sys.argv[:1])
+    from studio.core.library import Project
+    from studio.ui.main_window import MainWindow
+
+    project = Project(work / "Demo project")
+    window = MainWindow(project)
+    window.resize(1280, 760)
+    window.show()
+
+    def wait(cond, seconds=60.0):
+        loop_timer = QTimer()
+        loop_timer.start(10)
+        import time
+
+        end = time.time() + seconds
+        while not cond() and time.time() < end:
+            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+        loop_timer.stop()
+
+    finished = []
+    window.bin.import_finished.connect(lambda: finished.append(True))
+    window.bin.import_paths([str(media)])
+    wait(lambda: finished)
+    wait(lambda: len(window.bin.model._thumbs) >= 5)
+    clip = next(c for c in project.clips() if c.path.endswith("night_drive.mp4"))
+    window.bin.select_clip(clip.id)
+    player = window.player
+    wait(lambda: player.clip_id == clip.id and player.displayed_index == 0)
+    player.seek(18)
+    player.set_in_point()
+    player.seek(90)
+    player.set_out_point()
+    player.seek(52)
+    wait(lambda: player.displayed_index == 52)
+    args.out.mkdir(parents=True, exist_ok=True)
+    target = args.out / "screenshot.png"
+    window.grab().save(str(target))
+    print(target)
+    window.close()
+    project.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
