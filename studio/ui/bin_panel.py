@@ -59,6 +59,14 @@ def format_duration(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:05.2f}" if h else f"{m}:{s:05.2f}"
 
 
+def summary(info) -> str:
+    """One line under a clip's name, so a narrow bin still says what the clip is."""
+    size = f"{info.width}×{info.height}"
+    if info.kind == "image":
+        return f"still · {size}"
+    return f"{format_duration(info.duration_s)} · {size} · {info.fps:.3g} fps"
+
+
 def clip_status(clip: Clip) -> str | None:
     """Why a clip cannot be used, for its tooltip; None when it can."""
     if clip.missing:
@@ -184,7 +192,7 @@ class BinModel(QAbstractTableModel):
             if info is None:
                 reason = (clip.error or "").split(": ", 1)[-1]
                 return f"{name}\n{reason}"
-            return name
+            return f"{name}\n{summary(info)}"
         if col == COL_FOLDER:
             return str(Path(clip.path).parent)
         if info is None:
@@ -334,7 +342,7 @@ class BinPanel(QWidget):
         header = self.view.horizontalHeader()
         header.setSectionsMovable(True)
         header.setStretchLastSection(True)
-        header.resizeSection(COL_NAME, 260)
+        header.resizeSection(COL_NAME, 300)
         for col, width in ((COL_DURATION, 72), (COL_SIZE, 90), (COL_FPS, 48),
                            (COL_FRAMES, 60), (COL_INOUT, 80), (COL_CODEC, 64)):
             header.resizeSection(col, width)

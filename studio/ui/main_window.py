@@ -38,6 +38,7 @@ class MainWindow(QMainWindow):
         self.bin_dock.setObjectName("BinDock")
         self.bin_dock.setWidget(self.bin)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.bin_dock)
+        self.resizeDocks([self.bin_dock], [440], Qt.Orientation.Horizontal)
         self.bin.clip_selected.connect(self._on_clip_selected)
         self.bin.status_message.connect(self._on_status_message)
 
