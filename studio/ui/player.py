@@ -11,7 +11,18 @@ from __future__ import annotations
 import math
 import time
 
-from PySide6.QtCore import QCoreApplication, QRectF, QSize, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import (
+    QCoreApplication,
+    QEvent,
+    QObject,
+    QRectF,
+    QSize,
+    Qt,
+    QThread,
+    QTimer,
+    Signal,
+    Slot,
+)
 from PySide6.QtGui import (
     QAction,
     QColor,
@@ -29,6 +40,12 @@ from PySide6.QtGui import (
     QResizeEvent,
 )
 from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractItemView,
+    QAbstractSlider,
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
     QHBoxLayout,
     QLabel,
     QSizePolicy,
@@ -258,6 +275,34 @@ class VideoView(QWidget):
         p.end()
 
 
+# Keys the player binds window-wide that a focused widget of these kinds uses itself: the
+# bin's list needs Home/End (and a grid Left/Right), a slider or spin box its arrows, a
+# button Space. Text fields already claim their keys through ShortcutOverride.
+_KEYS_KEPT_BY_FOCUSED = (
+    ((QAbstractItemView, QAbstractSlider, QAbstractSpinBox),
+     {Qt.Key.Key_Left, Qt.Key.Key_Right, Qt.Key.Key_Home, Qt.Key.Key_End}),
+    ((QAbstractButton, QComboBox), {Qt.Key.Key_Space}),
+)
+
+
+def focused_widget_keeps_key(widget: QObject, key: int, modifiers) -> bool:
+    if modifiers & ~Qt.KeyboardModifier.KeypadModifier:
+        return False
+    return any(isinstance(widget, kinds) and key in keys for kinds, keys in _KEYS_KEPT_BY_FOCUSED)
+
+
+class _FocusedWidgetKeys(QObject):
+    """Installed on the focus widget only (not on the application, which would run Python
+    for every event): claims the ShortcutOverride so the widget receives the key."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (event.type() == QEvent.Type.ShortcutOverride
+                and focused_widget_keeps_key(watched, event.key(), event.modifiers())):
+            event.accept()
+            return True
+        return False
+
+
 class PlayerPanel(QWidget):
     """Plays the clip chosen in the bin. See ``set_clip`` and ``actions``."""
 
@@ -309,6 +354,7 @@ class PlayerPanel(QWidget):
         self.timecode_button = QToolButton(self.controls)
         self.timecode_button.setFont(mono)
         self.timecode_button.setAutoRaise(True)
+        self.timecode_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.timecode_button.setToolTip("Click to switch between milliseconds and frames")
         self.timecode_button.clicked.connect(self.toggle_timecode_style)
         self.frame_label = QLabel(self.controls)
@@ -407,6 +453,10 @@ class PlayerPanel(QWidget):
         app = QCoreApplication.instance()
         if app is not None:  # a running QThread that outlives the app aborts the process
             app.aboutToQuit.connect(self.shutdown)
+        self._focus_keys = _FocusedWidgetKeys(self)
+        self._filtered_focus_widget: QWidget | None = None
+        if isinstance(app, QApplication):
+            app.focusChanged.connect(self._on_focus_changed)
 
     # ---- public API --------------------------------------------------------------------
 
@@ -588,6 +638,7 @@ class PlayerPanel(QWidget):
         self._shut_down = True
         self._playback_timer.stop()
         self._resize_timer.stop()
+        self._on_focus_changed(None, None)
         self._decoder_thread.quit()
         self._decoder_thread.wait()
         self._decoder.close_reader()  # the thread has stopped: no race on the reader
@@ -732,6 +783,18 @@ class PlayerPanel(QWidget):
         self._displayed_index = None
         self.view.set_message(message, error=True)
         self._refresh()
+
+    @Slot(QWidget, QWidget)
+    def _on_focus_changed(self, old: QWidget | None, now: QWidget | None) -> None:
+        if self._filtered_focus_widget is not None:
+            try:
+                self._filtered_focus_widget.removeEventFilter(self._focus_keys)
+            except RuntimeError:  # already deleted on the C++ side
+                pass
+            self._filtered_focus_widget = None
+        if now is not None and not self._shut_down and any(isinstance(now, kinds) for kinds, _ in _KEYS_KEPT_BY_FOCUSED):
+            now.installEventFilter(self._focus_keys)
+            self._filtered_focus_widget = now
 
     @Slot()
     def _on_resize_settled(self) -> None:
