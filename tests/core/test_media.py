@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from studio.core import media as media_mod
+from studio.core import probing
 from studio.core.media import (
     AudioOnlyError,
     MediaError,
@@ -188,7 +189,7 @@ def test_one_frame_gif_is_an_image_two_frames_a_video(tmp_path):
 def test_large_uncounted_stream_is_estimated(media, monkeypatch):
     # WebM stores no frame count: probe counts packets unless that would be costly, then estimates
     assert probe(media["vp9_webm"]).frame_count_estimated is False
-    monkeypatch.setattr(media_mod, "COUNT_MAX_PACKETS", 5)
+    monkeypatch.setattr(probing, "COUNT_MAX_PACKETS", 5)
     info = probe(media["vp9_webm"])
     assert info.frame_count_estimated is True
     assert info.frame_count == pytest.approx(12, abs=1)
