@@ -611,19 +611,28 @@ class PlayerPanel(QWidget):
         self.pause()
         self.seek(self._frame_count - 1)
 
+    def _mark_frame(self) -> int:
+        """The frame a person marks: during playback the one on screen, which trails the
+        playhead by the decoding in flight."""
+        if self.is_playing and self._displayed_index is not None:
+            return self._displayed_index
+        return self._position
+
     @Slot()
     def set_in_point(self) -> None:
         if not self._can_mark():
             return
-        out = self._out if self._out is not None and self._out >= self._position else None
-        self._change_in_out(self._position, out)
+        mark = self._mark_frame()
+        out = self._out if self._out is not None and self._out >= mark else None
+        self._change_in_out(mark, out)
 
     @Slot()
     def set_out_point(self) -> None:
         if not self._can_mark():
             return
-        in_ = self._in if self._in is not None and self._in <= self._position else None
-        self._change_in_out(in_, self._position)
+        mark = self._mark_frame()
+        in_ = self._in if self._in is not None and self._in <= mark else None
+        self._change_in_out(in_, mark)
 
     @Slot()
     def clear_in_out(self) -> None:
@@ -772,6 +781,9 @@ class PlayerPanel(QWidget):
             return
         self._displayed_index = index
         self.view.set_image(image)
+        if self._error is not None:  # one bad frame failed; this one decoded, so carry on
+            self._error = None
+            self._refresh()
         self.frame_displayed.emit(index)
 
     @Slot(int, str)
