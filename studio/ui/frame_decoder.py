@@ -134,6 +134,10 @@ class FrameDecoder(QObject):
                 self.failed.emit(generation, describe_error(path, err))
                 return
             self.opened.emit(generation, self._frame_count, fps)
+            with self._lock:  # opening took a while: a newer request supersedes ours
+                if self._generation == generation and self._pending_index is not None:
+                    index, self._pending_index = self._pending_index, None
+                    max_size = self._max_size
 
         if self._reader is None or index is None or path is None:
             return
