@@ -80,6 +80,8 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 
 def cmd_frames(args: argparse.Namespace) -> int:
+    import math
+
     import cv2
 
     from studio.core.frames import FrameReader
@@ -88,24 +90,34 @@ def cmd_frames(args: argparse.Namespace) -> int:
     if args.count < 1:
         print("studio frames: --count must be at least 1", file=sys.stderr)
         return 2
+    for flag, value in (("--start", args.start), ("--end", args.end)):
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            print(f"studio frames: {flag} must be a time in seconds, 0 or more", file=sys.stderr)
+            return 2
+    if args.start is not None and args.end is not None and args.start > args.end:
+        print(f"studio frames: --start ({args.start:g} s) is after --end ({args.end:g} s)",
+              file=sys.stderr)
+        return 2
+    written: list[int] = []
     try:
         with FrameReader(args.file) as reader:
-            frames = reader.sample(count=args.count, start_s=args.start, end_s=args.end)
+            indices = reader.sample_indices(count=args.count, start_s=args.start, end_s=args.end)
+            args.out.mkdir(parents=True, exist_ok=True)
+            # one frame in memory at a time: decoded, written, dropped
+            for f in reader.iter_frames(indices):
+                final = args.out / f"frame_{f.index:06d}.png"
+                ok, buf = cv2.imencode(".png", cv2.cvtColor(f.image, cv2.COLOR_RGB2BGR))
+                if not ok:
+                    raise OSError(f"could not encode frame {f.index} as PNG")
+                _write_atomic(final, buf.tobytes())
+                written.append(f.index)
     except MediaError as err:
         print(str(err), file=sys.stderr)
         return 1
-    try:
-        args.out.mkdir(parents=True, exist_ok=True)
-        for f in frames:
-            final = args.out / f"frame_{f.index:06d}.png"
-            ok, buf = cv2.imencode(".png", cv2.cvtColor(f.image, cv2.COLOR_RGB2BGR))
-            if not ok:
-                raise OSError(f"could not encode frame {f.index} as PNG")
-            _write_atomic(final, buf.tobytes())
     except OSError as err:
         print(f"studio frames: cannot write to {args.out}: {err.strerror or err}", file=sys.stderr)
         return 1
-    print(json.dumps([f.index for f in frames]))
+    print(json.dumps(written))
     return 0
 
 

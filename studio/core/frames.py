@@ -36,6 +36,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Self
 
 import av
 import numpy as np
@@ -65,6 +66,8 @@ from studio.core.probing import (
 _SEEK_OVERHEAD_FRAMES = 4
 # A thumbnail looks at most this many packets after its seek point for a keyframe.
 _THUMBNAIL_PACKET_LIMIT = 600
+# Damaged packets whose frames are tried when the index is built (more are found on request).
+_CORRUPT_CHECKS = 4
 # Where a thumbnail looks, as a fraction of the duration: past fades from black and titles.
 _THUMBNAIL_AT = 0.10
 
@@ -227,12 +230,13 @@ class FrameReader:
             stream = self._video_stream(container)
             for other in container.streams:
                 if other.index != stream.index:
-                    other.discard = "all"  # the demuxer then skips their data
+                    other.discard = av.stream.Discard.all  # the demuxer then skips their data
         except BaseException:
             container.close()
             raise
         self._container, self._stream = container, stream
         self._thread_type = None
+        self._at_start = True  # nothing demuxed yet
 
     def _video_stream(self, container):
         if container.format.name in _TEXT_FORMATS:
@@ -289,6 +293,10 @@ class FrameReader:
         dts: list = []
         key: list = []
         discard: list = []
+        corrupt: list[int] = []
+        if not self._at_start:
+            self._open()  # a thumbnail moved the demuxer: the index needs every packet
+        self._at_start = False
         try:
             for packet in self._container.demux(stream):
                 if packet.size == 0:
@@ -297,6 +305,8 @@ class FrameReader:
                 dts.append(packet.dts)
                 key.append(packet.is_keyframe)
                 discard.append(packet.is_discard)
+                if packet.is_corrupt:
+                    corrupt.append(packet.pts)
         except av.FFmpegError:
             pass  # a damaged or cut-off tail: the packets read so far are the file
         self._reset_decoder_state(dirty=True)
@@ -308,7 +318,73 @@ class FrameReader:
             # Missing or repeated pts: only decoding can tell the frames apart.
             return self._build_decoded_index(pts, dts, key, time_base)
         shown.sort()
-        return _Index(time_base, pts, dts, key, [p for p, _ in shown], [o for _, o in shown])
+        index = _Index(time_base, pts, dts, key, [p for p, _ in shown], [o for _, o in shown])
+        index = self._without_lost_leading_frames(index)
+        return self._without_undecodable(index, corrupt)
+
+    def _without_undecodable(self, index: _Index, corrupt_pts: list) -> _Index:
+        """Try the frames around damaged packets (the cut-off last one of an interrupted copy):
+        a decoder that cannot make a frame of one gives nothing for it, nor for frames that
+        refer to it or wait in its reorder buffer. Decode its GOP and keep what comes out."""
+        ord_of = _unique_positions(index.pkt_pts)
+        corrupt_ords = sorted(ord_of[p] for p in corrupt_pts[:_CORRUPT_CHECKS] if p in ord_of)
+        if not corrupt_ords:
+            return index
+        saved, self._index = self._index, index
+        lost = set()
+        try:
+            for c in corrupt_ords:
+                k = bisect.bisect_right(index.key_ords, c)
+                region_end = index.key_ords[k] if k < len(index.key_ords) else len(index.pkt_pts)
+                start = index.key_ords[k - 1] if k > 0 else 0
+                # the whole GOP: a failing packet can also take the frames before it with it
+                doubtful = {p for p, o in zip(index.frame_pts, index.frame_ord)
+                            if start <= o < region_end}
+                came_out = set()
+                try:
+                    self._reposition(start)
+                    last = max(doubtful)
+                    while (vf := self._next_decoded()) is not None and vf.pts <= last:
+                        came_out.add(vf.pts)
+                except _IndexMismatch:
+                    pass
+                lost |= doubtful - came_out
+        finally:
+            self._index = saved
+            self._reset_decoder_state(dirty=True)
+        if not lost:
+            return index
+        kept = [(p, o) for p, o in zip(index.frame_pts, index.frame_ord) if p not in lost]
+        return _Index(index.time_base, index.pkt_pts, index.pkt_dts, index.pkt_key,
+                      [p for p, _ in kept], [o for _, o in kept])
+
+    def _without_lost_leading_frames(self, index: _Index) -> _Index:
+        """A file cut at an open-GOP keyframe starts with pictures that refer to frames that
+        are not there; decoders drop some or all of them (HEVC RASL pictures, for one).
+        Decode from the start until the keyframe comes out to see which survive."""
+        if not index.key_ords:
+            return index
+        first_key = index.key_ords[0]
+        key_pts = index.pkt_pts[first_key]
+        suspects = {p for p, o in zip(index.frame_pts, index.frame_ord)
+                    if o < first_key or (key_pts is not None and o > first_key and p < key_pts)}
+        if not suspects:
+            return index
+        self._start_linear_run()
+        survivors = set()
+        last_suspect = max(suspects)
+        try:
+            while (vf := self._next_decoded()) is not None and vf.pts <= last_suspect:
+                if vf.pts in suspects:
+                    survivors.add(vf.pts)
+        finally:
+            self._reset_decoder_state(dirty=True)
+        if survivors == suspects:
+            return index
+        kept = [(p, o) for p, o in zip(index.frame_pts, index.frame_ord)
+                if p not in suspects or p in survivors]
+        return _Index(index.time_base, index.pkt_pts, index.pkt_dts, index.pkt_key,
+                      [p for p, _ in kept], [o for _, o in kept])
 
     def _build_decoded_index(self, pkt_pts, pkt_dts, pkt_key, time_base) -> _Index:
         """Decode the whole file once: its output is the truth about the frames."""
@@ -697,6 +773,7 @@ class FrameReader:
         else:
             return None
         target = (stream.start_time or 0) + int(duration * fraction)
+        self._at_start = False
         try:
             self._container.seek(target, stream=stream, backward=True, any_frame=False)
         except av.FFmpegError:
@@ -718,6 +795,7 @@ class FrameReader:
     def _first_frame(self):
         self._rewind()
         self._configure_threads("SLICE")
+        self._at_start = False
         self._packets = self._container.demux(self._stream)
         try:
             return self._next_decoded()
@@ -741,7 +819,7 @@ class FrameReader:
         self._pending.clear()
         self._animation = None
 
-    def __enter__(self) -> FrameReader:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:
