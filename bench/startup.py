@@ -16,6 +16,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
+
 BASELINE = r"""
 import sys
 from PySide6.QtCore import QTimer
@@ -42,6 +44,10 @@ def main() -> int:
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="studio-bench-"))
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    # An installed program runs from bytecode; with PYTHONDONTWRITEBYTECODE set (as on some dev
+    # machines) every start would recompile Studio's modules, which the baseline does not have.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "studio")], check=True)
     for var in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"):
         env[var] = str(home / var.lower())
     studio_cmd = [sys.executable, "-m", "studio", "--exit-after-show"]

@@ -12,17 +12,23 @@ so the player can drop a frame that was decoded for the clip it showed a moment 
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
-import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtGui import QImage
 
-from studio.core.frames import FrameReader
 from studio.core.media import MediaError
+
+if TYPE_CHECKING:  # numpy and PyAV load in the decoder thread, on the first clip: not at start-up
+    import numpy as np
+
+    from studio.core.frames import FrameReader
 
 
 def rgb_to_qimage(rgb: np.ndarray) -> QImage:
     """An RGB uint8 (H, W, 3) array as a QImage that owns a copy of the pixels."""
+    import numpy as np
+
     rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
     height, width = rgb.shape[:2]
     view = QImage(rgb.data, width, height, rgb.strides[0], QImage.Format.Format_RGB888)
@@ -126,6 +132,8 @@ class FrameDecoder(QObject):
             if path is None:
                 return
             try:
+                from studio.core.frames import FrameReader
+
                 self._reader = FrameReader(path)
                 self._frame_count = int(self._reader.frame_count)
                 fps = float(self._reader.fps or 0.0)

@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, QRunnable, Signal
 from PySide6.QtGui import QImage
 
 from studio.core.media import MEDIA_EXTENSIONS, MediaError
+from studio.ui.frame_decoder import rgb_to_qimage
 
 
 def scan_paths(paths: list[str]) -> tuple[list[str], int]:
@@ -124,13 +125,9 @@ class ThumbnailTask(QRunnable):
         self._signals.ready.emit(self._clip_id, image)
 
     def _decode(self) -> QImage:
-        import numpy as np
-
         from studio.core.frames import thumbnail
 
-        rgb = np.ascontiguousarray(thumbnail(self._path, self._max_side))
-        h, w, _ = rgb.shape
-        return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+        return rgb_to_qimage(thumbnail(self._path, self._max_side))
 
     def _save(self, image: QImage) -> None:
         # Written under a temporary name and renamed: a crash never leaves half a JPEG in the cache.
