@@ -284,7 +284,13 @@ CREATE TABLE generations (
 CREATE INDEX generations_by_clip ON generations (source_clip_id);
 """
 
-MIGRATIONS: list[str] = [_MIGRATION_1]
+# Removing a clip hides it (undo can bring it back, captions and all); the next open of the
+# project forgets hidden clips for good.
+_MIGRATION_2 = """
+ALTER TABLE clips ADD COLUMN removed_at REAL;
+"""
+
+MIGRATIONS: list[str] = [_MIGRATION_1, _MIGRATION_2]
 SCHEMA_VERSION = len(MIGRATIONS)  # of this code; the code reads len(MIGRATIONS) so tests can extend it
 
 _CLIP_COLUMNS = ("id, path, size, mtime, partial_hash, info_json, error, error_kind, "
@@ -395,8 +401,16 @@ class Project:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")  # durable enough with WAL, much faster
             self._migrate(conn)
+            self._forget_removed(conn)
         except sqlite3.DatabaseError as err:
             raise ProjectError(f"{self.root}: cannot use {DB_NAME} ({err})") from None
+
+    @staticmethod
+    def _forget_removed(conn: sqlite3.Connection) -> None:
+        """Clips removed in an earlier session can no longer be undone: delete them (and,
+        by cascade, their captions)."""
+        if conn.execute("SELECT 1 FROM clips WHERE removed_at IS NOT NULL LIMIT 1").fetchone():
+            conn.execute("DELETE FROM clips WHERE removed_at IS NOT NULL")
 
     def _refuse_future(self, version: int) -> None:
         if version > len(MIGRATIONS):
@@ -495,8 +509,11 @@ class Project:
         error_text = None if error is None else str(error)
         error_kind = None if error is None else type(error).__name__
         with self._write() as db:
-            row = db.execute(f"SELECT {_CLIP_COLUMNS} FROM clips WHERE path = ?",
+            row = db.execute(f"SELECT {_CLIP_COLUMNS}, removed_at FROM clips WHERE path = ?",
                              (str(resolved),)).fetchone()
+            revived = row is not None and row[-1] is not None
+            if revived:  # removed earlier in this session: it comes back as it was
+                db.execute("UPDATE clips SET removed_at = NULL WHERE id = ?", (row[0],))
             if row is None:
                 cur = db.execute(
                     "INSERT INTO clips (path, size, mtime, partial_hash, info_json, error, "
@@ -516,7 +533,7 @@ class Project:
                 if stamp_changed or probed:
                     self._store_file(db, clip_id, row, file_stamp, info, info_json,
                                      error_text, error_kind, keep_probe=not probed)
-        return self.clip(clip_id), created
+        return self.clip(clip_id), created or revived
 
     def _store_file(self, db, clip_id: int, row, file_stamp: FileStamp, info: MediaInfo | None,
                     info_json, error_text, error_kind, *, keep_probe: bool = False,
@@ -563,7 +580,8 @@ class Project:
     def clips(self) -> list[Clip]:
         """Every clip, in the order they were added. Checks each file (a stat; a partial hash
         only when size or mtime changed), so ``missing`` is current."""
-        rows = self._db.execute(f"SELECT {_CLIP_COLUMNS} FROM clips ORDER BY id").fetchall()
+        rows = self._db.execute(f"SELECT {_CLIP_COLUMNS} FROM clips WHERE removed_at IS NULL "
+                                "ORDER BY id").fetchall()
         return [self._clip_from_row(r) for r in rows]
 
     def clip(self, clip_id: int) -> Clip:
@@ -575,8 +593,8 @@ class Project:
 
     def clip_for_path(self, path: str | Path) -> Clip | None:
         """The clip recorded for ``path`` (resolved), or None."""
-        row = self._db.execute(f"SELECT {_CLIP_COLUMNS} FROM clips WHERE path = ?",
-                               (str(_resolve(path)),)).fetchone()
+        row = self._db.execute(f"SELECT {_CLIP_COLUMNS} FROM clips WHERE path = ? AND "
+                               "removed_at IS NULL", (str(_resolve(path)),)).fetchone()
         return None if row is None else self._clip_from_row(row)
 
     def set_in_out(self, clip_id: int, in_frame: int | None, out_frame: int | None) -> Clip:
@@ -593,11 +611,23 @@ class Project:
         return self.clip(clip_id)
 
     def remove_clips(self, clip_ids: Iterable[int]) -> None:
-        """Forget clips and their captions. Never touches the files themselves.
-        Generations made from them stay, without a source clip. Unknown ids are ignored."""
-        ids = [(int(i),) for i in clip_ids]
+        """Take clips out of the project. Never touches the files themselves.
+
+        They are hidden at once and can be brought back, captions and all, with
+        ``restore_clips`` until the project is next opened, which forgets them for good
+        (their captions with them; generations made from them stay, without a source
+        clip). Unknown ids are ignored."""
+        now = time.time()
         with self._write() as db:
-            db.executemany("DELETE FROM clips WHERE id = ?", ids)
+            db.executemany("UPDATE clips SET removed_at = ? WHERE id = ?",
+                           [(now, int(i)) for i in clip_ids])
+
+    def restore_clips(self, clip_ids: Iterable[int]) -> list[Clip]:
+        """Undo ``remove_clips`` (in this session); returns the clips back in the project."""
+        ids = [int(i) for i in clip_ids]
+        with self._write() as db:
+            db.executemany("UPDATE clips SET removed_at = NULL WHERE id = ?", [(i,) for i in ids])
+        return [self.clip(i) for i in ids]
 
     def relink(self, clip_id: int, new_path: str | Path) -> Clip:
         """Point a clip (usually a missing one) at ``new_path``: re-stamp and re-probe it,

@@ -436,11 +436,24 @@ def test_remove_forgets_clips_and_captions_never_the_files(project, files_dir):
 
     project.remove_clips([clip_a.id, 12345])
     assert [c.id for c in project.clips()] == [clip_b.id]
-    assert project.captions_for(clip_a.id) == []
-    assert project._db.execute("SELECT count(*) FROM captions").fetchone()[0] == 0
-    assert project.generation(gen.id).source_clip_id is None  # the generation stays
-    project.remove_clips([clip_b.id])
+    assert project.clip_for_path(a) is None
+    # Undo brings it back whole, captions included.
+    assert [c.id for c in project.restore_clips([clip_a.id])] == [clip_a.id]
+    assert [c.text for c in project.captions_for(clip_a.id)] == ["first", "second"]
+    project.remove_clips([clip_a.id, clip_b.id])
     assert project.clips() == []
+    # Re-importing a removed file revives it, and counts as new for the bin.
+    again, created = project.add_clip(b, media_info(b))
+    assert created and again.id == clip_b.id
+    project.remove_clips([clip_b.id])
+
+    root = project.root
+    project.close()
+    with Project(root) as reopened:  # the next session forgets removed clips for good
+        assert reopened.clips() == []
+        assert reopened._db.execute("SELECT count(*) FROM clips").fetchone()[0] == 0
+        assert reopened._db.execute("SELECT count(*) FROM captions").fetchone()[0] == 0
+        assert reopened.generation(gen.id).source_clip_id is None  # the generation stays
     assert {p: file_state(p) for p in (a, b)} == before
 
 
@@ -614,3 +627,24 @@ def test_relink_to_an_unusable_file_records_why(project, real_media, tmp_path):
     assert relinked.info is None
     assert relinked.error_kind == media_factory.EXPECTED_ERRORS["text"]
     assert str(real_media["text"]) in relinked.error
+
+
+def test_a_version_1_project_migrates_and_keeps_its_clips(tmp_path, files_dir):
+    from studio.core.library import MIGRATIONS
+
+    a = write_file(files_dir / "a.mp4")
+    root = tmp_path / "old project"
+    root.mkdir()
+    raw = sqlite3.connect(root / "project.sqlite")
+    raw.executescript(MIGRATIONS[0])
+    raw.execute("INSERT INTO clips (path, size, mtime, partial_hash, in_frame, out_frame, added_at)"
+                " VALUES (?, 1, 0, 'x', 2, 5, 0)", (str(a.resolve()),))
+    raw.execute("PRAGMA user_version = 1")
+    raw.commit()
+    raw.close()
+    with Project(root) as project:
+        assert project.schema_version == SCHEMA_VERSION >= 2
+        clips = project.clips()
+        assert [(c.path, c.in_frame, c.out_frame) for c in clips] == [(str(a.resolve()), 2, 5)]
+        project.remove_clips([clips[0].id])  # the column migration 2 added is usable
+        assert project.clips() == []
