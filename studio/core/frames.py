@@ -200,6 +200,7 @@ class FrameReader:
         self._transforms: dict[bytes, tuple[bool, bool, bool]] = {}
         self._last_frame: Frame | None = None
         self._animation: list[np.ndarray] | None = None  # animated WebP frames, once read
+        self._pkt_durations: list = []  # packet durations (time base units), as demuxed
         self._reset_decoder_state(dirty=True)
 
         file_size = _check_file(self.path)
@@ -287,16 +288,17 @@ class FrameReader:
         return self._index
 
     def _build_packet_index(self) -> _Index:
+        if not self._at_start:
+            self._open()  # a thumbnail moved the demuxer: the index needs every packet
+        self._at_start = False
         stream = self._stream
         time_base = stream.time_base or Fraction(1, 1)
         pts: list = []
         dts: list = []
         key: list = []
+        durations: list = []
         discard: list = []
         corrupt: list[int] = []
-        if not self._at_start:
-            self._open()  # a thumbnail moved the demuxer: the index needs every packet
-        self._at_start = False
         try:
             for packet in self._container.demux(stream):
                 if packet.size == 0:
@@ -304,12 +306,14 @@ class FrameReader:
                 pts.append(packet.pts)
                 dts.append(packet.dts)
                 key.append(packet.is_keyframe)
+                durations.append(packet.duration)
                 discard.append(packet.is_discard)
                 if packet.is_corrupt:
                     corrupt.append(packet.pts)
         except av.FFmpegError:
             pass  # a damaged or cut-off tail: the packets read so far are the file
         self._reset_decoder_state(dirty=True)
+        self._pkt_durations = durations
         if not pts:
             raise TruncatedError(self.path, "its video stream has no data")
         shown = [(p, o) for o, (p, d) in enumerate(zip(pts, discard)) if not d]
@@ -344,7 +348,7 @@ class FrameReader:
                 try:
                     self._reposition(start)
                     last = max(doubtful)
-                    while (vf := self._next_decoded()) is not None and vf.pts <= last:
+                    while (vf := self._next_decoded()) is not None and (vf.pts or 0) <= last:
                         came_out.add(vf.pts)
                 except _IndexMismatch:
                     pass
@@ -374,7 +378,7 @@ class FrameReader:
         survivors = set()
         last_suspect = max(suspects)
         try:
-            while (vf := self._next_decoded()) is not None and vf.pts <= last_suspect:
+            while (vf := self._next_decoded()) is not None and (vf.pts or 0) <= last_suspect:
                 if vf.pts in suspects:
                     survivors.add(vf.pts)
         finally:
@@ -396,7 +400,7 @@ class FrameReader:
         self._dirty = True
         if not out_pts:
             raise TruncatedError(self.path, "no frame could be decoded")
-        increasing = all(a < b for a, b in itertools.pairwise(out_pts))
+        increasing = None not in out_pts and all(a < b for a, b in itertools.pairwise(out_pts))
         ord_of = _unique_positions(pkt_pts)
         if increasing and all(p in ord_of for p in out_pts):
             return _Index(time_base, pkt_pts, pkt_dts, pkt_key, out_pts, [ord_of[p] for p in out_pts])
@@ -419,6 +423,7 @@ class FrameReader:
         self._animation = [_opencv_to_rgb(f) for f in animation.frames]
         # Players show a frame with no duration for 100 ms, as media.probe counts it.
         durations = [int(d) if int(d) > 0 else 100 for d in animation.durations]
+        self._pkt_durations = durations
         starts = [0]
         for d in durations[:-1]:
             starts.append(starts[-1] + d)
@@ -434,15 +439,32 @@ class FrameReader:
     @property
     @_as_media_errors
     def fps(self) -> float:
-        """Average frames per second between the first and the last frame; 0.0 for a still
-        image (one frame in an image format)."""
+        """Average frames per second: ``frame_count / duration_s`` (as ``media.probe``
+        counts it, so also for a variable frame rate); 0.0 for a still image."""
+        duration = self.duration_s
+        return len(self._index) / duration if duration > 0 else 0.0
+
+    @property
+    @_as_media_errors
+    def duration_s(self) -> float:
+        """From the start of the first frame to the end of the last; 0.0 for a still image
+        (one frame in an image format)."""
         index = self._ensure_index()
-        if len(index) > 1 and index.times[-1] > 0:
-            return (len(index) - 1) / float(index.times[-1])
-        if self._container is None or self._is_image_format():
+        if len(index) == 1 and (self._container is None or self._is_image_format()):
             return 0.0
+        return float(index.times[-1]) + self._last_frame_duration(index)
+
+    def _last_frame_duration(self, index: _Index) -> float:
+        if self._animation is not None:
+            return self._pkt_durations[-1] / 1000
+        if index.seekable:
+            ticks = self._pkt_durations[index.frame_ord[-1]]
+            if ticks and ticks > 0:
+                return float(ticks * index.time_base)
+        if len(index) > 1:
+            return float(index.times[-1]) / (len(index) - 1)  # the mean frame interval
         rate = self._stream.average_rate or self._stream.guessed_rate
-        return float(rate) if rate else 0.0
+        return 1 / float(rate) if rate else 0.0
 
     def _is_image_format(self) -> bool:
         name = self._container.format.name
@@ -578,7 +600,7 @@ class FrameReader:
         while (vf := self._next_decoded()) is not None:
             if vf.pts == target:
                 return vf
-            if vf.pts > target:
+            if vf.pts is not None and vf.pts > target:
                 return None  # frames come out in presentation order: the target was skipped
         return None
 
@@ -721,8 +743,14 @@ class FrameReader:
         return self._orient(vf, vf.to_ndarray(format="rgb24"))
 
     def _orient(self, vf, rgb: np.ndarray) -> np.ndarray:
-        """Apply the frame's display matrix: rotation in quarter turns, mirroring."""
-        matrix = _display_matrix_bytes(vf)
+        """Apply the frame's display matrix (from the container, or a JPEG's EXIF orientation):
+        rotation in quarter turns, mirroring."""
+        try:
+            matrix = _display_matrix_bytes(vf)
+        except ValueError:
+            # Side data PyAV has no name for (FFmpeg 8's EXIF block) breaks reading any of
+            # it; the rotation alone is still known.
+            matrix = f"rotation {vf.rotation}".encode()
         if matrix is None:
             return rgb
         transform = self._transforms.get(matrix)
@@ -880,7 +908,7 @@ def _display_transform(matrix: bytes, rotation: int) -> tuple[bool, bool, bool]:
     as FFmpeg's autorotate reads it; so a matrix PyAV reports as rotation +90 (counter-
     clockwise) turns the picture a quarter counter-clockwise, and ``media.probe`` calls it 270
     (clockwise). Angles that are not quarter turns round to the nearest one, unmirrored."""
-    m = np.frombuffer(matrix, dtype=np.int32)[:9].astype(np.float64)
+    m = np.frombuffer(matrix, dtype=np.int32).astype(np.float64) if len(matrix) == 36 else np.zeros(9)
     a, b, c, d = m[0], m[1], m[3], m[4]
     biggest = max(abs(a), abs(b), abs(c), abs(d))
     if biggest > 0:

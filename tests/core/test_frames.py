@@ -26,6 +26,7 @@ from studio.core.media import (
     probe,
 )
 from tests.media_factory import (
+    EXPECTED,
     EXPECTED_ERRORS,
     VFR_PTS,
     frame_image,
@@ -78,6 +79,18 @@ def _remux(src: Path, dst: Path, from_keyframe: int, zero_at_frame: int | None) 
     return dst
 
 
+def _raw_h264(src: Path, dst: Path) -> Path:
+    """The bare H.264 stream: no container, so no timestamps at all."""
+    with av.open(str(src)) as inp, av.open(str(dst), "w", format="h264") as out:
+        stream = inp.streams.video[0]
+        out_stream = out.add_stream_from_template(stream)
+        for packet in inp.demux(stream):
+            if packet.size:
+                packet.stream = out_stream
+                out.mux(packet)
+    return dst
+
+
 X264_OPEN_GOP = {"x264-params": "keyint=8:min-keyint=8:bframes=3:open-gop=1:scenecut=0"}
 X265_OPEN_GOP = {"x265-params": "keyint=8:min-keyint=8:bframes=3:open-gop=1:scenecut=0:log-level=error"}
 # Irregular frame times in ms (a phone's variable frame rate), starting at 0.
@@ -99,6 +112,10 @@ def files(tmp_path_factory) -> dict[str, Path]:
     f["hevc_cut_at_cra"] = _remux(f["hevc_open_gop"], d / "hevc_cut_at_cra.mkv", 1, None)
     # Cut three frames after an open-GOP keyframe: an MP4 edit list hides the frames before.
     f["edit_list_mp4"] = _remux(f["open_gop_mp4"], d / "edit_list.mp4", 2, 19)
+    # Cut at the second open-GOP keyframe (frame 8) of a Matroska file: its leading pictures get
+    # negative times, which Matroska stores as none at all.
+    f["cut_at_open_gop_mkv"] = _remux(f["open_gop_mkv"], d / "cut_open_gop.mkv", 1, 8)
+    f["raw_h264"] = _raw_h264(f["open_gop_mp4"], d / "raw.h264")
     f["mpeg4_bframes_avi"] = _encode(d / "mpeg4_bframes.avi", 30, "mpeg4", {"bf": "2", "g": "7"})
     f["first_pts_not_zero_mkv"] = make_video(d / "late_start.mkv", frames=12, fps=25,
                                              vfr_pts=[1.5 + i / 25 for i in range(12)], bframes=2)
@@ -118,7 +135,8 @@ def sequential(path: Path) -> list[np.ndarray]:
 EXACT_FROM_MEDIA = ["h264_cfr", "h264_vfr", "gif_anim", "vp9_webm", "mjpeg_avi", "hevc_10bit",
                     "odd_101x57", "h264_audio", "h264_one_frame"]
 EXACT_FROM_HERE = ["vfr_bframes_mkv", "open_gop_mp4", "open_gop_mkv", "hevc_open_gop",
-                   "hevc_cut_at_cra", "edit_list_mp4", "mpeg4_bframes_avi",
+                   "hevc_cut_at_cra", "edit_list_mp4", "cut_at_open_gop_mkv", "raw_h264",
+                   "mpeg4_bframes_avi",
                    "first_pts_not_zero_mkv", "first_pts_not_zero_ts", "gif_120"]
 
 
@@ -169,6 +187,24 @@ def test_leading_frames_dropped_by_the_decoder_are_not_counted(files):
         assert frame_number_of(reader.frame_at(0).image) == frame_number_of(reference[0])
 
 
+def test_packets_without_timestamps(files):
+    """Leading pictures with no pts: frames are learnt by decoding once, and still found by
+    seeking. A bare stream with no timestamps at all: frames are counted from the start."""
+    path = files["cut_at_open_gop_mkv"]
+    with av.open(str(path)) as container:
+        assert None in [p.pts for p in container.demux(video=0) if p.size]
+    numbers = [frame_number_of(image) for image in sequential(path)]
+    with FrameReader(path) as reader:
+        assert frame_number_of(reader.frame_at(reader.frame_count - 1).image) == 39
+        seeks = reader.seek_count
+        assert frame_number_of(reader.frame_at(20).image) == numbers[20]
+        assert reader.seek_count == seeks + 1
+    with FrameReader(files["raw_h264"]) as reader:
+        assert reader.frame_count == 40
+        assert [frame_number_of(reader.frame_at(i).image) for i in (39, 3, 4)] == [39, 3, 4]
+        assert reader.fps > 0
+
+
 def test_edit_list_hides_the_frames_before_the_cut(files):
     with FrameReader(files["edit_list_mp4"]) as reader:
         assert frame_number_of(reader.frame_at(0).image) == 19
@@ -182,6 +218,7 @@ def test_edit_list_hides_the_frames_before_the_cut(files):
 def test_times_of_a_constant_rate_file(media):
     with FrameReader(media["h264_cfr"]) as reader:
         assert reader.fps == pytest.approx(24.0)
+        assert reader.duration_s == pytest.approx(2.0)
         for i in range(reader.frame_count):
             assert reader.time_of(i) == pytest.approx(i / 24, abs=1e-6)
             assert reader.index_at(reader.time_of(i)) == i
@@ -196,7 +233,9 @@ def test_times_of_a_variable_rate_file(media, files):
         assert [reader.time_of(i) for i in range(reader.frame_count)] == pytest.approx(VFR_PTS, abs=1e-4)
         assert reader.index_at(0.139) == 2  # 0.06 is still shown until 0.14
         assert reader.index_at(0.14) == 3
-        assert reader.fps == pytest.approx((len(VFR_PTS) - 1) / VFR_PTS[-1])
+        # frames / duration, the last frame lasting 1/25 s (the file's nominal rate)
+        assert reader.duration_s == pytest.approx(VFR_PTS[-1] + 1 / 25)
+        assert reader.fps == pytest.approx(len(VFR_PTS) / (VFR_PTS[-1] + 1 / 25))
     with FrameReader(files["vfr_bframes_mkv"]) as reader:
         assert [reader.time_of(i) for i in range(reader.frame_count)] == \
             pytest.approx([t / 1000 for t in VFR_MS], abs=1e-6)
@@ -211,6 +250,15 @@ def test_time_counts_from_the_first_frame(name, files):
         assert reader.time_of(0) == 0.0
         assert reader.time_of(1) == pytest.approx(1 / 25, abs=1e-3)
         assert reader.index_at(0.0) == 0
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_fps_and_duration_agree_with_probe(media, name):
+    info = probe(media[name])
+    with FrameReader(media[name]) as reader:
+        assert reader.frame_count == info.frame_count
+        assert reader.duration_s == pytest.approx(info.duration_s, abs=0.011)
+        assert reader.fps == pytest.approx(info.fps, rel=0.01)
 
 
 # ---- sample --------------------------------------------------------------------------------------
@@ -398,6 +446,17 @@ def test_still_images(media, name, size):
         assert reader.thumbnail(20).shape == (round(height * 20 / width), 20, 3)
         with pytest.raises(IndexError, match="out of range"):
             reader.frame_at(1)
+
+
+def test_jpeg_exif_orientation_is_applied(media):
+    """Orientation 6 (turn a quarter clockwise), which FFmpeg turns into a display matrix."""
+    info = probe(media["jpeg_exif_rot90"])
+    with FrameReader(media["jpeg_exif_rot90"]) as reader:
+        image = reader.frame_at(0).image
+        assert image.shape == (info.height, info.width, 3) == (40, 30, 3)
+        upright = np.rot90(frame_image(0, 40, 30), k=-1)  # lossy JPEG: close, not equal
+        assert np.abs(image.astype(int) - upright.astype(int)).mean() < 10
+        assert reader.thumbnail(20).shape == (20, 15, 3)
 
 
 def test_animated_webp_reads_like_a_video(media):
