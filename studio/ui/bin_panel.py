@@ -20,7 +20,16 @@ from PySide6.QtCore import (
     Signal,
     Slot,
 )
-from PySide6.QtGui import QAction, QColor, QIcon, QImage, QKeySequence, QPainter, QPixmap
+from PySide6.QtGui import (
+    QAction,
+    QColor,
+    QIcon,
+    QImage,
+    QKeySequence,
+    QPainter,
+    QPixmap,
+    QUndoStack,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -36,6 +45,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.library import Clip, Project
+from studio.ui.edits import RemoveClipsCommand
 from studio.ui.media_workers import (
     CancelToken,
     ImportSignals,
@@ -289,10 +299,11 @@ class BinPanel(QWidget):
     status_message = Signal(str)
     import_finished = Signal()
 
-    def __init__(self, project: Project, parent=None):
+    def __init__(self, project: Project, parent=None, undo_stack: QUndoStack | None = None):
         super().__init__(parent)
         self.setObjectName("BinPanel")
         self.project = project
+        self.undo_stack = undo_stack if undo_stack is not None else QUndoStack(self)
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(2)
         self._import_signals = ImportSignals(self)
@@ -545,14 +556,26 @@ class BinPanel(QWidget):
 
     @Slot()
     def remove_selected(self) -> None:
+        """Remove the selected clips from the project (undoable; files are never touched)."""
         clips = self.selected_clips()
-        if not clips:
-            return
-        self.project.remove_clips([c.id for c in clips])
-        self.model.remove_clip_ids({c.id for c in clips})
+        if clips:
+            self.undo_stack.push(RemoveClipsCommand(self, [c.id for c in clips],
+                                                    [c.path for c in clips]))
+
+    def apply_remove(self, clip_ids: list[int]) -> None:
+        self.project.remove_clips(clip_ids)
+        self.model.remove_clip_ids(set(clip_ids))
         self._update_empty_hint()
-        self.status_message.emit(
-            f"Removed {len(clips)} clip(s) from the project (the files are untouched)")
+        self.status_message.emit(f"Removed {len(clip_ids)} clip(s) from the project "
+                                 "(the files are untouched; Edit › Undo brings them back)")
+
+    def apply_restore(self, clip_ids: list[int]) -> None:
+        clips = self.project.restore_clips(clip_ids)
+        self.model.add_clips(clips)
+        for clip in clips:
+            self._request_thumbnail(clip)
+        self._update_empty_hint()
+        self.status_message.emit(f"Restored {len(clips)} clip(s)")
 
     @Slot()
     def relink_selected(self) -> None:

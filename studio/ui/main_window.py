@@ -7,13 +7,14 @@ the bin's columns are kept in QSettings (an INI file under the user config folde
 from __future__ import annotations
 
 from PySide6.QtCore import QSettings, Qt, Slot
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence, QUndoStack
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox
 
 from studio import __version__
 from studio.core.library import Clip, Project
 from studio.settings import ui_settings_path
 from studio.ui.bin_panel import BinPanel
+from studio.ui.edits import SetInOutCommand
 from studio.ui.player import PlayerPanel
 
 SETTINGS_VERSION = 1  # bump when dock object names change, so old layouts are not restored
@@ -33,7 +34,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.player)
         self.player.in_out_changed.connect(self._on_in_out_changed)
 
-        self.bin = BinPanel(project, self)
+        self.undo_stack = QUndoStack(self)
+        self.bin = BinPanel(project, self, undo_stack=self.undo_stack)
         self.bin_dock = QDockWidget("Bin", self)
         self.bin_dock.setObjectName("BinDock")
         self.bin_dock.setWidget(self.bin)
@@ -69,6 +71,14 @@ class MainWindow(QMainWindow):
         quit_action.setMenuRole(QAction.MenuRole.QuitRole)
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
+
+        edit_menu = self.menuBar().addMenu("&Edit")
+        self.undo_action = self.undo_stack.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
+        self.redo_action = self.undo_stack.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcut(QKeySequence.StandardKey.Redo)
+        edit_menu.addAction(self.undo_action)
+        edit_menu.addAction(self.redo_action)
 
         playback = self.menuBar().addMenu("&Playback")
         for action in self.player.actions():
@@ -113,7 +123,18 @@ class MainWindow(QMainWindow):
 
     @Slot(int, object, object)
     def _on_in_out_changed(self, clip_id: int, in_frame, out_frame) -> None:
+        clip = self.bin.model.clip_by_id(clip_id)
+        if clip is None:
+            return
+        self.undo_stack.push(SetInOutCommand(self, clip_id, clip.name,
+                                             (clip.in_frame, clip.out_frame),
+                                             (in_frame, out_frame)))
+
+    def apply_in_out(self, clip_id: int, in_frame, out_frame) -> None:
+        """Store a clip's marks and show them wherever the clip is on screen."""
         self.bin.set_in_out(clip_id, in_frame, out_frame)
+        if self.player.clip_id == clip_id:
+            self.player.show_in_out(in_frame, out_frame)
 
     @Slot(str)
     def _on_status_message(self, text: str) -> None:

@@ -678,7 +678,12 @@ class PlayerPanel(QWidget):
         last = self._out if self._out is not None else self._frame_count - 1
         return first, max(first, last)
 
-    def _change_in_out(self, in_frame: int | None, out_frame: int | None) -> None:
+    def show_in_out(self, in_frame: int | None, out_frame: int | None) -> None:
+        """Show marks changed elsewhere (undo, redo) without emitting ``in_out_changed``."""
+        self._change_in_out(in_frame, out_frame, emit=False)
+
+    def _change_in_out(self, in_frame: int | None, out_frame: int | None,
+                       emit: bool = True) -> None:
         if (in_frame, out_frame) == (self._in, self._out):
             return
         self._in, self._out = in_frame, out_frame
@@ -690,7 +695,8 @@ class PlayerPanel(QWidget):
                     self._show(first)
             self._anchor(self._position)
         self._refresh()
-        self.in_out_changed.emit(self._clip_id, in_frame, out_frame)
+        if emit:
+            self.in_out_changed.emit(self._clip_id, in_frame, out_frame)
 
     def _anchor(self, index: int) -> None:
         self._anchor_time = time.monotonic()

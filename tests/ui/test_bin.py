@@ -111,6 +111,11 @@ def test_remove_selected_forgets_clips_but_never_touches_files(qtbot, bin_panel,
     assert "a_walk.mp4" not in names(bin_panel)
     assert str(victim) not in [c.path for c in bin_panel.project.clips()]
     assert (victim.read_bytes(), os.stat(victim).st_mtime_ns) == before
+    bin_panel.undo_stack.undo()  # the same clip comes back, not a new import of it
+    assert "a_walk.mp4" in names(bin_panel)
+    assert str(victim) in [c.path for c in bin_panel.project.clips()]
+    bin_panel.undo_stack.redo()
+    assert "a_walk.mp4" not in names(bin_panel)
 
 
 def test_vanished_file_shows_as_missing_and_can_be_relinked(qtbot, project, tmp_path):

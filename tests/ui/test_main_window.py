@@ -60,6 +60,15 @@ def test_session_round_trip(qtbot, tmp_path, windows):
     assert (project.clip(clip.id).in_frame, project.clip(clip.id).out_frame) == (5, 15)
     assert window.bin.model.index(0, 5).data() == "5–15"
 
+    # Edit > Undo takes back the out point, in the project, the bin and the player alike.
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert (project.clip(clip.id).in_frame, project.clip(clip.id).out_frame) == (5, None)
+    assert player.in_out == (5, None)
+    assert window.bin.model.index(0, 5).data() == "5–39"
+    window.redo_action.trigger()
+    assert (project.clip(clip.id).in_frame, project.clip(clip.id).out_frame) == (5, 15)
+    assert player.in_out == (5, 15)
+
     window.close()  # saves the layout and stops the workers
     project.close()
 
