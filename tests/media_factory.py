@@ -8,7 +8,6 @@ and ``EXPECTED`` says what ``probe`` should report for each.
 
 from __future__ import annotations
 
-import os
 import shutil
 from fractions import Fraction
 from pathlib import Path
@@ -126,7 +125,6 @@ def make_video(
     if vfr_pts is not None and len(vfr_pts) != frames:
         raise ValueError("vfr_pts needs one time per frame")
     fps = Fraction(fps).limit_denominator(1001000)
-    options: dict[str, str] = {}
     fmt = _container_format(path)
     container_options = {"movflags": "+faststart"} if faststart and fmt in ("mp4", "mov") else {}
     with av.open(str(path), "w", format=fmt, options=container_options) as out:

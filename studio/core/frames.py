@@ -339,14 +339,16 @@ class FrameReader:
         try:
             for c in corrupt_ords:
                 k = bisect.bisect_right(index.key_ords, c)
-                region_end = index.key_ords[k] if k < len(index.key_ords) else len(index.pkt_pts)
-                start = index.key_ords[k - 1] if k > 0 else 0
+                gop_start = index.key_ords[k - 1] if k > 0 else 0
+                gop_end = index.key_ords[k] if k < len(index.key_ords) else len(index.pkt_pts)
                 # the whole GOP: a failing packet can also take the frames before it with it
-                doubtful = {p for p, o in zip(index.frame_pts, index.frame_ord)
-                            if start <= o < region_end}
+                doubtful = {i for i, o in enumerate(index.frame_ord) if gop_start <= o < gop_end}
+                if not doubtful:
+                    continue
                 came_out = set()
                 try:
-                    self._reposition(start)
+                    self._reposition(min(index.start_ord(i) for i in doubtful))
+                    doubtful = {index.frame_pts[i] for i in doubtful}
                     last = max(doubtful)
                     while (vf := self._next_decoded()) is not None and (vf.pts or 0) <= last:
                         came_out.add(vf.pts)
@@ -681,8 +683,8 @@ class FrameReader:
         return True
 
     def _rewind(self) -> None:
-        """Back to the first packet with a fresh decoder. Seeking there works for most formats;
-        reopening works for all."""
+        """Back to the first packet with a fresh decoder, by reopening: that works for every
+        format, seeking to the start does not."""
         self._open()
         self.seek_count += 1
         self._reset_decoder_state(dirty=False)
