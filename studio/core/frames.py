@@ -345,10 +345,11 @@ class FrameReader:
                 doubtful = {i for i, o in enumerate(index.frame_ord) if gop_start <= o < gop_end}
                 if not doubtful:
                     continue
+                start = min(index.start_ord(i) for i in doubtful)
+                doubtful = {index.frame_pts[i] for i in doubtful}
                 came_out = set()
                 try:
-                    self._reposition(min(index.start_ord(i) for i in doubtful))
-                    doubtful = {index.frame_pts[i] for i in doubtful}
+                    self._reposition(start)
                     last = max(doubtful)
                     while (vf := self._next_decoded()) is not None and (vf.pts or 0) <= last:
                         came_out.add(vf.pts)

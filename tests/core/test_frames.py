@@ -174,6 +174,21 @@ def test_frame_index_is_the_encoded_frame_number(name, media, files):
     assert numbers == list(range(len(numbers)))
 
 
+@pytest.mark.parametrize("name", ["open_gop_mp4", "hevc_open_gop", "h264_cfr", "vfr_bframes_mkv"])
+def test_each_jump_back_costs_one_seek(name, media, files):
+    """Going backwards frame by frame, every frame needs one seek, to the right keyframe the
+    first time: for a leading picture of an open GOP that is the keyframe of the GOP before
+    (from its own keyframe the decoder drops it or shows it broken)."""
+    path = _path(name, media, files)
+    with FrameReader(path) as reader:
+        n = reader.frame_count
+        reader.frame_at(n - 1)
+        for i in range(n - 2, -1, -1):
+            seeks = reader.seek_count
+            reader.frame_at(i)
+            assert reader.seek_count == seeks + 1, f"frame {i}"
+
+
 def test_leading_frames_dropped_by_the_decoder_are_not_counted(files):
     """Cut at an HEVC CRA: the packets promise the leading pictures, decoding never shows them.
     frame_count says what decoding gives from the first look."""
