@@ -93,7 +93,7 @@ def main() -> int:
     t0 = time.perf_counter()
     meter.start()
     panel.import_paths([str(clips)])
-    thumbs = lambda: len(panel.model._thumbs)  # noqa: E731
+    thumbs = lambda: panel.model.thumbnail_count()  # noqa: E731
     while not (done["import"] and thumbs() >= args.clips and panel.pool.activeThreadCount() == 0):
         app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 5)
         if time.perf_counter() - t0 > 600:

@@ -111,7 +111,7 @@ def main() -> int:
     window.bin.import_finished.connect(lambda: finished.append(True))
     window.bin.import_paths([str(media)])
     wait(lambda: finished)
-    wait(lambda: len(window.bin.model._thumbs) >= 5)
+    wait(lambda: window.bin.model.thumbnail_count() >= 5)
     clip = next(c for c in project.clips() if c.path.endswith("night_drive.mp4"))
     window.bin.select_clip(clip.id)
     player = window.player

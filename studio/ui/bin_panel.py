@@ -6,17 +6,16 @@ pool; results come back to bound slots here and are written to the project in th
 
 from __future__ import annotations
 
-import time
+import re
 from pathlib import Path
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QByteArray,
     QModelIndex,
+    QRegularExpression,
     QSortFilterProxyModel,
     Qt,
     QThreadPool,
-    QTimer,
     Signal,
     Slot,
 )
@@ -28,6 +27,8 @@ from PySide6.QtGui import (
     QKeySequence,
     QPainter,
     QPixmap,
+    QStandardItem,
+    QStandardItemModel,
     QUndoStack,
 )
 from PySide6.QtWidgets import (
@@ -60,7 +61,7 @@ COLUMNS = ("Name", "Duration", "Size", "FPS", "Frames", "In / Out", "Codec", "Fo
 COL_NAME, COL_DURATION, COL_SIZE, COL_FPS, COL_FRAMES, COL_INOUT, COL_CODEC, COL_FOLDER = range(8)
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 CLIP_ID_ROLE = Qt.ItemDataRole.UserRole + 2
-ADD_BATCH_SECONDS = 0.02  # longest stretch of database writes per event-loop turn
+SEARCH_ROLE = Qt.ItemDataRole.UserRole + 3
 
 
 def format_duration(seconds: float) -> str:
@@ -84,11 +85,19 @@ def clip_status(clip: Clip) -> str | None:
     return clip.error
 
 
-class BinModel(QAbstractTableModel):
+class BinModel(QStandardItemModel):
+    """The bin's rows, held in C++ items.
+
+    Painting and sorting then never call into Python: a view that asked a Python model for
+    every role of every visible cell would wait for the GIL on each call while import and
+    thumbnail workers run Python, and stall the GUI (bench/bin_drop.py measures it).
+    """
+
     def __init__(self, parent=None):
-        super().__init__(parent)
-        self._clips: list[Clip] = []
-        self._row_of: dict[int, int] = {}
+        super().__init__(0, len(COLUMNS), parent)
+        self.setHorizontalHeaderLabels(list(COLUMNS))
+        self._clips: dict[int, Clip] = {}
+        self._name_items: dict[int, QStandardItem] = {}
         self._thumbs: dict[int, QPixmap] = {}
         self._placeholder = QPixmap(THUMB_W, THUMB_H)
         self._placeholder.fill(QColor(40, 40, 44))
@@ -96,93 +105,84 @@ class BinModel(QAbstractTableModel):
 
     # -- contents -------------------------------------------------------------------------
     def set_clips(self, clips: list[Clip]) -> None:
-        self.beginResetModel()
-        self._clips = list(clips)
-        self._reindex()
-        self.endResetModel()
+        self.removeRows(0, self.rowCount())
+        self._clips.clear()
+        self._name_items.clear()
+        self.add_clips(clips)
 
     def add_clips(self, clips: list[Clip]) -> None:
-        if not clips:
-            return
-        first = len(self._clips)
-        self.beginInsertRows(QModelIndex(), first, first + len(clips) - 1)
-        self._clips.extend(clips)
-        self._reindex()
-        self.endInsertRows()
+        for clip in clips:
+            items = [QStandardItem() for _ in COLUMNS]
+            for item in items:
+                item.setEditable(False)
+            self._clips[clip.id] = clip
+            self._name_items[clip.id] = items[COL_NAME]
+            self._fill(items, clip)
+            self.appendRow(items)
 
     def update_clip(self, clip: Clip) -> None:
-        row = self._row_of.get(clip.id)
-        if row is None:
+        name_item = self._name_items.get(clip.id)
+        if name_item is None:
             return
-        self._clips[row] = clip
-        self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+        self._clips[clip.id] = clip
+        row = name_item.row()
+        self._fill([self.item(row, col) for col in range(len(COLUMNS))], clip)
 
     def remove_clip_ids(self, clip_ids: set[int]) -> None:
-        for row in sorted((self._row_of[i] for i in clip_ids if i in self._row_of), reverse=True):
-            self.beginRemoveRows(QModelIndex(), row, row)
-            del self._clips[row]
-            self.endRemoveRows()
+        rows = sorted((self._name_items[i].row() for i in clip_ids if i in self._name_items),
+                      reverse=True)
+        for row in rows:
+            self.removeRow(row)
         for i in clip_ids:
+            self._clips.pop(i, None)
+            self._name_items.pop(i, None)
             self._thumbs.pop(i, None)
-        self._reindex()
 
     def set_thumbnail(self, clip_id: int, pixmap: QPixmap) -> None:
         self._thumbs[clip_id] = pixmap
-        row = self._row_of.get(clip_id)
-        if row is not None:
-            idx = self.index(row, COL_NAME)
-            self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])
+        clip = self._clips.get(clip_id)
+        if clip is not None and not clip_status(clip):
+            self._name_items[clip_id].setData(pixmap, Qt.ItemDataRole.DecorationRole)
+
+    def thumbnail(self, clip_id: int) -> QPixmap | None:
+        return self._thumbs.get(clip_id)
+
+    def thumbnail_count(self) -> int:
+        return len(self._thumbs)
 
     def clip_at(self, row: int) -> Clip:
-        return self._clips[row]
+        return self._clips[self.item(row, COL_NAME).data(CLIP_ID_ROLE)]
 
     def clip_by_id(self, clip_id: int) -> Clip | None:
-        row = self._row_of.get(clip_id)
-        return None if row is None else self._clips[row]
+        return self._clips.get(clip_id)
 
     def clips(self) -> list[Clip]:
-        return list(self._clips)
+        return [self.clip_at(row) for row in range(self.rowCount())]
 
     def row_of(self, clip_id: int) -> int | None:
-        return self._row_of.get(clip_id)
+        item = self._name_items.get(clip_id)
+        return None if item is None else item.row()
 
-    def _reindex(self) -> None:
-        self._row_of = {c.id: r for r, c in enumerate(self._clips)}
-
-    # -- Qt model interface ---------------------------------------------------------------
-    def rowCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self._clips)
-
-    def columnCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        return None
-
-    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
-            return None
-        clip = self._clips[index.row()]
-        col = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(clip, col)
-        if role == SORT_ROLE:
-            return self._sort_key(clip, col)
-        if role == CLIP_ID_ROLE:
-            return clip.id
-        if role == Qt.ItemDataRole.DecorationRole and col == COL_NAME:
-            if clip_status(clip):
-                return self._warning()
-            return self._thumbs.get(clip.id, self._placeholder)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return clip_status(clip) or clip.path
-        if role == Qt.ItemDataRole.ForegroundRole and clip_status(clip):
-            return QColor(200, 120, 60) if clip.missing else QColor(150, 150, 150)
-        if role == Qt.ItemDataRole.TextAlignmentRole and col in (COL_DURATION, COL_FPS, COL_FRAMES):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        return None
+    # -- one row --------------------------------------------------------------------------
+    def _fill(self, items: list[QStandardItem], clip: Clip) -> None:
+        status = clip_status(clip)
+        tooltip = status or clip.path
+        dim = (QColor(200, 120, 60) if clip.missing else QColor(150, 150, 150)) if status else None
+        for col, item in enumerate(items):
+            item.setText(self._display(clip, col))
+            item.setData(self._sort_key(clip, col), SORT_ROLE)
+            item.setToolTip(tooltip)
+            if dim is not None:
+                item.setForeground(dim)
+            else:
+                item.setData(None, Qt.ItemDataRole.ForegroundRole)
+            if col in (COL_DURATION, COL_FPS, COL_FRAMES):
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        name = items[COL_NAME]
+        name.setData(clip.id, CLIP_ID_ROLE)
+        name.setData(clip.path.lower(), SEARCH_ROLE)
+        name.setData(self._warning() if status else self._thumbs.get(clip.id, self._placeholder),
+                     Qt.ItemDataRole.DecorationRole)
 
     def _warning(self) -> QIcon:
         if self._warning_icon is None:
@@ -245,19 +245,19 @@ class BinModel(QAbstractTableModel):
 
 
 class BinFilterModel(QSortFilterProxyModel):
-    """Sorts by each column's natural key; the filter box matches name and folder."""
+    """Sorts by each column's natural key; the filter matches every word of the filter text
+    in the clip's path. Both run in C++ (roles and a regular expression), not in Python."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setSortRole(SORT_ROLE)
-        self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.setFilterRole(SEARCH_ROLE)
+        self.setFilterKeyColumn(COL_NAME)
 
-    def filterAcceptsRow(self, source_row, source_parent) -> bool:
-        needle = self.filterRegularExpression().pattern().lower()
-        if not needle:
-            return True
-        clip = self.sourceModel().clip_at(source_row)
-        return all(word in clip.path.lower() for word in needle.split())
+    def set_filter_text(self, text: str) -> None:
+        words = text.lower().split()
+        pattern = "".join(f"(?=.*{re.escape(w)})" for w in words)
+        self.setFilterRegularExpression(QRegularExpression(pattern) if words else QRegularExpression())
 
 
 class BinView(QTableView):
@@ -308,22 +308,18 @@ class BinPanel(QWidget):
         self.pool.setMaxThreadCount(2)
         self._import_signals = ImportSignals(self)
         self._import_signals.scanned.connect(self._on_scanned)
-        self._import_signals.probed.connect(self._on_probed)
+        self._import_signals.imported.connect(self._on_imported)
         self._import_signals.finished.connect(self._on_import_task_finished)
         self._thumb_signals = ThumbnailSignals(self)
         self._thumb_signals.ready.connect(self._on_thumbnail)
         self._thumb_signals.failed.connect(self._on_thumbnail_failed)
         self._cancel = CancelToken()
-        self._pending: list[tuple] = []  # probed results waiting to be written
         self._imports_running = 0
         self._import_total = 0
         self._import_done = 0
         self._import_skipped = 0
         self._import_new = 0
-        self._flush_timer = QTimer(self)
-        self._flush_timer.setSingleShot(True)
-        self._flush_timer.setInterval(0)
-        self._flush_timer.timeout.connect(self._flush_pending)
+        self._import_failed: list[str] = []
         self._selected_id: int | None = None
 
         self.model = BinModel(self)
@@ -420,17 +416,19 @@ class BinPanel(QWidget):
             return
         if self._imports_running == 0:
             self._import_total = self._import_done = self._import_skipped = self._import_new = 0
+            self._import_failed = []
             self._cancel = CancelToken()
         self._imports_running += 1
         self._show_progress()
-        self.pool.start(ImportTask(list(paths), self._import_signals, self._cancel))
+        self.pool.start(ImportTask(self.project.root, list(paths), self._import_signals,
+                                   self._cancel))
 
     def cancel_imports(self) -> None:
         self._cancel.cancel()
 
     @property
     def importing(self) -> bool:
-        return self._imports_running > 0 or bool(self._pending)
+        return self._imports_running > 0
 
     @Slot(int, int)
     def _on_scanned(self, count: int, skipped: int) -> None:
@@ -438,54 +436,40 @@ class BinPanel(QWidget):
         self._import_skipped += skipped
         self._show_progress()
 
-    @Slot(str, object, object, object)
-    def _on_probed(self, path, info, error, file_stamp) -> None:
-        self._pending.append((path, info, error, file_stamp))
-        if not self._flush_timer.isActive():
-            self._flush_timer.start()
-
-    @Slot()
-    def _flush_pending(self) -> None:
-        """Write probed files to the project, a time slice at a time so the GUI stays live."""
-        deadline = time.perf_counter() + ADD_BATCH_SECONDS
-        new_clips: list[Clip] = []
-        while self._pending and time.perf_counter() < deadline:
-            path, info, error, file_stamp = self._pending.pop(0)
-            clip, created = self.project.add_clip(path, info=info, error=error, file_stamp=file_stamp)
+    @Slot(list, list)
+    def _on_imported(self, results: list, failures: list) -> None:
+        new_clips = []
+        for clip, created in results:
             self._import_done += 1
             if created:
                 self._import_new += 1
                 new_clips.append(clip)
             else:
                 self.model.update_clip(clip)
+        self._import_failed.extend(str(err) for err in failures)
+        self._import_done += len(failures)
         self.model.add_clips(new_clips)
         for clip in new_clips:
             self._request_thumbnail(clip)
         self._update_empty_hint()
         self._show_progress()
-        if self._pending:
-            self._flush_timer.start()
-        else:
-            self._maybe_finish()
 
     @Slot()
     def _on_import_task_finished(self) -> None:
         self._imports_running -= 1
-        if not self._pending:
-            self._maybe_finish()
-
-    def _maybe_finish(self) -> None:
-        if self._imports_running or self._pending:
+        if self._imports_running:
             return
         text = f"Imported {self._import_new} new of {self._import_done} file(s)"
         if self._import_skipped:
             text += f"; skipped {self._import_skipped} non-media file(s) in folders"
+        if self._import_failed:
+            text += f"; {len(self._import_failed)} could not be read: {self._import_failed[0]}"
         self.progress_label.hide()
         self.status_message.emit(text)
         self.import_finished.emit()
 
     def _show_progress(self) -> None:
-        if self._imports_running == 0 and not self._pending:
+        if self._imports_running == 0:
             return
         total = max(self._import_total, self._import_done)
         self.progress_label.setText(f"Importing {self._import_done} / {total}…")
@@ -544,7 +528,7 @@ class BinPanel(QWidget):
 
     @Slot(str)
     def _on_filter_text(self, text: str) -> None:
-        self.proxy.setFilterFixedString(text.strip())
+        self.proxy.set_filter_text(text)
 
     def set_in_out(self, clip_id: int, in_frame, out_frame) -> None:
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QRunnable, Signal
@@ -45,9 +46,9 @@ def scan_paths(paths: list[str]) -> tuple[list[str], int]:
 
 
 class ImportSignals(QObject):
-    scanned = Signal(int, int)  # files to probe, files skipped
-    # path, MediaInfo or None, MediaError or None, FileStamp or None
-    probed = Signal(str, object, object, object)
+    scanned = Signal(int, int)  # files to import, files skipped
+    # [(Clip, created)], written to the project by the worker; [MediaError] for paths with no file
+    imported = Signal(list, list)
     finished = Signal()
 
 
@@ -64,34 +65,52 @@ class CancelToken:
 
 
 class ImportTask(QRunnable):
-    """Scan, then probe and stamp each file; one signal per file, in order."""
+    """Scan, probe and stamp files and record them in the project, reporting in batches.
 
-    def __init__(self, paths: list[str], signals: ImportSignals, cancel: CancelToken):
+    The task writes through a connection of its own (SQLite in WAL mode takes one writer at a
+    time and waits for the other), so the GUI thread only adds rows to the bin: database
+    statements release the GIL, and each release can cost the GUI thread a switch interval
+    while other workers run Python.
+    """
+
+    BATCH_SECONDS = 0.05
+
+    def __init__(self, project_root: Path, paths: list[str], signals: ImportSignals,
+                 cancel: CancelToken):
         super().__init__()
+        self._root = project_root
         self._paths = paths
         self._signals = signals
         self._cancel = cancel
 
     def run(self) -> None:
-        from studio.core.library import stamp
-        from studio.core.media import probe
+        from studio.core.library import Project, ProjectError, inspect_file
 
         try:
             files, skipped = scan_paths(self._paths)
             self._signals.scanned.emit(len(files), skipped)
-            for path in files:
-                if self._cancel.cancelled:
-                    break
-                info = error = file_stamp = None
-                try:
-                    info = probe(path)
-                except MediaError as err:
-                    error = err
-                try:
-                    file_stamp = stamp(path)
-                except OSError:
-                    pass  # gone or unreadable: the probe error already says so
-                self._signals.probed.emit(path, info, error, file_stamp)
+            with Project(self._root) as project:
+                done: list = []
+                failed: list = []
+                due = time.monotonic() + self.BATCH_SECONDS
+                for path in files:
+                    if self._cancel.cancelled:
+                        break
+                    try:
+                        found = inspect_file(path)
+                    except MediaError as err:  # no file to record: gone, or a device
+                        failed.append(err)
+                    else:
+                        done.append(project.add_clip(found.path, found.info, found.error,
+                                                     found.stamp))
+                    if time.monotonic() >= due:
+                        self._signals.imported.emit(done, failed)
+                        done, failed = [], []
+                        due = time.monotonic() + self.BATCH_SECONDS
+                if done or failed:
+                    self._signals.imported.emit(done, failed)
+        except (ProjectError, OSError) as err:
+            self._signals.imported.emit([], [MediaError(self._root, f"cannot write: {err}")])
         finally:
             self._signals.finished.emit()
 

@@ -70,7 +70,7 @@ def test_drop_folder_imports_media_recursively_and_marks_bad_files(qtbot, bin_pa
     # Thumbnails arrive from the pool and are cached on disk for next time.
     qtbot.waitUntil(lambda: len(list(bin_panel.project.thumbnails_dir.glob("*.jpg"))) == 5,
                     timeout=30000)
-    qtbot.waitUntil(lambda: bin_panel.model._thumbs.get(walk.id) is not None, timeout=30000)
+    qtbot.waitUntil(lambda: bin_panel.model.thumbnail(walk.id) is not None, timeout=30000)
     assert not bin_panel.empty_hint.isVisible()
 
 
@@ -94,6 +94,12 @@ def test_filter_and_sort(qtbot, bin_panel, clip_folder):
     bin_panel.filter_box.clear()
     qtbot.keyClicks(bin_panel.filter_box, "city")
     assert names(bin_panel) == ["c_city.webm"]
+    bin_panel.filter_box.clear()
+    qtbot.keyClicks(bin_panel.filter_box, "GIF  Day2")  # every word, any order and case
+    assert names(bin_panel) == ["d_loop.gif"]
+    bin_panel.filter_box.clear()
+    qtbot.keyClicks(bin_panel.filter_box, "a_walk.mp4 (")  # regex characters are literal
+    assert names(bin_panel) == []
     bin_panel.filter_box.clear()
     bin_panel.view.sortByColumn(COL_DURATION, Qt.SortOrder.DescendingOrder)
     assert names(bin_panel)[0] == "a_walk.mp4"  # 1.0 s, the longest
