@@ -355,8 +355,12 @@ class Project:
     Use from one thread. Every write is a short transaction of its own.
     """
 
-    def __init__(self, root: str | Path):
+    def __init__(self, root: str | Path, *, forget_removed: bool = True):
+        """``forget_removed``: delete clips removed in an earlier session (no undo can reach
+        them any more). A second connection opened beside a live one, as a worker's, passes
+        False so that it does not take away what the live session can still undo."""
         self.root = Path(root).expanduser().absolute()
+        self._forget_removed_on_open = forget_removed
         self.db_path = self.root / DB_NAME
         self.generations_dir = self.root / "generations"
         self.exports_dir = self.root / "exports"
@@ -401,7 +405,8 @@ class Project:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")  # durable enough with WAL, much faster
             self._migrate(conn)
-            self._forget_removed(conn)
+            if self._forget_removed_on_open:
+                self._forget_removed(conn)
         except sqlite3.DatabaseError as err:
             raise ProjectError(f"{self.root}: cannot use {DB_NAME} ({err})") from None
 

@@ -89,7 +89,7 @@ class ImportTask(QRunnable):
         try:
             files, skipped = scan_paths(self._paths)
             self._signals.scanned.emit(len(files), skipped)
-            with Project(self._root) as project:
+            with Project(self._root, forget_removed=False) as project:
                 done: list = []
                 failed: list = []
                 due = time.monotonic() + self.BATCH_SECONDS

@@ -117,6 +117,8 @@ def test_remove_selected_forgets_clips_but_never_touches_files(qtbot, bin_panel,
     assert "a_walk.mp4" not in names(bin_panel)
     assert str(victim) not in [c.path for c in bin_panel.project.clips()]
     assert (victim.read_bytes(), os.stat(victim).st_mtime_ns) == before
+    # An import in between (a worker with its own connection) must not cost the undo.
+    import_and_wait(qtbot, bin_panel, [clip_folder / "day2" / "e_still.png"])
     bin_panel.undo_stack.undo()  # the same clip comes back, not a new import of it
     assert "a_walk.mp4" in names(bin_panel)
     assert str(victim) in [c.path for c in bin_panel.project.clips()]
