@@ -34,12 +34,15 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QMenu,
     QMessageBox,
+    QProgressBar,
     QTableView,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -364,9 +367,19 @@ class BinPanel(QWidget):
         self.empty_hint.setObjectName("BinEmptyHint")
         self.empty_hint.setStyleSheet("color: palette(mid); padding: 24px;")
 
-        self.progress_label = QLabel(self)
-        self.progress_label.setObjectName("BinProgress")
-        self.progress_label.hide()
+        self.progress_bar = QProgressBar(self)
+        self.progress_bar.setObjectName("BinProgress")
+        self.progress_bar.setTextVisible(True)
+        self.cancel_button = QToolButton(self)
+        self.cancel_button.setText("Cancel")
+        self.cancel_button.setToolTip("Stop importing (files already added stay in the bin)")
+        self.cancel_button.clicked.connect(self.cancel_imports)
+        self.progress_row = QWidget(self)
+        row = QHBoxLayout(self.progress_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.progress_bar, 1)
+        row.addWidget(self.cancel_button)
+        self.progress_row.hide()
 
         self.remove_action = QAction("Remove from Project", self)
         self.remove_action.setShortcut(QKeySequence.StandardKey.Delete)
@@ -382,7 +395,7 @@ class BinPanel(QWidget):
         layout.addWidget(self.filter_box)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.empty_hint)
-        layout.addWidget(self.progress_label)
+        layout.addWidget(self.progress_row)
         self.setAcceptDrops(True)
 
         self.reload()
@@ -423,6 +436,7 @@ class BinPanel(QWidget):
         self.pool.start(ImportTask(self.project.root, list(paths), self._import_signals,
                                    self._cancel))
 
+    @Slot()
     def cancel_imports(self) -> None:
         self._cancel.cancel()
 
@@ -464,7 +478,9 @@ class BinPanel(QWidget):
             text += f"; skipped {self._import_skipped} non-media file(s) in folders"
         if self._import_failed:
             text += f"; {len(self._import_failed)} could not be read: {self._import_failed[0]}"
-        self.progress_label.hide()
+        if self._cancel.cancelled:
+            text += " (cancelled)"
+        self.progress_row.hide()
         self.status_message.emit(text)
         self.import_finished.emit()
 
@@ -472,8 +488,10 @@ class BinPanel(QWidget):
         if self._imports_running == 0:
             return
         total = max(self._import_total, self._import_done)
-        self.progress_label.setText(f"Importing {self._import_done} / {total}…")
-        self.progress_label.show()
+        self.progress_bar.setRange(0, max(total, 1))
+        self.progress_bar.setValue(self._import_done)
+        self.progress_bar.setFormat(f"Importing {self._import_done} / {total}…")
+        self.progress_row.show()
 
     # -- thumbnails -----------------------------------------------------------------------
     def _request_thumbnail(self, clip: Clip) -> None:

@@ -156,3 +156,21 @@ def test_a_second_import_while_the_first_runs_is_counted_together(qtbot, bin_pan
         bin_panel.import_paths([str(clip_folder / "day1")])
         bin_panel.import_paths([str(clip_folder / "day2")])
     assert len(names(bin_panel)) == 6
+
+
+def test_cancel_stops_an_import_and_keeps_what_was_added(qtbot, bin_panel, tmp_path):
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(80):
+        make_video(folder / f"clip_{i:02d}.mp4", frames=2, preset="ultrafast")
+    messages: list[str] = []
+    bin_panel.status_message.connect(messages.append)
+    with qtbot.waitSignal(bin_panel.import_finished, timeout=60000):
+        bin_panel.import_paths([str(folder)])
+        qtbot.waitUntil(lambda: bin_panel.progress_row.isVisible(), timeout=10000)
+        qtbot.mouseClick(bin_panel.cancel_button, Qt.MouseButton.LeftButton)
+    assert any("(cancelled)" in m for m in messages), messages
+    assert not bin_panel.progress_row.isVisible()
+    shown = len(names(bin_panel))
+    assert shown < 80
+    assert len(bin_panel.project.clips()) == shown  # the bin and the project agree
