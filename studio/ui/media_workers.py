@@ -15,6 +15,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QRunnable, Signal
 from PySide6.QtGui import QImage
 
+from studio.core.cancel import CancelToken
 from studio.core.media import MEDIA_EXTENSIONS, MediaError
 from studio.ui.frame_decoder import rgb_to_qimage
 
@@ -50,18 +51,6 @@ class ImportSignals(QObject):
     # [(Clip, created)], written to the project by the worker; [MediaError] for paths with no file
     imported = Signal(list, list)
     finished = Signal()
-
-
-class CancelToken:
-    def __init__(self) -> None:
-        self._event = threading.Event()
-
-    def cancel(self) -> None:
-        self._event.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._event.is_set()
 
 
 class ImportTask(QRunnable):
