@@ -365,7 +365,8 @@ class BinPanel(QWidget):
             "Drop video files, GIFs, images or whole folders here\nor use File › Import (Ctrl+I)", self)
         self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_hint.setObjectName("BinEmptyHint")
-        self.empty_hint.setStyleSheet("color: palette(mid); padding: 24px;")
+        self.empty_hint.setStyleSheet(
+            "color: palette(mid); padding: 24px; border: 2px dashed palette(mid); border-radius: 8px;")
 
         self.progress_bar = QProgressBar(self)
         self.progress_bar.setObjectName("BinProgress")
@@ -394,7 +395,7 @@ class BinPanel(QWidget):
         layout.setSpacing(4)
         layout.addWidget(self.filter_box)
         layout.addWidget(self.view, 1)
-        layout.addWidget(self.empty_hint)
+        layout.addWidget(self.empty_hint, 1)
         layout.addWidget(self.progress_row)
         self.setAcceptDrops(True)
 
@@ -409,7 +410,9 @@ class BinPanel(QWidget):
             self._request_thumbnail(clip)
 
     def _update_empty_hint(self) -> None:
-        self.empty_hint.setVisible(self.model.rowCount() == 0)
+        empty = self.model.rowCount() == 0
+        self.empty_hint.setVisible(empty)  # in the table's place, where a person drops files
+        self.view.setVisible(not empty)
 
     # -- drops on the panel outside the table (the hint label, the filter box) --------------
     def dragEnterEvent(self, event):

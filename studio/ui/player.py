@@ -288,6 +288,9 @@ _KEYS_KEPT_BY_FOCUSED = (
 def focused_widget_keeps_key(widget: QObject, key: int, modifiers) -> bool:
     if modifiers & ~Qt.KeyboardModifier.KeypadModifier:
         return False
+    if (key in (Qt.Key.Key_Left, Qt.Key.Key_Right) and isinstance(widget, QAbstractItemView)
+            and widget.selectionBehavior() == QAbstractItemView.SelectionBehavior.SelectRows):
+        return False  # a row list (the bin) has no use for Left/Right: they step the player
     return any(isinstance(widget, kinds) and key in keys for kinds, keys in _KEYS_KEPT_BY_FOCUSED)
 
 

@@ -95,3 +95,25 @@ def test_selecting_an_unusable_file_clears_the_player_and_says_why(qtbot, tmp_pa
     assert window.player.clip_id is None
     assert "not a media file" in window.statusBar().currentMessage()
     project.close()
+
+
+def test_arrow_keys_step_the_player_while_the_bin_has_focus(qtbot, tmp_path, windows):
+    # Found using the app in a real window: Right scrolled the bin sideways instead of stepping.
+    (tmp_path / "media").mkdir()
+    clip_path = make_video(tmp_path / "media" / "walk.mp4", width=96, height=64, frames=20, fps=20)
+    project = Project(tmp_path / "project")
+    window = windows(project)
+    with qtbot.waitSignal(window.bin.import_finished, timeout=60000):
+        window.bin.import_paths([str(clip_path)])
+    window.activateWindow()
+    window.bin.view.setFocus()
+    window.bin.select_clip(project.clips()[0].id)
+    player = window.player
+    qtbot.waitUntil(lambda: player.clip_id is not None and player.displayed_index == 0, timeout=10000)
+    qtbot.keyClick(window.bin.view, Qt.Key.Key_Right)
+    qtbot.keyClick(window.bin.view, Qt.Key.Key_Right)
+    qtbot.waitUntil(lambda: player.position == 2, timeout=10000)
+    assert window.bin.view.horizontalScrollBar().value() == 0
+    qtbot.keyClick(window.bin.view, Qt.Key.Key_Left)
+    qtbot.waitUntil(lambda: player.position == 1, timeout=10000)
+    project.close()
