@@ -746,6 +746,12 @@ class Project:
         row = self._current_caption_row(self._db, clip_id)
         return None if row is None else self._caption_from_row(row)
 
+    def remove_caption(self, caption_id: int) -> None:
+        """Delete one caption version (undoing the edit that added it); the previous version
+        becomes current again. Unknown ids are ignored."""
+        with self._write() as db:
+            db.execute("DELETE FROM captions WHERE id = ?", (int(caption_id),))
+
     # --- generations --------------------------------------------------------------------
 
     def _stored_path(self, path: str | Path) -> str:

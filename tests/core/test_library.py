@@ -484,6 +484,12 @@ def test_caption_history(project, files_dir):
     with pytest.raises(ValueError, match="source"):
         project.add_caption(clip.id, "x", source="guess")
 
+    # Undoing an edit removes exactly that version; the one before is current again.
+    project.remove_caption(again.id)
+    assert project.current_caption(clip.id) == edited and len(project.captions_for(clip.id)) == 2
+    project.remove_caption(again.id)  # already gone: nothing happens
+    assert len(project.captions_for(clip.id)) == 2
+
 
 def test_generations_are_stored_relative_to_a_movable_project(tmp_path, files_dir):
     f = write_file(files_dir / "a.mp4")
