@@ -7,6 +7,7 @@ pool; results come back to bound slots here and are written to the project in th
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import (
@@ -59,11 +60,34 @@ from studio.ui.media_workers import (
 
 THUMB_W, THUMB_H = 96, 54
 THUMB_MAX_SIDE = 192  # cached at twice the shown size, for high-DPI screens
-COLUMNS = ("Name", "Duration", "Size", "FPS", "Frames", "In / Out", "Codec", "Folder")
-COL_NAME, COL_DURATION, COL_SIZE, COL_FPS, COL_FRAMES, COL_INOUT, COL_CODEC, COL_FOLDER = range(8)
+# "Caption" came later: appended so saved column indices keep their meaning, and moved to
+# show beside the name (BinPanel.__init__).
+COLUMNS = ("Name", "Duration", "Size", "FPS", "Frames", "In / Out", "Codec", "Folder", "Caption")
+(COL_NAME, COL_DURATION, COL_SIZE, COL_FPS, COL_FRAMES, COL_INOUT, COL_CODEC, COL_FOLDER,
+ COL_CAPTION) = range(9)
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 CLIP_ID_ROLE = Qt.ItemDataRole.UserRole + 2
 SEARCH_ROLE = Qt.ItemDataRole.UserRole + 3
+CAPTION_STATE_ROLE = Qt.ItemDataRole.UserRole + 4
+
+# A clip's caption state, in sort order. "captioning" is shown only while a model works on it.
+CAPTION_STATES = ("none", "failed", "captioning", "edited", "captioned")
+_CAPTION_STATE_TEXT = {"none": "none", "failed": "failed", "captioning": "captioning…",
+                       "edited": "edited", "captioned": "captioned"}
+_CAPTION_STATE_COLOR = {"none": QColor(128, 128, 134), "failed": QColor(226, 96, 80),
+                        "captioning": QColor(230, 180, 60), "edited": QColor(110, 160, 240),
+                        "captioned": QColor(96, 190, 120)}
+_CAPTION_TOOLTIP_CHARS = 400
+
+
+@dataclass
+class CaptionMark:
+    """What the bin shows of a clip's caption: its state, the current text (tooltip and
+    filter) and, for "failed", why."""
+
+    state: str = "none"
+    text: str = ""
+    error: str = ""
 
 
 def format_duration(seconds: float) -> str:
@@ -101,15 +125,17 @@ class BinModel(QStandardItemModel):
         self._clips: dict[int, Clip] = {}
         self._name_items: dict[int, QStandardItem] = {}
         self._thumbs: dict[int, QPixmap] = {}
+        self._captions: dict[int, CaptionMark] = {}
         self._placeholder = QPixmap(THUMB_W, THUMB_H)
         self._placeholder.fill(QColor(40, 40, 44))
         self._warning_icon: QIcon | None = None
 
     # -- contents -------------------------------------------------------------------------
-    def set_clips(self, clips: list[Clip]) -> None:
+    def set_clips(self, clips: list[Clip], captions: dict[int, CaptionMark] | None = None) -> None:
         self.removeRows(0, self.rowCount())
         self._clips.clear()
         self._name_items.clear()
+        self._captions = dict(captions or {})
         self.add_clips(clips)
 
     def add_clips(self, clips: list[Clip]) -> None:
@@ -139,6 +165,19 @@ class BinModel(QStandardItemModel):
             self._clips.pop(i, None)
             self._name_items.pop(i, None)
             self._thumbs.pop(i, None)
+            self._captions.pop(i, None)
+
+    def set_caption_mark(self, clip_id: int, mark: CaptionMark) -> None:
+        """Show a clip's caption state; the text is also what the filter box searches."""
+        self._captions[clip_id] = mark
+        name_item = self._name_items.get(clip_id)
+        if name_item is None:
+            return
+        self._fill_caption(self.item(name_item.row(), COL_CAPTION), mark)
+        name_item.setData(self._search_text(self._clips[clip_id], mark), SEARCH_ROLE)
+
+    def caption_mark(self, clip_id: int) -> CaptionMark:
+        return self._captions.get(clip_id) or CaptionMark()
 
     def set_thumbnail(self, clip_id: int, pixmap: QPixmap) -> None:
         self._thumbs[clip_id] = pixmap
@@ -171,6 +210,8 @@ class BinModel(QStandardItemModel):
         tooltip = status or clip.path
         dim = (QColor(200, 120, 60) if clip.missing else QColor(150, 150, 150)) if status else None
         for col, item in enumerate(items):
+            if col == COL_CAPTION:
+                continue
             item.setText(self._display(clip, col))
             item.setData(self._sort_key(clip, col), SORT_ROLE)
             item.setToolTip(tooltip)
@@ -180,11 +221,34 @@ class BinModel(QStandardItemModel):
                 item.setData(None, Qt.ItemDataRole.ForegroundRole)
             if col in (COL_DURATION, COL_FPS, COL_FRAMES):
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        mark = self.caption_mark(clip.id)
+        self._fill_caption(items[COL_CAPTION], mark)
         name = items[COL_NAME]
         name.setData(clip.id, CLIP_ID_ROLE)
-        name.setData(clip.path.lower(), SEARCH_ROLE)
+        name.setData(self._search_text(clip, mark), SEARCH_ROLE)
+
+    @staticmethod
+    def _search_text(clip: Clip, mark: CaptionMark) -> str:
+        # One line: the filter's ".*" does not cross line breaks.
+        return " ".join([clip.path.lower(), *mark.text.lower().split()])
         name.setData(self._warning() if status else self._thumbs.get(clip.id, self._placeholder),
                      Qt.ItemDataRole.DecorationRole)
+
+    @staticmethod
+    def _fill_caption(item: QStandardItem, mark: CaptionMark) -> None:
+        item.setText(_CAPTION_STATE_TEXT[mark.state])
+        item.setData(mark.state, CAPTION_STATE_ROLE)
+        item.setData(CAPTION_STATES.index(mark.state), SORT_ROLE)
+        item.setForeground(_CAPTION_STATE_COLOR[mark.state])
+        if mark.state == "failed":
+            tip = f"Captioning failed: {mark.error}"
+        elif mark.text:
+            text = mark.text if len(mark.text) <= _CAPTION_TOOLTIP_CHARS else \
+                mark.text[:_CAPTION_TOOLTIP_CHARS].rsplit(" ", 1)[0] + " …"
+            tip = f"{mark.state.capitalize()}: {text}"
+        else:
+            tip = "No caption yet"
+        item.setToolTip(tip)
 
     def _warning(self) -> QIcon:
         if self._warning_icon is None:
@@ -330,7 +394,7 @@ class BinPanel(QWidget):
         self.proxy.setSourceModel(self.model)
 
         self.filter_box = QLineEdit(self)
-        self.filter_box.setPlaceholderText("Filter by name or folder…")
+        self.filter_box.setPlaceholderText("Filter by name, folder or caption words…")
         self.filter_box.setClearButtonEnabled(True)
         self.filter_box.textChanged.connect(self._on_filter_text)
 
@@ -354,8 +418,9 @@ class BinPanel(QWidget):
         header.setStretchLastSection(True)
         header.resizeSection(COL_NAME, 300)
         for col, width in ((COL_DURATION, 72), (COL_SIZE, 90), (COL_FPS, 48),
-                           (COL_FRAMES, 60), (COL_INOUT, 80), (COL_CODEC, 64)):
+                           (COL_FRAMES, 60), (COL_INOUT, 80), (COL_CODEC, 64), (COL_CAPTION, 84)):
             header.resizeSection(col, width)
+        header.moveSection(header.visualIndex(COL_CAPTION), COL_NAME + 1)
         self.view.paths_dropped.connect(self.import_paths)
         self.view.selectionModel().selectionChanged.connect(self._on_selection_changed)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -404,7 +469,7 @@ class BinPanel(QWidget):
     # -- loading --------------------------------------------------------------------------
     def reload(self) -> None:
         clips = self.project.clips()
-        self.model.set_clips(clips)
+        self.model.set_clips(clips, {c.id: self._stored_caption_mark(c.id) for c in clips})
         self._update_empty_hint()
         for clip in clips:
             self._request_thumbnail(clip)
@@ -576,11 +641,37 @@ class BinPanel(QWidget):
 
     def apply_restore(self, clip_ids: list[int]) -> None:
         clips = self.project.restore_clips(clip_ids)
+        for clip in clips:
+            self.model.set_caption_mark(clip.id, self._stored_caption_mark(clip.id))
         self.model.add_clips(clips)
         for clip in clips:
             self._request_thumbnail(clip)
         self._update_empty_hint()
         self.status_message.emit(f"Restored {len(clips)} clip(s)")
+
+    # -- caption state ------------------------------------------------------------------------
+    def _stored_caption_mark(self, clip_id: int) -> CaptionMark:
+        caption = self.project.current_caption(clip_id)
+        if caption is None:
+            return CaptionMark()
+        return CaptionMark("edited" if caption.source == "edit" else "captioned", caption.text)
+
+    def refresh_caption_state(self, clip_id: int) -> None:
+        """Show the clip's stored caption (after a new version, an undo, a restore)."""
+        self.model.set_caption_mark(clip_id, self._stored_caption_mark(clip_id))
+
+    def set_caption_failed(self, clip_id: int, message: str) -> None:
+        """Mark a clip whose captioning failed; it stays so until it gets a caption. The stored
+        caption, if any, is kept (and still searched)."""
+        stored = self._stored_caption_mark(clip_id)
+        self.model.set_caption_mark(clip_id, CaptionMark("failed", stored.text, message))
+
+    def set_caption_running(self, clip_id: int) -> None:
+        stored = self._stored_caption_mark(clip_id)
+        self.model.set_caption_mark(clip_id, CaptionMark("captioning", stored.text))
+
+    def caption_state(self, clip_id: int) -> str:
+        return self.model.caption_mark(clip_id).state
 
     @Slot()
     def relink_selected(self) -> None:
