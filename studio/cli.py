@@ -1,6 +1,7 @@
 """Command line: ``studio`` opens the GUI; ``studio VERB ...`` works headless.
 
-Verbs: ``probe``, ``frames``. The GUI and its Qt imports load only when no verb is given.
+Verbs: ``probe``, ``frames``, ``models``. The GUI and its Qt imports load only when no verb
+is given.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from studio import __version__
 
-VERBS = ("probe", "frames")
+VERBS = ("probe", "frames", "models")
 
 
 def _gui_parser() -> argparse.ArgumentParser:
@@ -45,6 +46,15 @@ def _verb_parser() -> argparse.ArgumentParser:
     fr.add_argument("--start", type=float, default=None, metavar="S", help="start, seconds")
     fr.add_argument("--end", type=float, default=None, metavar="E", help="end, seconds")
     fr.add_argument("--out", type=Path, required=True, metavar="DIR")
+    mo = sub.add_parser("models", help="list, download and build models")
+    mosub = mo.add_subparsers(dest="models_verb", required=True)
+    ml = mosub.add_parser("list", help="known models: kind, whether here and where, size")
+    ml.add_argument("--json", action="store_true", help="print a JSON array")
+    mp = mosub.add_parser("pull", help="download a model from the Hugging Face hub (resumable)")
+    mp.add_argument("model_id", metavar="ID")
+    md = mosub.add_parser("make-demo", help="build tiny random-weight demo models (no download)")
+    md.add_argument("dir", nargs="?", type=Path, default=None, metavar="DIR",
+                    help="where to build them (default: the demo folder Studio looks in)")
     return p
 
 
@@ -121,6 +131,100 @@ def cmd_frames(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_models(args: argparse.Namespace) -> int:
+    from studio.inference.loading import ModelError
+
+    try:
+        if args.models_verb == "list":
+            return _models_list(args.json)
+        if args.models_verb == "pull":
+            return _models_pull(args.model_id)
+        return _models_make_demo(args.dir)
+    except ModelError as err:
+        print(f"studio models {args.models_verb}: {err}", file=sys.stderr)
+        return 1
+
+
+def _models_list(as_json: bool) -> int:
+    from studio.inference import loading, registry
+
+    here = {m.id: m for m in loading.cached_models()}
+    rows = []
+
+    def add(model_id: str, kind: str, title: str, size_gb: float = 0.0) -> None:
+        status, path, size = "missing", None, None
+        try:
+            found = loading.resolve(model_id)
+            status, path = "ready", str(found.path)
+        except loading.ModelIncompleteError:
+            status = "incomplete"
+        except loading.ModelError:
+            pass
+        if model_id in here:
+            size = here[model_id].size_bytes
+            path = path or str(here[model_id].path)
+        rows.append({"id": model_id, "kind": kind, "title": title, "status": status,
+                     "cached": status == "ready", "path": path, "size_bytes": size,
+                     "download_gb": None if model_id.startswith(registry.DEMO_PREFIX) else size_gb,
+                     "demo": model_id.startswith(registry.DEMO_PREFIX)})
+
+    for spec in registry.models():
+        add(spec.id, spec.kind, spec.title, spec.size_gb)
+    listed = {r["id"] for r in rows}
+    for demo in loading.DEMO_MODELS.values():
+        if demo.id not in listed:
+            add(demo.id, demo.kind, "Demo model (tiny, random weights)")
+    listed = {r["id"] for r in rows}
+    for m in here.values():  # other models in the cache
+        if m.id not in listed:
+            add(m.id, "?", "")
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    width = max(len(r["id"]) for r in rows)
+    for r in rows:
+        if r["size_bytes"] is not None:
+            size = _human_size(r["size_bytes"])
+        elif r["download_gb"]:
+            size = f"~{r['download_gb']:g} GB to download"
+        else:
+            size = ""
+        status = {"ready": "here", "incomplete": "incomplete (pull again)",
+                  "missing": "make-demo" if r["demo"] else "not downloaded"}[r["status"]]
+        print(f"{r['id']:<{width}}  {r['kind']:<9}  {status:<23}  {size:<18}  {r['path'] or ''}"
+              .rstrip())
+    return 0
+
+
+def _human_size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return ""
+
+
+def _models_pull(model_id: str) -> int:
+    from studio.inference import loading
+
+    path = loading.pull(model_id)  # huggingface_hub draws its progress bars on stderr
+    print(path)
+    return 0
+
+
+def _models_make_demo(root: Path | None) -> int:
+    from studio.inference import loading
+
+    def built(model_id: str, path: Path) -> None:
+        print(f"{model_id}: {path}", flush=True)
+
+    loading.make_demo_models(root, on_built=built)
+    if root is not None and Path(root).expanduser().resolve() != loading.demo_root().resolve():
+        print(f"(built outside {loading.demo_root()}: use them as folders, "
+              "e.g. studio caption --model FOLDER)", file=sys.stderr)
+    return 0
+
+
 def _write_atomic(final: Path, data: bytes) -> None:
     tmp = final.with_name(f".{final.name}.part")
     try:
@@ -134,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] in VERBS:
         args = _verb_parser().parse_args(argv)
-        return {"probe": cmd_probe, "frames": cmd_frames}[args.verb](args)
+        return {"probe": cmd_probe, "frames": cmd_frames, "models": cmd_models}[args.verb](args)
     args = _gui_parser().parse_args(argv)
     from studio.settings import has_display
 

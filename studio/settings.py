@@ -26,6 +26,12 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
 
 
+def models_dir() -> Path:
+    """Models Studio builds itself (``studio models make-demo``: ``models_dir()/demo/<name>``).
+    Downloaded models stay in the Hugging Face cache (HF_HOME / HF_HUB_CACHE)."""
+    return data_dir() / "models"
+
+
 def default_project_dir() -> Path:
     return data_dir() / "default-project"
 

@@ -1,0 +1,502 @@
+"""Finding a model on disk before anything loads it: a local folder, a demo model, or a hub id
+in the Hugging Face cache (downloaded only when asked). Every failure is a ``ModelError`` whose
+message a person can act on; callers never see a huggingface_hub or OS traceback.
+
+Light to import: huggingface_hub is imported inside the functions, torch never.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from studio import settings
+from studio.inference import registry
+
+# What `studio models pull` fetches: weights as safetensors, configs, tokenizers, templates.
+# Never pickle weights (.bin/.pt/.ckpt): unpickling can run code.
+HUB_PATTERNS = ("*.safetensors", "*.json", "*.txt", "*.jinja", "*.model")
+# Diffusers repos often keep multi-GB single-file checkpoints at the top level beside the
+# pipeline folders; a pipeline needs only model_index.json and the component folders.
+DIFFUSERS_PATTERNS = ("model_index.json", "*/*.safetensors", "*/*.json", "*/*.txt",
+                      "*/*.jinja", "*/*.model")
+
+DEMO_MARKER = "studio-demo.json"  # written into every folder `studio models make-demo` builds
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+_MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024  # safetensors' own limit
+
+
+class ModelError(Exception):
+    """A model cannot be found or used; ``str(err)`` is the message for a person."""
+
+
+class ModelNotAvailableError(ModelError):
+    """Not on this computer, and it cannot be (or may not be) downloaded now."""
+
+
+class ModelIncompleteError(ModelNotAvailableError):
+    """Partly downloaded: `studio models pull` finishes it."""
+
+
+class ModelFolderError(ModelError):
+    """A folder that is not a model of the expected kind, or a damaged one."""
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    id: str  # the hub or demo id; for a local folder, the folder as given
+    path: Path  # the folder to pass to from_pretrained
+    demo: bool  # random weights: anything it makes is labelled registry.DEMO_LABEL
+    revision: str | None  # the commit of a cached hub snapshot; None otherwise
+
+
+@dataclass(frozen=True)
+class CachedModel:
+    id: str
+    path: Path
+    size_bytes: int
+    demo: bool = False
+
+
+@dataclass(frozen=True)
+class DemoModel:
+    id: str
+    kind: str  # "captioner" | "generator"
+    folder: str  # the folder name under models_dir()/demo
+    builder: str  # "module:function", the function takes the target folder, returns it
+
+
+DEMO_MODELS: dict[str, DemoModel] = {
+    d.id: d for d in (
+        DemoModel("demo/smolvlm2-tiny", "captioner", "smolvlm2-tiny",
+                  "studio.inference.demo:make_demo_captioner"),
+        DemoModel("demo/ltx-video-tiny", "generator", "ltx-video-tiny",
+                  "studio.inference.demo_ltx:make_demo_ltx"),
+    )
+}
+
+
+def demo_root() -> Path:
+    return settings.models_dir() / "demo"
+
+
+# --- resolving --------------------------------------------------------------------------------
+
+def resolve(model: str, *, allow_download: bool = False, revision: str | None = None,
+            expect: str | None = None) -> ResolvedModel:
+    """Where ``model`` is on disk.
+
+    ``model``: a local folder, a demo id (``demo/...``, under ``models_dir()/demo``) or a hub id,
+    looked up in the Hugging Face cache; the hub is asked only with ``allow_download=True``.
+    ``expect`` ("captioner" or "generator"): also check the folder with ``check_folder``.
+    Raises ``ModelNotAvailableError``, ``ModelFolderError`` or ``ModelError``.
+    """
+    model = str(model).strip()
+    if not model:
+        raise ModelError("No model given: pass a model id (see `studio models list`) or a folder.")
+    folder = Path(model).expanduser()
+    local = folder.exists()
+    if local:
+        found = _resolve_folder(model, folder)
+    elif model.startswith(registry.DEMO_PREFIX):
+        found = _resolve_demo(model)
+    elif _looks_like_path(model):
+        raise ModelFolderError(f"{model}: no such folder.")
+    else:
+        found = _resolve_hub(model, allow_download=allow_download, revision=revision)
+    if expect is not None:
+        check_folder(found.path, expect=expect, model_id=None if local else found.id)
+    return found
+
+
+def _looks_like_path(model: str) -> bool:
+    return (model.startswith(("/", "./", "../", "~", ".\\")) or model.count("/") > 1
+            or "\\" in model or model.endswith("/") or re.match(r"^[A-Za-z]:[\\/]", model) is not None)
+
+
+def _resolve_folder(given: str, folder: Path) -> ResolvedModel:
+    if not folder.is_dir():
+        raise ModelFolderError(f"{given}: not a folder. A model is a folder holding config.json "
+                               "and .safetensors weights (as saved by save_pretrained).")
+    marker = _read_marker(folder)
+    return ResolvedModel(id=given, path=folder.resolve(), demo=marker is not None, revision=None)
+
+
+def _read_marker(folder: Path) -> dict | None:
+    try:
+        data = json.loads((folder / DEMO_MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _resolve_demo(model_id: str) -> ResolvedModel:
+    name = model_id[len(registry.DEMO_PREFIX):]
+    folder = demo_root() / name
+    if not name or "/" in name or not folder.is_dir():
+        known = ", ".join(DEMO_MODELS)
+        hint = "" if model_id in DEMO_MODELS else f" (demo models: {known})"
+        raise ModelNotAvailableError(
+            f"Demo model {model_id} is not built yet{hint}. Build the demo models (tiny, random "
+            f"weights, no download) with: studio models make-demo")
+    return ResolvedModel(id=model_id, path=folder.resolve(), demo=True, revision=None)
+
+
+def hub_offline() -> bool:
+    """HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE) as set now. huggingface_hub reads the variable
+    once, at import; Studio honours it whenever it is set."""
+    from huggingface_hub import constants
+
+    env = (os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or "")
+    return env.strip().upper() in {"1", "ON", "YES", "TRUE"} or constants.is_offline_mode()
+
+
+def download_patterns(model_id: str) -> list[str]:
+    """The files of ``model_id`` that Studio downloads (and expects in a complete copy)."""
+    spec = registry.get(model_id)
+    patterns = getattr(spec, "allow_patterns", None)
+    if patterns:
+        return list(patterns)
+    if spec is not None and spec.kind == "generator":
+        return list(DIFFUSERS_PATTERNS)
+    return list(HUB_PATTERNS)
+
+
+def _not_available(model_id: str, reason: str) -> ModelNotAvailableError:
+    return ModelNotAvailableError(
+        f"Model {model_id} is not on this computer and {reason}. Download it once with:\n"
+        f"    studio models pull {model_id}\n"
+        "or use a folder that holds the model, e.g. studio caption --model /path/to/folder")
+
+
+def _resolve_hub(model_id: str, *, allow_download: bool, revision: str | None) -> ResolvedModel:
+    from huggingface_hub import errors, snapshot_download
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(model_id)
+    except errors.HFValidationError:
+        raise ModelError(f"{model_id}: not a folder, and not a model id (hub ids look like "
+                         "owner/name; `studio models list` shows the known ones).") from None
+    offline = hub_offline()
+    local_only = not allow_download or offline
+    try:
+        path = snapshot_download(model_id, revision=revision, local_files_only=local_only,
+                                 allow_patterns=download_patterns(model_id))
+    except errors.IncompleteSnapshotError:
+        raise ModelIncompleteError(
+            f"The download of {model_id} is incomplete (it was interrupted). Finish it with:\n"
+            f"    studio models pull {model_id}\n"
+            "or use a folder that holds the model, e.g. studio caption --model /path/to/folder"
+        ) from None
+    except errors.LocalEntryNotFoundError:
+        if offline:
+            reason = "the Hugging Face hub is switched off (HF_HUB_OFFLINE is set)"
+        elif not allow_download:
+            reason = "Studio does not download models by itself"
+        else:
+            reason = "the Hugging Face hub cannot be reached (no network?)"
+        raise _not_available(model_id, reason) from None
+    except Exception as err:  # noqa: BLE001 - every hub/OS failure becomes a message
+        raise _hub_error(model_id, err) from None
+    path = Path(path)
+    return ResolvedModel(id=model_id, path=path, demo=False,
+                         revision=path.name if re.fullmatch(r"[0-9a-f]{40}", path.name) else None)
+
+
+def _hub_error(model_id: str, err: Exception) -> ModelError:
+    from huggingface_hub import errors
+
+    if isinstance(err, errors.GatedRepoError):
+        return ModelError(f"{model_id} is gated: accept its licence on "
+                          f"https://huggingface.co/{model_id} and log in with `hf auth login`.")
+    if isinstance(err, errors.RepositoryNotFoundError):
+        return ModelError(f"{model_id}: no such model on the Hugging Face hub (or it is private: "
+                          "log in with `hf auth login`).")
+    if isinstance(err, errors.RevisionNotFoundError):
+        return ModelError(f"{model_id}: the hub has no such revision.")
+    if isinstance(err, errors.DisabledRepoError):
+        return ModelError(f"{model_id} has been disabled on the Hugging Face hub.")
+    if isinstance(err, errors.HfHubHTTPError):
+        return ModelNotAvailableError(f"The Hugging Face hub answered with an error for {model_id}: "
+                                      f"{_first_line(err)}. Try again later.")
+    if isinstance(err, OSError):
+        where = err.filename or _hub_cache()
+        why = err.strerror or _first_line(err)
+        return ModelError(f"{model_id}: cannot write or read the model cache ({where}): {why}.")
+    return ModelError(f"{model_id}: {type(err).__name__}: {_first_line(err)}")
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def _hub_cache() -> Path:
+    from huggingface_hub import constants
+
+    return Path(constants.HF_HUB_CACHE)
+
+
+# --- downloading ------------------------------------------------------------------------------
+
+def pull(model_id: str, progress=None) -> Path:
+    """Download ``model_id`` into the Hugging Face cache (safetensors, configs and tokenizers only)
+    and return its folder. An interrupted download resumes where it stopped.
+
+    ``progress``: a tqdm class for the overall bar (huggingface_hub's own bars when None).
+    """
+    model_id = str(model_id).strip()
+    if model_id.startswith(registry.DEMO_PREFIX):
+        raise ModelError(f"{model_id} is a demo model: it is built here, not downloaded. "
+                         "Build it with: studio models make-demo")
+    if Path(model_id).expanduser().exists() or _looks_like_path(model_id):
+        raise ModelError(f"{model_id}: `studio models pull` takes a hub id (owner/name), not a "
+                         "folder; a folder can be used as it is.")
+    from huggingface_hub import errors, snapshot_download
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(model_id)
+    except errors.HFValidationError:
+        raise ModelError(f"{model_id}: not a model id (hub ids look like owner/name).") from None
+    if hub_offline():
+        raise ModelNotAvailableError(
+            f"Cannot download {model_id}: the Hugging Face hub is switched off (HF_HUB_OFFLINE is "
+            "set). Unset HF_HUB_OFFLINE, or copy the model folder here from another computer and "
+            "use it as a folder, e.g. studio caption --model /path/to/folder")
+    try:
+        path = snapshot_download(model_id, allow_patterns=download_patterns(model_id),
+                                 tqdm_class=progress)
+    except errors.LocalEntryNotFoundError:
+        raise ModelNotAvailableError(
+            f"Cannot download {model_id}: the Hugging Face hub cannot be reached (no network?). "
+            "Try again when online (the download resumes where it stopped), or copy the model "
+            "folder here from another computer and use it as a folder, e.g. "
+            "studio caption --model /path/to/folder") from None
+    except Exception as err:  # noqa: BLE001
+        raise _hub_error(model_id, err) from None
+    return Path(path)
+
+
+# --- what is here -----------------------------------------------------------------------------
+
+def cached_models() -> list[CachedModel]:
+    """Models in the Hugging Face cache, then the demo models built under ``models_dir()/demo``."""
+    from huggingface_hub import scan_cache_dir
+    from huggingface_hub.errors import CacheNotFound
+
+    found: list[CachedModel] = []
+    try:
+        # the cache folder as huggingface_hub sees it now (scan_cache_dir's default is bound at import)
+        info = scan_cache_dir(_hub_cache())
+    except (CacheNotFound, OSError, ValueError):
+        info = None
+    if info is not None:
+        for repo in sorted(info.repos, key=lambda r: r.repo_id.lower()):
+            if repo.repo_type != "model" or not repo.revisions:
+                continue
+            main = [r for r in repo.revisions if "main" in r.refs]
+            rev = main[0] if main else max(repo.revisions, key=lambda r: r.last_modified)
+            found.append(CachedModel(repo.repo_id, rev.snapshot_path, repo.size_on_disk))
+    root = demo_root()
+    if root.is_dir():
+        for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            found.append(CachedModel(registry.DEMO_PREFIX + folder.name, folder,
+                                     _folder_size(folder), demo=True))
+    return found
+
+
+def _folder_size(folder: Path) -> int:
+    total = 0
+    for p in folder.rglob("*"):
+        try:
+            if p.is_file():
+                total += p.stat().st_size
+        except OSError:
+            pass
+    return total
+
+
+# --- checking a folder ------------------------------------------------------------------------
+
+def check_folder(path: str | os.PathLike, expect: str = "captioner",
+                 model_id: str | None = None) -> Path:
+    """Raise ``ModelFolderError`` (naming the file) unless ``path`` holds a complete model of the
+    ``expect``ed kind: "captioner" (a transformers folder: config.json, safetensors weights, a
+    tokenizer, preprocessor_config.json) or "generator" (a diffusers pipeline: model_index.json
+    and its component folders). Reads only file headers: cheap even for large models."""
+    folder = Path(path)
+    fix = (f" Download it again with: studio models pull {model_id}"
+           if model_id and not model_id.startswith(registry.DEMO_PREFIX) else
+           " Build it again with: studio models make-demo" if model_id else "")
+    if not folder.is_dir():
+        raise ModelFolderError(f"{folder}: no such folder.")
+    try:
+        if expect == "captioner":
+            _check_transformers_folder(folder, processor=True)
+        elif expect == "generator":
+            _check_diffusers_folder(folder)
+        else:
+            raise ValueError(f"expect: 'captioner' or 'generator', not {expect!r}")
+    except ModelFolderError as err:
+        raise ModelFolderError(f"{err}{fix}") from None
+    except OSError as err:
+        raise ModelFolderError(f"{err.filename or folder}: cannot read it "
+                               f"({err.strerror or err}).") from None
+    return folder
+
+
+def _read_json(path: Path, what: str) -> dict:
+    if not path.is_file():
+        raise ModelFolderError(f"{path.parent}: not a {what}: {path.name} is missing.")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ModelFolderError(f"{path}: damaged, not valid JSON ({err}).") from None
+    if not isinstance(data, dict):
+        raise ModelFolderError(f"{path}: damaged, not a JSON object.")
+    return data
+
+
+def _check_transformers_folder(folder: Path, *, processor: bool) -> None:
+    config = _read_json(folder / "config.json", "model folder")
+    if "model_type" not in config and "architectures" not in config:
+        raise ModelFolderError(f"{folder / 'config.json'}: not a transformers model config "
+                               "(no model_type).")
+    _check_weights(folder)
+    if not any((folder / n).is_file() for n in ("tokenizer.json", "tokenizer_config.json")):
+        raise ModelFolderError(f"{folder}: the tokenizer is missing (tokenizer.json).")
+    if processor:
+        _read_json(folder / "preprocessor_config.json", "captioning model folder")
+
+
+def _check_diffusers_folder(folder: Path) -> None:
+    index = _read_json(folder / "model_index.json", "diffusers pipeline folder")
+    if "_class_name" not in index:
+        raise ModelFolderError(f"{folder / 'model_index.json'}: not a diffusers pipeline index "
+                               "(no _class_name).")
+    for name, entry in index.items():
+        if name.startswith("_") or not isinstance(entry, list) or len(entry) != 2:
+            continue
+        if entry[0] is None or entry[1] is None:
+            continue  # an optional component left out
+        sub = folder / name
+        if not sub.is_dir():
+            raise ModelFolderError(f"{folder}: the pipeline's {name} folder is missing.")
+        if (sub / "config.json").exists():
+            _read_json(sub / "config.json", f"{name} folder")
+            _check_weights(sub)
+        elif (sub / "scheduler_config.json").exists():
+            _read_json(sub / "scheduler_config.json", f"{name} folder")
+        elif not any(p.is_file() for p in sub.iterdir()):
+            raise ModelFolderError(f"{sub}: empty; the pipeline's {name} is missing.")
+
+
+def _check_weights(folder: Path) -> None:
+    indexes = sorted(folder.glob("*.safetensors.index.json"))
+    singles = sorted(folder.glob("*.safetensors"))
+    if indexes:
+        for index_path in indexes:
+            index = _read_json(index_path, "sharded model")
+            weight_map = index.get("weight_map")
+            if not isinstance(weight_map, dict) or not weight_map:
+                raise ModelFolderError(f"{index_path}: damaged, no weight_map.")
+            for shard in sorted(set(map(str, weight_map.values()))):
+                shard_path = folder / shard
+                if not shard_path.is_file():
+                    raise ModelFolderError(f"{shard_path}: missing (listed in {index_path.name}).")
+                check_safetensors(shard_path)
+        return
+    if singles:
+        for p in singles:
+            check_safetensors(p)
+        return
+    pickles = sorted(p.name for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES)
+    if pickles:
+        raise ModelFolderError(
+            f"{folder / pickles[0]}: pickle weights only. Studio loads .safetensors weights only "
+            "(loading a pickle file can run code hidden in it); use a copy of the model saved "
+            "as safetensors.")
+    raise ModelFolderError(f"{folder}: no model weights (.safetensors) in it.")
+
+
+def check_safetensors(path: Path) -> None:
+    """Raise ``ModelFolderError`` unless ``path`` has a readable safetensors header and is as long
+    as the header says (a cut-short download fails here, before torch sees it)."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(8)
+        if len(head) < 8:
+            raise ModelFolderError(f"{path}: damaged, not a safetensors file ({size} bytes).")
+        n = int.from_bytes(head, "little")
+        if n < 2 or n > _MAX_SAFETENSORS_HEADER or 8 + n > size:
+            raise ModelFolderError(f"{path}: damaged, not a safetensors file (bad header).")
+        raw = f.read(n)
+    try:
+        header = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ModelFolderError(f"{path}: damaged, not a safetensors file (bad header).") from None
+    if not isinstance(header, dict):
+        raise ModelFolderError(f"{path}: damaged, not a safetensors file (bad header).")
+    end = 0
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        offsets = entry.get("data_offsets") if isinstance(entry, dict) else None
+        if (not isinstance(offsets, list) or len(offsets) != 2
+                or not all(isinstance(o, int) for o in offsets) or offsets[0] > offsets[1]):
+            raise ModelFolderError(f"{path}: damaged, tensor {name!r} has no valid offsets.")
+        end = max(end, offsets[1])
+    if 8 + n + end > size:
+        raise ModelFolderError(f"{path}: cut short ({size} bytes of {8 + n + end}): the copy or "
+                               "download was interrupted.")
+
+
+# --- demo models ------------------------------------------------------------------------------
+
+def make_demo_models(root: str | os.PathLike | None = None, ids=None,
+                     on_built: Callable[[str, Path], None] | None = None) -> dict[str, Path]:
+    """Build the demo models (tiny, random weights, the real on-disk layout) under ``root``
+    (default ``models_dir()/demo``), one folder each, replacing an earlier build. Returns
+    id -> folder. A folder Studio did not build is never replaced."""
+    import importlib
+
+    root = Path(root).expanduser() if root is not None else demo_root()
+    built: dict[str, Path] = {}
+    for model_id in (ids or DEMO_MODELS):
+        demo = DEMO_MODELS.get(model_id)
+        if demo is None:
+            raise ModelError(f"{model_id}: no such demo model (demo models: {', '.join(DEMO_MODELS)}).")
+        final = root / demo.folder
+        if final.exists() and _read_marker(final) is None:
+            raise ModelFolderError(f"{final}: exists and was not built by Studio; "
+                                   "not replacing it. Choose another folder.")
+        module_name, func_name = demo.builder.split(":")
+        build = getattr(importlib.import_module(module_name), func_name)
+        partial = root / f".{demo.folder}.partial"
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(partial, ignore_errors=True)
+            build(partial)
+            (partial / DEMO_MARKER).write_text(json.dumps(
+                {"id": model_id, "kind": demo.kind, "label": registry.DEMO_LABEL}, indent=2) + "\n",
+                encoding="utf-8")
+            # built in full beside the old copy, then swapped in: never a half-built folder
+            if final.exists():
+                shutil.rmtree(final)
+            partial.rename(final)
+        except OSError as err:
+            raise ModelError(f"{err.filename or root}: cannot write the demo model "
+                             f"({err.strerror or err}).") from None
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
+        built[model_id] = final
+        if on_built is not None:
+            on_built(model_id, final)
+    return built
