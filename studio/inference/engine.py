@@ -1,0 +1,511 @@
+"""The inference engine: holds the resident models and runs jobs one at a time. No Qt.
+
+The GUI drives it from one worker thread (``studio.ui.model_manager``); the CLI may call it
+directly. Whoever calls ``run`` must do so from one thread at a time; ``cancel`` may be
+called from any thread.
+
+Importing this module is cheap (no torch, no transformers): the GUI thread builds job objects
+from it. torch and transformers load on the first job, or earlier through ``import_ml_stack``.
+
+Every job reports through an ``EngineEvents`` listener, in this order::
+
+    started -> progress(0, N) -> [item_started -> frames -> text* -> item_finished | item_failed
+            -> progress(i, N)]* -> finished | failed | cancelled
+
+(a single caption reports frames and text without item events). Exactly one of finished,
+failed and cancelled ends every job, also a job cancelled before it began. An exception in a
+job becomes ``failed`` with a message a person can act on; the engine lives on.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from studio.core.cancel import Cancelled, CancelToken
+from studio.core.media import MediaError
+from studio.inference.registry import DEFAULT_CAPTIONER, DEMO_LABEL, DEMO_PREFIX
+from studio.inference.registry import get as registry_entry
+
+if TYPE_CHECKING:
+    from studio.core.frames import Frame
+    from studio.inference.captioner import Captioner, CaptionResult, CaptionSettings
+
+log = logging.getLogger(__name__)
+
+_job_ids = itertools.count(1)
+
+
+def new_job_id() -> int:
+    """A job id not handed out before in this process (thread-safe: itertools.count is atomic
+    under the GIL)."""
+    return next(_job_ids)
+
+
+# ---- jobs -------------------------------------------------------------------------------------
+
+@dataclass
+class CaptionJob:
+    """Caption one clip or still, within its in/out frames (inclusive; None: the whole clip)."""
+
+    job_id: int
+    clip_id: int | None
+    path: str
+    settings: CaptionSettings | None = None  # None: CaptionSettings() (the default preset)
+    model: str = DEFAULT_CAPTIONER  # a registry or hub id, or a local model folder
+    in_frame: int | None = None
+    out_frame: int | None = None
+
+
+@dataclass
+class CaptionItem:
+    """One clip of a ``CaptionBatchJob``."""
+
+    clip_id: int | None
+    path: str
+    in_frame: int | None = None
+    out_frame: int | None = None
+
+
+@dataclass
+class CaptionBatchJob:
+    """Caption many clips with one model, loaded once. ``items`` are ``CaptionItem``s (a
+    ``CaptionJob`` works too: its clip, path and in/out are used, its model and settings not)."""
+
+    job_id: int
+    items: list[CaptionItem]
+    model: str = DEFAULT_CAPTIONER
+    settings: CaptionSettings | None = None
+
+
+@dataclass
+class FramesJob:
+    """Sample ``count`` evenly spaced exact frames of a clip within its in/out frames: the strip
+    a person sees before (or without) captioning. Needs no model."""
+
+    job_id: int
+    clip_id: int | None
+    path: str
+    count: int = 8
+    in_frame: int | None = None
+    out_frame: int | None = None
+
+
+@dataclass
+class BatchResult:
+    """What a finished batch did. ``results[i]`` is None where item i failed."""
+
+    results: list[Any]
+    errors: dict[int, str] = field(default_factory=dict)  # item index -> message
+    seconds: float = 0.0
+
+    @property
+    def succeeded(self) -> int:
+        return sum(r is not None for r in self.results)
+
+    @property
+    def failed(self) -> int:
+        return len(self.errors)
+
+
+# ---- events -----------------------------------------------------------------------------------
+
+class EngineEvents:
+    """Listener for job events; override what you need (every method here does nothing).
+
+    Called from the thread that runs the job (``text`` possibly from the captioner's
+    generation thread): a listener that touches a GUI must hand over to the GUI thread.
+    ``eta_s`` is -1.0 while unknown.
+    """
+
+    def started(self, job_id: int, description: str) -> None: ...
+    def progress(self, job_id: int, done: int, total: int, eta_s: float) -> None: ...
+    def item_started(self, job_id: int, index: int) -> None: ...
+    def text(self, job_id: int, chunk: str) -> None: ...
+    def frames(self, job_id: int, frames: list[Frame]) -> None: ...
+    def item_finished(self, job_id: int, index: int, result: Any) -> None: ...
+    def item_failed(self, job_id: int, index: int, message: str) -> None: ...
+    def finished(self, job_id: int, result: Any) -> None: ...
+    def failed(self, job_id: int, message: str) -> None: ...
+    def cancelled(self, job_id: int) -> None: ...
+
+
+# ---- failures ---------------------------------------------------------------------------------
+
+class _SettingsError(Exception):
+    """Settings a job cannot run with; the message is for a person as it is."""
+
+
+def _is_model_error(err: BaseException) -> bool:
+    try:
+        from studio.inference.loading import ModelError
+    except ImportError:  # loading.py not present: no ModelError can have been raised
+        return False
+    return isinstance(err, ModelError)
+
+
+def _is_gpu_out_of_memory(err: BaseException) -> bool:
+    import sys
+
+    torch = sys.modules.get("torch")  # no torch loaded: no torch error
+    oom_type = getattr(getattr(torch, "cuda", None), "OutOfMemoryError", None)
+    if oom_type is not None and isinstance(err, oom_type):
+        return True
+    return isinstance(err, RuntimeError) and "out of memory" in str(err).lower()
+
+
+def _is_host_out_of_memory(err: BaseException) -> bool:
+    # torch's CPU allocator raises RuntimeError("DefaultCPUAllocator: can't allocate memory ...").
+    return isinstance(err, MemoryError) or (
+        isinstance(err, RuntimeError) and "can't allocate memory" in str(err).lower())
+
+
+def describe_failure(doing: str, err: BaseException) -> str:
+    """One line a person can act on. ``doing``: what failed, e.g. "captioning clip.mp4"."""
+    if isinstance(err, (MediaError, _SettingsError)) or _is_model_error(err):
+        return str(err)  # they name the file or model and the reason already
+    if _is_gpu_out_of_memory(err):
+        return f"out of GPU memory while {doing}: try a smaller model or fewer frames"
+    if _is_host_out_of_memory(err):
+        return f"out of memory while {doing}: try a smaller model or fewer frames"
+    if isinstance(err, OSError) and err.strerror:
+        where = f" ({err.filename})" if err.filename else ""
+        return f"{doing} failed: {err.strerror}{where}"
+    lines = str(err).strip().splitlines()
+    detail = lines[0] if lines else ""
+    if len(detail) > 200:
+        detail = detail[:197] + "..."
+    return f"{doing} failed: {type(err).__name__}" + (f": {detail}" if detail else "")
+
+
+# ---- the ML stack -----------------------------------------------------------------------------
+
+# Imported by ``import_ml_stack``: what the first caption would otherwise import mid-job.
+_ML_MODULES = (
+    "torch",
+    "transformers",
+    "transformers.generation",
+    "transformers.models.smolvlm.modeling_smolvlm",
+    "transformers.models.smolvlm.image_processing_pil_smolvlm",
+    "transformers.tokenization_utils_tokenizers",
+    "studio.inference.captioner",
+    "studio.inference.loading",
+)
+
+
+def _preload_torch_library() -> None:
+    """dlopen libtorch_cpu without the GIL (Linux), so its static initialisers (~0.2 s) run
+    while other threads keep running Python. ``import torch`` then finds it loaded.
+
+    ``ctypes.CDLL`` and the import system hold the GIL through dlopen; a foreign call through
+    ctypes releases it. Best effort: any failure leaves the work to ``import torch``.
+    """
+    import sys
+
+    if not sys.platform.startswith("linux") or "torch" in sys.modules:
+        return
+    try:
+        import ctypes
+        import importlib.util
+        import os
+
+        spec = importlib.util.find_spec("torch")
+        if spec is None or spec.origin is None:
+            return
+        library = os.path.join(os.path.dirname(spec.origin), "lib", "libtorch_cpu.so")
+        if not os.path.exists(library):
+            return
+        dlopen = ctypes.CDLL(None).dlopen
+        dlopen.restype = ctypes.c_void_p
+        dlopen.argtypes = [ctypes.c_char_p, ctypes.c_int]
+        dlopen(os.fsencode(library), os.RTLD_NOW | os.RTLD_GLOBAL)
+    except Exception:  # noqa: BLE001 - an optimisation only
+        log.debug("preloading libtorch_cpu failed", exc_info=True)
+
+
+def import_ml_stack(freeze_heap: bool = True) -> None:
+    """Import torch, transformers and the captioner, keeping other threads responsive.
+
+    With ``freeze_heap`` the cyclic garbage collector is off during the imports and everything
+    they made is then frozen (``gc.freeze``): a full collection of the torch heap holds the GIL
+    for 200-350 ms, and an automatic one runs several times during the imports. The usual
+    ``gc.collect()`` before freezing is left out on purpose: it is exactly such a collection
+    (measured: a 340 ms stall of the GUI thread, for ~10k unreachable objects, a few MB).
+    Safe to call again: later calls find the modules imported.
+    """
+    import gc
+    import importlib
+
+    _preload_torch_library()
+    was_enabled = gc.isenabled()
+    if freeze_heap:
+        gc.disable()
+    try:
+        for name in _ML_MODULES:
+            try:
+                importlib.import_module(name)
+            except ImportError as err:
+                if name in ("torch", "transformers"):
+                    raise
+                log.debug("not preloaded: %s (%s)", name, err)
+    finally:
+        if freeze_heap:
+            gc.freeze()
+            if was_enabled:
+                gc.enable()
+
+
+# ---- the engine -------------------------------------------------------------------------------
+
+def _load_captioner(model: str, device: str | None) -> Captioner:
+    from studio.inference.captioner import Captioner
+
+    return Captioner.load(model, device)
+
+
+def _model_title(model: str) -> str:
+    spec = registry_entry(model)
+    title = spec.title if spec is not None else (Path(model).name or model)
+    if model.startswith(DEMO_PREFIX) and DEMO_LABEL not in title:
+        title += f", {DEMO_LABEL}"
+    return title
+
+
+def _device_kind(device: Any) -> str | None:
+    """"cuda", "mps" or "cpu" from a DeviceChoice, a torch.device or a string like "cuda:0"."""
+    if device is None:
+        return None
+    kind = getattr(device, "device", None)  # DeviceChoice
+    if isinstance(kind, str):
+        return kind.split(":")[0]
+    kind = getattr(device, "type", None)  # torch.device
+    if isinstance(kind, str):
+        return kind
+    return str(device).split(":")[0] or None
+
+
+class Engine:
+    """Resident models and the jobs that use them.
+
+    ``device``: None picks CUDA, then MPS, then CPU (``studio.inference.devices``); "cuda",
+    "mps" or "cpu" forces one. ``load_captioner(model, device)`` loads a captioner; the
+    default is ``Captioner.load``.
+    """
+
+    def __init__(self, events: EngineEvents | None = None, device: str | None = None,
+                 load_captioner: Callable[[str, str | None], Captioner] | None = None) -> None:
+        self.events = events if events is not None else EngineEvents()
+        self.device = device
+        self._load_captioner = load_captioner or _load_captioner
+        self._captioner: Captioner | None = None
+        self._captioner_model: str | None = None
+        self._lock = threading.Lock()
+        self._running: tuple[int, CancelToken] | None = None
+        self._handlers: dict[type, Callable[[Any, CancelToken], Any]] = {
+            CaptionJob: self._run_caption,
+            CaptionBatchJob: self._run_caption_batch,
+            FramesJob: self._run_frames,
+        }
+
+    # ---- models ----------------------------------------------------------------------------
+
+    @property
+    def resident_models(self) -> list[str]:
+        """Ids (or folders) of the models now loaded."""
+        return [self._captioner_model] if self._captioner is not None else []
+
+    def captioner(self, model: str) -> Captioner:
+        """The loaded captioner for ``model``; loads it, unloading any other model first (so
+        that the device holds one model at a time). Raises ModelError when it cannot load."""
+        if self._captioner is not None and self._captioner_model == model:
+            return self._captioner
+        self.unload()
+        self._captioner = self._load_captioner(model, self.device)
+        self._captioner_model = model
+        return self._captioner
+
+    def unload(self) -> None:
+        """Drop every resident model and give its memory back to the device."""
+        captioner, self._captioner, self._captioner_model = self._captioner, None, None
+        if captioner is None:
+            return
+        device = _device_kind(getattr(captioner, "device", None)) or self._device_name()
+        try:
+            captioner.unload()
+        except Exception:  # noqa: BLE001 - dropping the reference below frees it anyway
+            log.warning("unloading a captioner failed", exc_info=True)
+        del captioner
+        self._free_memory(device)
+
+    def close(self) -> None:
+        self.unload()
+
+    def _device_name(self) -> str:
+        from studio.inference.devices import pick_device
+
+        return pick_device(self.device).device
+
+    @staticmethod
+    def _free_memory(device: str | None) -> None:
+        from studio.inference.devices import free_memory
+
+        free_memory(device or "cpu")
+
+    # ---- jobs ------------------------------------------------------------------------------
+
+    def cancel(self, job_id: int | None = None) -> bool:
+        """Stop the running job (any thread). ``job_id``: only if that job is the one running.
+        Returns whether a job was told to stop."""
+        with self._lock:
+            running = self._running
+        if running is None or (job_id is not None and running[0] != job_id):
+            return False
+        running[1].cancel()
+        return True
+
+    def run(self, job: Any, cancel: CancelToken | None = None) -> Any:
+        """Run ``job`` to its end and return its result (None when it failed or was cancelled).
+
+        ``cancel``: a token the caller made beforehand (so a job can be cancelled while it
+        waits in a queue); a token that is already cancelled ends the job before it begins.
+        """
+        token = cancel if cancel is not None else CancelToken()
+        job_id = job.job_id
+        handler = self._handlers.get(type(job))
+        with self._lock:
+            self._running = (job_id, token)
+        try:
+            if handler is None:
+                raise TypeError(f"the engine cannot run a {type(job).__name__}")
+            token.raise_if_cancelled()
+            result = handler(job, token)
+        except Cancelled:
+            self._report("cancelled", job_id)
+            return None
+        except Exception as err:  # noqa: BLE001 - every failure becomes a message; the engine lives on
+            message = describe_failure(_describe_job(job), err)
+            if not isinstance(err, (MediaError, _SettingsError)) and not _is_model_error(err):
+                log.error("job %s failed: %s", job_id, message, exc_info=err)
+            if _is_gpu_out_of_memory(err):
+                self._free_memory(self._device_name())
+            self._report("failed", job_id, message)
+            return None
+        finally:
+            with self._lock:
+                self._running = None
+        self._report("finished", job_id, result)
+        return result
+
+    def _report(self, event: str, *args: Any) -> None:
+        """The end of a job is always reported; a failing listener is logged, not raised."""
+        try:
+            getattr(self.events, event)(*args)
+        except Exception:  # noqa: BLE001
+            log.exception("listener failed in %s", event)
+
+    def _settings(self, settings: CaptionSettings | None) -> CaptionSettings:
+        from studio.inference.captioner import CaptionSettings
+
+        settings = settings if settings is not None else CaptionSettings()
+        try:
+            settings.prompt_text()
+        except ValueError as err:
+            raise _SettingsError(f"caption settings: {err}") from None
+        return settings
+
+    def _run_caption(self, job: CaptionJob, token: CancelToken) -> CaptionResult:
+        settings = self._settings(job.settings)
+        events, job_id = self.events, job.job_id
+        events.started(job_id, f"Captioning {_name(job.path)} with {_model_title(job.model)}")
+        events.progress(job_id, 0, 1, -1.0)
+        captioner = self.captioner(job.model)
+        token.raise_if_cancelled()
+        result = captioner.caption(
+            job.path, settings, in_frame=job.in_frame, out_frame=job.out_frame,
+            on_text=lambda chunk: events.text(job_id, chunk),
+            on_frames=lambda frames: events.frames(job_id, frames),
+            cancel=token)
+        events.progress(job_id, 1, 1, 0.0)
+        return result
+
+    def _run_caption_batch(self, job: CaptionBatchJob, token: CancelToken) -> BatchResult:
+        settings = self._settings(job.settings)
+        events, job_id, total = self.events, job.job_id, len(job.items)
+        events.started(job_id, f"Captioning {total} clip{'s' if total != 1 else ''} "
+                               f"with {_model_title(job.model)}")
+        events.progress(job_id, 0, total, -1.0)
+        outcome = BatchResult(results=[])
+        if total == 0:
+            return outcome
+        started = time.monotonic()
+        captioner = self.captioner(job.model)  # once for the whole batch
+        for index, item in enumerate(job.items):
+            token.raise_if_cancelled()
+            events.item_started(job_id, index)
+            try:
+                result = captioner.caption(
+                    item.path, settings, in_frame=item.in_frame, out_frame=item.out_frame,
+                    on_text=lambda chunk: events.text(job_id, chunk),
+                    on_frames=lambda frames: events.frames(job_id, frames),
+                    cancel=token)
+            except (Cancelled, KeyboardInterrupt):
+                raise
+            except Exception as err:  # noqa: BLE001 - one bad clip fails its item, not the batch
+                message = describe_failure(f"captioning {_name(item.path)}", err)
+                if not isinstance(err, MediaError):
+                    log.error("batch %s item %s: %s", job_id, index, message, exc_info=err)
+                if _is_gpu_out_of_memory(err):
+                    self._free_memory(self._device_name())
+                outcome.results.append(None)
+                outcome.errors[index] = message
+                events.item_failed(job_id, index, message)
+            else:
+                outcome.results.append(result)
+                events.item_finished(job_id, index, result)
+            done = index + 1
+            elapsed = time.monotonic() - started
+            events.progress(job_id, done, total, elapsed / done * (total - done))
+        outcome.seconds = time.monotonic() - started
+        return outcome
+
+    def _run_frames(self, job: FramesJob, token: CancelToken) -> list[Frame]:
+        from studio.core.frames import FrameReader
+
+        events, job_id = self.events, job.job_id
+        if job.count < 1:
+            raise _SettingsError(f"frames: the count must be at least 1, not {job.count}")
+        events.started(job_id, f"Reading {job.count} frames of {_name(job.path)}")
+        events.progress(job_id, 0, job.count, -1.0)
+        started = time.monotonic()
+        with FrameReader(job.path) as reader:
+            start_s = reader.time_of(job.in_frame) if job.in_frame is not None else None
+            end_s = reader.time_of(job.out_frame) if job.out_frame is not None else None
+            indices = reader.sample_indices(job.count, start_s=start_s, end_s=end_s)
+            frames = []
+            for frame in reader.iter_frames(indices):
+                token.raise_if_cancelled()
+                frames.append(frame)
+                elapsed = time.monotonic() - started
+                events.progress(job_id, len(frames), len(indices),
+                                elapsed / len(frames) * (len(indices) - len(frames)))
+        events.frames(job_id, frames)
+        return frames
+
+
+def _name(path: str) -> str:
+    return Path(path).name or str(path)
+
+
+def _describe_job(job: Any) -> str:
+    if isinstance(job, CaptionJob):
+        return f"captioning {_name(job.path)}"
+    if isinstance(job, CaptionBatchJob):
+        return f"captioning {len(job.items)} clips"
+    if isinstance(job, FramesJob):
+        return f"reading frames of {_name(job.path)}"
+    return f"job {getattr(job, 'job_id', '?')}"
