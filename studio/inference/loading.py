@@ -483,7 +483,8 @@ def make_demo_models(root: str | os.PathLike | None = None, ids=None,
         try:
             root.mkdir(parents=True, exist_ok=True)
             shutil.rmtree(partial, ignore_errors=True)
-            build(partial)
+            with _quiet_progress_bars():  # "Writing model shards" bars for tiny files
+                build(partial)
             (partial / DEMO_MARKER).write_text(json.dumps(
                 {"id": model_id, "kind": demo.kind, "label": registry.DEMO_LABEL}, indent=2) + "\n",
                 encoding="utf-8")
@@ -500,3 +501,21 @@ def make_demo_models(root: str | os.PathLike | None = None, ids=None,
         if on_built is not None:
             on_built(model_id, final)
     return built
+
+
+class _quiet_progress_bars:
+    """transformers' progress bars off for a while, as they were afterwards."""
+
+    def __enter__(self):
+        from transformers.utils import logging as tf_logging
+
+        self._was = tf_logging.is_progress_bar_enabled()
+        tf_logging.disable_progress_bar()
+        return self
+
+    def __exit__(self, *exc):
+        from transformers.utils import logging as tf_logging
+
+        if self._was:
+            tf_logging.enable_progress_bar()
+        return False
