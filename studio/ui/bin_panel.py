@@ -226,13 +226,13 @@ class BinModel(QStandardItemModel):
         name = items[COL_NAME]
         name.setData(clip.id, CLIP_ID_ROLE)
         name.setData(self._search_text(clip, mark), SEARCH_ROLE)
+        name.setData(self._warning() if status else self._thumbs.get(clip.id, self._placeholder),
+                     Qt.ItemDataRole.DecorationRole)
 
     @staticmethod
     def _search_text(clip: Clip, mark: CaptionMark) -> str:
         # One line: the filter's ".*" does not cross line breaks.
         return " ".join([clip.path.lower(), *mark.text.lower().split()])
-        name.setData(self._warning() if status else self._thumbs.get(clip.id, self._placeholder),
-                     Qt.ItemDataRole.DecorationRole)
 
     @staticmethod
     def _fill_caption(item: QStandardItem, mark: CaptionMark) -> None:
@@ -652,7 +652,7 @@ class BinPanel(QWidget):
     # -- caption state ------------------------------------------------------------------------
     def _stored_caption_mark(self, clip_id: int) -> CaptionMark:
         caption = self.project.current_caption(clip_id)
-        if caption is None:
+        if caption is None or not caption.text.strip():  # an emptied caption counts as none
             return CaptionMark()
         return CaptionMark("edited" if caption.source == "edit" else "captioned", caption.text)
 

@@ -13,6 +13,7 @@ from PySide6.QtGui import QUndoCommand
 
 if TYPE_CHECKING:
     from studio.ui.bin_panel import BinPanel
+    from studio.ui.caption_panel import CaptionPanel
     from studio.ui.main_window import MainWindow
 
 
@@ -49,3 +50,26 @@ class RemoveClipsCommand(QUndoCommand):
 
     def undo(self) -> None:
         self._bin.apply_restore(self._clip_ids)
+
+
+class SetCaptionCommand(QUndoCommand):
+    """A caption version a person adds: typed text (source "edit") or an earlier version
+    restored from the history (with that version's origin). Undo removes the version again."""
+
+    def __init__(self, panel: CaptionPanel, clip_id: int, name: str, text: str, *,
+                 source: str = "edit", model: str | None = None, prompt: str | None = None,
+                 params: dict | None = None, label: str | None = None):
+        super().__init__(label or f"Edit caption of {name}")
+        self._panel = panel
+        self._clip_id = clip_id
+        self._text = text
+        self._origin = {"source": source, "model": model, "prompt": prompt, "params": params}
+        self._caption_id: int | None = None  # the version redo added; None if it added none
+
+    def redo(self) -> None:
+        caption = self._panel.apply_caption(self._clip_id, self._text, **self._origin)
+        self._caption_id = None if caption is None else caption.id
+
+    def undo(self) -> None:
+        if self._caption_id is not None:
+            self._panel.remove_caption(self._clip_id, self._caption_id)

@@ -1,6 +1,7 @@
-"""The main window: the player in the middle, the bin docked beside it, menus, status bar.
+"""The main window: the player in the middle, the bin docked on one side and the captions on
+the other, menus, status bar.
 
-Later panels (captions, prompt, preview, queue) join as docks. Window geometry, dock layout and
+Later panels (prompt, preview, queue) join as docks. Window geometry, dock layout and
 the bin's columns are kept in QSettings (an INI file under the user config folder).
 """
 
@@ -14,17 +15,21 @@ from studio import __version__
 from studio.core.library import Clip, Project
 from studio.settings import ui_settings_path
 from studio.ui.bin_panel import BinPanel
+from studio.ui.caption_panel import CaptionPanel
 from studio.ui.edits import SetInOutCommand
 from studio.ui.player import PlayerPanel
 
-SETTINGS_VERSION = 1  # bump when dock object names change, so old layouts are not restored
+SETTINGS_VERSION = 2  # bump when docks or bin columns change, so old layouts are not restored
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, project: Project, parent=None):
+    def __init__(self, project: Project, parent=None, model_manager=None):
+        """``model_manager``: a ``ModelManager`` to use (the window then shuts it down too);
+        None makes one. Its thread starts now; torch loads there on the first job."""
         super().__init__(parent)
         self.project = project
         self._shut_down = False
+        self._export_dialog = None
         self.setObjectName("MainWindow")
         self.setWindowTitle(f"Studio — {project.root.name}")
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks
@@ -43,6 +48,25 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.bin_dock], [440], Qt.Orientation.Horizontal)
         self.bin.clip_selected.connect(self._on_clip_selected)
         self.bin.status_message.connect(self._on_status_message)
+
+        if model_manager is None:
+            from studio.ui.model_manager import ModelManager
+
+            model_manager = ModelManager()
+        self.model_manager = model_manager
+        self.captions = CaptionPanel(project, self, undo_stack=self.undo_stack)
+        self.captions.set_manager(model_manager)
+        self.captions.set_clip_sources(self.bin.selected_clips, self.bin.model.clips)
+        self.caption_dock = QDockWidget("Caption", self)
+        self.caption_dock.setObjectName("CaptionDock")
+        self.caption_dock.setWidget(self.captions)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.caption_dock)
+        self.resizeDocks([self.caption_dock], [380], Qt.Orientation.Horizontal)
+        self.bin.clip_selected.connect(self.captions.show_clip)
+        self.captions.caption_changed.connect(self.bin.refresh_caption_state)
+        self.captions.caption_failed.connect(self.bin.set_caption_failed)
+        self.captions.caption_running.connect(self.bin.set_caption_running)
+        self.captions.status_message.connect(self._on_status_message)
 
         self._status_project = QLabel(str(project.root))
         self._status_project.setStyleSheet("color: palette(mid);")
@@ -64,6 +88,11 @@ class MainWindow(QMainWindow):
         self.import_folder_action.triggered.connect(self.import_folder_dialog)
         file_menu.addAction(self.import_folder_action)
         file_menu.addSeparator()
+        self.export_dataset_action = QAction("Export &Training Set…", self)
+        self.export_dataset_action.setShortcut(QKeySequence("Ctrl+Shift+E"))
+        self.export_dataset_action.triggered.connect(self.export_training_set_dialog)
+        file_menu.addAction(self.export_dataset_action)
+        file_menu.addSeparator()
         file_menu.addAction(self.bin.remove_action)
         file_menu.addSeparator()
         quit_action = QAction("&Quit", self)
@@ -84,8 +113,20 @@ class MainWindow(QMainWindow):
         for action in self.player.actions():
             playback.addAction(action)
 
+        caption_menu = self.menuBar().addMenu("&Caption")
+        for action in (self.captions.caption_action, self.captions.caption_all_action,
+                       self.captions.cancel_action, None, self.captions.save_action,
+                       self.captions.revert_action):
+            if action is None:
+                caption_menu.addSeparator()
+            else:
+                caption_menu.addAction(action)
+        caption_menu.addSeparator()
+        caption_menu.addAction(self.export_dataset_action)
+
         view_menu = self.menuBar().addMenu("&View")
         view_menu.addAction(self.bin_dock.toggleViewAction())
+        view_menu.addAction(self.caption_dock.toggleViewAction())
 
         help_menu = self.menuBar().addMenu("&Help")
         about = QAction("&About Studio", self)
@@ -102,6 +143,35 @@ class MainWindow(QMainWindow):
         folder = QFileDialog.getExistingDirectory(self, "Import a folder of media (recursively)")
         if folder:
             self.bin.import_paths([folder])
+
+    @Slot()
+    def export_training_set_dialog(self):
+        """Open File > Export Training Set… (one dialog at a time); returns it."""
+        from studio.ui.dataset_dialog import DatasetExportDialog
+
+        self.captions.commit_edit()
+        if self._export_dialog is not None and self._export_dialog.isVisible():
+            self._export_dialog.raise_()
+            self._export_dialog.activateWindow()
+            return self._export_dialog
+        s = self.settings()
+        dialog = DatasetExportDialog(self.project, [c.id for c in self.bin.selected_clips()],
+                                     self, folder=s.value("dataset/folder") or None,
+                                     layout=s.value("dataset/layout") or "diffusion-pipe")
+        dialog.export_finished.connect(self._on_dataset_exported)
+        self._export_dialog = dialog
+        dialog.show()
+        return dialog
+
+    @Slot(object)
+    def _on_dataset_exported(self, report) -> None:
+        dialog = self._export_dialog
+        if report is not None:
+            self.statusBar().showMessage(report.summary(), 10000)
+        if dialog is not None:
+            s = self.settings()
+            s.setValue("dataset/folder", dialog.folder_edit.text())
+            s.setValue("dataset/layout", dialog.layout_key)
 
     @Slot()
     def _about(self) -> None:
@@ -156,6 +226,7 @@ class MainWindow(QMainWindow):
         if state is not None:
             self.restoreState(state, SETTINGS_VERSION)
         self.bin.restore_state(s.value("bin/header"))
+        self.captions.restore_settings(s)
 
     def save_layout(self) -> None:
         s = self.settings()
@@ -163,6 +234,7 @@ class MainWindow(QMainWindow):
         s.setValue("layout/geometry", self.saveGeometry())
         s.setValue("layout/state", self.saveState(SETTINGS_VERSION))
         s.setValue("bin/header", self.bin.save_state())
+        self.captions.save_settings(s)
         s.sync()
 
     @Slot()
@@ -171,6 +243,10 @@ class MainWindow(QMainWindow):
         if self._shut_down:
             return
         self._shut_down = True
+        self.captions.shutdown()  # saves an unsaved caption edit
+        if self._export_dialog is not None:
+            self._export_dialog.shutdown()
+        self.model_manager.shutdown()  # cancels a running caption; waits for the thread
         self.player.shutdown()
         self.bin.shutdown()
 

@@ -1,0 +1,1273 @@
+"""The caption panel: the selected clip's caption, its state, how it was made and its history;
+the captioning controls; the live view of a running caption (streamed text, the frames the
+model saw).
+
+Captions are written by the model manager's worker thread and arrive here as signals, always
+connected to bound slots of this panel (DESIGN.md, threading rules). A person's edit is saved
+(on focus-out, Ctrl+S, before another clip is shown and on close) as a new caption version
+through an undoable command; a model caption is saved as a version with its model, prompt and
+settings. Earlier versions stay in the history and can be restored.
+
+``studio.inference.captioner`` (prompt presets, settings) pulls in numpy and PyAV, which the
+GUI does not load at start-up: a pool thread imports it after the window is up.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PySide6.QtCore import (
+    QObject,
+    QRunnable,
+    QSize,
+    Qt,
+    QThreadPool,
+    QTimer,
+    Signal,
+    Slot,
+)
+from PySide6.QtGui import QAction, QFont, QKeySequence, QPixmap, QTextCursor, QUndoStack
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core.library import Caption, Clip, Project
+from studio.inference import registry
+from studio.ui.edits import SetCaptionCommand
+
+STATE_COLORS = {"none": "#7f7f86", "captioned": "#4fb26c", "edited": "#5f96e8",
+                "failed": "#e0604f", "captioning": "#e0ac3a"}
+PRESET_TITLES = {"detailed": "Detailed description", "short": "Short caption",
+                 "training": "Training caption (subject, action, camera, style)",
+                 "custom": "Custom prompt"}
+FRAME_THUMB = QSize(88, 50)
+LOCAL_FOLDER = "\0folder"  # the model combo's "Local folder…" entry
+
+
+def format_eta(seconds: float | None) -> str:
+    """"12 s", "1:05", "1:02:03"; "" when unknown."""
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        return ""
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    m, s = divmod(seconds, 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def format_time(seconds: float) -> str:
+    m, s = divmod(max(seconds, 0.0), 60)
+    return f"{int(m)}:{s:04.1f}"
+
+
+def caption_state(caption: Caption | None) -> str:
+    """none / captioned / edited. A caption a person emptied counts as none."""
+    if caption is None or not caption.text.strip():
+        return "none"
+    return "edited" if caption.source == "edit" else "captioned"
+
+
+def model_title(model_id: str | None) -> str:
+    if not model_id:
+        return "unknown model"
+    spec = registry.get(model_id)
+    if spec is not None:
+        return spec.title
+    return Path(model_id).name or model_id
+
+
+def describe_caption(caption: Caption) -> str:
+    """How a caption version was made, in one line."""
+    when = time.strftime("%b %d %H:%M", time.localtime(caption.created_at))
+    if caption.source == "edit":
+        return f"Edited by hand · {when}"
+    p = caption.params or {}
+    parts = [model_title(caption.model)]
+    preset = p.get("preset")
+    if preset:
+        parts.append(PRESET_TITLES.get(preset, preset).split(" (")[0])
+    if p.get("do_sample"):
+        parts.append(f"sampled (temperature {p.get('temperature', '?')})")
+    elif "do_sample" in p:
+        parts.append("greedy")
+    if p.get("max_new_tokens"):
+        parts.append(f"≤{p['max_new_tokens']} tokens")
+    times = p.get("frame_times") or []
+    if times:
+        parts.append(f"{len(times)} frames {format_time(times[0])}–{format_time(times[-1])}")
+    if p.get("seconds"):
+        parts.append(f"{p['seconds']:.1f} s")
+    parts.append(when)
+    return " · ".join(parts)
+
+
+def caption_params(result) -> dict:
+    """What is stored with a model caption: the settings it was made with, the frames the
+    model saw, how long it took, and the demo label for a random-weight model."""
+    params = dict(result.settings or {})
+    params["frame_indices"] = [int(i) for i in result.frame_indices]
+    params["frame_times"] = [round(float(t), 4) for t in result.frame_times]
+    params["seconds"] = round(float(result.seconds), 3)
+    if result.demo:
+        params["demo"] = True
+        params["label"] = registry.DEMO_LABEL
+    return params
+
+
+# ---------------------------------------------------------------------------------------
+# Loading the captioner API off the GUI thread
+
+
+class _ApiSignals(QObject):
+    loaded = Signal(object)  # the studio.inference.captioner module
+
+
+class _ApiLoadTask(QRunnable):
+    def __init__(self, signals: _ApiSignals):
+        super().__init__()
+        self._signals = signals
+
+    def run(self) -> None:
+        from studio.inference import captioner
+
+        self._signals.loaded.emit(captioner)
+
+
+# ---------------------------------------------------------------------------------------
+# Widgets
+
+
+class CaptionEdit(QPlainTextEdit):
+    """The caption text box; says when it loses focus, so the panel can save the edit."""
+
+    focus_lost = Signal()
+
+    def focusOutEvent(self, event) -> None:
+        super().focusOutEvent(event)
+        self.focus_lost.emit()
+
+
+class FrameStrip(QListWidget):
+    """A row of small thumbnails with their times: the frames a model saw."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("CaptionFrameStrip")
+        self.setViewMode(QListWidget.ViewMode.IconMode)
+        self.setFlow(QListWidget.Flow.LeftToRight)
+        self.setWrapping(False)
+        self.setMovement(QListWidget.Movement.Static)
+        self.setResizeMode(QListWidget.ResizeMode.Adjust)
+        self.setIconSize(FRAME_THUMB)
+        self.setSpacing(2)
+        self.setUniformItemSizes(True)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setFixedHeight(FRAME_THUMB.height() + 40)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.times: list[float] = []
+
+    def set_frames(self, frames) -> None:
+        """``frames``: ``core.frames.Frame`` objects (RGB uint8 images and their times)."""
+        from studio.ui.frame_decoder import fit_within, rgb_to_qimage
+
+        self.clear()
+        self.times = []
+        for frame in frames:
+            image = fit_within(frame.image, FRAME_THUMB.width() * 2, FRAME_THUMB.height() * 2)
+            pixmap = QPixmap.fromImage(rgb_to_qimage(image)).scaled(
+                FRAME_THUMB, Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation)
+            item = QListWidgetItem(pixmap, format_time(frame.time_s))
+            item.setToolTip(f"frame {frame.index} at {frame.time_s:.3f} s")
+            item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter)
+            self.addItem(item)
+            self.times.append(float(frame.time_s))
+
+
+class Section(QWidget):
+    """A titled part of the panel that folds away (history, settings)."""
+
+    def __init__(self, title: str, body: QWidget, expanded: bool, parent=None):
+        super().__init__(parent)
+        self.toggle = QToolButton(self)
+        self.toggle.setText(title)
+        self.toggle.setCheckable(True)
+        self.toggle.setChecked(expanded)
+        self.toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.toggle.setAutoRaise(True)
+        self.toggle.setStyleSheet("QToolButton { font-weight: 600; border: none; }")
+        self.summary = QLabel(self)
+        self.summary.setStyleSheet("color: palette(mid);")
+        self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.body = body
+        head = QHBoxLayout()
+        head.setContentsMargins(0, 0, 0, 0)
+        head.addWidget(self.toggle)
+        head.addWidget(self.summary, 1)
+        head.addStretch(0)
+        self.toggle.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addLayout(head)
+        layout.addWidget(body)
+        self.toggle.toggled.connect(self._on_toggled)
+        self._on_toggled(expanded)
+
+    @Slot(bool)
+    def _on_toggled(self, expanded: bool) -> None:
+        self.toggle.setArrowType(Qt.ArrowType.DownArrow if expanded else Qt.ArrowType.RightArrow)
+        self.body.setVisible(expanded)
+        self.summary.setVisible(not expanded)
+
+
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class CaptionTarget:
+    clip_id: int
+    path: str
+    name: str
+    in_frame: int | None
+    out_frame: int | None
+
+
+@dataclass
+class CaptionRun:
+    """What the panel knows of one submitted job."""
+
+    job_id: int
+    targets: list[CaptionTarget]
+    current: int = 0  # index of the target being captioned
+    stream: str = ""  # text streamed so far for the current target
+    stored: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (name, message)
+    frames: list = field(default_factory=list)  # of the current target
+    model: str = ""
+
+    @property
+    def target(self) -> CaptionTarget | None:
+        return self.targets[self.current] if self.current < len(self.targets) else None
+
+
+class CaptionPanel(QWidget):
+    """Caption dock contents. Give it the model manager with ``set_manager``; tell it the
+    shown clip with ``show_clip`` and where the bin's clips come from with
+    ``set_clip_sources``."""
+
+    status_message = Signal(str)
+    caption_changed = Signal(int)  # clip id: a version was added or removed
+    caption_failed = Signal(int, str)  # clip id, message
+    caption_running = Signal(int)  # clip id: a model is working on it
+    busy_changed = Signal(bool)
+
+    def __init__(self, project: Project, parent=None, undo_stack: QUndoStack | None = None):
+        super().__init__(parent)
+        self.setObjectName("CaptionPanel")
+        self.project = project
+        self.undo_stack = undo_stack if undo_stack is not None else QUndoStack(self)
+        self.manager = None
+        self.api = None  # studio.inference.captioner, once loaded
+        self._selected_clips = lambda: [self.clip] if self.clip is not None else []
+        self._all_clips = self.project.clips
+        self.clip: Clip | None = None
+        self._baseline = ""  # the stored text the editor started from
+        self._loading = False
+        self._runs: dict[int, CaptionRun] = {}
+        self._failed: dict[int, str] = {}  # clip id -> why its last captioning failed
+        self._frames_by_clip: dict[int, list] = {}  # frames the model saw, this session
+        self._busy = False
+        self._model_folder: str | None = None
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+        self._api_signals = _ApiSignals(self)
+        self._api_signals.loaded.connect(self._on_api_loaded)
+
+        self._build()
+        self._show_nothing()
+        QTimer.singleShot(0, self._load_api)
+
+    # -- construction -------------------------------------------------------------------
+    def _build(self) -> None:
+        self.title_label = QLabel(self)
+        self.title_label.setObjectName("CaptionClipName")
+        font = self.title_label.font()
+        font.setPointSizeF(font.pointSizeF() * 1.15)
+        font.setWeight(QFont.Weight.DemiBold)
+        self.title_label.setFont(font)
+        self.title_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.state_label = QLabel(self)
+        self.state_label.setObjectName("CaptionState")
+        self.state_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        head = QHBoxLayout()
+        head.setContentsMargins(0, 0, 0, 0)
+        head.addWidget(self.title_label, 1)
+        head.addWidget(self.state_label)
+
+        self.meta_label = QLabel(self)
+        self.meta_label.setObjectName("CaptionMeta")
+        self.meta_label.setWordWrap(True)
+        self.meta_label.setStyleSheet("color: palette(mid);")
+        self.demo_label = QLabel(f"⚠ {registry.DEMO_LABEL}", self)
+        self.demo_label.setObjectName("CaptionDemoLabel")
+        self.demo_label.setStyleSheet("color: #e0ac3a; font-weight: 600;")
+        self.demo_label.hide()
+
+        self.editor = CaptionEdit(self)
+        self.editor.setObjectName("CaptionEditor")
+        self.editor.setPlaceholderText("No caption yet. Click Caption, or type one here.")
+        self.editor.setTabChangesFocus(True)
+        efont = self.editor.font()
+        efont.setPointSizeF(efont.pointSizeF() * 1.1)
+        self.editor.setFont(efont)
+        self.editor.setMinimumHeight(90)
+        self.editor.textChanged.connect(self._on_text_changed)
+        self.editor.focus_lost.connect(self._on_editor_focus_lost)
+
+        self.count_label = QLabel(self)
+        self.count_label.setStyleSheet("color: palette(mid);")
+        self.save_label = QLabel(self)
+        self.save_label.setObjectName("CaptionSaveState")
+        counts = QHBoxLayout()
+        counts.setContentsMargins(0, 0, 0, 0)
+        counts.addWidget(self.count_label, 1)
+        counts.addWidget(self.save_label)
+
+        self.error_label = QLabel(self)
+        self.error_label.setObjectName("CaptionError")
+        self.error_label.setWordWrap(True)
+        self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error_label.setStyleSheet("color: #e0604f;")
+        self.error_label.hide()
+
+        self.frames_label = QLabel(self)
+        self.frames_label.setStyleSheet("color: palette(mid);")
+        self.frame_strip = FrameStrip(self)
+
+        # History: every version, newest first, restorable.
+        history_body = QWidget(self)
+        self.history_list = QListWidget(history_body)
+        self.history_list.setObjectName("CaptionHistory")
+        self.history_list.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.history_list.setMaximumHeight(120)
+        self.history_list.setAlternatingRowColors(True)
+        self.history_list.currentRowChanged.connect(self._on_history_row)
+        self.history_list.itemDoubleClicked.connect(self._on_history_double_clicked)
+        self.restore_button = QPushButton("Restore this version", history_body)
+        self.restore_button.setEnabled(False)
+        self.restore_button.clicked.connect(self.restore_selected_version)
+        hl = QVBoxLayout(history_body)
+        hl.setContentsMargins(0, 0, 0, 0)
+        hl.setSpacing(2)
+        hl.addWidget(self.history_list)
+        hl.addWidget(self.restore_button, 0, Qt.AlignmentFlag.AlignRight)
+        self.history_section = Section("History", history_body, expanded=False, parent=self)
+
+        # Settings: model, prompt, generation.
+        settings_body = QWidget(self)
+        self.model_combo = QComboBox(settings_body)
+        self.model_combo.setObjectName("CaptionModel")
+        for spec in registry.models("captioner"):
+            self.model_combo.addItem(spec.title, spec.id)
+        self.model_combo.addItem("Local folder…", LOCAL_FOLDER)
+        self.model_combo.setCurrentIndex(max(0, self.model_combo.findData(
+            registry.DEFAULT_CAPTIONER)))
+        self.model_combo.activated.connect(self._on_model_activated)
+        self.preset_combo = QComboBox(settings_body)
+        self.preset_combo.setObjectName("CaptionPreset")
+        self.preset_combo.currentIndexChanged.connect(self._on_preset_changed)
+        self.prompt_edit = QPlainTextEdit(settings_body)
+        self.prompt_edit.setObjectName("CaptionPrompt")
+        self.prompt_edit.setPlaceholderText("Your prompt, e.g. Describe the lighting and the "
+                                            "camera movement.")
+        self.prompt_edit.setTabChangesFocus(True)
+        self.prompt_edit.setFixedHeight(self.fontMetrics().lineSpacing() * 3 + 12)
+        self.prompt_edit.textChanged.connect(self._on_prompt_edited)
+        self.max_tokens_spin = QSpinBox(settings_body)
+        self.max_tokens_spin.setObjectName("CaptionMaxTokens")
+        self.max_tokens_spin.setRange(8, 4096)
+        self.max_tokens_spin.setSingleStep(32)
+        self.max_tokens_spin.setValue(256)
+        self.max_tokens_spin.setSuffix(" tokens")
+        self.sample_check = QCheckBox("Sample (varied wording)", settings_body)
+        self.sample_check.setObjectName("CaptionSample")
+        self.sample_check.setToolTip("Off: greedy decoding, so the same clip and settings always "
+                                     "give the same caption. On: sampled at the temperature "
+                                     "below, different each time.")
+        self.temperature_spin = QDoubleSpinBox(settings_body)
+        self.temperature_spin.setRange(0.05, 2.0)
+        self.temperature_spin.setSingleStep(0.05)
+        self.temperature_spin.setValue(0.7)
+        self.temperature_spin.setPrefix("temperature ")
+        self.temperature_spin.setEnabled(False)
+        self.sample_check.toggled.connect(self.temperature_spin.setEnabled)
+        for w in (self.max_tokens_spin, self.sample_check, self.temperature_spin,
+                  self.model_combo):
+            signal = getattr(w, "valueChanged", None) or getattr(w, "toggled", None) \
+                or w.currentIndexChanged
+            signal.connect(self._update_settings_summary)
+        form = QFormLayout(settings_body)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow("Model", self.model_combo)
+        form.addRow("Prompt", self.preset_combo)
+        form.addRow("", self.prompt_edit)
+        form.addRow("Length", self.max_tokens_spin)
+        form.addRow("", self.sample_check)
+        form.addRow("", self.temperature_spin)
+        self.settings_section = Section("Settings", settings_body, expanded=True, parent=self)
+
+        # Actions and progress.
+        self.caption_action = QAction("&Caption Selected Clips", self)
+        self.caption_action.setShortcut(QKeySequence("Ctrl+Return"))
+        self.caption_action.setToolTip("Caption the clips selected in the bin (Ctrl+Enter)")
+        self.caption_action.triggered.connect(self.caption_selected)
+        self.caption_all_action = QAction("Caption All &Uncaptioned", self)
+        self.caption_all_action.setShortcut(QKeySequence("Ctrl+Shift+Return"))
+        self.caption_all_action.setToolTip("Caption every clip in the bin that has no caption yet")
+        self.caption_all_action.triggered.connect(self.caption_uncaptioned)
+        self.cancel_action = QAction("Ca&ncel Captioning", self)
+        self.cancel_action.setEnabled(False)
+        self.cancel_action.triggered.connect(self.cancel)
+        self.save_action = QAction("&Save Caption", self)
+        self.save_action.setShortcut(QKeySequence.StandardKey.Save)
+        self.save_action.triggered.connect(self.commit_edit)
+        self.revert_action = QAction("&Revert Caption Edit", self)
+        self.revert_action.triggered.connect(self.revert_edit)
+
+        self.caption_button = QPushButton("Caption", self)
+        self.caption_button.setObjectName("CaptionButton")
+        self.caption_button.setDefault(True)
+        self.caption_button.setToolTip(self.caption_action.toolTip())
+        self.caption_button.clicked.connect(self.caption_action.trigger)
+        self.caption_button.setStyleSheet(
+            "QPushButton#CaptionButton { background: #2f6fd0; color: white; font-weight: 600;"
+            " border-radius: 4px; padding: 5px 14px; }"
+            "QPushButton#CaptionButton:disabled { background: palette(mid); }")
+        self.caption_all_button = QPushButton("Caption all uncaptioned", self)
+        self.caption_all_button.setObjectName("CaptionAllButton")
+        self.caption_all_button.setToolTip(self.caption_all_action.toolTip())
+        self.caption_all_button.clicked.connect(self.caption_all_action.trigger)
+        buttons = QHBoxLayout()
+        buttons.setContentsMargins(0, 0, 0, 0)
+        buttons.addWidget(self.caption_button)
+        buttons.addWidget(self.caption_all_button)
+        buttons.addStretch(1)
+
+        self.progress_bar = QProgressBar(self)
+        self.progress_bar.setObjectName("CaptionProgress")
+        self.progress_bar.setTextVisible(True)
+        self.cancel_button = QToolButton(self)
+        self.cancel_button.setText("Cancel")
+        self.cancel_button.setToolTip("Stop captioning (captions already made are kept)")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.progress_row = QWidget(self)
+        pr = QHBoxLayout(self.progress_row)
+        pr.setContentsMargins(0, 0, 0, 0)
+        pr.addWidget(self.progress_bar, 1)
+        pr.addWidget(self.cancel_button)
+        self.progress_row.hide()
+        self.live_label = QLabel(self)  # the running caption, when another clip is shown
+        self.live_label.setObjectName("CaptionLive")
+        self.live_label.setStyleSheet("color: palette(mid); font-style: italic;")
+        self.live_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.live_label.hide()
+
+        # In a scroll area: a short dock (a small screen, docks stacked) scrolls instead of
+        # forcing the whole window taller.
+        inner = QWidget(self)
+        inner.setObjectName("CaptionPanelContents")
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(inner)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+        layout = QVBoxLayout(inner)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.setSpacing(5)
+        layout.addLayout(head)
+        layout.addWidget(self.meta_label)
+        layout.addWidget(self.demo_label)
+        layout.addWidget(self.editor, 3)
+        layout.addLayout(counts)
+        layout.addWidget(self.error_label)
+        layout.addWidget(self.frames_label)
+        layout.addWidget(self.frame_strip)
+        layout.addWidget(self.history_section)
+        layout.addWidget(_rule(self))
+        layout.addWidget(self.settings_section)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress_row)
+        layout.addWidget(self.live_label)
+        self._update_settings_summary()
+        self._update_actions()
+
+    # -- wiring -------------------------------------------------------------------------
+    def set_manager(self, manager) -> None:
+        """Connect to a ``studio.ui.model_manager.ModelManager`` (which lives in its own
+        thread): every signal goes to a bound slot of this panel."""
+        self.manager = manager
+        manager.job_started.connect(self.on_job_started)
+        manager.progress.connect(self.on_progress)
+        manager.item_started.connect(self.on_item_started)
+        manager.text.connect(self.on_text)
+        manager.frames.connect(self.on_frames)
+        manager.item_finished.connect(self.on_item_finished)
+        manager.item_failed.connect(self.on_item_failed)
+        manager.job_finished.connect(self.on_job_finished)
+        manager.job_failed.connect(self.on_job_failed)
+        manager.job_cancelled.connect(self.on_job_cancelled)
+        manager.busy_changed.connect(self.on_busy_changed)
+        self._update_actions()
+
+    def set_clip_sources(self, selected, all_clips) -> None:
+        """``selected()`` and ``all_clips()`` return the bin's selected and listed clips."""
+        self._selected_clips = selected
+        self._all_clips = all_clips
+
+    @Slot()
+    def _load_api(self) -> None:
+        if self.api is None:
+            self._pool.start(_ApiLoadTask(self._api_signals))
+
+    @Slot(object)
+    def _on_api_loaded(self, module) -> None:
+        if self.api is not None:
+            return
+        self.api = module
+        with _blocked(self.preset_combo):
+            for key in module.PROMPT_PRESETS:
+                self.preset_combo.addItem(PRESET_TITLES.get(key, key.capitalize()), key)
+            self.preset_combo.addItem(PRESET_TITLES["custom"], "custom")
+        wanted = getattr(self, "_wanted_preset", None) or module.DEFAULT_PRESET
+        index = self.preset_combo.findData(wanted)
+        self.preset_combo.setCurrentIndex(max(index, 0))
+        self._on_preset_changed()
+        if getattr(self, "_wanted_prompt", None) and self.preset_combo.currentData() == "custom":
+            self.prompt_edit.setPlainText(self._wanted_prompt)
+
+    def _captioner_api(self):
+        """``studio.inference.captioner``; imported here if the pool has not done it yet."""
+        if self.api is None:
+            from studio.inference import captioner
+
+            self._on_api_loaded(captioner)
+        return self.api
+
+    # -- the shown clip -------------------------------------------------------------------
+    @Slot(object)
+    def show_clip(self, clip: Clip | None) -> None:
+        """Show ``clip``'s caption (None: nothing). An unsaved edit of the clip shown before
+        is saved first."""
+        if self.clip is not None and clip is not None and clip.id == self.clip.id:
+            self.clip = clip
+            return
+        self.commit_edit()
+        self.clip = clip
+        self._refresh()
+
+    def _show_nothing(self) -> None:
+        self._refresh()
+
+    def _refresh(self, keep_editor: bool = False) -> None:
+        """Show the stored state of the shown clip (or the live caption if a model is
+        working on it). ``keep_editor``: leave the editor's (unsaved) text as it is."""
+        clip = self.clip
+        if clip is None:
+            self.title_label.setText("No clip selected")
+            self._set_state("none", visible=False)
+            self.meta_label.setText("Select a clip in the bin to see and edit its caption.")
+            self.demo_label.hide()
+            self._set_editor_text("", read_only=True)
+            self._fill_history(None)
+            self._show_frames(None)
+            self.error_label.hide()
+            self._update_actions()
+            return
+        self.title_label.setText(clip.name)
+        self.title_label.setToolTip(clip.path)
+        current = self.project.current_caption(clip.id)
+        run = self._run_for_clip(clip.id)
+        if run is not None:
+            self._set_state("captioning")
+            self.meta_label.setText(f"Captioning with {model_title(self._run_model(run))}…")
+            self.demo_label.hide()
+            self._set_editor_text(run.stream, read_only=True)
+        else:
+            self._set_state("failed" if clip.id in self._failed else caption_state(current))
+            if current is None:
+                self.meta_label.setText("No caption yet.")
+                self.demo_label.hide()
+            else:
+                self.meta_label.setText(describe_caption(current))
+                self.demo_label.setVisible(bool(current.params.get("demo")))
+            if not keep_editor:
+                self._set_editor_text(current.text if current else "", read_only=False)
+                self._baseline = current.text if current else ""
+            self._update_save_label()
+        if clip.id in self._failed:
+            self.error_label.setText(f"Captioning failed: {self._failed[clip.id]}")
+            self.error_label.show()
+        else:
+            self.error_label.hide()
+        self._fill_history(clip.id)
+        self._show_frames(clip.id)
+        self._update_actions()
+
+    def _set_state(self, state: str, visible: bool = True) -> None:
+        text = {"captioning": "captioning…"}.get(state, state)
+        self.state_label.setText(text)
+        color = STATE_COLORS[state]
+        self.state_label.setStyleSheet(
+            f"QLabel {{ color: {color}; border: 1px solid {color}; border-radius: 9px;"
+            f" padding: 1px 8px; font-weight: 600; }}")
+        self.state_label.setVisible(visible)
+        self.state_label.setProperty("state", state)
+
+    @property
+    def state(self) -> str:
+        """The shown clip's caption state, as the badge shows it."""
+        return self.state_label.property("state") or "none"
+
+    def _set_editor_text(self, text: str, read_only: bool) -> None:
+        self._loading = True
+        try:
+            if self.editor.toPlainText() != text:
+                self.editor.setPlainText(text)  # also clears the editor's own undo history
+            self.editor.setReadOnly(read_only)
+        finally:
+            self._loading = False
+        self._update_counts()
+
+    def _fill_history(self, clip_id: int | None) -> None:
+        self.history_list.clear()
+        versions = [] if clip_id is None else self.project.captions_for(clip_id)
+        for number, caption in reversed(list(enumerate(versions, start=1))):
+            first_line = " ".join(caption.text.split())
+            label = "edited" if caption.source == "edit" else model_title(caption.model)
+            when = time.strftime("%b %d %H:%M", time.localtime(caption.created_at))
+            item = QListWidgetItem(f"v{number} · {label} · {when} — {first_line}")
+            item.setData(Qt.ItemDataRole.UserRole, caption.id)
+            item.setToolTip(f"{describe_caption(caption)}\n\n{caption.text}")
+            if number == len(versions):
+                bold = item.font()
+                bold.setBold(True)
+                item.setFont(bold)
+            self.history_list.addItem(item)
+        n = len(versions)
+        self.history_section.toggle.setText(f"History ({n})" if n else "History")
+        self.history_section.summary.setText(
+            "" if n < 2 else f"{n - 1} earlier version{'s' if n > 2 else ''}")
+        self.restore_button.setEnabled(False)
+
+    def _show_frames(self, clip_id: int | None) -> None:
+        frames = self._frames_by_clip.get(clip_id) if clip_id is not None else None
+        run = self._run_for_clip(clip_id) if clip_id is not None else None
+        if run is not None:
+            frames = run.frames
+        if frames:
+            self.frame_strip.set_frames(frames)
+            span = f"{format_time(frames[0].time_s)}–{format_time(frames[-1].time_s)}"
+            self.frames_label.setText(f"Frames the model saw: {len(frames)}, {span}")
+            self.frame_strip.show()
+        else:
+            self.frame_strip.clear()
+            self.frame_strip.times = []
+            self.frame_strip.hide()
+            times = []
+            if clip_id is not None:
+                current = self.project.current_caption(clip_id)
+                if current is not None:
+                    times = current.params.get("frame_times") or []
+            self.frames_label.setText(
+                f"Captioned from {len(times)} frames, {format_time(times[0])}–"
+                f"{format_time(times[-1])}" if times else "")
+        self.frames_label.setVisible(bool(self.frames_label.text()))
+
+    # -- editing --------------------------------------------------------------------------
+    @property
+    def dirty(self) -> bool:
+        """Whether the editor holds text that is not saved."""
+        return (self.clip is not None and not self.editor.isReadOnly()
+                and self.editor.toPlainText() != self._baseline)
+
+    @Slot()
+    def _on_text_changed(self) -> None:
+        self._update_counts()
+        if not self._loading:
+            self._update_save_label()
+
+    def _update_counts(self) -> None:
+        text = self.editor.toPlainText()
+        words = len(text.split())
+        self.count_label.setText(f"{words} word{'s' if words != 1 else ''} · {len(text)} "
+                                 f"character{'s' if len(text) != 1 else ''}" if text else "")
+
+    def _update_save_label(self) -> None:
+        if self.dirty:
+            self.save_label.setText("● unsaved · Ctrl+S")
+            self.save_label.setStyleSheet("color: #e0ac3a;")
+        else:
+            self.save_label.setText("")
+        self.revert_action.setEnabled(self.dirty)
+
+    @Slot()
+    def _on_editor_focus_lost(self) -> None:
+        self.commit_edit()
+
+    @Slot()
+    def commit_edit(self) -> bool:
+        """Save the editor's text as a new caption version (source "edit"), undoable from
+        Edit > Undo. Returns whether a version was added."""
+        if not self.dirty:
+            return False
+        clip = self.clip
+        text = self.editor.toPlainText()
+        if not text.strip() and not self._baseline:
+            self._baseline = text
+            self._update_save_label()
+            return False
+        self._baseline = text  # before the push: its redo refreshes the panel
+        self.undo_stack.push(SetCaptionCommand(self, clip.id, clip.name, text))
+        return True
+
+    @Slot()
+    def revert_edit(self) -> None:
+        """Drop the unsaved text; show the stored caption again."""
+        if self.dirty:
+            self._set_editor_text(self._baseline, read_only=False)
+            self._update_save_label()
+
+    def apply_caption(self, clip_id: int, text: str, *, source: str = "edit", model=None,
+                      prompt=None, params=None) -> Caption | None:
+        """Store a new caption version (the undo commands call this). Returns it, or None
+        when nothing changed (an edit to the same text)."""
+        before = self.project.current_caption(clip_id)
+        caption = self.project.add_caption(clip_id, text, source=source, model=model,
+                                           prompt=prompt, params=params)
+        self._failed.pop(clip_id, None)
+        self._after_change(clip_id)
+        return None if before is not None and caption.id == before.id else caption
+
+    def remove_caption(self, clip_id: int, caption_id: int) -> None:
+        """Take a caption version back out (undo)."""
+        self.project.remove_caption(caption_id)
+        self._after_change(clip_id)
+
+    def _after_change(self, clip_id: int) -> None:
+        self.caption_changed.emit(clip_id)
+        if self.clip is not None and self.clip.id == clip_id:
+            # A dirty editor keeps its text: what a person typed is never overwritten.
+            self._refresh(keep_editor=self.dirty)
+
+    # -- history --------------------------------------------------------------------------
+    @Slot(int)
+    def _on_history_row(self, row: int) -> None:
+        self.restore_button.setEnabled(row > 0)  # row 0 is the current version
+
+    @Slot(QListWidgetItem)
+    def _on_history_double_clicked(self, item: QListWidgetItem) -> None:
+        if self.history_list.row(item) > 0:
+            self.restore_version(item.data(Qt.ItemDataRole.UserRole))
+
+    @Slot()
+    def restore_selected_version(self) -> None:
+        item = self.history_list.currentItem()
+        if item is not None and self.history_list.row(item) > 0:
+            self.restore_version(item.data(Qt.ItemDataRole.UserRole))
+
+    def restore_version(self, caption_id: int) -> None:
+        """Make an earlier version current again, as a new version with the same text and
+        origin (a model caption stays a model caption). Undoable."""
+        if self.clip is None:
+            return
+        self.commit_edit()
+        versions = self.project.captions_for(self.clip.id)
+        old = next((c for c in versions if c.id == caption_id), None)
+        if old is None or (versions and versions[-1].id == caption_id):
+            return
+        number = versions.index(old) + 1
+        self.undo_stack.push(SetCaptionCommand(
+            self, self.clip.id, self.clip.name, old.text, source=old.source, model=old.model,
+            prompt=old.prompt, params=old.params,
+            label=f"Restore caption v{number} of {self.clip.name}"))
+        self.status_message.emit(f"Restored caption v{number} of {self.clip.name}")
+
+    # -- settings -------------------------------------------------------------------------
+    @Slot(int)
+    def _on_model_activated(self, index: int) -> None:
+        if self.model_combo.itemData(index) != LOCAL_FOLDER:
+            return
+        folder = QFileDialog.getExistingDirectory(self, "A SmolVLM2 model folder")
+        if folder:
+            self.set_model(folder)
+        else:
+            self.model_combo.setCurrentIndex(max(0, self.model_combo.findData(
+                self._model_folder or registry.DEFAULT_CAPTIONER)))
+
+    def set_model(self, model: str) -> None:
+        """Choose the captioner: a registry or hub id, or a local folder."""
+        index = self.model_combo.findData(model)
+        if index < 0:
+            label = f"Folder: {Path(model).name}" if Path(model).is_dir() else model
+            self.model_combo.insertItem(self.model_combo.count() - 1, label, model)
+            self.model_combo.setItemData(self.model_combo.count() - 2, model,
+                                         Qt.ItemDataRole.ToolTipRole)
+            index = self.model_combo.count() - 2
+            if Path(model).is_dir():
+                self._model_folder = model
+        self.model_combo.setCurrentIndex(index)
+
+    @property
+    def model(self) -> str:
+        data = self.model_combo.currentData()
+        return registry.DEFAULT_CAPTIONER if data in (None, LOCAL_FOLDER) else data
+
+    @Slot()
+    def _on_preset_changed(self, *_args) -> None:
+        key = self.preset_combo.currentData()
+        if key is None or self.api is None:
+            return
+        self._loading = True
+        try:
+            if key == "custom":
+                self.prompt_edit.setReadOnly(False)
+                if self.prompt_edit.toPlainText() in self.api.PROMPT_PRESETS.values():
+                    self.prompt_edit.selectAll()
+            else:
+                self.prompt_edit.setPlainText(self.api.PROMPT_PRESETS[key])
+                self.prompt_edit.setReadOnly(False)
+        finally:
+            self._loading = False
+        self._update_settings_summary()
+
+    @Slot()
+    def _on_prompt_edited(self) -> None:
+        """Typing in a preset's prompt makes it a custom prompt."""
+        if self._loading or self.api is None:
+            return
+        key = self.preset_combo.currentData()
+        if key != "custom" and self.prompt_edit.toPlainText() != self.api.PROMPT_PRESETS.get(key):
+            with _blocked(self.preset_combo):
+                self.preset_combo.setCurrentIndex(self.preset_combo.findData("custom"))
+        self._update_settings_summary()
+
+    def set_preset(self, key: str, prompt: str | None = None) -> None:
+        """Choose a prompt preset (a ``PROMPT_PRESETS`` key or "custom" with ``prompt``)."""
+        self._wanted_preset, self._wanted_prompt = key, prompt
+        if self.api is None:
+            return
+        self.preset_combo.setCurrentIndex(max(0, self.preset_combo.findData(key)))
+        if key == "custom" and prompt is not None:
+            self.prompt_edit.setPlainText(prompt)
+
+    def settings(self):
+        """The ``CaptionSettings`` the controls describe. Raises ValueError for an empty
+        custom prompt."""
+        api = self._captioner_api()
+        key = self.preset_combo.currentData() or api.DEFAULT_PRESET
+        settings = api.CaptionSettings(
+            preset=key, prompt=self.prompt_edit.toPlainText() if key == "custom" else None,
+            max_new_tokens=self.max_tokens_spin.value(), do_sample=self.sample_check.isChecked(),
+            temperature=self.temperature_spin.value())
+        settings.prompt_text()  # raises for an empty custom prompt
+        return settings
+
+    @Slot()
+    def _update_settings_summary(self, *_args) -> None:
+        key = self.preset_combo.currentData() or getattr(self, "_wanted_preset", None) or "detailed"
+        parts = [model_title(self.model), PRESET_TITLES.get(key, key).split(" (")[0],
+                 f"≤{self.max_tokens_spin.value()} tokens",
+                 "sampled" if self.sample_check.isChecked() else "greedy"]
+        self.settings_section.summary.setText(" · ".join(parts))
+
+    def save_settings(self, s) -> None:
+        """Into a QSettings."""
+        s.setValue("caption/model", self.model)
+        key = self.preset_combo.currentData() or getattr(self, "_wanted_preset", None)
+        if key:
+            s.setValue("caption/preset", key)
+        if key == "custom":
+            s.setValue("caption/prompt", self.prompt_edit.toPlainText())
+        s.setValue("caption/max_new_tokens", self.max_tokens_spin.value())
+        s.setValue("caption/do_sample", self.sample_check.isChecked())
+        s.setValue("caption/temperature", self.temperature_spin.value())
+        s.setValue("caption/settings_open", self.settings_section.toggle.isChecked())
+        s.setValue("caption/history_open", self.history_section.toggle.isChecked())
+
+    def restore_settings(self, s) -> None:
+        model = s.value("caption/model")
+        if model and (registry.get(model) is not None or Path(model).is_dir()):
+            self.set_model(model)
+        preset = s.value("caption/preset")
+        if preset:
+            self.set_preset(preset, s.value("caption/prompt"))
+        self.max_tokens_spin.setValue(s.value("caption/max_new_tokens", 256, int))
+        self.sample_check.setChecked(s.value("caption/do_sample", False, bool))
+        self.temperature_spin.setValue(s.value("caption/temperature", 0.7, float))
+        self.settings_section.toggle.setChecked(s.value("caption/settings_open", True, bool))
+        self.history_section.toggle.setChecked(s.value("caption/history_open", False, bool))
+
+    # -- captioning -----------------------------------------------------------------------
+    @Slot()
+    def caption_selected(self) -> int | None:
+        """Caption the clips selected in the bin (the shown clip when none is). Returns the
+        job id, or None when nothing was submitted."""
+        clips = self._selected_clips() or ([self.clip] if self.clip is not None else [])
+        return self._submit(clips, "Select clips in the bin to caption them.")
+
+    @Slot()
+    def caption_uncaptioned(self) -> int | None:
+        """Caption every clip in the bin that has no caption yet."""
+        self.commit_edit()
+        clips = [c for c in self._all_clips()
+                 if caption_state(self.project.current_caption(c.id)) == "none"]
+        return self._submit(clips, "Every clip in the bin has a caption.")
+
+    def _submit(self, clips: list[Clip], nothing_text: str) -> int | None:
+        self.commit_edit()
+        if self.manager is None:
+            self._show_error("Captioning is not available: no model manager is running.")
+            return None
+        busy = {t.clip_id for run in self._runs.values() for t in run.targets[run.current:]}
+        usable, skipped = [], []
+        for clip in clips:
+            if clip.id in busy:
+                continue
+            if clip.ok:
+                usable.append(clip)
+            else:
+                skipped.append(clip)
+        for clip in skipped:
+            message = clip.error or f"{clip.path}: file missing"
+            self._mark_failed(clip.id, message)
+        if not usable:
+            if not skipped:
+                self.status_message.emit(nothing_text)
+            return None
+        try:
+            settings = self.settings()
+        except ValueError as err:
+            self._show_error(str(err).split(": ", 1)[-1].capitalize())
+            self.settings_section.toggle.setChecked(True)
+            self.prompt_edit.setFocus()
+            return None
+        # Cheap: the engine module imports no torch; the manager's thread loads that.
+        from studio.inference.engine import (
+            CaptionBatchJob,
+            CaptionItem,
+            CaptionJob,
+            new_job_id,
+        )
+
+        job_id = new_job_id()
+        targets = [CaptionTarget(c.id, c.path, c.name, c.in_frame, c.out_frame) for c in usable]
+        if len(targets) == 1:
+            t = targets[0]
+            job = CaptionJob(job_id=job_id, clip_id=t.clip_id, path=t.path, settings=settings,
+                             model=self.model, in_frame=t.in_frame, out_frame=t.out_frame)
+        else:
+            job = CaptionBatchJob(job_id=job_id, model=self.model, settings=settings, items=[
+                CaptionItem(t.clip_id, t.path, t.in_frame, t.out_frame) for t in targets])
+        run = CaptionRun(job_id, targets, model=self.model)
+        self._runs[job_id] = run
+        for t in targets:
+            self._failed.pop(t.clip_id, None)
+            self.caption_running.emit(t.clip_id)
+        self.error_label.hide()
+        self._show_progress(run, 0, len(targets), None)
+        self.manager.submit(job)
+        if self.clip is not None and any(t.clip_id == self.clip.id for t in targets):
+            self._refresh()
+        self._update_actions()
+        return job_id
+
+    @Slot()
+    def cancel(self) -> None:
+        """Stop every caption job of this panel; captions already stored stay."""
+        if self.manager is not None and self._runs:
+            for job_id in list(self._runs):
+                self.manager.cancel(job_id)
+            self.progress_bar.setFormat("Cancelling…")
+
+    def _run_for_clip(self, clip_id: int) -> CaptionRun | None:
+        for run in self._runs.values():
+            target = run.target
+            if target is not None and target.clip_id == clip_id:
+                return run
+        return None
+
+    def _run_model(self, run: CaptionRun) -> str:
+        return run.model or self.model
+
+    def _target_of(self, run: CaptionRun, index: int | None) -> CaptionTarget | None:
+        if index is not None and 0 <= index < len(run.targets):
+            return run.targets[index]
+        return run.target
+
+    def _advance(self, run: CaptionRun, index: int) -> None:
+        """The item ``index`` is done: the next one (if any) becomes current."""
+        finished = self._target_of(run, index)
+        run.current = max(run.current, index + 1)
+        run.stream = ""
+        run.frames = []
+        shown = self.clip.id if self.clip is not None else None
+        if shown is not None and shown in {t.clip_id for t in (finished, run.target) if t}:
+            self._refresh(keep_editor=self.dirty)
+
+    # -- manager signals (bound slots: they arrive from the worker thread) -----------------
+    @Slot(int, str)
+    def on_job_started(self, job_id: int, label: str) -> None:
+        run = self._runs.get(job_id)
+        if run is not None:
+            self.live_label.setText(label)
+
+    @Slot(int, int)
+    def on_item_started(self, job_id: int, index: int) -> None:
+        run = self._runs.get(job_id)
+        if run is not None and index > run.current:
+            self._advance(run, index - 1)
+
+    @Slot(int, int, int, float)
+    def on_progress(self, job_id: int, done: int, total: int, eta_s: float) -> None:
+        run = self._runs.get(job_id)
+        if run is not None:
+            self._show_progress(run, done, total, eta_s)
+
+    def _show_progress(self, run: CaptionRun, done: int, total: int, eta_s) -> None:
+        total = max(total, 1)
+        self.progress_bar.setRange(0, total)
+        self.progress_bar.setValue(min(done, total))
+        eta = format_eta(eta_s)
+        text = f"Captioning {min(done + 1, total)}/{total}" if done < total else f"{total}/{total}"
+        if len(run.targets) == 1:
+            text = f"Captioning {run.targets[0].name}"
+        if eta:
+            text += f" · {eta} left"
+        self.progress_bar.setFormat(text)
+        self.progress_row.show()
+
+    @Slot(int, str)
+    def on_text(self, job_id: int, chunk: str) -> None:
+        """A piece of streamed caption text for the job's current clip."""
+        run = self._runs.get(job_id)
+        if run is None or run.target is None:
+            return
+        run.stream += chunk
+        if self.clip is not None and run.target.clip_id == self.clip.id:
+            cursor = self.editor.textCursor()
+            cursor.movePosition(QTextCursor.MoveOperation.End)
+            self._loading = True
+            try:
+                cursor.insertText(chunk)
+            finally:
+                self._loading = False
+            self.editor.ensureCursorVisible()
+            self.live_label.hide()
+        else:
+            tail = " ".join(run.stream.split())
+            self.live_label.setText(f"{run.target.name}: …{tail[-160:]}")
+            self.live_label.show()
+
+    @Slot(int, object)
+    def on_frames(self, job_id: int, frames) -> None:
+        """The frames the model is about to see, for the job's current clip."""
+        run = self._runs.get(job_id)
+        if run is None or run.target is None:
+            return
+        run.frames = list(frames)
+        self._frames_by_clip[run.target.clip_id] = run.frames
+        if self.clip is not None and run.target.clip_id == self.clip.id:
+            self._show_frames(self.clip.id)
+
+    @Slot(int, int, object)
+    def on_item_finished(self, job_id: int, index: int, result) -> None:
+        run = self._runs.get(job_id)
+        if run is None:
+            return
+        target = self._target_of(run, index)
+        if target is not None:
+            self._store_result(target, result, run)
+        self._advance(run, index if 0 <= index < len(run.targets) else run.current)
+
+    @Slot(int, int, str)
+    def on_item_failed(self, job_id: int, index: int, message: str) -> None:
+        run = self._runs.get(job_id)
+        if run is None:
+            return
+        target = self._target_of(run, index)
+        if target is not None:
+            run.failed.append((target.name, message))
+            self._mark_failed(target.clip_id, message)
+        self._advance(run, index if 0 <= index < len(run.targets) else run.current)
+
+    @Slot(int, object)
+    def on_job_finished(self, job_id: int, result) -> None:
+        run = self._runs.pop(job_id, None)
+        if run is None:
+            return
+        # A single job may report only here (no item_finished).
+        if run.stored == 0 and not run.failed and len(run.targets) == 1 and \
+                hasattr(result, "text"):
+            self._store_result(run.targets[0], result, run)
+        self._finish(run, cancelled=False)
+
+    @Slot(int, str)
+    def on_job_failed(self, job_id: int, message: str) -> None:
+        run = self._runs.pop(job_id, None)
+        if run is None:
+            return
+        if len(run.targets) == 1:
+            # A single caption fails with its clip (a bad file) or its model: either way the
+            # clip has no new caption, and the bin says so.
+            run.failed.append((run.targets[0].name, message))
+            self._mark_failed(run.targets[0].clip_id, message)
+        # A batch fails as a whole only for its model or settings: that is no fault of the
+        # clips, which keep their state; the panel shows why.
+        self._finish(run, cancelled=False, job_error=message)
+
+    @Slot(int)
+    def on_job_cancelled(self, job_id: int) -> None:
+        run = self._runs.pop(job_id, None)
+        if run is None:
+            return
+        self._finish(run, cancelled=True)
+
+    @Slot(bool)
+    def on_busy_changed(self, busy: bool) -> None:
+        self._busy = busy
+        self.busy_changed.emit(busy)
+        self._update_actions()
+
+    # -- results --------------------------------------------------------------------------
+    def _store_result(self, target: CaptionTarget, result, run: CaptionRun) -> None:
+        try:
+            self.project.add_caption(target.clip_id, result.text, source="model",
+                                     model=result.model_id, prompt=result.prompt,
+                                     params=caption_params(result))
+        except Exception as err:  # noqa: BLE001 - a clip removed meanwhile, a database error
+            run.failed.append((target.name, str(err)))
+            self._mark_failed(target.clip_id, str(err))
+            return
+        run.stored += 1
+        if result.frames:
+            self._frames_by_clip[target.clip_id] = list(result.frames)
+        elif run.frames:
+            self._frames_by_clip[target.clip_id] = run.frames
+        self._failed.pop(target.clip_id, None)
+        self.caption_changed.emit(target.clip_id)
+        if self.clip is not None and self.clip.id == target.clip_id and self.dirty:
+            self.status_message.emit(
+                f"New caption of {target.name} saved to its history; your unsaved edit "
+                "stays in the box until you save or revert it")
+
+    def _mark_failed(self, clip_id: int, message: str) -> None:
+        self._failed[clip_id] = message
+        self.caption_failed.emit(clip_id, message)
+        if self.clip is not None and self.clip.id == clip_id:
+            self._refresh(keep_editor=self.dirty)
+
+    def _finish(self, run: CaptionRun, cancelled: bool, job_error: str | None = None) -> None:
+        # Clips the job never reached are no longer "captioning…".
+        for target in run.targets[run.current:]:
+            if target.clip_id not in self._failed:
+                self.caption_changed.emit(target.clip_id)
+        parts = [f"Captioned {run.stored} of {len(run.targets)} clip(s)"]
+        if run.failed:
+            parts.append(f"{len(run.failed)} failed")
+        if cancelled:
+            parts.append("cancelled")
+        text = "; ".join(parts)
+        self.status_message.emit(text)
+        if job_error:
+            self._show_error(job_error)
+        elif run.failed:
+            first_message = run.failed[0][1]
+            more = f" (and {len(run.failed) - 1} more)" if len(run.failed) > 1 else ""
+            self._show_error(f"{first_message}{more}")
+            self.error_label.setToolTip("\n".join(m for _, m in run.failed[:30]))
+        if not self._runs:
+            self.progress_row.hide()
+            self.live_label.hide()
+            self.live_label.setText(text)
+        if self.clip is not None:
+            self._refresh(keep_editor=self.dirty)
+            if job_error or run.failed:
+                self.error_label.show()
+        self._update_actions()
+
+    def _show_error(self, text: str) -> None:
+        self.error_label.setText(text)
+        self.error_label.show()
+
+    @property
+    def running(self) -> bool:
+        return bool(self._runs)
+
+    def _update_actions(self) -> None:
+        has_manager = self.manager is not None
+        self.caption_action.setEnabled(has_manager)
+        self.caption_all_action.setEnabled(has_manager)
+        self.caption_button.setEnabled(has_manager)
+        self.caption_all_button.setEnabled(has_manager)
+        self.cancel_action.setEnabled(bool(self._runs))
+        self.cancel_button.setEnabled(bool(self._runs))
+        self.save_action.setEnabled(self.clip is not None)
+
+    # -- shutdown -------------------------------------------------------------------------
+    def shutdown(self) -> None:
+        """Save an unsaved edit; stop loading the captioner module. The model manager is
+        shut down by its owner."""
+        self.commit_edit()
+        self._pool.waitForDone(5000)
+
+
+def _rule(parent) -> QFrame:
+    line = QFrame(parent)
+    line.setFrameShape(QFrame.Shape.HLine)
+    line.setStyleSheet("color: palette(midlight);")
+    return line
+
+
+class _blocked:
+    """``with _blocked(widget):`` no signals from ``widget`` inside."""
+
+    def __init__(self, widget):
+        self._widget = widget
+
+    def __enter__(self):
+        self._old = self._widget.blockSignals(True)
+
+    def __exit__(self, *exc):
+        self._widget.blockSignals(self._old)
+
