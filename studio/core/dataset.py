@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-from studio.core.cancel import CancelToken, Cancelled
+from studio.core.cancel import Cancelled, CancelToken
 from studio.core.media import MediaError, MissingFileError
 
 LAYOUTS = ("diffusion-pipe", "musubi")
