@@ -101,3 +101,30 @@ def test_make_demo_never_replaces_a_folder_it_did_not_build(offline, tmp_path, c
     assert main(["models", "make-demo", str(tmp_path / "out")]) == 1
     assert "not built by Studio" in capsys.readouterr().err
     assert (mine / "precious.txt").read_text() == "keep me"
+
+
+def test_make_demo_builds_both_where_the_demo_ids_find_them(offline, capsys):
+    assert main(["models", "make-demo"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    root = settings.models_dir() / "demo"
+    assert out == [f"demo/smolvlm2-tiny: {root / 'smolvlm2-tiny'}",
+                   f"demo/ltx-video-tiny: {root / 'ltx-video-tiny'}"]
+    captioner = loading.resolve("demo/smolvlm2-tiny", expect="captioner")
+    generator = loading.resolve("demo/ltx-video-tiny", expect="generator")
+    assert captioner.demo and generator.demo
+    rows = list_json(capsys)
+    assert rows["demo/smolvlm2-tiny"]["status"] == "ready"
+    assert rows["demo/ltx-video-tiny"]["status"] == "ready"
+    assert rows["demo/ltx-video-tiny"]["size_bytes"] > 100_000
+
+
+def test_make_demo_into_a_folder_of_ones_choice(offline, tmp_path, capsys):
+    out_dir = tmp_path / "my demos"
+    assert main(["models", "make-demo", str(out_dir)]) == 0
+    captured = capsys.readouterr()
+    assert f"demo/ltx-video-tiny: {out_dir / 'ltx-video-tiny'}" in captured.out
+    assert "use them as folders" in captured.err
+    loading.check_folder(out_dir / "smolvlm2-tiny", "captioner")
+    loading.check_folder(out_dir / "ltx-video-tiny", "generator")
+    assert loading.resolve(str(out_dir / "ltx-video-tiny")).demo  # labelled even as a folder
+    assert sorted(p.name for p in out_dir.iterdir()) == ["ltx-video-tiny", "smolvlm2-tiny"]
