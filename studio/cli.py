@@ -1,7 +1,7 @@
 """Command line: ``studio`` opens the GUI; ``studio VERB ...`` works headless.
 
-Verbs: ``probe``, ``frames``, ``models``. The GUI and its Qt imports load only when no verb
-is given.
+Verbs: ``probe``, ``frames``, ``caption``, ``models``. The GUI and its Qt imports load only
+when no verb is given.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from studio import __version__
 
-VERBS = ("probe", "frames", "models")
+VERBS = ("probe", "frames", "caption", "models")
 
 
 def _gui_parser() -> argparse.ArgumentParser:
@@ -46,6 +46,8 @@ def _verb_parser() -> argparse.ArgumentParser:
     fr.add_argument("--start", type=float, default=None, metavar="S", help="start, seconds")
     fr.add_argument("--end", type=float, default=None, metavar="E", help="end, seconds")
     fr.add_argument("--out", type=Path, required=True, metavar="DIR")
+
+    _add_caption_parser(sub)
     mo = sub.add_parser("models", help="list, download and build models")
     mosub = mo.add_subparsers(dest="models_verb", required=True)
     ml = mosub.add_parser("list", help="known models: kind, whether here and where, size")
@@ -56,6 +58,46 @@ def _verb_parser() -> argparse.ArgumentParser:
     md.add_argument("dir", nargs="?", type=Path, default=None, metavar="DIR",
                     help="where to build them (default: the demo folder Studio looks in)")
     return p
+
+
+def _add_caption_parser(sub) -> None:
+    from studio.inference.captioner import PROMPT_PRESETS
+    from studio.inference.registry import DEFAULT_CAPTIONER
+
+    ca = sub.add_parser(
+        "caption", help="caption videos and images with SmolVLM2 (one JSON object per line)",
+        description="Caption each FILE with SmolVLM2 and print one JSON object per line: path, "
+        "ok, caption, model, demo, frame_times (seconds), seconds, error. The model loads once "
+        "for all files; a file that fails gets ok: false and the run goes on. Exit status 0 "
+        "when every file was captioned, 1 otherwise.")
+    ca.add_argument("files", nargs="+", metavar="FILE")
+    ca.add_argument("--model", default=DEFAULT_CAPTIONER, metavar="ID|DIR",
+                    help=f"model id (see `studio models list`) or a model folder "
+                    f"(default: {DEFAULT_CAPTIONER})")
+    ca.add_argument("--preset", choices=list(PROMPT_PRESETS), default=None,
+                    help="prompt preset (default: detailed)")
+    ca.add_argument("--prompt", default=None, metavar="TEXT",
+                    help="your own prompt instead of a preset")
+    ca.add_argument("--fps", type=float, default=None, metavar="F",
+                    help="frames per second to sample (default: the model's, usually 1)")
+    ca.add_argument("--max-frames", type=int, default=None, metavar="N",
+                    help="at most N frames per video (default: the model's, usually 64)")
+    ca.add_argument("--max-new-tokens", type=int, default=None, metavar="N",
+                    help="longest caption, in tokens (default: the model's, usually 256)")
+    ca.add_argument("--sample", action="store_true",
+                    help="sample the words (varies from run to run) instead of greedy decoding")
+    ca.add_argument("--temperature", type=float, default=None, help="with --sample (default 0.7)")
+    ca.add_argument("--top-p", type=float, default=None, help="with --sample (default 0.9)")
+    ca.add_argument("--device", choices=("cuda", "mps", "cpu"), default=None,
+                    help="where the model runs (default: CUDA, then MPS, then CPU)")
+    ca.add_argument("--jsonl", type=Path, default=None, metavar="OUT",
+                    help='also write a manifest of {"video_path", "caption"} lines (the '
+                    "musubi-tuner layout) to OUT, replacing it")
+    ca.add_argument("--txt", action="store_true",
+                    help="also write each caption beside its input as a .txt of the same name "
+                    "(clip.mp4 -> clip.txt, the diffusion-pipe layout); an existing .txt is "
+                    "left alone unless --overwrite is given")
+    ca.add_argument("--overwrite", action="store_true", help="with --txt: replace existing .txt files")
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
@@ -129,6 +171,138 @@ def cmd_frames(args: argparse.Namespace) -> int:
         return 1
     print(json.dumps(written))
     return 0
+
+
+def _caption_settings(args: argparse.Namespace, model: str):
+    """CaptionSettings from the command line (ValueError naming the flag when one is bad)."""
+    from studio.inference import registry
+    from studio.inference.captioner import CaptionSettings
+
+    if args.prompt is not None and args.preset is not None:
+        raise ValueError("give either --prompt or --preset, not both")
+    if args.prompt is not None and not args.prompt.strip():
+        raise ValueError("--prompt needs some text")
+    spec = registry.get(model)
+    max_new_tokens = args.max_new_tokens
+    if max_new_tokens is None:
+        max_new_tokens = (spec.defaults.get("max_new_tokens") if spec is not None else None) \
+            or CaptionSettings.max_new_tokens
+    settings = CaptionSettings(
+        preset="custom" if args.prompt is not None else (args.preset or CaptionSettings.preset),
+        prompt=args.prompt, max_new_tokens=max_new_tokens, do_sample=args.sample,
+        fps=args.fps, max_frames=args.max_frames)
+    if args.temperature is not None:
+        settings.temperature = args.temperature
+    if args.top_p is not None:
+        settings.top_p = args.top_p
+    try:
+        settings.validate()
+    except ValueError as err:
+        flag = str(err).split(":", 1)[0].replace("_", "-")
+        raise ValueError(f"--{flag}:{str(err).split(':', 1)[1]}") from None
+    return settings
+
+
+def cmd_caption(args: argparse.Namespace) -> int:
+    from studio.core.media import MediaError
+    from studio.inference.loading import ModelError
+
+    try:
+        settings = _caption_settings(args, args.model)
+    except ValueError as err:
+        print(f"studio caption: {err}", file=sys.stderr)
+        return 2
+    try:
+        from studio.inference.captioner import Captioner
+
+        captioner = Captioner.load(args.model, args.device)
+    except ModelError as err:
+        print(f"studio caption: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("studio caption: interrupted", file=sys.stderr)
+        return 130
+
+    manifest: list[dict] = []
+    all_ok = True
+    try:
+        for name in args.files:
+            row = {"path": name, "ok": False, "caption": None, "model": captioner.model_id,
+                   "demo": captioner.demo, "frame_times": [], "seconds": None, "error": None}
+            try:
+                result = captioner.caption(name, settings)
+            except MediaError as err:
+                row["error"] = str(err)
+            except (ValueError, IndexError) as err:
+                row["error"] = f"{name}: {err}" if name not in str(err) else str(err)
+            except Exception as err:  # noqa: BLE001 - one file fails, the run goes on
+                row["error"] = f"{name}: captioning failed: {type(err).__name__}: {err}"
+            else:
+                row.update(ok=True, caption=result.text, frame_times=result.frame_times,
+                           seconds=round(result.seconds, 3))
+                manifest.append({"video_path": Path(name).resolve().as_posix(),
+                                 "caption": result.text})
+                if args.txt:
+                    row["txt"] = None
+                    sidecar = Path(name).with_suffix(".txt")
+                    try:
+                        _write_text_sidecar(sidecar, result.text + "\n", args.overwrite)
+                        row["txt"] = str(sidecar)
+                    except FileExistsError:
+                        row.update(ok=False, error=f"{sidecar}: exists; not replaced (use "
+                                   "--overwrite to replace it)")
+                    except OSError as err:
+                        row.update(ok=False, error=f"{sidecar}: cannot write it "
+                                   f"({err.strerror or err})")
+            all_ok = all_ok and row["ok"]
+            print(json.dumps(row, ensure_ascii=False), flush=True)
+    except KeyboardInterrupt:
+        print("studio caption: interrupted", file=sys.stderr)
+        all_ok = False
+        interrupted = True
+    else:
+        interrupted = False
+    finally:
+        captioner.unload()
+    if args.jsonl is not None:
+        lines = "".join(json.dumps(m, ensure_ascii=False) + "\n" for m in manifest)
+        try:
+            _write_text_sidecar(args.jsonl, lines, overwrite=True)
+        except OSError as err:
+            print(f"studio caption: cannot write {args.jsonl}: {err.strerror or err}",
+                  file=sys.stderr)
+            return 1
+    if interrupted:
+        return 130
+    return 0 if all_ok else 1
+
+
+def _write_text_sidecar(final: Path, text: str, overwrite: bool) -> None:
+    """Write ``text`` to a temporary file beside ``final``, then move it there: a crash never
+    leaves half a file under the final name. Without ``overwrite`` an existing ``final`` is
+    kept and ``FileExistsError`` raised (a hard link fails when the name is taken)."""
+    import os
+    import secrets
+
+    temp = final.with_name(f".{final.name}.{secrets.token_hex(4)}.part")
+    # O_EXCL: never someone else's file; mode 0o666 less the umask, as a plain open() makes
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        if overwrite:
+            os.replace(temp, final)
+            return
+        try:
+            os.link(temp, final)
+        except FileExistsError:
+            raise
+        except OSError:  # no hard links here: check, then move
+            if final.exists():
+                raise FileExistsError(17, "exists", str(final)) from None
+            os.replace(temp, final)
+    finally:
+        temp.unlink(missing_ok=True)
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -238,7 +412,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] in VERBS:
         args = _verb_parser().parse_args(argv)
-        return {"probe": cmd_probe, "frames": cmd_frames, "models": cmd_models}[args.verb](args)
+        return {"probe": cmd_probe, "frames": cmd_frames, "caption": cmd_caption,
+                "models": cmd_models}[args.verb](args)
     args = _gui_parser().parse_args(argv)
     from studio.settings import has_display
 

@@ -27,6 +27,7 @@ torch and transformers are imported on the first ``Captioner.load``, never at im
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import json
@@ -322,21 +323,19 @@ def _import_heavy() -> None:
             gc.enable()
 
 
-class _QuietProgress:
-    """transformers' "Loading weights" bars off while a model loads; the state is restored."""
+@contextlib.contextmanager
+def quiet_progress():
+    """transformers' progress bars ("Loading weights", "Writing model shards") off inside; the
+    previous state is restored. They would litter the CLI's stderr and the logs."""
+    from transformers.utils import logging as hf_logging
 
-    def __enter__(self):
-        from transformers.utils import logging as hf_logging
-
-        self._was = hf_logging.is_progress_bar_enabled()
-        if self._was:
-            hf_logging.disable_progress_bar()
-        return self
-
-    def __exit__(self, *exc):
-        from transformers.utils import logging as hf_logging
-
-        if self._was:
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    if was_enabled:
+        hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
             hf_logging.enable_progress_bar()
 
 
@@ -397,7 +396,7 @@ class Captioner:
                                 "(config.json model_type must be smolvlm). Studio captions "
                                 "with SmolVLM2 models: see `studio models list`.")
         try:
-            with _QuietProgress():
+            with quiet_progress():
                 parts = _load_parts(folder, choice)
         except Exception as err:
             from studio.inference.loading import ModelError

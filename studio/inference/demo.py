@@ -126,7 +126,10 @@ def _write_captioner(folder: Path) -> None:
         bos_token_id=ids["<|im_start|>"], eos_token_id=ids["<end_of_utterance>"],
         pad_token_id=ids["<|endoftext|>"],
     )
-    model.save_pretrained(folder, safe_serialization=True)
+    from studio.inference.captioner import quiet_progress
+
+    with quiet_progress():
+        model.save_pretrained(folder, safe_serialization=True)
     tokenizer.save_pretrained(folder)
 
     # SmolVLMProcessor cannot be built without torchvision here, so its files are written as a
