@@ -204,7 +204,9 @@ class FrameStrip(QListWidget):
                 FRAME_THUMB, Qt.AspectRatioMode.KeepAspectRatio,
                 Qt.TransformationMode.SmoothTransformation)
             item = QListWidgetItem(pixmap, format_time(frame.time_s))
-            item.setToolTip(f"frame {frame.index} at {frame.time_s:.3f} s")
+            item.setToolTip(f"frame {frame.index} at {frame.time_s:.3f} s; click to show it "
+                            "in the player")
+            item.setData(Qt.ItemDataRole.UserRole, int(frame.index))
             item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter)
             self.addItem(item)
             self.times.append(float(frame.time_s))
@@ -271,6 +273,7 @@ class CaptionRun:
     failed: list[tuple[str, str]] = field(default_factory=list)  # (name, message)
     frames: list = field(default_factory=list)  # of the current target
     model: str = ""
+    max_new_tokens: int = 0
 
     @property
     def target(self) -> CaptionTarget | None:
@@ -283,6 +286,7 @@ class CaptionPanel(QWidget):
     ``set_clip_sources``."""
 
     status_message = Signal(str)
+    frame_clicked = Signal(int, int)  # clip id, frame index: a frame of the strip was clicked
     caption_changed = Signal(int)  # clip id: a version was added or removed
     caption_failed = Signal(int, str)  # clip id, message
     caption_running = Signal(int)  # clip id: a model is working on it
@@ -370,6 +374,7 @@ class CaptionPanel(QWidget):
         self.frames_label = QLabel(self)
         self.frames_label.setStyleSheet("color: palette(mid);")
         self.frame_strip = FrameStrip(self)
+        self.frame_strip.itemClicked.connect(self._on_frame_clicked)
 
         # History: every version, newest first, restorable.
         history_body = QWidget(self)
@@ -714,6 +719,11 @@ class CaptionPanel(QWidget):
                 f"{format_time(times[-1])}" if times else "")
         self.frames_label.setVisible(bool(self.frames_label.text()))
 
+    @Slot(QListWidgetItem)
+    def _on_frame_clicked(self, item: QListWidgetItem) -> None:
+        if self.clip is not None:
+            self.frame_clicked.emit(self.clip.id, item.data(Qt.ItemDataRole.UserRole))
+
     # -- editing --------------------------------------------------------------------------
     @property
     def dirty(self) -> bool:
@@ -999,7 +1009,8 @@ class CaptionPanel(QWidget):
         else:
             job = CaptionBatchJob(job_id=job_id, model=self.model, settings=settings, items=[
                 CaptionItem(t.clip_id, t.path, t.in_frame, t.out_frame) for t in targets])
-        run = CaptionRun(job_id, targets, model=self.model)
+        run = CaptionRun(job_id, targets, model=self.model,
+                         max_new_tokens=settings.max_new_tokens)
         self._runs[job_id] = run
         for t in targets:
             self._failed.pop(t.clip_id, None)
@@ -1083,7 +1094,15 @@ class CaptionPanel(QWidget):
         run = self._runs.get(job_id)
         if run is None or run.target is None:
             return
+        if not run.stream:
+            chunk = chunk.lstrip()  # the model's reply starts with a space
+            if not chunk:
+                return
         run.stream += chunk
+        if len(run.targets) == 1:
+            # One clip: the bar follows the words against the token budget (an upper bound).
+            self.progress_bar.setRange(0, max(run.max_new_tokens, 1))
+            self.progress_bar.setValue(min(len(run.stream.split()), run.max_new_tokens))
         if self.clip is not None and run.target.clip_id == self.clip.id:
             cursor = self.editor.textCursor()
             cursor.movePosition(QTextCursor.MoveOperation.End)
@@ -1233,6 +1252,11 @@ class CaptionPanel(QWidget):
     @property
     def running(self) -> bool:
         return bool(self._runs)
+
+    def job_clip_ids(self, job_id: int) -> list[int]:
+        """The clips a running job of this panel captions, in order ([] when it has ended)."""
+        run = self._runs.get(job_id)
+        return [] if run is None else [t.clip_id for t in run.targets]
 
     def _update_actions(self) -> None:
         has_manager = self.manager is not None

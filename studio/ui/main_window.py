@@ -67,6 +67,7 @@ class MainWindow(QMainWindow):
         self.captions.caption_failed.connect(self.bin.set_caption_failed)
         self.captions.caption_running.connect(self.bin.set_caption_running)
         self.captions.status_message.connect(self._on_status_message)
+        self.captions.frame_clicked.connect(self._on_caption_frame_clicked)
 
         self._status_project = QLabel(str(project.root))
         self._status_project.setStyleSheet("color: palette(mid);")
@@ -205,6 +206,13 @@ class MainWindow(QMainWindow):
         self.bin.set_in_out(clip_id, in_frame, out_frame)
         if self.player.clip_id == clip_id:
             self.player.show_in_out(in_frame, out_frame)
+
+    @Slot(int, int)
+    def _on_caption_frame_clicked(self, clip_id: int, index: int) -> None:
+        """A frame of the caption panel's strip: show it in the player."""
+        if self.player.clip_id == clip_id:
+            self.player.pause()
+            self.player.seek(index)
 
     @Slot(str)
     def _on_status_message(self, text: str) -> None:

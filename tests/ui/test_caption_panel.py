@@ -5,6 +5,7 @@ streamed captions, batches, cancel, failures and closing mid-caption."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from PySide6.QtCore import Qt
@@ -12,7 +13,7 @@ from PySide6.QtGui import QUndoStack
 
 from studio.ui.bin_panel import COL_CAPTION, COL_NAME
 from studio.ui.caption_panel import CaptionPanel, format_eta
-from tests.media_factory import make_video
+from tests.media_factory import make_bad, make_video
 
 
 @pytest.fixture(scope="module")
@@ -279,3 +280,167 @@ def test_export_training_set_dialog(qtbot, window, project, clips, tmp_path):
     assert failed.args[0] is None
     assert "a file/sub" in dialog.result_label.text() and "cannot create" in dialog.result_label.text()
     dialog.close()
+
+
+# --- with the real model manager and the tiny demo captioner --------------------------------------
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    from studio.inference.demo import make_demo_captioner
+
+    return str(make_demo_captioner(tmp_path_factory.mktemp("models") / "tiny-smolvlm2"))
+
+
+@pytest.fixture
+def captioning(qtbot, window, tiny_model):
+    """A main window with its own model manager, set to the tiny demo captioner."""
+    from studio.ui.model_manager import ModelManager
+
+    def open_window(max_new_tokens: int = 24):
+        w = window(ModelManager(freeze_heap=False))
+        w.captions.set_model(tiny_model)
+        w.captions.max_tokens_spin.setValue(max_new_tokens)
+        return w
+
+    return open_window
+
+
+def select(qtbot, w, clip_id):
+    w.bin.select_clip(clip_id)
+    qtbot.waitUntil(lambda: w.captions.clip is not None and w.captions.clip.id == clip_id)
+
+
+def no_message_boxes():
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    return not [t for t in QApplication.topLevelWidgets()
+                if isinstance(t, QMessageBox) and t.isVisible()]
+
+
+def test_caption_streams_into_the_panel_and_is_stored_with_its_settings(
+        qtbot, captioning, project, clips, tiny_model):
+    w = captioning(max_new_tokens=30)
+    panel = w.captions
+    clip = clips[0]
+    project.add_caption(clip.id, "an older caption", source="edit")
+    w.bin.refresh_caption_state(clip.id)
+    select(qtbot, w, clip.id)
+    seen: list[str] = []
+    panel.editor.textChanged.connect(lambda: seen.append(panel.editor.toPlainText()))
+
+    panel.caption_action.trigger()  # Caption > Caption Selected Clips (Ctrl+Enter)
+    assert panel.state == "captioning" and panel.editor.isReadOnly()
+    assert caption_cell(w, clip.id).data() == "captioning…"
+    assert panel.progress_row.isVisible() and panel.cancel_button.isEnabled()
+    qtbot.waitUntil(lambda: not panel.running, timeout=60000)
+
+    caption = project.current_caption(clip.id)
+    assert caption.source == "model" and caption.model == tiny_model
+    assert caption.prompt == panel.api.PROMPT_PRESETS[panel.api.DEFAULT_PRESET]
+    assert caption.params["max_new_tokens"] == 30 and caption.params["do_sample"] is False
+    assert caption.params["demo"] is True and caption.params["frame_times"]
+    # Word by word: the box grew through several partial texts, each a prefix of the caption.
+    partial = [t for t in seen if t and t != caption.text]
+    assert len(partial) >= 3, seen
+    assert all(caption.text.startswith(t) for t in partial)
+    assert panel.editor.toPlainText() == caption.text and not panel.editor.isReadOnly()
+    assert panel.state == "captioned" and caption_cell(w, clip.id).data() == "captioned"
+    assert panel.demo_label.isVisible()
+    # The frames the model saw, with their times; a click shows one in the player.
+    assert panel.frame_strip.count() == len(caption.params["frame_times"])
+    assert panel.frame_strip.times == pytest.approx(caption.params["frame_times"], abs=1e-3)
+    assert "Frames the model saw" in panel.frames_label.text()
+    last = panel.frame_strip.item(panel.frame_strip.count() - 1)
+    panel.frame_strip.itemClicked.emit(last)
+    qtbot.waitUntil(lambda: w.player.position == caption.params["frame_indices"][-1])
+    # The earlier caption stays in the history.
+    assert [c.text for c in project.captions_for(clip.id)] == ["an older caption", caption.text]
+    assert not panel.progress_row.isVisible()
+
+
+def test_caption_all_uncaptioned_skips_captioned_clips_and_cancels(
+        qtbot, captioning, project, clips, clip_files, tmp_path):
+    extra = [project.import_file(make_video(tmp_path / f"more{i}.mp4", width=64, height=48,
+                                            frames=24, fps=12))[0] for i in range(2)]
+    project.add_caption(clips[1].id, "already captioned")
+    w = captioning(max_new_tokens=200)
+    panel = w.captions
+    select(qtbot, w, clips[2].id)
+
+    job_id = panel.caption_uncaptioned()
+    assert panel.job_clip_ids(job_id) == [clips[0].id, clips[2].id, extra[0].id, extra[1].id]
+    qtbot.waitUntil(lambda: "/4" in panel.progress_bar.format(), timeout=60000)
+    qtbot.waitUntil(lambda: project.current_caption(clips[0].id) is not None, timeout=60000)
+    # The second clip is the one on screen: its caption streams into the box.
+    qtbot.waitUntil(lambda: panel.editor.toPlainText() != "", timeout=60000)
+    assert panel.state == "captioning"
+    assert "2/4" in panel.progress_bar.format()
+
+    with qtbot.waitSignal(w.model_manager.job_cancelled, timeout=10000):
+        panel.cancel_button.click()
+    assert not panel.running and not panel.progress_row.isVisible()
+    assert project.current_caption(clips[2].id) is None  # cancelled mid-caption: nothing stored
+    assert [c.text for c in project.captions_for(clips[1].id)] == ["already captioned"]
+    states = [caption_cell(w, c.id).data() for c in (clips[0], clips[1], clips[2], *extra)]
+    assert states == ["captioned", "captioned", "none", "none", "none"]
+    assert panel.state == "none" and panel.editor.toPlainText() == "" and not panel.editor.isReadOnly()
+    assert "cancelled" in w.statusBar().currentMessage()
+
+    # The next run picks up where it stopped (and the manager's thread lives on).
+    w.captions.max_tokens_spin.setValue(8)
+    job_id = panel.caption_uncaptioned()
+    assert panel.job_clip_ids(job_id) == [clips[2].id, extra[0].id, extra[1].id]
+    qtbot.waitUntil(lambda: not panel.running, timeout=60000)
+    assert all(caption_cell(w, c.id).data() == "captioned" for c in (*clips, *extra))
+    assert panel.caption_uncaptioned() is None  # nothing left to do
+    assert "Every clip in the bin has a caption" in w.statusBar().currentMessage()
+
+
+def test_a_bad_file_in_a_batch_fails_alone(qtbot, captioning, project, clips, tmp_path):
+    doomed = make_video(tmp_path / "doomed.mp4", width=64, height=48, frames=24, fps=12)
+    vanished = project.import_file(doomed)[0]
+    broken = project.import_file(make_bad(tmp_path, "text", name="broken.mp4"))[0]
+    w = captioning(max_new_tokens=8)
+    panel = w.captions
+    doomed.unlink()  # gone after the bin listed it: only the captioner finds out
+    select(qtbot, w, clips[0].id)
+
+    w.bin.view.selectAll()
+    job_id = panel.caption_selected()
+    assert job_id is not None
+    # Not media at all: failed at once, without bothering the model.
+    assert caption_cell(w, broken.id).data() == "failed"
+    assert panel.job_clip_ids(job_id) == [*[c.id for c in clips], vanished.id]
+    qtbot.waitUntil(lambda: not panel.running, timeout=60000)
+
+    assert [caption_cell(w, c.id).data() for c in clips] == ["captioned"] * 3
+    assert caption_cell(w, vanished.id).data() == "failed"
+    assert "doomed.mp4" in caption_cell(w, vanished.id).data(Qt.ItemDataRole.ToolTipRole)
+    assert project.current_caption(vanished.id) is None
+    assert panel.error_label.isVisible() and "doomed.mp4" in panel.error_label.text()
+    assert no_message_boxes()
+    select(qtbot, w, vanished.id)
+    assert panel.state == "failed" and "doomed.mp4" in panel.error_label.text()
+
+    # A missing model fails the job with a message in the panel; the clips keep their state.
+    panel.set_model(str(tmp_path / "no-such-model"))
+    select(qtbot, w, clips[0].id)
+    panel.caption_selected()
+    qtbot.waitUntil(lambda: not panel.running, timeout=60000)
+    assert "no-such-model" in panel.error_label.text()
+    assert caption_cell(w, clips[0].id).data() == "failed"  # a single clip fails with its job
+    assert caption_cell(w, clips[1].id).data() == "captioned"
+    assert no_message_boxes()
+
+
+def test_closing_the_window_during_a_caption_exits_cleanly(qtbot, captioning, project, clips):
+    w = captioning(max_new_tokens=4000)
+    panel = w.captions
+    select(qtbot, w, clips[0].id)
+    panel.caption_selected()
+    qtbot.waitUntil(lambda: len(panel.editor.toPlainText().split()) >= 3, timeout=60000)
+    started = time.monotonic()
+    w.close()
+    assert time.monotonic() - started < 2.0
+    assert w.model_manager.thread_finished
+    assert project.current_caption(clips[0].id) is None  # a cut-off caption is not stored
