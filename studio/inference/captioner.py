@@ -129,7 +129,8 @@ class CaptionResult:
     frame_times: list[float]  # seconds from the start of the file
     seconds: float  # wall time of the whole caption
     demo: bool = False  # made by a demo model (random weights)
-    frames: list[Frame] = field(default_factory=list, repr=False)  # what the model saw
+    # the frames the model saw, shrunk to fit PREVIEW_SIZE (for the strip under a caption)
+    frames: list[Frame] = field(default_factory=list, repr=False)
 
 
 TextCallback = Callable[[str], None]  # receives each new piece of text as it streams
@@ -143,7 +144,7 @@ class PreparedInput:
     text: str  # the full prompt, image tokens expanded
     prompt: str  # the user's request (a preset's text or the custom prompt)
     still: bool
-    frames: list[Frame]
+    frames: list[Frame]  # previews (PREVIEW_SIZE), not the full-size frames
     frame_indices: list[int]
     frame_times: list[float]
     tensors: dict  # input_ids, attention_mask, pixel_values, pixel_attention_mask (on the device)
@@ -441,36 +442,39 @@ class Captioner:
         with FrameReader(path) as reader:
             count = reader.frame_count
             still = count == 1 and reader.duration_s == 0.0
+            prompt = settings.prompt_text(still=still)
+            self._check_prompt(prompt)
             if still:
                 if in_frame not in (None, 0) or out_frame not in (None, 0):
                     raise ValueError(f"{reader.path}: a still image has only frame 0")
-                frames = [reader.frame_at(0)]
-                first = 0
-                indices = [0]
-            else:
-                first, last = _checked_range(reader.path, count, in_frame, out_frame)
-                total = last - first + 1
-                video_fps = reader.fps
-                duration = total / video_fps if video_fps > 0 else 0.0
-                settings.fps = settings.fps or self.sampling.fps
-                settings.max_frames = settings.max_frames or self.sampling.max_frames
-                settings.frame_size = settings.frame_size or self.sampling.frame_size
-                relative = sample_frame_indices(total, video_fps, duration, fps=settings.fps,
-                                                max_frames=settings.max_frames)
-                indices = [first + i for i in relative]
-                frames = []
-                for frame in reader.iter_frames(indices):
-                    if cancel is not None:
-                        cancel.raise_if_cancelled()
-                    frames.append(frame)
-        prompt = settings.prompt_text(still=still)
-        self._check_prompt(prompt)
-        if still:
-            text, tensors = self._image_inputs(frames[0], prompt)
-        else:
-            timestamps = [(i - first) / video_fps for i in indices]
-            text, tensors = self._video_inputs(frames, timestamps, duration, prompt, settings)
-        return PreparedInput(text=text, prompt=prompt, still=still, frames=frames,
+                frame = reader.frame_at(0)
+                text, tensors = self._image_inputs(frame, prompt)
+                return PreparedInput(text=text, prompt=prompt, still=True,
+                                     frames=[_preview(frame)], frame_indices=[0],
+                                     frame_times=[frame.time_s], tensors=tensors,
+                                     settings=settings)
+            first, last = _checked_range(reader.path, count, in_frame, out_frame)
+            total = last - first + 1
+            video_fps = reader.fps
+            duration = total / video_fps if video_fps > 0 else 0.0
+            settings.fps = settings.fps or self.sampling.fps
+            settings.max_frames = settings.max_frames or self.sampling.max_frames
+            settings.frame_size = settings.frame_size or self.sampling.frame_size
+            relative = sample_frame_indices(total, video_fps, duration, fps=settings.fps,
+                                            max_frames=settings.max_frames)
+            indices = [first + i for i in relative]
+            # One decoded frame in memory at a time: each goes through the image processor
+            # as it comes (the same pixels as one batch: frames of one size need no padding)
+            # and only a preview of it is kept (64 4K frames would hold 1.6 GB).
+            frames, pixels = [], []
+            for frame in reader.iter_frames(indices):
+                if cancel is not None:
+                    cancel.raise_if_cancelled()
+                pixels.append(self._frame_pixels(frame, settings))
+                frames.append(_preview(frame))
+        timestamps = [(i - first) / video_fps for i in indices]
+        text, tensors = self._video_inputs(pixels, timestamps, duration, prompt)
+        return PreparedInput(text=text, prompt=prompt, still=False, frames=frames,
                              frame_indices=[f.index for f in frames],
                              frame_times=[f.time_s for f in frames], tensors=tensors,
                              settings=settings)
@@ -545,20 +549,29 @@ class Captioner:
 
     # ---- inputs ----
 
-    def _video_inputs(self, frames: list[Frame], timestamps: list[float], duration: float,
-                      prompt: str, settings: CaptionSettings):
+    def _frame_pixels(self, frame: Frame, settings: CaptionSettings):
+        """One video frame as SmolVLMVideoProcessor prepares it: resized keeping its aspect to
+        the frame size, then squashed to the encoder's square; never tiled."""
         from PIL import Image
+
+        return self.image_processor(
+            images=[[Image.fromarray(frame.image)]], do_image_splitting=False,
+            size={"longest_edge": settings.frame_size},
+            max_image_size={"longest_edge": self.sampling.max_image_size},
+            return_tensors="pt", **self.sampling.overrides)
+
+    def _video_inputs(self, pixels: list, timestamps: list[float], duration: float,
+                      prompt: str):
+        import torch
 
         text = self._render(self.video_template, "video", prompt)
         text = text.replace(self.tokens.video,
                             video_run(timestamps, duration, self.image_seq_len, self.tokens), 1)
-        images = [Image.fromarray(f.image) for f in frames]
-        pixels = self.image_processor(
-            images=[images], do_image_splitting=False,
-            size={"longest_edge": settings.frame_size},
-            max_image_size={"longest_edge": self.sampling.max_image_size},
-            return_tensors="pt", **self.sampling.overrides)
-        return text, self._tensors(text, pixels)
+        joined = {"pixel_values": torch.cat([p["pixel_values"] for p in pixels], dim=1)}
+        if all("pixel_attention_mask" in p for p in pixels):
+            joined["pixel_attention_mask"] = torch.cat(
+                [p["pixel_attention_mask"] for p in pixels], dim=1)
+        return text, self._tensors(text, joined)
 
     def _image_inputs(self, frame: Frame, prompt: str):
         from PIL import Image
@@ -604,6 +617,25 @@ class Captioner:
     def _check_loaded(self) -> None:
         if self.model is None:
             raise RuntimeError("the captioner was unloaded; load it again")
+
+
+PREVIEW_SIZE = 512  # longest edge of the frames a caption hands back (the strip under it)
+
+
+def _preview(frame: Frame) -> Frame:
+    """``frame`` with its image shrunk to fit PREVIEW_SIZE (kept as it is when smaller)."""
+    import numpy as np
+    from PIL import Image
+
+    from studio.core.frames import Frame
+
+    height, width = frame.image.shape[:2]
+    if max(height, width) <= PREVIEW_SIZE:
+        return frame
+    scale = PREVIEW_SIZE / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    image = Image.fromarray(frame.image).resize(size, Image.Resampling.BOX)
+    return Frame(index=frame.index, time_s=frame.time_s, image=np.asarray(image))
 
 
 def _checked_range(path: str, count: int, in_frame: int | None, out_frame: int | None):

@@ -42,6 +42,7 @@ def clips(tmp_path_factory):
         # 8 s at 10 fps: longer than max_frames / fps + 2 s when max_frames is 4
         "long": make_video(folder / "long.mp4", frames=80, fps=10, gop=20),
         "still": make_image(folder / "still.png", width=80, height=60),
+        "big": make_video(folder / "big.mp4", width=1280, height=720, frames=10, fps=5),
         "random": make_bad(folder, "random"),
         "audio": make_audio_only(folder / "tone.m4a"),
     }
@@ -221,6 +222,23 @@ def test_frames_are_resized_to_the_encoder_square(tiny_captioner, clips):
     assert ids.count(image_id) == 6 * tiny_captioner.image_seq_len == 24
 
 
+def test_big_frames_are_processed_one_by_one_and_kept_as_previews(tiny_captioner, clips):
+    from PIL import Image
+
+    prepared = tiny_captioner.prepare(str(clips["big"]), few())
+    assert prepared.frame_indices == [0, 9]
+    assert all(f.image.shape == (288, 512, 3) for f in prepared.frames)
+    assert [frame_number_of(f.image) for f in prepared.frames] == [0, 9]
+    # the same pixels as the whole batch of full-size frames through the image processor
+    with FrameReader(clips["big"]) as reader:
+        images = [Image.fromarray(reader.frame_at(i).image) for i in (0, 9)]
+    batch = tiny_captioner.image_processor(
+        images=[images], do_image_splitting=False, return_tensors="pt",
+        size={"longest_edge": prepared.settings.frame_size},
+        max_image_size={"longest_edge": tiny_captioner.sampling.max_image_size})
+    assert (prepared.tensors["pixel_values"] == batch["pixel_values"]).all()
+
+
 def test_still_image_is_captioned_as_an_image(tiny_captioner, clips):
     seen = []
     result = tiny_captioner.caption(str(clips["still"]), few(), on_frames=seen.append)
@@ -337,3 +355,33 @@ def test_unload_frees_the_model(tiny_captioner_dir, clips):
     with pytest.raises(RuntimeError, match="unloaded"):
         captioner.caption(str(clips["video"]), few())
     captioner.unload()  # twice is harmless
+
+
+# ---- the demo model ----------------------------------------------------------------------------
+
+def test_demo_captioner_is_deterministic_quick_and_in_the_real_layout(tmp_path,
+                                                                      tiny_captioner_dir):
+    import torch
+
+    from studio.inference.demo import make_demo_captioner
+
+    torch.manual_seed(5)
+    expected_draw = torch.rand(3)
+    torch.manual_seed(5)
+    started = time.perf_counter()
+    again = make_demo_captioner(tmp_path / "again")
+    assert time.perf_counter() - started < 5.0
+    assert torch.equal(torch.rand(3), expected_draw)  # the caller's random state is untouched
+    names = sorted(p.name for p in tiny_captioner_dir.iterdir())
+    assert names == sorted(p.name for p in again.iterdir())
+    for name in names:  # the same bytes: the same weights and tokenizer every time
+        assert (again / name).read_bytes() == (tiny_captioner_dir / name).read_bytes(), name
+    assert {"config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
+            "tokenizer_config.json", "preprocessor_config.json", "processor_config.json",
+            "chat_template.jinja", "studio-demo.json"} <= set(names)
+    preprocessor = json.loads((again / "preprocessor_config.json").read_text())
+    assert preprocessor["video_sampling"]["fps"] == 1
+    assert preprocessor["video_sampling"]["max_frames"] == 64
+    # built again over itself: replaced whole, nothing left beside it
+    make_demo_captioner(again)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["again"]
