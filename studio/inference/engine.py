@@ -165,10 +165,24 @@ def _is_host_out_of_memory(err: BaseException) -> bool:
         isinstance(err, RuntimeError) and "can't allocate memory" in str(err).lower())
 
 
-def describe_failure(doing: str, err: BaseException) -> str:
-    """One line a person can act on. ``doing``: what failed, e.g. "captioning clip.mp4"."""
+def _names_file(err: BaseException, path: str | None) -> bool:
+    """A ValueError or IndexError whose message names the file (an in point outside it)."""
+    return isinstance(err, (ValueError, IndexError)) and path is not None and str(path) in str(err)
+
+
+def _is_expected(err: BaseException, path: str | None) -> bool:
+    """A failure of the input or the model, not of Studio: no traceback in the log."""
+    return (isinstance(err, (MediaError, _SettingsError)) or _is_model_error(err)
+            or _names_file(err, path))
+
+
+def describe_failure(doing: str, err: BaseException, path: str | None = None) -> str:
+    """One line a person can act on. ``doing``: what failed, e.g. "captioning clip.mp4";
+    ``path``: the file it was about (a ValueError that names it is a message already)."""
     if isinstance(err, (MediaError, _SettingsError)) or _is_model_error(err):
         return str(err)  # they name the file or model and the reason already
+    if _names_file(err, path):
+        return str(err).strip().splitlines()[0]  # e.g. an in point outside the file
     if _is_gpu_out_of_memory(err):
         return f"out of GPU memory while {doing}: try a smaller model or fewer frames"
     if _is_host_out_of_memory(err):
@@ -228,8 +242,11 @@ def _preload_torch_library() -> None:
         log.debug("preloading libtorch_cpu failed", exc_info=True)
 
 
-def import_ml_stack(freeze_heap: bool = True) -> None:
+def import_ml_stack(freeze_heap: bool = True, cancel: CancelToken | None = None) -> None:
     """Import torch, transformers and the captioner, keeping other threads responsive.
+
+    ``cancel`` is checked between modules (raising ``Cancelled``): a window closed during the
+    seconds these imports take waits for one module, not all of them.
 
     With ``freeze_heap`` the cyclic garbage collector is off during the imports and everything
     they made is then frozen (``gc.freeze``): a full collection of the torch heap holds the GIL
@@ -247,6 +264,8 @@ def import_ml_stack(freeze_heap: bool = True) -> None:
         gc.disable()
     try:
         for name in _ML_MODULES:
+            if cancel is not None:
+                cancel.raise_if_cancelled()
             try:
                 importlib.import_module(name)
             except ImportError as err:
@@ -388,9 +407,11 @@ class Engine:
             self._report("cancelled", job_id)
             return None
         except Exception as err:  # noqa: BLE001 - every failure becomes a message; the engine lives on
-            message = describe_failure(_describe_job(job), err)
-            if not isinstance(err, (MediaError, _SettingsError)) and not _is_model_error(err):
-                log.error("job %s failed: %s", job_id, message, exc_info=err)
+            path = getattr(job, "path", None)
+            message = describe_failure(_describe_job(job), err, path)
+            log.log(logging.INFO if _is_expected(err, path) else logging.ERROR,
+                    "job %s failed: %s", job_id, message,
+                    exc_info=None if _is_expected(err, path) else err)
             if _is_gpu_out_of_memory(err):
                 self._free_memory(self._device_name())
             self._report("failed", job_id, message)
@@ -413,7 +434,7 @@ class Engine:
 
         settings = settings if settings is not None else CaptionSettings()
         try:
-            settings.prompt_text()
+            settings.validate()
         except ValueError as err:
             raise _SettingsError(f"caption settings: {err}") from None
         return settings
@@ -456,9 +477,10 @@ class Engine:
             except (Cancelled, KeyboardInterrupt):
                 raise
             except Exception as err:  # noqa: BLE001 - one bad clip fails its item, not the batch
-                message = describe_failure(f"captioning {_name(item.path)}", err)
-                if not isinstance(err, MediaError):
-                    log.error("batch %s item %s: %s", job_id, index, message, exc_info=err)
+                message = describe_failure(f"captioning {_name(item.path)}", err, item.path)
+                expected = _is_expected(err, item.path)
+                log.log(logging.INFO if expected else logging.ERROR, "job %s item %s failed: %s",
+                        job_id, index, message, exc_info=None if expected else err)
                 if _is_gpu_out_of_memory(err):
                     self._free_memory(self._device_name())
                 outcome.results.append(None)

@@ -6,6 +6,7 @@ Real clips made with PyAV; fault injection only where a real failure cannot be m
 from __future__ import annotations
 
 import subprocess
+import time
 import sys
 
 import pytest
@@ -211,3 +212,189 @@ def test_import_ml_stack_freezes_the_heap_and_leaves_the_collector_on():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120, check=True).stdout
     assert out.split() == ["True", "True", "True", "True"]
+
+
+# ---- captions with a tiny SmolVLM2 (random weights, the real on-disk layout) -------------------
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    from studio.inference.demo import make_demo_captioner
+
+    return str(make_demo_captioner(tmp_path_factory.mktemp("models") / "tiny-smolvlm2"))
+
+
+@pytest.fixture(scope="module")
+def other_model(tiny_model, tmp_path_factory):
+    """The same weights under another folder: another model as far as the engine knows."""
+    import shutil
+
+    return shutil.copytree(tiny_model, tmp_path_factory.mktemp("models2") / "other-smolvlm2")
+
+
+def counting_loader(loads: list):
+    """The real loader, counting what it loads."""
+    from studio.inference.captioner import Captioner
+
+    def load(model, device):
+        loads.append(model)
+        return Captioner.load(model, device)
+
+    return load
+
+
+def settings(**kw):
+    from studio.inference.captioner import CaptionSettings
+
+    return CaptionSettings(**{"max_new_tokens": 8, **kw})
+
+
+def test_caption_job_streams_text_and_frames_in_order_and_finishes(clips, tiny_model):
+    rec = Recorder()
+    engine = Engine(rec, device="cpu")
+    job = CaptionJob(new_job_id(), 4, str(clips["walk"]), settings(), tiny_model,
+                     in_frame=20, out_frame=39)
+    result = engine.run(job)
+    names = rec.names()
+    assert names[:3] == ["started", "progress", "frames"]
+    assert names[-2:] == ["progress", "finished"]
+    assert set(names[3:-2]) == {"text"}
+    assert "walk.mp4" in rec.events[0][2] and "tiny-smolvlm2" in rec.events[0][2]
+    assert [e[2:4] for e in rec.of("progress")] == [(0, 1), (1, 1)]
+    streamed = "".join(e[2] for e in rec.of("text"))
+    assert result.text and streamed.strip() == result.text
+    (frames_event,) = rec.of("frames")
+    assert [f.index for f in frames_event[2]] == result.frame_indices
+    assert all(20 <= i <= 39 for i in result.frame_indices)
+    assert rec.of("finished")[0][2] is result
+
+
+def test_a_batch_loads_the_model_once_and_a_bad_file_fails_only_its_item(clips, tiny_model):
+    rec, loads = Recorder(), []
+    engine = Engine(rec, device="cpu", load_captioner=counting_loader(loads))
+    items = [CaptionItem(1, str(clips["walk"])), CaptionItem(2, str(clips["broken"])),
+             CaptionItem(3, str(clips["pan"]), in_frame=2, out_frame=9)]
+    job = CaptionBatchJob(new_job_id(), items, tiny_model, settings())
+    outcome = engine.run(job)
+    assert loads == [tiny_model]
+    assert [e[2] for e in rec.of("item_started")] == [0, 1, 2]
+    assert [e[2] for e in rec.of("item_finished")] == [0, 2]
+    (failed,) = rec.of("item_failed")
+    assert failed[2] == 1 and failed[3].startswith(f"{clips['broken']}: not a media file")
+    assert [e[2:4] for e in rec.of("progress")] == [(0, 3), (1, 3), (2, 3), (3, 3)]
+    etas = [e[4] for e in rec.of("progress")]
+    assert etas[0] == -1.0 and etas[-1] == 0.0 and etas[1] > 0
+    assert rec.names()[-1] == "finished" and rec.of("finished")[0][2] is outcome
+    assert outcome.succeeded == 2 and outcome.failed == 1 and outcome.results[1] is None
+    assert outcome.errors == {1: failed[3]}
+    assert all(2 <= i <= 9 for i in outcome.results[2].frame_indices)
+    # The next job with the same model reuses it.
+    engine.run(CaptionJob(new_job_id(), 1, str(clips["pan"]), settings(), tiny_model))
+    assert loads == [tiny_model] and engine.resident_models == [tiny_model]
+
+
+def test_switching_models_unloads_the_previous_one(clips, tiny_model, other_model):
+    rec, loads = Recorder(), []
+    engine = Engine(rec, device="cpu", load_captioner=counting_loader(loads))
+    engine.run(CaptionJob(new_job_id(), 1, str(clips["pan"]), settings(), tiny_model))
+    first = engine.captioner(tiny_model)
+    assert first.loaded
+    engine.run(CaptionJob(new_job_id(), 1, str(clips["pan"]), settings(), str(other_model)))
+    assert not first.loaded  # weights dropped before the other model loaded
+    assert engine.resident_models == [str(other_model)]
+    assert loads == [tiny_model, str(other_model)]
+    engine.unload()
+    assert engine.resident_models == []
+    assert rec.names().count("finished") == 2
+
+
+def test_out_of_gpu_memory_is_a_message_and_the_engine_goes_on(clips, tiny_model, monkeypatch):
+    import torch
+
+    rec = Recorder()
+    engine = Engine(rec, device="cpu")
+    captioner = engine.captioner(tiny_model)
+
+    def out_of_memory(*args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(captioner.model, "generate", out_of_memory)
+    job = CaptionJob(new_job_id(), 1, str(clips["walk"]), settings(), tiny_model)
+    assert engine.run(job) is None
+    assert rec.events[-1] == ("failed", job.job_id, "out of GPU memory while captioning walk.mp4: "
+                              "try a smaller model or fewer frames")
+    # In a batch the item fails and the batch goes on.
+    batch = CaptionBatchJob(new_job_id(), [CaptionItem(1, str(clips["pan"]))] * 2, tiny_model,
+                            settings())
+    engine.run(batch)
+    assert [e[2] for e in rec.of("item_failed")] == [0, 1]
+    assert rec.events[-1][0] == "finished"
+    monkeypatch.undo()
+    assert engine.run(CaptionJob(new_job_id(), 1, str(clips["pan"]), settings(), tiny_model))
+
+
+def test_cancel_mid_caption_stops_generation_at_once(clips, tiny_model):
+    rec = Recorder()
+    engine = Engine(rec, device="cpu")
+    engine.captioner(tiny_model)  # loaded beforehand: the time below is generation only
+    job = CaptionJob(new_job_id(), 1, str(clips["walk"]), settings(max_new_tokens=2000),
+                     tiny_model)
+    told = []
+    rec.hooks["text"] = lambda job_id, chunk: told or told.append(engine.cancel(job_id))
+    start = time.monotonic()
+    assert engine.run(job) is None
+    assert time.monotonic() - start < 2.0  # 2000 tokens take several seconds here
+    assert told == [True]
+    assert rec.names()[-1] == "cancelled" and "finished" not in rec.names()
+    # The model stays loaded and the next job runs.
+    assert engine.run(CaptionJob(new_job_id(), 1, str(clips["pan"]), settings(), tiny_model))
+
+
+def test_cancel_mid_batch_stops_the_batch_at_once(clips, tiny_model):
+    rec = Recorder()
+    engine = Engine(rec, device="cpu")
+    items = [CaptionItem(i, str(clips["pan"])) for i in range(4)]
+    job = CaptionBatchJob(new_job_id(), items, tiny_model, settings(max_new_tokens=4))
+    rec.hooks["item_finished"] = lambda job_id, index, result: engine.cancel(job_id)
+    assert engine.run(job) is None
+    assert [e[2] for e in rec.of("item_started")] == [0]
+    assert [e[2] for e in rec.of("item_finished")] == [0]
+    assert rec.names()[-2:] == ["progress", "cancelled"]
+
+
+def test_cancel_while_a_batch_item_streams(clips, tiny_model):
+    rec = Recorder()
+    engine = Engine(rec, device="cpu")
+    engine.captioner(tiny_model)
+    items = [CaptionItem(i, str(clips["pan"])) for i in range(3)]
+    job = CaptionBatchJob(new_job_id(), items, tiny_model, settings(max_new_tokens=2000))
+    rec.hooks["text"] = lambda job_id, chunk: engine.cancel(job_id)
+    start = time.monotonic()
+    assert engine.run(job) is None
+    assert time.monotonic() - start < 2.0
+    assert [e[2] for e in rec.of("item_started")] == [0]
+    assert rec.of("item_finished") == rec.of("item_failed") == []
+    assert rec.names()[-1] == "cancelled"
+
+
+def test_missing_and_broken_models_and_bad_settings_are_messages(clips, tiny_model, tmp_path):
+    rec = Recorder()
+    engine = Engine(rec, device="cpu")
+    engine.run(CaptionJob(1, 1, str(clips["pan"]), settings(), str(tmp_path / "no-such-model")))
+    broken = tmp_path / "broken-model"
+    broken.mkdir()
+    (broken / "config.json").write_text("{not json")
+    engine.run(CaptionJob(2, 1, str(clips["pan"]), settings(), str(broken)))
+    engine.run(CaptionJob(3, 1, str(clips["pan"]), settings(max_new_tokens=0), tiny_model))
+    engine.run(CaptionJob(4, 1, str(clips["pan"]), settings(), tiny_model, in_frame=99))
+    engine.run(CaptionBatchJob(5, [CaptionItem(1, str(clips["pan"]))],
+                               str(tmp_path / "no-such-model"), settings()))
+    messages = {e[1]: e[2] for e in rec.of("failed")}
+    assert sorted(messages) == [1, 2, 3, 4, 5]
+    assert "no-such-model" in messages[1]
+    assert "broken-model" in messages[2]
+    assert messages[3].startswith("caption settings: max_new_tokens")
+    assert messages[4].startswith(str(clips["pan"])) and "99" in messages[4]
+    assert messages[5] == messages[1]
+    for message in messages.values():
+        assert "\n" not in message and "Traceback" not in message
+    assert engine.run(CaptionJob(6, 1, str(clips["pan"]), settings(), tiny_model))
