@@ -13,7 +13,7 @@ from pathlib import Path
 
 from studio import __version__
 
-VERBS = ("probe", "frames", "caption", "models")
+VERBS = ("probe", "frames", "caption", "models", "analyze")
 
 
 def _gui_parser() -> argparse.ArgumentParser:
@@ -48,6 +48,7 @@ def _verb_parser() -> argparse.ArgumentParser:
     fr.add_argument("--out", type=Path, required=True, metavar="DIR")
 
     _add_caption_parser(sub)
+    _add_analyze_parser(sub)
     mo = sub.add_parser("models", help="list, download and build models")
     mosub = mo.add_subparsers(dest="models_verb", required=True)
     ml = mosub.add_parser("list", help="known models: kind, whether here and where, size")
@@ -305,6 +306,73 @@ def _write_text_sidecar(final: Path, text: str, overwrite: bool) -> None:
         temp.unlink(missing_ok=True)
 
 
+def _add_analyze_parser(sub) -> None:
+    an = sub.add_parser(
+        "analyze", help="temporal analysis: optical flow, warp error, motion, flicker",
+        description="Measure every pair of consecutive frames of each FILE: optical flow, the "
+        "warp error of the previous frame warped onto the next (occlusions left out), motion in "
+        "pixels of the frame and flicker (change of mean brightness). Prints a line per file; "
+        "with --json one JSON object per file and line: path, ok, error, frames, flow_mean_px, "
+        "flow_mean_dx, flow_mean_dy, warp_error_mean, warp_error_p95, flicker, worst_pairs "
+        "(frame indices, worst warp error first) and per_pair (index, warp_error, motion_px, "
+        "flicker). A file that cannot be analysed gets ok false and its error, and the others "
+        "go on; the exit status is then 1.")
+    an.add_argument("files", nargs="+", metavar="FILE")
+    an.add_argument("--json", action="store_true", help="one JSON object per file and line")
+    an.add_argument("--first", type=int, default=None, metavar="N",
+                    help="first frame to analyse (default 0)")
+    an.add_argument("--last", type=int, default=None, metavar="N",
+                    help="last frame to analyse, included (default: the last of the file)")
+    an.add_argument("--max-side", type=int, default=None, metavar="PX",
+                    help="analyse frames shrunk by a whole factor to at most PX on their longer "
+                    "side (default 256)")
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from studio.core.media import MediaError
+    from studio.core.metrics import ANALYSIS_MAX_SIDE, analyze
+
+    for flag, value in (("--first", args.first), ("--last", args.last)):
+        if value is not None and value < 0:
+            print(f"studio analyze: {flag} must be a frame index, 0 or more", file=sys.stderr)
+            return 2
+    if args.first is not None and args.last is not None and args.first > args.last:
+        print(f"studio analyze: --first ({args.first}) is after --last ({args.last})",
+              file=sys.stderr)
+        return 2
+    max_side = ANALYSIS_MAX_SIDE if args.max_side is None else args.max_side
+    if max_side < 8:
+        print("studio analyze: --max-side must be at least 8", file=sys.stderr)
+        return 2
+    figures = ("frames", "flow_mean_px", "flow_mean_dx", "flow_mean_dy", "warp_error_mean",
+               "warp_error_p95", "flicker", "worst_pairs", "per_pair")
+    all_ok = True
+    for name in args.files:
+        try:
+            result = analyze(name, args.first, args.last, max_side=max_side)
+        except (MediaError, ValueError) as err:  # both name the file
+            all_ok = False
+            row = {"path": name, "ok": False, "error": str(err), **dict.fromkeys(figures)}
+        else:
+            summary = result.summary()
+            row = {"path": name, "ok": True, "error": None,
+                   **{key: summary[key] for key in figures[:-1]},
+                   "per_pair": [{"index": p.index, "warp_error": p.warp_error,
+                                 "motion_px": p.motion_px, "flicker": p.flicker}
+                                for p in result.pairs]}
+        if args.json:
+            print(json.dumps(row), flush=True)
+        elif row["ok"]:
+            worst = ", ".join(str(i) for i in row["worst_pairs"])
+            print(f"{name}: {row['frames']} frames, motion {row['flow_mean_px']:.3g} px/frame "
+                  f"(dx {row['flow_mean_dx']:.3g}, dy {row['flow_mean_dy']:.3g}), warp error "
+                  f"{row['warp_error_mean']:.3g} (p95 {row['warp_error_p95']:.3g}), flicker "
+                  f"{row['flicker']:.3g}; worst pairs at frames {worst}", flush=True)
+        else:
+            print(row["error"], flush=True)
+    return 0 if all_ok else 1
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from studio.inference.loading import ModelError
 
@@ -412,6 +480,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] in VERBS:
         args = _verb_parser().parse_args(argv)
+        if args.verb == "analyze":
+            return cmd_analyze(args)
         return {"probe": cmd_probe, "frames": cmd_frames, "caption": cmd_caption,
                 "models": cmd_models}[args.verb](args)
     args = _gui_parser().parse_args(argv)
