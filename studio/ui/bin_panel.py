@@ -70,13 +70,14 @@ CLIP_ID_ROLE = Qt.ItemDataRole.UserRole + 2
 SEARCH_ROLE = Qt.ItemDataRole.UserRole + 3
 CAPTION_STATE_ROLE = Qt.ItemDataRole.UserRole + 4
 
-# A clip's caption state, in sort order. "captioning" is shown only while a model works on it.
-CAPTION_STATES = ("none", "failed", "captioning", "edited", "captioned")
-_CAPTION_STATE_TEXT = {"none": "none", "failed": "failed", "captioning": "captioning…",
-                       "edited": "edited", "captioned": "captioned"}
+# A clip's caption state, in sort order. "queued" and "captioning" are shown only while a
+# caption job waits for or works on the clip.
+CAPTION_STATES = ("none", "failed", "queued", "captioning", "edited", "captioned")
+_CAPTION_STATE_TEXT = {"none": "none", "failed": "failed", "queued": "queued",
+                       "captioning": "captioning…", "edited": "edited", "captioned": "captioned"}
 _CAPTION_STATE_COLOR = {"none": QColor(128, 128, 134), "failed": QColor(226, 96, 80),
-                        "captioning": QColor(230, 180, 60), "edited": QColor(110, 160, 240),
-                        "captioned": QColor(96, 190, 120)}
+                        "queued": QColor(176, 150, 96), "captioning": QColor(230, 180, 60),
+                        "edited": QColor(110, 160, 240), "captioned": QColor(96, 190, 120)}
 _CAPTION_TOOLTIP_CHARS = 400
 
 
@@ -665,6 +666,10 @@ class BinPanel(QWidget):
         caption, if any, is kept (and still searched)."""
         stored = self._stored_caption_mark(clip_id)
         self.model.set_caption_mark(clip_id, CaptionMark("failed", stored.text, message))
+
+    def set_caption_queued(self, clip_id: int) -> None:
+        stored = self._stored_caption_mark(clip_id)
+        self.model.set_caption_mark(clip_id, CaptionMark("queued", stored.text))
 
     def set_caption_running(self, clip_id: int) -> None:
         stored = self._stored_caption_mark(clip_id)

@@ -289,6 +289,7 @@ class CaptionPanel(QWidget):
     frame_clicked = Signal(int, int)  # clip id, frame index: a frame of the strip was clicked
     caption_changed = Signal(int)  # clip id: a version was added or removed
     caption_failed = Signal(int, str)  # clip id, message
+    caption_queued = Signal(int)  # clip id: waiting in a caption job
     caption_running = Signal(int)  # clip id: a model is working on it
     busy_changed = Signal(bool)
 
@@ -381,7 +382,9 @@ class CaptionPanel(QWidget):
         self.history_list = QListWidget(history_body)
         self.history_list.setObjectName("CaptionHistory")
         self.history_list.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.history_list.setMaximumHeight(120)
+        self.history_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.history_list.setUniformItemSizes(True)
+
         self.history_list.setAlternatingRowColors(True)
         self.history_list.currentRowChanged.connect(self._on_history_row)
         self.history_list.itemDoubleClicked.connect(self._on_history_double_clicked)
@@ -391,6 +394,11 @@ class CaptionPanel(QWidget):
         hl = QVBoxLayout(history_body)
         hl.setContentsMargins(0, 0, 0, 0)
         hl.setSpacing(2)
+        self.history_empty = QLabel("No versions yet: a caption's every version is kept here.",
+                                    history_body)
+        self.history_empty.setStyleSheet("color: palette(mid);")
+        self.history_empty.setWordWrap(True)
+        hl.addWidget(self.history_empty)
         hl.addWidget(self.history_list)
         hl.addWidget(self.restore_button, 0, Qt.AlignmentFlag.AlignRight)
         self.history_section = Section("History", history_body, expanded=False, parent=self)
@@ -531,9 +539,15 @@ class CaptionPanel(QWidget):
         layout.addWidget(self.history_section)
         layout.addWidget(_rule(self))
         layout.addWidget(self.settings_section)
-        layout.addLayout(buttons)
-        layout.addWidget(self.progress_row)
-        layout.addWidget(self.live_label)
+        layout.addStretch(0)
+        # Always in view, below the scrolling part: the buttons and a running job's progress.
+        bottom = QVBoxLayout()
+        bottom.setContentsMargins(6, 2, 6, 6)
+        bottom.setSpacing(4)
+        bottom.addLayout(buttons)
+        bottom.addWidget(self.progress_row)
+        bottom.addWidget(self.live_label)
+        outer.addLayout(bottom)
         self._update_settings_summary()
         self._update_actions()
 
@@ -559,6 +573,12 @@ class CaptionPanel(QWidget):
         """``selected()`` and ``all_clips()`` return the bin's selected and listed clips."""
         self._selected_clips = selected
         self._all_clips = all_clips
+
+    @Slot()
+    def selection_changed(self, *_args) -> None:
+        """The bin's selection changed: the Caption button says how many clips it takes."""
+        count = len(self._selected_clips())
+        self.caption_button.setText(f"Caption {count} clips" if count > 1 else "Caption")
 
     @Slot()
     def _load_api(self) -> None:
@@ -672,6 +692,11 @@ class CaptionPanel(QWidget):
             self.editor.setReadOnly(read_only)
         finally:
             self._loading = False
+        streaming = read_only and self.clip is not None
+        # A warm tint while a model writes into the box: it cannot be typed into then.
+        self.editor.setStyleSheet(
+            "QPlainTextEdit#CaptionEditor { background: #fbf6e6; color: #3a3320; }"
+            if streaming else "")
         self._update_counts()
 
     def _fill_history(self, clip_id: int | None) -> None:
@@ -690,6 +715,11 @@ class CaptionPanel(QWidget):
                 item.setFont(bold)
             self.history_list.addItem(item)
         n = len(versions)
+        row_height = self.history_list.sizeHintForRow(0) if n else 0
+        self.history_list.setFixedHeight(min(max(n, 1), 5) * max(row_height, 18) + 6)
+        self.history_list.setVisible(n > 0)
+        self.history_empty.setVisible(n == 0)
+        self.restore_button.setVisible(n > 1)
         self.history_section.toggle.setText(f"History ({n})" if n else "History")
         self.history_section.summary.setText(
             "" if n < 2 else f"{n - 1} earlier version{'s' if n > 2 else ''}")
@@ -1014,7 +1044,8 @@ class CaptionPanel(QWidget):
         self._runs[job_id] = run
         for t in targets:
             self._failed.pop(t.clip_id, None)
-            self.caption_running.emit(t.clip_id)
+            self.caption_queued.emit(t.clip_id)
+        self.caption_running.emit(targets[0].clip_id)
         self.error_label.hide()
         self._show_progress(run, 0, len(targets), None)
         self.manager.submit(job)
@@ -1049,9 +1080,12 @@ class CaptionPanel(QWidget):
     def _advance(self, run: CaptionRun, index: int) -> None:
         """The item ``index`` is done: the next one (if any) becomes current."""
         finished = self._target_of(run, index)
+        before = run.current
         run.current = max(run.current, index + 1)
         run.stream = ""
         run.frames = []
+        if run.current != before and run.target is not None:
+            self.caption_running.emit(run.target.clip_id)
         shown = self.clip.id if self.clip is not None else None
         if shown is not None and shown in {t.clip_id for t in (finished, run.target) if t}:
             self._refresh(keep_editor=self.dirty)
@@ -1147,6 +1181,7 @@ class CaptionPanel(QWidget):
         target = self._target_of(run, index)
         if target is not None:
             run.failed.append((target.name, message))
+            self._frames_by_clip.pop(target.clip_id, None)  # they made no caption
             self._mark_failed(target.clip_id, message)
         self._advance(run, index if 0 <= index < len(run.targets) else run.current)
 
@@ -1159,6 +1194,7 @@ class CaptionPanel(QWidget):
         if run.stored == 0 and not run.failed and len(run.targets) == 1 and \
                 hasattr(result, "text"):
             self._store_result(run.targets[0], result, run)
+        run.current = len(run.targets)  # a finished job reached every clip
         self._finish(run, cancelled=False)
 
     @Slot(int, str)
@@ -1217,8 +1253,10 @@ class CaptionPanel(QWidget):
             self._refresh(keep_editor=self.dirty)
 
     def _finish(self, run: CaptionRun, cancelled: bool, job_error: str | None = None) -> None:
-        # Clips the job never reached are no longer "captioning…".
+        # Clips the job never reached (or cut off) are no longer "captioning…", and frames
+        # that made no caption are not shown as if they had.
         for target in run.targets[run.current:]:
+            self._frames_by_clip.pop(target.clip_id, None)
             if target.clip_id not in self._failed:
                 self.caption_changed.emit(target.clip_id)
         parts = [f"Captioned {run.stored} of {len(run.targets)} clip(s)"]

@@ -65,9 +65,11 @@ class MainWindow(QMainWindow):
         self.bin.clip_selected.connect(self.captions.show_clip)
         self.captions.caption_changed.connect(self.bin.refresh_caption_state)
         self.captions.caption_failed.connect(self.bin.set_caption_failed)
+        self.captions.caption_queued.connect(self.bin.set_caption_queued)
         self.captions.caption_running.connect(self.bin.set_caption_running)
         self.captions.status_message.connect(self._on_status_message)
         self.captions.frame_clicked.connect(self._on_caption_frame_clicked)
+        self.bin.view.selectionModel().selectionChanged.connect(self.captions.selection_changed)
 
         self._status_project = QLabel(str(project.root))
         self._status_project.setStyleSheet("color: palette(mid);")
