@@ -1,7 +1,7 @@
 """Command line: ``studio`` opens the GUI; ``studio VERB ...`` works headless.
 
-Verbs: ``probe``, ``frames``, ``caption``, ``models``. The GUI and its Qt imports load only
-when no verb is given.
+Verbs: ``probe``, ``frames``, ``caption``, ``models``, ``export``. The GUI and its Qt imports
+load only when no verb is given.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from studio import __version__
 
-VERBS = ("probe", "frames", "caption", "models", "analyze")
+VERBS = ("probe", "frames", "caption", "models", "export", "analyze")
 
 
 def _gui_parser() -> argparse.ArgumentParser:
@@ -58,7 +58,53 @@ def _verb_parser() -> argparse.ArgumentParser:
     md = mosub.add_parser("make-demo", help="build tiny random-weight demo models (no download)")
     md.add_argument("dir", nargs="?", type=Path, default=None, metavar="DIR",
                     help="where to build them (default: the demo folder Studio looks in)")
+    _add_export_parser(sub)
     return p
+
+
+def _add_export_parser(sub) -> None:
+    from studio.core.export import ENCODER_SPEEDS, FITS, PRESET_NAMES
+
+    ex = sub.add_parser(
+        "export", help="export clips: mp4, webm, gif, png frames, training sets",
+        description="Export each FILE and print one JSON object per line: source, output, ok, "
+        "error, frames, seconds (the output's duration), width, height, fps, sidecars. Files "
+        "are written under a temporary name and renamed when complete; an existing file is "
+        "never replaced (a numbered name is used) unless --overwrite is given. Exit status 0 "
+        "when every file was exported, 1 otherwise.")
+    ex.add_argument("files", nargs="+", metavar="FILE")
+    ex.add_argument("--preset", choices=PRESET_NAMES, default="mp4",
+                    help="mp4 (H.264 + AAC), webm (VP9 + Opus), gif, png (a folder of frames), "
+                    "ltx-train (8k+1 frames, sides x32) or wan-train (4k+1 frames, sides x16): "
+                    "clips with .txt captions and a metadata.jsonl manifest (default: mp4)")
+    ex.add_argument("-o", "--output", type=Path, required=True, metavar="DIR_OR_FILE",
+                    help="a folder (made when missing), or a file name for one FILE")
+    ex.add_argument("--in", dest="in_s", type=float, default=None, metavar="S",
+                    help="in point, seconds (the frame shown then is the first)")
+    ex.add_argument("--out", dest="out_s", type=float, default=None, metavar="S",
+                    help="out point, seconds (frames shown before it are kept)")
+    ex.add_argument("--in-frame", type=int, default=None, metavar="N", help="first frame index")
+    ex.add_argument("--out-frame", type=int, default=None, metavar="N",
+                    help="last frame index (included)")
+    ex.add_argument("--width", type=int, default=None, metavar="W")
+    ex.add_argument("--height", type=int, default=None, metavar="H")
+    ex.add_argument("--fit", choices=FITS, default="pad",
+                    help="with --width and --height: black bars (pad) or cut the middle (crop)")
+    ex.add_argument("--fps", type=float, default=None, metavar="R",
+                    help="constant output frame rate (default: the source's frame times; "
+                    "gif 15 at most, ltx-train 24, wan-train 16)")
+    ex.add_argument("--crf", type=int, default=None, metavar="N",
+                    help="quality, lower is better (default: mp4 18, webm 32, training 15)")
+    ex.add_argument("--speed", choices=ENCODER_SPEEDS, default="medium",
+                    help="encoder preset (x264's names; VP9 gets a matching speed)")
+    ex.add_argument("--no-audio", action="store_true", help="leave the audio out")
+    ex.add_argument("--caption", default=None, metavar="TEXT",
+                    help="training presets: the caption (default: FILE's .txt sidecar)")
+    ex.add_argument("--name", default=None, metavar="STEM",
+                    help="output name without suffix (sanitised; one FILE)")
+    ex.add_argument("--metadata", type=Path, default=None, metavar="JSON_FILE",
+                    help="settings to store in the comment tag and a .json sidecar")
+    ex.add_argument("--overwrite", action="store_true", help="replace existing files")
 
 
 def _add_caption_parser(sub) -> None:
@@ -306,6 +352,55 @@ def _write_text_sidecar(final: Path, text: str, overwrite: bool) -> None:
         temp.unlink(missing_ok=True)
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from studio.core.export import ExportOptions, check_options, export_clips
+
+    def usage(message: str) -> int:
+        print(f"studio export: {message}", file=sys.stderr)
+        return 2
+
+    metadata = None
+    if args.metadata is not None:
+        try:
+            metadata = json.loads(args.metadata.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            return usage(f"{args.metadata}: cannot read it as JSON ({err})")
+        if not isinstance(metadata, dict):
+            return usage(f"{args.metadata}: needs a JSON object")
+    if args.name is not None and len(args.files) > 1:
+        return usage("--name names one output; give one FILE")
+    base = ExportOptions(
+        preset=args.preset, in_frame=args.in_frame, out_frame=args.out_frame, in_s=args.in_s,
+        out_s=args.out_s, width=args.width, height=args.height, fit=args.fit, fps=args.fps,
+        crf=args.crf, speed=args.speed, audio=not args.no_audio, name=args.name,
+        caption=args.caption, metadata=metadata, overwrite=args.overwrite)
+    try:
+        check_options(base, caption_required=False)
+    except ValueError as err:
+        return usage(str(err))
+    items = []
+    for name in args.files:
+        options = base
+        if args.preset.endswith("-train") and args.caption is None:
+            try:  # the diffusion-pipe layout beside the clip: clip.mp4 + clip.txt
+                text = Path(name).with_suffix(".txt").read_text(encoding="utf-8").strip()
+                options = replace(base, caption=text)
+            except (OSError, ValueError):
+                pass  # the export then says the caption is missing
+        items.append((name, options))
+
+    def emit(result) -> None:
+        print(json.dumps(result.to_dict(), ensure_ascii=False), flush=True)
+
+    batch = export_clips(items, args.output, base, on_result=emit)
+    if batch.manifest:
+        print(json.dumps({"source": None, "output": batch.manifest, "ok": True, "error": None,
+                          "frames": 0, "seconds": 0.0, "manifest": True}), flush=True)
+    return 0 if batch.ok else 1
+
+
 def _add_analyze_parser(sub) -> None:
     an = sub.add_parser(
         "analyze", help="temporal analysis: optical flow, warp error, motion, flicker",
@@ -483,7 +578,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.verb == "analyze":
             return cmd_analyze(args)
         return {"probe": cmd_probe, "frames": cmd_frames, "caption": cmd_caption,
-                "models": cmd_models}[args.verb](args)
+                "models": cmd_models, "export": cmd_export}[args.verb](args)
     args = _gui_parser().parse_args(argv)
     from studio.settings import has_display
 
