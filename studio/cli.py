@@ -259,6 +259,10 @@ def cmd_caption(args: argparse.Namespace) -> int:
     except ValueError as err:
         print(f"studio caption: {err}", file=sys.stderr)
         return 2
+    if args.jsonl is not None and not args.jsonl.parent.is_dir():
+        # found out now rather than after captioning every file
+        print(f"studio caption: --jsonl: no such folder: {args.jsonl.parent}", file=sys.stderr)
+        return 2
     try:
         from studio.inference.captioner import Captioner
 

@@ -124,7 +124,7 @@ class CaptionResult:
     text: str
     model_id: str
     prompt: str
-    settings: dict  # CaptionSettings.to_dict() with fps, max_frames and frame_size filled in
+    settings: dict  # CaptionSettings.to_dict(); for a video, fps, max_frames and frame_size filled in
     frame_indices: list[int]
     frame_times: list[float]  # seconds from the start of the file
     seconds: float  # wall time of the whole caption
@@ -441,7 +441,7 @@ class Captioner:
         settings.validate()
         with FrameReader(path) as reader:
             count = reader.frame_count
-            still = count == 1 and reader.duration_s == 0.0
+            still = reader.duration_s <= 0.0  # one frame in an image format
             prompt = settings.prompt_text(still=still)
             self._check_prompt(prompt)
             if still:

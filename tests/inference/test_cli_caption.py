@@ -152,7 +152,8 @@ def test_bad_settings_exit_2(tiny_captioner_dir, files, capsys):
     for extra, flag in ((["--fps", "0"], "--fps"), (["--max-frames", "0"], "--max-frames"),
                         (["--max-new-tokens", "0"], "--max-new-tokens"),
                         (["--prompt", " "], "--prompt"),
-                        (["--prompt", "x", "--preset", "short"], "--prompt")):
+                        (["--prompt", "x", "--preset", "short"], "--prompt"),
+                        (["--jsonl", str(files["video"].parent / "no" / "m.jsonl")], "--jsonl")):
         assert main(["caption", str(files["video"]), "--model", str(tiny_captioner_dir),
                      *extra]) == 2
         assert flag in capsys.readouterr().err
