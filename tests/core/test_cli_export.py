@@ -1,0 +1,152 @@
+"""`studio export FILE... --preset P [--in S] [--out S] [--width W] [--height H] [--fps R]
+[--crf N] -o DIR_OR_FILE`: one JSON object per output, exit status 0 only when all are ok,
+usage errors as messages (status 2), never a traceback."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import pytest
+
+from studio.cli import main
+from tests.media_factory import frame_number_of, make_video
+
+ROOT = Path(__file__).resolve().parents[2]
+KEYS = ["source", "output", "ok", "error", "frames", "seconds"]
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli-export-src")
+    return {
+        "a": make_video(folder / "a.mp4", width=64, height=48, frames=24, fps=24),
+        "b": make_video(folder / "b clip.mp4", width=64, height=48, frames=30, fps=30,
+                        audio=True),
+    }
+
+
+def run(capsys, *argv) -> tuple[int, list[dict], str]:
+    code = main(["export", *map(str, argv)])
+    out, err = capsys.readouterr()
+    return code, [json.loads(line) for line in out.splitlines()], err
+
+
+def numbers(path: str) -> list[int]:
+    with av.open(path) as c:
+        return [frame_number_of(f.to_ndarray(format="rgb24")) for f in c.decode(video=0)]
+
+
+def test_one_json_object_per_output_and_status_0(clips, tmp_path, capsys):
+    code, rows, err = run(capsys, clips["a"], clips["b"], "--in", 0.25, "--out", 0.5,
+                          "-o", tmp_path / "out")
+    assert code == 0, err
+    assert [list(r)[:6] for r in rows] == [KEYS, KEYS]
+    a, b = rows
+    assert (a["source"], a["ok"], a["error"]) == (str(clips["a"]), True, None)
+    assert Path(a["output"]).parent == tmp_path / "out"
+    assert (a["frames"], a["seconds"]) == (6, 0.25)  # 24 fps: frames 6..11
+    assert numbers(a["output"]) == list(range(6, 12))
+    # 30 fps: frames 8..14 start in [0.25, 0.5); frame 15 starts at the out point
+    assert b["frames"] == 7 and numbers(b["output"]) == list(range(8, 15))
+    assert abs(b["seconds"] - 0.25) <= 1 / 30
+    assert Path(b["output"]).name == "b_clip_8-14.mp4"
+
+
+def test_a_failed_file_is_a_row_with_its_message_and_status_1(clips, tmp_path, capsys):
+    missing = tmp_path / "nope.mp4"
+    code, rows, _err = run(capsys, missing, clips["a"], "--preset", "gif", "-o", tmp_path)
+    assert code == 1
+    assert rows[0] == {**rows[0], "source": str(missing), "output": None, "ok": False,
+                       "frames": 0}
+    assert rows[0]["error"] == f"{missing}: file not found"
+    assert rows[1]["ok"] and rows[1]["output"].endswith("a.gif")
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--crf", "99"], "crf"),
+    (["--in", "1", "--out", "0.5"], "must come after the in point"),
+    (["--fps", "0"], "frame rate"),
+    (["--width", "1"], "width"),
+    (["--name", "x"], "one FILE"),
+])
+def test_usage_errors_are_messages_with_status_2(clips, tmp_path, capsys, argv, words):
+    code, rows, err = run(capsys, clips["a"], clips["b"], *argv, "-o", tmp_path)
+    assert code == 2 and rows == []
+    assert err.startswith("studio export: ") and words in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_width_height_fps_and_crf_reach_the_file(clips, tmp_path, capsys):
+    code, rows, err = run(capsys, clips["b"], "--width", 32, "--height", 32, "--fit", "crop",
+                          "--fps", 10, "--crf", 30, "--preset", "webm", "-o", tmp_path)
+    assert code == 0, err
+    row = rows[0]
+    assert (row["width"], row["height"], row["fps"], row["frames"]) == (32, 32, 10.0, 10)
+    with av.open(row["output"]) as c:
+        assert c.streams.video[0].codec_context.name == "vp9"
+        assert (c.streams.video[0].width, c.streams.video[0].height) == (32, 32)
+        assert json.loads(c.metadata["COMMENT"])["crf"] == 30
+
+
+def test_a_file_name_output_and_no_clobbering(clips, tmp_path, capsys):
+    target = tmp_path / "final.mp4"
+    outputs = []
+    for extra in ([], [], ["--overwrite"]):
+        code, rows, err = run(capsys, clips["a"], "-o", target, *extra)
+        assert code == 0, err
+        outputs.append(Path(rows[0]["output"]).name)
+    assert outputs == ["final.mp4", "final_2.mp4", "final.mp4"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["final.mp4", "final_2.mp4"]
+
+
+def test_training_sets_take_captions_from_sidecars_and_print_the_manifest(clips, tmp_path,
+                                                                          capsys):
+    source = tmp_path / "src"
+    source.mkdir()
+    clip = Path(shutil.copy(clips["b"], source / "dance.mp4"))
+    (source / "dance.txt").write_text("Two people dance.\n", encoding="utf-8")
+    bare = Path(shutil.copy(clips["a"], source / "bare.mp4"))
+    code, rows, _err = run(capsys, clip, bare, "--preset", "wan-train", "-o", tmp_path / "set")
+    assert code == 1  # bare.mp4 has no caption
+    dance, missing, manifest = rows
+    assert dance["ok"] and dance["frames"] == 13  # 1 s at 16 fps = 16 -> 4k+1 = 13
+    assert Path(dance["sidecars"][0]).read_text(encoding="utf-8") == "Two people dance.\n"
+    assert not missing["ok"] and "caption" in missing["error"] and str(bare) in missing["error"]
+    assert manifest["manifest"] is True
+    assert [json.loads(x) for x in Path(manifest["output"]).read_text().splitlines()] == [
+        {"video_path": dance["output"], "caption": "Two people dance."}]
+
+    code, rows, err = run(capsys, bare, "--preset", "ltx-train", "--caption", "A still clip.",
+                          "-o", tmp_path / "set2")
+    assert code == 0, err
+    assert rows[0]["frames"] == 17  # 1 s at 24 fps = 24 -> 8k+1 = 17
+
+
+def test_metadata_file_goes_into_the_comment_and_a_sidecar(clips, tmp_path, capsys):
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps({"seed": 3, "prompt": "a wave"}), encoding="utf-8")
+    code, rows, err = run(capsys, clips["a"], "--metadata", settings, "-o", tmp_path / "o")
+    assert code == 0, err
+    sidecar = json.loads(Path(rows[0]["sidecars"][0]).read_text(encoding="utf-8"))
+    assert sidecar["settings"] == {"seed": 3, "prompt": "a wave"}
+    settings.write_text("[1, 2]", encoding="utf-8")
+    code, rows, err = run(capsys, clips["a"], "--metadata", settings, "-o", tmp_path / "o")
+    assert code == 2 and "JSON object" in err
+
+
+def test_the_command_line_never_shows_a_traceback(clips, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    done = subprocess.run([sys.executable, "-m", "studio", "export", str(clips["a"]),
+                           str(tmp_path / "missing.mp4"), "-o", str(blocker / "out")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr + done.stdout
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(rows) == 2 and not any(r["ok"] for r in rows)
+    assert "cannot create the folder" in rows[0]["error"]
