@@ -153,32 +153,12 @@ class PreparedInput:
 
 # ---- SmolVLMProcessor's rules, without torch ------------------------------------------------------
 
-_ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-         "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
-         "eighteen", "nineteen"]
-_TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
-
-
 def number_words(n: int) -> str:
-    """``n`` in English words as ``num2words(n)`` writes them ("twenty-one", "one hundred and
-    five", "one thousand, two hundred"), which SmolVLMProcessor puts in a video prompt.
-    Exact for 0 <= n < 1,000,000 (far beyond any frame count)."""
-    n = int(n)
-    if n < 0 or n >= 1_000_000:
-        raise ValueError(f"number_words: {n} is out of range (0 to 999999)")
-    if n < 20:
-        return _ONES[n]
-    if n < 100:
-        tens, ones = divmod(n, 10)
-        return _TENS[tens] + (f"-{_ONES[ones]}" if ones else "")
-    if n < 1000:
-        hundreds, rest = divmod(n, 100)
-        return f"{_ONES[hundreds]} hundred" + (f" and {number_words(rest)}" if rest else "")
-    thousands, rest = divmod(n, 1000)
-    head = f"{number_words(thousands)} thousand"
-    if not rest:
-        return head
-    return head + (" and " if rest < 100 else ", ") + number_words(rest)
+    """``n`` in English words, as SmolVLMProcessor writes a video's frame count (num2words:
+    "twenty-one", "one hundred and five")."""
+    from num2words import num2words
+
+    return num2words(int(n))
 
 
 def sample_frame_indices(total_frames: int, video_fps: float, duration_s: float, *,
