@@ -414,10 +414,10 @@ def analyze(source: str | Path, in_frame: int | None = None, out_frame: int | No
         first = 0 if in_frame is None else operator.index(in_frame)
         last = count - 1 if out_frame is None else min(operator.index(out_frame), count - 1)
         if not 0 <= first < count:
-            raise ValueError(f"{path}: in_frame {first} is outside the file's frames "
+            raise ValueError(f"{path}: the first frame, {first}, is outside the file's frames "
                              f"(0..{count - 1})")
         if first > last:
-            raise ValueError(f"{path}: in_frame {first} is after out_frame {last}")
+            raise ValueError(f"{path}: the first frame, {first}, is after the last, {last}")
         if last == first:
             raise TooFewFramesError(path, "one frame; motion needs two")
         head = reader.frame_at(first)
