@@ -30,7 +30,9 @@ shrunk by a whole factor k, box-filtered, so that its longer side is at most
 ``analyze`` decodes a file's frames with ``core.frames.FrameReader`` in order, each once,
 within a clip's in/out range; a second thread decodes and shrinks the next frames while
 the flows of the current pair are measured. ``analyze_frames`` takes frames already in
-memory (a generation). numpy and OpenCV only: no Qt, no torch.
+memory; ``analyze_generation`` is what the generation code calls on a finished file (the
+summary and per-pair series for its sidecar). ``flow_image`` and ``flow_legend`` draw a
+pair's flow on the HSV colour wheel for the player. numpy and OpenCV only: no Qt, no torch.
 """
 
 from __future__ import annotations
@@ -200,6 +202,8 @@ class Analysis:
             "flicker_p95": self.flicker_p95,
             "flicker_max": self.flicker_max,
             "fallback_pairs": self.fallback_pairs,
+            "consistent_fraction_mean": float(np.mean(
+                [p.consistent_pixels / p.pixels for p in self.pairs])),
             "worst_pairs": self.worst_pairs(),
         }
 
@@ -548,6 +552,21 @@ def analyze_frames(images: Iterable[np.ndarray], *, max_side: int = ANALYSIS_MAX
     w, h = analysis_size(width, height, max_side)
     return Analysis(path=None, first_frame=0, last_frame=pairs[-1].index + 1, width=width,
                     height=height, analysis_width=w, analysis_height=h, pairs=tuple(pairs))
+
+
+def analyze_generation(path: str | Path, *, progress: ProgressCallback | None = None,
+                       cancel: CancelToken | None = None) -> dict:
+    """For a finished generation (every frame of its file): what its sidecar and the
+    generations list keep, JSON-ready: ``Analysis.summary()`` plus ``series``, the per-pair
+    ``index``, ``warp_error``, ``motion_px`` and ``flicker`` lists for plots."""
+    result = analyze(path, progress=progress, cancel=cancel)
+    pairs = result.pairs
+    return {**result.summary(),
+            "analysis_max_side": ANALYSIS_MAX_SIDE,
+            "series": {"index": [p.index for p in pairs],
+                       "warp_error": [p.warp_error for p in pairs],
+                       "motion_px": [p.motion_px for p in pairs],
+                       "flicker": [p.flicker for p in pairs]}}
 
 
 # ---- pictures of the flow -----------------------------------------------------------------------

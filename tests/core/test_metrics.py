@@ -366,3 +366,16 @@ def test_flow_image_of_a_pair(videos):
     assert np.abs(np.median(small.reshape(-1, 3), axis=0) - expected).max() <= 8
     with pytest.raises(IndexError, match="no next frame"):
         metrics.pair_flow(path, FRAMES - 1)
+
+
+def test_generation_hook_gives_a_json_ready_record(videos, analyses):
+    import json
+
+    path = videos["flicker"][0]
+    record = json.loads(json.dumps(metrics.analyze_generation(path)))
+    want = analyses["flicker"].summary()
+    for key, value in want.items():  # OpenCV's threaded sums may differ in the last digits
+        assert record[key] == (value if isinstance(value, list) else pytest.approx(value)), key
+    assert record["series"]["index"] == list(range(FRAMES - 1))
+    assert record["series"]["flicker"] == pytest.approx(list(analyses["flicker"].flickers))
+    assert 0.9 < record["consistent_fraction_mean"] <= 1.0
