@@ -444,3 +444,26 @@ def test_closing_the_window_during_a_caption_exits_cleanly(qtbot, captioning, pr
     assert time.monotonic() - started < 2.0
     assert w.model_manager.thread_finished
     assert project.current_caption(clips[0].id) is None  # a cut-off caption is not stored
+
+
+def test_caption_settings_are_remembered(qtbot, window, project, tmp_path):
+    folder = tmp_path / "my-model"
+    folder.mkdir()
+    w = window()
+    qtbot.waitUntil(lambda: w.captions.api is not None, timeout=20000)
+    w.captions.set_model(str(folder))
+    w.captions.set_preset("custom", "Say what the camera does.")
+    w.captions.max_tokens_spin.setValue(77)
+    w.captions.sample_check.setChecked(True)
+    w.captions.history_section.toggle.setChecked(True)
+    w.close()
+
+    again = window()
+    qtbot.waitUntil(lambda: again.captions.api is not None, timeout=20000)
+    panel = again.captions
+    assert panel.model == str(folder) and panel.model_combo.currentText() == "Folder: my-model"
+    settings = panel.settings()
+    assert (settings.preset, settings.prompt, settings.max_new_tokens, settings.do_sample) == (
+        "custom", "Say what the camera does.", 77, True)
+    assert panel.history_section.toggle.isChecked()
+    again.close()
