@@ -26,7 +26,6 @@ import tempfile
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 
 from studio.core.cancel import Cancelled, CancelToken
@@ -232,53 +231,15 @@ def trim_video(source: str | Path, dest: str | Path, first: int, last: int, *,
                cancel: CancelToken | None = None, crf: int = TRIM_CRF,
                preset: str = TRIM_PRESET) -> int:
     """Re-encode frames ``first..last`` (inclusive, presentation order) of ``source`` into
-    ``dest`` as H.264 yuv420p MP4, keeping each frame's time relative to ``first``. Frames are
-    the exact ones ``core.frames`` gives (rotation applied, so no display matrix is needed);
-    an odd width or height loses its last column or row (yuv420p needs even sizes).
-    Returns the number of frames written. Writes ``dest`` directly: callers make it atomic."""
-    import av  # imported here: the bin and the GUI start without PyAV's encoder modules
+    ``dest`` as H.264 yuv420p MP4 without audio, keeping each frame's time relative to
+    ``first`` (``core.export``'s mp4 path: exact frames with rotation applied, even sizes by
+    a centre cut of at most one pixel). Returns the number of frames written. Writes ``dest``
+    directly: callers make it atomic."""
+    from studio.core.export import ExportOptions, encode_to
 
-    from studio.core.frames import FrameReader
-
-    reader = FrameReader(source)
-    try:
-        count = reader.frame_count
-        if not (0 <= first <= last < count):
-            raise ValueError(f"{source}: frames {first}–{last} are outside the clip "
-                             f"(0–{count - 1})")
-        start = reader.time_of(first)
-        fps = reader.fps or 24.0
-        rate = Fraction(fps).limit_denominator(1001000)
-        written = 0
-        with av.open(os.fspath(dest), "w", format="mp4") as out:
-            stream = out.add_stream("libx264", rate=rate, time_base=Fraction(1, 90000),
-                                    options={"crf": str(crf), "preset": preset})
-            stream.pix_fmt = "yuv420p"
-            time_base = stream.codec_context.time_base
-            last_pts = -1
-            for frame in reader.iter_frames(range(first, last + 1)):
-                if cancel is not None:
-                    cancel.raise_if_cancelled()
-                image = frame.image
-                h, w = image.shape[0] & ~1, image.shape[1] & ~1
-                if h < 2 or w < 2:
-                    raise MediaError(source, f"{image.shape[1]}×{image.shape[0]} is too small "
-                                             "to encode as H.264")
-                if written == 0:
-                    stream.width, stream.height = w, h
-                video_frame = av.VideoFrame.from_ndarray(image[:h, :w], format="rgb24")
-                # Times kept as the source has them (variable frame rates too); never equal.
-                pts = max(round((frame.time_s - start) / time_base), last_pts + 1)
-                video_frame.pts, video_frame.time_base = pts, time_base
-                last_pts = pts
-                for packet in stream.encode(video_frame.reformat(format="yuv420p")):
-                    out.mux(packet)
-                written += 1
-            for packet in stream.encode():
-                out.mux(packet)
-        return written
-    finally:
-        reader.close()
+    options = ExportOptions(preset="mp4", in_frame=first, out_frame=last, crf=crf,
+                            speed=preset, audio=False)
+    return encode_to(source, dest, options, cancel=cancel).frames
 
 
 def _frame_range(item: DatasetItem) -> tuple[bool, int, int, int | None]:
