@@ -171,6 +171,12 @@ class ModelManager(QObject):
             tokens = list(self._tokens.values())
         for token in tokens:
             token.cancel()
+        app = QCoreApplication.instance()
+        if self._quit_guard is not None and app is not None:
+            try:
+                app.aboutToQuit.disconnect(self._quit_guard.shutdown)
+            except (RuntimeError, TypeError):  # already gone with the app
+                pass
         self._thread.quit()  # the event loop ends once the running job returns
         if not self._thread.wait(timeout_ms):
             log.warning("the model manager thread did not stop within %d ms", timeout_ms)
@@ -195,6 +201,17 @@ class ModelManager(QObject):
             self._busy = True
             self.busy_changed.emit(True)
         try:
+            self._run(job, token)
+        finally:  # whatever happened, the job is over and the next one may run
+            with self._lock:
+                self._tokens.pop(job.job_id, None)
+                idle = not self._queue
+            if idle:
+                self._busy = False
+                self.busy_changed.emit(False)
+
+    def _run(self, job: Any, token: CancelToken) -> None:
+        try:
             token.raise_if_cancelled()  # a job cancelled in the queue needs no torch
             engine = self._engine_in_this_thread(token)
         except Cancelled:
@@ -204,13 +221,7 @@ class ModelManager(QObject):
             self.job_failed.emit(job.job_id, f"cannot start the inference engine "
                                              f"({type(err).__name__}: {err})")
         else:
-            engine.run(job, token)
-        with self._lock:
-            self._tokens.pop(job.job_id, None)
-            idle = not self._queue
-        if idle:
-            self._busy = False
-            self.busy_changed.emit(False)
+            engine.run(job, token)  # reports the job's end itself, whatever happens in it
 
     def _engine_in_this_thread(self, token: CancelToken) -> Engine:
         if self._engine is None:

@@ -257,3 +257,47 @@ def test_the_gui_event_loop_keeps_running_while_a_model_loads_and_captions(
     assert len(gaps) > 20
     print(f"worst GUI gap {max(gaps) * 1000:.0f} ms over {len(gaps)} ticks")
     assert max(gaps) < 0.100, f"worst GUI gap {max(gaps) * 1000:.0f} ms"
+
+
+QUIT_DURING_CAPTION = r"""
+import sys, time
+from PySide6.QtCore import QCoreApplication, QObject, Slot
+from studio.inference.captioner import CaptionSettings
+from studio.inference.engine import CaptionJob
+from studio.ui.model_manager import ModelManager
+
+app = QCoreApplication([])
+manager = ModelManager(device="cpu")
+quit_at = []
+
+
+class Quitter(QObject):
+    @Slot(int, str)
+    def on_text(self, job_id, chunk):
+        if not quit_at:
+            quit_at.append(time.monotonic())
+            app.quit()  # as closing the last window does; nobody calls shutdown()
+
+
+quitter = Quitter()
+manager.text.connect(quitter.on_text)
+manager.submit(CaptionJob(1, 1, sys.argv[2], CaptionSettings(max_new_tokens=5000), sys.argv[1]))
+app.exec()
+print("QUIT", round(time.monotonic() - quit_at[0], 3), manager.thread_finished, flush=True)
+"""
+
+
+def test_quitting_the_app_during_a_caption_stops_the_thread_and_exits_cleanly(
+        tmp_path, clips, tiny_model):
+    import subprocess
+    import sys
+
+    script = tmp_path / "quit_during_caption.py"
+    script.write_text(QUIT_DURING_CAPTION)
+    result = subprocess.run([sys.executable, str(script), tiny_model, str(clips["short"])],
+                            capture_output=True, text=True, timeout=120,
+                            env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    (line,) = [x for x in result.stdout.splitlines() if x.startswith("QUIT")]
+    _, seconds, finished = line.split()
+    assert float(seconds) < 2.0 and finished == "True"
