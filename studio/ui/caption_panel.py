@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,11 +59,12 @@ from studio.inference import registry
 from studio.ui.edits import SetCaptionCommand
 
 STATE_COLORS = {"none": "#7f7f86", "captioned": "#4fb26c", "edited": "#5f96e8",
-                "failed": "#e0604f", "captioning": "#e0ac3a"}
+                "failed": "#e0604f", "queued": "#b0965f", "captioning": "#e0ac3a"}
 PRESET_TITLES = {"detailed": "Detailed description", "short": "Short caption",
                  "training": "Training caption (subject, action, camera, style)",
                  "custom": "Custom prompt"}
 FRAME_THUMB = QSize(88, 50)
+FRAMES_KEPT = 64  # clips whose frame strips are kept this session (thumbnails only)
 LOCAL_FOLDER = "\0folder"  # the model combo's "Local folder…" entry
 
 
@@ -190,26 +192,50 @@ class FrameStrip(QListWidget):
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setFixedHeight(FRAME_THUMB.height() + 40)
         self.setFrameShape(QFrame.Shape.NoFrame)
-        self.times: list[float] = []
+        self._shown: list[FrameThumb] | None = None
 
-    def set_frames(self, frames) -> None:
-        """``frames``: ``core.frames.Frame`` objects (RGB uint8 images and their times)."""
-        from studio.ui.frame_decoder import fit_within, rgb_to_qimage
-
+    def set_frames(self, thumbs: list[FrameThumb]) -> None:
+        if thumbs is self._shown:
+            return
+        self._shown = thumbs
         self.clear()
-        self.times = []
-        for frame in frames:
-            image = fit_within(frame.image, FRAME_THUMB.width() * 2, FRAME_THUMB.height() * 2)
-            pixmap = QPixmap.fromImage(rgb_to_qimage(image)).scaled(
-                FRAME_THUMB, Qt.AspectRatioMode.KeepAspectRatio,
-                Qt.TransformationMode.SmoothTransformation)
-            item = QListWidgetItem(pixmap, format_time(frame.time_s))
-            item.setToolTip(f"frame {frame.index} at {frame.time_s:.3f} s; click to show it "
+        for thumb in thumbs:
+            item = QListWidgetItem(thumb.pixmap, format_time(thumb.time_s))
+            item.setToolTip(f"frame {thumb.index} at {thumb.time_s:.3f} s; click to show it "
                             "in the player")
-            item.setData(Qt.ItemDataRole.UserRole, int(frame.index))
+            item.setData(Qt.ItemDataRole.UserRole, thumb.index)
             item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter)
             self.addItem(item)
-            self.times.append(float(frame.time_s))
+
+    def clear_frames(self) -> None:
+        self._shown = None
+        self.clear()
+
+    @property
+    def times(self) -> list[float]:
+        return [t.time_s for t in self._shown or []]
+
+
+@dataclass
+class FrameThumb:
+    index: int
+    time_s: float
+    pixmap: QPixmap
+
+
+def frame_thumbs(frames) -> list[FrameThumb]:
+    """Small pixmaps of ``core.frames.Frame`` objects (the model's frames can be 512 px; only
+    thumbnails are kept)."""
+    from studio.ui.frame_decoder import fit_within, rgb_to_qimage
+
+    thumbs = []
+    for frame in frames:
+        image = fit_within(frame.image, FRAME_THUMB.width() * 2, FRAME_THUMB.height() * 2)
+        pixmap = QPixmap.fromImage(rgb_to_qimage(image)).scaled(
+            FRAME_THUMB, Qt.AspectRatioMode.KeepAspectRatio,
+            Qt.TransformationMode.SmoothTransformation)
+        thumbs.append(FrameThumb(int(frame.index), float(frame.time_s), pixmap))
+    return thumbs
 
 
 class Section(QWidget):
@@ -307,7 +333,8 @@ class CaptionPanel(QWidget):
         self._loading = False
         self._runs: dict[int, CaptionRun] = {}
         self._failed: dict[int, str] = {}  # clip id -> why its last captioning failed
-        self._frames_by_clip: dict[int, list] = {}  # frames the model saw, this session
+        # Thumbnails of the frames the model saw, for the clips captioned most recently.
+        self._frames_by_clip: OrderedDict[int, list[FrameThumb]] = OrderedDict()
         self._busy = False
         self._model_folder: str | None = None
         self._pool = QThreadPool(self)
@@ -649,9 +676,19 @@ class CaptionPanel(QWidget):
             self.demo_label.hide()
             self._set_editor_text(run.stream, read_only=True)
         else:
-            self._set_state("failed" if clip.id in self._failed else caption_state(current))
-            if current is None:
-                self.meta_label.setText("No caption yet.")
+            queued = self._queued_ahead(clip.id)
+            if queued is not None:
+                self._set_state("queued")
+            else:
+                self._set_state("failed" if clip.id in self._failed else caption_state(current))
+            if not clip.ok:
+                self.meta_label.setText("Cannot be captioned: "
+                                        + (clip.error or f"{clip.path} is missing"))
+                self.demo_label.hide()
+            elif current is None:
+                self.meta_label.setText("No caption yet." if queued is None else
+                                        f"Queued for captioning ({queued} clip"
+                                        f"{'s' if queued != 1 else ''} ahead).")
                 self.demo_label.hide()
             else:
                 self.meta_label.setText(describe_caption(current))
@@ -670,7 +707,7 @@ class CaptionPanel(QWidget):
         self._update_actions()
 
     def _set_state(self, state: str, visible: bool = True) -> None:
-        text = {"captioning": "captioning…"}.get(state, state)
+        text = "captioning…" if state == "captioning" else state
         self.state_label.setText(text)
         color = STATE_COLORS[state]
         self.state_label.setStyleSheet(
@@ -736,8 +773,7 @@ class CaptionPanel(QWidget):
             self.frames_label.setText(f"Frames the model saw: {len(frames)}, {span}")
             self.frame_strip.show()
         else:
-            self.frame_strip.clear()
-            self.frame_strip.times = []
+            self.frame_strip.clear_frames()
             self.frame_strip.hide()
             times = []
             if clip_id is not None:
@@ -1069,6 +1105,14 @@ class CaptionPanel(QWidget):
                 return run
         return None
 
+    def _queued_ahead(self, clip_id: int) -> int | None:
+        """How many clips a caption job does before ``clip_id``; None when none waits for it."""
+        for run in self._runs.values():
+            pending = [t.clip_id for t in run.targets[run.current:]]
+            if clip_id in pending:
+                return pending.index(clip_id)
+        return None
+
     def _run_model(self, run: CaptionRun) -> str:
         return run.model or self.model
 
@@ -1158,8 +1202,8 @@ class CaptionPanel(QWidget):
         run = self._runs.get(job_id)
         if run is None or run.target is None:
             return
-        run.frames = list(frames)
-        self._frames_by_clip[run.target.clip_id] = run.frames
+        run.frames = frame_thumbs(frames)
+        self._keep_frames(run.target.clip_id, run.frames)
         if self.clip is not None and run.target.clip_id == self.clip.id:
             self._show_frames(self.clip.id)
 
@@ -1235,16 +1279,22 @@ class CaptionPanel(QWidget):
             self._mark_failed(target.clip_id, str(err))
             return
         run.stored += 1
-        if result.frames:
-            self._frames_by_clip[target.clip_id] = list(result.frames)
-        elif run.frames:
-            self._frames_by_clip[target.clip_id] = run.frames
+        if run.frames:
+            self._keep_frames(target.clip_id, run.frames)
+        elif result.frames:
+            self._keep_frames(target.clip_id, frame_thumbs(result.frames))
         self._failed.pop(target.clip_id, None)
         self.caption_changed.emit(target.clip_id)
         if self.clip is not None and self.clip.id == target.clip_id and self.dirty:
             self.status_message.emit(
                 f"New caption of {target.name} saved to its history; your unsaved edit "
                 "stays in the box until you save or revert it")
+
+    def _keep_frames(self, clip_id: int, thumbs: list[FrameThumb]) -> None:
+        self._frames_by_clip[clip_id] = thumbs
+        self._frames_by_clip.move_to_end(clip_id)
+        while len(self._frames_by_clip) > FRAMES_KEPT:
+            self._frames_by_clip.popitem(last=False)
 
     def _mark_failed(self, clip_id: int, message: str) -> None:
         self._failed[clip_id] = message

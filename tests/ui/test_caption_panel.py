@@ -369,6 +369,11 @@ def test_caption_all_uncaptioned_skips_captioned_clips_and_cancels(
 
     job_id = panel.caption_uncaptioned()
     assert panel.job_clip_ids(job_id) == [clips[0].id, clips[2].id, extra[0].id, extra[1].id]
+    # The clip on screen waits for one other; the bin tells waiting clips from the one at work.
+    assert panel.state == "queued" and "1 clip ahead" in panel.meta_label.text()
+    assert not panel.editor.isReadOnly()
+    assert caption_cell(w, clips[0].id).data() == "captioning…"
+    assert caption_cell(w, extra[1].id).data() == "queued"
     qtbot.waitUntil(lambda: "/4" in panel.progress_bar.format(), timeout=60000)
     qtbot.waitUntil(lambda: project.current_caption(clips[0].id) is not None, timeout=60000)
     # The second clip is the one on screen: its caption streams into the box.
