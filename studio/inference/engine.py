@@ -288,11 +288,14 @@ def _load_captioner(model: str, device: str | None) -> Captioner:
 
 
 def _model_title(model: str) -> str:
+    """The registry's title; a demo id not in the registry says it is one; a folder, its name."""
     spec = registry_entry(model)
-    title = spec.title if spec is not None else (Path(model).name or model)
-    if model.startswith(DEMO_PREFIX) and DEMO_LABEL not in title:
-        title += f", {DEMO_LABEL}"
-    return title
+    if spec is not None:
+        return spec.title
+    if model.startswith(DEMO_PREFIX):
+        return f"{model} ({DEMO_LABEL})"
+    folder = Path(model)
+    return (folder.name or model) if folder.is_dir() else model  # a folder, or a hub id
 
 
 def _device_kind(device: Any) -> str | None:
