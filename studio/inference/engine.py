@@ -23,9 +23,10 @@ import itertools
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from studio.core.cancel import Cancelled, CancelToken
 from studio.core.media import MediaError

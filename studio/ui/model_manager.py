@@ -35,7 +35,7 @@ _STILL_RUNNING: list[QThread] = []
 class _SignalEvents:
     """Engine listener (see ``EngineEvents``) that re-emits every event as a manager signal."""
 
-    def __init__(self, manager: "ModelManager") -> None:
+    def __init__(self, manager: ModelManager) -> None:
         self._m = manager
 
     def started(self, job_id: int, description: str) -> None:
@@ -73,7 +73,7 @@ class _ShutdownOnQuit(QObject):
     """Lives in the GUI thread, so that ``aboutToQuit`` runs ``shutdown`` there (a slot of the
     manager itself would be queued to the worker thread, which is busy or gone)."""
 
-    def __init__(self, manager: "ModelManager") -> None:
+    def __init__(self, manager: ModelManager) -> None:
         super().__init__()
         self._manager = manager
 

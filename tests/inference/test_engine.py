@@ -6,8 +6,8 @@ Real clips made with PyAV; fault injection only where a real failure cannot be m
 from __future__ import annotations
 
 import subprocess
-import time
 import sys
+import time
 
 import pytest
 
@@ -320,8 +320,8 @@ def test_out_of_gpu_memory_is_a_message_and_the_engine_goes_on(clips, tiny_model
     monkeypatch.setattr(captioner.model, "generate", out_of_memory)
     job = CaptionJob(new_job_id(), 1, str(clips["walk"]), settings(), tiny_model)
     assert engine.run(job) is None
-    assert rec.events[-1] == ("failed", job.job_id, "out of GPU memory while captioning walk.mp4: "
-                              "try a smaller model or fewer frames")
+    assert rec.events[-1] == ("failed", job.job_id, ("out of GPU memory while captioning walk.mp4: "
+                                                     "try a smaller model or fewer frames"))
     # In a batch the item fails and the batch goes on.
     batch = CaptionBatchJob(new_job_id(), [CaptionItem(1, str(clips["pan"]))] * 2, tiny_model,
                             settings())

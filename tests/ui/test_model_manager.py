@@ -8,7 +8,13 @@ import time
 import pytest
 from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Slot
 
-from studio.inference.engine import CaptionBatchJob, CaptionItem, CaptionJob, FramesJob, new_job_id
+from studio.inference.engine import (
+    CaptionBatchJob,
+    CaptionItem,
+    CaptionJob,
+    FramesJob,
+    new_job_id,
+)
 from studio.ui.model_manager import ModelManager
 from tests.media_factory import make_bad, make_video
 
@@ -289,14 +295,15 @@ print("QUIT", round(time.monotonic() - quit_at[0], 3), manager.thread_finished, 
 
 def test_quitting_the_app_during_a_caption_stops_the_thread_and_exits_cleanly(
         tmp_path, clips, tiny_model):
+    import os
     import subprocess
     import sys
 
     script = tmp_path / "quit_during_caption.py"
     script.write_text(QUIT_DURING_CAPTION)
     result = subprocess.run([sys.executable, str(script), tiny_model, str(clips["short"])],
-                            capture_output=True, text=True, timeout=120,
-                            env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
+                            check=False, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert result.returncode == 0, result.stderr[-2000:]
     (line,) = [x for x in result.stdout.splitlines() if x.startswith("QUIT")]
     _, seconds, finished = line.split()
