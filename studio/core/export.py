@@ -49,13 +49,13 @@ from fractions import Fraction
 from pathlib import Path
 
 from studio.core.cancel import CancelToken, Cancelled
-from studio.core.media import MediaError, MissingFileError
+from studio.core.media import MediaError
 
 __all__ = [
     "PRESETS", "PRESET_NAMES", "ENCODER_SPEEDS", "FITS", "Preset", "ExportOptions", "ExportPlan",
-    "ExportResult", "ExportBatch", "ExportError", "ProgressCallback", "check_options", "plan_export", "export_clip",
-    "export_clips", "encode_to", "write_frames", "sanitize_name", "name_from_prompt",
-    "conform_frame_count", "MANIFEST_NAME",
+    "ExportResult", "ExportBatch", "ExportError", "ProgressCallback", "check_options",
+    "plan_export", "export_clip", "export_clips", "encode_to", "write_frames", "sanitize_name",
+    "name_from_prompt", "conform_frame_count", "with_range", "MANIFEST_NAME",
 ]
 
 
@@ -456,7 +456,7 @@ def _plan(path: str, reader, options: ExportOptions, preset: Preset) -> ExportPl
             pts.append(p)
             prev = p
         end_pts = max(round((end - start) / time_base), pts[-1] + 1)
-        durations = [b - a for a, b in zip(pts, pts[1:] + [end_pts])]
+        durations = [b - a for a, b in zip(pts, pts[1:] + [end_pts], strict=True)]
         seconds = float(end_pts * time_base)
         rate = Fraction(len(frames) / seconds).limit_denominator(1001)
     first_image = reader.frame_at(frames[0]).image
@@ -1027,7 +1027,7 @@ def _publish_group(temps: Sequence[tuple[Path, str]], folder: Path, stem: str,
             continue
         done: list[Path] = []
         try:
-            for (temp, _suffix), name in zip(temps, names):
+            for (temp, _suffix), name in zip(temps, names, strict=True):
                 _publish(temp, folder / name, overwrite)
                 done.append(folder / name)
         except FileExistsError:
@@ -1123,7 +1123,7 @@ def _render(reader, plan: ExportPlan, dest: str, options: ExportOptions, comment
         if isinstance(sink, _VideoSink) and options.audio and preset.audio_codec:
             sink.add_audio(plan.source, plan.start_s, plan.end_s, preset.audio_codec, warnings)
         for k, (index, pts, duration) in enumerate(zip(plan.source_frames, plan.pts,
-                                                       plan.durations)):
+                                                       plan.durations, strict=True)):
             if cancel is not None:
                 cancel.raise_if_cancelled()
             image = reader.frame_at(index).image
@@ -1189,9 +1189,7 @@ def _export_one(source: str, target: _Target, options: ExportOptions, preset: Pr
     warnings: list[str] = []
     try:
         check_options(options)
-        if not os.path.lexists(source):
-            raise MissingFileError(source)
-        reader = FrameReader(source)
+        reader = FrameReader(source)  # a missing or unreadable file: MediaError, named
     except ValueError as err:
         raise ExportError(source, str(err)) from None
     except MediaError as err:
@@ -1202,6 +1200,8 @@ def _export_one(source: str, target: _Target, options: ExportOptions, preset: Pr
             plan = _plan(source, reader, options, preset)
         except ValueError as err:
             raise ExportError(source, str(err)) from None
+        except MediaError as err:
+            raise ExportError(None, str(err)) from None
         folder = target.folder
         _prepare_folder(folder)
         record = _comment(source, plan, options, preset)
@@ -1298,9 +1298,6 @@ def export_clips(sources: Iterable[str | os.PathLike | tuple[str | os.PathLike, 
     failed: dict[int, str] = {}
     for i, (source, item_options) in enumerate(items):
         try:
-            check_options(item_options)
-            if not os.path.lexists(source):
-                raise MissingFileError(source)
             plans.append(plan_export(source, item_options).frames)
         except MediaError as err:
             failed[i] = str(err)
@@ -1440,6 +1437,7 @@ def write_frames(frames: Iterable, target: str | os.PathLike, fps: float,
                         elapsed_s=time.perf_counter() - started)
 
 
-def with_range(options: ExportOptions, in_frame: int | None, out_frame: int | None) -> ExportOptions:
+def with_range(options: ExportOptions, in_frame: int | None,
+               out_frame: int | None) -> ExportOptions:
     """``options`` for a clip's in/out marks (a project's ``Clip.in_frame``/``out_frame``)."""
     return replace(options, in_frame=in_frame, out_frame=out_frame, in_s=None, out_s=None)

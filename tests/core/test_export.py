@@ -10,7 +10,6 @@ import struct
 import subprocess
 import sys
 import textwrap
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -52,7 +51,7 @@ def clips(tmp_path_factory):
     }
 
 
-# ---- helpers ------------------------------------------------------------------------------------
+# ---- helpers -------------------------------------------------------------------------------------
 
 def decode(path: Path, rotation: int = 0) -> dict:
     """What a player sees: codec, pixel format, size, frame numbers, frame times, duration."""
@@ -104,7 +103,7 @@ def comment_of(path: Path) -> dict:
     return json.loads(tags["comment"])
 
 
-# ---- presets ----------------------------------------------------------------------------------------
+# ---- presets -------------------------------------------------------------------------------------
 
 def test_mp4_is_faststart_h264_with_every_frame_and_its_source_recorded(clips, tmp_path):
     result = export_clip(clips["cfr"], tmp_path)
@@ -197,7 +196,7 @@ def test_conform_frame_count():
     assert [conform_frame_count(n, 4) for n in (4, 5, 32, 33)] == [1, 5, 29, 33]
 
 
-# ---- trims, timing, rotation ----------------------------------------------------------------------
+# ---- trims, timing, rotation ---------------------------------------------------------------------
 
 def test_trim_by_frame_indices_is_exact(clips, tmp_path):
     result = export_clip(clips["cfr"], tmp_path, ExportOptions(in_frame=5, out_frame=20))
@@ -307,7 +306,7 @@ def test_resize_pads_or_crops_keeping_the_aspect(clips, tmp_path):
     assert decode(Path(one_side.output))["size"] == (48, 32)
 
 
-# ---- names and no clobbering ------------------------------------------------------------------------
+# ---- names and no clobbering ---------------------------------------------------------------------
 
 def test_existing_files_are_never_replaced_unless_asked(clips, tmp_path):
     first = export_clip(clips["cfr"], tmp_path, ExportOptions(in_frame=0, out_frame=3,
@@ -377,7 +376,7 @@ def test_a_name_cannot_leave_the_target_folder(clips, tmp_path):
     assert Path(result.output).name == "escape.mp4"
 
 
-# ---- failures ------------------------------------------------------------------------------------------
+# ---- failures ------------------------------------------------------------------------------------
 
 def test_a_missing_source_is_named_and_nothing_is_written(tmp_path):
     missing = tmp_path / "gone.mp4"
@@ -385,6 +384,34 @@ def test_a_missing_source_is_named_and_nothing_is_written(tmp_path):
         export_clip(missing, tmp_path / "out")
     assert str(missing) in str(info.value) and "not found" in str(info.value)
     assert not (tmp_path / "out").exists() or finals(tmp_path / "out") == []
+
+
+def test_a_file_that_is_not_media_is_named_with_the_reason(tmp_path):
+    notes = tmp_path / "notes.mp4"
+    notes.write_text("holiday notes, not a video\n" * 50, encoding="utf-8")
+    with pytest.raises(ExportError) as info:
+        export_clip(notes, tmp_path / "out")
+    assert str(info.value).startswith(f"{notes}: not a media file")
+
+
+def test_a_full_disk_inside_the_writer_leaves_nothing(clips, tmp_path, monkeypatch):
+    """Fault injection where no tmpfs can be mounted: the PNG writer's fourth file fails with
+    ENOSPC (``open`` is the standard library's, refused for that one path)."""
+    import builtins
+
+    real_open = builtins.open
+
+    def open_until_full(file, *args, **kwargs):
+        if str(file).endswith("frame_000003.png"):
+            raise OSError(errno.ENOSPC, "No space left on device", str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", open_until_full)
+    with pytest.raises(ExportError) as info:
+        export_clip(clips["cfr"], tmp_path, ExportOptions(preset="png"))
+    monkeypatch.undo()
+    assert str(info.value) == f"{tmp_path / 'walk'}: cannot write it (no space left on the disk)"
+    assert finals(tmp_path) == [] and leftovers(tmp_path) == []
 
 
 def test_options_that_do_not_fit_the_source_say_why(clips, tmp_path):
@@ -514,7 +541,7 @@ def test_a_process_killed_mid_export_leaves_no_file_under_the_final_name(clips, 
     assert len(leftovers(tmp_path)) == 1  # the hidden temporary file, never a final name
 
 
-# ---- progress, cancel, metadata, batches, generated frames -----------------------------------------------
+# ---- progress, cancel, metadata, batches, generated frames ---------------------------------------
 
 def test_progress_counts_frames_and_cancel_removes_the_partial_file(clips, tmp_path):
     seen = []
