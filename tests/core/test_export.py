@@ -142,6 +142,7 @@ def test_preset_decodes_with_codec_format_size_and_frame_count(clips, tmp_path, 
         rgb = av.open(result.output).decode(video=0).__next__().to_ndarray(format="rgb24")
         assert len(np.unique(rgb.reshape(-1, 3), axis=0)) <= 256  # a palette
         assert seen["duration"] == pytest.approx(2.0, abs=1 / 15)
+        assert seen["numbers"] == [int(k * 24 / 15 + 1e-9) for k in range(30)]
     if preset.endswith("-train"):
         fps = 24 if preset == "ltx-train" else 16
         rule = 8 if preset == "ltx-train" else 4
