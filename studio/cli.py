@@ -80,9 +80,10 @@ def _add_export_parser(sub) -> None:
     ex.add_argument("-o", "--output", type=Path, required=True, metavar="DIR_OR_FILE",
                     help="a folder (made when missing), or a file name for one FILE")
     ex.add_argument("--in", dest="in_s", type=float, default=None, metavar="S",
-                    help="in point, seconds (the frame shown then is the first)")
+                    help="in point, seconds: the frames that start from then on are kept "
+                    "(with --fps: from the frame shown then)")
     ex.add_argument("--out", dest="out_s", type=float, default=None, metavar="S",
-                    help="out point, seconds (frames shown before it are kept)")
+                    help="out point, seconds: frames that start before it are kept")
     ex.add_argument("--in-frame", type=int, default=None, metavar="N", help="first frame index")
     ex.add_argument("--out-frame", type=int, default=None, metavar="N",
                     help="last frame index (included)")

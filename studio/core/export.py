@@ -97,6 +97,7 @@ FITS = ("pad", "crop")
 MANIFEST_NAME = "metadata.jsonl"
 GIF_MAX_SIDE = 480  # default long side of a GIF
 GIF_MAX_FPS = 50.0  # GIF delays are in 1/100 s and players slow down anything under 2/100
+GIF_MAX_BYTES = 2**30  # RGB frames held until the palette is made (``_GifSink``)
 _VP9_SPEED = {"ultrafast": ("realtime", 8), "superfast": ("realtime", 7),
               "veryfast": ("good", 6), "faster": ("good", 5), "fast": ("good", 5),
               "medium": ("good", 4), "slow": ("good", 3), "slower": ("good", 2),
@@ -462,6 +463,11 @@ def _plan(path: str, reader, options: ExportOptions, preset: Preset) -> ExportPl
     first_image = reader.frame_at(frames[0]).image
     sh, sw = first_image.shape[:2]
     width, height, fit = _output_size(sw, sh, options, preset)
+    if preset.kind == "gif" and len(frames) * width * height * 3 > GIF_MAX_BYTES:
+        raise ValueError(f"too long or too large for a GIF: {len(frames)} frames of "
+                         f"{width}x{height} need {len(frames) * width * height * 3 / 2**30:.1f} "
+                         "GiB of memory for the palette pass; choose a shorter range, a "
+                         "smaller size or a lower frame rate")
     plan = ExportPlan(source=path, preset=preset, first=frames[0], last=frames[-1],
                       start_s=start, end_s=end, source_frames=frames, pts=pts,
                       durations=durations, time_base=time_base, rate=rate,

@@ -592,6 +592,13 @@ def test_a_file_name_for_several_sources_is_refused(clips, tmp_path):
     assert "give a folder" in batch.results[0].error
 
 
+def test_a_gif_too_large_for_memory_is_refused_before_the_run(clips, tmp_path):
+    with pytest.raises(ExportError, match=r"too long or too large for a GIF: 30 frames of "
+                                          r"8000x5333"):
+        export_clip(clips["cfr"], tmp_path, ExportOptions(preset="gif", width=8000))
+    assert finals(tmp_path) == []
+
+
 def test_plan_shows_the_conformed_result_before_the_run(clips):
     plan = plan_export(clips["cfr"], ExportOptions(preset="ltx-train", caption="x", fps=12))
     assert (plan.frames, plan.width, plan.height) == (17, 96, 64)  # 24 frames at 12 -> 17
