@@ -131,8 +131,9 @@ class ExportOptions:
     """What to write. Every field has a default, so ``ExportOptions(preset="gif")`` works.
 
     Range: ``in_frame``/``out_frame`` (inclusive frame indices, as the project stores marks)
-    or ``in_s``/``out_s`` (seconds: the frames shown from ``in_s`` up to, not including,
-    ``out_s``); not both kinds for one end. Size: ``width``/``height`` (either alone keeps
+    or ``in_s``/``out_s`` (seconds: the frames that start in [``in_s``, ``out_s``), so the
+    duration is within one frame of the range; with ``fps``, sampled from ``in_s`` itself);
+    not both kinds for one end. Size: ``width``/``height`` (either alone keeps
     the aspect ratio; both: ``fit`` pads with black or crops the middle), rounded down to the
     preset's multiple; none: the source size (GIFs fit ``max_side``, default 480).
     ``fps``: constant output rate; None keeps the source's frame times (mp4, webm, png) or
