@@ -2,12 +2,13 @@
 its frames alone with the same FrameReader, timed alternately in one run. Target: <= 3x.
 
 Also timed: the same measures on one thread (decode, shrink, flow in turn), to show what
-decoding ahead in a second thread buys.
+decoding ahead in a second thread buys, and the CPU seconds of each (all threads), which
+other processes on the machine disturb less than the wall-clock times.
 
 The video (a smooth texture panning 3 px right and 2 px down per frame, with a square
 crossing it) is made once under bench/out/.
 
-    .venv/bin/python bench/analysis.py [--runs 5]
+    .venv/bin/python bench/analysis.py [--runs 7]
 """
 
 from __future__ import annotations
@@ -61,54 +62,55 @@ def make_video(path: Path) -> Path:
     return path
 
 
-def decode_only(path: Path) -> float:
-    t0 = time.perf_counter()
+def timed(work) -> tuple[float, float, object]:
+    """(wall seconds, CPU seconds of the whole process, result)"""
+    t0, c0 = time.perf_counter(), time.process_time()
+    result = work()
+    return time.perf_counter() - t0, time.process_time() - c0, result
+
+
+def decode_only(path: Path) -> int:
     with FrameReader(path) as reader:
-        n = sum(1 for _ in reader.iter_frames(range(reader.frame_count)))
-    assert n == FRAMES
-    return time.perf_counter() - t0
+        return sum(1 for _ in reader.iter_frames(range(reader.frame_count)))
 
 
-def analyse(path: Path) -> tuple[float, metrics.Analysis]:
-    t0 = time.perf_counter()
-    result = metrics.analyze(path)
-    return time.perf_counter() - t0, result
-
-
-def analyse_one_thread(path: Path) -> float:
-    t0 = time.perf_counter()
+def analyse_one_thread(path: Path) -> list:
     with FrameReader(path) as reader:
         frames = ((f.index, f.image) for f in reader.iter_frames(range(reader.frame_count)))
-        pairs = list(metrics.iter_pairs(frames, WIDTH, HEIGHT))
-    assert len(pairs) == FRAMES - 1
-    return time.perf_counter() - t0
+        return list(metrics.iter_pairs(frames, WIDTH, HEIGHT))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
     path = make_video(ROOT / "bench" / "out" / f"pan_{WIDTH}x{HEIGHT}_{FRAMES}f.mp4")
 
     decode_only(path)  # warm the file cache and the libraries
-    analyse(path)
-    decoded, analysed, single = [], [], []
+    metrics.analyze(path)
+    runs: dict[str, list[tuple[float, float]]] = {"decode": [], "analyze": [], "one thread": []}
     result = None
-    for _ in range(args.runs):
-        decoded.append(decode_only(path))
-        seconds, result = analyse(path)
-        analysed.append(seconds)
-        single.append(analyse_one_thread(path))
-    d, a, s = (statistics.median(x) for x in (decoded, analysed, single))
+    for _ in range(args.runs):  # alternating, so that a busy moment hits all three alike
+        wall, cpu, count = timed(lambda: decode_only(path))
+        assert count == FRAMES
+        runs["decode"].append((wall, cpu))
+        wall, cpu, result = timed(lambda: metrics.analyze(path))
+        runs["analyze"].append((wall, cpu))
+        wall, cpu, pairs = timed(lambda: analyse_one_thread(path))
+        assert len(pairs) == FRAMES - 1
+        runs["one thread"].append((wall, cpu))
+    wall = {k: statistics.median(w for w, _ in v) for k, v in runs.items()}
+    cpu = {k: statistics.median(c for _, c in v) for k, v in runs.items()}
     print(f"{FRAMES} frames {WIDTH}x{HEIGHT}, analysed at "
           f"{result.analysis_width}x{result.analysis_height}; median of {args.runs} runs")
-    print(f"decode only:            {d:.3f} s  ({1000 * d / FRAMES:.2f} ms a frame)")
-    print(f"analyze:                {a:.3f} s  ({1000 * a / (FRAMES - 1):.2f} ms a pair)")
-    print(f"analyze on one thread:  {s:.3f} s")
+    for key in runs:
+        print(f"{key + ':':12s} {wall[key]:.3f} s  (CPU {cpu[key]:.3f} s)")
     print(f"figures: motion {result.flow_mean_px:.2f} px/frame (dx {result.flow_mean_dx:.2f}, "
           f"dy {result.flow_mean_dy:.2f}; the pan is 3, 2), warp error "
           f"{result.warp_error_mean:.5f}, flicker {result.flicker:.5f}")
-    print(f"ratio: {a / d:.2f}x decoding (target <= 3x); one thread {s / d:.2f}x")
+    print(f"ratio: {wall['analyze'] / wall['decode']:.2f}x decoding (target <= 3x); "
+          f"one thread {wall['one thread'] / wall['decode']:.2f}x; "
+          f"CPU {cpu['analyze'] / cpu['decode']:.2f}x")
     return 0
 
 
