@@ -1,7 +1,7 @@
 """Command line: ``studio`` opens the GUI; ``studio VERB ...`` works headless.
 
-Verbs: ``probe``, ``frames``, ``caption``, ``models``, ``export``. The GUI and its Qt imports
-load only when no verb is given.
+Verbs: ``probe``, ``frames``, ``caption``, ``models``, ``export``, ``analyze``. The GUI and
+its Qt imports load only when no verb is given.
 """
 
 from __future__ import annotations
