@@ -27,8 +27,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from studio.core import metrics  # noqa: E402
-from studio.core.frames import FrameReader  # noqa: E402
+from studio.core import metrics
+from studio.core.frames import FrameReader
 
 WIDTH, HEIGHT, FRAMES, FPS = 768, 512, 121, 24
 

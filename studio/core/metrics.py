@@ -44,6 +44,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 import cv2
 import numpy as np
@@ -473,7 +474,7 @@ class _Prefetch:
         self._cancel = cancel
         self._thread = threading.Thread(target=self._run, name="metrics-decode", daemon=True)
 
-    def __enter__(self) -> "_Prefetch":
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -507,7 +508,7 @@ class _Prefetch:
             return
         self._put((self._END, None))
 
-    def __iter__(self) -> "_Prefetch":
+    def __iter__(self) -> Self:
         return self
 
     def __next__(self):

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from studio.core import metrics
-from studio.core.cancel import CancelToken, Cancelled
+from studio.core.cancel import Cancelled, CancelToken
 from studio.core.media import MediaError, MissingFileError
 from tests.media_factory import make_image
 
@@ -86,7 +86,7 @@ def analyses(videos):
 
 @pytest.mark.parametrize("name", ["shift_3_-2", "shift_-6_4", "shift_5_3"])
 def test_translation_gives_its_mean_flow_in_original_pixels(videos, analyses, name):
-    path, images, (dx, dy) = videos[name]
+    _, _, (dx, dy) = videos[name]
     result = analyses[name]
     assert abs(result.flow_mean_dx - dx) < 0.25, result.flow_mean_dx
     assert abs(result.flow_mean_dy - dy) < 0.25, result.flow_mean_dy
