@@ -122,27 +122,45 @@ class ThumbnailTask(QRunnable):
         self._signals = signals
 
     def run(self) -> None:
-        image = QImage(str(self._cache_file)) if self._cache_file.exists() else QImage()
-        if image.isNull():
+        # Pixels stay numpy arrays and JPEG goes through OpenCV: Qt's image plugins, loaded
+        # on first use from two pool threads at once, crashed the process now and then.
+        rgb = self._load_cached()
+        if rgb is None:
             try:
-                image = self._decode()
+                rgb = self._decode()
             except (MediaError, OSError, IndexError) as err:
                 self._signals.failed.emit(self._clip_id, str(err))
                 return
-            self._save(image)
-        self._signals.ready.emit(self._clip_id, image)
+            self._save(rgb)
+        self._signals.ready.emit(self._clip_id, rgb_to_qimage(rgb))
 
-    def _decode(self) -> QImage:
+    def _load_cached(self):
+        import cv2
+        import numpy as np
+
+        try:
+            data = np.frombuffer(self._cache_file.read_bytes(), np.uint8)
+        except OSError:
+            return None
+        bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+        return None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+    def _decode(self):
         from studio.core.frames import thumbnail
 
-        return rgb_to_qimage(thumbnail(self._path, self._max_side))
+        return thumbnail(self._path, self._max_side)
 
-    def _save(self, image: QImage) -> None:
+    def _save(self, rgb) -> None:
+        import cv2
+
         # Written under a temporary name and renamed: a crash never leaves half a JPEG in the cache.
         tmp = self._cache_file.with_name(f".{self._cache_file.name}.{threading.get_ident()}.part")
         try:
-            self._cache_file.parent.mkdir(parents=True, exist_ok=True)
-            if image.save(str(tmp), "JPG", 85):
+            ok, data = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
+                                    [cv2.IMWRITE_JPEG_QUALITY, 85])
+            if ok:
+                self._cache_file.parent.mkdir(parents=True, exist_ok=True)
+                tmp.write_bytes(data.tobytes())
                 os.replace(tmp, self._cache_file)
         except OSError:
             pass  # a cache that cannot be written only costs a decode next time
