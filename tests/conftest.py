@@ -31,3 +31,13 @@ def media(tmp_path_factory):
 def media_dir(media):
     """The folder holding the files of ``media``."""
     return media["h264_cfr"].parent
+
+
+@pytest.fixture(scope="session")
+def tiny_captioner_dir(tmp_path_factory):
+    """A folder holding the tiny random-weight SmolVLM2 (config.json, model.safetensors,
+    tokenizer, preprocessor/processor configs, chat template, demo marker). Shared: copy it
+    (shutil.copytree) before changing it."""
+    from studio.inference.demo import make_demo_captioner
+
+    return make_demo_captioner(tmp_path_factory.mktemp("models") / "smolvlm2-tiny")

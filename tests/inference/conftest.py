@@ -7,16 +7,6 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def tiny_captioner_dir(tmp_path_factory):
-    """A folder holding the tiny random-weight SmolVLM2 (config.json, model.safetensors,
-    tokenizer, preprocessor/processor configs, chat template, demo marker). Shared: copy it
-    (shutil.copytree) before changing it."""
-    from studio.inference.demo import make_demo_captioner
-
-    return make_demo_captioner(tmp_path_factory.mktemp("models") / "smolvlm2-tiny")
-
-
-@pytest.fixture(scope="session")
 def tiny_captioner(tiny_captioner_dir):
     """The tiny SmolVLM2 loaded on the CPU, once per session. Do not unload it."""
     from studio.inference.captioner import Captioner

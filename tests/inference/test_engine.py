@@ -8,6 +8,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -217,10 +218,8 @@ def test_import_ml_stack_freezes_the_heap_and_leaves_the_collector_on():
 # ---- captions with a tiny SmolVLM2 (random weights, the real on-disk layout) -------------------
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    from studio.inference.demo import make_demo_captioner
-
-    return str(make_demo_captioner(tmp_path_factory.mktemp("models") / "tiny-smolvlm2"))
+def tiny_model(tiny_captioner_dir):
+    return str(tiny_captioner_dir)
 
 
 @pytest.fixture(scope="module")
@@ -258,7 +257,7 @@ def test_caption_job_streams_text_and_frames_in_order_and_finishes(clips, tiny_m
     assert names[:3] == ["started", "progress", "frames"]
     assert names[-2:] == ["progress", "finished"]
     assert set(names[3:-2]) == {"text"}
-    assert "walk.mp4" in rec.events[0][2] and "tiny-smolvlm2" in rec.events[0][2]
+    assert "walk.mp4" in rec.events[0][2] and Path(tiny_model).name in rec.events[0][2]
     assert [e[2:4] for e in rec.of("progress")] == [(0, 1), (1, 1)]
     streamed = "".join(e[2] for e in rec.of("text"))
     assert result.text and streamed.strip() == result.text

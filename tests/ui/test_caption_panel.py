@@ -285,10 +285,8 @@ def test_export_training_set_dialog(qtbot, window, project, clips, tmp_path):
 # --- with the real model manager and the tiny demo captioner --------------------------------------
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    from studio.inference.demo import make_demo_captioner
-
-    return str(make_demo_captioner(tmp_path_factory.mktemp("models") / "tiny-smolvlm2"))
+def tiny_model(tiny_captioner_dir):
+    return str(tiny_captioner_dir)
 
 
 @pytest.fixture

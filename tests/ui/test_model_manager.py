@@ -88,10 +88,8 @@ def clips(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    from studio.inference.demo import make_demo_captioner
-
-    return str(make_demo_captioner(tmp_path_factory.mktemp("models") / "tiny-smolvlm2"))
+def tiny_model(tiny_captioner_dir):
+    return str(tiny_captioner_dir)
 
 
 def settings(max_new_tokens=8):
