@@ -1,8 +1,8 @@
-"""Render the application icon's PNG sizes from resources/icons/studio.svg (QtSvg).
+"""Render the application icon's PNG sizes from studio/resources/icons/studio.svg (QtSvg).
 
     .venv/bin/python packaging/make_icons.py
 
-Writes resources/icons/hicolor/NxN/apps/studio.png, the layout of the freedesktop icon theme.
+Writes studio/resources/icons/hicolor/NxN/apps/studio.png, the layout of the freedesktop icon theme.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def main() -> int:
     from PySide6.QtSvg import QSvgRenderer
 
     app = QGuiApplication(sys.argv[:1])  # noqa: F841 - painting needs one
-    renderer = QSvgRenderer(str(ROOT / "resources" / "icons" / "studio.svg"))
+    renderer = QSvgRenderer(str(ROOT / "studio" / "resources" / "icons" / "studio.svg"))
     if not renderer.isValid():
         print("studio.svg is not a valid SVG", file=sys.stderr)
         return 1
@@ -33,7 +33,7 @@ def main() -> int:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         renderer.render(painter)
         painter.end()
-        target = ROOT / "resources" / "icons" / "hicolor" / f"{size}x{size}" / "apps" / "studio.png"
+        target = ROOT / "studio" / "resources" / "icons" / "hicolor" / f"{size}x{size}" / "apps" / "studio.png"
         target.parent.mkdir(parents=True, exist_ok=True)
         image.save(str(target))
         print(target.relative_to(ROOT))
