@@ -54,6 +54,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.ui.analysis_worker import FlowOverlayController
 from studio.ui.frame_decoder import FrameDecoder
 from studio.ui.timeline import TimelineWidget
 
@@ -61,6 +62,7 @@ PLACEHOLDER_TEXT = "Select a clip in the bin"
 VIDEO_BACKGROUND = QColor("#0e0f12")
 MESSAGE_COLOR = QColor("#8b93a1")
 ERROR_COLOR = QColor("#ff8a80")
+FLOW_OPACITY = 0.7  # of the flow overlay over the frame
 
 TIMECODE_MILLISECONDS = "ms"  # HH:MM:SS.mmm
 TIMECODE_FRAMES = "frames"  # HH:MM:SS:FF (non-drop, at the nominal rate)
@@ -218,6 +220,8 @@ class VideoView(QWidget):
         self._image: QImage | None = None
         self._message = PLACEHOLDER_TEXT
         self._message_is_error = False
+        self._flow = None  # a FlowOverlay drawn over the frame
+        self._flow_note = ""  # shown in the legend's place when there is no flow to draw
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(160, 90)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
@@ -250,6 +254,22 @@ class VideoView(QWidget):
         self._message_is_error = error
         self.update()
 
+    @property
+    def flow_overlay(self):
+        """The ``FlowOverlay`` drawn over the frame, or None."""
+        return self._flow
+
+    @property
+    def flow_note(self) -> str:
+        return self._flow_note
+
+    def set_flow_overlay(self, overlay, note: str = "") -> None:
+        """Draw ``overlay`` (a ``FlowOverlay``) over the frame with its colour-wheel legend, or
+        only ``note`` in the legend's corner; None and "" draw neither."""
+        self._flow = overlay
+        self._flow_note = note
+        self.update()
+
     def image_rect(self) -> QRectF:
         if self._image is None or self._image.isNull():
             return QRectF()
@@ -264,6 +284,8 @@ class VideoView(QWidget):
         if self._image is not None and not self._image.isNull():
             p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
             p.drawImage(self.image_rect(), self._image)
+            if self._flow is not None or self._flow_note:
+                self._paint_flow(p, self.image_rect())
         elif self._message:
             p.setPen(ERROR_COLOR if self._message_is_error else MESSAGE_COLOR)
             font = QFont(self.font())
@@ -273,6 +295,60 @@ class VideoView(QWidget):
             p.drawText(box, int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap),
                        self._message)
         p.end()
+
+    def _paint_flow(self, p: QPainter, rect: QRectF) -> None:
+        flow = self._flow
+        if flow is not None:
+            cover = QRectF(rect.x(), rect.y(), rect.width() * flow.cover_width,
+                           rect.height() * flow.cover_height)
+            p.setOpacity(FLOW_OPACITY)
+            p.drawImage(cover, flow.image)
+            p.setOpacity(1.0)
+        # The legend: the colour wheel and what its rim stands for, in the bottom-right corner.
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        font = QFont(self.font())
+        font.setPointSizeF(font.pointSizeF() * 0.9)
+        p.setFont(font)
+        metrics = p.fontMetrics()
+        line = metrics.height()
+        if flow is not None:
+            lines = ["Optical flow", f"frame {flow.index} → {flow.index + 1}",
+                     f"rim = {flow.scale_px:.1f} px"]
+            wheel = max(40, min(72, int(min(rect.width(), rect.height()) * 0.18)))
+        else:
+            lines = [self._flow_note]
+            wheel = 0
+        limit = int(rect.width() * 0.7) - (wheel + 30)
+        lines = [metrics.elidedText(t, Qt.TextElideMode.ElideMiddle, max(40, limit))
+                 for t in lines]
+        text_w = max(metrics.horizontalAdvance(t) for t in lines)
+        pad = 8
+        gap = 10 if wheel else 0
+        box_w = pad * 2 + wheel + gap + text_w
+        box_h = pad * 2 + max(wheel, line * len(lines))
+        margin = 10
+        box = QRectF(rect.right() - box_w - margin, rect.bottom() - box_h - margin, box_w, box_h)
+        if box.left() < rect.left() + 2 or box.top() < rect.top() + 2:  # a tiny view: no legend
+            return
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(QColor(12, 13, 16, 200))
+        p.drawRoundedRect(box, 6, 6)
+        if wheel:
+            wheel_rect = QRectF(box.left() + pad, box.top() + (box_h - wheel) / 2, wheel, wheel)
+            p.drawImage(wheel_rect, flow.legend)
+            p.setPen(QPen(QColor(255, 255, 255, 90), 1))
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawEllipse(wheel_rect)
+            centre = wheel_rect.center()
+            p.setBrush(QColor("#202227"))
+            p.setPen(Qt.PenStyle.NoPen)
+            p.drawEllipse(centre, 1.5, 1.5)
+        text_x = box.left() + pad + wheel + gap
+        text_y = box.top() + (box_h - line * len(lines)) / 2
+        for i, text in enumerate(lines):
+            p.setPen(QColor("#ffffff") if i == 0 else QColor("#c3c8d1"))
+            p.drawText(QRectF(text_x, text_y + i * line, text_w + 1, line),
+                       int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), text)
 
 
 # Keys the player binds window-wide that a focused widget of these kinds uses itself: the
@@ -403,6 +479,10 @@ class PlayerPanel(QWidget):
         self.clear_in_out_action = make("Clear in/out", "Alt+X", self.clear_in_out)
         self.loop_action = make("Loop", Qt.Key.Key_L, self._on_loop_toggled, "loop",
                                 checkable=True)
+        self.flow_overlay_action = make("Flow overlay", Qt.Key.Key_F,
+                                        self._on_flow_overlay_toggled, checkable=True)
+        self.flow_overlay_action.setToolTip(
+            "Optical flow to the next frame over the picture, on the colour wheel (F)")
         self._icon_play = self.play_action.icon()
         self._icon_pause = _icon("pause")
 
@@ -436,6 +516,7 @@ class PlayerPanel(QWidget):
         transport.addWidget(button(self.clear_in_out_action, "Clear"))
         transport.addSpacing(4)
         transport.addWidget(button(self.loop_action))
+        transport.addWidget(button(self.flow_overlay_action, "Flow"))
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -460,6 +541,10 @@ class PlayerPanel(QWidget):
         self._filtered_focus_widget: QWidget | None = None
         if isinstance(app, QApplication):
             app.focusChanged.connect(self._on_focus_changed)
+        # The flow overlay's pictures are drawn on a pool thread, one pair at a time.
+        self._flow = FlowOverlayController(self)
+        self._flow.overlay_ready.connect(self._on_flow_ready)
+        self._flow.overlay_failed.connect(self._on_flow_failed)
 
     # ---- public API --------------------------------------------------------------------
 
@@ -467,7 +552,8 @@ class PlayerPanel(QWidget):
         """The playback actions with their shortcuts, for the main window's menu."""
         return [self.play_action, self.step_back_action, self.step_forward_action,
                 self.to_start_action, self.to_end_action, self.set_in_action,
-                self.set_out_action, self.clear_in_out_action, self.loop_action]
+                self.set_out_action, self.clear_in_out_action, self.loop_action,
+                self.flow_overlay_action]
 
     def set_clip(self, clip_id: int | None, path: str | None, frame_count: int, fps: float,
                  in_frame: int | None = None, out_frame: int | None = None) -> None:
@@ -490,6 +576,8 @@ class PlayerPanel(QWidget):
         self._error = None
         self._displayed_index = None
         self._requested_index = None
+        self._flow.clear()
+        self.view.set_flow_overlay(None)
         self._generation = self._decoder.open(self._path)
         if self._path is None:
             self.view.set_message(PLACEHOLDER_TEXT)
@@ -537,6 +625,26 @@ class PlayerPanel(QWidget):
     @property
     def loop(self) -> bool:
         return self.loop_action.isChecked()
+
+    @property
+    def flow_overlay_on(self) -> bool:
+        return self.flow_overlay_action.isChecked()
+
+    def set_flow_overlay(self, on: bool) -> None:
+        self.flow_overlay_action.setChecked(on)
+        self._on_flow_overlay_toggled()
+
+    @property
+    def flow_overlay(self):
+        """The ``FlowOverlay`` drawn over the picture now, or None."""
+        return self.view.flow_overlay
+
+    def set_flow_scale(self, scale_px: float | None) -> None:
+        """One colour scale for every pair (the wheel's rim, in frame pixels), e.g. a clip's
+        largest mean motion; None scales each pair by its own motion."""
+        self._flow.set_scale(scale_px)
+        if self.flow_overlay_on and self._displayed_index is not None:
+            self._request_flow(self._displayed_index)
 
     def set_loop(self, on: bool) -> None:
         self.loop_action.setChecked(on)
@@ -651,6 +759,7 @@ class PlayerPanel(QWidget):
         self._playback_timer.stop()
         self._resize_timer.stop()
         self._on_focus_changed(None, None)
+        self._flow.shutdown()
         self._decoder_thread.quit()
         self._decoder_thread.wait()
         self._decoder.close_reader()  # the thread has stopped: no race on the reader
@@ -793,7 +902,40 @@ class PlayerPanel(QWidget):
         if self._error is not None:  # one bad frame failed; this one decoded, so carry on
             self._error = None
             self._refresh()
+        if self.flow_overlay_on:
+            self._request_flow(index)
         self.frame_displayed.emit(index)
+
+    def _request_flow(self, index: int) -> None:
+        if self._path is None:
+            return
+        if self._frame_count < 2:
+            self._flow.clear()
+            self.view.set_flow_overlay(None, "No flow: a single frame")
+        elif index >= self._frame_count - 1:
+            self._flow.clear()
+            self.view.set_flow_overlay(None, "No flow: the last frame has no next")
+        else:
+            self._flow.request(self._path, index)
+
+    @Slot()
+    def _on_flow_overlay_toggled(self) -> None:
+        if self.flow_overlay_on:
+            if self._displayed_index is not None:
+                self._request_flow(self._displayed_index)
+        else:
+            self._flow.clear()
+            self.view.set_flow_overlay(None)
+
+    @Slot(object)
+    def _on_flow_ready(self, overlay) -> None:
+        if self.flow_overlay_on and overlay.path == self._path:
+            self.view.set_flow_overlay(overlay)
+
+    @Slot(str)
+    def _on_flow_failed(self, message: str) -> None:
+        if self.flow_overlay_on:
+            self.view.set_flow_overlay(None, "No flow: " + message)
 
     @Slot(int, str)
     def _on_failed(self, generation: int, message: str) -> None:
@@ -859,6 +1001,7 @@ class PlayerPanel(QWidget):
         movable = can_show and self._frame_count > 1
         self.play_action.setEnabled(can_play)
         self.loop_action.setEnabled(can_play)
+        self.flow_overlay_action.setEnabled(can_show and self._frame_count > 1)
         for action in (self.step_back_action, self.step_forward_action, self.to_start_action,
                        self.to_end_action):
             action.setEnabled(movable)

@@ -1,0 +1,305 @@
+"""Background work for the analysis panel and the player's flow overlay.
+
+``AnalysisTask`` measures a clip's frame pairs (``core.metrics.analyze``) on a QThreadPool
+thread, streaming the pairs as they come, then decodes small pictures of the worst pairs.
+``FlowTask`` draws one pair's optical flow on the colour wheel. Both report through a
+signals ``QObject`` whose signals are connected to bound slots of GUI-thread objects
+(DESIGN.md, threading rules), and build their ``QImage``s from numpy arrays (no Qt image
+I/O off the GUI thread). ``core.metrics`` is imported inside the tasks: it loads OpenCV,
+which the GUI thread never needs.
+
+``FlowOverlayController`` lives in the GUI thread and keeps at most one ``FlowTask`` in
+flight: requests made meanwhile collapse into the newest, so stepping or playing through a
+clip never builds a backlog.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtGui import QImage
+
+from studio.core.cancel import Cancelled, CancelToken
+from studio.core.media import MediaError
+from studio.ui.frame_decoder import fit_within, rgb_to_qimage
+
+# How often a running analysis reports (progress and new pairs) to the GUI thread, seconds.
+REPORT_INTERVAL_S = 0.1
+THUMBNAIL_SIZE = (192, 108)  # the largest a worst-pair picture is decoded at
+# The flow overlay's colour scale: the rim of the wheel is the 99th percentile of the vector
+# lengths of the pair, but never less than this (sub-pixel noise stays pale).
+MIN_FLOW_SCALE_PX = 1.0
+
+
+def describe_failure(path: str, err: BaseException) -> str:
+    """A sentence naming the file that a person can act on."""
+    text = str(err).strip()
+    if isinstance(err, MediaError):
+        return text
+    if isinstance(err, FileNotFoundError):
+        return f"{path}: file not found"
+    if isinstance(err, PermissionError):
+        return f"{path}: permission denied"
+    if isinstance(err, (ValueError, IndexError)) and text.startswith(str(path)):
+        return text  # core.metrics' own messages already name the file
+    return f"{path}: cannot be analysed ({text or type(err).__name__})"
+
+
+@dataclass
+class WorstPair:
+    """One of the worst frame pairs, with small pictures of both frames (None if they could
+    not be decoded)."""
+
+    index: int  # x_t's frame index
+    warp_error: float
+    first: QImage | None = None
+    second: QImage | None = None
+
+
+@dataclass
+class AnalysisResult:
+    analysis: object  # core.metrics.Analysis (typed loosely: core.metrics loads OpenCV)
+    worst: list[WorstPair] = field(default_factory=list)
+
+
+# ---- clip analysis ---------------------------------------------------------------------------
+
+class AnalysisSignals(QObject):
+    progress = Signal(int, int, int)  # job, pairs done, pairs total
+    pairs = Signal(int, list)  # job, [PairMetrics] measured since the last report
+    finished = Signal(int, object)  # job, AnalysisResult
+    failed = Signal(int, str)  # job, message naming the file
+    cancelled = Signal(int)  # job
+
+
+class AnalysisTask(QRunnable):
+    """Analyse frames ``in_frame..out_frame`` of ``path`` (None: the file's ends)."""
+
+    def __init__(self, job: int, path: str, in_frame: int | None, out_frame: int | None,
+                 signals: AnalysisSignals, cancel: CancelToken, worst_count: int = 5):
+        super().__init__()
+        self.job = job
+        self.path = str(path)
+        self.in_frame = in_frame
+        self.out_frame = out_frame
+        self._signals = signals
+        self._cancel = cancel
+        self._worst_count = worst_count
+        self._pending: list = []
+        self._due = 0.0
+
+    def run(self) -> None:
+        if self._cancel.cancelled:
+            self._signals.cancelled.emit(self.job)
+            return
+        try:
+            from studio.core import metrics
+
+            self._due = time.monotonic() + REPORT_INTERVAL_S
+            analysis = metrics.analyze(self.path, self.in_frame, self.out_frame,
+                                       progress=self._on_progress, on_pair=self._pending.append,
+                                       cancel=self._cancel)
+            self._flush()
+            worst = self._worst_pairs(analysis)
+        except Cancelled:
+            self._signals.cancelled.emit(self.job)
+            return
+        except Exception as err:  # noqa: BLE001 - every failure becomes a message
+            self._signals.failed.emit(self.job, describe_failure(self.path, err))
+            return
+        self._signals.finished.emit(self.job, AnalysisResult(analysis, worst))
+
+    def _on_progress(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now >= self._due or done == total:
+            self._due = now + REPORT_INTERVAL_S
+            self._flush()
+            self._signals.progress.emit(self.job, done, total)
+
+    def _flush(self) -> None:
+        if self._pending:
+            batch, self._pending = self._pending, []
+            self._signals.pairs.emit(self.job, batch)
+
+    def _worst_pairs(self, analysis) -> list[WorstPair]:
+        errors = {p.index: p.warp_error for p in analysis.pairs}
+        worst = [WorstPair(i, errors[i]) for i in analysis.worst_pairs(self._worst_count)]
+        try:
+            from studio.core.frames import FrameReader
+
+            reader = FrameReader(self.path)
+        except Exception:  # noqa: BLE001 - pictures are a nicety; the figures stand
+            return worst
+        try:
+            for pair in sorted(worst, key=lambda w: w.index):  # decode forward, in order
+                self._cancel.raise_if_cancelled()
+                try:
+                    pair.first = _thumbnail(reader.frame_at(pair.index).image)
+                    pair.second = _thumbnail(reader.frame_at(pair.index + 1).image)
+                except (MediaError, IndexError, OSError):
+                    continue
+        finally:
+            reader.close()
+        return worst
+
+
+def _thumbnail(rgb) -> QImage:
+    return rgb_to_qimage(fit_within(rgb, *THUMBNAIL_SIZE))
+
+
+# ---- the flow of one pair ------------------------------------------------------------------
+
+@dataclass
+class FlowOverlay:
+    """The flow from frame ``index`` to ``index + 1`` drawn on the colour wheel."""
+
+    path: str
+    index: int
+    image: QImage  # RGB, at the analysis size
+    legend: QImage  # the colour wheel, RGBA, transparent outside the disc
+    scale_px: float  # the length, in pixels of the frame, that the wheel's rim stands for
+    # The share of the frame's width and height the image covers, from the top left (the
+    # analysis leaves out the last few rows and columns when the frame is shrunk).
+    cover_width: float = 1.0
+    cover_height: float = 1.0
+
+
+class FlowSignals(QObject):
+    ready = Signal(int, object)  # request, FlowOverlay
+    failed = Signal(int, str)  # request, message
+
+
+class FlowTask(QRunnable):
+    def __init__(self, request: int, path: str, index: int, signals: FlowSignals,
+                 scale_px: float | None = None):
+        super().__init__()
+        self.request = request
+        self.path = str(path)
+        self.index = int(index)
+        self.scale_px = scale_px
+        self._signals = signals
+
+    def run(self) -> None:
+        try:
+            overlay = self._draw()
+        except Exception as err:  # noqa: BLE001 - every failure becomes a message
+            self._signals.failed.emit(self.request, describe_failure(self.path, err))
+            return
+        self._signals.ready.emit(self.request, overlay)
+
+    def _draw(self) -> FlowOverlay:
+        import numpy as np
+
+        from studio.core import metrics
+        from studio.core.frames import FrameReader
+
+        reader = FrameReader(self.path)
+        try:
+            count = reader.frame_count
+            if not 0 <= self.index < count - 1:
+                raise IndexError(f"{self.path}: frame {self.index} has no next frame to "
+                                 f"measure the flow to (frames 0..{count - 1})")
+            first = reader.frame_at(self.index).image
+            second = reader.frame_at(self.index + 1).image
+        finally:
+            reader.close()
+        height, width = first.shape[:2]
+        analyzer = metrics.PairAnalyzer(width, height)
+        flow = analyzer.flow(analyzer.prepare(first, self.index),
+                             analyzer.prepare(second, self.index + 1))
+        k = analyzer.factor
+        flow *= np.float32(k)  # vectors in pixels of the frame
+        scale = self.scale_px
+        if scale is None or not scale > 0:
+            lengths = np.hypot(flow[..., 0], flow[..., 1])
+            scale = max(float(np.percentile(lengths, 99)), MIN_FLOW_SCALE_PX)
+        rgb = metrics.flow_to_rgb(flow, max_px=scale)
+        legend = metrics.flow_legend(128)
+        legend_image = QImage(legend.data, legend.shape[1], legend.shape[0],
+                              legend.strides[0], QImage.Format.Format_RGBA8888).copy()
+        fh, fw = flow.shape[:2]
+        return FlowOverlay(self.path, self.index, rgb_to_qimage(rgb), legend_image, scale,
+                           min(1.0, fw * k / width), min(1.0, fh * k / height))
+
+
+class FlowOverlayController(QObject):
+    """Asks a pool thread for the flow picture of one pair at a time (GUI thread).
+
+    ``request(path, index)`` replaces any request not yet started. ``overlay_ready`` reports
+    every answer for the current file, also one a newer request has overtaken (during
+    playback the overlay then trails the picture instead of never showing);
+    ``overlay_failed`` reports only a failure of the newest request. ``clear()`` forgets the
+    file and drops answers still on their way."""
+
+    overlay_ready = Signal(object)  # FlowOverlay
+    overlay_failed = Signal(str)
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(1)
+        self._signals = FlowSignals(self)
+        self._signals.ready.connect(self._on_ready)
+        self._signals.failed.connect(self._on_failed)
+        self._request = 0  # the newest request's number
+        self._first_current = 1  # requests numbered below this are for a cleared file
+        self._in_flight: int | None = None
+        self._pending: tuple[str, int] | None = None
+        self._scale_px: float | None = None
+        self._shut_down = False
+
+    @property
+    def busy(self) -> bool:
+        return self._in_flight is not None or self._pending is not None
+
+    @property
+    def scale_px(self) -> float | None:
+        return self._scale_px
+
+    def set_scale(self, scale_px: float | None) -> None:
+        """A fixed colour scale (the rim of the wheel, in frame pixels); None: per pair."""
+        self._scale_px = scale_px if scale_px and scale_px > 0 else None
+
+    def request(self, path: str | Path, index: int) -> None:
+        if self._shut_down:
+            return
+        self._request += 1
+        self._pending = (str(path), int(index))
+        if self._in_flight is None:
+            self._start_pending()
+
+    def clear(self) -> None:
+        self._request += 1
+        self._first_current = self._request + 1
+        self._pending = None
+
+    def shutdown(self) -> None:
+        self._shut_down = True
+        self.clear()
+        self.pool.clear()
+        self.pool.waitForDone(10000)
+
+    def _start_pending(self) -> None:
+        if self._pending is None or self._shut_down:
+            return
+        path, index = self._pending
+        self._pending = None
+        self._in_flight = self._request
+        self.pool.start(FlowTask(self._request, path, index, self._signals, self._scale_px))
+
+    @Slot(int, object)
+    def _on_ready(self, request: int, overlay: FlowOverlay) -> None:
+        self._in_flight = None
+        if request >= self._first_current and not self._shut_down:
+            self.overlay_ready.emit(overlay)
+        self._start_pending()
+
+    @Slot(int, str)
+    def _on_failed(self, request: int, message: str) -> None:
+        self._in_flight = None
+        if request == self._request and not self._shut_down:
+            self.overlay_failed.emit(message)
+        self._start_pending()
