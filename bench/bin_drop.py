@@ -20,9 +20,10 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from PySide6.QtCore import QElapsedTimer, QEventLoop, QObject, QTimer, Slot  # noqa: E402
+from PySide6.QtCore import QEventLoop  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from bench.gap_meter import GapMeter, spin  # noqa: E402
 from tests.media_factory import make_video  # noqa: E402
 
 
@@ -38,37 +39,6 @@ def make_clips(folder: Path, count: int) -> Path:
                    fps=24, preset="ultrafast", quality=30 + i % 10)
     marker.touch()
     return folder
-
-
-class GapMeter(QObject):
-    def __init__(self):
-        super().__init__()
-        self.clock = QElapsedTimer()
-        self.worst_ms = 0.0
-        self.timer = QTimer(self)
-        self.timer.setInterval(1)
-        self.timer.timeout.connect(self.tick)
-
-    def start(self):
-        self.worst_ms = 0.0
-        self.clock.start()
-        self.timer.start()
-
-    @Slot()
-    def tick(self):
-        gap = self.clock.nsecsElapsed() / 1e6
-        self.clock.restart()
-        self.worst_ms = max(self.worst_ms, gap)
-
-    def stop(self) -> float:
-        self.timer.stop()
-        return self.worst_ms
-
-
-def spin(app, seconds: float) -> None:
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 5)
 
 
 def main() -> int:
