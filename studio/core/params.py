@@ -21,6 +21,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -385,20 +386,24 @@ def rules_for(model: str | os.PathLike | None) -> ModelRules:
     """The rules of a model: a key of :data:`RULES`, a hub id, or a local diffusers folder.
 
     Hub ids and folder names are matched by what they say (``ltx``/``wan``/``cogvideox``,
-    ``13b``, ``distilled``/``dev``, ``demo/``); a folder's ``model_index.json`` names its
-    pipeline class when its name says nothing. Unknown models get LTX-Video 2B distilled's
-    rules (Studio's default generator)."""
+    ``13b``/``14b``/``5b``, ``distilled``, ``demo/``). A folder's own configs then give the
+    exact shapes (:func:`rules_from_folder`). Unknown models get LTX-Video 2B distilled's rules
+    (Studio's default generator)."""
     if model is None:
         return LTX_2B_DISTILLED
     text = str(model)
     if text in RULES:
         return RULES[text]
-    name = text.lower().replace("_", "-")
+    path = Path(text)
+    if not text.startswith("demo/") and (path / "model_index.json").is_file():
+        return rules_from_folder(path)
+    return _rules_by_name(text.lower().replace("_", "-"))
+
+
+def _rules_by_name(name: str, family: str | None = None) -> ModelRules:
     if name.startswith("demo/") and "ltx" in name:
         return DEMO_LTX
-    family = _family_from_name(name)
-    if family is None:
-        family = _family_from_folder(Path(text))
+    family = family or _family_from_name(name)
     if family == "wan":
         return WAN_14B if "14b" in name else WAN_1_3B
     if family == "cogvideox":
@@ -412,22 +417,117 @@ def rules_for(model: str | os.PathLike | None) -> ModelRules:
 
 
 def _family_from_name(name: str) -> str | None:
+    name = name.lower()
     if "cogvideo" in name:
         return "cogvideox"
-    if "wan" in name.replace("\\", "/").split("/")[-1] or "wan-ai/" in name or "wan2" in name:
-        return "wan"
     if "ltx" in name:
         return "ltx"
+    if re.search(r"(^|[^a-z])wan", name):
+        return "wan"
     return None
 
 
-def _family_from_folder(path: Path) -> str | None:
+def rules_from_folder(folder: str | os.PathLike) -> ModelRules:
+    """Rules for a diffusers folder (``model_index.json`` with ``transformer/`` and ``vae/``):
+    the family from its pipeline class (or its name), then the exact shapes from its configs
+    (latent channels, VAE compression, patch sizes, transformer width and depth) and parameter
+    counts from its safetensors headers. Anything it cannot read keeps the family's value.
+    A transformer under 10M parameters (a test or demo model) takes the demo's small defaults."""
+    folder = Path(folder)
+    index = _read_json(folder / "model_index.json")
+    family = _family_from_name(str(index.get("_class_name", ""))) or \
+        _family_from_name(folder.name)
+    base = _rules_by_name(folder.name.lower().replace("_", "-"), family)
+    tcfg = _read_json(folder / "transformer" / "config.json")
+    vcfg = _read_json(folder / "vae" / "config.json")
+    changes: dict[str, Any] = {"id": f"folder:{folder.name}", "title": folder.name}
+
+    heads, head_dim = tcfg.get("num_attention_heads"), tcfg.get("attention_head_dim")
+    if _is_int(heads) and _is_int(head_dim):
+        changes["hidden"] = heads * head_dim
+    if _is_int(tcfg.get("num_layers")):
+        changes["layers"] = tcfg["num_layers"]
+    patch = tcfg.get("patch_size")
+    if isinstance(patch, list) and len(patch) == 3 and all(_is_int(v) for v in patch):
+        changes["patch_t"], changes["patch_s"] = patch[0], patch[1]
+    elif _is_int(patch):
+        changes["patch_s"] = patch
+        pt = tcfg.get("patch_size_t")
+        changes["patch_t"] = pt if _is_int(pt) else 1
+
+    channels = vcfg.get("latent_channels", vcfg.get("z_dim"))
+    if _is_int(channels):
+        changes["latent_channels"] = channels
+    spatial, temporal = _vae_compression(vcfg)
+    if spatial:
+        changes["vae_spatial"] = spatial
+    if temporal:
+        changes["vae_temporal"] = temporal
+        changes["frame_step"] = temporal
+
+    counts = {name: _safetensors_params(folder / name)
+              for name in ("transformer", "text_encoder", "vae")}
+    for name, key in (("transformer", "transformer_b"), ("text_encoder", "text_encoder_b"),
+                      ("vae", "vae_b")):
+        if counts[name]:
+            changes[key] = counts[name] / 1e9
+    if counts["transformer"] and counts["transformer"] < 10_000_000:
+        changes["defaults"] = dataclasses.replace(
+            DEMO_LTX.defaults, negative_prompt=base.defaults.negative_prompt)
+        changes["presets"] = DEMO_LTX.presets
+        changes["vae_elems_per_pixel"] = DEMO_LTX.vae_elems_per_pixel
+    return dataclasses.replace(base, **changes)
+
+
+def _vae_compression(cfg: dict) -> tuple[int | None, int | None]:
+    spatial = cfg.get("spatial_compression_ratio", cfg.get("scale_factor_spatial"))
+    temporal = cfg.get("temporal_compression_ratio", cfg.get("scale_factor_temporal"))
+    scaling = cfg.get("spatio_temporal_scaling")
+    if isinstance(scaling, list) and cfg.get("_class_name") == "AutoencoderKLLTXVideo":
+        # AutoencoderKLLTXVideo: patch_size * 2**(scaling levels), unless given explicitly
+        levels = sum(1 for v in scaling if v)
+        if not _is_int(spatial) and _is_int(cfg.get("patch_size", 4)):
+            spatial = cfg.get("patch_size", 4) * 2 ** levels
+        if not _is_int(temporal) and _is_int(cfg.get("patch_size_t", 1)):
+            temporal = cfg.get("patch_size_t", 1) * 2 ** levels
+    blocks = cfg.get("block_out_channels")
+    if not _is_int(spatial) and cfg.get("_class_name") == "AutoencoderKLCogVideoX" \
+            and isinstance(blocks, list) and blocks:
+        spatial = 2 ** (len(blocks) - 1)
+    return (spatial if _is_int(spatial) else None, temporal if _is_int(temporal) else None)
+
+
+def _read_json(path: Path) -> dict:
     try:
-        index = json.loads((path / "model_index.json").read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None
-    cls = str(index.get("_class_name", "")).lower() if isinstance(index, dict) else ""
-    return _family_from_name(cls)
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _safetensors_params(folder: Path) -> int:
+    """Parameters in ``folder``'s ``*.safetensors`` files, from their headers alone (an
+    8-byte little-endian length, then a JSON table of tensor shapes). 0 when none is readable."""
+    total = 0
+    try:
+        files = sorted(folder.glob("*.safetensors"))
+    except OSError:
+        return 0
+    for file in files:
+        try:
+            with open(file, "rb") as fh:
+                size = int.from_bytes(fh.read(8), "little")
+                if not 0 < size <= 100_000_000:
+                    continue
+                header = json.loads(fh.read(size))
+        except (OSError, ValueError):
+            continue
+        for name, entry in header.items():
+            if name != "__metadata__" and isinstance(entry, dict):
+                shape = entry.get("shape")
+                if isinstance(shape, list) and all(_is_int(v) for v in shape):
+                    total += math.prod(shape)
+    return total
 
 
 # --- conform -----------------------------------------------------------------------------
