@@ -287,12 +287,14 @@ class ModelRules:
         return width % self.size_multiple == 0 and height % self.size_multiple == 0
 
     def nearest_frames(self, n: int) -> int:
-        """The nearest ``step*k + 1`` to ``n`` (ties go up), within ``1..max_frames``."""
+        """The nearest ``step*k + 1`` to ``n`` (ties go up), within ``1..max_frames`` (or the
+        sane limit)."""
         step = self.frame_step
         k = math.floor((n - 1) / step + 0.5)
         best = max(1, k * step + 1)
-        if self.max_frames is not None and best > self.max_frames:
-            best = (self.max_frames - 1) // step * step + 1
+        most = LIMITS["num_frames"][1] if self.max_frames is None else self.max_frames
+        if best > most:
+            best = (most - 1) // step * step + 1
         return best
 
     def nearest_multiple(self, value: int) -> int:
@@ -318,12 +320,13 @@ _LTX_PRESETS = ((768, 512), (512, 768), (704, 480), (480, 704), (1216, 704), (70
 _LTX_MODES = ("t2v", "i2v", "v2v", "extend", "condition")
 
 # LTX-Video: VAE 8x in time, 32x32 in space, 128 latent channels; transformer patches 1x1x1;
-# frames 8k+1 (up to 257), sizes multiples of 32 (LTXPipeline.check_inputs); 2B: 28 blocks of
+# frames 8k+1 (LTX-Video's README: works best below 257, a recommendation, not a limit), sizes
+# multiples of 32 (LTXPipeline.check_inputs); 2B: 28 blocks of
 # width 2048 (32 heads x 64); 13B: 48 blocks of width 4096; T5-XXL text encoder (4.76B).
 LTX_2B_DISTILLED = ModelRules(
     id="ltx-2b-distilled", family="ltx", title="LTX-Video 2B distilled",
     defaults=Defaults(768, 512, 121, 24.0, 8, 1.0, LTX_NEGATIVE_PROMPT, 0.05, 0.025),
-    frame_step=8, max_frames=257, size_multiple=32, presets=_LTX_PRESETS, modes=_LTX_MODES,
+    frame_step=8, size_multiple=32, presets=_LTX_PRESETS, modes=_LTX_MODES,
     vae_temporal=8, vae_spatial=32, latent_channels=128, patch_t=1, patch_s=1,
     hidden=2048, layers=28, transformer_b=1.9, text_encoder_b=4.76, vae_b=0.42,
     vae_elems_per_pixel=8.0, uses_decode_timestep=True, distilled=True)

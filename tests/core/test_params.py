@@ -29,7 +29,7 @@ def ltx(**kw) -> GenerationParams:
 
 @pytest.mark.parametrize("frames, expected", [
     (100, 97), (121, 121), (1, 1), (2, 1), (5, 9), (4, 1), (10, 9), (13, 17), (125, 129),
-    (116, 113), (300, 257)])
+    (116, 113), (300, 297), (1000, 1001 - 8)])
 def test_frames_move_to_the_nearest_8k_plus_1(frames, expected):
     result = conform(ltx(num_frames=frames), LTX)
     assert result.params.num_frames == expected
