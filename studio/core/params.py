@@ -713,8 +713,10 @@ def cost(params: GenerationParams, rules: ModelRules | None = None, *, dtype: st
       With tiling the frames and the area are capped at diffusers' tile sizes.
 
     plus :data:`CUDA_OVERHEAD_GB`. It ignores the text encoder's activations (small for
-    prompts of up to a few hundred tokens) and fragmentation; expect the real peak within
-    roughly +-30%. On a CPU the same figures are RAM, in float32.
+    prompts of up to a few hundred tokens) and allocator fragmentation. The factors are
+    reasoned from the architectures, not fitted: no GPU run has checked them yet (compare
+    with ``torch.cuda.max_memory_allocated`` when one is at hand). On a CPU the same figures
+    are RAM, in float32 (``dtype="fp32"``).
     """
     rules = rules or rules_for(params.model)
     offload = offload if offload is not None else (params.offload or "none")
