@@ -30,6 +30,7 @@ class MainWindow(QMainWindow):
         self.project = project
         self._shut_down = False
         self._export_dialog = None
+        self._clip_export_dialog = None
         self.setObjectName("MainWindow")
         self.setWindowTitle(f"Studio — {project.root.name}")
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks
@@ -74,6 +75,7 @@ class MainWindow(QMainWindow):
         self._status_project = QLabel(str(project.root))
         self._status_project.setStyleSheet("color: palette(mid);")
         self.statusBar().addPermanentWidget(self._status_project)
+        self._build_exports()
 
         self._build_menus()
         self.resize(1280, 800)
@@ -91,6 +93,14 @@ class MainWindow(QMainWindow):
         self.import_folder_action.triggered.connect(self.import_folder_dialog)
         file_menu.addAction(self.import_folder_action)
         file_menu.addSeparator()
+        self.export_action = QAction("&Export…", self)
+        self.export_action.setShortcut(QKeySequence("Ctrl+E"))
+        self.export_action.setToolTip("Export the selected clips (MP4, WebM, GIF, PNG, "
+                                      "training sets) in the background")
+        self.export_action.triggered.connect(self.export_clips_dialog)
+        file_menu.addAction(self.export_action)
+        self.bin.view.selectionModel().selectionChanged.connect(self._update_export_action)
+        self._update_export_action()
         self.export_dataset_action = QAction("Export &Training Set…", self)
         self.export_dataset_action.setShortcut(QKeySequence("Ctrl+Shift+E"))
         self.export_dataset_action.triggered.connect(self.export_training_set_dialog)
@@ -130,6 +140,7 @@ class MainWindow(QMainWindow):
         view_menu = self.menuBar().addMenu("&View")
         view_menu.addAction(self.bin_dock.toggleViewAction())
         view_menu.addAction(self.caption_dock.toggleViewAction())
+        view_menu.addAction(self.exports_dock.toggleViewAction())
 
         help_menu = self.menuBar().addMenu("&Help")
         about = QAction("&About Studio", self)
@@ -146,6 +157,69 @@ class MainWindow(QMainWindow):
         folder = QFileDialog.getExistingDirectory(self, "Import a folder of media (recursively)")
         if folder:
             self.bin.import_paths([folder])
+
+    # -- export -----------------------------------------------------------------------------
+    def _build_exports(self) -> None:
+        """The background export queue, its dock (hidden until the first export) and its
+        status-bar summary."""
+        from studio.ui.export_queue import (
+            ExportQueue,
+            ExportQueuePanel,
+            ExportStatusWidget,
+        )
+
+        self.export_queue = ExportQueue(self)
+        self.exports_dock = QDockWidget("Exports", self)
+        self.exports_dock.setObjectName("ExportsDock")
+        self.exports_dock.setWidget(ExportQueuePanel(self.export_queue, self.exports_dock))
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.exports_dock)
+        self.exports_dock.hide()
+        self.export_status = ExportStatusWidget(self.export_queue, self)
+        self.export_status.clicked.connect(self.show_exports)
+        self.statusBar().addPermanentWidget(self.export_status)
+        self.export_queue.job_finished.connect(self._on_export_finished)
+
+    @Slot()
+    def _update_export_action(self, *_args) -> None:
+        self.export_action.setEnabled(bool(self.bin.view.selectionModel().selectedRows()))
+
+    @Slot()
+    def export_clips_dialog(self):
+        """File > Export… for the selected clips (one dialog at a time); returns it."""
+        from studio.ui.export_dialog import ExportDialog, sources_for_clips
+
+        dialog = self._clip_export_dialog
+        if dialog is not None and dialog.isVisible():
+            dialog.raise_()
+            dialog.activateWindow()
+            return dialog
+        clips = [c for c in self.bin.selected_clips() if c is not None]
+        if not clips:
+            self.statusBar().showMessage("Select the clips to export first.", 8000)
+            return None
+        self.captions.commit_edit()  # a caption being typed goes into a training set
+        dialog = ExportDialog(sources_for_clips(self.project, [c.id for c in clips]),
+                              self.export_queue, self, default_folder=self.project.exports_dir)
+        dialog.export_queued.connect(self._on_export_queued)
+        self._clip_export_dialog = dialog
+        dialog.show()
+        return dialog
+
+    @Slot(object)
+    def _on_export_queued(self, job) -> None:
+        self.show_exports()
+
+    @Slot()
+    def show_exports(self) -> None:
+        if not self.exports_dock.isVisible() and not self.exports_dock.isFloating():
+            self.exports_dock.show()
+            self.resizeDocks([self.exports_dock], [190], Qt.Orientation.Vertical)
+        self.exports_dock.show()
+        self.exports_dock.raise_()
+
+    @Slot(object)
+    def _on_export_finished(self, job) -> None:
+        self.statusBar().showMessage(f"Export {job.title}: {job.summary()}", 10000)
 
     @Slot()
     def export_training_set_dialog(self):
@@ -256,6 +330,9 @@ class MainWindow(QMainWindow):
         self.captions.shutdown()  # saves an unsaved caption edit
         if self._export_dialog is not None:
             self._export_dialog.shutdown()
+        if self._clip_export_dialog is not None:
+            self._clip_export_dialog.shutdown()
+        self.export_queue.shutdown()  # cancels; finished files stay, the running one is dropped
         self.model_manager.shutdown()  # cancels a running caption; waits for the thread
         self.player.shutdown()
         self.bin.shutdown()
