@@ -797,14 +797,19 @@ class ExportDialog(QDialog):
             s.setValue(f"crf_{self.preset_name}", self.crf_spin.value())
         self._settings.sync()
 
-    def shutdown(self) -> None:
+    def _stop_planning(self) -> None:
         self._plan_timer.stop()
+        self._pass_id += 1  # whatever is still on its way is stale
         if self._plan_cancel is not None:
             self._plan_cancel.cancel()
+
+    def shutdown(self) -> None:
+        """Stop planning and wait for the pool thread (before the dialog is deleted)."""
+        self._stop_planning()
         self._pool.waitForDone(10000)
 
     def done(self, result: int) -> None:
-        self.shutdown()
+        self._stop_planning()  # no wait: a clip being planned ends on its own
         super().done(result)
 
 

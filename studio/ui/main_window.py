@@ -197,6 +197,9 @@ class MainWindow(QMainWindow):
         if not clips:
             self.statusBar().showMessage("Select the clips to export first.", 8000)
             return None
+        if dialog is not None:  # an earlier, closed one
+            dialog.shutdown()
+            dialog.deleteLater()
         self.captions.commit_edit()  # a caption being typed goes into a training set
         dialog = ExportDialog(sources_for_clips(self.project, [c.id for c in clips]),
                               self.export_queue, self, default_folder=self.project.exports_dir)

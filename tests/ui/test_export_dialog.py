@@ -374,8 +374,7 @@ def test_exports_queue_up_and_run_one_at_a_time_in_order(qtbot, tmp_path, source
     assert queue.running_job is first
     assert panel.rows[second.id].state_label.text() == "Waiting · 1 clip"
     assert panel.overall_label.text() == "Exporting · 1 running, 1 waiting"
-    assert status.isVisibleTo(status.parentWidget() or status) and \
-        status.label.text().startswith("Exporting · 2 jobs")
+    assert not status.isHidden() and status.label.text().startswith("Exporting · 2 jobs")
     gate.release.set()
     wait_job(qtbot, second)
     assert (first.state, second.state) == (DONE, DONE)
@@ -386,7 +385,7 @@ def test_exports_queue_up_and_run_one_at_a_time_in_order(qtbot, tmp_path, source
     assert decoded(tmp_path / "a" / "long_mp4.mp4")[3] == list(range(120))
     assert decoded(tmp_path / "b" / "walk_webm.webm")[:3] == ("vp9", 96, 64)
     assert panel.overall_label.text() == "All exports ended · 2 done"
-    assert not status.isVisibleTo(status.parentWidget() or status)
+    assert status.isHidden()
 
     # Show in Folder opens the output's folder
     opened = _UrlCatcher()
@@ -454,8 +453,7 @@ def test_file_export_in_the_main_window(qtbot, tmp_path, sources_dir):
         window.export_action.trigger()
         dialog = window.export_clips_dialog()  # the same dialog, raised
         assert isinstance(dialog, ExportDialog) and dialog.isVisible()
-        assert [s.label for s in dialog.sources] == ["walk.mp4", "pan.mp4"] or \
-            sorted(s.label for s in dialog.sources) == ["pan.mp4", "walk.mp4"]
+        assert sorted(s.label for s in dialog.sources) == ["pan.mp4", "walk.mp4"]
         dialog.folder_edit.setText(str(tmp_path / "out"))
         wait_planned(qtbot, dialog)
         job = dialog.start_export()
@@ -463,6 +461,12 @@ def test_file_export_in_the_main_window(qtbot, tmp_path, sources_dir):
         wait_job(qtbot, job)
         assert job.state == DONE
         assert finals(tmp_path / "out") == ["pan_mp4.mp4", "walk_mp4.mp4"]
+        assert "Done · 2 files" in window.statusBar().currentMessage()
+        # the next Export is a fresh dialog remembering the folder; the old one goes away
+        with qtbot.waitSignal(dialog.destroyed, timeout=TIMEOUT):
+            fresh = window.export_clips_dialog()
+        assert fresh.folder_edit.text() == str(tmp_path / "out")
+        fresh.close()
     finally:
         window.shutdown()
     project.close()
