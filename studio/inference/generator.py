@@ -1,0 +1,814 @@
+"""Video generation with diffusers: LTX-Video text-, image- and video-to-video, extend, and
+conditions at chosen frames; other DiT video models (CogVideoX, Wan 2.1) text-to-video through
+``DiffusionPipeline``.
+
+A :class:`Generator` holds one pipeline's weights. ``generate(params)`` runs one
+:class:`~studio.core.params.GenerationParams` (conformed to the model's rules first) and
+returns the frames with everything needed to make them again; :func:`save_generation` writes
+them atomically as H.264 (or PNG frames) with a JSON sidecar and the same JSON in the comment
+tag.
+
+- Modes: t2v uses the pipeline the folder names (``LTXPipeline`` or ``LTXConditionPipeline``);
+  i2v ``LTXImageToVideoPipeline``; v2v, extend and condition ``LTXConditionPipeline`` with
+  ``LTXVideoCondition``. Switching modes builds the other pipeline with ``from_pipe`` over the
+  same modules: the weights are loaded once.
+- Faithful: the seed drives ``torch.Generator(device).manual_seed(seed)`` and the pipeline is
+  called with the model's own schedule; with the same settings the frames equal a plain
+  diffusers call's (tests/inference/test_generator.py checks it).
+- Progress and cancel: ``callback_on_step_end`` reports each step with an ETA and raises
+  ``Cancelled`` when the token is cancelled, so a cancelled run never reaches the VAE decode.
+- Preview: every few steps the current latent is turned into small RGB frames by a linear map
+  (see :class:`LatentPreview`): no VAE decode, well under 10% of a run.
+
+torch and diffusers are imported inside the functions: importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import math
+import os
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from studio.core.cancel import CancelToken
+from studio.core.params import (
+    Change,
+    Conformed,
+    GenerationParams,
+    ParamsError,
+    conform,
+    rules_for,
+)
+from studio.inference.registry import DEMO_LABEL
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[int, int, float], None]  # done, total, ETA seconds (-1: unknown)
+PreviewCallback = Callable[[int, np.ndarray], None]  # step, (T, H, W, 3) uint8 RGB frames
+
+LTX_CLASSES = ("LTXPipeline", "LTXConditionPipeline", "LTXImageToVideoPipeline")
+MODE_PIPELINES = {"i2v": "LTXImageToVideoPipeline", "v2v": "LTXConditionPipeline",
+                  "extend": "LTXConditionPipeline", "condition": "LTXConditionPipeline"}
+PREVIEW_LONG_SIDE = 256  # previews are scaled to this long side at most (the output's, if smaller)
+SIDECAR_KIND = "studio.generation"
+SIDECAR_VERSION = 1
+
+
+class GenerationError(Exception):
+    """A generation that cannot run as asked (a mode the model lacks, an unreadable source);
+    ``str(err)`` is the message for a person."""
+
+
+@dataclass
+class GenerationOutput:
+    """What one run made. ``frames``: (F, H, W, 3) uint8 RGB. ``params``: the settings as run
+    (conformed, with the seed). ``changes``: what was conformed, including a frame count cut
+    to a short source."""
+
+    frames: np.ndarray
+    params: GenerationParams
+    changes: tuple[Change, ...]
+    seed: int
+    timings: dict[str, float]
+    pipeline: str  # the diffusers class that ran
+    source: dict | None = None  # v2v/extend: the frames of the source clip used
+    image: dict | None = None  # i2v: where the picture came from
+    overlap_frames: int = 0  # extend: output frames that repeat the end of the source
+    preview_s: float = 0.0  # time spent making previews (included in the timings)
+    previews: int = 0
+
+    @property
+    def fps(self) -> float:
+        return float(self.params.fps)
+
+
+# ---- loading ------------------------------------------------------------------------------------
+
+def _import_diffusers() -> None:
+    """torch + diffusers' LTX pipelines, with the heap frozen after them (as the captioner does:
+    a full collection of the torch heap holds the GIL for hundreds of ms)."""
+    import gc
+    import sys
+
+    if "diffusers.pipelines.ltx.pipeline_ltx_condition" in sys.modules:
+        return
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        import torch  # noqa: F401
+        from diffusers.pipelines.ltx import pipeline_ltx, pipeline_ltx_condition  # noqa: F401
+    finally:
+        gc.freeze()
+        if was_enabled:
+            gc.enable()
+
+
+class _quiet:
+    """diffusers' and transformers' progress bars and chatter ("Loading pipeline components",
+    "accelerate was not found", casting notes of from_pipe) off inside; restored after."""
+
+    def __enter__(self):
+        from diffusers.utils import logging as dl
+        from transformers.utils import logging as tl
+
+        self._state = (dl.get_verbosity(), tl.get_verbosity(), tl.is_progress_bar_enabled(),
+                       dl.is_progress_bar_enabled())
+        dl.set_verbosity_error()
+        tl.set_verbosity_error()
+        tl.disable_progress_bar()
+        dl.disable_progress_bar()
+        return self
+
+    def __exit__(self, *exc):
+        from diffusers.utils import logging as dl
+        from transformers.utils import logging as tl
+
+        dv, tv, bars, dbars = self._state
+        dl.set_verbosity(dv)
+        tl.set_verbosity(tv)
+        if bars:
+            tl.enable_progress_bar()
+        if dbars:
+            dl.enable_progress_bar()
+        return False
+
+
+def folder_hash(folder: str | os.PathLike) -> str:
+    """A fingerprint of a model folder, for sidecars of models that have no hub revision:
+    SHA-256 over every file's relative path and size, the bytes of its small files (configs,
+    tokenizers, up to 1 MB) and the header of each safetensors file (tensor names, dtypes,
+    shapes, offsets). Weights themselves are not read (seconds per GB); a retrained model of
+    the same shapes and sizes is told apart by its configs and metadata only."""
+    root = Path(folder)
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = path.relative_to(root).as_posix()
+        if rel.startswith(".") or "/." in rel:
+            continue
+        size = path.stat().st_size
+        digest.update(f"{rel}\0{size}\0".encode())
+        with open(path, "rb") as f:
+            if path.suffix == ".safetensors":
+                head = f.read(8)
+                n = int.from_bytes(head, "little") if len(head) == 8 else 0
+                digest.update(head + f.read(min(n, 100 * 1024 * 1024)))
+            elif size <= 1024 * 1024:
+                digest.update(f.read())
+    return digest.hexdigest()
+
+
+def library_versions() -> dict[str, str]:
+    from importlib import metadata
+
+    from studio import __version__
+
+    versions = {"studio": __version__, "python": platform.python_version()}
+    for name in ("torch", "diffusers", "transformers", "numpy", "av"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+class Generator:
+    """One diffusers video pipeline's weights on one device, and the pipelines of every mode
+    built over them. Not thread-safe: one run at a time (the engine guarantees it)."""
+
+    def __init__(self, pipe, *, model_id: str, path: Path, demo: bool, revision: str | None,
+                 device: str, dtype_name: str, class_name: str) -> None:
+        self.model_id = model_id
+        self.path = path
+        self.demo = demo
+        self.revision = revision
+        self.device = device
+        self.dtype_name = dtype_name
+        self.class_name = class_name  # of the loaded pipeline (model_index.json's, for LTX)
+        self.family = "ltx" if class_name in LTX_CLASSES else "other"
+        self._pipes: dict[str, Any] = {type(pipe).__name__: pipe}
+        self._base = pipe
+        self._folder_hash: str | None = None
+        self._preview: LatentPreview | None = None
+        self._memory: tuple = (None, None)  # offload, tiling as applied
+
+    # ---- loading ----
+
+    @classmethod
+    def load(cls, model: str, device: str | None = None, *,
+             allow_download: bool = False) -> Generator:
+        """``model``: a registry/hub id, a ``demo/...`` id or a local diffusers folder.
+        ``device``: "cuda", "mps" or "cpu" to prefer one. Raises
+        ``studio.inference.loading.ModelError`` with a message a person can act on."""
+        from studio.inference.devices import DeviceChoice, pick_device
+        from studio.inference.loading import ModelError, ModelFolderError, resolve
+
+        found = resolve(str(model), expect="generator", allow_download=allow_download)
+        folder = Path(found.path)
+        choice = device if isinstance(device, DeviceChoice) else pick_device(device)
+        try:
+            index = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise ModelFolderError(f"{folder / 'model_index.json'}: cannot read it ({err}).") \
+                from None
+        class_name = str(index.get("_class_name", ""))
+        _import_diffusers()
+        import diffusers
+        import torch
+
+        if class_name in LTX_CLASSES:
+            pipe_class = getattr(diffusers, class_name)
+        else:
+            pipe_class = diffusers.DiffusionPipeline
+        try:
+            from diffusers.pipelines.pipeline_utils import _resolve_dtype  # noqa: F401
+            dtype_kw = "dtype"  # diffusers >= 0.36 deprecates torch_dtype
+        except ImportError:
+            dtype_kw = "torch_dtype"
+        try:
+            with _quiet():
+                pipe = pipe_class.from_pretrained(
+                    os.fspath(folder), use_safetensors=True, local_files_only=True,
+                    **{dtype_kw: choice.dtype})
+                if choice.device != "cpu":
+                    pipe.to(choice.device)
+        except ModelError:
+            raise
+        except torch.cuda.OutOfMemoryError:
+            raise ModelError(f"{found.id}: does not fit in the GPU's memory ({choice.describe()})"
+                             "; use a smaller model, or free the GPU and try again.") from None
+        except Exception as err:
+            detail = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            raise ModelFolderError(f"{folder}: cannot be loaded as a diffusers video pipeline "
+                                   f"({class_name or 'no _class_name'}): {detail}") from err
+        pipe.set_progress_bar_config(disable=True)
+        return cls(pipe, model_id=found.id, path=folder, demo=bool(found.demo),
+                   revision=found.revision, device=choice.device, dtype_name=choice.dtype_name,
+                   class_name=type(pipe).__name__)
+
+    def unload(self) -> None:
+        from studio.inference.devices import free_memory
+
+        if self._base is None:
+            return
+        self._pipes.clear()
+        self._base = None
+        self._preview = None
+        free_memory(self.device)
+
+    @property
+    def loaded(self) -> bool:
+        return self._base is not None
+
+    @property
+    def pipelines(self) -> list[str]:
+        """Class names of the pipelines built so far (all over the same weights)."""
+        return list(self._pipes)
+
+    def pipeline(self, mode: str):
+        """The pipeline for ``mode``, built with ``from_pipe`` over the loaded modules the
+        first time (no weights are loaded or copied)."""
+        self._check_loaded()
+        if mode == "t2v":
+            if self.family == "ltx" and self.class_name == "LTXImageToVideoPipeline":
+                return self._pipe_of("LTXPipeline")
+            return self._base
+        if self.family != "ltx":
+            raise GenerationError(f"{self.model_id}: only text-to-video with this model "
+                                  f"({self.class_name}); {mode} needs an LTX-Video model.")
+        return self._pipe_of(MODE_PIPELINES[mode])
+
+    def _pipe_of(self, class_name: str):
+        pipe = self._pipes.get(class_name)
+        if pipe is None:
+            import diffusers
+
+            with _quiet():
+                pipe = getattr(diffusers, class_name).from_pipe(self._base)
+            pipe.set_progress_bar_config(disable=True)
+            self._pipes[class_name] = pipe
+        return pipe
+
+    def _check_loaded(self) -> None:
+        if self._base is None:
+            raise RuntimeError("the generator has been unloaded")
+
+    # ---- identity ----
+
+    def model_record(self) -> dict:
+        """Which model made a video: id, revision (hub snapshots) or folder hash, demo flag."""
+        if self._folder_hash is None and self.revision is None:
+            self._folder_hash = folder_hash(self.path)
+        return {"id": self.model_id, "revision": self.revision, "folder_hash": self._folder_hash,
+                "path": str(self.path), "pipeline": self.class_name, "demo": self.demo,
+                "device": self.device, "dtype": self.dtype_name}
+
+    # ---- generating ----
+
+    def conform(self, params: GenerationParams) -> Conformed:
+        """``params`` checked against this model's rules (ParamsError names a bad field)."""
+        return conform(params, rules_for(self._rules_key(params)))
+
+    def _rules_key(self, params: GenerationParams) -> str:
+        """The model whose rules apply: ``params.model`` (a folder's rules come from its own
+        configs, a hub id's from its name), else the loaded one."""
+        return params.model if params.model else self.model_id
+
+    def generate(self, params: GenerationParams, *, image: np.ndarray | None = None,
+                 on_progress: ProgressCallback | None = None,
+                 on_preview: PreviewCallback | None = None, preview_every: int | None = None,
+                 cancel: CancelToken | None = None) -> GenerationOutput:
+        """Run ``params`` (conformed first; a missing seed is drawn and recorded).
+
+        ``image``: an RGB uint8 array (a player frame) for i2v instead of ``params.image_path``.
+        ``on_progress(done, total, eta_s)`` after each denoising step; ``on_preview(step,
+        frames)`` every ``preview_every`` steps (default: about four previews a run; LTX
+        only); ``cancel``: checked before the run and after every step (raises ``Cancelled``:
+        nothing is decoded). Raises ``ParamsError`` (a field), ``GenerationError`` or
+        ``MediaError`` (a source file) with a message a person can act on.
+        """
+        import torch
+
+        self._check_loaded()
+        started = time.perf_counter()
+        conformed = self.conform(params)
+        p = conformed.params
+        changes = list(conformed.changes)
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        pipe = self.pipeline(p.mode)
+        self._apply_memory_settings(pipe, p)
+        rules = rules_for(self._rules_key(p))
+        step = rules.frame_step
+        kwargs: dict[str, Any] = {}
+        source = image_info = None
+        overlap = 0
+
+        if p.mode == "i2v":
+            picture, image_info = self._input_picture(p, image)
+            kwargs["image"] = _to_pil(_fit(picture, p.width, p.height))
+        elif p.mode == "v2v":
+            frames, source = self._source_frames(p, p.num_frames, step, first=True)
+            if len(frames) < p.num_frames:
+                changes.append(Change("num_frames", p.num_frames, len(frames),
+                                      f"the source range has {source['available']} frames"))
+                p = dataclasses.replace(p, num_frames=len(frames))
+            kwargs["latents"] = self._encode_video(pipe, frames, p)
+            kwargs["denoise_strength"] = float(p.denoise_strength)
+        elif p.mode == "extend":
+            cap = max(1, min(2 * step + 1, p.num_frames // 2 + 1))
+            frames, source = self._source_frames(p, cap, step, first=False)
+            overlap = len(frames)
+            kwargs["conditions"] = [self._condition(video=frames, frame_index=0, strength=1.0)]
+        if p.mode in ("condition", "v2v", "extend") and p.conditions:
+            kwargs.setdefault("conditions", [])
+            kwargs["conditions"] += [self._condition_from(c, p, step) for c in p.conditions]
+
+        seed = int(p.seed)
+        gen_device = "cpu" if self.device == "mps" else self.device
+        generator = torch.Generator(device=gen_device).manual_seed(seed)
+        kwargs.update(prompt=p.prompt, negative_prompt=p.negative_prompt, height=p.height,
+                      width=p.width, num_frames=p.num_frames, num_inference_steps=p.steps,
+                      guidance_scale=p.guidance_scale, generator=generator, output_type="np")
+        if self.family == "ltx":
+            kwargs.update(frame_rate=p.fps, decode_timestep=p.decode_timestep,
+                          decode_noise_scale=p.decode_noise_scale)
+
+        preview = None
+        fit_began = time.perf_counter()
+        if on_preview is not None and self.family == "ltx":
+            preview = self._latent_preview(pipe)  # fitted once per model (a small VAE encode)
+        callback = _StepCallback(pipe, cancel, on_progress, on_preview, preview, preview_every,
+                                 p)
+        callback.preview_s = time.perf_counter() - fit_began  # previews' cost includes the fit
+        prepared = time.perf_counter()
+        callback.call_started = prepared
+        # quiet: LTXConditionPipeline's own timesteps make the scheduler warn on every call
+        with torch.inference_mode(), _quiet():
+            result = pipe(callback_on_step_end=callback, **kwargs)
+        finished = time.perf_counter()
+        video = result.frames[0] if not isinstance(result, tuple) else result[0][0]
+        frames_out = _to_uint8(video)
+        last_step = callback.last_step_at or prepared
+        timings = {"prepare_s": prepared - started,
+                   "denoise_s": last_step - prepared,  # text encoding and every step
+                   "decode_s": finished - last_step,  # VAE decode and post-processing
+                   "preview_s": callback.preview_s,
+                   "total_s": finished - started}
+        return GenerationOutput(
+            frames=frames_out, params=p, changes=tuple(changes), seed=seed,
+            timings={k: round(v, 4) for k, v in timings.items()},
+            pipeline=type(pipe).__name__, source=source, image=image_info,
+            overlap_frames=overlap, preview_s=callback.preview_s, previews=callback.previews)
+
+    # ---- memory ----
+
+    def _apply_memory_settings(self, pipe, p: GenerationParams) -> None:
+        """Model CPU offload and VAE tiling as ``p`` asks (CUDA only; None: off). Applied to
+        every pipeline sharing the modules, once per change."""
+        offload = p.offload if self.device == "cuda" else None
+        offload = None if offload == "none" else offload
+        tiling = bool(p.vae_tiling)
+        if (offload, tiling) == self._memory:
+            return
+        vae = getattr(pipe, "vae", None)
+        if vae is not None and hasattr(vae, "enable_tiling"):
+            (vae.enable_tiling if tiling else vae.disable_tiling)()
+        if offload != self._memory[0]:
+            if offload is None:
+                pipe.to(self.device)
+            else:
+                try:
+                    if offload == "model":
+                        pipe.enable_model_cpu_offload()
+                    else:
+                        pipe.enable_sequential_cpu_offload()
+                except (ImportError, RuntimeError, ValueError) as err:
+                    raise GenerationError(f"offload {offload}: not available here ({err}); "
+                                          "install accelerate, or choose offload none") from None
+        self._memory = (offload, tiling)
+
+    # ---- inputs ----
+
+    def _input_picture(self, p: GenerationParams, image: np.ndarray | None
+                       ) -> tuple[np.ndarray, dict]:
+        if image is not None:
+            array = np.asarray(image)
+            if array.ndim != 3 or array.shape[2] != 3 or array.dtype != np.uint8:
+                raise ParamsError("image", f"expected an RGB uint8 array (H, W, 3), got "
+                                           f"{array.dtype} {array.shape}")
+            return array, {"path": p.image_path, "frame": p.image_frame, "array": True,
+                           "width": int(array.shape[1]), "height": int(array.shape[0])}
+        from studio.core.frames import FrameReader
+
+        with FrameReader(p.image_path) as reader:
+            frame = reader.frame_at(p.image_frame or 0)
+        return frame.image, {"path": os.path.abspath(p.image_path), "frame": p.image_frame,
+                             "width": int(frame.image.shape[1]),
+                             "height": int(frame.image.shape[0])}
+
+    def _source_frames(self, p: GenerationParams, count: int, step: int, *, first: bool
+                       ) -> tuple[list[np.ndarray], dict]:
+        """``count`` consecutive frames of the source range, cropped and scaled to the output
+        size: the first ones (v2v) or the last ones (extend), cut to ``step*k + 1``."""
+        return self._clip_frames(p.source_path, p.source_in_frame, p.source_out_frame, count,
+                                 step, p.width, p.height, first=first, clip_id=p.source_clip_id)
+
+    def _clip_frames(self, path: str, in_frame: int | None, out_frame: int | None, count: int,
+                     step: int, width: int, height: int, *, first: bool,
+                     clip_id: int | None = None) -> tuple[list[np.ndarray], dict]:
+        from studio.core.frames import FrameReader
+
+        with FrameReader(path) as reader:
+            total = reader.frame_count
+            lo = 0 if in_frame is None else in_frame
+            hi = total - 1 if out_frame is None else min(out_frame, total - 1)
+            if lo > hi:
+                raise GenerationError(f"{path}: in frame {lo} is past the end of the clip "
+                                      f"({total} frames)")
+            available = hi - lo + 1
+            n = min(count, available)
+            n = (n - 1) // step * step + 1  # the model's frame rule
+            indices = list(range(lo, lo + n)) if first else list(range(hi - n + 1, hi + 1))
+            frames = [_fit(f.image, width, height) for f in reader.iter_frames(indices)]
+            fps = reader.fps
+        info = {"path": os.path.abspath(path), "clip_id": clip_id, "in_frame": in_frame,
+                "out_frame": out_frame, "first_frame": indices[0], "last_frame": indices[-1],
+                "frames": len(frames), "available": available, "fps": fps}
+        return frames, info
+
+    def _condition(self, *, image=None, video=None, frame_index: int, strength: float):
+        from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
+
+        return LTXVideoCondition(image=None if image is None else _to_pil(image),
+                                 video=None if video is None else [_to_pil(f) for f in video],
+                                 frame_index=int(frame_index), strength=float(strength))
+
+    def _condition_from(self, cond, p: GenerationParams, step: int):
+        from studio.core.frames import FrameReader
+
+        with FrameReader(cond.path) as reader:
+            still = reader.frame_count == 1 or (cond.in_frame is not None
+                                                and cond.in_frame == cond.out_frame)
+            if still:
+                picture = reader.frame_at(cond.in_frame or 0).image
+        if still:
+            return self._condition(image=_fit(picture, p.width, p.height),
+                                   frame_index=cond.frame_index, strength=cond.strength)
+        room = max(1, p.num_frames - cond.frame_index)
+        frames, _info = self._clip_frames(cond.path, cond.in_frame, cond.out_frame, room, step,
+                                          p.width, p.height, first=True)
+        return self._condition(video=frames, frame_index=cond.frame_index,
+                               strength=cond.strength)
+
+    def _encode_video(self, pipe, frames: list[np.ndarray], p: GenerationParams):
+        """The source frames as the normalised latent LTXConditionPipeline denoises from (the
+        mode of the VAE's latent distribution: no random draw, so the seed drives the same noise
+        as in a run without a source)."""
+        import torch
+        from diffusers.pipelines.ltx.pipeline_ltx_condition import retrieve_latents
+
+        vae = pipe.vae
+        device = pipe._execution_device
+        video = pipe.video_processor.preprocess_video([_to_pil(f) for f in frames],
+                                                      p.height, p.width)
+        with torch.inference_mode():
+            latents = retrieve_latents(vae.encode(video.to(device, dtype=vae.dtype)),
+                                       sample_mode="argmax")
+            latents = pipe._normalize_latents(latents, vae.latents_mean, vae.latents_std,
+                                              vae.config.scaling_factor)
+        return latents.to(torch.float32)
+
+    # ---- previews ----
+
+    def _latent_preview(self, pipe) -> LatentPreview:
+        if self._preview is None:
+            self._preview = LatentPreview.fit(pipe)
+        return self._preview
+
+
+# ---- step callback ------------------------------------------------------------------------------
+
+class _StepCallback:
+    """diffusers' ``callback_on_step_end``: cancel, progress with ETA, previews."""
+
+    def __init__(self, pipe, cancel: CancelToken | None, on_progress: ProgressCallback | None,
+                 on_preview: PreviewCallback | None, preview: LatentPreview | None,
+                 every: int | None, p: GenerationParams) -> None:
+        self.cancel = cancel
+        self.on_progress = on_progress
+        self.on_preview = on_preview if preview is not None else None
+        self.preview = preview
+        self.every = every
+        self.p = p
+        self.call_started = time.perf_counter()
+        self.first_step_at: float | None = None
+        self.last_step_at: float | None = None
+        self.preview_s = 0.0
+        self.previews = 0
+        self._prev = None  # latents after the previous step (for the clean-latent estimate)
+        self._prev_step = -2
+
+    def __call__(self, pipe, i: int, t, kwargs: dict) -> dict:
+        now = time.perf_counter()
+        if self.cancel is not None:
+            self.cancel.raise_if_cancelled()  # before anything else: no decode follows
+        total = int(getattr(pipe, "_num_timesteps", 0) or self.p.steps)
+        done = i + 1
+        if self.first_step_at is None:
+            self.first_step_at = now
+        self.last_step_at = now
+        if done > 1:
+            per_step = (now - self.first_step_at) / (done - 1)
+        else:
+            per_step = now - self.call_started  # includes the text encoder: an over-estimate
+        eta = per_step * (total - done)
+        if self.on_progress is not None:
+            self.on_progress(done, total, float(eta))
+        if self.on_preview is not None:
+            every = self.every or max(1, math.ceil(total / 4))
+            latents = kwargs.get("latents")
+            if latents is not None and done < total:
+                if done % every == 0:
+                    began = time.perf_counter()
+                    frames = self.preview.frames(pipe, latents, self.p, previous=(
+                        self._prev if self._prev_step == i - 1 else None))
+                    self.preview_s += time.perf_counter() - began
+                    self.previews += 1
+                    self.on_preview(done, frames)
+                if (done + 1) % every == 0 and done + 1 < total:
+                    began = time.perf_counter()
+                    self._prev = latents.detach().clone()
+                    self._prev_step = i
+                    self.preview_s += time.perf_counter() - began
+        self.last_step_at = time.perf_counter()
+        return {}
+
+
+# ---- latent preview -----------------------------------------------------------------------------
+
+@dataclass
+class LatentPreview:
+    """A linear map from an LTX latent (normalised, as the denoiser sees it) to RGB: RGB =
+    [latent, 1] @ ``matrix`` with ``matrix`` (channels + 1) x 3, so 129 x 3 for LTX-Video's 128
+    channels.
+
+    The map is fitted once per loaded model, from the model's own VAE: a few synthetic
+    pictures (flat colours, colour ramps and smooth random fields) are encoded, and a ridge
+    least-squares fit maps each latent pixel to the mean colour of the image area it covers.
+    That costs one small VAE encode (well under a second on a GPU; the tiny demo model's in
+    milliseconds) and works for any LTX VAE, the random-weight demo included (where the
+    "colours" are as meaningless as its video). A preview shows the estimate of the clean
+    latent, ``x - sigma * v`` with ``v`` from the last two steps (flow matching), falling back
+    to the current latent when the previous one was not kept.
+    """
+
+    matrix: np.ndarray  # (C + 1, 3) float32
+    fit_s: float = 0.0
+    channels: int = 0
+
+    @classmethod
+    def fit(cls, pipe, *, size_latents: int = 4, ridge: float = 1e-2) -> LatentPreview:
+        import torch
+        from diffusers.pipelines.ltx.pipeline_ltx_condition import retrieve_latents
+
+        began = time.perf_counter()
+        vae = pipe.vae
+        ratio = int(pipe.vae_spatial_compression_ratio)
+        side = ratio * size_latents
+        pictures = _calibration_pictures(side)  # (N, side, side, 3) float in [0, 1]
+        x = torch.from_numpy(pictures).permute(0, 3, 1, 2).unsqueeze(2)  # N, 3, 1, S, S
+        x = (x * 2 - 1).to(pipe._execution_device, dtype=vae.dtype)
+        with torch.inference_mode():
+            latents = retrieve_latents(vae.encode(x), sample_mode="argmax")
+            latents = pipe._normalize_latents(latents, vae.latents_mean, vae.latents_std,
+                                              vae.config.scaling_factor)
+        lat = latents[:, :, 0].float().cpu().numpy()  # N, C, s, s
+        n, c, s, _ = lat.shape
+        features = lat.transpose(0, 2, 3, 1).reshape(-1, c)
+        targets = pictures.reshape(n, s, side // s, s, side // s, 3).mean(axis=(2, 4))
+        targets = targets.reshape(-1, 3)
+        design = np.concatenate([features, np.ones((features.shape[0], 1))], axis=1)
+        gram = design.T @ design + ridge * np.eye(c + 1)
+        matrix = np.linalg.solve(gram, design.T @ targets).astype(np.float32)
+        return cls(matrix=matrix, fit_s=time.perf_counter() - began, channels=c)
+
+    def frames(self, pipe, latents, p: GenerationParams, previous=None) -> np.ndarray:
+        """(T', H, W, 3) uint8 frames of ``latents`` (packed, as the step callback gets them),
+        scaled up to the preview size."""
+        import cv2
+        import torch
+
+        t_lat = (p.num_frames - 1) // pipe.vae_temporal_compression_ratio + 1
+        h_lat = p.height // pipe.vae_spatial_compression_ratio
+        w_lat = p.width // pipe.vae_spatial_compression_ratio
+        ps, pt = pipe.transformer_spatial_patch_size, pipe.transformer_temporal_patch_size
+        tokens = (t_lat // pt) * (h_lat // ps) * (w_lat // ps)
+        with torch.inference_mode():
+            x = latents[:, -tokens:].float()  # conditioning tokens come first; ours are last
+            if previous is not None:
+                sched = pipe.scheduler
+                k = getattr(sched, "step_index", None)
+                sigmas = getattr(sched, "sigmas", None)
+                if k is not None and sigmas is not None and 1 <= k < len(sigmas):
+                    s_now, s_before = float(sigmas[k]), float(sigmas[k - 1])
+                    if s_before != s_now:
+                        v = (x - previous[:, -tokens:].float()) / (s_now - s_before)
+                        x = x - s_now * v
+            x = pipe._unpack_latents(x, t_lat, h_lat, w_lat, ps, pt)[0]  # C, T, H, W
+            x = x.permute(1, 2, 3, 0).reshape(-1, x.shape[0]).cpu().numpy()
+        rgb = x @ self.matrix[:-1] + self.matrix[-1]
+        rgb = (np.clip(rgb, 0.0, 1.0) * 255 + 0.5).astype(np.uint8).reshape(t_lat, h_lat, w_lat, 3)
+        scale = min(PREVIEW_LONG_SIDE, max(p.width, p.height)) / max(w_lat, h_lat)
+        if scale <= 1:
+            return rgb
+        size = (max(1, round(w_lat * scale)), max(1, round(h_lat * scale)))
+        return np.stack([cv2.resize(f, size, interpolation=cv2.INTER_LINEAR) for f in rgb])
+
+
+def _calibration_pictures(side: int) -> np.ndarray:
+    """Flat colours (the RGB cube's corners and greys), ramps and smooth random fields."""
+    rng = np.random.default_rng(1234)
+    pics = []
+    for r in (0.0, 1.0):
+        for g in (0.0, 1.0):
+            for b in (0.0, 1.0):
+                pics.append(np.broadcast_to(np.array([r, g, b]), (side, side, 3)))
+    for v in (0.25, 0.5, 0.75):
+        pics.append(np.full((side, side, 3), v))
+    ramp = np.linspace(0.0, 1.0, side)
+    for c in range(3):
+        pic = np.full((side, side, 3), 0.3)
+        pic[..., c] = ramp[None, :]
+        pics.append(pic)
+        pic = np.full((side, side, 3), 0.6)
+        pic[..., c] = ramp[:, None]
+        pics.append(pic)
+    for _ in range(12):
+        coarse = rng.random((4, 4, 3))
+        import cv2
+
+        pics.append(cv2.resize(coarse, (side, side), interpolation=cv2.INTER_CUBIC).clip(0, 1))
+    return np.stack([np.ascontiguousarray(p) for p in pics]).astype(np.float32)
+
+
+# ---- pictures -----------------------------------------------------------------------------------
+
+def _fit(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``image`` cut to the output's aspect ratio (the middle kept) and scaled to it."""
+    import cv2
+
+    h, w = image.shape[:2]
+    if (w, h) == (width, height):
+        return image
+    target = width / height
+    if w / h > target:  # too wide
+        cw = max(1, round(h * target))
+        x0 = (w - cw) // 2
+        image = image[:, x0:x0 + cw]
+    elif w / h < target:
+        ch = max(1, round(w / target))
+        y0 = (h - ch) // 2
+        image = image[y0:y0 + ch]
+    shrink = image.shape[1] > width
+    return cv2.resize(np.ascontiguousarray(image), (width, height),
+                      interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+
+
+def _to_pil(image: np.ndarray):
+    import PIL.Image
+
+    return PIL.Image.fromarray(np.ascontiguousarray(image), "RGB")
+
+
+def _to_uint8(video) -> np.ndarray:
+    """diffusers' float frames in [0, 1] as uint8, rounded as its ``numpy_to_pil`` does."""
+    array = np.asarray(video)
+    if array.dtype == np.uint8:
+        return array
+    return (np.clip(array, 0.0, 1.0) * 255).round().astype(np.uint8)
+
+
+# ---- results ------------------------------------------------------------------------------------
+
+def generation_record(output: GenerationOutput, generator: Generator | None = None, *,
+                      model: dict | None = None, load_s: float | None = None) -> dict:
+    """The JSON a generation's sidecar and comment tag hold: prompt, negative prompt, seed,
+    every setting (``GenerationParams.to_dict``), what was conformed, the model (id and hub
+    revision or folder hash), library versions, the source clip and range, the caption,
+    timings, and the demo label when a demo model made it."""
+    p = output.params
+    model = model if model is not None else (generator.model_record() if generator else {})
+    timings = dict(output.timings)
+    if load_s is not None:
+        timings["load_s"] = round(load_s, 4)
+    frames, height, width = (int(output.frames.shape[0]), int(output.frames.shape[1]),
+                             int(output.frames.shape[2]))
+    return {
+        "kind": SIDECAR_KIND, "version": SIDECAR_VERSION,
+        "prompt": p.prompt, "negative_prompt": p.negative_prompt, "seed": output.seed,
+        "mode": p.mode, "params": p.to_dict(),
+        "conformed": {c.field: [c.before, c.after] for c in output.changes},
+        "model": model,
+        "demo": DEMO_LABEL if model.get("demo") else None,
+        "pipeline": output.pipeline,
+        "versions": library_versions(),
+        "source": output.source, "image": output.image,
+        "overlap_frames": output.overlap_frames,
+        "caption": p.caption, "template_id": p.template_id,
+        "frames": frames, "width": width, "height": height, "fps": output.fps,
+        "timings": timings,
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def save_generation(output: GenerationOutput, target: str | os.PathLike, record: dict, *,
+                    preset: str = "mp4", name: str | None = None, overwrite: bool = False,
+                    cancel: CancelToken | None = None):
+    """Write ``output``'s frames atomically to ``target`` (a folder, a ``.mp4`` file name, or
+    for ``preset="png"`` a folder of lossless ``frame_{index:06d}.png``), with ``record`` in a
+    ``.json`` sidecar and in the comment tag. H.264 yuv420p, faststart (core.export's mp4
+    preset). Returns ``studio.core.export.ExportResult``; raises ``ExportError``."""
+    from studio.core.export import ExportOptions, name_from_prompt, write_frames
+
+    if name is None and Path(target).suffix.lower() != ".mp4" and preset != "png":
+        name = name_from_prompt(output.params.prompt)
+    options = ExportOptions(preset=preset, name=name, metadata=record, sidecar=True,
+                            audio=False, overwrite=overwrite)
+    return write_frames(iter(output.frames), target, output.fps, options,
+                        frame_count=int(output.frames.shape[0]), cancel=cancel)
+
+
+def read_record(path: str | os.PathLike) -> dict:
+    """The generation record of a Studio video or its sidecar: the sidecar's ``settings`` (or
+    the mp4's comment tag when there is no sidecar). Raises ValueError naming the file."""
+    path = Path(path)
+    side = path if path.suffix == ".json" else path.with_suffix(".json")
+    if side.is_file():
+        data = json.loads(side.read_text(encoding="utf-8"))
+    else:
+        import av
+
+        with av.open(os.fspath(path)) as container:
+            comment = container.metadata.get("comment")
+        if not comment:
+            raise ValueError(f"{path}: no Studio settings in it (no sidecar, no comment tag)")
+        data = json.loads(comment)
+    settings = data.get("settings") if isinstance(data, dict) else None
+    if not isinstance(settings, dict) or settings.get("kind") != SIDECAR_KIND:
+        raise ValueError(f"{path}: not a Studio generation record")
+    return settings
+
+
+__all__ = ["GenerationError", "GenerationOutput", "Generator", "LatentPreview",
+           "folder_hash", "generation_record", "library_versions", "read_record",
+           "save_generation"]
