@@ -1,6 +1,6 @@
 """Make the README screenshots from demo media, offscreen, so they can be remade after any UI change.
 
-    .venv/bin/python packaging/screenshots.py [--out docs]
+    .venv/bin/python packaging/screenshots.py [--out docs] [--theme light|dark] [--name FILE]
 
 Builds a few synthetic clips (PyAV), imports them into a throwaway project, selects one, sets
 in/out points and grabs the main window.
@@ -73,6 +73,9 @@ def make_clip(path: Path, kind: str, w=384, h=216, frames=72, fps=24) -> Path:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
+    parser.add_argument("--theme", choices=("light", "dark"), default="dark",
+                        help="the palette (View > Theme) to show (default: dark)")
+    parser.add_argument("--name", default="screenshot.png", help="file name under --out")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="studio-shots-"))
     for var in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"):
@@ -89,6 +92,10 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication(sys.argv[:1])
+    from studio.ui.theme import app_icon, theme_manager
+
+    app.setWindowIcon(app_icon())
+    theme_manager().set_mode(args.theme)
     from studio.core.library import Project
     from studio.ui.main_window import MainWindow
 
@@ -123,7 +130,7 @@ def main() -> int:
     player.seek(52)
     wait(lambda: player.displayed_index == 52)
     args.out.mkdir(parents=True, exist_ok=True)
-    target = args.out / "screenshot.png"
+    target = args.out / args.name
     window.grab().save(str(target))
     print(target)
     window.close()

@@ -27,7 +27,11 @@ def _gui_parser() -> argparse.ArgumentParser:
                    help="project folder to open (default: the default project in the user data folder)")
     p.add_argument("--exit-after-show", action="store_true",
                    help="open the main window, let it paint once, print the seconds from process "
-                   "start to the window being shown, and exit")
+                   "start to the window being shown, and exit (with FILEs: once they are "
+                   "imported, printing the status line too)")
+    p.add_argument("files", nargs="*", metavar="FILE",
+                   help="media files or folders to import into the project and select, as a file "
+                   "manager's Open With passes them (a file named like a verb: ./NAME)")
     return p
 
 
@@ -593,4 +597,5 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from studio.ui.app import run_gui
 
-    return run_gui(project_dir=args.project, exit_after_show=args.exit_after_show)
+    return run_gui(project_dir=args.project, exit_after_show=args.exit_after_show,
+                   files=args.files)

@@ -342,6 +342,17 @@ class Engine:
         """Ids (or folders) of the models now loaded."""
         return [self._captioner_model] if self._captioner is not None else []
 
+    @property
+    def loaded_device(self) -> str | None:
+        """Where the resident model runs, e.g. "cuda (bfloat16)"; None when none is loaded.
+        A snapshot: safe to read from any thread."""
+        captioner = self._captioner
+        if captioner is None:
+            return None
+        device = _device_kind(getattr(captioner, "device", None)) or "unknown device"
+        dtype = getattr(captioner, "dtype_name", None)
+        return f"{device} ({dtype})" if dtype else device
+
     def captioner(self, model: str) -> Captioner:
         """The loaded captioner for ``model``; loads it, unloading any other model first (so
         that the device holds one model at a time). Raises ModelError when it cannot load."""

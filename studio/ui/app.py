@@ -28,20 +28,32 @@ def process_age_s() -> float:
 
 
 class FirstPaintReporter(QObject):
-    """For --exit-after-show: once the window has painted, print the start-up time and quit."""
+    """For --exit-after-show: once the window has painted, print the start-up time and quit.
+    With files to open, it quits once they are imported and prints the status line too."""
 
-    def __init__(self, app: QApplication):
+    def __init__(self, app: QApplication, window=None):
         super().__init__(app)
         self._app = app
+        self._window = window
+        self.shown_after_s: float | None = None
+
+    def mark_shown(self) -> None:
+        self.shown_after_s = process_age_s()
 
     @Slot()
     def report_and_quit(self) -> None:
-        print(f"{process_age_s():.3f}")
+        seconds = self.shown_after_s if self.shown_after_s is not None else process_age_s()
+        print(f"{seconds:.3f}")
+        if self._window is not None:
+            print(self._window.statusBar().currentMessage())
         sys.stdout.flush()
         self._app.quit()
 
 
-def run_gui(project_dir: Path | None = None, exit_after_show: bool = False) -> int:
+def run_gui(project_dir: Path | None = None, exit_after_show: bool = False,
+            files: list[str] | None = None) -> int:
+    """Open the main window on ``project_dir`` (default: the default project); ``files``:
+    paths to import and select, as a file manager passes them (``studio FILE...``)."""
     from studio.core.library import Project, ProjectError
     from studio.settings import default_project_dir
 
@@ -49,6 +61,11 @@ def run_gui(project_dir: Path | None = None, exit_after_show: bool = False) -> i
     app.setApplicationName("Studio")
     app.setOrganizationName("Studio")
     app.setApplicationVersion(__import__("studio").__version__)
+    app.setDesktopFileName("studio")  # packaging/linux/studio.desktop: Wayland's window icon
+    from studio.ui.theme import app_icon, theme_manager
+
+    app.setWindowIcon(app_icon())
+    theme_manager()  # Fusion with the light or dark palette, before any widget exists
 
     root = Path(project_dir) if project_dir else default_project_dir()
     try:
@@ -66,9 +83,15 @@ def run_gui(project_dir: Path | None = None, exit_after_show: bool = False) -> i
     app.aboutToQuit.connect(window.shutdown)
     window.show()
     if exit_after_show:
-        reporter = FirstPaintReporter(app)
+        reporter = FirstPaintReporter(app, window if files else None)
         window.repaint()  # paint once, synchronously, before reporting
-        QTimer.singleShot(0, reporter.report_and_quit)
+        reporter.mark_shown()
+        if files:
+            window.files_opened.connect(reporter.report_and_quit)
+        else:
+            QTimer.singleShot(0, reporter.report_and_quit)
+    if files:
+        window.open_files(list(files))
     code = app.exec()
     project.close()
     return code

@@ -7,22 +7,26 @@ the bin's columns are kept in QSettings (an INI file under the user config folde
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings, Qt, Slot
-from PySide6.QtGui import QAction, QKeySequence, QUndoStack
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox
+from pathlib import Path
 
-from studio import __version__
+from PySide6.QtCore import QSettings, Qt, Signal, Slot
+from PySide6.QtGui import QAction, QKeySequence, QUndoStack
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow
+
 from studio.core.library import Clip, Project
 from studio.settings import ui_settings_path
 from studio.ui.bin_panel import BinPanel
 from studio.ui.caption_panel import CaptionPanel
 from studio.ui.edits import SetInOutCommand
 from studio.ui.player import PlayerPanel
+from studio.ui.theme import ThemeMenu, app_icon, theme_manager
 
 SETTINGS_VERSION = 2  # bump when docks or bin columns change, so old layouts are not restored
 
 
 class MainWindow(QMainWindow):
+    files_opened = Signal()  # open_files is done: imported, first file selected, status shown
+
     def __init__(self, project: Project, parent=None, model_manager=None):
         """``model_manager``: a ``ModelManager`` to use (the window then shuts it down too);
         None makes one. Its thread starts now; torch loads there on the first job."""
@@ -31,7 +35,12 @@ class MainWindow(QMainWindow):
         self._shut_down = False
         self._export_dialog = None
         self._clip_export_dialog = None
+        self._open_first: str | None = None  # open_files: the path to select after importing
+        self._open_missing: list[str] = []
+        self._shortcuts_dialog = None
         self.setObjectName("MainWindow")
+        self.setWindowIcon(app_icon())
+        self.theme = theme_manager()
         self.setWindowTitle(f"Studio — {project.root.name}")
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks
                             | QMainWindow.DockOption.AllowTabbedDocks)
@@ -49,6 +58,7 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.bin_dock], [440], Qt.Orientation.Horizontal)
         self.bin.clip_selected.connect(self._on_clip_selected)
         self.bin.status_message.connect(self._on_status_message)
+        self.bin.import_finished.connect(self._on_open_files_imported)
 
         if model_manager is None:
             from studio.ui.model_manager import ModelManager
@@ -141,11 +151,20 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.bin_dock.toggleViewAction())
         view_menu.addAction(self.caption_dock.toggleViewAction())
         view_menu.addAction(self.exports_dock.toggleViewAction())
+        view_menu.addSeparator()
+        self.theme_menu = ThemeMenu(self.theme, self)
+        view_menu.addMenu(self.theme_menu)
 
         help_menu = self.menuBar().addMenu("&Help")
-        about = QAction("&About Studio", self)
-        about.triggered.connect(self._about)
-        help_menu.addAction(about)
+        self.shortcuts_action = QAction("&Keyboard Shortcuts", self)
+        self.shortcuts_action.setShortcut(QKeySequence("Ctrl+/"))
+        self.shortcuts_action.triggered.connect(self.show_shortcuts)
+        help_menu.addAction(self.shortcuts_action)
+        help_menu.addSeparator()
+        self.about_action = QAction("&About Studio", self)
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        self.about_action.triggered.connect(self.show_about)
+        help_menu.addAction(self.about_action)
 
     @Slot()
     def import_files_dialog(self) -> None:
@@ -254,9 +273,69 @@ class MainWindow(QMainWindow):
             s.setValue("dataset/layout", dialog.layout_key)
 
     @Slot()
-    def _about(self) -> None:
-        QMessageBox.about(self, "About Studio",
-                          f"Studio {__version__}\nA desktop video studio.\nProject: {self.project.root}")
+    def show_about(self):
+        """Help > About: versions and the device in use; returns the (modal) dialog, shown."""
+        from studio.ui.help_dialogs import AboutDialog
+
+        dialog = AboutDialog(self, self.model_manager)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    @Slot()
+    def show_shortcuts(self):
+        """Help > Keyboard Shortcuts, read afresh from the window's actions; returns the dialog."""
+        from studio.ui.help_dialogs import ShortcutsDialog
+
+        if self._shortcuts_dialog is None:
+            self._shortcuts_dialog = ShortcutsDialog(self)
+        else:
+            self._shortcuts_dialog.refresh()
+        self._shortcuts_dialog.show()
+        self._shortcuts_dialog.raise_()
+        return self._shortcuts_dialog
+
+    # -- files from the command line or a file manager ------------------------------------
+    def open_files(self, paths: list[str]) -> None:
+        """Import ``paths`` (files or folders, as ``studio FILE...`` passes them) and select
+        the first. A file that is not media gets a marked row saying why, as a drop does; a
+        path that does not exist is named in the status bar. Emits ``files_opened`` when done."""
+        present = [str(p) for p in paths if Path(p).exists()]
+        self._open_missing = [str(p) for p in paths if not Path(p).exists()]
+        if not present:
+            self._open_first = None
+            self._report_opened([])
+            return
+        self._open_first = present[0]
+        self.bin.import_paths(present)
+
+    @Slot()
+    def _on_open_files_imported(self) -> None:
+        if self._open_first is None or self.bin.importing:
+            return
+        first, self._open_first = Path(self._open_first).resolve(), None
+        imported = self.statusBar().currentMessage()  # the bin's "Imported n new of m…"
+        clip = None
+        if first.is_dir():
+            inside = [c for c in self.bin.model.clips() if Path(c.path).is_relative_to(first)]
+            clip = min(inside, key=lambda c: Path(c.path).parts, default=None)  # scan order
+        else:
+            clip = self.project.clip_for_path(first)
+        parts = [imported]
+        if clip is not None:
+            self.bin.select_clip(clip.id)  # an unusable file's row is selected: it says why
+            if not clip.ok:
+                parts.append(clip.error or f"{clip.path} is missing")
+        self._report_opened(parts)
+
+    def _report_opened(self, parts: list[str]) -> None:
+        if self._open_missing:
+            parts.append("not found: " + ", ".join(self._open_missing))
+            self._open_missing = []
+        text = "; ".join(p for p in parts if p)
+        if text:
+            self.statusBar().showMessage(text[0].upper() + text[1:], 15000)
+        self.files_opened.emit()
 
     # -- wiring ---------------------------------------------------------------------------
     @Slot(object)

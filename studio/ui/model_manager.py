@@ -189,6 +189,12 @@ class ModelManager(QObject):
     def thread_finished(self) -> bool:
         return self._thread.isFinished()
 
+    def loaded_device(self) -> str | None:
+        """Where the loaded model runs (e.g. "cuda (bfloat16)"), for Help › About; None while
+        no model is loaded (torch itself may not be imported yet). A snapshot, any thread."""
+        engine = self._engine
+        return engine.loaded_device if engine is not None else None
+
     # ---- worker thread ----------------------------------------------------------------------
 
     @Slot()

@@ -1,0 +1,195 @@
+"""The look: Fusion with a light and a dark palette that follow the desktop's colour scheme,
+overridable in View › Theme (System / Light / Dark, remembered in QSettings), and the
+application icon.
+
+The desktop's scheme comes from ``QStyleHints.colorScheme()`` (Qt 6.5+); a change while Studio
+runs arrives as ``colorSchemeChanged`` and is followed at once in System mode. An unknown scheme
+(no desktop theme, the offscreen platform) counts as light. The player's video, transport bar
+and timeline stay dark in both palettes (they set their own colours, studio.ui.player).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, QSettings, Qt, Signal, Slot
+from PySide6.QtGui import QAction, QActionGroup, QColor, QIcon, QPalette, QPixmap
+from PySide6.QtWidgets import QApplication, QMenu, QWidget
+
+MODES = ("system", "light", "dark")
+MODE_TITLES = {"system": "&System", "light": "&Light", "dark": "&Dark"}
+SETTINGS_KEY = "ui/theme"
+
+_R = QPalette.ColorRole
+_G = QPalette.ColorGroup
+
+_LIGHT = {
+    _R.Window: "#eef0f3", _R.WindowText: "#1d2026", _R.Base: "#ffffff",
+    _R.AlternateBase: "#f4f5f8", _R.ToolTipBase: "#fffbe6", _R.ToolTipText: "#1d2026",
+    _R.PlaceholderText: "#8a9099", _R.Text: "#1d2026", _R.Button: "#e6e8ec",
+    _R.ButtonText: "#1d2026", _R.BrightText: "#d92f2f", _R.Light: "#ffffff",
+    _R.Midlight: "#f3f4f6", _R.Mid: "#9096a0", _R.Dark: "#a9aeb6", _R.Shadow: "#6b717a",
+    _R.Highlight: "#2f6fd0", _R.HighlightedText: "#ffffff", _R.Link: "#1f5fbf",
+    _R.LinkVisited: "#7a4fbf", _R.Accent: "#2f6fd0",
+}
+_LIGHT_DISABLED = {_R.WindowText: "#a3a8b0", _R.Text: "#a3a8b0", _R.ButtonText: "#a3a8b0",
+                   _R.Base: "#f4f5f7", _R.Button: "#eceef1", _R.Highlight: "#b7c3d6"}
+
+_DARK = {
+    _R.Window: "#26282d", _R.WindowText: "#e3e6eb", _R.Base: "#1c1e22",
+    _R.AlternateBase: "#22252a", _R.ToolTipBase: "#33363c", _R.ToolTipText: "#e3e6eb",
+    _R.PlaceholderText: "#7d838d", _R.Text: "#e3e6eb", _R.Button: "#30333a",
+    _R.ButtonText: "#e3e6eb", _R.BrightText: "#ff6b6b", _R.Light: "#454952",
+    _R.Midlight: "#3a3d44", _R.Mid: "#7d838d", _R.Dark: "#17181b", _R.Shadow: "#0b0c0e",
+    _R.Highlight: "#3d7fd9", _R.HighlightedText: "#ffffff", _R.Link: "#7fb3ff",
+    _R.LinkVisited: "#b59cff", _R.Accent: "#3d7fd9",
+}
+_DARK_DISABLED = {_R.WindowText: "#6b7079", _R.Text: "#6b7079", _R.ButtonText: "#6b7079",
+                  _R.Base: "#222428", _R.Button: "#2b2d32", _R.Highlight: "#3a4352"}
+
+
+def _palette(colors: dict, disabled: dict) -> QPalette:
+    palette = QPalette()
+    for role, color in colors.items():
+        palette.setColor(role, QColor(color))  # every group
+    for role, color in disabled.items():
+        palette.setColor(_G.Disabled, role, QColor(color))
+    return palette
+
+
+def light_palette() -> QPalette:
+    return _palette(_LIGHT, _LIGHT_DISABLED)
+
+
+def dark_palette() -> QPalette:
+    return _palette(_DARK, _DARK_DISABLED)
+
+
+def is_dark(palette: QPalette) -> bool:
+    return palette.color(_R.Window).lightness() < 128
+
+
+def app_icon() -> QIcon:
+    """Studio's icon at every rendered size, read from the package (studio.resources)."""
+    from studio.resources import ICON_SIZES, app_icon_png
+
+    icon = QIcon()
+    for size in ICON_SIZES:
+        pixmap = QPixmap()
+        if pixmap.loadFromData(app_icon_png(size).read_bytes(), "PNG"):
+            icon.addPixmap(pixmap)
+    return icon
+
+
+def settings() -> QSettings:
+    from studio.settings import ui_settings_path
+
+    return QSettings(str(ui_settings_path()), QSettings.Format.IniFormat)
+
+
+class ThemeManager(QObject):
+    """Applies the palette for the chosen mode to the application and follows the desktop.
+
+    One per application: use ``theme_manager()``. Lives in the GUI thread."""
+
+    # The palette now applied: "light" or "dark"; the mode: "system", "light" or "dark".
+    theme_changed = Signal(str)
+    mode_changed = Signal(str)
+
+    def __init__(self, app: QApplication) -> None:
+        super().__init__(app)
+        self._app = app
+        app.setStyle("Fusion")
+        hints = app.styleHints()
+        self._system = hints.colorScheme()
+        hints.colorSchemeChanged.connect(self._on_system_scheme_changed)
+        stored = settings().value(SETTINGS_KEY, "system")
+        self._mode = stored if stored in MODES else "system"
+        self._theme = ""
+        self._apply()
+
+    @property
+    def mode(self) -> str:
+        return self._mode
+
+    @property
+    def theme(self) -> str:
+        """The palette applied now: "light" or "dark"."""
+        return self._theme
+
+    @property
+    def system_theme(self) -> str:
+        return "dark" if self._system == Qt.ColorScheme.Dark else "light"
+
+    @Slot(str)
+    def set_mode(self, mode: str) -> None:
+        """"system" (follow the desktop), "light" or "dark"; remembered for the next start."""
+        if mode not in MODES:
+            raise ValueError(f"unknown theme {mode!r}: expected one of {', '.join(MODES)}")
+        s = settings()
+        s.setValue(SETTINGS_KEY, mode)
+        s.sync()
+        if mode != self._mode:
+            self._mode = mode
+            self.mode_changed.emit(mode)
+        self._apply()
+
+    @Slot(Qt.ColorScheme)
+    def _on_system_scheme_changed(self, scheme: Qt.ColorScheme) -> None:
+        self._system = scheme
+        self.mode_changed.emit(self._mode)  # the System entry names the desktop's scheme
+        if self._mode == "system":
+            self._apply()
+
+    def _apply(self) -> None:
+        theme = self.system_theme if self._mode == "system" else self._mode
+        if theme == self._theme:
+            return
+        self._theme = theme
+        self._app.setPalette(dark_palette() if theme == "dark" else light_palette())
+        self.theme_changed.emit(theme)
+
+
+_manager: ThemeManager | None = None
+
+
+def theme_manager() -> ThemeManager:
+    """The application's theme manager, made (and the stored theme applied) on first use."""
+    global _manager
+    import shiboken6
+
+    app = QApplication.instance()
+    if app is None:
+        raise RuntimeError("theme_manager() needs a QApplication")
+    if _manager is None or not shiboken6.isValid(_manager) or _manager.parent() is not app:
+        _manager = ThemeManager(app)
+    return _manager
+
+
+class ThemeMenu(QMenu):
+    """View › Theme: System / Light / Dark, checkable, kept in step with the manager."""
+
+    def __init__(self, manager: ThemeManager, parent: QWidget | None = None) -> None:
+        super().__init__("&Theme", parent)
+        self.setObjectName("ThemeMenu")
+        self._manager = manager
+        self.group = QActionGroup(self)
+        self.group.setExclusive(True)
+        self.mode_actions: dict[str, QAction] = {}
+        for mode in MODES:
+            action = QAction(MODE_TITLES[mode], self)
+            action.setCheckable(True)
+            action.setData(mode)
+            self.group.addAction(action)
+            self.addAction(action)
+            self.mode_actions[mode] = action
+        self.group.triggered.connect(self._on_triggered)
+        manager.mode_changed.connect(self._sync)
+        self._sync(manager.mode)
+
+    @Slot(QAction)
+    def _on_triggered(self, action: QAction) -> None:
+        self._manager.set_mode(action.data())
+
+    @Slot(str)
+    def _sync(self, mode: str) -> None:
+        self.mode_actions[mode].setChecked(True)
+        self.mode_actions["system"].setText(f"&System (now {self._manager.system_theme})")
