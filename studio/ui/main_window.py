@@ -81,6 +81,7 @@ class MainWindow(QMainWindow):
         self.captions.status_message.connect(self._on_status_message)
         self.captions.frame_clicked.connect(self._on_caption_frame_clicked)
         self.bin.view.selectionModel().selectionChanged.connect(self.captions.selection_changed)
+        self._build_analysis()
 
         self._status_project = QLabel(str(project.root))
         self._status_project.setStyleSheet("color: palette(mid);")
@@ -150,6 +151,8 @@ class MainWindow(QMainWindow):
         view_menu = self.menuBar().addMenu("&View")
         view_menu.addAction(self.bin_dock.toggleViewAction())
         view_menu.addAction(self.caption_dock.toggleViewAction())
+        view_menu.addAction(self.analysis_dock.toggleViewAction())
+        view_menu.addAction(self.analysis.analyse_action)
         view_menu.addAction(self.exports_dock.toggleViewAction())
         view_menu.addSeparator()
         self.theme_menu = ThemeMenu(self.theme, self)
@@ -337,6 +340,36 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(text[0].upper() + text[1:], 15000)
         self.files_opened.emit()
 
+    # -- analysis -------------------------------------------------------------------------
+    def _build_analysis(self) -> None:
+        """The analysis dock under the player, hidden until View > Analysis (or Analyse
+        Clip) shows it. Its plots follow the player and seek it."""
+        from studio.ui.analysis_panel import AnalysisPanel
+
+        self.analysis = AnalysisPanel(self, player=self.player)
+        self.analysis.set_clip_source(self.bin.model.clips)
+        self.analysis_dock = QDockWidget("Analysis", self)
+        self.analysis_dock.setObjectName("AnalysisDock")
+        self.analysis_dock.setWidget(self.analysis)
+        # The side docks keep the bottom corners: the analysis sits under the player only.
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.analysis_dock)
+        self.analysis_dock.hide()
+        self.analysis_dock.toggleViewAction().setShortcut(QKeySequence("Ctrl+Shift+A"))
+        self.bin.clip_selected.connect(self.analysis.show_clip)
+        self.analysis.status_message.connect(self._on_status_message)
+        self.analysis.analyse_action.triggered.connect(self.show_analysis)
+
+    @Slot()
+    def show_analysis(self) -> None:
+        if self.analysis_dock.isHidden() and not self.analysis_dock.isFloating():
+            self.analysis_dock.show()  # sharing the height about evenly with the player
+            self.resizeDocks([self.analysis_dock], [max(380, int(self.height() * 0.45))],
+                             Qt.Orientation.Vertical)
+        self.analysis_dock.show()
+        self.analysis_dock.raise_()
+
     # -- wiring ---------------------------------------------------------------------------
     @Slot(object)
     def _on_clip_selected(self, clip: Clip | None) -> None:
@@ -364,6 +397,7 @@ class MainWindow(QMainWindow):
         self.bin.set_in_out(clip_id, in_frame, out_frame)
         if self.player.clip_id == clip_id:
             self.player.show_in_out(in_frame, out_frame)
+        self.analysis.set_in_out(clip_id, in_frame, out_frame)
 
     @Slot(int, int)
     def _on_caption_frame_clicked(self, clip_id: int, index: int) -> None:
@@ -416,6 +450,7 @@ class MainWindow(QMainWindow):
             self._clip_export_dialog.shutdown()
         self.export_queue.shutdown()  # cancels; finished files stay, the running one is dropped
         self.model_manager.shutdown()  # cancels a running caption; waits for the thread
+        self.analysis.shutdown()
         self.player.shutdown()
         self.bin.shutdown()
 

@@ -1,0 +1,446 @@
+"""The analysis panel and the player's flow overlay, on real clips: a texture translating by
+(3, -2) px a frame, a static scene whose brightness jumps every other frame, and a longer clip of
+media_factory's moving pattern. Analyses run on the panel's pool thread through core.metrics,
+as in the app."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import av
+import cv2
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
+from PySide6.QtTest import QTest
+
+from studio.core.media import probe
+from tests.media_factory import make_video
+
+WAIT_MS = 20_000  # two slow cores, other tests running beside
+
+
+# ---- clips -------------------------------------------------------------------------------------
+
+def write_video(path, images, fps=24):
+    """Lossless H.264 (yuv444p, crf 0): the pixels analysed are the ones written."""
+    height, width = images[0].shape[:2]
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps, options={"preset": "ultrafast", "crf": "0"})
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv444p"
+        for i, image in enumerate(images):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, fps)
+            for packet in stream.encode(frame.reformat(format="yuv444p")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+def texture(width, height, seed=0, cell=8):
+    """Smooth random colour blobs (noise on a coarse grid, cubic-interpolated): trackable."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, (height // cell + 2, width // cell + 2, 3), dtype=np.uint8)
+    size = ((width // cell + 2) * cell, (height // cell + 2) * cell)
+    return cv2.resize(small, size, interpolation=cv2.INTER_CUBIC)[:height, :width]
+
+
+def write_translating_video(path, width=96, height=64, frames=30, dx=3, dy=-2, seed=0):
+    """A window over a large texture; the content moves by (dx, dy) each frame."""
+    margin = 8
+    big = texture(width + abs(dx) * frames + 2 * margin, height + abs(dy) * frames + 2 * margin,
+                  seed)
+    x0, y0 = margin + max(dx, 0) * frames, margin + max(dy, 0) * frames
+    images = [big[y0 - dy * i:y0 - dy * i + height, x0 - dx * i:x0 - dx * i + width]
+              for i in range(frames)]
+    return write_video(path, images)
+
+
+def write_flicker_video(path, width=96, height=64, frames=24, jump=40):
+    """A still texture whose brightness rises by ``jump`` levels on every odd frame."""
+    still = texture(width, height, seed=3)
+    brighter = np.clip(still.astype(np.int16) + jump, 0, 255).astype(np.uint8)
+    return write_video(path, [brighter if i % 2 else still for i in range(frames)])
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("analysis")
+    return {
+        "moving": write_translating_video(folder / "moving.mp4"),
+        "flicker": write_flicker_video(folder / "flicker.mp4", frames=20),
+        "long": make_video(folder / "long.mp4", width=128, height=96, frames=300, fps=24,
+                           preset="ultrafast"),
+    }
+
+
+@pytest.fixture
+def add_clip(project):
+    def add(path, in_frame=None, out_frame=None):
+        clip, _ = project.add_clip(path, probe(path))
+        if in_frame is not None or out_frame is not None:
+            project.set_in_out(clip.id, in_frame, out_frame)
+            clip = project.clip(clip.id)
+        return clip
+
+    return add
+
+
+@pytest.fixture
+def rig(qtbot, project):
+    """A player and an analysis panel attached to it, shown in one window."""
+    from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+    from studio.ui.analysis_panel import AnalysisPanel
+    from studio.ui.player import PlayerPanel
+
+    window = QWidget()
+    qtbot.addWidget(window)
+    player = PlayerPanel(window)
+    panel = AnalysisPanel(window, player=player)
+    panel.set_clip_source(project.clips)
+    layout = QVBoxLayout(window)
+    layout.addWidget(player, 1)
+    layout.addWidget(panel, 1)
+    window.resize(900, 800)
+    window.show()
+    window.activateWindow()
+    assert QTest.qWaitForWindowActive(window)
+
+    class Rig:
+        pass
+
+    r = Rig()
+    r.window, r.player, r.panel = window, player, panel
+
+    def select(clip):  # what the main window does on the bin's clip_selected
+        player.set_clip(clip.id, clip.path, clip.info.frame_count, clip.info.fps,
+                        clip.in_frame, clip.out_frame)
+        panel.show_clip(clip)
+        qtbot.waitUntil(lambda: player.displayed_index is not None, timeout=WAIT_MS)
+
+    def analyse(clip):
+        select(clip)
+        panel.analyse()
+        qtbot.waitUntil(lambda: panel.analysis is not None and not panel.is_busy,
+                        timeout=WAIT_MS)
+        return panel.analysis
+
+    r.select, r.analyse = select, analyse
+    yield r
+    panel.shutdown()
+    player.shutdown()
+    assert panel.pool.activeThreadCount() == 0
+
+
+def qimage_to_rgb(image: QImage) -> np.ndarray:
+    image = image.convertToFormat(QImage.Format.Format_RGB888)
+    h, w, stride = image.height(), image.width(), image.bytesPerLine()
+    buf = np.frombuffer(image.constBits(), np.uint8, count=h * stride).reshape(h, stride)
+    return buf[:, : w * 3].reshape(h, w, 3).copy()
+
+
+# ---- analysing ------------------------------------------------------------------------------------
+
+def test_analysing_plots_one_point_per_frame_pair_within_in_out(rig, clips, add_clip):
+    clip = add_clip(clips["moving"], 3, 20)
+    rig.select(clip)
+    panel = rig.panel
+    assert panel.pair_count() == 0 and "Analyse moving.mp4" in panel.message
+    assert panel.message_button.isVisible()
+
+    analysis = rig.analyse(clip)
+    assert (analysis.first_frame, analysis.last_frame) == (3, 20)
+    assert panel.pair_count() == 17
+    for plot in panel.plots:
+        (series,) = plot.series
+        assert series.xs == list(range(3, 20))
+        assert series.ys == pytest.approx([getattr(p, plot.spec.key) for p in analysis.pairs])
+        assert plot.x_range == (3, 19)
+    # The texture moves (3, -2) px a frame: the motion plot says so.
+    assert np.mean(panel.motion_plot.series[0].ys) == pytest.approx(np.hypot(3, -2), abs=0.3)
+    # The worst pairs: marked on the warp error plot, and pictured with both frames.
+    assert panel.warp_plot.highlights == analysis.worst_pairs(5)
+    strip = panel.worst_strip.pairs
+    assert [p.index for p in strip] == analysis.worst_pairs(5)
+    assert all(p.first is not None and p.second is not None and not p.first.isNull()
+               for p in strip)
+    assert not panel.progress.isVisible() and not panel.analyse_action.isEnabled()
+
+
+def test_flicker_clip_plots_high_flicker_and_low_motion(rig, clips, add_clip):
+    rig.analyse(add_clip(clips["flicker"]))
+    panel = rig.panel
+    flicker = panel.flicker_plot.series[0].ys
+    motion = panel.motion_plot.series[0].ys
+    assert len(flicker) == 19
+    assert min(flicker) > 0.1  # 40 levels of 255 up and down every frame
+    assert max(motion) < 0.5
+    moving = add_clip(clips["moving"])
+    rig.analyse(moving)
+    assert max(panel.flicker_plot.series[0].ys) < min(flicker) / 3
+
+
+def test_results_are_kept_per_clip_and_range(rig, clips, add_clip, project):
+    moving = add_clip(clips["moving"])
+    first = rig.analyse(moving)
+    flicker = rig.analyse(add_clip(clips["flicker"]))
+    assert rig.panel.analysis is flicker
+    rig.panel.show_clip(project.clip(moving.id))
+    assert not rig.panel.is_busy and rig.panel.analysis is first  # at once, from the cache
+    assert rig.panel.pair_count() == 29
+    # New in/out points are another range: measured again when asked.
+    rig.panel.set_in_out(moving.id, 5, 15)
+    assert rig.panel.analysis is None and "frames 5–15" in rig.panel.message
+    rig.panel.analyse()
+    assert rig.panel.is_busy
+
+
+# ---- in step with the player ------------------------------------------------------------------
+
+def test_clicking_a_plot_point_seeks_the_player(qtbot, rig, clips, add_clip):
+    clip = add_clip(clips["moving"], 2, None)
+    rig.analyse(clip)
+    player, plot = rig.player, rig.panel.motion_plot
+    for k in (0, 9, 20):
+        target = plot.series[0].xs[k]
+        QTest.mouseClick(plot, Qt.MouseButton.LeftButton, pos=plot.point_at(0, k).toPoint())
+        qtbot.waitUntil(lambda t=target: player.position == t and player.displayed_index == t,
+                        timeout=WAIT_MS)
+    # Dragging along a plot scrubs.
+    start, end = plot.point_at(0, 3).toPoint(), plot.point_at(0, 12).toPoint()
+    QTest.mousePress(rig.panel.warp_plot, Qt.MouseButton.LeftButton, pos=start)
+    QTest.mouseMove(rig.panel.warp_plot, end)
+    QTest.mouseRelease(rig.panel.warp_plot, Qt.MouseButton.LeftButton, pos=end)
+    assert player.position == plot.series[0].xs[12]
+    # A tile of the worst pairs shows its first frame.
+    strip = rig.panel.worst_strip
+    second = strip.pairs[1].index
+    QTest.mouseClick(strip, Qt.MouseButton.LeftButton,
+                     pos=strip.tile_rects()[1].center().toPoint())
+    qtbot.waitUntil(lambda: player.position == second, timeout=WAIT_MS)
+
+
+def test_the_position_marker_follows_the_player(qtbot, rig, clips, add_clip):
+    rig.analyse(add_clip(clips["moving"]))
+    player, panel = rig.player, rig.panel
+    assert [p.marker for p in panel.plots] == [0, 0, 0]
+    player.seek(17)
+    assert [p.marker for p in panel.plots] == [17, 17, 17]
+    player.setFocus()
+    QTest.keyClick(rig.window, Qt.Key.Key_Right)
+    qtbot.waitUntil(lambda: player.position == 18, timeout=WAIT_MS)
+    assert [p.marker for p in panel.plots] == [18, 18, 18]
+    # The marker is drawn: the pixels at the marker's x are the marker's colour.
+    image = panel.motion_plot.grab().toImage()
+    x = round(panel.motion_plot.x_to_px(18))
+    y = round(panel.motion_plot.plot_rect().center().y())
+    colors = [image.pixelColor(x + dx, y) for dx in (-1, 0, 1)]
+    assert any(c.red() > 200 and c.green() < 140 for c in colors)
+    # Another clip in the player: no marker on these plots.
+    rig.player.set_clip(None, None, 0, 0)
+    assert [p.marker for p in panel.plots] == [None, None, None]
+
+
+def test_hovering_a_plot_shows_the_values_of_that_pair_in_every_plot(rig, clips, add_clip):
+    rig.analyse(add_clip(clips["moving"]))
+    plot = rig.panel.flicker_plot
+    QTest.mouseMove(plot, plot.point_at(0, 7).toPoint())
+    assert [p.hover for p in rig.panel.plots] == [7, 7, 7]
+    plain = rig.panel.warp_plot.grab().toImage()
+    rig.panel._on_hovered(-1)
+    assert [p.hover for p in rig.panel.plots] == [None, None, None]
+    assert rig.panel.warp_plot.grab().toImage() != plain  # the value box went away
+
+
+# ---- cancel, failures ---------------------------------------------------------------------------
+
+def test_cancel_stops_the_worker(qtbot, rig, clips, add_clip):
+    clip = add_clip(clips["long"])
+    rig.select(clip)
+    panel = rig.panel
+    panel.analyse()
+    assert panel.is_busy and panel.cancel_button.isVisible()
+    qtbot.waitUntil(lambda: panel.progress.value() > 0, timeout=WAIT_MS)
+    panel.cancel_action.trigger()
+    qtbot.waitUntil(lambda: not panel.is_busy, timeout=WAIT_MS)
+    assert panel.pool.waitForDone(5000) and panel.pool.activeThreadCount() == 0
+    assert panel.analysis is None
+    measured = panel.pair_count()
+    assert 0 < measured < 299  # it stopped part-way; the part measured stays on show
+    assert "Cancelled after" in panel.message and not panel.progress.isVisible()
+    assert panel.analyse_action.isEnabled()
+
+
+def test_selecting_another_clip_cancels_the_analysis_no_longer_shown(qtbot, rig, clips,
+                                                                     add_clip):
+    long_clip = add_clip(clips["long"])
+    rig.select(long_clip)
+    rig.panel.analyse()
+    qtbot.waitUntil(lambda: rig.panel.progress.value() > 0, timeout=WAIT_MS)
+    flicker = rig.analyse(add_clip(clips["flicker"]))
+    assert flicker.frames == 20
+    rig.panel.show_clip(long_clip)
+    assert rig.panel.analysis is None  # the long one was cancelled, not cached
+
+
+def test_a_file_that_cannot_be_decoded_shows_a_message_naming_it(qtbot, rig, clips, add_clip,
+                                                                 tmp_path):
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(clips["moving"].read_bytes())
+    clip = add_clip(broken)
+    broken.write_bytes(b"not a video at all " * 500)  # changed after import
+    rig.panel.show_clip(clip)
+    rig.panel.analyse()
+    qtbot.waitUntil(lambda: not rig.panel.is_busy, timeout=WAIT_MS)
+    assert rig.panel.message_is_error
+    assert str(broken) in rig.panel.message and "Traceback" not in rig.panel.message
+    assert rig.panel.message_label.isVisible()
+    assert rig.panel.pair_count() == 0
+
+
+def test_a_clip_that_is_not_media_is_not_analysed(rig, tmp_path, project):
+    notes = tmp_path / "notes.mp4"
+    notes.write_text("shot list")
+    from studio.core.library import inspect_file
+
+    found = inspect_file(str(notes))
+    clip, _ = project.add_clip(found.path, found.info, found.error, found.stamp)
+    rig.panel.show_clip(clip)
+    assert rig.panel.message_is_error and str(notes) in rig.panel.message
+    rig.panel.analyse()
+    assert not rig.panel.is_busy and not rig.panel.analyse_action.isEnabled()
+
+
+# ---- compare ------------------------------------------------------------------------------------
+
+def test_compare_draws_both_clips_on_the_same_axes_with_a_legend(qtbot, rig, clips, add_clip):
+    moving = add_clip(clips["moving"], 4, None)
+    add_clip(clips["flicker"], 1, None)
+    rig.analyse(moving)
+    panel = rig.panel
+    panel._fill_compare_combo()
+    names = [panel.compare_combo.itemText(i) for i in range(panel.compare_combo.count())]
+    assert "flicker.mp4" in names and "moving.mp4" not in names
+    panel.compare_combo.setCurrentIndex(names.index("flicker.mp4"))
+    panel.compare_combo.activated.emit(names.index("flicker.mp4"))
+    qtbot.waitUntil(lambda: panel.compare_analysis is not None and not panel.is_busy,
+                    timeout=WAIT_MS)
+    for plot in panel.plots:
+        mine, other = plot.series
+        assert mine.label == "moving.mp4" and other.label == "flicker.mp4"
+        assert mine.color != other.color
+        # Aligned at the first analysed frame: flicker's frame 1 is drawn at moving's 4.
+        assert other.xs[0] == 4 and other.frames[0] == 1 and len(other.xs) == 18
+    assert min(panel.flicker_plot.series[1].ys) > 5 * max(panel.flicker_plot.series[0].ys)
+    assert panel.legend_entries() == ["moving.mp4", "flicker.mp4"]
+    # Both series are painted: the compare colour is on screen.
+    image = panel.flicker_plot.grab().toImage()
+    other_color = panel.flicker_plot.series[1].color
+    found = any(_close(image.pixelColor(x, y), other_color)
+                for x in range(0, image.width(), 2) for y in range(0, image.height(), 2))
+    assert found
+    panel.set_compare_clip(None)
+    assert all(len(p.series) == 1 for p in panel.plots) and panel.legend_entries() == []
+
+
+def _close(a, b, tolerance=12):
+    return (abs(a.red() - b.red()) <= tolerance and abs(a.green() - b.green()) <= tolerance
+            and abs(a.blue() - b.blue()) <= tolerance)
+
+
+# ---- the flow overlay ---------------------------------------------------------------------------
+
+def test_flow_overlay_draws_the_flow_over_the_frame_with_a_legend(qtbot, rig, clips, add_clip):
+    clip = add_clip(clips["moving"])
+    rig.select(clip)
+    player = rig.player
+    player.seek(6)
+    qtbot.waitUntil(lambda: player.displayed_index == 6, timeout=WAIT_MS)
+    plain = qimage_to_rgb(player.view.grab().toImage())
+    assert player.flow_overlay is None
+
+    player.setFocus()
+    QTest.keyClick(rig.window, Qt.Key.Key_F)  # the shortcut
+    assert player.flow_overlay_on
+    qtbot.waitUntil(lambda: player.flow_overlay is not None, timeout=WAIT_MS)
+    overlay = player.flow_overlay
+    assert overlay.index == 6 and overlay.scale_px > 0
+    assert (overlay.image.width(), overlay.image.height()) == (96, 64)
+    shown = qimage_to_rgb(player.view.grab().toImage())
+    rect = player.view.image_rect().toRect()
+    inside = (slice(rect.top() + 2, rect.bottom() - 2), slice(rect.left() + 2, rect.right() - 2))
+    changed = np.abs(shown[inside].astype(int) - plain[inside].astype(int)).max(axis=2) > 24
+    assert changed.mean() > 0.5  # the flow covers the picture
+    # The legend's colour wheel sits in the bottom-right corner: saturated colours of many hues.
+    corner = shown[rect.bottom() - 90:rect.bottom() - 8, rect.right() - 200:rect.right() - 8]
+    hsv_max = corner.max(axis=2).astype(int)
+    hsv_min = corner.min(axis=2).astype(int)
+    assert ((hsv_max - hsv_min) > 120).sum() > 200
+
+    # Stepping asks for the next pair's flow.
+    QTest.keyClick(rig.window, Qt.Key.Key_Right)
+    qtbot.waitUntil(lambda: player.flow_overlay is not None and player.flow_overlay.index == 7,
+                    timeout=WAIT_MS)
+    # The last frame has no next frame: a note, no flow.
+    player.go_to_end()
+    qtbot.waitUntil(lambda: player.displayed_index == 29, timeout=WAIT_MS)
+    assert player.flow_overlay is None and "last frame" in player.view.flow_note
+    # Off again: the plain picture.
+    player.seek(6)
+    qtbot.waitUntil(lambda: player.displayed_index == 6, timeout=WAIT_MS)
+    player.flow_overlay_action.trigger()
+    assert not player.flow_overlay_on and player.flow_overlay is None
+    assert np.array_equal(qimage_to_rgb(player.view.grab().toImage()), plain)
+
+
+def test_flow_overlay_of_a_still_scene_is_pale(qtbot, rig, clips, add_clip):
+    """No motion is white on the wheel: the flicker clip's overlay is nearly colourless."""
+    clip = add_clip(clips["flicker"])
+    rig.select(clip)
+    rig.player.set_flow_overlay(True)
+    qtbot.waitUntil(lambda: rig.player.flow_overlay is not None, timeout=WAIT_MS)
+    rgb = qimage_to_rgb(rig.player.flow_overlay.image)
+    saturation = rgb.max(axis=2).astype(int) - rgb.min(axis=2)
+    assert np.median(saturation) < 60
+
+
+# ---- in the main window ---------------------------------------------------------------------------
+
+def test_main_window_view_analysis_shows_the_dock_and_analyses_the_selected_clip(
+        qtbot, project, clips, tmp_path):
+    from studio.ui.main_window import MainWindow
+
+    window = MainWindow(project)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    try:
+        assert not window.analysis_dock.isVisible()
+        menus = {m.text(): m.menu() for m in window.menuBar().actions() if m.menu()}
+        view = menus["&View"].actions()
+        assert window.analysis_dock.toggleViewAction() in view
+        assert window.analysis.analyse_action in view
+        assert window.player.flow_overlay_action in menus["&Playback"].actions()
+        with qtbot.waitSignal(window.bin.import_finished, timeout=WAIT_MS):
+            window.bin.import_paths([str(clips["moving"])])
+        clip = project.clips()[0]
+        window.bin.select_clip(clip.id)
+        qtbot.waitUntil(lambda: window.analysis.clip is not None
+                        and window.analysis.clip.id == clip.id, timeout=WAIT_MS)
+        window.analysis.analyse_action.trigger()
+        assert window.analysis_dock.isVisible()
+        qtbot.waitUntil(lambda: window.analysis.analysis is not None, timeout=WAIT_MS)
+        assert window.analysis.pair_count() == 29
+        plot = window.analysis.warp_plot
+        QTest.mouseClick(plot, Qt.MouseButton.LeftButton, pos=plot.point_at(0, 11).toPoint())
+        qtbot.waitUntil(lambda: window.player.position == 11, timeout=WAIT_MS)
+        # New marks in the player are a new range for the panel.
+        window.apply_in_out(clip.id, 2, 12)
+        assert window.analysis.analysis is None
+    finally:
+        window.shutdown()
+    assert window.analysis.pool.activeThreadCount() == 0
+
