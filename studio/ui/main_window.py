@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, Signal, Slot
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence, QUndoStack
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow
 
@@ -305,9 +305,9 @@ class MainWindow(QMainWindow):
         path that does not exist is named in the status bar. Emits ``files_opened`` when done."""
         present = [str(p) for p in paths if Path(p).exists()]
         self._open_missing = [str(p) for p in paths if not Path(p).exists()]
-        if not present:
+        if not present:  # report from the event loop, like an import's end
             self._open_first = None
-            self._report_opened([])
+            QTimer.singleShot(0, self._report_nothing_opened)
             return
         self._open_first = present[0]
         self.bin.import_paths(present)
@@ -330,6 +330,10 @@ class MainWindow(QMainWindow):
             if not clip.ok:
                 parts.append(clip.error or f"{clip.path} is missing")
         self._report_opened(parts)
+
+    @Slot()
+    def _report_nothing_opened(self) -> None:
+        self._report_opened([])
 
     def _report_opened(self, parts: list[str]) -> None:
         if self._open_missing:
