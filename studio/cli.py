@@ -1,6 +1,7 @@
 """Command line: ``studio`` opens the GUI; ``studio VERB ...`` works headless.
 
-Verbs: ``probe``, ``frames``, ``caption``, ``models``, ``export``, ``analyze``. The GUI and
+Verbs: ``probe``, ``frames``, ``caption``, ``generate``, ``models``, ``export``, ``analyze``.
+The GUI and
 its Qt imports load only when no verb is given.
 """
 
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from studio import __version__
 
-VERBS = ("probe", "frames", "caption", "models", "export", "analyze")
+VERBS = ("probe", "frames", "caption", "generate", "models", "export", "analyze")
 
 
 def _gui_parser() -> argparse.ArgumentParser:
@@ -53,6 +54,7 @@ def _verb_parser() -> argparse.ArgumentParser:
 
     _add_caption_parser(sub)
     _add_analyze_parser(sub)
+    _add_generate_parser(sub)
     mo = sub.add_parser("models", help="list, download and build models")
     mosub = mo.add_subparsers(dest="models_verb", required=True)
     ml = mosub.add_parser("list", help="known models: kind, whether here and where, size")
@@ -410,6 +412,199 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0 if batch.ok else 1
 
 
+def _add_generate_parser(sub) -> None:
+    from studio.inference.registry import DEFAULT_GENERATOR
+
+    ge = sub.add_parser(
+        "generate", help="generate a video with LTX-Video (or another diffusers video model)",
+        description="Generate one video and print one JSON object: ok, output, sidecar, seed, "
+        "params (every setting, as recorded), conformed (settings moved to the model's rules, "
+        'e.g. {"num_frames": [10, 9]}), seconds, error. The video is written atomically with a '
+        ".json sidecar holding every setting (also in the mp4's comment tag). Settings left "
+        "out take the model's defaults. Exit status 0 on success, 1 when the generation "
+        "failed, 2 for bad arguments.")
+    ge.add_argument("prompt_text", nargs="?", default=None, metavar="PROMPT",
+                    help="what to generate (or --prompt)")
+    ge.add_argument("--prompt", default=None, metavar="TEXT", help="what to generate")
+    ge.add_argument("--negative", default=None, metavar="TEXT",
+                    help='negative prompt ("" for none; default: the model\'s own)')
+    ge.add_argument("--model", default=DEFAULT_GENERATOR, metavar="ID|DIR",
+                    help=f"model id (see `studio models list`) or a diffusers model folder "
+                    f"(default: {DEFAULT_GENERATOR})")
+    ge.add_argument("--mode", choices=("t2v", "i2v", "v2v", "extend"), default=None,
+                    help="text-, image- or video-to-video, or extend a clip from its last "
+                    "frames (default: i2v with --image, v2v with --video, else t2v)")
+    ge.add_argument("--image", default=None, metavar="FILE",
+                    help="image-to-video: a picture, or a video with --image-frame")
+    ge.add_argument("--image-frame", type=int, default=None, metavar="N",
+                    help="with --image: the frame of a video to start from")
+    ge.add_argument("--video", default=None, metavar="FILE",
+                    help="video-to-video or extend: the source clip")
+    ge.add_argument("--in", dest="in_s", type=float, default=None, metavar="S",
+                    help="with --video: in point, seconds (the frame shown then is the first)")
+    ge.add_argument("--out", dest="out_s", type=float, default=None, metavar="S",
+                    help="with --video: out point, seconds (frames that start before it)")
+    ge.add_argument("--strength", type=float, default=None, metavar="F",
+                    help="video-to-video: denoise strength, 0..1 (1: the source is ignored)")
+    ge.add_argument("--width", type=int, default=None, metavar="W")
+    ge.add_argument("--height", type=int, default=None, metavar="H")
+    ge.add_argument("--frames", type=int, default=None, metavar="N",
+                    help="number of frames (LTX-Video: 8k+1, others are moved to the nearest)")
+    ge.add_argument("--fps", type=float, default=None, metavar="R")
+    ge.add_argument("--steps", type=int, default=None, metavar="N")
+    ge.add_argument("--guidance", type=float, default=None, metavar="G")
+    ge.add_argument("--seed", type=int, default=None, metavar="N",
+                    help="seed (default: a random one, printed and recorded)")
+    ge.add_argument("--device", choices=("cuda", "mps", "cpu"), default=None,
+                    help="where the model runs (default: CUDA, then MPS, then CPU)")
+    ge.add_argument("--offload", choices=("none", "model", "sequential"), default=None,
+                    help="CUDA: keep parts of the model in CPU memory (needs accelerate)")
+    ge.add_argument("--vae-tiling", action="store_true",
+                    help="decode the video in tiles (less GPU memory)")
+    where = ge.add_mutually_exclusive_group(required=True)
+    where.add_argument("--project", type=Path, default=None, metavar="DIR",
+                       help="write into the project's generations/ folder and record it there")
+    where.add_argument("-o", "--output", type=Path, default=None, metavar="OUT",
+                       help="OUT.mp4: the video and OUT.json; any other OUT: a folder of "
+                       "lossless frame_000000.png ... and OUT.json beside it")
+
+
+_GENERATE_FLAGS = {"num_frames": "--frames", "guidance_scale": "--guidance",
+                   "denoise_strength": "--strength", "image_path": "--image",
+                   "image_frame": "--image-frame", "source_path": "--video",
+                   "source_in_frame": "--in", "source_out_frame": "--out",
+                   "negative_prompt": "--negative", "prompt": "PROMPT", "vae_tiling": "--vae-tiling"}
+
+
+def _generate_params(args: argparse.Namespace):
+    """GenerationParams from the command line (ValueError naming the flag when one is bad)."""
+    from studio.core.params import GenerationParams, ParamsError, conform
+
+    if args.prompt is not None and args.prompt_text is not None:
+        raise ValueError("give the prompt once: PROMPT or --prompt")
+    prompt = args.prompt if args.prompt is not None else args.prompt_text
+    if prompt is None or not prompt.strip():
+        raise ValueError("PROMPT: the prompt is empty")
+    mode = args.mode or ("i2v" if args.image else "v2v" if args.video else "t2v")
+    if mode == "i2v" and not args.image:
+        raise ValueError("--mode i2v needs --image FILE")
+    if mode in ("v2v", "extend") and not args.video:
+        raise ValueError(f"--mode {mode} needs --video FILE")
+    if args.image and mode != "i2v":
+        raise ValueError(f"--image is for image-to-video, not {mode}")
+    if args.video and mode not in ("v2v", "extend"):
+        raise ValueError(f"--video is for video-to-video or extend, not {mode}")
+    if (args.in_s is not None or args.out_s is not None or args.strength is not None) \
+            and not args.video:
+        raise ValueError("--in, --out and --strength go with --video")
+    overrides = {"mode": mode, "prompt": prompt}
+    for name, value in (("negative_prompt", args.negative), ("width", args.width),
+                        ("height", args.height), ("num_frames", args.frames),
+                        ("fps", args.fps), ("steps", args.steps),
+                        ("guidance_scale", args.guidance), ("denoise_strength", args.strength),
+                        ("offload", args.offload)):
+        if value is not None:
+            overrides[name] = value
+    if args.vae_tiling:
+        overrides["vae_tiling"] = True
+    if args.seed is not None:
+        overrides.update(seed=args.seed, seed_locked=True)
+    for path in (args.image, args.video):
+        if path is not None and not Path(path).is_file():
+            flag = "--image" if path == args.image else "--video"
+            raise ValueError(f"{flag}: {path}: no such file")
+    if args.image:
+        overrides.update(image_path=str(Path(args.image).absolute()),
+                         image_frame=args.image_frame)
+    if args.video:
+        overrides["source_path"] = str(Path(args.video).absolute())
+        if args.in_s is not None or args.out_s is not None:
+            overrides.update(_frame_range(args.video, args.in_s, args.out_s))
+    try:
+        params = GenerationParams.defaults(args.model, **overrides).for_run()
+        conform(params)  # a bad setting is refused before the model loads
+    except ParamsError as err:
+        flag = _GENERATE_FLAGS.get(err.field, "--" + err.field.replace("_", "-"))
+        raise ValueError(f"{flag}: {err.message}") from None
+    return params
+
+
+def _frame_range(path: str, in_s: float | None, out_s: float | None) -> dict:
+    """--in/--out seconds as the inclusive frame range the project stores."""
+    from studio.core.frames import FrameReader
+
+    for flag, value in (("--in", in_s), ("--out", out_s)):
+        if value is not None and not (value >= 0):
+            raise ValueError(f"{flag}: must be 0 or more seconds, not {value}")
+    with FrameReader(path) as reader:
+        last = reader.frame_count - 1
+        first = reader.index_at(in_s) if in_s is not None else 0
+        if in_s is not None and in_s >= reader.duration_s:
+            raise ValueError(f"--in: {in_s} s is past the end of {path} "
+                             f"({reader.duration_s:.3f} s)")
+        end = last
+        if out_s is not None:
+            if out_s <= (in_s or 0.0):
+                raise ValueError(f"--out: {out_s} s is not after the in point")
+            end = min(last, reader.index_at(max(0.0, out_s - 1e-6)))
+    return {"source_in_frame": first, "source_out_frame": max(first, end)}
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    import time
+
+    from studio.core.media import MediaError
+
+    started = time.monotonic()
+    row = {"ok": False, "output": None, "sidecar": None, "seed": None, "params": None,
+           "conformed": {}, "seconds": None, "error": None}
+    try:
+        params = _generate_params(args)
+    except (ValueError, MediaError) as err:
+        print(f"studio generate: {err}", file=sys.stderr)
+        return 2
+    from studio.core.params import conform
+    from studio.inference.engine import Engine, EngineEvents, GenerateJob, new_job_id
+
+    row.update(seed=params.seed, params=params.to_dict(),
+               conformed=conform(params).as_dict())
+    if args.project is not None:
+        job = GenerateJob(new_job_id(), params, project_root=str(args.project.expanduser()))
+    else:
+        out = args.output.expanduser()
+        preset = "mp4" if out.suffix.lower() == ".mp4" else "png"
+        job = GenerateJob(new_job_id(), params, output=str(out), preset=preset, register=False)
+    class Events(EngineEvents):
+        error: str | None = None
+
+        def failed(self, job_id: int, message: str) -> None:
+            self.error = message
+
+    events = Events()
+    engine = Engine(events, device=args.device)
+    try:
+        result = engine.run(job)
+    except KeyboardInterrupt:
+        print("studio generate: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        engine.close()
+    row["seconds"] = round(time.monotonic() - started, 3)
+    if result is None:
+        row["error"] = events.error or "the generation did not finish"
+        print(json.dumps(row, ensure_ascii=False), flush=True)
+        print(f"studio generate: {row['error']}", file=sys.stderr)
+        return 1
+    row.update(ok=True, output=result.output, sidecar=result.sidecar, seed=result.seed,
+               params=result.params, conformed=result.conformed, demo=result.demo,
+               frames=result.frames, width=result.width, height=result.height, fps=result.fps,
+               generation_id=result.generation_id)
+    if result.register_error:
+        row["warning"] = result.register_error
+    print(json.dumps(row, ensure_ascii=False), flush=True)
+    return 0
+
+
 def _add_analyze_parser(sub) -> None:
     an = sub.add_parser(
         "analyze", help="temporal analysis: optical flow, warp error, motion, flicker",
@@ -586,6 +781,8 @@ def main(argv: list[str] | None = None) -> int:
         args = _verb_parser().parse_args(argv)
         if args.verb == "analyze":
             return cmd_analyze(args)
+        if args.verb == "generate":
+            return cmd_generate(args)
         return {"probe": cmd_probe, "frames": cmd_frames, "caption": cmd_caption,
                 "models": cmd_models, "export": cmd_export}[args.verb](args)
     args = _gui_parser().parse_args(argv)

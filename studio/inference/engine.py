@@ -35,7 +35,9 @@ from studio.inference.registry import get as registry_entry
 
 if TYPE_CHECKING:
     from studio.core.frames import Frame
+    from studio.core.params import GenerationParams
     from studio.inference.captioner import Captioner, CaptionResult, CaptionSettings
+    from studio.inference.generator import Generator
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +100,52 @@ class FramesJob:
 
 
 @dataclass
+class GenerateJob:
+    """Generate one video (``studio.core.params.GenerationParams``: mode, prompt, model, ...)
+    and write it, with its sidecar, into ``project_root``'s ``generations/`` folder (or to
+    ``output``: a ``.mp4`` file name or a folder; ``preset="png"`` writes a folder of PNG
+    frames). With ``register`` the video is recorded in the project (``Project.add_generation``
+    through a connection of the worker's own), and the result names the new generation.
+
+    ``image``: an RGB uint8 array for image-to-video (the player's frame) instead of
+    ``params.image_path``. ``preview_every``: steps between previews (None: about four a run).
+    ``queue_job_id``: the project's jobs-table id, recorded with the generation."""
+
+    job_id: int
+    params: GenerationParams
+    project_root: str | None = None
+    output: str | None = None
+    preset: str = "mp4"
+    image: Any = None
+    preview_every: int | None = None
+    register: bool = True
+    queue_job_id: int | None = None
+    allow_download: bool = False
+
+
+@dataclass
+class GenerateResult:
+    """A finished generation: where it is and what made it (``record`` is the sidecar's JSON,
+    the same as the mp4's comment tag holds under ``settings``)."""
+
+    job_id: int
+    output: str
+    sidecar: str | None
+    seed: int
+    params: dict  # GenerationParams.to_dict() of the run (conformed, with its seed)
+    conformed: dict  # {field: [asked, used]}
+    record: dict
+    frames: int
+    width: int
+    height: int
+    fps: float
+    seconds: float  # the whole job: loading, generating, writing
+    demo: bool
+    generation_id: int | None = None  # the project's new generation, when registered
+    register_error: str | None = None  # why it could not be recorded (the files are there)
+
+
+@dataclass
 class BatchResult:
     """What a finished batch did. ``results[i]`` is None where item i failed."""
 
@@ -134,6 +182,7 @@ class EngineEvents:
     def finished(self, job_id: int, result: Any) -> None: ...
     def failed(self, job_id: int, message: str) -> None: ...
     def cancelled(self, job_id: int) -> None: ...
+    def preview(self, job_id: int, step: int, frames: Any) -> None: ...
 
 
 # ---- failures ---------------------------------------------------------------------------------
@@ -282,6 +331,12 @@ def import_ml_stack(freeze_heap: bool = True, cancel: CancelToken | None = None)
 
 # ---- the engine -------------------------------------------------------------------------------
 
+def _load_generator(model: str, device: str | None, allow_download: bool = False) -> Generator:
+    from studio.inference.generator import Generator
+
+    return Generator.load(model, device, allow_download=allow_download)
+
+
 def _load_captioner(model: str, device: str | None) -> Captioner:
     from studio.inference.captioner import Captioner
 
@@ -321,18 +376,23 @@ class Engine:
     """
 
     def __init__(self, events: EngineEvents | None = None, device: str | None = None,
-                 load_captioner: Callable[[str, str | None], Captioner] | None = None) -> None:
+                 load_captioner: Callable[[str, str | None], Captioner] | None = None,
+                 load_generator: Callable[..., Generator] | None = None) -> None:
         self.events = events if events is not None else EngineEvents()
         self.device = device
         self._load_captioner = load_captioner or _load_captioner
         self._captioner: Captioner | None = None
         self._captioner_model: str | None = None
+        self._load_generator = load_generator or _load_generator
+        self._generator: Generator | None = None
+        self._generator_model: str | None = None
         self._lock = threading.Lock()
         self._running: tuple[int, CancelToken] | None = None
         self._handlers: dict[type, Callable[[Any, CancelToken], Any]] = {
             CaptionJob: self._run_caption,
             CaptionBatchJob: self._run_caption_batch,
             FramesJob: self._run_frames,
+            GenerateJob: self._run_generate,
         }
 
     # ---- models ----------------------------------------------------------------------------
@@ -340,17 +400,20 @@ class Engine:
     @property
     def resident_models(self) -> list[str]:
         """Ids (or folders) of the models now loaded."""
-        return [self._captioner_model] if self._captioner is not None else []
+        models = [self._captioner_model] if self._captioner is not None else []
+        if self._generator is not None:
+            models.append(self._generator_model)
+        return models
 
     @property
     def loaded_device(self) -> str | None:
         """Where the resident model runs, e.g. "cuda (bfloat16)"; None when none is loaded.
         A snapshot: safe to read from any thread."""
-        captioner = self._captioner
-        if captioner is None:
+        model = self._captioner if self._captioner is not None else self._generator
+        if model is None:
             return None
-        device = _device_kind(getattr(captioner, "device", None)) or "unknown device"
-        dtype = getattr(captioner, "dtype_name", None)
+        device = _device_kind(getattr(model, "device", None)) or "unknown device"
+        dtype = getattr(model, "dtype_name", None)
         return f"{device} ({dtype})" if dtype else device
 
     def captioner(self, model: str) -> Captioner:
@@ -363,8 +426,31 @@ class Engine:
         self._captioner_model = model
         return self._captioner
 
+    def generator(self, model: str, allow_download: bool = False) -> Generator:
+        """The loaded video generator for ``model`` (every mode's pipeline shares its weights);
+        loads it, unloading any other model first. Raises ModelError when it cannot load."""
+        if self._generator is not None and self._generator_model == model:
+            return self._generator
+        self.unload()
+        self._generator = self._load_generator(model, self.device, allow_download=allow_download)
+        self._generator_model = model
+        return self._generator
+
+    def _unload_generator(self) -> None:
+        generator, self._generator, self._generator_model = self._generator, None, None
+        if generator is None:
+            return
+        device = _device_kind(getattr(generator, "device", None)) or self._device_name()
+        try:
+            generator.unload()
+        except Exception:  # noqa: BLE001 - dropping the reference below frees it anyway
+            log.warning("unloading a generator failed", exc_info=True)
+        del generator
+        self._free_memory(device)
+
     def unload(self) -> None:
         """Drop every resident model and give its memory back to the device."""
+        self._unload_generator()
         captioner, self._captioner, self._captioner_model = self._captioner, None, None
         if captioner is None:
             return
@@ -534,6 +620,89 @@ class Engine:
         return frames
 
 
+    def _run_generate(self, job: GenerateJob, token: CancelToken) -> GenerateResult:
+        from studio.core.params import MODE_TITLES, ParamsError, conform, rules_for
+
+        started = time.monotonic()
+        events, job_id, params = self.events, job.job_id, job.params
+        if job.project_root is None and job.output is None:
+            raise _SettingsError("generate: no project and no output given: nowhere to write "
+                                 "the video")
+        try:
+            conform(params, rules_for(params.model))  # a bad field fails before any loading
+        except ParamsError as err:
+            raise _SettingsError(f"generation settings: {err}") from None
+        events.started(job_id, f"{MODE_TITLES.get(params.mode, params.mode)}: "
+                               f"{_model_title(params.model)}")
+        events.progress(job_id, 0, max(int(params.steps), 1), -1.0)
+        load_began = time.monotonic()
+        resident = self._generator is not None and self._generator_model == params.model
+        generator = self.generator(params.model, allow_download=job.allow_download)
+        load_s = 0.0 if resident else time.monotonic() - load_began
+        token.raise_if_cancelled()
+        try:
+            output = generator.generate(
+                params, image=job.image, cancel=token, preview_every=job.preview_every,
+                on_progress=lambda done, total, eta: events.progress(job_id, done, total, eta),
+                on_preview=lambda step, frames: events.preview(job_id, step, frames))
+        except ParamsError as err:
+            raise _SettingsError(f"generation settings: {err}") from None
+        except Exception as err:
+            if _is_gpu_out_of_memory(err) or _is_host_out_of_memory(err):
+                self._free_memory(getattr(generator, "device", None) or self._device_name())
+                where = "GPU memory" if _is_gpu_out_of_memory(err) else "memory"
+                raise _SettingsError(
+                    f"out of {where} while generating {params.num_frames} frames at "
+                    f"{params.width}x{params.height}: try fewer frames, a smaller size, or "
+                    "model CPU offload") from None
+            from studio.inference.generator import GenerationError
+
+            if isinstance(err, (GenerationError, IndexError)):  # IndexError: names the file
+                raise _SettingsError(str(err).strip().splitlines()[0]) from None
+            raise
+        from studio.inference.generator import generation_record, save_generation
+
+        record = generation_record(output, generator, load_s=load_s)
+        target = job.output or str(Path(job.project_root) / "generations")
+        written = save_generation(output, target, record, preset=job.preset)
+        result = GenerateResult(
+            job_id=job_id, output=written.output, sidecar=(written.sidecars or [None])[0],
+            seed=output.seed, params=output.params.to_dict(), conformed=record["conformed"],
+            record=record, frames=written.frames, width=written.width or 0,
+            height=written.height or 0, fps=written.fps or output.fps,
+            seconds=0.0, demo=bool(generator.demo))
+        if job.register and job.project_root is not None:
+            try:
+                result.generation_id = _register_generation(job, output, record,
+                                                            written.output)
+            except Exception as err:  # noqa: BLE001 - the video is on disk whatever happens
+                log.warning("recording generation %s failed", written.output, exc_info=True)
+                result.register_error = f"{job.project_root}: could not record the video " \
+                                        f"({type(err).__name__}: {err})"
+        result.seconds = round(time.monotonic() - started, 3)
+        return result
+
+
+def _register_generation(job: GenerateJob, output: Any, record: dict, path: str) -> int:
+    """Record a written generation in the project (its settings as ``GenerationParams.to_dict``,
+    so "Restore settings" reads them back with ``from_dict``; the full record is the sidecar),
+    through a connection of this thread's own: the GUI thread keeps its own, and SQLite in WAL
+    mode serialises the writes."""
+    from studio.core.library import Project
+    from studio.core.media import probe
+
+    try:
+        info = probe(path)
+    except MediaError:
+        info = None
+    params = output.params
+    with Project(job.project_root, forget_removed=False) as project:
+        generation = project.add_generation(
+            path, params.to_dict(), kind=params.mode, model=params.model, prompt=params.prompt,
+            info=info, source_clip_id=params.source_clip_id, job_id=job.queue_job_id)
+    return generation.id
+
+
 def _name(path: str) -> str:
     return Path(path).name or str(path)
 
@@ -543,6 +712,8 @@ def _describe_job(job: Any) -> str:
         return f"captioning {_name(job.path)}"
     if isinstance(job, CaptionBatchJob):
         return f"captioning {len(job.items)} clips"
+    if isinstance(job, GenerateJob):
+        return f"generating with {_model_title(job.params.model)}"
     if isinstance(job, FramesJob):
         return f"reading frames of {_name(job.path)}"
     return f"job {getattr(job, 'job_id', '?')}"

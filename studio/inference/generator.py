@@ -340,7 +340,12 @@ class Generator:
 
         self._check_loaded()
         started = time.perf_counter()
-        conformed = self.conform(params)
+        if image is not None and params.mode == "i2v" and not params.image_path:
+            # a picture from memory (the player's frame): nothing to name in image_path
+            conformed = self.conform(params.replace(image_path="(picture in memory)"))
+            conformed = Conformed(conformed.params.replace(image_path=None), conformed.changes)
+        else:
+            conformed = self.conform(params)
         p = conformed.params
         changes = list(conformed.changes)
         if cancel is not None:

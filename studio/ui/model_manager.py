@@ -68,6 +68,9 @@ class _SignalEvents:
     def cancelled(self, job_id: int) -> None:
         self._m.job_cancelled.emit(job_id)
 
+    def preview(self, job_id: int, step: int, frames: Any) -> None:
+        self._m.preview.emit(job_id, step, frames)
+
 
 class _ShutdownOnQuit(QObject):
     """Lives in the GUI thread, so that ``aboutToQuit`` runs ``shutdown`` there (a slot of the
@@ -98,6 +101,7 @@ class ModelManager(QObject):
     job_finished = Signal(int, object)  # job id, result
     job_failed = Signal(int, str)  # job id, message for a person
     job_cancelled = Signal(int)  # job id
+    preview = Signal(int, int, object)  # job id, step, (T, H, W, 3) uint8 RGB preview frames
     busy_changed = Signal(bool)
 
     _wake = Signal()
