@@ -458,3 +458,54 @@ def test_the_preview_map_follows_the_vae(tiny_generator):
     assert np.isfinite(preview.matrix).all()
     assert LatentPreview.fit(tiny_generator.pipeline("t2v")).matrix.tobytes() == \
         preview.matrix.tobytes()  # fixed: fitting again gives the same map
+
+
+# ---- through the model manager (the GUI's worker thread) ---------------------------------------
+
+def test_the_model_manager_runs_a_generation_and_hands_previews_to_the_gui_thread(
+        qtbot, tiny_ltx_dir, tmp_path):
+    from PySide6.QtCore import QCoreApplication, QObject, QThread, Slot
+
+    from studio.ui.model_manager import ModelManager
+
+    class Sink(QObject):
+        def __init__(self):
+            super().__init__()
+            self.events, self.wrong_thread = [], []
+
+        def _add(self, *event):
+            if QThread.currentThread() is not QCoreApplication.instance().thread():
+                self.wrong_thread.append(event[0])
+            self.events.append(event)
+
+        @Slot(int, int, object)
+        def preview(self, job_id, step, frames): self._add("preview", job_id, step, frames)
+        @Slot(int, int, int, float)
+        def progress(self, job_id, done, total, eta): self._add("progress", job_id, done, total)
+        @Slot(int, object)
+        def finished(self, job_id, result): self._add("finished", job_id, result)
+        @Slot(int, str)
+        def failed(self, job_id, message): self._add("failed", job_id, message)
+
+    manager = ModelManager(device="cpu", freeze_heap=False)
+    sink = Sink()
+    manager.preview.connect(sink.preview)
+    manager.progress.connect(sink.progress)
+    manager.job_finished.connect(sink.finished)
+    manager.job_failed.connect(sink.failed)
+    try:
+        job = GenerateJob(new_job_id(), tiny_params(tiny_ltx_dir, steps=4),
+                          project_root=str(tmp_path), preview_every=1)
+        manager.submit(job)
+        qtbot.waitUntil(lambda: any(e[0] in ("finished", "failed") for e in sink.events),
+                        timeout=120_000)
+    finally:
+        assert manager.shutdown(10_000)
+    assert sink.wrong_thread == []
+    (done,) = [e for e in sink.events if e[0] in ("finished", "failed")]
+    assert done[0] == "finished", done
+    assert Path(done[2].output).is_file() and done[2].generation_id is not None
+    previews = [e for e in sink.events if e[0] == "preview"]
+    assert [e[2] for e in previews] == [1, 2, 3]
+    assert all(isinstance(e[3], np.ndarray) and e[3].dtype == np.uint8 for e in previews)
+    assert [e[3] for e in sink.events if e[0] == "progress"][-1] == 4
