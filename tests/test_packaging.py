@@ -86,3 +86,108 @@ def test_built_wheel_ships_the_icons(tmp_path):
     for size in ICON_SIZES:
         assert f"studio/resources/icons/hicolor/{size}x{size}/apps/studio.png" in names
     assert "studio/cli.py" in names and "studio/ui/main_window.py" in names
+
+
+# --- the PyInstaller bundle: packaging/studio.spec and packaging/build.sh ----------------------
+# The build itself is slow (minutes, gigabytes) and not run here; these checks keep the spec and
+# the script in step with the package.
+
+SPEC = ROOT / "packaging" / "studio.spec"
+BUILD = ROOT / "packaging" / "build.sh"
+
+
+def spec_constants() -> dict:
+    """The spec's upper-case literal assignments (ENTRY_POINT, DATAS, ...), without running it."""
+    import ast
+
+    tree = ast.parse(SPEC.read_text(), filename=str(SPEC))
+    found = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            name = getattr(node.targets[0], "id", "")
+            if name.isupper():
+                try:
+                    found[name] = ast.literal_eval(node.value)
+                except ValueError:
+                    pass
+    return found
+
+
+def test_spec_entry_point_is_the_installed_command_and_importable():
+    import importlib
+
+    spec = spec_constants()
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts[spec["APP_NAME"]] == spec["ENTRY_POINT"]
+    module, func = spec["ENTRY_POINT"].split(":")
+    assert callable(getattr(importlib.import_module(module), func))
+
+
+def test_spec_data_files_exist_and_cover_the_package_resources():
+    datas = spec_constants()["DATAS"]
+    assert datas
+    for src, dest in datas:
+        assert (ROOT / src).exists(), src
+        # Same place inside the bundle as inside the package: importlib.resources finds them.
+        assert dest == src and src.startswith("studio/"), (src, dest)
+    resources = ROOT / "studio" / "resources"
+    shipped = [p for p in resources.rglob("*")
+               if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts]
+    assert shipped
+    for path in shipped:
+        rel = path.relative_to(ROOT).as_posix()
+        assert any(rel == src or rel.startswith(src + "/") for src, _ in datas), \
+            f"{rel} is package data but studio.spec's DATAS does not bundle it"
+
+
+def _module_file_exists(name: str) -> bool:
+    """Whether ``name`` is a module or package of an installed distribution, found from its
+    top-level package's folder (no import: transformers' takes seconds)."""
+    import importlib.util
+
+    top, *rest = name.split(".")
+    found = importlib.util.find_spec(top)
+    if found is None:
+        return False
+    if not rest:
+        return True
+    base = Path(found.origin).parent.joinpath(*rest)
+    return base.with_suffix(".py").exists() or (base / "__init__.py").exists()
+
+
+def test_spec_hidden_imports_and_metadata_exist():
+    import ast
+    from importlib import metadata
+
+    spec = spec_constants()
+    engine = ast.parse((ROOT / "studio" / "inference" / "engine.py").read_text())
+    ml_modules = next(ast.literal_eval(n.value) for n in engine.body if isinstance(n, ast.Assign)
+                      and getattr(n.targets[0], "id", None) == "_ML_MODULES")
+    for name in [*spec["HIDDEN_PACKAGES"], *spec["HIDDEN_MODULES"], *ml_modules]:
+        assert _module_file_exists(name), name
+    for dist in spec["METADATA"]:
+        metadata.distribution(dist)  # raises PackageNotFoundError
+    assert "studio" in spec["METADATA"] and {"torch", "diffusers", "transformers"} <= set(spec["METADATA"])
+
+
+def test_spec_uses_the_contrib_hooks_not_its_own():
+    text = SPEC.read_text()
+    compile(text, str(SPEC), "exec")
+    assert "hookspath=[]" in text
+    assert not list((ROOT / "packaging").rglob("hook-*.py"))
+
+
+def test_build_script_builds_the_spec_and_smoke_tests_the_bundle():
+    import os
+
+    text = BUILD.read_text()
+    app = spec_constants()["APP_NAME"]
+    assert os.access(BUILD, os.X_OK)
+    assert 'SPEC="$HERE/studio.spec"' in text and '--workpath "$WORK/work" "$SPEC"' in text
+    assert "pyinstaller-hooks-contrib" in text and '-m venv "$VENV"' in text
+    assert 'pip install ${PIP_ARGS:-} "$ROOT"' in text  # the project itself, not editable
+    assert f'APP="$DIST/{app}/{app}"' in text
+    assert "run --version" in text and "run --exit-after-show" in text
+    assert "QT_QPA_PLATFORM=offscreen" in text
+    result = subprocess.run(["bash", "-n", str(BUILD)], check=False, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
