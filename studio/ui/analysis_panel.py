@@ -600,6 +600,12 @@ class WorstPairsStrip(QWidget):
         p.setFont(small)
         for rank, (pair, rect) in enumerate(zip(self._pairs, self.tile_rects()), start=1):
             self._paint_tile(p, rank, pair, rect)
+        if not self._pairs:
+            p.setPen(AXIS_TEXT)
+            p.drawText(QRectF(self.TITLE_W, 0, self.width() - self.TITLE_W, self.height()),
+                       int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+                       "The pairs with the highest warp error appear here when the analysis "
+                       "is done.")
         p.end()
 
     def _paint_tile(self, p: QPainter, rank: int, pair: WorstPair, rect: QRectF) -> None:
@@ -722,7 +728,7 @@ class AnalysisPanel(QWidget):
         self.title_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.legend_label = QLabel(self)
         self.legend_label.setTextFormat(Qt.TextFormat.RichText)
-        self.legend_label.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Preferred)
+        self.legend_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
         self.compare_combo = _CompareCombo(self)
         self.compare_combo.setToolTip("Draw a second clip's measures on the same axes, "
@@ -740,9 +746,9 @@ class AnalysisPanel(QWidget):
         header = QHBoxLayout()
         header.setContentsMargins(8, 6, 8, 2)
         header.setSpacing(8)
+        # The title names the clip; with a comparison the legend names both instead.
         header.addWidget(self.title_label, 1)
-        header.addWidget(self.legend_label)
-        header.addSpacing(8)
+        header.addWidget(self.legend_label, 1)
         compare_label = QLabel("Compare", self)
         compare_label.setStyleSheet("color: #8b93a1;")
         header.addWidget(compare_label)
@@ -1167,18 +1173,24 @@ class AnalysisPanel(QWidget):
         return runs
 
     def _refresh_legend(self) -> None:
-        if self._clip is None or self._compare is None or self.stack.currentIndex() != 1:
+        shown = (self._clip is not None and self._compare is not None
+                 and self.stack.currentIndex() == 1)
+        self.title_label.setVisible(not shown)
+        self.legend_label.setVisible(shown)
+        if not shown:
             self.legend_label.setText("")
             return
         items = []
         for clip, color in ((self._clip, SERIES_COLORS[0]), (self._compare, SERIES_COLORS[1])):
-            state = "" if clip_key(clip) in self._cache else " (measuring…)"
+            state = " · " + _range_text(clip)
             if clip_key(clip) in self._errors:
-                state = " (failed)"
+                state = " · failed"
+            elif clip_key(clip) not in self._cache:
+                state = " · measuring…"
             items.append(f'<span style="color:{color.name()}; font-size:13pt">■</span>'
-                         f'&nbsp;<span style="color:#d7dbe2">{_html(clip.name)}</span>'
-                         f'<span style="color:#8b93a1">{state}</span>')
-        self.legend_label.setText("&nbsp;&nbsp;&nbsp;".join(items))
+                         f'&nbsp;<b style="color:#e3e6eb">{_html(clip.name)}</b>'
+                         f'<span style="color:#8b93a1">{_html(state)}</span>')
+        self.legend_label.setText("&nbsp;&nbsp;&nbsp;&nbsp;".join(items))
 
     def legend_entries(self) -> list[str]:
         """The names the legend shows (empty without a comparison)."""

@@ -15,6 +15,8 @@ clip never builds a backlog.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -167,6 +169,39 @@ class FlowOverlay:
     cover_height: float = 1.0
 
 
+class ReaderCache:
+    """One open ``FrameReader``, kept between flow requests for the same file: opening a
+    file indexes all its packets, which a request per displayed frame should not repeat.
+    Used by one task at a time (under the lock); ``close`` once the pool has stopped."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self._path: str | None = None
+        self._reader = None
+        self._stale = False
+
+    def invalidate(self) -> None:
+        """Open the file afresh on the next request (it may have changed). Any thread."""
+        self._stale = True
+
+    def reader(self, path: str):
+        """The reader of ``path`` (opened now if another file was open). Hold ``lock``."""
+        if self._stale or self._path != path or self._reader is None:
+            self._stale = False
+            self.close()
+            from studio.core.frames import FrameReader
+
+            self._reader = FrameReader(path)
+            self._path = path
+        return self._reader
+
+    def close(self) -> None:
+        reader, self._reader, self._path = self._reader, None, None
+        if reader is not None:
+            with contextlib.suppress(Exception):  # closing a broken file must not raise
+                reader.close()
+
+
 class FlowSignals(QObject):
     ready = Signal(int, object)  # request, FlowOverlay
     failed = Signal(int, str)  # request, message
@@ -174,13 +209,14 @@ class FlowSignals(QObject):
 
 class FlowTask(QRunnable):
     def __init__(self, request: int, path: str, index: int, signals: FlowSignals,
-                 scale_px: float | None = None):
+                 scale_px: float | None = None, readers: ReaderCache | None = None):
         super().__init__()
         self.request = request
         self.path = str(path)
         self.index = int(index)
         self.scale_px = scale_px
         self._signals = signals
+        self._readers = readers or ReaderCache()
 
     def run(self) -> None:
         try:
@@ -194,18 +230,19 @@ class FlowTask(QRunnable):
         import numpy as np
 
         from studio.core import metrics
-        from studio.core.frames import FrameReader
 
-        reader = FrameReader(self.path)
-        try:
-            count = reader.frame_count
-            if not 0 <= self.index < count - 1:
-                raise IndexError(f"{self.path}: frame {self.index} has no next frame to "
-                                 f"measure the flow to (frames 0..{count - 1})")
-            first = reader.frame_at(self.index).image
-            second = reader.frame_at(self.index + 1).image
-        finally:
-            reader.close()
+        with self._readers.lock:
+            try:
+                reader = self._readers.reader(self.path)
+                count = reader.frame_count
+                if not 0 <= self.index < count - 1:
+                    raise IndexError(f"{self.path}: frame {self.index} has no next frame to "
+                                     f"measure the flow to (frames 0..{count - 1})")
+                first = reader.frame_at(self.index).image
+                second = reader.frame_at(self.index + 1).image
+            except BaseException:
+                self._readers.close()  # a file that failed is opened afresh next time
+                raise
         height, width = first.shape[:2]
         analyzer = metrics.PairAnalyzer(width, height)
         flow = analyzer.flow(analyzer.prepare(first, self.index),
@@ -249,6 +286,7 @@ class FlowOverlayController(QObject):
         self._in_flight: int | None = None
         self._pending: tuple[str, int] | None = None
         self._scale_px: float | None = None
+        self._readers = ReaderCache()
         self._shut_down = False
 
     @property
@@ -275,12 +313,15 @@ class FlowOverlayController(QObject):
         self._request += 1
         self._first_current = self._request + 1
         self._pending = None
+        self._readers.invalidate()
 
     def shutdown(self) -> None:
         self._shut_down = True
         self.clear()
         self.pool.clear()
         self.pool.waitForDone(10000)
+        with self._readers.lock:
+            self._readers.close()
 
     def _start_pending(self) -> None:
         if self._pending is None or self._shut_down:
@@ -288,7 +329,8 @@ class FlowOverlayController(QObject):
         path, index = self._pending
         self._pending = None
         self._in_flight = self._request
-        self.pool.start(FlowTask(self._request, path, index, self._signals, self._scale_px))
+        self.pool.start(FlowTask(self._request, path, index, self._signals, self._scale_px,
+                                 self._readers))
 
     @Slot(int, object)
     def _on_ready(self, request: int, overlay: FlowOverlay) -> None:

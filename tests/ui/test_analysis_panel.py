@@ -11,9 +11,10 @@ import av
 import cv2
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
 from studio.core.media import probe
 from tests.media_factory import make_video
@@ -249,10 +250,10 @@ def test_hovering_a_plot_shows_the_values_of_that_pair_in_every_plot(rig, clips,
     plot = rig.panel.flicker_plot
     QTest.mouseMove(plot, plot.point_at(0, 7).toPoint())
     assert [p.hover for p in rig.panel.plots] == [7, 7, 7]
-    plain = rig.panel.warp_plot.grab().toImage()
-    rig.panel._on_hovered(-1)
+    with_box = rig.panel.warp_plot.grab().toImage()
+    QApplication.sendEvent(plot, QEvent(QEvent.Type.Leave))  # the pointer leaves
     assert [p.hover for p in rig.panel.plots] == [None, None, None]
-    assert rig.panel.warp_plot.grab().toImage() != plain  # the value box went away
+    assert rig.panel.warp_plot.grab().toImage() != with_box  # the value box went away
 
 
 # ---- cancel, failures ---------------------------------------------------------------------------
