@@ -67,8 +67,10 @@ LIMITS = {
 }
 
 #: The generator a new GenerationParams names. studio.inference.registry owns the model list;
-#: keep this equal to its default generator entry (LTX-Video 2B distilled).
-DEFAULT_GENERATOR = "Lightricks/LTX-Video-0.9.8-2B-distilled"
+#: this equals its default generator entry (a test checks it). LTX-Video 2B distilled is
+#: published only as a single-file checkpoint, not in the diffusers layout from_pretrained
+#: loads, so the default is the 2B 0.9.5 release until single-file loading is added.
+DEFAULT_GENERATOR = "Lightricks/LTX-Video-0.9.5"
 
 
 class ParamsError(ValueError):

@@ -190,7 +190,7 @@ def test_defaults_follow_the_model():
     ("Lightricks/LTX-Video-0.9.7-dev", "ltx-13b-dev"),
     ("Lightricks/LTX-Video-0.9.7-distilled", "ltx-13b-distilled"),
     ("Lightricks/LTX-Video-0.9.8-13B-distilled", "ltx-13b-distilled"),
-    (P.DEFAULT_GENERATOR, "ltx-2b-distilled"),
+    ("Lightricks/LTX-Video-0.9.8-2B-distilled", "ltx-2b-distilled"),
     ("demo/ltx-video-tiny", "demo-ltx"),
     ("Wan-AI/Wan2.1-T2V-14B-Diffusers", "wan-14b"),
     ("THUDM/CogVideoX-5b", "cogvideox-5b"),

@@ -111,6 +111,9 @@ def decode_frames(path: Path) -> np.ndarray:
 def test_registry_lists_the_generators_with_their_defaults():
     generators = {m.id: m for m in registry.models("generator")}
     assert registry.DEFAULT_GENERATOR in generators
+    from studio.core import params
+
+    assert params.DEFAULT_GENERATOR == registry.DEFAULT_GENERATOR  # core cannot import the registry
     assert {"THUDM/CogVideoX-2b", "Wan-AI/Wan2.1-T2V-1.3B-Diffusers", "demo/ltx-video-tiny",
             "Lightricks/LTX-Video-0.9.8-13B-distilled"} <= set(generators)
     assert generators["Wan-AI/Wan2.1-T2V-1.3B-Diffusers"].loader == "DiffusionPipeline"
