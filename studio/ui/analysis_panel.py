@@ -545,7 +545,7 @@ class WorstPairsStrip(QWidget):
         if not n:
             return []
         gap = 10
-        avail_w = self.width() - self.TITLE_W - 4 - gap * (n - 1)
+        avail_w = self.width() - self.TITLE_W - 10 - gap * (n - 1)
         thumb_h = max(16.0, self.height() - self.LABEL_H - 8)
         tile_w = 2 * thumb_h * self._aspect() + 2
         if tile_w * n > avail_w:  # shrink to fit the width
@@ -624,12 +624,22 @@ class WorstPairsStrip(QWidget):
             p.drawRoundedRect(QRectF(rect.left() - 1, rect.top() - 1, rect.width() + 2,
                                      thumb_h + 2), 3, 3)
         label = QRectF(rect.left(), rect.top() + thumb_h + 1, rect.width(), self.LABEL_H - 1)
+        metrics = p.fontMetrics()
+        value = format_value(pair.warp_error)
+        # The longest label that fits: rank, frames and warp error; frames and error; frames.
+        for name, shown_value in ((f"{rank}.  {pair.index} → {pair.index + 1}", value),
+                                  (f"{pair.index}→{pair.index + 1}", value),
+                                  (f"{pair.index}→{pair.index + 1}", "")):
+            needed = metrics.horizontalAdvance(name) + (
+                metrics.horizontalAdvance(shown_value) + 6 if shown_value else 0)
+            if needed <= label.width():
+                break
         p.setPen(TITLE_TEXT)
-        p.drawText(label, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
-                   f"{rank}.  {pair.index} → {pair.index + 1}")
-        p.setPen(SERIES_COLORS[0])
-        p.drawText(label, int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter),
-                   format_value(pair.warp_error))
+        p.drawText(label, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), name)
+        if shown_value:
+            p.setPen(SERIES_COLORS[0])
+            p.drawText(label, int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter),
+                       shown_value)
 
 
 # ---- the panel -----------------------------------------------------------------------------------
