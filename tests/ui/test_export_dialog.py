@@ -12,7 +12,7 @@ from pathlib import Path
 
 import av
 import pytest
-from PySide6.QtCore import QObject, QSettings, Qt, QUrl, Slot
+from PySide6.QtCore import QObject, QSettings, Qt, QTimer, QUrl, Slot
 from PySide6.QtGui import QDesktopServices, QImage, QPainter
 from PySide6.QtWidgets import QApplication
 
@@ -462,9 +462,12 @@ def test_file_export_in_the_main_window(qtbot, tmp_path, sources_dir):
         assert job.state == DONE
         assert finals(tmp_path / "out") == ["pan_mp4.mp4", "walk_mp4.mp4"]
         assert "Done · 2 files" in window.statusBar().currentMessage()
-        # the next Export is a fresh dialog remembering the folder; the old one goes away
+        # the next Export (from the event loop, as a key press runs it) is a fresh dialog
+        # remembering the folder; the old one is deleted
         with qtbot.waitSignal(dialog.destroyed, timeout=TIMEOUT):
-            fresh = window.export_clips_dialog()
+            QTimer.singleShot(0, window.export_action.trigger)
+        fresh = window._clip_export_dialog
+        assert fresh is not dialog and fresh.isVisible()
         assert fresh.folder_edit.text() == str(tmp_path / "out")
         fresh.close()
     finally:
