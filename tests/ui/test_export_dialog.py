@@ -351,6 +351,25 @@ def test_existing_file_is_numbered_unless_replace_is_ticked(qtbot, tmp_path, sou
     project.close()
 
 
+def test_training_preset_writes_captions_and_a_manifest(qtbot, tmp_path, sources_dir,
+                                                        open_dialog):
+    project, ids = clip_project(tmp_path, sources_dir, ["walk.mp4", "pan.mp4"])
+    project.add_caption(ids[1], "a slow pan over a city", source="edit")
+    out = tmp_path / "set"
+    dialog = open_dialog(sources_for_clips(project, ids), folder=out)
+    dialog.set_preset("wan-train")
+    wait_planned(qtbot, dialog)
+    assert dialog.export_button.text() == "Export 1 of 2 Clips"  # walk has no caption
+    job = dialog.start_export()
+    wait_job(qtbot, job)
+    assert job.state == DONE and len(job.items) == 1
+    assert finals(out) == ["metadata.jsonl", "pan_wan-train.mp4", "pan_wan-train.txt"]
+    assert (out / "pan_wan-train.txt").read_text() == "a slow pan over a city\n"
+    assert job.outputs == [str(out / "pan_wan-train.mp4"), str(out / "metadata.jsonl")]
+    assert len(decoded(out / "pan_wan-train.mp4")[3]) == 13  # 4k+1 at 16 fps
+    project.close()
+
+
 # ---- the queue ----------------------------------------------------------------------------------
 
 def test_exports_queue_up_and_run_one_at_a_time_in_order(qtbot, tmp_path, sources_dir,
