@@ -10,7 +10,9 @@ and timeline stay dark in both palettes (they set their own colours, studio.ui.p
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QSettings, Qt, Signal, Slot
+import os
+
+from PySide6.QtCore import QObject, QSettings, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QColor, QIcon, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication, QMenu, QWidget
 
@@ -73,9 +75,13 @@ def app_icon() -> QIcon:
 
     icon = QIcon()
     for size in ICON_SIZES:
-        pixmap = QPixmap()
-        if pixmap.loadFromData(app_icon_png(size).read_bytes(), "PNG"):
-            icon.addPixmap(pixmap)
+        png = app_icon_png(size)
+        if isinstance(png, os.PathLike):  # a file on disk: QIcon reads it when a size is drawn
+            icon.addFile(os.fspath(png), QSize(size, size))
+        else:  # inside a zip: read now
+            pixmap = QPixmap()
+            if pixmap.loadFromData(png.read_bytes(), "PNG"):
+                icon.addPixmap(pixmap)
     return icon
 
 
