@@ -70,12 +70,23 @@ def make_clip(path: Path, kind: str, w=384, h=216, frames=72, fps=24) -> Path:
     return path
 
 
+CAPTIONS = {
+    "night_drive.mp4": ("A slow lateral pan across a city skyline at night. Lit windows dot the "
+                        "towers against a deep blue sky; the camera glides left to right at a "
+                        "steady pace. Flat, graphic style with soft edges."),
+    "sunset_pan.mp4": ("The sun sinks toward a calm sea under an orange sky; small waves roll "
+                       "below the horizon. Static camera, warm palette."),
+}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
     parser.add_argument("--theme", choices=("light", "dark"), default="dark",
                         help="the palette (View > Theme) to show (default: dark)")
     parser.add_argument("--name", default="screenshot.png", help="file name under --out")
+    parser.add_argument("--analysis", action="store_true",
+                        help="analyse the selected clip and show the analysis panel")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="studio-shots-"))
     for var in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"):
@@ -100,6 +111,11 @@ def main() -> int:
     from studio.ui.main_window import MainWindow
 
     project = Project(work / "Demo project")
+    # Two clips carry captions a person wrote (the caption panel's edit path), so the bin and
+    # the caption panel show what captioned clips look like without a downloaded model.
+    for name, text in CAPTIONS.items():
+        clip, _ = project.import_file(next(media.rglob(name)))
+        project.add_caption(clip.id, text, source="edit")
     window = MainWindow(project)
     window.resize(1280, 760)
     window.show()
@@ -129,6 +145,13 @@ def main() -> int:
     player.set_out_point()
     player.seek(52)
     wait(lambda: player.displayed_index == 52)
+    if args.analysis:
+        finished_analysis = []
+        window.analysis.analysis_finished.connect(lambda *a: finished_analysis.append(a))
+        window.show_analysis()
+        window.analysis.analyse()
+        wait(lambda: finished_analysis)
+        wait(lambda: False, 0.5)  # let the plots paint
     args.out.mkdir(parents=True, exist_ok=True)
     target = args.out / args.name
     window.grab().save(str(target))

@@ -430,6 +430,7 @@ class BinPanel(QWidget):
         self.empty_hint = QLabel(
             "Drop video files, GIFs, images or whole folders here\nor use File › Import (Ctrl+I)", self)
         self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_hint.setWordWrap(True)  # or its one long line sets the whole window's minimum width
         self.empty_hint.setObjectName("BinEmptyHint")
         self.empty_hint.setStyleSheet(
             "color: palette(mid); padding: 24px; border: 2px dashed palette(mid); border-radius: 8px;")

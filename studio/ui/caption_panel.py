@@ -442,6 +442,11 @@ class CaptionPanel(QWidget):
         self.model_combo.activated.connect(self._on_model_activated)
         self.preset_combo = QComboBox(settings_body)
         self.preset_combo.setObjectName("CaptionPreset")
+        for combo in (self.model_combo, self.preset_combo):
+            # Long model titles must not set the dock's minimum width: the text elides instead.
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(10)
         self.preset_combo.currentIndexChanged.connect(self._on_preset_changed)
         self.prompt_edit = QPlainTextEdit(settings_body)
         self.prompt_edit.setObjectName("CaptionPrompt")
