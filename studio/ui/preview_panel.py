@@ -1,0 +1,252 @@
+"""The preview panel: a generation's progress (step n/N, ETA), its latent previews looping as
+they arrive, then the result video looping in a PlayerPanel (decoded on the player's worker,
+never in the GUI thread), beside its source clip for image- and video-to-video. "Restore
+settings" hands the result's settings back (``restore_requested``) for the prompt panel.
+Errors show as text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.ui.player import PlayerPanel
+
+PREVIEW_INTERVAL_MS = 120
+
+
+def rgb_to_qimage(frame: np.ndarray) -> QImage:
+    frame = np.ascontiguousarray(frame[..., :3], dtype=np.uint8)
+    h, w = frame.shape[:2]
+    return QImage(frame.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+class PreviewPanel(QWidget):
+    restore_requested = Signal(object)  # GenerationParams of the shown result
+
+    def __init__(self, parent: QWidget | None = None, *, manager=None):
+        super().__init__(parent)
+        self.manager = None
+        self._jobs: set[int] = set()
+        self._job_id: int | None = None
+        self._preview: list[QImage] = []
+        self._preview_index = 0
+        self._preview_step: int | None = None
+        self.result = None  # the last GenerateResult shown
+        self.progress_log: list[tuple[int, int]] = []  # (done, total) of the current job
+
+        self.status = QLabel("No generation yet: write a prompt and click Generate.")
+        self.status.setWordWrap(True)
+        self.error_label = QLabel()
+        self.error_label.setWordWrap(True)
+        self.error_label.setStyleSheet("color: #d33;")
+        self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.progress = QProgressBar()
+        self.progress.setFormat("step %v/%m")
+        self.progress.setValue(0)
+        self.eta = QLabel()
+
+        self.preview_label = QLabel()
+        self.preview_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.preview_label.setMinimumSize(160, 120)
+        self.preview_label.setSizePolicy(QSizePolicy.Policy.Expanding,
+                                         QSizePolicy.Policy.Expanding)
+        self.result_player = PlayerPanel(self)
+        self.result_player.set_loop(True)
+        self.source_player = PlayerPanel(self)
+        self.source_player.set_loop(True)
+        self.source_player.setVisible(False)
+        players = QWidget()
+        row = QHBoxLayout(players)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.source_player)
+        row.addWidget(self.result_player)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.preview_label)
+        self.stack.addWidget(players)
+
+        self.restore_button = QPushButton("Restore settings")
+        self.restore_button.setEnabled(False)
+        self.restore_button.clicked.connect(self.restore_settings)
+        self.record_label = QLabel()
+        self.record_label.setWordWrap(True)
+
+        top = QHBoxLayout()
+        top.addWidget(self.progress, 1)
+        top.addWidget(self.eta)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.record_label, 1)
+        bottom.addWidget(self.restore_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.status)
+        layout.addLayout(top)
+        layout.addWidget(self.stack, 1)
+        layout.addWidget(self.error_label)
+        layout.addLayout(bottom)
+
+        self._timer = QTimer(self)
+        self._timer.setInterval(PREVIEW_INTERVAL_MS)
+        self._timer.timeout.connect(self._next_preview_frame)
+        if manager is not None:
+            self.set_manager(manager)
+
+    def set_manager(self, manager) -> None:
+        self.manager = manager
+        manager.job_started.connect(self._on_started)
+        manager.progress.connect(self._on_progress)
+        manager.preview.connect(self._on_preview)
+        manager.job_finished.connect(self._on_finished)
+        manager.job_failed.connect(self._on_failed)
+        manager.job_cancelled.connect(self._on_cancelled)
+
+    # -- state ----------------------------------------------------------------------------
+    @Slot(int, object)
+    def track(self, job_id: int, params=None) -> None:
+        """Follow ``job_id`` (a generation the prompt panel submitted)."""
+        self._jobs.add(job_id)
+        self._job_id = job_id
+        self._params = params
+        self.progress_log = []
+        self.error_label.setText("")
+        self.progress.setRange(0, max(1, getattr(params, "steps", 1) or 1))
+        self.progress.setValue(0)
+        self.eta.setText("")
+        self.status.setText(f"Queued: {getattr(params, 'prompt', '')[:80]}")
+        self._preview = []
+        self._preview_step = None
+        self.preview_label.setText("Waiting for the first preview…")
+        self.stack.setCurrentIndex(0)
+
+    @property
+    def preview_frames(self) -> list[QImage]:
+        return list(self._preview)
+
+    @property
+    def preview_step(self) -> int | None:
+        return self._preview_step
+
+    @Slot(int, str)
+    def _on_started(self, job_id: int, description: str) -> None:
+        if job_id in self._jobs:
+            self.status.setText(f"Generating: {description}")
+
+    @Slot(int, int, int, float)
+    def _on_progress(self, job_id: int, done: int, total: int, eta_s: float) -> None:
+        if job_id != self._job_id:
+            return
+        self.progress_log.append((done, total))
+        self.progress.setRange(0, max(1, total))
+        self.progress.setValue(done)
+        self.eta.setText(f"ETA {eta_s:.0f} s" if eta_s >= 0 else "ETA …")
+
+    @Slot(int, int, object)
+    def _on_preview(self, job_id: int, step: int, frames) -> None:
+        if job_id != self._job_id:
+            return
+        self._preview = [rgb_to_qimage(f) for f in np.asarray(frames)]
+        self._preview_step = step
+        self._preview_index = 0
+        self.stack.setCurrentIndex(0)
+        if not self._timer.isActive():
+            self._timer.start()
+        self._next_preview_frame()
+
+    def _next_preview_frame(self) -> None:
+        if not self._preview:
+            return
+        image = self._preview[self._preview_index % len(self._preview)]
+        self._preview_index += 1
+        size = self.preview_label.size()
+        self.preview_label.setPixmap(QPixmap.fromImage(image).scaled(
+            size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
+
+    @Slot(int, object)
+    def _on_finished(self, job_id: int, result) -> None:
+        if job_id not in self._jobs:
+            return
+        self._jobs.discard(job_id)
+        self.show_result(result)
+
+    def show_result(self, result) -> None:
+        """Loop ``result`` (a GenerateResult), with its source clip for i2v/v2v."""
+        self._timer.stop()
+        self.result = result
+        self.progress.setValue(self.progress.maximum())
+        self.eta.setText(f"{result.seconds:.1f} s")
+        name = Path(result.output).name
+        self.status.setText(f"Finished: {name} · seed {result.seed}")
+        record = (f"Recorded in the project as generation #{result.generation_id}"
+                  if result.generation_id is not None else
+                  f"Not recorded in the project: {result.register_error}"
+                  if result.register_error else "Written to disk")
+        self.record_label.setText(f"{record}\n{result.output}")
+        self.stack.setCurrentIndex(1)
+        params = result.params or {}
+        source = params.get("source_path") if params.get("mode") == "v2v" else (
+            params.get("image_path") if params.get("mode") == "i2v" else None)
+        if source and Path(source).is_file():
+            from studio.core.probing import probe
+
+            try:
+                info = probe(source)
+                self.source_player.set_clip(None, source, info.frame_count or 1, info.fps or 0,
+                                            params.get("source_in_frame"),
+                                            params.get("source_out_frame"))
+                self.source_player.setVisible(True)
+                self.source_player.play()
+            except Exception:  # noqa: BLE001 - a missing source only hides the side view
+                self.source_player.setVisible(False)
+        else:
+            self.source_player.set_clip(None, None, 0, 0.0)
+            self.source_player.setVisible(False)
+        self.result_player.set_clip(None, result.output, result.frames, result.fps)
+        self.result_player.play()
+        self.restore_button.setEnabled(True)
+
+    @Slot(int, str)
+    def _on_failed(self, job_id: int, message: str) -> None:
+        if job_id not in self._jobs:
+            return
+        self._jobs.discard(job_id)
+        self._timer.stop()
+        self.status.setText("Generation failed")
+        self.error_label.setText(message)
+
+    @Slot(int)
+    def _on_cancelled(self, job_id: int) -> None:
+        if job_id not in self._jobs:
+            return
+        self._jobs.discard(job_id)
+        self._timer.stop()
+        self.status.setText("Cancelled: nothing was written")
+
+    def restore_settings(self):
+        """Emit the shown result's settings (GenerationParams); the params, or None."""
+        if self.result is None:
+            return None
+        from studio.core.params import GenerationParams, ParamsError
+
+        try:
+            params = GenerationParams.from_dict(self.result.params)
+        except ParamsError as exc:
+            self.error_label.setText(f"Cannot restore the settings: {exc}")
+            return None
+        self.restore_requested.emit(params)
+        return params
+
+    def shutdown(self) -> None:
+        self._timer.stop()
+        self.result_player.shutdown()
+        self.source_player.shutdown()

@@ -1,0 +1,168 @@
+"""The prompt and preview panels with the real engine: live conform changes and field errors,
+a real generation through the ModelManager (the tiny demo LTX-Video, 32x32, 9 frames, 2 steps)
+whose progress, previews and result reach the preview panel, cancel mid-run, Restore
+settings, and Prompt from caption."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from studio.core.params import GenerationParams
+
+TINY = dict(width=32, height=32, num_frames=9, steps=2, guidance_scale=1.0, negative_prompt="",
+            seed=77, seed_locked=True)
+
+
+@pytest.fixture(scope="module")
+def tiny_ltx(tmp_path_factory):
+    from studio.inference.demo_ltx import DEMO_LTX_ID
+    from studio.inference.loading import make_demo_models
+
+    return make_demo_models(tmp_path_factory.mktemp("models"), ids=[DEMO_LTX_ID])[DEMO_LTX_ID]
+
+
+@pytest.fixture(scope="module")
+def manager():
+    from studio.ui.model_manager import ModelManager
+
+    m = ModelManager(device="cpu", freeze_heap=False)
+    yield m
+    assert m.shutdown(20_000)
+
+
+@pytest.fixture
+def panels(qtbot, project, manager, tmp_path):
+    from studio.core.prompts import TemplateStore
+    from studio.ui.preview_panel import PreviewPanel
+    from studio.ui.prompt_panel import PromptPanel
+
+    selected: list = []
+    prompt = PromptPanel(project, manager=manager, clip_source=lambda: selected,
+                         template_store=TemplateStore(tmp_path / "templates.json"))
+    preview = PreviewPanel(manager=manager)
+    prompt.job_submitted.connect(preview.track)
+    preview.restore_requested.connect(prompt.restore)
+    qtbot.addWidget(prompt)
+    qtbot.addWidget(preview)
+    prompt.selected = selected
+    yield prompt, preview
+    preview.shutdown()
+
+
+def fill(panel, model, **changes):
+    values = dict(model=str(model), prompt="a red ball bouncing", **TINY)
+    values.update(changes)
+    panel.apply_params(GenerationParams(**values))
+
+
+def test_conform_changes_are_shown_before_the_run(panels, tiny_ltx):
+    prompt, _ = panels
+    fill(prompt, tiny_ltx, num_frames=10, width=40)
+    text = prompt.changes_label.text()
+    assert "num_frames 10 → 9" in text and "4k+1" in text
+    assert "width 40 → 32" in text
+    assert prompt.error is None and prompt.generate_button.isEnabled()
+    assert "N = " in prompt.cost_label.text() and "Latent 8×3×8×8" in prompt.cost_label.text()
+    assert prompt.duration.text() == "= 0.38 s (9 frames)"  # as conformed, at 24 fps
+    fill(prompt, tiny_ltx)
+    assert prompt.changes_label.text() == ""
+
+
+def test_a_field_error_names_the_field_and_disables_generate(qtbot, panels, tiny_ltx):
+    prompt, _ = panels
+    fill(prompt, tiny_ltx, steps=0)
+    assert prompt.error_label.text().startswith("steps:")
+    assert not prompt.generate_button.isEnabled()
+    assert prompt.generate() is None
+    prompt.steps.setValue(2)
+    qtbot.waitUntil(lambda: prompt.generate_button.isEnabled())
+    prompt.prompt.setPlainText("   ")
+    qtbot.waitUntil(lambda: prompt.error_label.text().startswith("prompt:"))
+    assert not prompt.generate_button.isEnabled()
+
+
+def test_generate_runs_a_real_job_and_the_preview_plays_the_result(qtbot, panels, tiny_ltx,
+                                                                   project):
+    prompt, preview = panels
+    fill(prompt, tiny_ltx)
+    with qtbot.waitSignal(prompt.manager.job_finished, timeout=120_000) as finished:
+        job_id = prompt.generate()
+        assert job_id is not None and prompt.cancel_button.isEnabled()
+        assert not prompt.generate_button.isEnabled()  # one run at a time from the panel
+    result = finished.args[1]
+    assert finished.args[0] == job_id
+    assert preview.progress_log and preview.progress_log[-1] == (2, 2)
+    assert preview.progress.value() == 2
+    assert preview.result is result and Path(result.output).is_file()
+    assert result.seed == 77 and prompt.seed_used.text() == "Seed used: 77"
+    assert prompt.generate_button.isEnabled() and not prompt.cancel_button.isEnabled()
+    gen = project.generation(result.generation_id)  # recorded in the project
+    assert Path(gen.path) == Path(result.output) and gen.prompt == "a red ball bouncing"
+    assert f"generation #{result.generation_id}" in preview.record_label.text()
+    # the result loops in the preview's player: frames get painted, past the last one
+    player = preview.result_player
+    assert player.is_playing and player.loop
+    qtbot.waitUntil(lambda: player.displayed_index is not None, timeout=10_000)
+    image = player.displayed_image
+    assert image is not None and (image.width(), image.height()) == (32, 32)
+    preview.grab().save("/tmp/generate_preview_panel.png")
+
+
+def test_previews_arrive_and_loop(qtbot, panels, tiny_ltx):
+    prompt, preview = panels
+    fill(prompt, tiny_ltx, steps=3)
+    prompt.preview_every = 1
+    seen = []
+    prompt.manager.preview.connect(lambda j, s, f: seen.append(s))
+    with qtbot.waitSignal(prompt.manager.job_finished, timeout=120_000):
+        prompt.generate()
+    assert seen and preview.preview_step == seen[-1]
+    assert preview.preview_frames and preview.preview_frames[0].width() > 0
+
+
+def test_cancel_mid_run(qtbot, panels, tiny_ltx, monkeypatch):
+    prompt, preview = panels
+    fill(prompt, tiny_ltx, steps=50)
+    with qtbot.waitSignal(prompt.manager.job_cancelled, timeout=120_000):
+        with qtbot.waitSignal(prompt.manager.progress, timeout=120_000):
+            prompt.generate()
+        prompt.cancel_button.click()
+    assert prompt.job_id is None and prompt.generate_button.isEnabled()
+    assert "(cancelled)" in prompt.seed_used.text()
+    assert preview.status.text().startswith("Cancelled")
+    assert preview.progress_log[-1][0] < 50
+
+
+def test_restore_settings_refills_the_panel(qtbot, panels, tiny_ltx):
+    prompt, preview = panels
+    fill(prompt, tiny_ltx, seed=None, seed_locked=False, num_frames=13, steps=2)
+    with qtbot.waitSignal(prompt.manager.job_finished, timeout=120_000) as finished:
+        prompt.generate()
+    seed = finished.args[1].seed
+    fill(prompt, tiny_ltx, prompt="something else", num_frames=5, seed=None, seed_locked=False)
+    preview.restore_button.click()
+    p = prompt.params()
+    assert p.prompt == "a red ball bouncing" and p.num_frames == 13
+    assert p.seed == seed and p.seed_locked  # the same seed makes the same video again
+    assert p.model == str(tiny_ltx)
+
+
+def test_prompt_from_caption(panels, project, tiny_ltx, tmp_path):
+    from tests.media_factory import make_video
+
+    prompt, _ = panels
+    fill(prompt, tiny_ltx)
+    assert not prompt.prompt_from_caption()  # nothing selected
+    assert "captioned clip" in prompt.error_label.text()
+    clip, _ = project.import_file(make_video(tmp_path / "walk.mp4", frames=5))
+    project.add_caption(clip.id, "a woman walks along a beach at sunset", source="edit")
+    prompt.selected.append(project.clip(clip.id))
+    prompt.template.setCurrentIndex(prompt.template.findData("camera-quality"))
+    assert prompt.prompt_from_caption()
+    text = prompt.prompt.toPlainText()
+    assert text.startswith("a woman walks along a beach at sunset. The camera holds")
+    p = prompt.params()
+    assert p.caption == "a woman walks along a beach at sunset"
+    assert p.template_id == "camera-quality" and p.source_clip_id == clip.id
