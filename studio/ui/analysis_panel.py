@@ -685,8 +685,11 @@ class AnalysisPanel(QWidget):
     status_message = Signal(str)
     analysis_finished = Signal(int, object)  # clip id, core.metrics.Analysis
 
-    def __init__(self, parent: QWidget | None = None, player=None):
+    def __init__(self, parent: QWidget | None = None, player=None, analyse_action=None):
+        """``analyse_action``: a QAction to use as Analyse Clip (a window's, made before the
+        panel so that its menus and shortcuts exist early); None makes one."""
         super().__init__(parent)
+        self._analyse_action = analyse_action
         self._clip = None
         self._compare = None
         self._cache: dict[tuple, AnalysisResult] = {}
@@ -720,7 +723,10 @@ class AnalysisPanel(QWidget):
     # ---- construction ------------------------------------------------------------------
 
     def _build(self) -> None:
-        self.analyse_action = QAction("Analyse Clip", self)
+        self.analyse_action = self._analyse_action
+        if self.analyse_action is None:
+            self.analyse_action = QAction(self)
+        self.analyse_action.setText("Analyse Clip")
         self.analyse_action.setShortcut(QKeySequence("Ctrl+Alt+A"))
         self.analyse_action.setIconText("Analyse")  # what its buttons show
         self.analyse_action.setToolTip("Measure warp error, motion and flicker of the selected "

@@ -38,6 +38,9 @@ class MainWindow(QMainWindow):
         self._open_first: str | None = None  # open_files: the path to select after importing
         self._open_missing: list[str] = []
         self._shortcuts_dialog = None
+        self._analysis = None  # the analysis panel, built on first use (``analysis``)
+        self._selected_clip: Clip | None = None
+        self._export_queue = None  # built on first use (``export_queue``)
         self.setObjectName("MainWindow")
         self.setWindowIcon(app_icon())
         self.theme = theme_manager()
@@ -82,6 +85,7 @@ class MainWindow(QMainWindow):
         self.captions.frame_clicked.connect(self._on_caption_frame_clicked)
         self.bin.view.selectionModel().selectionChanged.connect(self.captions.selection_changed)
         self._build_analysis()
+        self._build_generation()
 
         self._status_project = QLabel(str(project.root))
         self._status_project.setStyleSheet("color: palette(mid);")
@@ -152,11 +156,15 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.bin_dock.toggleViewAction())
         view_menu.addAction(self.caption_dock.toggleViewAction())
         view_menu.addAction(self.analysis_dock.toggleViewAction())
-        view_menu.addAction(self.analysis.analyse_action)
+        view_menu.addAction(self.analyse_action)
         view_menu.addAction(self.exports_dock.toggleViewAction())
         view_menu.addSeparator()
         self.theme_menu = ThemeMenu(self.theme, self)
         view_menu.addMenu(self.theme_menu)
+
+        generate_menu = self.menuBar().addMenu("&Generate")
+        generate_menu.addAction(self.generate_dock.toggleViewAction())
+        generate_menu.addAction(self.generation_preview_dock.toggleViewAction())
 
         help_menu = self.menuBar().addMenu("&Help")
         self.shortcuts_action = QAction("&Keyboard Shortcuts", self)
@@ -182,24 +190,36 @@ class MainWindow(QMainWindow):
 
     # -- export -----------------------------------------------------------------------------
     def _build_exports(self) -> None:
-        """The background export queue, its dock (hidden until the first export) and its
-        status-bar summary."""
-        from studio.ui.export_queue import (
-            ExportQueue,
-            ExportQueuePanel,
-            ExportStatusWidget,
-        )
-
-        self.export_queue = ExportQueue(self)
+        """The Exports dock, hidden until the first export. The background queue, the dock's
+        panel and the status-bar summary are built on first use (``export_queue``)."""
         self.exports_dock = QDockWidget("Exports", self)
         self.exports_dock.setObjectName("ExportsDock")
-        self.exports_dock.setWidget(ExportQueuePanel(self.export_queue, self.exports_dock))
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.exports_dock)
         self.exports_dock.hide()
-        self.export_status = ExportStatusWidget(self.export_queue, self)
-        self.export_status.clicked.connect(self.show_exports)
-        self.statusBar().addPermanentWidget(self.export_status)
-        self.export_queue.job_finished.connect(self._on_export_finished)
+        self.exports_dock.visibilityChanged.connect(self._on_exports_visibility)
+
+    @property
+    def export_queue(self):
+        """The background ``ExportQueue``; made, with its panel and status, on first use."""
+        if self._export_queue is None:
+            from studio.ui.export_queue import (
+                ExportQueue,
+                ExportQueuePanel,
+                ExportStatusWidget,
+            )
+
+            queue = self._export_queue = ExportQueue(self)
+            self.exports_dock.setWidget(ExportQueuePanel(queue, self.exports_dock))
+            self.export_status = ExportStatusWidget(queue, self)
+            self.export_status.clicked.connect(self.show_exports)
+            self.statusBar().addPermanentWidget(self.export_status)
+            queue.job_finished.connect(self._on_export_finished)
+        return self._export_queue
+
+    @Slot(bool)
+    def _on_exports_visibility(self, visible: bool) -> None:
+        if visible:
+            self.export_queue  # noqa: B018 -- builds the panel
 
     @Slot()
     def _update_export_action(self, *_args) -> None:
@@ -347,23 +367,107 @@ class MainWindow(QMainWindow):
     # -- analysis -------------------------------------------------------------------------
     def _build_analysis(self) -> None:
         """The analysis dock under the player, hidden until View > Analysis (or Analyse
-        Clip) shows it. Its plots follow the player and seek it."""
-        from studio.ui.analysis_panel import AnalysisPanel
-
-        self.analysis = AnalysisPanel(self, player=self.player)
-        self.analysis.set_clip_source(self.bin.model.clips)
+        Clip) shows it. Its plots follow the player and seek it. The dock and its actions
+        exist from the start (the View menu, the shortcuts, a saved layout); the panel inside
+        is built when first shown or used (``analysis``), which keeps it off start-up."""
+        self.analyse_action = QAction("Analyse Clip", self)  # the panel's, once it exists
+        self.analyse_action.setShortcut(QKeySequence("Ctrl+Alt+A"))
+        self.analyse_action.setEnabled(False)
+        self.analyse_action.triggered.connect(self._on_analyse_triggered)
         self.analysis_dock = QDockWidget("Analysis", self)
         self.analysis_dock.setObjectName("AnalysisDock")
-        self.analysis_dock.setWidget(self.analysis)
         # The side docks keep the bottom corners: the analysis sits under the player only.
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.analysis_dock)
         self.analysis_dock.hide()
         self.analysis_dock.toggleViewAction().setShortcut(QKeySequence("Ctrl+Shift+A"))
-        self.bin.clip_selected.connect(self.analysis.show_clip)
-        self.analysis.status_message.connect(self._on_status_message)
-        self.analysis.analyse_action.triggered.connect(self.show_analysis)
+        self.analysis_dock.visibilityChanged.connect(self._on_analysis_visibility)
+
+    def _build_generation(self) -> None:
+        """The Generate dock (prompt panel) and the Preview dock (progress, preview, result),
+        hidden until Generate > Prompt Panel shows them; their panels are built when first
+        shown (``prompt_panel``, ``preview_panel``), which keeps core.params off start-up."""
+        self._prompt_panel = None
+        self._preview_panel = None
+        self.generate_dock = QDockWidget("Generate", self)
+        self.generate_dock.setObjectName("GenerateDock")
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.generate_dock)
+        self.generate_dock.hide()
+        self.generate_dock.toggleViewAction().setText("Prompt Panel")
+        self.generate_dock.toggleViewAction().setShortcut(QKeySequence("Ctrl+G"))
+        self.generate_dock.visibilityChanged.connect(self._on_generation_visibility)
+        self.generation_preview_dock = QDockWidget("Preview", self)
+        self.generation_preview_dock.setObjectName("GenerationPreviewDock")
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.generation_preview_dock)
+        self.generation_preview_dock.hide()
+        self.generation_preview_dock.toggleViewAction().setText("Generation Preview")
+        self.generation_preview_dock.visibilityChanged.connect(self._on_generation_visibility)
+
+    @property
+    def prompt_panel(self):
+        """The ``PromptPanel`` of the Generate dock (with the preview panel), built on first use."""
+        if self._prompt_panel is None:
+            from studio.ui.preview_panel import PreviewPanel
+            from studio.ui.prompt_panel import PromptPanel
+
+            self._preview_panel = PreviewPanel(self.generation_preview_dock,
+                                               manager=self.model_manager)
+            self.generation_preview_dock.setWidget(self._preview_panel)
+            panel = PromptPanel(self.project, self.generate_dock, manager=self.model_manager,
+                                player=self.player, clip_source=self.bin.selected_clips)
+            self._prompt_panel = panel
+            self.generate_dock.setWidget(panel)
+            panel.job_submitted.connect(self._preview_panel.track)
+            panel.job_submitted.connect(self._on_generation_submitted)
+            panel.status_message.connect(self._on_status_message)
+            self._preview_panel.restore_requested.connect(panel.restore)
+        return self._prompt_panel
+
+    @property
+    def preview_panel(self):
+        self.prompt_panel  # noqa: B018 -- builds both
+        return self._preview_panel
+
+    @Slot(bool)
+    def _on_generation_visibility(self, visible: bool) -> None:
+        if visible:
+            self.prompt_panel  # noqa: B018 -- builds the panels
+
+    @Slot(int, object)
+    def _on_generation_submitted(self, _job_id: int, _params) -> None:
+        self.generation_preview_dock.show()
+        self.generation_preview_dock.raise_()
+
+    @property
+    def analysis(self):
+        """The ``AnalysisPanel`` of the analysis dock, built on first use."""
+        if self._analysis is None:
+            from studio.ui.analysis_panel import AnalysisPanel
+
+            panel = AnalysisPanel(self.analysis_dock, player=self.player,
+                                  analyse_action=self.analyse_action)
+            panel.set_clip_source(self.bin.model.clips)
+            self._analysis = panel
+            clip = self._selected_clip
+            if clip is not None:
+                clip = self.bin.model.clip_by_id(clip.id) or clip
+            panel.show_clip(clip)
+            self.analysis_dock.setWidget(panel)
+            self.bin.clip_selected.connect(panel.show_clip)
+            panel.status_message.connect(self._on_status_message)
+        return self._analysis
+
+    @Slot(bool)
+    def _on_analysis_visibility(self, visible: bool) -> None:
+        if visible:
+            self.analysis  # noqa: B018 -- builds the panel
+
+    @Slot()
+    def _on_analyse_triggered(self) -> None:
+        if self._analysis is None:  # built now, after this trigger's own delivery began
+            self.analysis.analyse()
+        self.show_analysis()
 
     @Slot()
     def show_analysis(self) -> None:
@@ -377,6 +481,10 @@ class MainWindow(QMainWindow):
     # -- wiring ---------------------------------------------------------------------------
     @Slot(object)
     def _on_clip_selected(self, clip: Clip | None) -> None:
+        self._selected_clip = clip
+        if self._analysis is None:  # the panel decides, once it exists
+            self.analyse_action.setEnabled(bool(clip is not None and clip.info is not None
+                                                and not clip.missing))
         if clip is None or clip.info is None or clip.missing:
             self.player.set_clip(None, None, 0, 0.0, None, None)
             if clip is not None:
@@ -401,7 +509,8 @@ class MainWindow(QMainWindow):
         self.bin.set_in_out(clip_id, in_frame, out_frame)
         if self.player.clip_id == clip_id:
             self.player.show_in_out(in_frame, out_frame)
-        self.analysis.set_in_out(clip_id, in_frame, out_frame)
+        if self._analysis is not None:
+            self._analysis.set_in_out(clip_id, in_frame, out_frame)
 
     @Slot(int, int)
     def _on_caption_frame_clicked(self, clip_id: int, index: int) -> None:
@@ -452,9 +561,13 @@ class MainWindow(QMainWindow):
             self._export_dialog.shutdown()
         if self._clip_export_dialog is not None:
             self._clip_export_dialog.shutdown()
-        self.export_queue.shutdown()  # cancels; finished files stay, the running one is dropped
+        if self._export_queue is not None:
+            self._export_queue.shutdown()  # cancels; finished files stay, the running one is dropped
         self.model_manager.shutdown()  # cancels a running caption; waits for the thread
-        self.analysis.shutdown()
+        if self._analysis is not None:
+            self._analysis.shutdown()
+        if self._preview_panel is not None:
+            self._preview_panel.shutdown()
         self.player.shutdown()
         self.bin.shutdown()
 
