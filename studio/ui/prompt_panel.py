@@ -333,12 +333,12 @@ class PromptPanel(QWidget):
         self.size_preset.blockSignals(True)
         self.size_preset.clear()
         for w, h in rules.presets:
-            self.size_preset.addItem(f"{w}×{h}", (w, h))
+            self.size_preset.addItem(f"{w}×{h}", f"{w}x{h}")
         self.size_preset.addItem(CUSTOM_SIZE, None)
         self.size_preset.blockSignals(False)
 
     def _sync_preset(self) -> None:
-        index = self.size_preset.findData((self.width_spin.value(), self.height_spin.value()))
+        index = self.size_preset.findData(f"{self.width_spin.value()}x{self.height_spin.value()}")
         self.size_preset.blockSignals(True)
         self.size_preset.setCurrentIndex(index if index >= 0 else self.size_preset.count() - 1)
         self.size_preset.blockSignals(False)
@@ -347,8 +347,9 @@ class PromptPanel(QWidget):
     def _on_preset(self, _index: int) -> None:
         size = self.size_preset.currentData()
         if size:
-            self.width_spin.setValue(size[0])
-            self.height_spin.setValue(size[1])
+            w, h = (int(v) for v in size.split("x"))
+            self.width_spin.setValue(w)
+            self.height_spin.setValue(h)
 
     @Slot(int)
     def _on_model_activated(self, index: int) -> None:
@@ -459,6 +460,8 @@ class PromptPanel(QWidget):
                 else "Show a frame in the player")
         else:
             self.source_label.setText("")
+        for label in (self.error_label, self.changes_label, self.cost_label, self.source_label):
+            label.setVisible(bool(label.text()))
         self._update_buttons()
 
     @property
@@ -486,11 +489,13 @@ class PromptPanel(QWidget):
         if caption is None or not caption.text.strip():
             self.status_message.emit("Prompt from caption: select a captioned clip first")
             self.error_label.setText("Prompt from caption: select a captioned clip first")
+            self.error_label.setVisible(True)
             return False
         try:
             tpl = self.templates.get(self.template.currentData())
         except PromptError as exc:
             self.error_label.setText(str(exc))
+            self.error_label.setVisible(True)
             return False
         made = from_caption(tpl, caption.text)
         self._filling = True

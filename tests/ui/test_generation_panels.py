@@ -166,3 +166,38 @@ def test_prompt_from_caption(panels, project, tiny_ltx, tmp_path):
     p = prompt.params()
     assert p.caption == "a woman walks along a beach at sunset"
     assert p.template_id == "camera-quality" and p.source_clip_id == clip.id
+
+
+def test_the_window_docks_the_panels_and_generates(qtbot, project, tiny_ltx, tmp_path):
+    from studio.ui.main_window import MainWindow
+    from studio.ui.model_manager import ModelManager
+    window = MainWindow(project, model_manager=ModelManager(device="cpu", freeze_heap=False))
+    qtbot.addWidget(window)
+    try:
+        window.show()
+        qtbot.waitExposed(window)
+        assert window._prompt_panel is None  # built when first shown
+        window.generate_dock.toggleViewAction().trigger()
+        prompt = window.prompt_panel
+        assert window.generate_dock.widget() is prompt and prompt.isVisible()
+        fill(prompt, tiny_ltx, prompt="a paper boat drifting on a pond", num_frames=10)
+        with qtbot.waitSignal(window.model_manager.job_finished, timeout=120_000):
+            prompt.generate()
+        assert window.generation_preview_dock.isVisible()
+        player = window.preview_panel.result_player
+        qtbot.waitUntil(lambda: player.displayed_index is not None, timeout=10_000)
+        window.resize(1400, 900)
+        fill(prompt, tiny_ltx, prompt="a paper boat drifting on a pond", num_frames=10)
+        window.grab().save("/tmp/generate.png")
+    finally:
+        window.close()
+
+
+def test_size_presets_follow_the_model_and_set_the_size(panels, tiny_ltx):
+    prompt, _ = panels
+    fill(prompt, tiny_ltx)
+    assert prompt.size_preset.currentText() == "32×32"
+    prompt.size_preset.setCurrentIndex(prompt.size_preset.findText("96×64"))
+    assert (prompt.width_spin.value(), prompt.height_spin.value()) == (96, 64)
+    prompt.width_spin.setValue(100)
+    assert prompt.size_preset.currentText() == "Custom"
