@@ -10,7 +10,6 @@ through ``inspect_file`` which needs no ``Project``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import operator
 import os
@@ -57,6 +56,8 @@ class FileStamp:
 
 
 def _partial_hash(f, size: int) -> str:
+    import hashlib  # here, not at import: loading it (OpenSSL) slows start-up
+
     h = hashlib.blake2b(digest_size=16)
     h.update(size.to_bytes(8, "little"))
     h.update(f.read(PARTIAL_HASH_CHUNK))
