@@ -412,7 +412,8 @@ class MainWindow(QMainWindow):
             from studio.ui.prompt_panel import PromptPanel
 
             self._preview_panel = PreviewPanel(self.generation_preview_dock,
-                                               manager=self.model_manager)
+                                               manager=self.model_manager,
+                                               project=self.project)
             self.generation_preview_dock.setWidget(self._preview_panel)
             panel = PromptPanel(self.project, self.generate_dock, manager=self.model_manager,
                                 player=self.player, clip_source=self.bin.selected_clips)

@@ -36,8 +36,9 @@ def rgb_to_qimage(frame: np.ndarray) -> QImage:
 class PreviewPanel(QWidget):
     restore_requested = Signal(object)  # GenerationParams of the shown result
 
-    def __init__(self, parent: QWidget | None = None, *, manager=None):
+    def __init__(self, parent: QWidget | None = None, *, manager=None, project=None):
         super().__init__(parent)
+        self.project = project  # for the source clip's size beside the result
         self.manager = None
         self._jobs: set[int] = set()
         self._job_id: int | None = None
@@ -193,27 +194,41 @@ class PreviewPanel(QWidget):
                   if result.register_error else "Written to disk")
         self.record_label.setText(f"{record}\n{result.output}")
         self.stack.setCurrentIndex(1)
-        params = result.params or {}
-        source = params.get("source_path") if params.get("mode") == "v2v" else (
-            params.get("image_path") if params.get("mode") == "i2v" else None)
-        if source and Path(source).is_file():
-            from studio.core.probing import probe
-
-            try:
-                info = probe(source)
-                self.source_player.set_clip(None, source, info.frame_count or 1, info.fps or 0,
-                                            params.get("source_in_frame"),
-                                            params.get("source_out_frame"))
-                self.source_player.setVisible(True)
-                self.source_player.play()
-            except Exception:  # noqa: BLE001 - a missing source only hides the side view
-                self.source_player.setVisible(False)
-        else:
-            self.source_player.set_clip(None, None, 0, 0.0)
-            self.source_player.setVisible(False)
+        self._show_source(result.params or {})
         self.result_player.set_clip(None, result.output, result.frames, result.fps)
         self.result_player.play()
         self.restore_button.setEnabled(True)
+
+    def _show_source(self, params: dict) -> None:
+        """The source beside the result: the v2v clip looping within its in/out, the i2v
+        frame of a clip, or the i2v still. Sizes come from the project's records (no probing
+        in the GUI thread); a source it does not know is left out."""
+        mode = params.get("mode")
+        player = self.source_player
+        shown = False
+        clip = None
+        if mode in ("v2v", "i2v") and params.get("source_clip_id") is not None \
+                and self.project is not None:
+            try:
+                clip = self.project.clip(params["source_clip_id"])
+            except Exception:  # noqa: BLE001 - removed since: no side view
+                clip = None
+        if clip is not None and clip.ok and mode == "v2v":
+            player.set_clip(clip.id, clip.path, clip.info.frame_count, clip.info.fps,
+                            params.get("source_in_frame"), params.get("source_out_frame"))
+            player.play()
+            shown = True
+        elif mode == "i2v" and clip is not None and clip.ok \
+                and params.get("image_frame") is not None:
+            player.set_clip(clip.id, clip.path, clip.info.frame_count, clip.info.fps)
+            player.seek(params["image_frame"])
+            shown = True
+        elif mode == "i2v" and params.get("image_path") and params.get("image_frame") is None:
+            player.set_clip(None, params["image_path"], 1, 0.0)  # a still
+            shown = True
+        if not shown:
+            player.set_clip(None, None, 0, 0.0)
+        player.setVisible(shown)
 
     @Slot(int, str)
     def _on_failed(self, job_id: int, message: str) -> None:

@@ -275,6 +275,8 @@ class PromptPanel(QWidget):
                 # the engine gets the pixels (GenerateJob.image); the path is the record
                 values["image_path"] = self._player_path() or "player-frame"
                 values["image_frame"] = self.player.displayed_index
+                if getattr(self.player, "clip_id", None) is not None:
+                    values["source_clip_id"] = self.player.clip_id
         elif mode == "v2v":
             clip = self._selected_clip()
             if clip is not None:

@@ -41,7 +41,7 @@ def panels(qtbot, project, manager, tmp_path):
     selected: list = []
     prompt = PromptPanel(project, manager=manager, clip_source=lambda: selected,
                          template_store=TemplateStore(tmp_path / "templates.json"))
-    preview = PreviewPanel(manager=manager)
+    preview = PreviewPanel(manager=manager, project=project)
     prompt.job_submitted.connect(preview.track)
     preview.restore_requested.connect(prompt.restore)
     qtbot.addWidget(prompt)
@@ -201,3 +201,57 @@ def test_size_presets_follow_the_model_and_set_the_size(panels, tiny_ltx):
     assert (prompt.width_spin.value(), prompt.height_spin.value()) == (96, 64)
     prompt.width_spin.setValue(100)
     assert prompt.size_preset.currentText() == "Custom"
+
+
+def test_video_to_video_from_the_selected_clip_shows_its_source(qtbot, panels, project,
+                                                                 tiny_ltx, tmp_path):
+    from tests.media_factory import make_video
+
+    prompt, preview = panels
+    fill(prompt, tiny_ltx)
+    prompt.mode.setCurrentIndex(prompt.mode.findData("v2v"))
+    prompt.revalidate()
+    assert prompt.error is not None and prompt.error.field == "source_path"
+    assert not prompt.generate_button.isEnabled()
+    clip, _ = project.import_file(make_video(tmp_path / "src.mp4", frames=20, width=48,
+                                             height=40))
+    clip = project.set_in_out(clip.id, 2, 12)
+    prompt.selected.append(clip)
+    prompt.strength.setValue(0.5)
+    prompt.revalidate()
+    assert prompt.error is None and "frames 2..12" in prompt.source_label.text()
+    with qtbot.waitSignal(prompt.manager.job_finished, timeout=120_000) as finished:
+        prompt.generate()
+    params = finished.args[1].params
+    assert params["mode"] == "v2v" and params["source_path"] == clip.path
+    assert (params["source_in_frame"], params["source_out_frame"]) == (2, 12)
+    assert params["denoise_strength"] == 0.5
+    assert not preview.source_player.isHidden()  # the source loops beside the result
+
+
+def test_image_to_video_from_the_players_frame(qtbot, project, manager, tiny_ltx, tmp_path):
+    from studio.core.prompts import TemplateStore
+    from studio.ui.player import PlayerPanel
+    from studio.ui.prompt_panel import PromptPanel
+    from tests.media_factory import make_video
+
+    player = PlayerPanel()
+    qtbot.addWidget(player)
+    path = make_video(tmp_path / "frame.mp4", frames=6, width=48, height=40)
+    player.set_clip(1, str(path), 6, 24.0)
+    qtbot.waitUntil(lambda: player.displayed_index is not None, timeout=10_000)
+    prompt = PromptPanel(project, manager=manager, player=player,
+                         template_store=TemplateStore(tmp_path / "t.json"))
+    qtbot.addWidget(prompt)
+    try:
+        fill(prompt, tiny_ltx)
+        prompt.mode.setCurrentIndex(prompt.mode.findData("i2v"))
+        prompt.revalidate()
+        assert prompt.error is None, prompt.error
+        with qtbot.waitSignal(manager.job_finished, timeout=120_000) as finished:
+            prompt.generate()
+        params = finished.args[1].params
+        assert params["mode"] == "i2v" and params["image_frame"] == 0
+        assert params["image_path"] == str(path)
+    finally:
+        player.shutdown()
