@@ -11,6 +11,7 @@ from __future__ import annotations
 import platform
 from importlib import metadata
 
+import shiboken6
 from PySide6.QtCore import Qt, qVersion
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
@@ -136,6 +137,12 @@ def _keys(action: QAction) -> str:
                      for seq in action.shortcuts() if not seq.isEmpty())
 
 
+def _key(action: QAction) -> int:
+    """The C++ object's address: Python wrappers of one QAction need not be the same object,
+    and a collected wrapper's id() can be reused by another."""
+    return shiboken6.getCppPointer(action)[0]
+
+
 def shortcut_rows(window: QMainWindow) -> list[tuple[str, str, str]]:
     """(where, command, keys) for every action of ``window`` that has a shortcut: the menu
     bar's menus in order (submenus as "View › Theme"), then actions bound only to a panel."""
@@ -147,8 +154,8 @@ def shortcut_rows(window: QMainWindow) -> list[tuple[str, str, str]]:
             sub = action.menu()
             if sub is not None:
                 walk(sub, f"{where} › {_clean(sub.title())}")
-            elif not action.isSeparator() and id(action) not in seen:
-                seen.add(id(action))
+            elif not action.isSeparator() and _key(action) not in seen:
+                seen.add(_key(action))
                 keys = _keys(action)
                 if keys:
                     rows.append((where, _clean(action.text()), keys))
@@ -157,7 +164,7 @@ def shortcut_rows(window: QMainWindow) -> list[tuple[str, str, str]]:
         if top.menu() is not None:
             walk(top.menu(), _clean(top.menu().title()))
     for action in window.findChildren(QAction):
-        if id(action) in seen or action.menu() is not None:
+        if _key(action) in seen or action.menu() is not None:
             continue
         keys = _keys(action)
         if keys and action.text():

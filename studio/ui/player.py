@@ -389,8 +389,12 @@ class PlayerPanel(QWidget):
     position_changed = Signal(int)
     frame_displayed = Signal(int)  # the index of the frame now painted
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, parent: QWidget | None = None, *, keyboard_shortcuts: bool = True):
+        """``keyboard_shortcuts``: the main player's keys work anywhere in the window. A second
+        player in the same window (the generation preview) passes False: two enabled actions
+        sharing Space, the arrows, I and O make Qt fire neither, in any focus."""
         super().__init__(parent)
+        self._keyboard_shortcuts = keyboard_shortcuts
         self._clip_id: int | None = None
         self._path: str | None = None
         self._frame_count = 0
@@ -455,14 +459,15 @@ class PlayerPanel(QWidget):
         def make(text: str, shortcut: str | QKeySequence, slot, icon: str | None = None,
                  checkable: bool = False, auto_repeat: bool = False) -> QAction:
             action = QAction(text, self)
-            action.setShortcut(QKeySequence(shortcut))
-            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            if self._keyboard_shortcuts:
+                action.setShortcut(QKeySequence(shortcut))
+                action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
             action.setAutoRepeat(auto_repeat)
             action.setCheckable(checkable)
             if icon:
                 action.setIcon(_icon(icon))
             key = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
-            action.setToolTip(f"{text} ({key})")
+            action.setToolTip(f"{text} ({key})" if key else text)
             action.triggered.connect(slot)
             self.addAction(action)
             return action

@@ -64,9 +64,11 @@ class PreviewPanel(QWidget):
         self.preview_label.setMinimumSize(160, 120)
         self.preview_label.setSizePolicy(QSizePolicy.Policy.Expanding,
                                          QSizePolicy.Policy.Expanding)
-        self.result_player = PlayerPanel(self)
+        self.result_player = PlayerPanel(
+            self, keyboard_shortcuts=False)  # the main player keeps the keys
         self.result_player.set_loop(True)
-        self.source_player = PlayerPanel(self)
+        self.source_player = PlayerPanel(
+            self, keyboard_shortcuts=False)  # the main player keeps the keys
         self.source_player.set_loop(True)
         self.source_player.setVisible(False)
         players = QWidget()
