@@ -41,3 +41,10 @@ def tiny_captioner_dir(tmp_path_factory):
     from studio.inference.demo import make_demo_captioner
 
     return make_demo_captioner(tmp_path_factory.mktemp("models") / "smolvlm2-tiny")
+
+
+@pytest.fixture(autouse=True)
+def fresh_ui_settings(tmp_path_factory, monkeypatch):
+    """Each test gets its own config folder, so a window layout, theme or panel setting saved by
+    one test never shapes the next (QSettings files live under XDG_CONFIG_HOME)."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
