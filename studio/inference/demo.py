@@ -17,6 +17,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 from studio.inference.loading import DEMO_MARKER
 from studio.inference.registry import DEMO_LABEL
@@ -61,17 +62,14 @@ _CORPUS = [
 ]
 
 
-def make_demo_captioner(directory: str | os.PathLike) -> Path:
-    """Build the tiny SmolVLM2 into ``directory`` (created; its files replaced) and return it.
-
-    The folder is written next to its final place and renamed into it, so a reader never sees
-    half a model under the final name.
-    """
+def build_folder(directory: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+    """Run ``write(folder)`` on a new folder beside ``directory``, then rename it into place
+    (replacing an older copy), so a reader never sees half a model under the final name."""
     final = Path(directory)
     final.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
     try:
-        _write_captioner(work)
+        write(work)
         if final.exists():
             old = final.with_name(f".{final.name}.old")
             shutil.rmtree(old, ignore_errors=True)
@@ -83,6 +81,15 @@ def make_demo_captioner(directory: str | os.PathLike) -> Path:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return final
+
+
+def make_demo_captioner(directory: str | os.PathLike) -> Path:
+    """Build the tiny SmolVLM2 into ``directory`` (created; its files replaced) and return it.
+
+    The folder is written next to its final place and renamed into it, so a reader never sees
+    half a model under the final name.
+    """
+    return build_folder(directory, _write_captioner)
 
 
 def _write_captioner(folder: Path) -> None:

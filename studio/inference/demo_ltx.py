@@ -11,9 +11,7 @@ needed. torch, diffusers and transformers are imported inside the function.
 from __future__ import annotations
 
 import os
-import shutil
 import string
-import tempfile
 from pathlib import Path
 
 DEMO_LTX_ID = "demo/ltx-video-tiny"
@@ -28,22 +26,10 @@ _WORDS = ("a the of and in on with at to from is are camera slowly moves pans zo
 def make_demo_ltx(directory: str | os.PathLike) -> Path:
     """Build the tiny LTX-Video pipeline into ``directory`` (created; its files replaced) and
     return it. Written beside its final place and renamed in, so a reader never sees half of it."""
-    final = Path(directory)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
-    try:
-        build_demo_ltx_pipeline().save_pretrained(work, safe_serialization=True)
-        if final.exists():
-            old = final.with_name(f".{final.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            final.rename(old)
-            work.rename(final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            work.rename(final)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return final
+    from studio.inference.demo import build_folder
+
+    return build_folder(directory, lambda folder: build_demo_ltx_pipeline().save_pretrained(
+        folder, safe_serialization=True))
 
 
 def build_demo_ltx_pipeline():
