@@ -95,6 +95,9 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self.resize(1280, 800)
         self._restore_layout()
+        # Start with the clip list focused, not the filter box: Space and arrows then drive the
+        # player instead of typing into the filter.
+        self.bin.view.setFocus()
 
     # -- menus ----------------------------------------------------------------------------
     def _build_menus(self) -> None:

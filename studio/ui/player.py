@@ -422,6 +422,7 @@ class PlayerPanel(QWidget):
 
     def _build_widgets(self) -> None:
         self.view = VideoView(self)
+        self.view.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # a click on the picture: keys play
         self.timeline = TimelineWidget(self)
         self.timeline.scrubbed.connect(self._on_scrubbed)
         self.timeline.scrub_started.connect(self._on_scrub_started)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
 from studio.core.library import Project
 from studio.ui.main_window import MainWindow
@@ -116,4 +117,26 @@ def test_arrow_keys_step_the_player_while_the_bin_has_focus(qtbot, tmp_path, win
     assert window.bin.view.horizontalScrollBar().value() == 0
     qtbot.keyClick(window.bin.view, Qt.Key.Key_Left)
     qtbot.waitUntil(lambda: player.position == 1, timeout=10000)
+    project.close()
+
+
+def test_keys_drive_the_player_from_the_start_and_after_a_click_on_the_picture(qtbot, tmp_path, windows):
+    # Found in a real window: the filter box had focus at start, so Space typed into it.
+    (tmp_path / "media").mkdir()
+    clip_path = make_video(tmp_path / "media" / "walk.mp4", width=96, height=64, frames=20, fps=20)
+    project = Project(tmp_path / "project")
+    window = windows(project)
+    window.activateWindow()
+    assert QApplication.focusWidget() is not window.bin.filter_box
+    with qtbot.waitSignal(window.bin.import_finished, timeout=60000):
+        window.bin.import_paths([str(clip_path)])
+    window.bin.select_clip(project.clips()[0].id)
+    player = window.player
+    qtbot.waitUntil(lambda: player.clip_id is not None and player.displayed_index == 0, timeout=10000)
+    window.bin.filter_box.setFocus()
+    qtbot.mouseClick(player.view, Qt.MouseButton.LeftButton)
+    assert QApplication.focusWidget() is player.view
+    qtbot.keyClick(player.view, Qt.Key.Key_Right)
+    qtbot.waitUntil(lambda: player.position == 1, timeout=10000)
+    assert window.bin.filter_box.text() == ""
     project.close()
