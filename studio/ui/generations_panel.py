@@ -1,0 +1,525 @@
+"""The generations list (Generate > Generations): every video the project generated, newest
+first, with a thumbnail, the prompt, the model (and the demo label), seed, size and frames,
+when it was made, and its analysis summary (mean warp error, flicker) once known.
+
+Finished generations without an analysis in their sidecar are analysed in the background
+(``core.metrics.analyze_generation`` on a one-thread pool, imported there: it loads OpenCV);
+the result goes into the list and into the ``.json`` sidecar under ``"analysis"`` (rewritten
+atomically: a temporary file, then ``os.replace``; every other key is kept). Thumbnails are
+made on a pool thread and cached under the project's ``thumbnails/`` like the bin's.
+
+Actions on the selected generation: Play (``play_requested``: the main window plays it in
+the main player), Restore Settings (``restore_requested`` with ``GenerationParams``), Export…
+(the export dialog with the generation as its source and its settings as metadata) and Show
+in Folder. The model is a C++ ``QStandardItemModel`` (no Python ``data()`` overrides).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QUrl, Signal, Slot
+from PySide6.QtGui import QColor, QDesktopServices, QImage, QPainter, QPixmap, QStandardItem, \
+    QStandardItemModel
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core.cancel import Cancelled, CancelToken
+from studio.ui.media_workers import ThumbnailSignals, ThumbnailTask
+
+DEMO_PREFIX = "demo/"  # studio.inference.registry's (kept light: no inference import here)
+DEMO_LABEL = "demo model: random weights"
+THUMB_MAX_SIDE = 192
+THUMB_W, THUMB_H = 96, 54
+PROMPT_CHARS = 80
+COLUMNS = ("Video", "Prompt", "Model", "Seed", "Size", "Created", "Warp error", "Flicker")
+ID_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+def sidecar_path(path: str | os.PathLike) -> Path:
+    return Path(path).with_suffix(".json")
+
+
+def read_sidecar(path: str | os.PathLike) -> dict | None:
+    """The sidecar's JSON of a generation video, or None when there is none (or it is not a
+    JSON object). Raises ValueError naming the file when it cannot be read or parsed."""
+    side = sidecar_path(path)
+    if not side.is_file():
+        return None
+    try:
+        data = json.loads(side.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{side}: cannot read the sidecar ({err})") from None
+    return data if isinstance(data, dict) else None
+
+
+def write_analysis(path: str | os.PathLike, analysis: dict) -> Path | None:
+    """Put ``analysis`` into the generation's sidecar under ``"analysis"``, keeping every other
+    key; written to a temporary file beside it, then renamed over it. Returns the sidecar, or
+    None when the generation has none (a sidecar is never created: it would hide the mp4's
+    comment tag from ``read_record``). Raises OSError / ValueError naming the file."""
+    data = read_sidecar(path)
+    if data is None:
+        return None
+    side = sidecar_path(path)
+    data["analysis"] = analysis
+    tmp = side.with_name(f".{side.name}.{os.getpid()}.{threading.get_ident()}.part")
+    try:
+        tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, side)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return side
+
+
+def summary_text(analysis: dict | None) -> tuple[str, str]:
+    """(warp error, flicker) as shown in the list."""
+    if not analysis:
+        return "", ""
+    warp, flicker = analysis.get("warp_error_mean"), analysis.get("flicker")
+    return (f"{warp:.4f}" if isinstance(warp, (int, float)) else "–",
+            f"{flicker:.4f}" if isinstance(flicker, (int, float)) else "–")
+
+
+# ---- background work ----------------------------------------------------------------------------
+
+class AnalysisSignals(QObject):
+    inspected = Signal(int, bool, object)  # generation id, demo, analysis dict or None
+    analysing = Signal(int)  # generation id
+    analysed = Signal(int, object, str)  # generation id, analysis dict, note ('' or a problem)
+    failed = Signal(int, str)  # generation id, message naming the file
+
+
+class GenerationAnalysisTask(QRunnable):
+    """Read a generation's sidecar (demo? analysed?) and, when it has no analysis yet,
+    analyse every frame and write the result into the sidecar."""
+
+    def __init__(self, generation_id: int, path: str, signals: AnalysisSignals,
+                 cancel: CancelToken, analyse: bool = True):
+        super().__init__()
+        self.generation_id = generation_id
+        self.path = str(path)
+        self._signals = signals
+        self._cancel = cancel
+        self._analyse = analyse
+
+    def run(self) -> None:
+        gid = self.generation_id
+        if self._cancel.cancelled:
+            return
+        try:
+            data = read_sidecar(self.path)
+        except ValueError as err:
+            self._signals.failed.emit(gid, str(err))
+            data = None
+        settings = (data or {}).get("settings")
+        demo = isinstance(settings, dict) and bool(settings.get("demo"))
+        existing = (data or {}).get("analysis")
+        existing = existing if isinstance(existing, dict) else None
+        self._signals.inspected.emit(gid, demo, existing)
+        if existing is not None or not self._analyse:
+            return
+        if not Path(self.path).is_file():
+            self._signals.failed.emit(gid, f"{self.path}: file not found")
+            return
+        self._signals.analysing.emit(gid)
+        try:
+            from studio.core import metrics
+
+            analysis = metrics.analyze_generation(self.path, cancel=self._cancel)
+        except Cancelled:
+            return
+        except Exception as err:  # noqa: BLE001 - every failure becomes a message
+            from studio.ui.analysis_worker import describe_failure
+
+            self._signals.failed.emit(gid, describe_failure(self.path, err))
+            return
+        note = ""
+        try:
+            if write_analysis(self.path, analysis) is None:
+                note = f"{sidecar_path(self.path)}: no sidecar; the analysis is not saved"
+        except (OSError, ValueError) as err:
+            note = f"{sidecar_path(self.path)}: could not save the analysis ({err})"
+        self._signals.analysed.emit(gid, analysis, note)
+
+
+# ---- the panel ------------------------------------------------------------------------------------
+
+class GenerationsPanel(QWidget):
+    play_requested = Signal(str, int, float)  # path, frame count, fps
+    restore_requested = Signal(object)  # GenerationParams
+    status_message = Signal(str)
+
+    def __init__(self, project, parent: QWidget | None = None, *, manager=None,
+                 export_queue=None, analyse: bool = True):
+        """``export_queue``: a callable returning the ``ExportQueue`` Export… uses (None:
+        Export… is off). ``analyse``: analyse generations that have no summary yet."""
+        super().__init__(parent)
+        self.setObjectName("GenerationsPanel")
+        self.project = project
+        self.export_queue = export_queue
+        self.analyse = analyse
+        self.analyses: dict[int, dict] = {}  # generation id -> analysis (summary + series)
+        self.demo: dict[int, bool] = {}
+        self.problems: dict[int, str] = {}
+        self._generations: dict[int, object] = {}
+        self._thumbs: dict[int, QPixmap] = {}
+        self._requested: set[int] = set()
+        self._running: set[int] = set()
+        self._export_dialog = None
+        self._cancel = CancelToken()
+        self.thumb_pool = QThreadPool(self)
+        self.thumb_pool.setMaxThreadCount(1)
+        self.analysis_pool = QThreadPool(self)
+        self.analysis_pool.setMaxThreadCount(1)
+        self._thumb_signals = ThumbnailSignals(self)
+        self._thumb_signals.ready.connect(self._on_thumbnail)
+        self._thumb_signals.failed.connect(self._on_thumbnail_failed)
+        self._signals = AnalysisSignals(self)
+        self._signals.inspected.connect(self._on_inspected)
+        self._signals.analysing.connect(self._on_analysing)
+        self._signals.analysed.connect(self._on_analysed)
+        self._signals.failed.connect(self._on_failed)
+        self._placeholder = QPixmap(THUMB_W, THUMB_H)
+        self._placeholder.fill(QColor(40, 40, 44))
+
+        self.model = QStandardItemModel(0, len(COLUMNS), self)
+        self.model.setHorizontalHeaderLabels(list(COLUMNS))
+        self.view = QTableView(self)
+        self.view.setModel(self.model)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.view.setIconSize(self._placeholder.size())
+        self.view.verticalHeader().setVisible(False)
+        self.view.verticalHeader().setDefaultSectionSize(THUMB_H + 6)
+        self.view.setWordWrap(False)
+        self.view.setTextElideMode(Qt.TextElideMode.ElideRight)
+        header = self.view.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(False)
+        for column, width in enumerate((THUMB_W + 10, 240, 170, 90, 110, 130, 80, 70)):
+            self.view.setColumnWidth(column, width)
+        self.view.doubleClicked.connect(lambda _index: self.play_selected())
+        self.view.selectionModel().selectionChanged.connect(self._update_buttons)
+
+        self.play_button = QPushButton("Play")
+        self.play_button.clicked.connect(self.play_selected)
+        self.restore_button = QPushButton("Restore Settings")
+        self.restore_button.clicked.connect(self.restore_selected)
+        self.export_button = QPushButton("Export…")
+        self.export_button.clicked.connect(self.export_selected)
+        self.folder_button = QPushButton("Show in Folder")
+        self.folder_button.clicked.connect(self.show_selected_in_folder)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        buttons = QHBoxLayout()
+        for button in (self.play_button, self.restore_button, self.export_button,
+                       self.folder_button):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.view, 1)
+        layout.addLayout(buttons)
+        layout.addWidget(self.status)
+
+        if manager is not None:
+            manager.job_finished.connect(self._on_job_finished)
+        self.refresh()
+        self._update_buttons()
+
+    # -- listing --------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """List the project's generations again (newest first), keeping the selection, and
+        start thumbnails and analyses for new ones."""
+        selected = self.selected_id()
+        try:
+            generations = self.project.generations()
+        except Exception as err:  # noqa: BLE001 - a broken database: say so, keep the list
+            self.status.setText(f"{self.project.root}: cannot read the generations ({err})")
+            return
+        self._generations = {g.id: g for g in generations}
+        self.model.removeRows(0, self.model.rowCount())
+        for generation in reversed(generations):
+            self.model.appendRow(self._row(generation))
+        if selected is not None:
+            self.select(selected)
+        for generation in generations:
+            if generation.id not in self._requested:
+                self._requested.add(generation.id)
+                self._start_work(generation)
+        self._update_status()
+
+    def _row(self, g) -> list[QStandardItem]:
+        thumb = QStandardItem()
+        thumb.setData(g.id, ID_ROLE)
+        thumb.setData(self._thumbs.get(g.id, self._placeholder), Qt.ItemDataRole.DecorationRole)
+        thumb.setToolTip(g.path)
+        prompt_text = (g.prompt or "").strip()
+        shown = prompt_text if len(prompt_text) <= PROMPT_CHARS \
+            else prompt_text[:PROMPT_CHARS - 1].rstrip() + "…"
+        prompt = QStandardItem(shown or "(no prompt)")
+        prompt.setToolTip(prompt_text)
+        model = QStandardItem(self._model_text(g))
+        model.setToolTip(g.model or "")
+        seed = g.params.get("seed")
+        seed_item = QStandardItem("" if seed is None else str(seed))
+        size = QStandardItem(self._size_text(g))
+        created = QStandardItem(time.strftime("%Y-%m-%d %H:%M", time.localtime(g.created_at)))
+        warp, flicker = summary_text(self.analyses.get(g.id))
+        if g.id in self._running:
+            warp = "analysing…"
+        warp_item, flicker_item = QStandardItem(warp), QStandardItem(flicker)
+        problem = self.problems.get(g.id)
+        if problem:
+            warp_item.setText("–")
+            warp_item.setToolTip(problem)
+        items = [thumb, prompt, model, seed_item, size, created, warp_item, flicker_item]
+        for item in items:
+            item.setEditable(False)
+        return items
+
+    def _model_text(self, g) -> str:
+        name = g.model or "?"
+        if os.sep in name or "/" in name:
+            name = name.rstrip("/\\")
+            if not name.startswith(DEMO_PREFIX):
+                name = Path(name).name or name
+        if self.demo.get(g.id) or (g.model or "").startswith(DEMO_PREFIX):
+            return f"{name} ({DEMO_LABEL})"
+        return name
+
+    @staticmethod
+    def _size_text(g) -> str:
+        if g.info is not None:
+            return f"{g.info.width}×{g.info.height}, {g.info.frame_count} f"
+        p = g.params
+        if p.get("width") and p.get("height"):
+            return f"{p['width']}×{p['height']}, {p.get('num_frames', '?')} f"
+        return ""
+
+    def _row_of(self, generation_id: int) -> int:
+        for row in range(self.model.rowCount()):
+            if self.model.item(row, 0).data(ID_ROLE) == generation_id:
+                return row
+        return -1
+
+    def _update_row(self, generation_id: int) -> None:
+        row = self._row_of(generation_id)
+        g = self._generations.get(generation_id)
+        if row < 0 or g is None:
+            return
+        fresh = self._row(g)
+        for column in range(1, len(COLUMNS)):
+            item = self.model.item(row, column)
+            item.setText(fresh[column].text())
+            item.setToolTip(fresh[column].toolTip())
+
+    def _update_status(self) -> None:
+        count = self.model.rowCount()
+        running = len(self._running)
+        text = (f"{count} generation{'s' if count != 1 else ''}" if count else
+                "No generations yet: Generate > Prompt Panel makes one.")
+        if running:
+            text += " · analysing…"
+        self.status.setText(text)
+
+    # -- background work ------------------------------------------------------------------
+    def _start_work(self, g) -> None:
+        if Path(g.path).is_file():
+            stat = Path(g.path).stat()
+            key = f"gen-{g.id}-{stat.st_size}-{int(stat.st_mtime)}-{THUMB_MAX_SIDE}.jpg"
+            self.thumb_pool.start(ThumbnailTask(g.id, g.path, self.project.thumbnails_dir / key,
+                                                THUMB_MAX_SIDE, self._thumb_signals))
+        else:
+            self.problems[g.id] = f"{g.path}: file not found"
+            self._update_row(g.id)
+        self.analysis_pool.start(GenerationAnalysisTask(
+            g.id, g.path, self._signals, self._cancel, analyse=self.analyse))
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._running) or self.analysis_pool.activeThreadCount() > 0
+
+    @Slot(int, QImage)
+    def _on_thumbnail(self, generation_id: int, image: QImage) -> None:
+        scaled = image.scaled(THUMB_W, THUMB_H, Qt.AspectRatioMode.KeepAspectRatio,
+                              Qt.TransformationMode.SmoothTransformation)
+        canvas = QPixmap(THUMB_W, THUMB_H)
+        canvas.fill(QColor(20, 20, 22))
+        painter = QPainter(canvas)
+        painter.drawImage((THUMB_W - scaled.width()) // 2, (THUMB_H - scaled.height()) // 2,
+                          scaled)
+        painter.end()
+        self._thumbs[generation_id] = canvas
+        row = self._row_of(generation_id)
+        if row >= 0:
+            self.model.item(row, 0).setData(canvas, Qt.ItemDataRole.DecorationRole)
+
+    @Slot(int, str)
+    def _on_thumbnail_failed(self, generation_id: int, message: str) -> None:
+        self.status_message.emit(f"No thumbnail: {message}")
+
+    def thumbnail(self, generation_id: int) -> QPixmap | None:
+        return self._thumbs.get(generation_id)
+
+    @Slot(int, bool, object)
+    def _on_inspected(self, generation_id: int, demo: bool, analysis) -> None:
+        self.demo[generation_id] = demo
+        if analysis is not None:
+            self.analyses[generation_id] = analysis
+        self._update_row(generation_id)
+
+    @Slot(int)
+    def _on_analysing(self, generation_id: int) -> None:
+        self._running.add(generation_id)
+        self._update_row(generation_id)
+        self._update_status()
+
+    @Slot(int, object, str)
+    def _on_analysed(self, generation_id: int, analysis, note: str) -> None:
+        self._running.discard(generation_id)
+        self.analyses[generation_id] = analysis
+        if note:
+            self.problems[generation_id] = note
+            self.status_message.emit(note)
+        self._update_row(generation_id)
+        self._update_status()
+
+    @Slot(int, str)
+    def _on_failed(self, generation_id: int, message: str) -> None:
+        self._running.discard(generation_id)
+        self.problems[generation_id] = message
+        self._update_row(generation_id)
+        self._update_status()
+        self.status_message.emit(message)
+
+    @Slot(int, object)
+    def _on_job_finished(self, _job_id: int, result) -> None:
+        if getattr(result, "generation_id", None) is not None:
+            self.refresh()
+
+    # -- selection and actions ------------------------------------------------------------
+    def selected_id(self) -> int | None:
+        rows = self.view.selectionModel().selectedRows()
+        return self.model.item(rows[0].row(), 0).data(ID_ROLE) if rows else None
+
+    def selected(self):
+        gid = self.selected_id()
+        return self._generations.get(gid) if gid is not None else None
+
+    def select(self, generation_id: int) -> bool:
+        row = self._row_of(generation_id)
+        if row < 0:
+            return False
+        self.view.selectRow(row)
+        return True
+
+    @Slot()
+    def _update_buttons(self, *_args) -> None:
+        has = self.selected() is not None
+        for button in (self.play_button, self.restore_button, self.folder_button):
+            button.setEnabled(has)
+        self.export_button.setEnabled(has and self.export_queue is not None)
+
+    @Slot()
+    def play_selected(self) -> bool:
+        g = self.selected()
+        if g is None:
+            return False
+        if not Path(g.path).is_file():
+            self._say(f"{g.path}: file not found")
+            return False
+        frames = g.info.frame_count if g.info is not None else int(g.params.get("num_frames")
+                                                                    or 0)
+        fps = g.info.fps if g.info is not None else float(g.params.get("fps") or 0.0)
+        self.play_requested.emit(g.path, frames, fps)
+        return True
+
+    @Slot()
+    def restore_selected(self):
+        """Emit the selected generation's settings (GenerationParams); the params, or None."""
+        g = self.selected()
+        if g is None:
+            return None
+        from studio.core.params import GenerationParams, ParamsError
+
+        try:
+            params = GenerationParams.from_dict(g.params)
+        except (ParamsError, TypeError, ValueError) as err:
+            self._say(f"Cannot restore the settings of generation #{g.id}: {err}")
+            return None
+        self.restore_requested.emit(params)
+        return params
+
+    def export_source(self, g):
+        """The export dialog's source for generation ``g``: its sidecar's settings (the full
+        record) as metadata, or the project's settings when it has no readable sidecar."""
+        from studio.ui.export_dialog import ExportSource
+
+        metadata = None
+        try:
+            data = read_sidecar(g.path)
+        except ValueError:
+            data = None
+        if data is not None and isinstance(data.get("settings"), dict):
+            metadata = data["settings"]
+        if metadata is None:
+            metadata = {"prompt": g.prompt, "model": g.model, "mode": g.kind,
+                        "params": dict(g.params)}
+        return ExportSource(path=g.path, label=Path(g.path).name, stem=Path(g.path).stem,
+                            frame_count=g.info.frame_count if g.info is not None else None,
+                            metadata=metadata)
+
+    @Slot()
+    def export_selected(self):
+        """Open the export dialog with the selected generation as its source; the dialog."""
+        g = self.selected()
+        if g is None or self.export_queue is None:
+            return None
+        from studio.ui.export_dialog import ExportDialog
+
+        if self._export_dialog is not None:
+            self._export_dialog.shutdown()
+            self._export_dialog.deleteLater()
+        dialog = ExportDialog([self.export_source(g)], self.export_queue(), self,
+                              default_folder=self.project.exports_dir)
+        self._export_dialog = dialog
+        dialog.show()
+        return dialog
+
+    @Slot()
+    def show_selected_in_folder(self) -> bool:
+        g = self.selected()
+        if g is None:
+            return False
+        folder = Path(g.path).parent
+        if not folder.is_dir():
+            self._say(f"{folder}: folder not found")
+            return False
+        return QDesktopServices.openUrl(QUrl.fromLocalFile(os.fspath(folder)))
+
+    def _say(self, text: str) -> None:
+        self.status.setText(text)
+        self.status_message.emit(text)
+
+    def shutdown(self) -> None:
+        self._cancel.cancel()
+        self.analysis_pool.clear()
+        self.thumb_pool.clear()
+        self.analysis_pool.waitForDone(10_000)
+        self.thumb_pool.waitForDone(10_000)
+        if self._export_dialog is not None:
+            self._export_dialog.shutdown()
