@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QSettings, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence, QUndoStack
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow
 
@@ -93,6 +93,7 @@ class MainWindow(QMainWindow):
         self._build_exports()
 
         self._build_menus()
+        self._build_toolbar()
         self.resize(1280, 800)
         self._restore_layout()
         # Start with the clip list focused, not the filter box: Space and arrows then drive the
@@ -156,6 +157,7 @@ class MainWindow(QMainWindow):
         caption_menu.addAction(self.export_dataset_action)
 
         view_menu = self.menuBar().addMenu("&View")
+        self._view_menu = view_menu
         view_menu.addAction(self.bin_dock.toggleViewAction())
         view_menu.addAction(self.caption_dock.toggleViewAction())
         view_menu.addAction(self.analysis_dock.toggleViewAction())
@@ -179,6 +181,35 @@ class MainWindow(QMainWindow):
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
         self.about_action.triggered.connect(self.show_about)
         help_menu.addAction(self.about_action)
+
+    def _build_toolbar(self) -> None:
+        """The main toolbar (Import, Caption, Generate, Export, Analyse): the menus' own
+        actions, with the line icons of studio.ui.icons tinted for the theme (re-tinted when
+        it changes). Its objectName lets saveState/restoreState keep where it is."""
+        from studio.ui.icons import ActionIcons
+
+        self.action_icons = ActionIcons(self, self.theme)
+        for action, name in (
+                (self.import_files_action, "import"), (self.import_folder_action, "import-folder"),
+                (self.export_action, "export"), (self.export_dataset_action, "dataset"),
+                (self.bin.remove_action, "remove"), (self.undo_action, "undo"),
+                (self.redo_action, "redo"), (self.captions.caption_action, "caption"),
+                (self.captions.cancel_action, "cancel"), (self.captions.save_action, "save"),
+                (self.generate_dock.toggleViewAction(), "generate"),
+                (self.analyse_action, "analyse")):
+            self.action_icons.set(action, name)
+        self.main_toolbar = self.addToolBar("Main Toolbar")
+        self.main_toolbar.setObjectName("MainToolBar")
+        self.main_toolbar.setIconSize(QSize(20, 20))
+        self.main_toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        for action, label in ((self.import_files_action, "Import"),
+                              (self.captions.caption_action, "Caption"),
+                              (self.generate_dock.toggleViewAction(), "Generate"),
+                              (self.export_action, "Export"),
+                              (self.analyse_action, "Analyse")):
+            action.setIconText(label)  # the button's label; menus keep the full text
+            self.main_toolbar.addAction(action)
+        self._view_menu.addAction(self.main_toolbar.toggleViewAction())
 
     @Slot()
     def import_files_dialog(self) -> None:

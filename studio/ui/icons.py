@@ -1,0 +1,116 @@
+"""Studio's action icons: simple single-colour line SVGs (studio/resources/icons/actions, 24x24
+viewBox, ``stroke="currentColor"``) rendered in the palette's text colour, so one set suits the
+light and the dark theme.
+
+``icon(name)`` renders an icon for the application's palette now; ``ActionIcons`` gives actions
+their icons and renders them again when the theme changes (View › Theme, or the desktop's).
+The SVG files are package data, read through importlib.resources like the application icon.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QByteArray, QObject, QRectF, Qt, Slot
+from PySide6.QtGui import QAction, QColor, QGuiApplication, QIcon, QPainter, QPalette, QPixmap
+
+# Every action icon shipped; a test renders each one.
+NAMES = ("import", "import-folder", "export", "caption", "generate", "analyse", "play", "pause",
+         "stop", "undo", "redo", "cancel", "remove", "save", "dataset")
+SIZES = (16, 20, 24, 32)
+
+_R = QPalette.ColorRole
+_G = QPalette.ColorGroup
+_svg_cache: dict[str, bytes] = {}
+
+
+class IconError(LookupError):
+    pass
+
+
+def svg_bytes(name: str) -> bytes:
+    """The SVG source of action icon ``name`` (one of ``NAMES``)."""
+    data = _svg_cache.get(name)
+    if data is None:
+        from studio.resources import resource
+
+        node = resource("icons", "actions", f"{name}.svg")
+        try:
+            data = node.read_bytes()
+        except (FileNotFoundError, OSError) as exc:
+            raise IconError(f"no action icon {name!r} (looked for icons/actions/{name}.svg "
+                            "in studio.resources)") from exc
+        _svg_cache[name] = data
+    return data
+
+
+def render(name: str, size: int, color: QColor | str, device_pixel_ratio: float = 1.0) -> QPixmap:
+    """Icon ``name`` drawn ``size`` x ``size`` (logical pixels) in ``color`` on transparency."""
+    from PySide6.QtSvg import QSvgRenderer
+
+    hex_color = QColor(color).name(QColor.NameFormat.HexRgb)
+    svg = svg_bytes(name).replace(b"currentColor", hex_color.encode())
+    renderer = QSvgRenderer(QByteArray(svg))
+    if not renderer.isValid():
+        raise IconError(f"action icon {name!r} is not a valid SVG")
+    pixels = max(1, round(size * device_pixel_ratio))
+    pixmap = QPixmap(pixels, pixels)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    renderer.render(painter, QRectF(0, 0, pixels, pixels))
+    painter.end()
+    pixmap.setDevicePixelRatio(device_pixel_ratio)
+    return pixmap
+
+
+def icon(name: str, palette: QPalette | None = None) -> QIcon:
+    """Icon ``name`` for ``palette`` (default: the application's): the text colour when
+    enabled, the disabled text colour when disabled, the highlighted text colour when selected
+    (a menu's hovered entry); Active falls back to Normal."""
+    if palette is None:
+        palette = QGuiApplication.palette()
+    app = QGuiApplication.instance()
+    ratio = app.devicePixelRatio() if app is not None else 1.0
+    colors = {
+        QIcon.Mode.Normal: palette.color(_G.Active, _R.WindowText),
+        QIcon.Mode.Disabled: palette.color(_G.Disabled, _R.WindowText),
+        QIcon.Mode.Selected: palette.color(_G.Active, _R.HighlightedText),
+    }
+    result = QIcon()
+    for mode, color in colors.items():
+        for size in SIZES:
+            result.addPixmap(render(name, size, color, ratio), mode, QIcon.State.Off)
+    return result
+
+
+class ActionIcons(QObject):
+    """Gives actions their icons and renders them again when the theme changes.
+
+    ``set(action, name)``; lives in the GUI thread, a child of the window."""
+
+    def __init__(self, parent: QObject, theme_manager=None) -> None:
+        super().__init__(parent)
+        self._bound: list[tuple[QAction, str]] = []
+        if theme_manager is not None:
+            theme_manager.theme_changed.connect(self.refresh)
+
+    def set(self, action: QAction, name: str) -> None:
+        svg_bytes(name)  # a wrong name fails here, naming the icon
+        self._bound.append((action, name))
+        action.setIcon(icon(name))
+
+    def names(self) -> dict[QAction, str]:
+        return dict(self._bound)
+
+    @Slot()
+    @Slot(str)
+    def refresh(self, *_theme) -> None:
+        """Render every bound icon again in the application's palette now."""
+        import shiboken6
+
+        self._bound = [(a, n) for a, n in self._bound if shiboken6.isValid(a)]
+        made: dict[str, QIcon] = {}
+        for action, name in self._bound:
+            if name not in made:
+                made[name] = icon(name)
+            action.setIcon(made[name])
+
