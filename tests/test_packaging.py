@@ -85,6 +85,10 @@ def test_built_wheel_ships_the_icons(tmp_path):
     assert "studio/resources/icons/studio.svg" in names
     for size in ICON_SIZES:
         assert f"studio/resources/icons/hicolor/{size}x{size}/apps/studio.png" in names
+    actions = sorted(p.name for p in (ROOT / "studio" / "resources" / "icons" / "actions").glob("*.svg"))
+    assert actions  # the toolbar's icons (studio.ui.icons)
+    for name in actions:
+        assert f"studio/resources/icons/actions/{name}" in names
     assert "studio/cli.py" in names and "studio/ui/main_window.py" in names
 
 
