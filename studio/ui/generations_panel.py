@@ -210,7 +210,8 @@ class GenerationsPanel(QWidget):
         header = self.view.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(False)
-        for column, width in enumerate((THUMB_W + 10, 240, 170, 90, 110, 130, 80, 70)):
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        for column, width in enumerate((THUMB_W + 10, 220, 300, 60, 100, 120, 80, 70)):
             self.view.setColumnWidth(column, width)
         self.view.doubleClicked.connect(lambda _index: self.play_selected())
         self.view.selectionModel().selectionChanged.connect(self._update_buttons)
@@ -274,6 +275,8 @@ class GenerationsPanel(QWidget):
         prompt.setToolTip(prompt_text)
         model = QStandardItem(self._model_text(g))
         model.setToolTip(g.model or "")
+        if DEMO_LABEL in model.text():
+            model.setForeground(QColor(224, 140, 40))
         seed = g.params.get("seed")
         seed_item = QStandardItem("" if seed is None else str(seed))
         size = QStandardItem(self._size_text(g))
@@ -293,12 +296,10 @@ class GenerationsPanel(QWidget):
 
     def _model_text(self, g) -> str:
         name = g.model or "?"
-        if os.sep in name or "/" in name:
-            name = name.rstrip("/\\")
-            if not name.startswith(DEMO_PREFIX):
-                name = Path(name).name or name
+        if os.path.isabs(name):  # a model folder: its name (the tooltip has the path)
+            name = Path(name.rstrip("/\\")).name or name
         if self.demo.get(g.id) or (g.model or "").startswith(DEMO_PREFIX):
-            return f"{name} ({DEMO_LABEL})"
+            return f"{name}\n⚠ {DEMO_LABEL}"
         return name
 
     @staticmethod
@@ -326,6 +327,8 @@ class GenerationsPanel(QWidget):
             item = self.model.item(row, column)
             item.setText(fresh[column].text())
             item.setToolTip(fresh[column].toolTip())
+            item.setData(fresh[column].data(Qt.ItemDataRole.ForegroundRole),
+                         Qt.ItemDataRole.ForegroundRole)
 
     def _update_status(self) -> None:
         count = self.model.rowCount()

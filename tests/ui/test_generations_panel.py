@@ -51,7 +51,7 @@ def generations(project):
 def make_panel(qtbot, project, **kwargs) -> GenerationsPanel:
     panel = GenerationsPanel(project, **kwargs)
     qtbot.addWidget(panel)
-    panel.resize(1000, 300)
+    panel.resize(1150, 300)
     return panel
 
 
