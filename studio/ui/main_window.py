@@ -170,6 +170,7 @@ class MainWindow(QMainWindow):
         generate_menu = self.menuBar().addMenu("&Generate")
         generate_menu.addAction(self.generate_dock.toggleViewAction())
         generate_menu.addAction(self.generation_preview_dock.toggleViewAction())
+        generate_menu.addAction(self.generations_dock.toggleViewAction())
 
         help_menu = self.menuBar().addMenu("&Help")
         self.shortcuts_action = QAction("&Keyboard Shortcuts", self)
@@ -437,6 +438,16 @@ class MainWindow(QMainWindow):
         self.generation_preview_dock.hide()
         self.generation_preview_dock.toggleViewAction().setText("Generation Preview")
         self.generation_preview_dock.visibilityChanged.connect(self._on_generation_visibility)
+        # The generations list: its panel is built when first shown or when a generation
+        # finishes (it then analyses the new video in the background).
+        self._generations_panel = None
+        self.generations_dock = QDockWidget("Generations", self)
+        self.generations_dock.setObjectName("GenerationsDock")
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.generations_dock)
+        self.generations_dock.hide()
+        self.generations_dock.toggleViewAction().setText("Generations")
+        self.generations_dock.visibilityChanged.connect(self._on_generations_visibility)
+        self.model_manager.job_finished.connect(self._on_generation_job_finished)
 
     @property
     def prompt_panel(self):
@@ -458,6 +469,43 @@ class MainWindow(QMainWindow):
             panel.status_message.connect(self._on_status_message)
             self._preview_panel.restore_requested.connect(panel.restore)
         return self._prompt_panel
+
+    @property
+    def generations_panel(self):
+        """The ``GenerationsPanel`` of the Generations dock, built on first use."""
+        if self._generations_panel is None:
+            from studio.ui.generations_panel import GenerationsPanel
+
+            panel = GenerationsPanel(self.project, self.generations_dock,
+                                     manager=self.model_manager,
+                                     export_queue=lambda: self.export_queue)
+            panel.play_requested.connect(self._on_play_generation)
+            panel.restore_requested.connect(self._on_restore_generation)
+            panel.status_message.connect(self._on_status_message)
+            self.generations_dock.setWidget(panel)
+            self._generations_panel = panel
+        return self._generations_panel
+
+    @Slot(bool)
+    def _on_generations_visibility(self, visible: bool) -> None:
+        if visible:
+            self.generations_panel  # noqa: B018 -- builds the panel
+
+    @Slot(int, object)
+    def _on_generation_job_finished(self, _job_id: int, result) -> None:
+        if getattr(result, "generation_id", None) is not None and self._generations_panel is None:
+            self.generations_panel  # noqa: B018 -- built now, it lists and analyses the new one
+
+    @Slot(str, int, float)
+    def _on_play_generation(self, path: str, frames: int, fps: float) -> None:
+        self.player.set_clip(None, path, frames, fps)
+        self.player.play()
+
+    @Slot(object)
+    def _on_restore_generation(self, params) -> None:
+        self.generate_dock.show()
+        self.generate_dock.raise_()
+        self.prompt_panel.restore(params)
 
     @property
     def preview_panel(self):
@@ -603,6 +651,8 @@ class MainWindow(QMainWindow):
             self._analysis.shutdown()
         if self._preview_panel is not None:
             self._preview_panel.shutdown()
+        if self._generations_panel is not None:
+            self._generations_panel.shutdown()
         self.player.shutdown()
         self.bin.shutdown()
 

@@ -203,3 +203,59 @@ def test_play_emits_the_path_frames_and_rate(qtbot, project, generations):
         assert played.args[2] == pytest.approx(24.0)
     finally:
         panel.shutdown()
+
+
+def test_the_window_lists_generations_plays_and_restores(qtbot, project, generations):
+    from studio.ui.main_window import MainWindow
+
+    (a, _), _ = generations
+    window = MainWindow(project)
+    qtbot.addWidget(window)
+    try:
+        assert window._generations_panel is None  # not built at start-up
+        generate = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Generate")
+        assert window.generations_dock.toggleViewAction() in generate.actions()
+        window.show()
+        window.generations_dock.toggleViewAction().trigger()
+        panel = window._generations_panel
+        assert panel is not None and panel.model.rowCount() == 2
+        panel.select(a.id)
+        panel.play_button.click()
+        assert window.player._path == a.path
+        panel.restore_button.click()
+        assert window.generate_dock.isVisible()
+        assert window.prompt_panel.params().seed == 11
+        wait_analysed(qtbot, panel, [a.id])
+    finally:
+        window.close()
+
+
+def test_a_finished_generation_is_listed_and_analysed(qtbot, project, generations):
+    """The engine's job_finished for a registered generation: a window whose list was never
+    shown builds it (listing and analysing the new video); a built list refreshes."""
+    from studio.inference.engine import GenerateResult
+    from studio.ui.main_window import MainWindow
+
+    (a, _), _ = generations
+    window = MainWindow(project)
+    qtbot.addWidget(window)
+    try:
+        def finished(g):
+            return GenerateResult(job_id=7, output=g.path, sidecar=None, seed=1, params=g.params,
+                                  conformed={}, record={}, frames=10, width=64, height=48,
+                                  fps=24.0, seconds=1.0, demo=False, generation_id=g.id)
+
+        window.model_manager.job_finished.emit(7, finished(a))
+        panel = window._generations_panel
+        assert panel is not None and panel.model.rowCount() == 2
+        wait_analysed(qtbot, panel, [a.id])
+        project.generations_dir.mkdir(exist_ok=True)
+        c, _ = record(project.generations_dir / "c.mp4", project, prompt="new one", seed=5,
+                      model="Lightricks/LTX-Video", demo=False)
+        window.model_manager.job_finished.emit(8, finished(c))
+        assert panel.model.rowCount() == 3 and cell(panel, c.id, "Prompt") == "new one"
+        wait_analysed(qtbot, panel, [c.id])
+        data = json.loads(Path(c.path).with_suffix(".json").read_text(encoding="utf-8"))
+        assert data["analysis"]["flicker"] == panel.analyses[c.id]["flicker"]
+    finally:
+        window.close()
