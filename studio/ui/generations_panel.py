@@ -23,8 +23,15 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QUrl, Signal, Slot
-from PySide6.QtGui import QColor, QDesktopServices, QImage, QPainter, QPixmap, QStandardItem, \
-    QStandardItemModel
+from PySide6.QtGui import (
+    QColor,
+    QDesktopServices,
+    QImage,
+    QPainter,
+    QPixmap,
+    QStandardItem,
+    QStandardItemModel,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -37,10 +44,12 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.cancel import Cancelled, CancelToken
+from studio.inference.registry import (  # a light module (no torch)
+    DEMO_LABEL,
+    DEMO_PREFIX,
+)
 from studio.ui.media_workers import ThumbnailSignals, ThumbnailTask
 
-DEMO_PREFIX = "demo/"  # studio.inference.registry's (kept light: no inference import here)
-DEMO_LABEL = "demo model: random weights"
 THUMB_MAX_SIDE = 192
 THUMB_W, THUMB_H = 96, 54
 PROMPT_CHARS = 80

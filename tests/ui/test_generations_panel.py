@@ -9,11 +9,16 @@ import json
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings
 
 from studio.core.media import probe
 from studio.core.params import GenerationParams
-from studio.ui.generations_panel import COLUMNS, DEMO_LABEL, GenerationsPanel, write_analysis
+from studio.inference.registry import DEMO_LABEL
+from studio.ui.generations_panel import (
+    COLUMNS,
+    ID_ROLE,
+    GenerationsPanel,
+    write_analysis,
+)
 from tests.media_factory import make_video
 
 TIMEOUT = 30_000
@@ -69,7 +74,7 @@ def test_list_shows_generations_and_analysis_fills_list_and_sidecar(qtbot, proje
     panel = make_panel(qtbot, project)
     try:
         assert panel.model.rowCount() == 2
-        assert panel.model.item(0, 0).data(panel_id_role()) == b.id  # newest first
+        assert panel.model.item(0, 0).data(ID_ROLE) == b.id  # newest first
         assert cell(panel, b.id, "Prompt") == "waves at dusk"
         prompt = cell(panel, a.id, "Prompt")
         assert prompt.endswith("…") and len(prompt) <= 80
@@ -104,12 +109,6 @@ def test_list_shows_generations_and_analysis_fills_list_and_sidecar(qtbot, proje
         assert cell(again, a.id, "Warp error") == cell(panel, a.id, "Warp error") != ""
     finally:
         again.shutdown()
-
-
-def panel_id_role():
-    from studio.ui.generations_panel import ID_ROLE
-
-    return ID_ROLE
 
 
 def test_a_generation_without_sidecar_is_analysed_but_nothing_is_written(
@@ -174,8 +173,8 @@ def test_export_from_the_list_passes_the_settings_as_metadata(qtbot, project, ge
     panel = make_panel(qtbot, project, export_queue=lambda: queue, analyse=False)
     try:
         panel.select(a.id)
-        dialog = panel.export_dialog_for_test = panel.export_selected()
-        dialog._settings = QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat)
+        dialog = panel.export_selected()
+        assert dialog is not None and dialog.isVisible()
         assert dialog.sources[0].path == a.path
         assert dialog.sources[0].metadata == settings
         dialog.folder_edit.setText(str(tmp_path / "out"))
