@@ -220,7 +220,7 @@ class GenerationsPanel(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(False)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        for column, width in enumerate((THUMB_W + 10, 220, 300, 60, 100, 120, 80, 70)):
+        for column, width in enumerate((THUMB_W + 10, 220, 210, 60, 100, 130, 80, 70)):
             self.view.setColumnWidth(column, width)
         self.view.doubleClicked.connect(lambda _index: self.play_selected())
         self.view.selectionModel().selectionChanged.connect(self._update_buttons)

@@ -488,8 +488,10 @@ class MainWindow(QMainWindow):
 
     @Slot(bool)
     def _on_generations_visibility(self, visible: bool) -> None:
-        if visible:
+        if visible and self._generations_panel is None:
             self.generations_panel  # noqa: B018 -- builds the panel
+            if not self.generations_dock.isFloating():  # room for a few rows
+                self.resizeDocks([self.generations_dock], [260], Qt.Orientation.Vertical)
 
     @Slot(int, object)
     def _on_generation_job_finished(self, _job_id: int, result) -> None:
