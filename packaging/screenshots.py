@@ -3,7 +3,8 @@
     .venv/bin/python packaging/screenshots.py [--out docs] [--theme light|dark] [--name FILE]
 
 Builds a few synthetic clips (PyAV), imports them into a throwaway project, selects one, sets
-in/out points and grabs the main window.
+in/out points, runs one generation with the tiny demo LTX-Video (the Preview dock shows it) and
+grabs the main window; --analysis also analyses the selected clip.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import av  # noqa: E402
-import numpy as np  # noqa: E402
+import av
+import numpy as np
 
 
 def _scene(kind: str, t: float, w: int, h: int) -> np.ndarray:
@@ -79,6 +80,50 @@ CAPTIONS = {
 }
 
 
+GENERATION_PROMPT = "A paper boat drifting across a still pond at dawn, soft mist, slow push-in."
+
+
+def generate(window, work: Path, wait) -> None:
+    """One generation with the tiny demo LTX-Video (random weights: it makes noise, in seconds
+    on a CPU) through the window's prompt panel and ModelManager, like a person would; the
+    Preview dock then loops the result; the prompt panel is closed again."""
+    from PySide6.QtCore import Qt
+
+    from studio.core.params import GenerationParams
+    from studio.inference.demo_ltx import make_demo_ltx
+
+    model = make_demo_ltx(work / "models" / "demo-ltx")
+    window.generate_dock.toggleViewAction().trigger()
+    prompt = window.prompt_panel
+    prompt.apply_params(GenerationParams(
+        model=str(model), prompt=GENERATION_PROMPT, negative_prompt="", width=96, height=64,
+        num_frames=17, steps=2, guidance_scale=1.0, seed=1234, seed_locked=True))
+    if prompt.generate() is None:
+        raise SystemExit(f"the demo generation did not start: {prompt.error}")
+    # The panel hears the manager (bound slots); its job id clears when the run ends.
+    wait(lambda: prompt.job_id is None, 600)
+    player = window.preview_panel.result_player
+    wait(lambda: player.displayed_index is not None, 30)
+    if player.displayed_index is None:
+        raise SystemExit(f"the demo generation made no result: {prompt.seed_used.text()}")
+    window.generate_dock.hide()  # the prompt panel is wider than the caption's column
+    window.generation_preview_dock.show()
+    if window.analysis_dock.isVisible():
+        # Analysis and Preview side by side along the bottom, under the bin too, so that
+        # everything fits 1280 px across (a screenshot-only arrangement of the same docks).
+        window.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.BottomDockWidgetArea)
+        window.splitDockWidget(window.analysis_dock, window.generation_preview_dock,
+                               Qt.Orientation.Horizontal)
+    wait(lambda: False, 0.3)  # the layout settles, then the window gets its size back
+    window.resize(1280, 760)
+    wait(lambda: window.size().toTuple() == (1280, 760), 5)
+    window.resizeDocks([window.caption_dock, window.bin_dock], [340, 260], Qt.Orientation.Horizontal)
+    window.resizeDocks([window.generation_preview_dock], [340], Qt.Orientation.Vertical)
+    if window.analysis_dock.isVisible():
+        window.resizeDocks([window.analysis_dock], [300], Qt.Orientation.Horizontal)
+    wait(lambda: False, 0.3)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
@@ -87,6 +132,8 @@ def main() -> int:
     parser.add_argument("--name", default="screenshot.png", help="file name under --out")
     parser.add_argument("--analysis", action="store_true",
                         help="analyse the selected clip and show the analysis panel")
+    parser.add_argument("--no-generation", dest="generation", action="store_false",
+                        help="skip the demo generation (the Preview dock with its result)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="studio-shots-"))
     for var in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"):
@@ -152,6 +199,9 @@ def main() -> int:
         window.analysis.analyse()
         wait(lambda: finished_analysis)
         wait(lambda: False, 0.5)  # let the plots paint
+    if args.generation:
+        generate(window, work, wait)
+        wait(lambda: False, 0.5)  # let the result player paint
     args.out.mkdir(parents=True, exist_ok=True)
     target = args.out / args.name
     window.grab().save(str(target))
