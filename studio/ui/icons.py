@@ -10,7 +10,15 @@ The SVG files are package data, read through importlib.resources like the applic
 from __future__ import annotations
 
 from PySide6.QtCore import QByteArray, QObject, QRectF, Qt, Slot
-from PySide6.QtGui import QAction, QColor, QGuiApplication, QIcon, QPainter, QPalette, QPixmap
+from PySide6.QtGui import (
+    QAction,
+    QColor,
+    QGuiApplication,
+    QIcon,
+    QPainter,
+    QPalette,
+    QPixmap,
+)
 
 # Every action icon shipped; a test renders each one.
 NAMES = ("import", "import-folder", "export", "caption", "generate", "analyse", "play", "pause",
