@@ -9,12 +9,13 @@ The SVG files are package data, read through importlib.resources like the applic
 
 from __future__ import annotations
 
-from PySide6.QtCore import QByteArray, QObject, QRectF, Qt, Slot
+from PySide6.QtCore import QByteArray, QObject, QRectF, QSize, Qt, Slot
 from PySide6.QtGui import (
     QAction,
     QColor,
     QGuiApplication,
     QIcon,
+    QIconEngine,
     QPainter,
     QPalette,
     QPixmap,
@@ -23,7 +24,6 @@ from PySide6.QtGui import (
 # Every action icon shipped; a test renders each one.
 NAMES = ("import", "import-folder", "export", "caption", "generate", "analyse", "play", "pause",
          "stop", "undo", "redo", "cancel", "remove", "save", "dataset")
-SIZES = (16, 20, 24, 32)
 
 _R = QPalette.ColorRole
 _G = QPalette.ColorGroup
@@ -70,24 +70,68 @@ def render(name: str, size: int, color: QColor | str, device_pixel_ratio: float 
     return pixmap
 
 
+def mode_color(palette: QPalette, mode: QIcon.Mode) -> QColor:
+    """The colour an icon is drawn in for ``mode``: the text colour (Normal, Active), the
+    disabled text colour (Disabled), the highlighted text colour (Selected: a menu's hovered
+    entry)."""
+    if mode == QIcon.Mode.Disabled:
+        return palette.color(_G.Disabled, _R.WindowText)
+    if mode == QIcon.Mode.Selected:
+        return palette.color(_G.Active, _R.HighlightedText)
+    return palette.color(_G.Active, _R.WindowText)
+
+
+class _TintedSvgEngine(QIconEngine):
+    """Draws one action icon at the size and in the mode asked for, when asked (nothing is
+    rendered at start-up for icons that are never shown), caching each pixmap."""
+
+    def __init__(self, name: str, palette: QPalette | None) -> None:
+        super().__init__()
+        self._name = name
+        self._palette = QPalette(palette) if palette is not None else None
+        self._cache: dict[tuple, QPixmap] = {}
+
+    def _pixmap(self, size: QSize, mode: QIcon.Mode, ratio: float) -> QPixmap:
+        palette = self._palette if self._palette is not None else QGuiApplication.palette()
+        color = mode_color(palette, mode)
+        side = max(1, min(size.width(), size.height()))
+        key = (side, ratio, color.rgba())
+        pixmap = self._cache.get(key)
+        if pixmap is None:
+            pixmap = render(self._name, side, color, ratio)
+            self._cache[key] = pixmap
+        return pixmap
+
+    def pixmap(self, size: QSize, mode: QIcon.Mode, state: QIcon.State) -> QPixmap:
+        return self._pixmap(size, mode, 1.0)
+
+    def scaledPixmap(self, size: QSize, mode: QIcon.Mode, state: QIcon.State,
+                     scale: float) -> QPixmap:
+        return self._pixmap(size, mode, scale)
+
+    def paint(self, painter: QPainter, rect, mode: QIcon.Mode, state: QIcon.State) -> None:
+        ratio = painter.device().devicePixelRatioF() if painter.device() is not None else 1.0
+        painter.drawPixmap(rect, self._pixmap(rect.size(), mode, ratio))
+
+    def actualSize(self, size: QSize, mode: QIcon.Mode, state: QIcon.State) -> QSize:
+        side = min(size.width(), size.height())
+        return QSize(side, side)
+
+    def clone(self) -> QIconEngine:
+        return _TintedSvgEngine(self._name, self._palette)
+
+    def key(self) -> str:
+        return "studio-tinted-svg"
+
+    def isNull(self) -> bool:
+        return False
+
+
 def icon(name: str, palette: QPalette | None = None) -> QIcon:
-    """Icon ``name`` for ``palette`` (default: the application's): the text colour when
-    enabled, the disabled text colour when disabled, the highlighted text colour when selected
-    (a menu's hovered entry); Active falls back to Normal."""
-    if palette is None:
-        palette = QGuiApplication.palette()
-    app = QGuiApplication.instance()
-    ratio = app.devicePixelRatio() if app is not None else 1.0
-    colors = {
-        QIcon.Mode.Normal: palette.color(_G.Active, _R.WindowText),
-        QIcon.Mode.Disabled: palette.color(_G.Disabled, _R.WindowText),
-        QIcon.Mode.Selected: palette.color(_G.Active, _R.HighlightedText),
-    }
-    result = QIcon()
-    for mode, color in colors.items():
-        for size in SIZES:
-            result.addPixmap(render(name, size, color, ratio), mode, QIcon.State.Off)
-    return result
+    """Icon ``name`` drawn on demand in the colours of ``palette`` (default: the application's
+    palette at the time it is drawn; see ``mode_color``)."""
+    svg_bytes(name)  # a wrong name fails here, naming the icon
+    return QIcon(_TintedSvgEngine(name, palette))
 
 
 class ActionIcons(QObject):
