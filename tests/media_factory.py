@@ -463,4 +463,32 @@ def copy_media(path: str | Path, folder: str | Path, name: str | None = None) ->
     return dst
 
 
+# --- frames given as arrays (analysis tests) ------------------------------------------------------
+
+def write_lossless(path: str | Path, images, fps: int = 24) -> Path:
+    """Lossless H.264 (yuv444p, crf 0) of RGB arrays: the pixels analysed are the ones written."""
+    height, width = images[0].shape[:2]
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps, options={"preset": "ultrafast", "crf": "0"})
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv444p"
+        for i, image in enumerate(images):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, fps)
+            for packet in stream.encode(frame.reformat(format="yuv444p")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return Path(path)
+
+
+def smooth_texture(width: int, height: int, seed: int = 0, cell: int = 8) -> np.ndarray:
+    """Smooth random colour blobs (noise on a coarse grid, cubic-interpolated): trackable."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, (height // cell + 2, width // cell + 2, 3), dtype=np.uint8)
+    size = ((width // cell + 2) * cell, (height // cell + 2) * cell)
+    return cv2.resize(small, size, interpolation=cv2.INTER_CUBIC)[:height, :width]
+
+
 __all__ = [n for n in dir() if not n.startswith("_") and n not in ("annotations", "os")]

@@ -5,9 +5,7 @@ every other frame. Encoded with PyAV as lossless H.264 (crf 0, yuv444p)."""
 from __future__ import annotations
 
 import threading
-from fractions import Fraction
 
-import av
 import cv2
 import numpy as np
 import pytest
@@ -15,40 +13,17 @@ import pytest
 from studio.core import metrics
 from studio.core.cancel import Cancelled, CancelToken
 from studio.core.media import MediaError, MissingFileError
-from tests.media_factory import make_image
+from tests.media_factory import make_image, smooth_texture, write_lossless
 
 FRAMES = 8
 
 
 # ---- video makers -----------------------------------------------------------------------------
 
-def write_video(path, images, fps=24):
-    height, width = images[0].shape[:2]
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=fps, options={"preset": "ultrafast", "crf": "0"})
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv444p"
-        for i, image in enumerate(images):
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-            frame.pts, frame.time_base = i, Fraction(1, fps)
-            for packet in stream.encode(frame.reformat(format="yuv444p")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
-
-
-def texture(width, height, seed=0, cell=8):
-    """Smooth random colour blobs (noise on a coarse grid, cubic-interpolated): trackable."""
-    rng = np.random.default_rng(seed)
-    small = rng.integers(0, 256, (height // cell + 2, width // cell + 2, 3), dtype=np.uint8)
-    size = ((width // cell + 2) * cell, (height // cell + 2) * cell)
-    return cv2.resize(small, size, interpolation=cv2.INTER_CUBIC)[:height, :width]
-
-
 def translating(width, height, dx, dy, frames=FRAMES, seed=0):
     """Frames of a window over a large texture; the content moves by (dx, dy) each frame."""
     margin = 8
-    big = texture(width + abs(dx) * frames + 2 * margin, height + abs(dy) * frames + 2 * margin,
+    big = smooth_texture(width + abs(dx) * frames + 2 * margin, height + abs(dy) * frames + 2 * margin,
                   seed)
     x0, y0 = margin + max(dx, 0) * frames, margin + max(dy, 0) * frames
     return [big[y0 - dy * i:y0 - dy * i + height, x0 - dx * i:x0 - dx * i + width]
@@ -59,7 +34,7 @@ def translating(width, height, dx, dy, frames=FRAMES, seed=0):
 def videos(tmp_path_factory):
     folder = tmp_path_factory.mktemp("metrics")
     rng = np.random.default_rng(7)
-    still = texture(160, 120, seed=3)
+    still = smooth_texture(160, 120, seed=3)
     brighter = np.clip(still.astype(np.int16) + 40, 0, 255).astype(np.uint8)
     made = {
         # no scaling: analysed at full size
@@ -73,7 +48,7 @@ def videos(tmp_path_factory):
                   None),
         "flicker": ([brighter if i % 2 else still for i in range(FRAMES)], (0, 0)),
     }
-    return {name: (write_video(folder / f"{name}.mp4", images), images, motion)
+    return {name: (write_lossless(folder / f"{name}.mp4", images), images, motion)
             for name, (images, motion) in made.items()}
 
 
@@ -165,7 +140,7 @@ def test_warp_samples_at_q_plus_flow_on_the_target_grid():
     """A zoom: the forward flow f(p) = (s - 1)(p - c) differs from minus the backward flow
     b(q) = (1/s - 1)(q - c). Warp(x_t, b) reproduces x_{t+1}; sampling at q - f(q) does not."""
     size, s = 128, 1.08
-    x_t = texture(size, size, seed=5).astype(np.float32) / 255
+    x_t = smooth_texture(size, size, seed=5).astype(np.float32) / 255
     c = (size - 1) / 2
     # x_{t+1}(q) = x_t(c + (q - c) / s): content spreads out from the centre
     zoom = np.array([[1 / s, 0, c - c / s], [0, 1 / s, c - c / s]], np.float32)
@@ -190,7 +165,7 @@ def test_measured_warp_uses_the_flow_on_the_target_grid():
     """The same zoom measured end to end: the warp error is that of the backward-flow warp,
     well below what sampling x_t at q - f(q) with the measured forward flow gives."""
     size, s = 160, 1.1
-    x_t = texture(size, size, seed=5, cell=12)
+    x_t = smooth_texture(size, size, seed=5, cell=12)
     c = (size - 1) / 2
     zoom = np.array([[1 / s, 0, c - c / s], [0, 1 / s, c - c / s]], np.float32)
     x_next = cv2.warpAffine(x_t, zoom, (size, size), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
@@ -221,8 +196,8 @@ def test_occluded_pixels_are_left_out(monkeypatch):
     """A square moving over a static background: the background it uncovers has no source
     in x_t, fails the check and is left out of the warp error."""
     side, jump = 40, 8
-    background = texture(160, 120, seed=8)
-    square = texture(side, side, seed=9)
+    background = smooth_texture(160, 120, seed=8)
+    square = smooth_texture(side, side, seed=9)
     a, b = background.copy(), background.copy()
     a[30:30 + side, 30:30 + side] = square
     b[30:30 + side, 30 + jump:30 + jump + side] = square
@@ -318,7 +293,7 @@ def test_bad_files_raise_media_errors_naming_them(tmp_path):
 def test_small_frames_are_measured(tmp_path):
     """Below DIS's minimum size the flow is measured on an enlarged copy."""
     frames = translating(48, 24, 2, 1, seed=4)
-    result = metrics.analyze(write_video(tmp_path / "tiny.mp4", frames))
+    result = metrics.analyze(write_lossless(tmp_path / "tiny.mp4", frames))
     assert (result.analysis_width, result.analysis_height) == (48, 24)
     assert abs(result.flow_mean_dx - 2) < 0.5 and abs(result.flow_mean_dy - 1) < 0.5
 

@@ -5,10 +5,6 @@ as in the app."""
 
 from __future__ import annotations
 
-from fractions import Fraction
-
-import av
-import cv2
 import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, Qt
@@ -17,53 +13,29 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from studio.core.media import probe
-from tests.media_factory import make_video
+from tests.media_factory import make_video, smooth_texture, write_lossless
 
 WAIT_MS = 20_000  # two slow cores, other tests running beside
 
 
 # ---- clips -------------------------------------------------------------------------------------
 
-def write_video(path, images, fps=24):
-    """Lossless H.264 (yuv444p, crf 0): the pixels analysed are the ones written."""
-    height, width = images[0].shape[:2]
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=fps, options={"preset": "ultrafast", "crf": "0"})
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv444p"
-        for i, image in enumerate(images):
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-            frame.pts, frame.time_base = i, Fraction(1, fps)
-            for packet in stream.encode(frame.reformat(format="yuv444p")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
-
-
-def texture(width, height, seed=0, cell=8):
-    """Smooth random colour blobs (noise on a coarse grid, cubic-interpolated): trackable."""
-    rng = np.random.default_rng(seed)
-    small = rng.integers(0, 256, (height // cell + 2, width // cell + 2, 3), dtype=np.uint8)
-    size = ((width // cell + 2) * cell, (height // cell + 2) * cell)
-    return cv2.resize(small, size, interpolation=cv2.INTER_CUBIC)[:height, :width]
-
-
 def write_translating_video(path, width=96, height=64, frames=30, dx=3, dy=-2, seed=0):
     """A window over a large texture; the content moves by (dx, dy) each frame."""
     margin = 8
-    big = texture(width + abs(dx) * frames + 2 * margin, height + abs(dy) * frames + 2 * margin,
+    big = smooth_texture(width + abs(dx) * frames + 2 * margin, height + abs(dy) * frames + 2 * margin,
                   seed)
     x0, y0 = margin + max(dx, 0) * frames, margin + max(dy, 0) * frames
     images = [big[y0 - dy * i:y0 - dy * i + height, x0 - dx * i:x0 - dx * i + width]
               for i in range(frames)]
-    return write_video(path, images)
+    return write_lossless(path, images)
 
 
 def write_flicker_video(path, width=96, height=64, frames=24, jump=40):
     """A still texture whose brightness rises by ``jump`` levels on every odd frame."""
-    still = texture(width, height, seed=3)
+    still = smooth_texture(width, height, seed=3)
     brighter = np.clip(still.astype(np.int16) + jump, 0, 255).astype(np.uint8)
-    return write_video(path, [brighter if i % 2 else still for i in range(frames)])
+    return write_lossless(path, [brighter if i % 2 else still for i in range(frames)])
 
 
 @pytest.fixture(scope="module")
