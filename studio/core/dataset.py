@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from studio.core.cancel import Cancelled, CancelToken
+from studio.core.export import publish_new_file
 from studio.core.media import MediaError, MissingFileError
 
 LAYOUTS = ("diffusion-pipe", "musubi")
@@ -162,24 +163,6 @@ def _temp_path(folder: Path, suffix: str) -> Path:
     return Path(name)
 
 
-def _publish(temp: Path, final: Path) -> None:
-    """Move ``temp`` to ``final`` without ever replacing an existing ``final``.
-
-    A hard link fails when the name is taken (no race between the check and the move);
-    where links are not supported, fall back to a check and ``os.replace``.
-    Raises ``FileExistsError`` when ``final`` exists."""
-    try:
-        os.link(temp, final)
-    except FileExistsError:
-        raise
-    except OSError:
-        if os.path.lexists(final):
-            raise FileExistsError(errno.EEXIST, "exists", str(final)) from None
-        os.replace(temp, final)
-        return
-    os.unlink(temp)
-
-
 def _remove_quietly(path: Path | None) -> None:
     if path is None:
         return
@@ -199,7 +182,7 @@ def write_text_atomic(folder: Path, name: str, text: str, taken: set[str] | None
         while True:
             final = _free_name(folder, name, taken)
             try:
-                _publish(temp, final)
+                publish_new_file(temp, final)
                 break
             except FileExistsError:
                 taken.add(final.name.lower())
@@ -290,10 +273,10 @@ def _export_one(item: DatasetItem, caption: str, folder: Path, layout: str, take
             media = folder / (stem + suffix)
             sidecar = folder / (stem + ".txt") if text_temp is not None else None
             try:
-                _publish(media_temp, media)
+                publish_new_file(media_temp, media)
                 published.append(media)
                 if text_temp is not None:
-                    _publish(text_temp, sidecar)
+                    publish_new_file(text_temp, sidecar)
                     published.append(sidecar)
                 break
             except FileExistsError:

@@ -48,7 +48,7 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 
-from studio.core.cancel import CancelToken, Cancelled
+from studio.core.cancel import Cancelled, CancelToken
 from studio.core.media import MediaError
 
 __all__ = [
@@ -1005,6 +1005,13 @@ def _publish(temp: Path, final: Path, overwrite: bool) -> None:
     if overwrite:
         os.replace(temp, final)
         return
+    publish_new_file(temp, final)
+
+
+def publish_new_file(temp: Path, final: Path) -> None:
+    """Move the file ``temp`` to ``final``, never replacing an existing ``final``
+    (``FileExistsError``): a hard link fails when the name is taken, with no gap between a look
+    and the move; where links are not supported, a look and ``os.replace``."""
     try:
         os.link(temp, final)
     except FileExistsError:
