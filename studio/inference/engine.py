@@ -437,29 +437,27 @@ class Engine:
         return self._generator
 
     def _unload_generator(self) -> None:
-        generator, self._generator, self._generator_model = self._generator, None, None
-        if generator is None:
-            return
-        device = _device_kind(getattr(generator, "device", None)) or self._device_name()
-        try:
-            generator.unload()
-        except Exception:  # noqa: BLE001 - dropping the reference below frees it anyway
-            log.warning("unloading a generator failed", exc_info=True)
-        del generator
-        self._free_memory(device)
+        self._drop("generator")
 
     def unload(self) -> None:
         """Drop every resident model and give its memory back to the device."""
-        self._unload_generator()
-        captioner, self._captioner, self._captioner_model = self._captioner, None, None
-        if captioner is None:
+        self._drop("generator")
+        self._drop("captioner")
+
+    def _drop(self, kind: str) -> None:
+        """Unload the resident ``kind`` ("captioner" or "generator") and free its device memory.
+        The model is detached here, so this frame holds its last reference when memory is freed."""
+        model = getattr(self, f"_{kind}")
+        setattr(self, f"_{kind}", None)
+        setattr(self, f"_{kind}_model", None)
+        if model is None:
             return
-        device = _device_kind(getattr(captioner, "device", None)) or self._device_name()
+        device = _device_kind(getattr(model, "device", None)) or self._device_name()
         try:
-            captioner.unload()
+            model.unload()
         except Exception:  # noqa: BLE001 - dropping the reference below frees it anyway
-            log.warning("unloading a captioner failed", exc_info=True)
-        del captioner
+            log.warning("unloading a %s failed", kind, exc_info=True)
+        del model
         self._free_memory(device)
 
     def close(self) -> None:
