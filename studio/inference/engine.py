@@ -436,9 +436,6 @@ class Engine:
         self._generator_model = model
         return self._generator
 
-    def _unload_generator(self) -> None:
-        self._drop("generator")
-
     def unload(self) -> None:
         """Drop every resident model and give its memory back to the device."""
         self._drop("generator")
