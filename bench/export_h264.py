@@ -26,46 +26,22 @@ import subprocess
 import sys
 import tempfile
 import time
-from fractions import Fraction
 from pathlib import Path
 
 import av
-import cv2
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.media import make_panning_video  # noqa: E402
 from studio.core.export import ExportOptions, export_clip  # noqa: E402
 
 SECONDS, WIDTH, HEIGHT, FPS = 10, 1280, 720, 30
 
 
 def make_source(path: Path) -> Path:
-    if path.exists():
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part.mp4")
-    rng = np.random.default_rng(0)
-    # A smooth texture (noise blown up from a small grid) moving a few pixels a frame: a
-    # bitrate like real footage, unlike raw noise, which no encoder can compress.
-    small = rng.integers(0, 256, ((HEIGHT + 64) // 16, (WIDTH + 64) // 16, 3), dtype=np.uint8)
-    texture = cv2.resize(small, (WIDTH + 64, HEIGHT + 64), interpolation=cv2.INTER_CUBIC)
-    with av.open(str(tmp), "w") as out:
-        stream = out.add_stream("libx264", rate=FPS, options={
-            "preset": "fast", "crf": "20", "x264-params": "keyint=60:min-keyint=60:scenecut=0"})
-        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-        for i in range(SECONDS * FPS):
-            dx, dy = (i * 3) % 64, (i * 2) % 64
-            frame = av.VideoFrame.from_ndarray(
-                np.ascontiguousarray(texture[dy:dy + HEIGHT, dx:dx + WIDTH]), format="rgb24")
-            frame.pts, frame.time_base = i, Fraction(1, FPS)
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    tmp.replace(path)
-    return path
+    return make_panning_video(path, WIDTH, HEIGHT, SECONDS * FPS, FPS, preset="fast", crf=20,
+                              gop=60)
 
 
 def x264_build(path: Path) -> str:

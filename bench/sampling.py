@@ -11,47 +11,20 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from fractions import Fraction
 from pathlib import Path
 
 import av
-import cv2
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.media import make_panning_video  # noqa: E402
 from studio.core.frames import FrameReader  # noqa: E402
 
 
 def make_long_video(path: Path, minutes: float, width=1280, height=720, fps=30, gop=60) -> Path:
-    if path.exists():
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part.mp4")
-    frames = int(minutes * 60 * fps)
-    # A smooth texture (noise blown up from a small grid) moving a few pixels a frame: a bitrate
-    # like real footage, unlike raw noise, which no encoder can compress.
-    rng = np.random.default_rng(0)
-    small = rng.integers(0, 256, ((height + 64) // 16, (width + 64) // 16, 3), dtype=np.uint8)
-    texture = cv2.resize(small, (width + 64, height + 64), interpolation=cv2.INTER_CUBIC)
-    with av.open(str(tmp), "w") as out:
-        stream = out.add_stream("libx264", rate=fps, options={
-            "preset": "ultrafast", "crf": "28",
-            "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0"})
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        for i in range(frames):
-            dx, dy = (i * 3) % 64, (i * 2) % 64
-            img = texture[dy:dy + height, dx:dx + width]
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
-            frame.pts = i
-            frame.time_base = Fraction(1, fps)
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    tmp.replace(path)
-    return path
+    return make_panning_video(path, width, height, int(minutes * 60 * fps), fps,
+                              preset="ultrafast", crf=28, gop=gop)
 
 
 def decode_everything(path: Path) -> int:
