@@ -27,8 +27,9 @@ DB_NAME = "project.sqlite"
 PARTIAL_HASH_CHUNK = 64 * 1024
 
 CAPTION_SOURCES = ("model", "edit")
-JOB_STATES = ("queued", "running", "done", "failed", "cancelled")
-FINISHED_JOB_STATES = ("done", "failed", "cancelled")
+JOB_STATES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
+# "interrupted": the job was running when Studio stopped (crashed or killed); it can be retried.
+FINISHED_JOB_STATES = ("done", "failed", "cancelled", "interrupted")
 
 
 class ProjectError(Exception):
@@ -826,10 +827,11 @@ class Project:
         wanted = None if states is None else set(states)
         return [self._job_from_row(r) for r in rows if wanted is None or r[3] in wanted]
 
-    def next_job(self) -> Job | None:
-        """The first queued job, or None."""
+    def next_job(self, kind: str | None = None) -> Job | None:
+        """The first queued job (of ``kind``, when given), or None."""
         row = self._db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE state = 'queued' "
-                               "ORDER BY position, id LIMIT 1").fetchone()
+                               "AND (? IS NULL OR kind = ?) ORDER BY position, id LIMIT 1",
+                               (kind, kind)).fetchone()
         return None if row is None else self._job_from_row(row)
 
     def set_job_state(self, job_id: int, state: str, error: str | None = None) -> Job:
@@ -851,6 +853,54 @@ class Project:
                 db.execute("UPDATE jobs SET state = ?, started_at = NULL, finished_at = NULL, "
                            "error = NULL WHERE id = ?", (state, job_id))
         return self.job(job_id)
+
+    def update_job_params(self, job_id: int, params: dict) -> Job:
+        """Replace the settings of a job that has not started (state "queued")."""
+        with self._write() as db:
+            row = db.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                raise UnknownIdError(f"{self.root}: no job with id {job_id}")
+            if row[0] != "queued":
+                raise ProjectError(f"{self.root}: job {job_id} is {row[0]}; only a queued job "
+                                   "can be edited")
+            db.execute("UPDATE jobs SET params_json = ? WHERE id = ?",
+                       (json.dumps(params), job_id))
+        return self.job(job_id)
+
+    def remove_job(self, job_id: int) -> None:
+        """Forget a job that is not running (its generations stay, unlinked from it)."""
+        with self._write() as db:
+            row = db.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                raise UnknownIdError(f"{self.root}: no job with id {job_id}")
+            if row[0] == "running":
+                raise ProjectError(f"{self.root}: job {job_id} is running; cancel it first")
+            db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+
+    def requeue_job(self, job_id: int) -> Job:
+        """Queue a finished job again (retry), at the end of the queue."""
+        with self._write() as db:
+            row = db.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                raise UnknownIdError(f"{self.root}: no job with id {job_id}")
+            if row[0] in ("queued", "running"):
+                raise ProjectError(f"{self.root}: job {job_id} is already {row[0]}")
+            position = db.execute("SELECT coalesce(max(position), 0) + 1 FROM jobs").fetchone()[0]
+            db.execute("UPDATE jobs SET state = 'queued', position = ?, started_at = NULL, "
+                       "finished_at = NULL, error = NULL WHERE id = ?", (position, job_id))
+        return self.job(job_id)
+
+    def mark_interrupted_jobs(self) -> list[int]:
+        """Jobs left "running" by a Studio that stopped mid-run become "interrupted"; their ids.
+        Only the process that runs the queue calls this, at start, before it runs anything."""
+        now = time.time()
+        with self._write() as db:
+            ids = [r[0] for r in db.execute("SELECT id FROM jobs WHERE state = 'running' "
+                                            "ORDER BY position, id")]
+            db.executemany("UPDATE jobs SET state = 'interrupted', finished_at = ?, error = ? "
+                           "WHERE id = ?",
+                           [(now, "Studio stopped while this job was running", i) for i in ids])
+        return ids
 
     def reorder_jobs(self, job_ids: list[int]) -> None:
         """Put the given jobs first, in that order; the others follow in their old order."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -535,6 +537,53 @@ def test_job_queue_order_and_states(project):
         project.set_job_state(a.id, "exploded")
     with pytest.raises(UnknownIdError):
         project.job(999)
+
+
+def test_job_edit_remove_requeue_and_kind(project):
+    cap = project.add_job("caption")
+    a = project.add_job("generate", {"prompt": "a cat", "seed": 1})
+    b = project.add_job("generate", {"prompt": "a dog", "seed": 2})
+    assert project.next_job("generate").id == a.id and project.next_job().id == cap.id
+    assert project.update_job_params(a.id, {"prompt": "a lion", "seed": 1}).params["prompt"] == \
+        "a lion"
+    project.set_job_state(a.id, "running")
+    with pytest.raises(ProjectError, match="only a queued job"):
+        project.update_job_params(a.id, {"prompt": "too late"})
+    with pytest.raises(ProjectError, match="cancel it first"):
+        project.remove_job(a.id)
+    with pytest.raises(ProjectError, match="already running"):
+        project.requeue_job(a.id)
+    project.set_job_state(a.id, "failed", error="boom")
+    retried = project.requeue_job(a.id)
+    assert retried.state == "queued" and retried.error is None and retried.started_at is None
+    assert [j.id for j in project.jobs(states=["queued"])][-1] == a.id  # at the end
+    assert project.next_job("generate").id == b.id
+    project.remove_job(b.id)
+    assert [j.id for j in project.jobs()] == [cap.id, a.id]
+    with pytest.raises(UnknownIdError):
+        project.remove_job(b.id)
+
+
+def test_running_jobs_of_a_dead_process_come_back_interrupted(tmp_path):
+    root = tmp_path / "p"
+    code = ("import os, sys\n"
+            "from studio.core.library import Project\n"
+            "p = Project(sys.argv[1])\n"
+            "j = p.add_job('generate', {'prompt': 'a cat'})\n"
+            "p.add_job('generate', {'prompt': 'next'})\n"
+            "p.set_job_state(j.id, 'running')\n"
+            "os._exit(9)  # killed mid-run: no close, no cleanup\n")
+    done = subprocess.run([sys.executable, "-c", code, str(root)], timeout=60)
+    assert done.returncode == 9
+    with Project(root) as p:
+        running = p.jobs(states=["running"])
+        assert [j.params["prompt"] for j in running] == ["a cat"]
+        assert p.mark_interrupted_jobs() == [running[0].id]
+        job = p.job(running[0].id)
+        assert job.state == "interrupted" and "stopped" in job.error
+        assert p.next_job("generate").params["prompt"] == "next"
+        assert p.requeue_job(job.id).state == "queued"
+        assert p.mark_interrupted_jobs() == []
 
 
 def test_split_sql_keeps_statements_whole():
