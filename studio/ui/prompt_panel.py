@@ -11,10 +11,24 @@ current caption through a template (``studio.core.prompts``), recording the raw 
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
-from PySide6.QtCore import QRegularExpression, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import (
+    QEvent,
+    QObject,
+    QRegularExpression,
+    QRunnable,
+    Qt,
+    QThreadPool,
+    QTimer,
+    Signal,
+    Slot,
+)
 from PySide6.QtGui import QImage, QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -22,12 +36,14 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -36,7 +52,286 @@ LOCAL_FOLDER = "Local folder…"
 PLAYER_FRAME = "Player's current frame"
 IMAGE_FILE = "Image file"
 CUSTOM_SIZE = "Custom"
-MODES = (("t2v", "Text to video"), ("i2v", "Image to video"), ("v2v", "Video to video"))
+MODES = (("t2v", "Text to video"), ("i2v", "Image to video"), ("v2v", "Video to video"),
+         ("extend", "Extend clip"), ("condition", "Conditions at frames"))
+VIDEO_MODES = ("v2v", "extend")  # the modes that start from a clip
+SELECTED_CLIP = "Selected clip"
+PLAYER_CLIP = "Player's clip"
+VIDEO_FILE = "Video file"
+_MISSING_VIDEO = {SELECTED_CLIP: "select a clip in the bin",
+                  PLAYER_CLIP: "show a clip in the player",
+                  VIDEO_FILE: "choose a video file (or drop one here)"}
+# Settings the panel has no field for: kept from the last fill (a restore), so a restored
+# generation runs exactly as it ran.
+HIDDEN_FIELDS = ("decode_timestep", "decode_noise_scale", "offload", "vae_tiling")
+_DRAG_EVENTS = (QEvent.Type.DragEnter, QEvent.Type.DragMove, QEvent.Type.Drop)
+
+
+def _condition_row_of(field: str) -> int | None:
+    """The row of a ``conditions[i]...`` field, or None."""
+    match = re.match(r"conditions\[(\d+)\]", field or "")
+    return int(match.group(1)) if match else None
+
+
+class VideoSource(NamedTuple):
+    """The clip video to video and extend start from, with its inclusive in/out range."""
+
+    path: str
+    clip_id: int | None
+    in_frame: int | None
+    out_frame: int | None
+    name: str
+
+
+def local_files(mime) -> list[str]:
+    """The local files (not folders) among ``mime``'s URLs: what the panel takes in a drop."""
+    if mime is None or not mime.hasUrls():
+        return []
+    return [u.toLocalFile() for u in mime.urls()
+            if u.isLocalFile() and os.path.isfile(u.toLocalFile())]
+
+
+def read_dropped(path: str) -> tuple[str, object]:
+    """What a dropped file is: ("generation", GenerationParams) for a Studio generation (its
+    comment tag, else its sidecar; or the sidecar itself), ("media", MediaInfo) for a plain
+    video or picture, or ("error", a message naming the file). Opens the file: call it off the
+    GUI thread."""
+    from studio.core.generation_record import (
+        GenerationRecordError,
+        NoGenerationRecord,
+        read_generation_params,
+    )
+    from studio.core.media import MediaError, probe
+
+    try:
+        return "generation", read_generation_params(path)
+    except NoGenerationRecord:
+        pass
+    except GenerationRecordError as err:
+        return "error", f"Cannot restore settings from {err}"
+    try:
+        return "media", probe(path)
+    except MediaError as err:
+        reason = err.reason + (f", {err.detail}" if err.detail else "")
+        return "error", (f"{path}: neither a Studio generation nor a video or picture Studio "
+                         f"can read ({reason})")
+
+
+class _DropSignals(QObject):
+    read = Signal(int, str, str, object)  # drop serial, path, kind, payload (read_dropped's)
+
+
+class _DropReader(QRunnable):
+    """Reads a dropped file on a pool thread (PyAV opens it) and reports back."""
+
+    def __init__(self, serial: int, path: str, signals: _DropSignals):
+        super().__init__()
+        self._serial, self._path, self._signals = serial, path, signals
+
+    def run(self) -> None:
+        try:
+            kind, payload = read_dropped(self._path)
+        except Exception as err:  # noqa: BLE001 - an unforeseen failure is still a message
+            kind, payload = "error", f"{self._path}: cannot be read ({type(err).__name__}: {err})"
+        try:
+            self._signals.read.emit(self._serial, self._path, kind, payload)
+        except RuntimeError:  # the panel (and its signals object) is gone
+            pass
+
+
+def _is_video_path(path: str) -> bool:
+    from studio.core.media import VIDEO_EXTENSIONS
+
+    return Path(path).suffix.lower() in VIDEO_EXTENSIONS | {".gif"}
+
+
+class ConditionRow:
+    """One condition's widgets (a row of the editor's grid): the picture or clip, the frame of
+    the clip to show (clips only), the output frame that shows it, and the strength."""
+
+    def __init__(self, editor: ConditionsEditor):
+        self.number = QLabel()
+        self.path = QLineEdit()
+        self.path.setPlaceholderText("a picture or a clip")
+        self.browse = QToolButton()
+        self.browse.setText("…")
+        self.browse.setToolTip("Choose a picture or a clip")
+        self.frame = QSpinBox()
+        self.frame.setRange(0, 10_000_000)
+        self.frame.setToolTip("The frame of the clip to show")
+        self.at = QSpinBox()
+        self.at.setRange(0, 100_000)
+        self.at.setToolTip("The frame of the new video that shows it")
+        self.strength = QDoubleSpinBox()
+        self.strength.setRange(0.0, 1.0)
+        self.strength.setSingleStep(0.05)
+        self.strength.setValue(1.0)
+        self.strength.setToolTip("How strictly the video keeps to it (1: exactly)")
+        self.remove = QToolButton()
+        self.remove.setText("✕")
+        self.remove.setToolTip("Remove this condition")
+        self.range: tuple[int | None, int | None] | None = None  # a restored clip range
+        self.browse.clicked.connect(lambda: editor.browse(self))
+        self.remove.clicked.connect(lambda: editor.remove(self))
+        self.path.textChanged.connect(lambda _t: self._path_changed(editor))
+        self.frame.valueChanged.connect(lambda _v: self._frame_changed(editor))
+        self.at.valueChanged.connect(lambda _v: editor.changed.emit())
+        self.strength.valueChanged.connect(lambda _v: editor.changed.emit())
+
+    @property
+    def widgets(self) -> tuple[QWidget, ...]:
+        return (self.number, self.path, self.browse, self.frame, self.at, self.strength,
+                self.remove)
+
+    def _path_changed(self, editor: ConditionsEditor) -> None:
+        self.range = None
+        self.path.setToolTip(self.path.text())
+        self.frame.setVisible(_is_video_path(self.path.text().strip()))
+        editor.changed.emit()
+
+    def _frame_changed(self, editor: ConditionsEditor) -> None:
+        self.range = None  # the person chose one frame
+        editor.changed.emit()
+
+    def condition(self, P):
+        path = self.path.text().strip()
+        in_frame = out_frame = None
+        if self.range is not None:
+            in_frame, out_frame = self.range
+        elif _is_video_path(path):
+            in_frame = out_frame = self.frame.value()
+        return P.Condition(path=path, frame_index=self.at.value(),
+                           strength=round(self.strength.value(), 4), in_frame=in_frame,
+                           out_frame=out_frame)
+
+
+class ConditionsEditor(QWidget):
+    """The conditions of "Conditions at frames": each a picture, or one frame of a clip, that
+    the new video shows at a chosen frame, with a strength. Rows are added (a file, the
+    player's frame, a dropped file) and removed here; the panel checks them live."""
+
+    changed = Signal()
+    row_added = Signal(object)  # ConditionRow
+
+    HEADERS = ("", "Picture or clip", "", "Its frame", "At frame", "Strength", "")
+
+    def __init__(self, player_frame: Callable[[], tuple[str, int] | None],
+                 parent: QWidget | None = None):
+        super().__init__(parent)
+        self._player_frame = player_frame
+        self.rows: list[ConditionRow] = []
+        self._grid = QGridLayout()
+        self._grid.setContentsMargins(0, 0, 0, 0)
+        self._grid.setHorizontalSpacing(4)
+        self._grid.setColumnStretch(1, 1)
+        self._headers = []
+        for column, text in enumerate(self.HEADERS):
+            label = QLabel(text)
+            label.setStyleSheet("color: palette(placeholder-text);")
+            self._grid.addWidget(label, 0, column)
+            self._headers.append(label)
+        self.empty_label = QLabel("No conditions yet: add a picture or a clip's frame, or drop "
+                                  "a file on the panel.")
+        self.empty_label.setWordWrap(True)
+        self.add_file_button = QPushButton("Add picture or clip…")
+        self.add_file_button.clicked.connect(self.add_from_file)
+        self.add_player_button = QPushButton("Add player's frame")
+        self.add_player_button.setToolTip("The frame the player shows, at frame 0 (or at the "
+                                          "end when there are conditions already)")
+        self.add_player_button.clicked.connect(self.add_player_frame)
+        buttons = QHBoxLayout()
+        buttons.setContentsMargins(0, 0, 0, 0)
+        buttons.addWidget(self.add_file_button)
+        buttons.addWidget(self.add_player_button)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(self._grid)
+        layout.addWidget(self.empty_label)
+        layout.addLayout(buttons)
+        self._relayout()
+
+    def add(self, path: str = "", frame_index: int = 0, strength: float = 1.0,
+            in_frame: int | None = None, out_frame: int | None = None) -> ConditionRow:
+        row = ConditionRow(self)
+        row.path.setText(path)
+        row.frame.setValue(in_frame or 0)
+        row.at.setValue(max(0, frame_index))
+        row.strength.setValue(strength)
+        row.range = (in_frame, out_frame) if in_frame != out_frame else None
+        if row.range is not None:
+            row.frame.setToolTip(f"Frames {in_frame if in_frame is not None else 0}.."
+                                 f"{out_frame if out_frame is not None else 'end'} of the clip "
+                                 "(as restored; choose a frame to use one)")
+        self.rows.append(row)
+        self._relayout()
+        self.row_added.emit(row)
+        self.changed.emit()
+        return row
+
+    def remove(self, row: ConditionRow) -> None:
+        if row not in self.rows:
+            return
+        self.rows.remove(row)
+        for widget in row.widgets:
+            self._grid.removeWidget(widget)
+            widget.deleteLater()
+        self._relayout()
+        self.changed.emit()
+
+    def clear(self) -> None:
+        for row in list(self.rows):
+            self.remove(row)
+
+    def conditions(self, P) -> list:
+        """The rows as ``studio.core.params.Condition`` (``P``: that module)."""
+        return [row.condition(P) for row in self.rows]
+
+    def set_conditions(self, conditions) -> None:
+        self.clear()
+        for c in conditions:
+            self.add(c.path, c.frame_index, c.strength, c.in_frame, c.out_frame)
+
+    def next_frame_index(self) -> int:
+        """Where a new condition goes: frame 0 first, then the end (the last row's frame + 8,
+        at least; conform moves it inside the video)."""
+        if not self.rows:
+            return 0
+        return max(r.at.value() for r in self.rows) + 8
+
+    def add_from_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Picture or clip to show at a frame", "",
+            "Pictures and clips (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff *.gif *.mp4 *.mov "
+            "*.mkv *.webm *.avi *.m4v);;All files (*)")
+        if path:
+            self.add(path, self.next_frame_index())
+
+    def add_player_frame(self) -> bool:
+        shown = self._player_frame()
+        if shown is None:
+            return False
+        path, index = shown
+        video = _is_video_path(path)
+        self.add(path, self.next_frame_index(), 1.0, index if video else None,
+                 index if video else None)
+        return True
+
+    def browse(self, row: ConditionRow) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Picture or clip", row.path.text())
+        if path:
+            row.path.setText(path)
+
+    def _relayout(self) -> None:
+        for i, row in enumerate(self.rows):
+            row.number.setText(f"{i + 1}")
+            row.number.setToolTip(f"conditions[{i}]")
+            for column, widget in enumerate(row.widgets):
+                self._grid.addWidget(widget, i + 1, column)
+            row.frame.setVisible(_is_video_path(row.path.text().strip()))
+        for label in self._headers:
+            label.setVisible(bool(self.rows))
+        self.empty_label.setVisible(not self.rows)
 
 
 def qimage_to_rgb(image: QImage) -> np.ndarray:
@@ -50,6 +345,7 @@ def qimage_to_rgb(image: QImage) -> np.ndarray:
 class PromptPanel(QWidget):
     job_submitted = Signal(int, object)  # job id, GenerationParams of the run (with its seed)
     status_message = Signal(str)
+    drop_handled = Signal(bool, str)  # ok, what happened (naming the file)
 
     def __init__(self, project, parent: QWidget | None = None, *, manager=None, player=None,
                  clip_source: Callable[[], list] | None = None, template_store=None):
@@ -96,6 +392,19 @@ class PromptPanel(QWidget):
         self.strength.setValue(0.6)
         self.source_label = QLabel()
         self.source_label.setWordWrap(True)
+        # the clip of video to video and extend: the bin's selection, the player's or a file
+        self.video_source = QComboBox()
+        self.video_source.addItems([SELECTED_CLIP, PLAYER_CLIP, VIDEO_FILE])
+        self.video_path = QLineEdit()
+        self.video_path.setPlaceholderText("a video file")
+        self.video_browse = QPushButton("Browse…")
+        self.video_browse.clicked.connect(self._browse_video)
+        self._video_file: tuple = (None, None, None)  # in, out, clip id of a restored source
+        self.conditions_editor = ConditionsEditor(self._player_frame)
+        self._hidden: dict = {}  # HIDDEN_FIELDS of the last fill
+        self.notice_label = QLabel()  # what a drop did
+        self.notice_label.setWordWrap(True)
+        self.notice_label.setVisible(False)
 
         self.prompt = QPlainTextEdit()
         self.prompt.setPlaceholderText("Describe the video: action, details, camera, lighting")
@@ -150,6 +459,7 @@ class PromptPanel(QWidget):
         self.cancel_button.clicked.connect(self.cancel)
 
         form = QFormLayout()
+        self._form = form
         form.addRow("Model", self.model)
         form.addRow("Mode", self.mode)
         image_row = QHBoxLayout()
@@ -160,7 +470,16 @@ class PromptPanel(QWidget):
         self._image_row.setLayout(image_row)
         image_row.setContentsMargins(0, 0, 0, 0)
         form.addRow("Image", self._image_row)
+        video_row = QHBoxLayout()
+        video_row.setContentsMargins(0, 0, 0, 0)
+        video_row.addWidget(self.video_source)
+        video_row.addWidget(self.video_path, 1)
+        video_row.addWidget(self.video_browse)
+        self._video_row = QWidget()
+        self._video_row.setLayout(video_row)
+        form.addRow("Source", self._video_row)
         form.addRow("Strength", self.strength)
+        form.addRow("Conditions", self.conditions_editor)
         form.addRow("", self.source_label)
         form.addRow("Prompt", self.prompt)
         form.addRow("Negative", self.negative)
@@ -198,6 +517,7 @@ class PromptPanel(QWidget):
         layout.addLayout(form)
         layout.addWidget(self.changes_label)
         layout.addWidget(self.error_label)
+        layout.addWidget(self.notice_label)
         layout.addWidget(self.cost_label)
         layout.addLayout(buttons)
         layout.addStretch(1)
@@ -217,6 +537,22 @@ class PromptPanel(QWidget):
         self.seed.textChanged.connect(self._changed)
         self.image_source.currentIndexChanged.connect(self._changed)
         self.seed_locked.toggled.connect(self._changed)
+        self.video_source.currentIndexChanged.connect(self._on_video_source_changed)
+        self.video_source.currentIndexChanged.connect(self._changed)
+        self.video_path.textChanged.connect(self._changed)
+        self.video_path.textEdited.connect(self._video_path_edited)
+        self.conditions_editor.changed.connect(self._changed)
+        self.conditions_editor.row_added.connect(self._on_condition_row_added)
+        if player is not None and hasattr(player, "in_out_changed"):
+            player.in_out_changed.connect(self._changed)
+        self._on_video_source_changed(0)
+        # drops: a Studio generation restores its settings, a plain file becomes the source
+        self.setAcceptDrops(True)
+        self._drop_signals = _DropSignals(self)
+        self._drop_signals.read.connect(self._on_drop_read)
+        self._drop_serial = 0
+        self._drop_others = 0
+        self._route_drops(self.findChildren(QWidget))
         self.prompt.textChanged.connect(self._prompt_edited)
 
         self.apply_params(P.GenerationParams.defaults(self.model.currentData()))
@@ -264,6 +600,7 @@ class PromptPanel(QWidget):
             seed=int(self.seed.text()) if self.seed.text() else None,
             seed_locked=self.seed_locked.isChecked(),
             denoise_strength=self.strength.value())
+        values.update(self._hidden)
         if self._caption_record:
             values.update({k: v for k, v in self._caption_record.items()
                            if not k.startswith("_")})
@@ -277,13 +614,14 @@ class PromptPanel(QWidget):
                 values["image_frame"] = self.player.displayed_index
                 if getattr(self.player, "clip_id", None) is not None:
                     values["source_clip_id"] = self.player.clip_id
-        elif mode == "v2v":
-            clip = self._selected_clip()
-            if clip is not None:
-                values["source_path"] = clip.path
-                values["source_clip_id"] = clip.id
-                values["source_in_frame"] = clip.in_frame
-                values["source_out_frame"] = clip.out_frame
+        elif mode in VIDEO_MODES:
+            source = self._video_source()
+            if source is not None:
+                values.update(source_path=source.path, source_clip_id=source.clip_id,
+                              source_in_frame=source.in_frame,
+                              source_out_frame=source.out_frame)
+        elif mode == "condition":
+            values["conditions"] = self.conditions_editor.conditions(P)
         return P.GenerationParams(**values)
 
     def _player_path(self) -> str | None:
@@ -295,9 +633,16 @@ class PromptPanel(QWidget):
         try:
             if params.model:
                 self.set_model(params.model)
+            self._fill_modes(params.model)
             index = self.mode.findData(params.mode)
             if index >= 0:
                 self.mode.setCurrentIndex(index)
+            else:
+                rules = self._P.rules_for(params.model)
+                self.status_message.emit(
+                    f"{rules.title} does not do "
+                    f"{self._P.MODE_TITLES.get(params.mode, params.mode).lower()}: "
+                    f"{self.mode.currentText().lower()} instead")
             self.prompt.setPlainText(params.prompt)
             self.negative.setPlainText(params.negative_prompt)
             self._fill_presets(params.model)
@@ -314,6 +659,13 @@ class PromptPanel(QWidget):
             if params.image_path and params.image_frame is None:
                 self.image_source.setCurrentText(IMAGE_FILE)
                 self.image_path.setText(params.image_path)
+            if params.mode in VIDEO_MODES and params.source_path:
+                self.video_source.setCurrentText(VIDEO_FILE)
+                self.video_path.setText(params.source_path)
+                self._video_file = (params.source_in_frame, params.source_out_frame,
+                                    params.source_clip_id)
+            self.conditions_editor.set_conditions(params.conditions)
+            self._hidden = {name: getattr(params, name) for name in HIDDEN_FIELDS}
             self._caption_record = ({"caption": params.caption,
                                      "template_id": params.template_id,
                                      "source_clip_id": params.source_clip_id}
@@ -371,19 +723,17 @@ class PromptPanel(QWidget):
         d = self._P.GenerationParams.defaults(model)
         keep = self.params()
         self.apply_params(d.replace(mode=keep.mode, prompt=keep.prompt, seed=keep.seed,
-                                    seed_locked=keep.seed_locked))
+                                    seed_locked=keep.seed_locked,
+                                    conditions=self.conditions_editor.conditions(self._P)))
 
     @Slot(int)
     def _on_mode_changed(self, *_args) -> None:
         mode = self.mode.currentData()
-        self._image_row.setVisible(mode == "i2v")
-        self.strength.setVisible(mode == "v2v")
-        label = self.layout().itemAt(0).layout().labelForField(self.strength)
-        if label is not None:
-            label.setVisible(mode == "v2v")
-        label = self.layout().itemAt(0).layout().labelForField(self._image_row)
-        if label is not None:
-            label.setVisible(mode == "i2v")
+        self._form.setRowVisible(self._image_row, mode == "i2v")
+        self._form.setRowVisible(self._video_row, mode in VIDEO_MODES)
+        self._form.setRowVisible(self.strength, mode == "v2v")
+        self._form.setRowVisible(self.conditions_editor, mode == "condition")
+        self._set_notice("")
         self._changed()
 
     def _browse_image(self) -> None:
@@ -396,6 +746,234 @@ class PromptPanel(QWidget):
     def _selected_clip(self):
         clips = self._clip_source() or []
         return clips[0] if clips else None
+
+    # -- sources of the video modes and conditions ----------------------------------------
+    def _video_source(self) -> VideoSource | None:
+        """The clip video to video and extend start from (the bin's selected clip, the
+        player's clip or a video file) with its in/out range; None when there is none."""
+        choice = self.video_source.currentText()
+        if choice == SELECTED_CLIP:
+            clip = self._selected_clip()
+            if clip is None:
+                return None
+            return VideoSource(clip.path, clip.id, clip.in_frame, clip.out_frame, clip.name)
+        if choice == PLAYER_CLIP:
+            path = self._player_path()
+            if not path:
+                return None
+            in_frame, out_frame = getattr(self.player, "in_out", (None, None))
+            return VideoSource(path, getattr(self.player, "clip_id", None), in_frame,
+                               out_frame, Path(path).name)
+        path = self.video_path.text().strip()
+        if not path:
+            return None
+        in_frame, out_frame, clip_id = self._video_file
+        return VideoSource(path, clip_id, in_frame, out_frame, Path(path).name)
+
+    def _video_source_text(self, mode: str) -> str:
+        source = self._video_source()
+        if source is None:
+            return f"Source: {_MISSING_VIDEO[self.video_source.currentText()]}"
+        span = (f"frames {source.in_frame or 0}.."
+                f"{source.out_frame if source.out_frame is not None else 'end'}")
+        if mode == "extend":
+            return f"Extends {source.name} ({span}): the new video continues from its last frames"
+        return f"Source: {source.name} {span}"
+
+    def _player_frame(self) -> tuple[str, int] | None:
+        """The player's file and the index of the frame it shows, or None."""
+        path = self._player_path()
+        index = getattr(self.player, "displayed_index", None)
+        return (path, index) if path and index is not None else None
+
+    @Slot()
+    def refresh_sources(self) -> None:
+        """Re-read the selected clip and the player's clip (the window calls it when the
+        bin's selection changes)."""
+        self._changed()
+
+    def _fill_modes(self, model) -> None:
+        """Offer the modes ``model``'s rules allow (a Wan or CogVideoX model: text to video)."""
+        allowed = self._P.rules_for(model).modes
+        keys = [key for key, _title in MODES if key in allowed]
+        if [self.mode.itemData(i) for i in range(self.mode.count())] == keys:
+            return
+        current = self.mode.currentData()
+        self.mode.blockSignals(True)
+        try:
+            self.mode.clear()
+            for key, title in MODES:
+                if key in allowed:
+                    self.mode.addItem(title, key)
+            index = self.mode.findData(current)
+            self.mode.setCurrentIndex(max(index, 0))
+        finally:
+            self.mode.blockSignals(False)
+
+    def _check_sources(self, p) -> None:
+        """A missing source, with what to do about it (conform only says it is missing)."""
+        P = self._P
+        if p.mode == "i2v" and not p.image_path:
+            raise P.ParamsError("image_path", "choose an image file or show a frame in the player")
+        if p.mode in VIDEO_MODES and not p.source_path:
+            raise P.ParamsError("source_path", _MISSING_VIDEO[self.video_source.currentText()])
+
+    def _check_files(self, p) -> None:
+        """Files named by the settings that are not there (a stat each: cheap)."""
+        P = self._P
+        if p.mode == "i2v" and p.image_frame is None and p.image_path \
+                and not os.path.isfile(p.image_path):
+            raise P.ParamsError("image_path", f"{p.image_path}: file not found")
+        if p.mode in VIDEO_MODES and p.source_path and not os.path.isfile(p.source_path):
+            raise P.ParamsError("source_path", f"{p.source_path}: file not found")
+        if p.mode == "condition":
+            for i, cond in enumerate(p.conditions):
+                if not os.path.isfile(cond.path):
+                    raise P.ParamsError(f"conditions[{i}].path", f"{cond.path}: file not found")
+
+    def _error_text(self, error) -> str:
+        row = _condition_row_of(error.field)
+        if row is not None:  # the rows are numbered from 1 on screen
+            return f"Condition {row + 1} ({error.field}): {error.message}"
+        return f"{error.field}: {error.message}"
+
+    def _mark_condition_rows(self, error) -> None:
+        bad = _condition_row_of(error.field) if error is not None else None
+        for i, row in enumerate(self.conditions_editor.rows):
+            row.number.setStyleSheet("color: #d33; font-weight: bold;" if i == bad else "")
+
+    def _browse_video(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Video for video to video or extend", "",
+            "Videos (*.mp4 *.mov *.mkv *.webm *.avi *.m4v *.gif);;All files (*)")
+        if path:
+            self._set_video_file(path)
+
+    def _set_video_file(self, path: str) -> None:
+        self._video_file = (None, None, None)
+        self.video_source.setCurrentText(VIDEO_FILE)
+        self.video_path.setText(path)
+
+    @Slot(str)
+    def _video_path_edited(self, _text: str) -> None:
+        self._video_file = (None, None, None)  # a new file: all of it, no clip of the bin
+
+    @Slot(int)
+    def _on_video_source_changed(self, _index: int) -> None:
+        is_file = self.video_source.currentText() == VIDEO_FILE
+        self.video_path.setVisible(is_file)
+        self.video_browse.setVisible(is_file)
+
+    def _set_notice(self, text: str) -> None:
+        self.notice_label.setText(text)
+        self.notice_label.setVisible(bool(text))
+
+    # -- drops ----------------------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:
+        if local_files(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:
+        self.dragEnterEvent(event)
+
+    def dropEvent(self, event) -> None:
+        files = local_files(event.mimeData())
+        if not files:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.drop_file(files[0], others=len(files) - 1)
+
+    def eventFilter(self, watched, event) -> bool:
+        # files dropped on the text fields come to the panel (they would paste the file's URL)
+        kind = event.type()
+        if kind in _DRAG_EVENTS and local_files(event.mimeData()):
+            if kind == QEvent.Type.Drop:
+                self.dropEvent(event)
+            else:
+                event.acceptProposedAction()
+            return True
+        return super().eventFilter(watched, event)
+
+    def _route_drops(self, widgets) -> None:
+        for widget in widgets:
+            for w in (widget, *widget.findChildren(QWidget)):
+                if w.acceptDrops():
+                    w.installEventFilter(self)
+
+    @Slot(object)
+    def _on_condition_row_added(self, row) -> None:
+        self._route_drops(row.widgets)
+
+    def drop_file(self, path: str, *, others: int = 0) -> None:
+        """Take a dropped file: a Studio generation (or its sidecar) refills the panel as
+        Restore settings does; a plain picture becomes the image of image to video, a plain
+        clip the source of video to video (or of extend, in that mode); in "Conditions at
+        frames" either becomes a new condition. The file is read on a pool thread;
+        ``drop_handled`` (ok, message) reports the outcome, which the panel also shows. A file
+        Studio cannot use changes nothing."""
+        self._drop_serial += 1
+        self._drop_others = others
+        self._set_notice(f"Reading {Path(path).name}…")
+        QThreadPool.globalInstance().start(
+            _DropReader(self._drop_serial, os.fspath(path), self._drop_signals))
+
+    @Slot(int, str, str, object)
+    def _on_drop_read(self, serial: int, path: str, kind: str, payload) -> None:
+        if serial != self._drop_serial:
+            return  # a later drop replaced this one
+        if kind == "generation":
+            self.restore(payload)
+            ok, message = True, f"Restored the settings of {Path(path).name}" + (
+                f" (seed {payload.seed})" if payload.seed is not None else "")
+        elif kind == "media":
+            ok, message = self._use_dropped_media(path, payload)
+        else:
+            ok, message = False, str(payload)
+        if ok and self._drop_others:
+            message += (f"; the other {self._drop_others} dropped "
+                        f"file{'s' if self._drop_others > 1 else ''} were left alone")
+        if ok:
+            self._set_notice(message)
+        else:
+            self._set_notice("")
+            self.error_label.setText(message)
+            self.error_label.setVisible(True)
+        self.status_message.emit(message)
+        self.drop_handled.emit(ok, message)
+
+    def _use_dropped_media(self, path: str, info) -> tuple[bool, str]:
+        P = self._P
+        name = Path(path).name
+        is_video = info.kind == "video"
+        mode = self.mode.currentData()
+        if mode == "condition":
+            index = 0 if is_video else None
+            self.conditions_editor.add(path, self.conditions_editor.next_frame_index(), 1.0,
+                                       index, index)
+            n = len(self.conditions_editor.rows)
+            return True, (f"{name}: condition {n}" + (", its first frame" if is_video else ""))
+        target = ("extend" if mode == "extend" else "v2v") if is_video else "i2v"
+        rules = P.rules_for(self.current_model())
+        if target not in rules.modes:
+            return False, (f"{path}: {rules.title} does not do "
+                           f"{P.MODE_TITLES[target].lower()}, so this "
+                           f"{'clip' if is_video else 'picture'} cannot be its source; nothing "
+                           "was changed")
+        if is_video:
+            self._set_video_file(path)
+        else:
+            self.image_source.setCurrentText(IMAGE_FILE)
+            self.image_path.setText(path)
+        self.mode.setCurrentIndex(self.mode.findData(target))
+        if target == "i2v":
+            return True, f"{name}: image to video from this picture ({info.width}×{info.height})"
+        frames = f"{'about ' if info.frame_count_estimated else ''}{info.frame_count} frames"
+        if target == "extend":
+            return True, f"{name}: extending this clip ({frames})"
+        return True, f"{name}: video to video from this clip ({frames})"
 
     @Slot()
     def _prompt_edited(self) -> None:
@@ -424,17 +1002,15 @@ class PromptPanel(QWidget):
         self._conformed, self._error = None, None
         try:
             params_error = None
-            if p.mode in ("i2v", "v2v") and not (p.image_path or p.source_path):
-                raise P.ParamsError(
-                    "image_path" if p.mode == "i2v" else "source_path",
-                    "choose an image file or show a frame in the player" if p.mode == "i2v"
-                    else "select a clip in the bin")
-            self._conformed = P.conform(p.replace(seed=p.seed if p.seed_locked and p.seed is not None else 0))
+            self._check_sources(p)
+            conformed = P.conform(p.replace(seed=p.seed if p.seed_locked and p.seed is not None else 0))
+            self._check_files(conformed.params)
+            self._conformed = conformed
         except P.ParamsError as exc:
             params_error = exc
         if params_error is not None:
             self._error = params_error
-            self.error_label.setText(f"{params_error.field}: {params_error.message}")
+            self.error_label.setText(self._error_text(params_error))
             self.changes_label.setText("")
             self.cost_label.setText("")
         else:
@@ -451,11 +1027,9 @@ class PromptPanel(QWidget):
             self.cost_label.setText(
                 f"Latent {shape} · N = {cost.tokens:,} tokens · "
                 f"peak memory ≈ {cost.peak_memory_estimate_gb:.1f} GB (estimate)")
-        if p.mode == "v2v":
-            clip = self._selected_clip()
-            self.source_label.setText(
-                f"Source: {clip.name} frames {clip.in_frame or 0}..{clip.out_frame if clip.out_frame is not None else 'end'}"
-                if clip is not None else "Source: select a clip in the bin")
+        self._mark_condition_rows(params_error)
+        if p.mode in VIDEO_MODES:
+            self.source_label.setText(self._video_source_text(p.mode))
         elif p.mode == "i2v" and self.image_source.currentText() == PLAYER_FRAME:
             self.source_label.setText(
                 f"Frame {p.image_frame} of the player" if p.image_frame is not None
