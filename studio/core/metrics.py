@@ -28,8 +28,10 @@ shrunk by a whole factor k, box-filtered, so that its longer side is at most
   in [0, 1].
 
 ``analyze`` decodes a file's frames with ``core.frames.FrameReader`` in order, each once,
-within a clip's in/out range; a second thread decodes and shrinks the next frames while
-the flows of the current pair are measured. ``analyze_frames`` takes frames already in
+within a clip's in/out range; a helper thread decodes and shrinks the frames while a few
+worker threads measure the pairs (each pair on its own: they are independent), and the
+results come back in order. OpenCV's own thread pool is turned off meanwhile: at the
+analysis size it adds no speed and busy-waits on the cores the workers need. ``analyze_frames`` takes frames already in
 memory; ``analyze_generation`` is what the generation code calls on a finished file (the
 summary and per-pair series for its sidecar). ``flow_image`` and ``flow_legend`` draw a
 pair's flow on the HSV colour wheel for the player. numpy and OpenCV only: no Qt, no torch.
@@ -37,11 +39,15 @@ pair's flow on the HSV colour wheel for the player. numpy and OpenCV only: no Qt
 
 from __future__ import annotations
 
+import contextlib
 import math
 import operator
+import os
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
@@ -61,11 +67,14 @@ WORST_PAIRS = 5  # how many pairs ``worst_pairs`` names
 _FB_ALPHA = 0.01
 _FB_BETA = 0.5  # px^2 at the analysis size
 _LUMA = (0.299, 0.587, 0.114)  # Rec. 601, as OpenCV's RGB2GRAY
+_SUM_XY = np.ones((1, 2), np.float32)  # a cv2.transform matrix: x + y of a 2-channel array
 # DIS needs a few patches per side at its finest pyramid level: smaller frames are enlarged
 # to this for the flow only.
 _MIN_FLOW_SIDE = 32
 # Frames decoded ahead of the flow measurement.
 _PREFETCH = 4
+# Threads measuring pairs while another decodes: one per core, up to this many.
+_MAX_WORKERS = 4
 
 ProgressCallback = Callable[[int, int], None]  # (pairs done, pairs total)
 
@@ -304,7 +313,8 @@ class PreparedFrame:
 
 
 class PairAnalyzer:
-    """Measures pairs of frames of one size. One per thread (DIS keeps state).
+    """Measures pairs of frames of one size. Thread-safe: each thread measures with its own
+    DIS (it keeps state).
 
     ``width``/``height``: the original frame size; motion is reported in its pixels."""
 
@@ -312,11 +322,21 @@ class PairAnalyzer:
         self.width, self.height = int(width), int(height)
         self.factor = analysis_factor(self.width, self.height, max_side)
         self.size = analysis_size(self.width, self.height, max_side)
-        self._dis = _new_dis()
+        w, h = self.size
+        # Each pixel's own position (x, y): a flow plus this is where it points to.
+        self._grid = np.dstack(np.meshgrid(np.arange(w, dtype=np.float32),
+                                           np.arange(h, dtype=np.float32)))
+        self._local = threading.local()
+
+    def _dis(self):
+        dis = getattr(self._local, "dis", None)
+        if dis is None:
+            dis = self._local.dis = _new_dis()
+        return dis
 
     def prepare(self, image: np.ndarray, index: int = 0) -> PreparedFrame:
         """Shrink an RGB uint8 frame to the analysis size (a k x k box mean: the exact
-        average of each block). Thread-safe: a decoding thread may call it."""
+        average of each block)."""
         image = np.asarray(image)
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"frames must be RGB uint8 (H, W, 3), not {image.dtype} "
@@ -328,8 +348,7 @@ class PairAnalyzer:
                 image = cv2.resize(image[:h * k, :w * k], (w, h), interpolation=cv2.INTER_AREA)
         else:  # a frame of another size in the same stream
             image = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
-        rgb = image.astype(np.float32)
-        rgb *= np.float32(1 / 255)
+        rgb = np.multiply(image, np.float32(1 / 255), dtype=np.float32)
         mean_r, mean_g, mean_b, _ = cv2.mean(rgb)
         brightness = _LUMA[0] * mean_r + _LUMA[1] * mean_g + _LUMA[2] * mean_b
         return PreparedFrame(int(index), rgb, cv2.cvtColor(image, cv2.COLOR_RGB2GRAY),
@@ -337,44 +356,48 @@ class PairAnalyzer:
 
     def flow(self, prev: PreparedFrame, nxt: PreparedFrame) -> np.ndarray:
         """The forward flow prev -> next at the analysis size, in analysis pixels."""
-        return _flow(self._dis, prev.grey, nxt.grey)
+        return _flow(self._dis(), prev.grey, nxt.grey)
 
     def measure(self, prev: PreparedFrame, nxt: PreparedFrame) -> PairMetrics:
         """The measures of the pair (prev, nxt); ``prev.index`` names it."""
-        forward = _flow(self._dis, prev.grey, nxt.grey)  # on prev's grid
-        backward = _flow(self._dis, nxt.grey, prev.grey)  # on next's grid
+        dis = self._dis()
+        forward = _flow(dis, prev.grey, nxt.grey)  # on prev's grid
+        backward = _flow(dis, nxt.grey, prev.grey)  # on next's grid
         h, w = backward.shape[:2]
-        bx, by = cv2.split(backward)
-        map_x = bx + np.arange(w, dtype=np.float32)[None, :]
-        map_y = by + np.arange(h, dtype=np.float32)[:, None]
+        source = cv2.add(backward, self._grid)  # q + b(q): where q's content was in prev
         # One fixed-point conversion for both lookups (remap would convert each time).
-        map1, map2 = cv2.convertMaps(map_x, map_y, cv2.CV_16SC2)
+        map1, map2 = cv2.convertMaps(source, None, cv2.CV_16SC2)
         predicted = cv2.remap(prev.rgb, map1, map2, cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_REPLICATE)
-        fx_there, fy_there = cv2.split(cv2.remap(forward, map1, map2, cv2.INTER_LINEAR,
-                                                 borderMode=cv2.BORDER_REPLICATE))
-        # The forward-backward check on next's grid; the source point must lie inside prev.
-        round_x, round_y = bx + fx_there, by + fy_there
-        mismatch = round_x * round_x + round_y * round_y
-        lengths = bx * bx + by * by + fx_there * fx_there + fy_there * fy_there
-        consistent = mismatch < _FB_ALPHA * lengths + _FB_BETA
-        consistent &= (map_x >= 0) & (map_x <= w - 1) & (map_y >= 0) & (map_y <= h - 1)
-
-        diff = cv2.subtract(nxt.rgb, predicted)
-        squared = cv2.multiply(diff, diff)
-        passed = int(np.count_nonzero(consistent))
+        forward_there = cv2.remap(forward, map1, map2, cv2.INTER_LINEAR,
+                                  borderMode=cv2.BORDER_REPLICATE)
+        # The forward-backward check on next's grid, on (x, y) planes together; a 1x2
+        # transform sums the two components of each squared length.
+        round_trip = cv2.add(backward, forward_there)
+        mismatch = cv2.transform(cv2.multiply(round_trip, round_trip), _SUM_XY)
+        lengths = cv2.transform(cv2.add(cv2.multiply(backward, backward),
+                                        cv2.multiply(forward_there, forward_there)), _SUM_XY)
+        limit = lengths * np.float32(_FB_ALPHA)
+        limit += np.float32(_FB_BETA)
+        mask = cv2.compare(mismatch, limit, cv2.CMP_LT)
+        # The source point must lie inside prev.
+        mask &= cv2.inRange(source, (0.0, 0.0), (w - 1.0, h - 1.0))
+        passed = cv2.countNonZero(mask)
         pixels = h * w
         fallback = passed < MIN_CONSISTENT_FRACTION * pixels
-        # The mean over pixels of the sum over channels: the sum of the channel means.
-        mask = None if fallback else consistent.view(np.uint8)
-        warp_error = sum(cv2.mean(squared, mask=mask)[:3])
+        # The mean over pixels of the sum over channels of the squared error.
+        if fallback:
+            warp_error = cv2.norm(nxt.rgb, predicted, cv2.NORM_L2SQR) / pixels
+        else:
+            warp_error = cv2.norm(nxt.rgb, predicted, cv2.NORM_L2SQR, mask) / passed
 
         fx, fy = cv2.split(forward)
         k = self.factor
         motion = k * cv2.mean(cv2.magnitude(fx, fy))[0]
+        mean_dx, mean_dy = cv2.mean(forward)[:2]
         change = nxt.brightness - prev.brightness
         return PairMetrics(index=prev.index, warp_error=warp_error, motion_px=motion,
-                           flow_dx=k * cv2.mean(fx)[0], flow_dy=k * cv2.mean(fy)[0],
+                           flow_dx=k * mean_dx, flow_dy=k * mean_dy,
                            flicker=abs(change), brightness_change=change,
                            consistent_pixels=passed, pixels=pixels, fallback=bool(fallback))
 
@@ -437,18 +460,32 @@ def analyze(source: str | Path, in_frame: int | None = None, out_frame: int | No
 
         total = last - first
         pairs: list[PairMetrics] = []
-        with _Prefetch(prepared(), _PREFETCH, cancel) as frames:
-            prev = next(frames)
-            for current in frames:
+        workers = _worker_count()
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(_opencv_single_threaded())
+            frames = stack.enter_context(_Prefetch(prepared(), _PREFETCH, cancel))
+            pool = ThreadPoolExecutor(workers, thread_name_prefix="metrics-flow")
+            # Pairs not yet measured never start once this block is left (cancel, error).
+            stack.callback(pool.shutdown, wait=True, cancel_futures=True)
+            measuring: deque[Future] = deque()
+
+            def deliver(pair: PairMetrics) -> None:
                 if cancel is not None:
                     cancel.raise_if_cancelled()
-                pair = analyzer.measure(prev, current)
                 pairs.append(pair)
-                prev = current
                 if on_pair is not None:
                     on_pair(pair)
                 if progress is not None:
                     progress(len(pairs), total)
+
+            prev = next(frames)
+            for current in frames:
+                measuring.append(pool.submit(analyzer.measure, prev, current))
+                prev = current
+                if len(measuring) > 2 * workers:  # enough queued: take the oldest
+                    deliver(measuring.popleft().result())
+            while measuring:
+                deliver(measuring.popleft().result())
         if not pairs:  # the decoder gave fewer frames than the index promised
             raise TooFewFramesError(path, "one frame could be decoded; motion needs two")
         last = pairs[-1].index + 1
@@ -460,9 +497,43 @@ def analyze(source: str | Path, in_frame: int | None = None, out_frame: int | No
             reader.close()
 
 
+def _worker_count() -> int:
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(_MAX_WORKERS, cores))
+
+
+_opencv_lock = threading.Lock()
+_opencv_users = 0
+_opencv_threads = 0  # OpenCV's thread count before the first user turned it down
+
+
+@contextlib.contextmanager
+def _opencv_single_threaded():
+    """OpenCV's parallel loops on one thread while any analysis runs (counted, so that
+    analyses overlapping on several threads restore it once, when the last ends). At 256x170
+    a DIS flow takes as long on two threads as on one, but twice the CPU (its pool waits
+    busily), CPU the decoding thread and the other workers need."""
+    global _opencv_users, _opencv_threads
+    with _opencv_lock:
+        if _opencv_users == 0:
+            _opencv_threads = cv2.getNumThreads()
+            cv2.setNumThreads(1)
+        _opencv_users += 1
+    try:
+        yield
+    finally:
+        with _opencv_lock:
+            _opencv_users -= 1
+            if _opencv_users == 0:
+                cv2.setNumThreads(_opencv_threads)
+
+
 class _Prefetch:
     """Runs an iterator in a helper thread, ``depth`` items ahead: frames are decoded and
-    shrunk there (PyAV and OpenCV release the GIL) while the caller measures flows.
+    shrunk there (PyAV and OpenCV release the GIL) while workers measure the flows.
     Its exceptions come out of ``next``; leaving the ``with`` block stops it."""
 
     _END = object()
