@@ -1,6 +1,7 @@
-"""The analysis panel: what a clip's motion looks like, frame pair by frame pair.
+"""The analysis panel: what a video's motion looks like, frame pair by frame pair.
 
-For the selected clip (within its in/out points) ``core.metrics.analyze`` measures each pair
+For the selected clip (within its in/out points), or a generation the project made (every
+frame; Analyse in the Generations list), ``core.metrics.analyze`` measures each pair
 of consecutive frames on a pool thread (``analysis_worker.AnalysisTask``): the warp error (how
 badly the flow explains the next frame), the motion and the flicker. The panel plots the
 three series against the frame index, painted with QPainter, and keeps them in step with the
@@ -8,9 +9,11 @@ player: a click (or a drag) on a plot seeks the player to that frame, the player
 is a red line across the plots, and hovering shows every series' value at that frame. Below
 the plots, the worst pairs by warp error as pictures of both frames; a click seeks there.
 
-A second clip can be picked to compare: its series are drawn on the same axes, aligned at
-the first analysed frame (a clip's in point), with a legend. Results are kept for the
-session per clip and in/out range, so going back to a clip shows its plots at once.
+A second video can be picked to compare, a clip or a generation: its series are drawn on the
+same axes, aligned at the first analysed frame (a clip's in point), with a legend. The list
+offers the nearest first: a generation's source clip and the other seeds of its prompt, or
+the generations made from a clip. Results are kept for the session per video and in/out
+range, so going back to one shows its plots at once.
 """
 
 from __future__ import annotations
@@ -645,7 +648,7 @@ class WorstPairsStrip(QWidget):
 # ---- the panel -----------------------------------------------------------------------------------
 
 class _CompareCombo(QComboBox):
-    """Refreshes its list of clips each time it opens."""
+    """Refreshes its list of clips and generations each time it opens."""
 
     about_to_open = Signal()
 
@@ -654,44 +657,135 @@ class _CompareCombo(QComboBox):
         super().showPopup()
 
 
+# ---- what is analysed ----------------------------------------------------------------------------
+
+CLIP, GENERATION = "clip", "generation"
+PROMPT_START_CHARS = 32  # of a generation's prompt, in the compare list
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What the panel measures: a clip of the bin (within its in/out points) or a video the
+    project generated (every frame). ``subject_of_clip`` / ``subject_of_generation``."""
+
+    kind: str  # CLIP or GENERATION
+    id: int  # the clip's or the generation's id
+    path: str
+    name: str  # for the title and the legend
+    frame_count: int
+    fps: float
+    in_frame: int | None
+    out_frame: int | None
+    problem: str | None  # why it cannot be analysed; None when it can
+    stamp: tuple  # the file's (size, mtime) when the subject was made
+    source_clip_id: int | None = None  # a generation's source clip
+    prompt: str = ""  # a generation's prompt
+    seed: int | None = None  # a generation's seed
+
+    @property
+    def key(self) -> tuple:
+        """What a cached result belongs to: the subject, its file and its range."""
+        return (self.kind, self.id, self.path, self.stamp, self.in_frame, self.out_frame)
+
+    @property
+    def ref(self) -> tuple[str, int]:
+        """(kind, id): the compare list's item data."""
+        return self.kind, self.id
+
+    def with_in_out(self, in_frame, out_frame) -> Subject:
+        from dataclasses import replace
+
+        return replace(self, in_frame=in_frame, out_frame=out_frame)
+
+
+def subject_of_clip(clip) -> Subject:
+    problem = None
+    if clip.info is None or clip.missing:
+        problem = f"Cannot analyse {clip.path}: " + (clip.error
+                                                     or "the file is missing or changed")
+    info = clip.info
+    return Subject(CLIP, clip.id, clip.path, clip.name,
+                   info.frame_count if info is not None else 0,
+                   info.fps if info is not None else 0.0,
+                   clip.in_frame, clip.out_frame, problem, (clip.size, clip.mtime))
+
+
+def generation_name(g) -> str:
+    """"Generation #12 · seed 42": a name that tells seeds of one prompt apart."""
+    seed = g.params.get("seed") if isinstance(g.params, dict) else None
+    return f"Generation #{g.id}" + ("" if seed is None else f" · seed {seed}")
+
+
+def generation_label(g) -> str:
+    """The name and the prompt's start, for the compare list."""
+    prompt = " ".join((g.prompt or "").split())
+    if len(prompt) > PROMPT_START_CHARS:
+        cut = prompt[:PROMPT_START_CHARS - 1]
+        if " " in cut[PROMPT_START_CHARS // 2:]:  # at a word's end when one is near
+            cut = cut.rsplit(" ", 1)[0]
+        prompt = cut.rstrip(" ,;:") + "…"
+    return generation_name(g) + (f" · {prompt}" if prompt else "")
+
+
+def subject_of_generation(g) -> Subject:
+    """A generation's subject; the file is looked at now (its stamp, whether it is there)."""
+    import os
+
+    params = g.params if isinstance(g.params, dict) else {}
+    try:
+        stat = os.stat(g.path)
+        stamp, problem = (stat.st_size, stat.st_mtime), None
+    except OSError:
+        stamp, problem = (None, None), f"Cannot analyse {g.path}: file not found"
+    info = g.info
+    frames = info.frame_count if info is not None else int(params.get("num_frames") or 0)
+    fps = info.fps if info is not None else float(params.get("fps") or 0.0)
+    seed = params.get("seed")
+    return Subject(GENERATION, g.id, g.path, generation_name(g), frames, fps, None, None,
+                   problem, stamp, source_clip_id=g.source_clip_id, prompt=g.prompt or "",
+                   seed=seed if isinstance(seed, int) else None)
+
+
+def clip_key(clip) -> tuple:
+    """What a cached result of a clip belongs to: the clip, its file and its in/out range."""
+    return subject_of_clip(clip).key
+
+
+def _range_text(subject: Subject) -> str:
+    count = subject.frame_count
+    first = subject.in_frame if subject.in_frame is not None else 0
+    last = subject.out_frame if subject.out_frame is not None else max(0, count - 1)
+    whole = subject.in_frame is None and subject.out_frame is None
+    return f"all {count} frames" if whole else f"frames {first}–{last}"
+
+
 @dataclass
 class _Job:
     key: tuple
-    clip: object  # the Clip analysed
+    subject: Subject
     token: CancelToken
     pairs: list = field(default_factory=list)
     done: int = 0
     total: int = 0
 
 
-def clip_key(clip) -> tuple:
-    """What a cached result belongs to: the clip, its file and its in/out range."""
-    return (clip.id, clip.path, clip.size, clip.mtime, clip.in_frame, clip.out_frame)
-
-
-def _range_text(clip) -> str:
-    count = clip.info.frame_count if clip.info is not None else 0
-    first = clip.in_frame if clip.in_frame is not None else 0
-    last = clip.out_frame if clip.out_frame is not None else max(0, count - 1)
-    whole = clip.in_frame is None and clip.out_frame is None
-    return f"all {count} frames" if whole else f"frames {first}–{last}"
-
-
 class AnalysisPanel(QWidget):
-    """Temporal measures of the selected clip. ``show_clip`` (from the bin), ``analyse``,
-    ``cancel``, ``set_compare_clip``; ``attach_player`` keeps the plots and the player in
-    step. ``shutdown`` before the application quits."""
+    """Temporal measures of a clip or a generation. ``show_clip`` (from the bin),
+    ``show_generation`` (from the generations list), ``analyse``, ``cancel``,
+    ``set_compare``; ``attach_player`` keeps the plots and the player in step.
+    ``set_clip_source`` and ``set_generation_source`` say what the compare list offers.
+    ``shutdown`` before the application quits."""
 
     status_message = Signal(str)
-    analysis_finished = Signal(int, object)  # clip id, core.metrics.Analysis
+    analysis_finished = Signal(object, object)  # Subject, core.metrics.Analysis
 
     def __init__(self, parent: QWidget | None = None, player=None, analyse_action=None):
         """``analyse_action``: a QAction to use as Analyse Clip (a window's, made before the
         panel so that its menus and shortcuts exist early); None makes one."""
         super().__init__(parent)
         self._analyse_action = analyse_action
-        self._clip = None
-        self._compare = None
+        self._subject: Subject | None = None
+        self._compare: Subject | None = None
         self._cache: dict[tuple, AnalysisResult] = {}
         self._errors: dict[tuple, str] = {}
         self._jobs: dict[int, _Job] = {}
@@ -702,10 +796,11 @@ class AnalysisPanel(QWidget):
         self._message_is_error = False
         self._player = None
         self._clip_source: Callable[[], list] = list
+        self._generation_source: Callable[[], list] = list
         self._shut_down = False
 
         self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(1)  # one analysis at a time: each keeps a core busy
+        self.pool.setMaxThreadCount(1)  # one analysis at a time: it keeps the cores busy
         self._signals = AnalysisSignals(self)
         self._signals.progress.connect(self._on_progress)
         self._signals.pairs.connect(self._on_pairs)
@@ -747,11 +842,12 @@ class AnalysisPanel(QWidget):
         self.legend_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
         self.compare_combo = _CompareCombo(self)
-        self.compare_combo.setToolTip("Draw a second clip's measures on the same axes, "
-                                      "aligned at the first frame analysed")
+        self.compare_combo.setToolTip("Draw a second video's measures on the same axes, aligned "
+                                      "at the first frame analysed: a clip, a generation's "
+                                      "source, another seed of the same prompt")
         self.compare_combo.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.compare_combo.setMinimumContentsLength(14)
+        self.compare_combo.setMinimumContentsLength(18)
         self.compare_combo.about_to_open.connect(self._fill_compare_combo)
         self.compare_combo.activated.connect(self._on_compare_activated)
         self.analyse_button = QToolButton(self)
@@ -841,27 +937,43 @@ class AnalysisPanel(QWidget):
         self._on_player_position(player.position)
 
     def set_clip_source(self, clips: Callable[[], list]) -> None:
-        """Where the compare list comes from: a callable giving the project's clips."""
+        """Where the compare list's clips come from: a callable giving the project's clips."""
         self._clip_source = clips
+        self._fill_compare_combo()
+
+    def set_generation_source(self, generations: Callable[[], list], manager=None) -> None:
+        """Where the compare list's generations come from: a callable giving the project's
+        generations (``Project.generations``). ``manager``: a ``ModelManager`` whose finished
+        generation jobs add to the list while it is shown."""
+        self._generation_source = generations
+        if manager is not None:
+            manager.job_finished.connect(self._on_job_finished)
         self._fill_compare_combo()
 
     # ---- public state --------------------------------------------------------------------
 
     @property
-    def clip(self):
-        return self._clip
+    def subject(self) -> Subject | None:
+        """What is shown: a clip's or a generation's ``Subject``, or None."""
+        return self._subject
 
     @property
-    def compare_clip(self):
+    def compare(self) -> Subject | None:
+        """What is drawn beside it, or None."""
         return self._compare
 
     @property
+    def clip(self):
+        """The shown clip's ``Subject`` (None when nothing, or a generation, is shown)."""
+        return self._subject if self._subject is not None and self._subject.kind == CLIP else None
+
+    @property
     def result(self) -> AnalysisResult | None:
-        return None if self._clip is None else self._cache.get(clip_key(self._clip))
+        return None if self._subject is None else self._cache.get(self._subject.key)
 
     @property
     def analysis(self):
-        """The selected clip's complete ``core.metrics.Analysis``, or None."""
+        """The shown subject's complete ``core.metrics.Analysis``, or None."""
         result = self.result
         return None if result is None else result.analysis
 
@@ -869,7 +981,7 @@ class AnalysisPanel(QWidget):
     def compare_analysis(self):
         if self._compare is None:
             return None
-        result = self._cache.get(clip_key(self._compare))
+        result = self._cache.get(self._compare.key)
         return None if result is None else result.analysis
 
     @property
@@ -886,21 +998,35 @@ class AnalysisPanel(QWidget):
         return self._message_is_error
 
     def pair_count(self) -> int:
-        """Points of the selected clip's series (all three plots have as many)."""
+        """Points of the shown subject's series (all three plots have as many)."""
         series = self.warp_plot.series
         return len(series[0].xs) if series and self.stack.currentIndex() == 1 else 0
+
+    def compare_items(self) -> list[tuple[str, tuple[str, int] | None]]:
+        """The compare list as (label, (kind, id)), in its order; ("Nothing", None) first."""
+        combo = self.compare_combo
+        return [(combo.itemText(i), combo.itemData(i)) for i in range(combo.count())
+                if combo.itemData(i) is not None or i == 0]
 
     # ---- actions -----------------------------------------------------------------------
 
     @Slot(object)
     def show_clip(self, clip) -> None:
         """Show ``clip`` (a ``Clip`` or None): its cached results, or a prompt to analyse."""
-        if clip is not None and self._clip is not None and clip_key(clip) == clip_key(self._clip):
-            self._clip = clip
+        self.show_subject(None if clip is None else subject_of_clip(clip))
+
+    def show_generation(self, generation) -> None:
+        """Show a ``Generation`` of the project (every frame of its video)."""
+        self.show_subject(subject_of_generation(generation))
+
+    def show_subject(self, subject: Subject | None) -> None:
+        if subject is not None and self._subject is not None and subject.key == self._subject.key:
+            self._subject = subject
             return
-        self._clip = clip
+        self._subject = subject
         self._note = ""
-        if self._compare is not None and clip is not None and self._compare.id == clip.id:
+        if (self._compare is not None and subject is not None
+                and self._compare.ref == subject.ref):
             self._compare = None
         self._cancel_unwanted()
         self._fill_compare_combo()
@@ -908,13 +1034,11 @@ class AnalysisPanel(QWidget):
 
     def set_in_out(self, clip_id: int, in_frame, out_frame) -> None:
         """A clip's marks changed (its range, and so its analysis, is another)."""
-        from dataclasses import replace
-
         changed = False
-        for attr in ("_clip", "_compare"):
-            clip = getattr(self, attr)
-            if clip is not None and clip.id == clip_id:
-                setattr(self, attr, replace(clip, in_frame=in_frame, out_frame=out_frame))
+        for attr in ("_subject", "_compare"):
+            subject = getattr(self, attr)
+            if subject is not None and subject.ref == (CLIP, clip_id):
+                setattr(self, attr, subject.with_in_out(in_frame, out_frame))
                 changed = True
         if changed:
             self._note = ""
@@ -923,14 +1047,14 @@ class AnalysisPanel(QWidget):
 
     @Slot()
     def analyse(self) -> None:
-        """Analyse the selected clip (and the one compared), unless already done."""
-        if self._clip is None or self._shut_down:
+        """Analyse the shown subject (and the one compared), unless already done."""
+        if self._subject is None or self._shut_down:
             return
         self._note = ""
-        for clip in (self._clip, self._compare):
-            if clip is not None:
-                self._errors.pop(clip_key(clip), None)
-                self._start(clip)
+        for subject in (self._subject, self._compare):
+            if subject is not None:
+                self._errors.pop(subject.key, None)
+                self._start(subject)
         self._refresh()
 
     @Slot()
@@ -940,18 +1064,20 @@ class AnalysisPanel(QWidget):
         self.pool.clear()  # jobs not started yet never run; their slots below still report
         self._refresh()
 
-    def set_compare_clip(self, clip_id: int | None) -> None:
-        """Compare with the clip ``clip_id`` of the clip source (None: no comparison); it is
-        analysed when the selected clip has been."""
-        clip = None
-        if clip_id is not None:
-            clip = next((c for c in self._clip_source() if c.id == clip_id), None)
-        self._compare = clip
+    def set_compare(self, ref: tuple[str, int] | None) -> None:
+        """Compare with the clip or generation ``ref`` = (kind, id) of the sources (None: no
+        comparison); it is analysed when the shown subject has been."""
+        subject = None if ref is None else self._find(tuple(ref))
+        self._compare = subject
         self._cancel_unwanted()
-        if clip is not None and (self.result is not None or self._job_for(self._clip)):
-            self._start(clip)
+        if subject is not None and (self.result is not None or self._job_for(self._subject)):
+            self._start(subject)
         self._fill_compare_combo()
         self._refresh()
+
+    def set_compare_clip(self, clip_id: int | None) -> None:
+        """Compare with the clip ``clip_id`` (None: no comparison)."""
+        self.set_compare(None if clip_id is None else (CLIP, clip_id))
 
     def shutdown(self) -> None:
         """Cancel and wait for the analyses; safe to call twice."""
@@ -963,31 +1089,57 @@ class AnalysisPanel(QWidget):
         self.pool.clear()
         self.pool.waitForDone(10000)
 
+    # ---- the sources -----------------------------------------------------------------------
+
+    def _clips(self) -> list:
+        try:
+            return list(self._clip_source())
+        except Exception:  # noqa: BLE001 - a broken source leaves its part of the list out
+            return []
+
+    def _generations(self) -> list:
+        try:
+            return list(self._generation_source())
+        except Exception:  # noqa: BLE001 - a broken database: no generations to offer
+            return []
+
+    def _find(self, ref: tuple[str, int]) -> Subject | None:
+        kind, item_id = ref
+        if kind == CLIP:
+            clip = next((c for c in self._clips() if c.id == item_id), None)
+            return None if clip is None else subject_of_clip(clip)
+        generation = next((g for g in self._generations() if g.id == item_id), None)
+        return None if generation is None else subject_of_generation(generation)
+
+    @Slot(int, object)
+    def _on_job_finished(self, _job_id: int, result) -> None:
+        if getattr(result, "generation_id", None) is not None:
+            self._fill_compare_combo()
+
     # ---- jobs --------------------------------------------------------------------------
 
-    def _job_for(self, clip) -> int | None:
-        if clip is None:
+    def _job_for(self, subject: Subject | None) -> int | None:
+        if subject is None:
             return None
-        key = clip_key(clip)
+        key = subject.key
         return next((j for j, job in self._jobs.items() if job.key == key), None)
 
-    def _start(self, clip) -> None:
-        key = clip_key(clip)
-        if key in self._cache or self._job_for(clip) is not None:
+    def _start(self, subject: Subject) -> None:
+        key = subject.key
+        if key in self._cache or self._job_for(subject) is not None:
             return
-        if clip.info is None or clip.missing:
-            self._errors[key] = (f"Cannot analyse {clip.path}: "
-                                 + (clip.error or "the file is missing or changed"))
+        if subject.problem is not None:
+            self._errors[key] = subject.problem
             return
         job = self._next_job
         self._next_job += 1
         token = CancelToken()
-        self._jobs[job] = _Job(key, clip, token)
-        self.pool.start(AnalysisTask(job, clip.path, clip.in_frame, clip.out_frame,
+        self._jobs[job] = _Job(key, subject, token)
+        self.pool.start(AnalysisTask(job, subject.path, subject.in_frame, subject.out_frame,
                                      self._signals, token, WORST_PAIRS))
 
     def _cancel_unwanted(self) -> None:
-        wanted = {clip_key(c) for c in (self._clip, self._compare) if c is not None}
+        wanted = {s.key for s in (self._subject, self._compare) if s is not None}
         for job in self._jobs.values():
             if job.key not in wanted:
                 job.token.cancel()
@@ -1015,10 +1167,11 @@ class AnalysisPanel(QWidget):
             self._refresh()
         else:
             self._refresh_status()
-        self.analysis_finished.emit(record.clip.id, result.analysis)
+        self.analysis_finished.emit(record.subject, result.analysis)
         analysis = result.analysis
         self.status_message.emit(
-            f"Analysed {record.clip.name}: warp error {format_value(analysis.warp_error_mean)}, "
+            f"Analysed {record.subject.name}: warp error "
+            f"{format_value(analysis.warp_error_mean)}, "
             f"motion {format_value(analysis.flow_mean_px, ' px')}, "
             f"flicker {format_value(analysis.flicker)}")
 
@@ -1036,26 +1189,27 @@ class AnalysisPanel(QWidget):
         record = self._jobs.pop(job, None)
         if record is None:
             return
-        if self._clip is not None and record.key == clip_key(self._clip) and record.pairs:
+        if (self._subject is not None and record.key == self._subject.key
+                and record.pairs):
             self._note = (f"Cancelled after {len(record.pairs)} of {record.total} pairs: "
                           "the plots are partial")
             self._partial = record
         self._refresh()
 
     def _is_shown(self, key: tuple) -> bool:
-        return any(c is not None and clip_key(c) == key for c in (self._clip, self._compare))
+        return any(s is not None and s.key == key for s in (self._subject, self._compare))
 
     # ---- data to series ------------------------------------------------------------------
 
-    def _pairs_of(self, clip) -> tuple[list, bool]:
-        """(pairs, complete) of a clip: cached, streaming in, or the part kept on cancel."""
-        if clip is None:
+    def _pairs_of(self, subject: Subject | None) -> tuple[list, bool]:
+        """(pairs, complete) of a subject: cached, streaming in, or the part kept on cancel."""
+        if subject is None:
             return [], False
-        key = clip_key(clip)
+        key = subject.key
         result = self._cache.get(key)
         if result is not None:
             return list(result.analysis.pairs), True
-        job = self._job_for(clip)
+        job = self._job_for(subject)
         if job is not None:
             return list(self._jobs[job].pairs), False
         partial = self._partial
@@ -1064,32 +1218,32 @@ class AnalysisPanel(QWidget):
         return [], False
 
     @staticmethod
-    def _first_frame(clip) -> int:
-        return clip.in_frame if clip.in_frame is not None else 0
+    def _first_frame(subject: Subject) -> int:
+        return subject.in_frame if subject.in_frame is not None else 0
 
     def _build_series(self, metric: str) -> list[Series]:
         out = []
-        pairs, _ = self._pairs_of(self._clip)
+        pairs, _ = self._pairs_of(self._subject)
         if pairs:
-            out.append(Series(self._clip.name, SERIES_COLORS[0], [p.index for p in pairs],
+            out.append(Series(self._subject.name, SERIES_COLORS[0], [p.index for p in pairs],
                               [getattr(p, metric) for p in pairs], [p.index for p in pairs]))
         other, _ = self._pairs_of(self._compare)
         if other and pairs:
-            shift = self._first_frame(self._clip) - self._first_frame(self._compare)
+            shift = self._first_frame(self._subject) - self._first_frame(self._compare)
             out.append(Series(self._compare.name, SERIES_COLORS[1],
                               [p.index + shift for p in other],
                               [getattr(p, metric) for p in other], [p.index for p in other]))
         return out
 
     def _x_range(self) -> tuple[int, int] | None:
-        """The axis: the selected clip's analysed pairs (first frame of each)."""
-        clip = self._clip
-        if clip is None or clip.info is None:
+        """The axis: the shown subject's analysed pairs (first frame of each)."""
+        subject = self._subject
+        if subject is None:
             return None
-        count = max(1, clip.info.frame_count)
-        first = self._first_frame(clip)
-        last = (clip.out_frame if clip.out_frame is not None else count - 1) - 1
-        result = self._cache.get(clip_key(clip))
+        count = max(1, subject.frame_count)
+        first = self._first_frame(subject)
+        last = (subject.out_frame if subject.out_frame is not None else count - 1) - 1
+        result = self._cache.get(subject.key)
         if result is not None:
             first, last = result.analysis.first_frame, result.analysis.last_frame - 1
         other, _ = self._pairs_of(self._compare)
@@ -1100,31 +1254,34 @@ class AnalysisPanel(QWidget):
 
     # ---- refresh -----------------------------------------------------------------------
 
+    def _title(self, subject: Subject) -> str:
+        return f"{subject.name} · {_range_text(subject)}"
+
     def _refresh(self) -> None:
-        clip = self._clip
-        key = None if clip is None else clip_key(clip)
-        pairs, complete = self._pairs_of(clip)
+        subject = self._subject
+        key = None if subject is None else subject.key
+        pairs, complete = self._pairs_of(subject)
         error = None if key is None else self._errors.get(key)
-        if clip is None:
+        if subject is None:
             self.title_label.setText("Analysis")
-            self._show_message("Select a clip in the bin to measure its warp error, motion and "
-                               "flicker frame by frame.")
+            self._show_message("Select a clip in the bin, or Analyse a generation in "
+                               "Generate > Generations, to measure its warp error, motion "
+                               "and flicker frame by frame.")
         elif error is not None and not pairs:
-            self.title_label.setText(f"{clip.name} · {_range_text(clip)}")
+            self.title_label.setText(self._title(subject))
             self._show_message(error, error=True)
-        elif clip.info is None or clip.missing:
-            self.title_label.setText(clip.name)
-            self._show_message(f"Cannot analyse {clip.path}: "
-                               + (clip.error or "the file is missing or changed"), error=True)
+        elif subject.problem is not None:
+            self.title_label.setText(subject.name)
+            self._show_message(subject.problem, error=True)
         elif not pairs:
-            self.title_label.setText(f"{clip.name} · {_range_text(clip)}")
-            if self._job_for(clip) is not None:
-                self._show_message(f"Analysing {clip.name}…")
+            self.title_label.setText(self._title(subject))
+            if self._job_for(subject) is not None:
+                self._show_message(f"Analysing {subject.name}…")
             else:
-                self._show_message(f"Analyse {clip.name} ({_range_text(clip)}) to plot its "
-                                   "warp error, motion and flicker per frame pair.")
+                self._show_message(f"Analyse {subject.name} ({_range_text(subject)}) to plot "
+                                   "its warp error, motion and flicker per frame pair.")
         else:
-            self.title_label.setText(f"{clip.name} · {_range_text(clip)}")
+            self.title_label.setText(self._title(subject))
             self._message = self._note
             self._message_is_error = False
             self.stack.setCurrentIndex(1)
@@ -1152,7 +1309,7 @@ class AnalysisPanel(QWidget):
 
     def _refresh_summaries(self, complete: bool) -> None:
         result = self.result
-        compare = self._cache.get(clip_key(self._compare)) if self._compare else None
+        compare = self._cache.get(self._compare.key) if self._compare else None
         for plot in self.plots:
             runs: list[tuple[str, QColor]] = []
             if result is not None:
@@ -1189,7 +1346,7 @@ class AnalysisPanel(QWidget):
         return runs
 
     def _refresh_legend(self) -> None:
-        shown = (self._clip is not None and self._compare is not None
+        shown = (self._subject is not None and self._compare is not None
                  and self.stack.currentIndex() == 1)
         self.title_label.setVisible(not shown)
         self.legend_label.setVisible(shown)
@@ -1197,14 +1354,15 @@ class AnalysisPanel(QWidget):
             self.legend_label.setText("")
             return
         items = []
-        for clip, color in ((self._clip, SERIES_COLORS[0]), (self._compare, SERIES_COLORS[1])):
-            state = " · " + _range_text(clip)
-            if clip_key(clip) in self._errors:
+        for subject, color in ((self._subject, SERIES_COLORS[0]),
+                               (self._compare, SERIES_COLORS[1])):
+            state = " · " + _range_text(subject)
+            if subject.key in self._errors:
                 state = " · failed"
-            elif clip_key(clip) not in self._cache:
+            elif subject.key not in self._cache:
                 state = " · measuring…"
             items.append(f'<span style="color:{color.name()}; font-size:13pt">■</span>'
-                         f'&nbsp;<b style="color:#e3e6eb">{_html(clip.name)}</b>'
+                         f'&nbsp;<b style="color:#e3e6eb">{_html(subject.name)}</b>'
                          f'<span style="color:#8b93a1">{_html(state)}</span>')
         self.legend_label.setText("&nbsp;&nbsp;&nbsp;&nbsp;".join(items))
 
@@ -1212,7 +1370,7 @@ class AnalysisPanel(QWidget):
         """The names the legend shows (empty without a comparison)."""
         if not self.legend_label.text():
             return []
-        return [c.name for c in (self._clip, self._compare) if c is not None]
+        return [s.name for s in (self._subject, self._compare) if s is not None]
 
     def _refresh_status(self) -> None:
         running = [job for job in self._jobs.values() if not job.token.cancelled]
@@ -1221,8 +1379,8 @@ class AnalysisPanel(QWidget):
             self.progress.setVisible(True)
             self.progress.setRange(0, max(1, job.total))
             self.progress.setValue(job.done)
-            self.progress.setFormat(f"{job.clip.name}: %v / %m pairs" if job.total else
-                                    f"{job.clip.name}: opening…")
+            self.progress.setFormat(f"{job.subject.name}: %v / %m pairs" if job.total else
+                                    f"{job.subject.name}: opening…")
             self.status_label.setText(f"{len(running)} analyses queued" if len(running) > 1
                                       else "")
         else:
@@ -1231,15 +1389,42 @@ class AnalysisPanel(QWidget):
         self.status_label.setVisible(bool(self.status_label.text()))
         self.cancel_button.setVisible(bool(running))
         self.cancel_action.setEnabled(bool(running))
-        can = (self._clip is not None and not self._shut_down and self._clip.info is not None
-               and not self._clip.missing
-               and (clip_key(self._clip) not in self._cache
-                    or (self._compare is not None
-                        and clip_key(self._compare) not in self._cache))
-               and self._job_for(self._clip) is None)
+        subject = self._subject
+        can = (subject is not None and not self._shut_down and subject.problem is None
+               and (subject.key not in self._cache
+                    or (self._compare is not None and self._compare.key not in self._cache))
+               and self._job_for(subject) is None)
         self.analyse_action.setEnabled(bool(can))
         self.analyse_button.setVisible(self.stack.currentIndex() == 1 and bool(can))
         self.message_button.setVisible(bool(can))
+
+    def _candidates(self) -> list[list[tuple[str, tuple[str, int]]]]:
+        """The compare list's groups of (label, ref), nearest first: for a generation its
+        source clip, then other seeds of its prompt; for a clip, the generations made from
+        it; then the other clips, then the other generations."""
+        subject = self._subject
+        clips = [c for c in self._clips()
+                 if c.info is not None and not c.missing and (c.info.frame_count or 0) >= 2]
+        generations = list(reversed(self._generations()))  # newest first
+        first: list[tuple[str, tuple[str, int]]] = []
+        if subject is not None and subject.kind == GENERATION:
+            source = next((c for c in clips if c.id == subject.source_clip_id), None)
+            if source is not None:
+                first.append((f"Source · {source.name}", (CLIP, source.id)))
+            prompt = " ".join(subject.prompt.split())
+            if prompt:
+                first += [(generation_label(g), (GENERATION, g.id)) for g in generations
+                          if g.id != subject.id and " ".join((g.prompt or "").split()) == prompt]
+        elif subject is not None:
+            first += [(generation_label(g), (GENERATION, g.id)) for g in generations
+                      if g.source_clip_id == subject.id]
+        taken = {ref for _, ref in first}
+        if subject is not None:
+            taken.add(subject.ref)
+        rest_clips = [(c.name, (CLIP, c.id)) for c in clips if (CLIP, c.id) not in taken]
+        rest_generations = [(generation_label(g), (GENERATION, g.id)) for g in generations
+                            if (GENERATION, g.id) not in taken]
+        return [group for group in (first, rest_clips, rest_generations) if group]
 
     @Slot()
     def _fill_compare_combo(self) -> None:
@@ -1247,39 +1432,42 @@ class AnalysisPanel(QWidget):
         combo.blockSignals(True)
         combo.clear()
         combo.addItem("Nothing", None)
-        for clip in self._clip_source():
-            if self._clip is not None and clip.id == self._clip.id:
-                continue
-            if clip.info is None or clip.missing or (clip.info.frame_count or 0) < 2:
-                continue
-            combo.addItem(clip.name, clip.id)
-        index = combo.findData(self._compare.id) if self._compare is not None else 0
-        if index < 0 and self._compare is not None:  # no longer in the bin
-            combo.addItem(self._compare.name, self._compare.id)
+        for group in self._candidates():
+            combo.insertSeparator(combo.count())
+            for label, ref in group:
+                combo.addItem(label, ref)
+        index = combo.findData(self._compare.ref) if self._compare is not None else 0
+        if index < 0 and self._compare is not None:  # no longer in the bin or the project
+            combo.addItem(self._compare.name, self._compare.ref)
             index = combo.count() - 1
         combo.setCurrentIndex(max(0, index))
-        combo.setEnabled(self._clip is not None)
+        combo.setEnabled(self._subject is not None)
         combo.blockSignals(False)
 
     @Slot(int)
     def _on_compare_activated(self, index: int) -> None:
-        self.set_compare_clip(self.compare_combo.itemData(index))
+        self.set_compare(self.compare_combo.itemData(index))
 
     # ---- player sync ---------------------------------------------------------------------
 
+    def _player_shows_subject(self) -> bool:
+        player, subject = self._player, self._subject
+        if player is None or subject is None:
+            return False
+        if subject.kind == CLIP:
+            return player.clip_id == subject.id
+        return player.clip_id is None and player.path == subject.path
+
     @Slot(int)
     def _on_frame_clicked(self, frame: int) -> None:
-        player = self._player
-        if player is None or self._clip is None or player.clip_id != self._clip.id:
+        if not self._player_shows_subject():
             return
-        player.pause()
-        player.seek(frame)
+        self._player.pause()
+        self._player.seek(frame)
 
     @Slot(int)
     def _on_player_position(self, frame: int) -> None:
-        player = self._player
-        same = (player is not None and self._clip is not None
-                and player.clip_id == self._clip.id)
+        same = self._player_shows_subject()
         for plot in self.plots:
             plot.set_marker(frame if same else None)
         self.worst_strip.set_marker(frame if same else None)

@@ -9,7 +9,8 @@ atomically: a temporary file, then ``os.replace``; every other key is kept). Thu
 made on a pool thread and cached under the project's ``thumbnails/`` like the bin's.
 
 Actions on the selected generation: Play (``play_requested``: the main window plays it in
-the main player), Restore Settings (``restore_requested`` with ``GenerationParams``), Export…
+the main player), Analyse (``analyse_requested``: the analysis panel measures it, beside its
+source or another seed), Restore Settings (``restore_requested`` with ``GenerationParams``), Export…
 (the export dialog with the generation as its source and its settings as metadata) and Show
 in Folder. The model is a C++ ``QStandardItemModel`` (no Python ``data()`` overrides).
 """
@@ -168,6 +169,7 @@ class GenerationAnalysisTask(QRunnable):
 
 class GenerationsPanel(QWidget):
     play_requested = Signal(str, int, float)  # path, frame count, fps
+    analyse_requested = Signal(object)  # core.library.Generation
     restore_requested = Signal(object)  # GenerationParams
     status_message = Signal(str)
 
@@ -227,6 +229,11 @@ class GenerationsPanel(QWidget):
 
         self.play_button = QPushButton("Play")
         self.play_button.clicked.connect(self.play_selected)
+        self.analyse_button = QPushButton("Analyse")
+        self.analyse_button.setToolTip("Plot its warp error, motion and flicker per frame "
+                                       "pair in the Analysis panel, to compare with its "
+                                       "source or another seed")
+        self.analyse_button.clicked.connect(self.analyse_selected)
         self.restore_button = QPushButton("Restore Settings")
         self.restore_button.clicked.connect(self.restore_selected)
         self.export_button = QPushButton("Export…")
@@ -236,8 +243,8 @@ class GenerationsPanel(QWidget):
         self.status = QLabel()
         self.status.setWordWrap(True)
         buttons = QHBoxLayout()
-        for button in (self.play_button, self.restore_button, self.export_button,
-                       self.folder_button):
+        for button in (self.play_button, self.analyse_button, self.restore_button,
+                       self.export_button, self.folder_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
@@ -442,7 +449,8 @@ class GenerationsPanel(QWidget):
     @Slot()
     def _update_buttons(self, *_args) -> None:
         has = self.selected() is not None
-        for button in (self.play_button, self.restore_button, self.folder_button):
+        for button in (self.play_button, self.analyse_button, self.restore_button,
+                       self.folder_button):
             button.setEnabled(has)
         self.export_button.setEnabled(has and self.export_queue is not None)
 
@@ -458,6 +466,18 @@ class GenerationsPanel(QWidget):
                                                                     or 0)
         fps = g.info.fps if g.info is not None else float(g.params.get("fps") or 0.0)
         self.play_requested.emit(g.path, frames, fps)
+        return True
+
+    @Slot()
+    def analyse_selected(self) -> bool:
+        """Ask for the selected generation's analysis (``analyse_requested``)."""
+        g = self.selected()
+        if g is None:
+            return False
+        if not Path(g.path).is_file():
+            self._say(f"{g.path}: file not found")
+            return False
+        self.analyse_requested.emit(g)
         return True
 
     @Slot()

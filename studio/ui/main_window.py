@@ -480,6 +480,7 @@ class MainWindow(QMainWindow):
                                      manager=self.model_manager,
                                      export_queue=lambda: self.export_queue)
             panel.play_requested.connect(self._on_play_generation)
+            panel.analyse_requested.connect(self._on_analyse_generation)
             panel.restore_requested.connect(self._on_restore_generation)
             panel.status_message.connect(self._on_status_message)
             self.generations_dock.setWidget(panel)
@@ -502,6 +503,15 @@ class MainWindow(QMainWindow):
     def _on_play_generation(self, path: str, frames: int, fps: float) -> None:
         self.player.set_clip(None, path, frames, fps)
         self.player.play()
+
+    @Slot(object)
+    def _on_analyse_generation(self, generation) -> None:
+        """Generations > Analyse: the generation in the player and the analysis panel."""
+        panel = self.analysis
+        panel.show_generation(generation)
+        self.player.set_clip(None, generation.path, panel.subject.frame_count, panel.subject.fps)
+        panel.analyse()
+        self.show_analysis()
 
     @Slot(object)
     def _on_restore_generation(self, params) -> None:
@@ -533,6 +543,7 @@ class MainWindow(QMainWindow):
             panel = AnalysisPanel(self.analysis_dock, player=self.player,
                                   analyse_action=self.analyse_action)
             panel.set_clip_source(self.bin.model.clips)
+            panel.set_generation_source(self.project.generations, self.model_manager)
             self._analysis = panel
             clip = self._selected_clip
             if clip is not None:

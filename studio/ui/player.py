@@ -600,6 +600,11 @@ class PlayerPanel(QWidget):
         return self._clip_id
 
     @property
+    def path(self) -> str | None:
+        """The file shown (a generation has no clip id), or None."""
+        return self._path
+
+    @property
     def position(self) -> int:
         return self._position
 

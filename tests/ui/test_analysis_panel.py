@@ -86,7 +86,7 @@ def rig(qtbot, project):
         pass
 
     r = Rig()
-    r.window, r.player, r.panel = window, player, panel
+    r.window, r.player, r.panel, r.project = window, player, panel, project
 
     def select(clip):  # what the main window does on the bin's clip_selected
         player.set_clip(clip.id, clip.path, clip.info.frame_count, clip.info.fps,
@@ -417,3 +417,198 @@ def test_main_window_view_analysis_shows_the_dock_and_analyses_the_selected_clip
         window.shutdown()
     assert window.analysis.pool.activeThreadCount() == 0
 
+
+
+# ---- generations ----------------------------------------------------------------------------------
+
+PROMPT = "a fox trotting across a snowy field at dawn, slow pan"
+
+
+@pytest.fixture
+def generations(project, clips, add_clip):
+    """Real videos registered as the project's generations (as the engine records them):
+    two seeds of one prompt made from the moving clip (the content moves (3, -2) and (1, 1)
+    px a frame), and one of another prompt."""
+    folder = project.generations_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    source = add_clip(clips["moving"])
+    add_clip(clips["flicker"])
+
+    def register(name, prompt, seed, source_clip_id, **motion):
+        path = write_translating_video(folder / name, frames=24, seed=seed, **motion)
+        return project.add_generation(path, {"prompt": prompt, "seed": seed, "num_frames": 24},
+                                      kind="v2v" if source_clip_id else "t2v",
+                                      model="demo/ltx-video-tiny", prompt=prompt,
+                                      info=probe(path), source_clip_id=source_clip_id)
+
+    first = register("fox_1.mp4", PROMPT, 1, source.id, dx=3, dy=-2)
+    second = register("fox_2.mp4", PROMPT, 2, source.id, dx=1, dy=1)
+    other = register("waves_3.mp4", "waves at dusk", 3, None, dx=-2, dy=0)
+    return source, first, second, other
+
+
+def show_generation(qtbot, rig, generation):
+    """What the main window does on Generations > Analyse."""
+    rig.panel.show_generation(generation)
+    subject = rig.panel.subject
+    rig.player.set_clip(None, generation.path, subject.frame_count, subject.fps)
+    qtbot.waitUntil(lambda: rig.player.displayed_index is not None, timeout=WAIT_MS)
+
+
+def test_compare_offers_source_and_seeds_first_and_draws_a_seed_on_the_same_axes(
+        qtbot, rig, generations):
+    source, first, second, other = generations
+    panel = rig.panel
+    panel.set_generation_source(rig.project.generations)
+    show_generation(qtbot, rig, first)
+    assert panel.subject.kind == "generation" and panel.clip is None
+    assert panel.title_label.text() == "Generation #1 · seed 1 · all 24 frames"
+    # Nearest first: its source clip, the other seed of its prompt; then the other clips and
+    # generations. Each label tells the videos apart.
+    items = panel.compare_items()
+    assert items == [
+        ("Nothing", None),
+        ("Source · moving.mp4", ("clip", source.id)),
+        (f"Generation #{second.id} · seed 2 · a fox trotting across a snowy…",
+         ("generation", second.id)),
+        ("flicker.mp4", ("clip", source.id + 1)),
+        (f"Generation #{other.id} · seed 3 · waves at dusk", ("generation", other.id)),
+    ]
+
+    panel.analyse()
+    qtbot.waitUntil(lambda: panel.analysis is not None and not panel.is_busy, timeout=WAIT_MS)
+    assert panel.pair_count() == 23
+    labels = [label for label, _ in items]
+    panel.compare_combo.setCurrentIndex(panel.compare_combo.findText(labels[2]))
+    panel.compare_combo.activated.emit(panel.compare_combo.currentIndex())
+    qtbot.waitUntil(lambda: panel.compare_analysis is not None and not panel.is_busy,
+                    timeout=WAIT_MS)
+    assert panel.compare.ref == ("generation", second.id)
+    for plot in panel.plots:
+        mine, seed_2 = plot.series
+        assert mine.label == "Generation #1 · seed 1" and seed_2.label == "Generation #2 · seed 2"
+        assert mine.xs == seed_2.xs == list(range(23))  # one axis: both from frame 0
+        top = max(mine.ys + seed_2.ys)
+        assert plot.y_top >= top  # one scale holds both
+    motion = panel.motion_plot
+    assert np.mean(motion.series[0].ys) == pytest.approx(np.hypot(3, 2), abs=0.3)
+    assert np.mean(motion.series[1].ys) == pytest.approx(np.hypot(1, 1), abs=0.3)
+    assert panel.legend_entries() == ["Generation #1 · seed 1", "Generation #2 · seed 2"]
+    # Both lines are painted, each where its own values put it on the shared axes.
+    image = motion.grab().toImage()
+    image.save("/tmp/analysis_generation_seeds.png")
+    rig.window.grab().save("/tmp/analysis_generation_seeds_window.png")
+    for k, series in enumerate(motion.series):
+        hits = 0
+        for i in range(2, len(series.xs) - 2, 4):
+            point = motion.point_at(k, i)
+            near = [image.pixelColor(round(point.x()) + dx, round(point.y()) + dy)
+                    for dx in (-1, 0, 1) for dy in (-1, 0, 1)]
+            hits += any(_close(c, series.color, 40) for c in near)
+        assert hits >= 3, series.label
+
+    # The player shows the generation: the marker follows it, and a click on a plot seeks it.
+    rig.player.seek(9)
+    assert [p.marker for p in panel.plots] == [9, 9, 9]
+    QTest.mouseClick(motion, Qt.MouseButton.LeftButton, pos=motion.point_at(0, 15).toPoint())
+    qtbot.waitUntil(lambda: rig.player.position == 15, timeout=WAIT_MS)
+    # Another video in the player: no marker here.
+    rig.player.set_clip(None, other.path, 24, 24.0)
+    assert [p.marker for p in panel.plots] == [None, None, None]
+
+
+def test_a_generations_source_clip_can_be_compared(qtbot, rig, generations):
+    source, first, _, _ = generations
+    panel = rig.panel
+    panel.set_generation_source(rig.project.generations)
+    show_generation(qtbot, rig, first)
+    panel.set_compare(("clip", source.id))
+    panel.analyse()
+    qtbot.waitUntil(lambda: panel.analysis is not None and panel.compare_analysis is not None
+                    and not panel.is_busy, timeout=WAIT_MS)
+    mine, clip = panel.motion_plot.series
+    assert clip.label == "moving.mp4" and len(clip.xs) == 29 and len(mine.xs) == 23
+    assert panel.motion_plot.x_range == (0, 28)  # the axis spans the longer one
+    assert panel.legend_entries() == ["Generation #1 · seed 1", "moving.mp4"]
+
+
+def test_a_clip_offers_the_generations_made_from_it_first(rig, generations):
+    source, first, second, other = generations
+    panel = rig.panel
+    panel.set_generation_source(rig.project.generations)
+    panel.show_clip(rig.project.clip(source.id))
+    refs = [ref for _, ref in panel.compare_items()]
+    assert refs == [None, ("generation", second.id), ("generation", first.id),
+                    ("clip", source.id + 1), ("generation", other.id)]
+
+
+def test_a_generation_whose_file_is_gone_says_so(qtbot, rig, generations, tmp_path):
+    _, first, _, _ = generations
+    gone = rig.project.add_generation(tmp_path / "gone.mp4", {"seed": 9}, prompt=PROMPT)
+    rig.panel.set_generation_source(rig.project.generations)
+    rig.panel.show_generation(gone)
+    assert rig.panel.message_is_error and str(tmp_path / "gone.mp4") in rig.panel.message
+    rig.panel.analyse()
+    assert not rig.panel.is_busy and not rig.panel.analyse_action.isEnabled()
+    # A broken generations source leaves the clips on offer.
+    def broken():
+        raise RuntimeError("database is locked")
+
+    rig.panel.set_generation_source(broken)
+    rig.panel.show_generation(first)
+    assert [ref for _, ref in rig.panel.compare_items()][1:] == [("clip", first.source_clip_id),
+                                                                 ("clip", first.source_clip_id + 1)]
+
+
+def test_generations_analyse_opens_the_panel_and_new_generations_join_the_compare_list(
+        qtbot, project, generations):
+    from studio.inference.engine import GenerateResult
+    from studio.ui.main_window import MainWindow
+
+    source, first, second, _ = generations
+    window = MainWindow(project)
+    qtbot.addWidget(window)
+    window.resize(1280, 900)
+    window.show()
+    qtbot.waitExposed(window)
+    try:
+        window.generations_dock.toggleViewAction().trigger()
+        listing = window.generations_panel
+        listing.select(first.id)
+        assert listing.analyse_button.isEnabled()
+        listing.analyse_button.click()
+        panel = window.analysis
+        assert window.analysis_dock.isVisible()
+        assert panel.subject.ref == ("generation", first.id)
+        assert window.player.path == first.path and window.player.clip_id is None
+        qtbot.waitUntil(lambda: panel.analysis is not None and not panel.is_busy,
+                        timeout=WAIT_MS)
+        assert panel.pair_count() == 23
+        refs = [ref for _, ref in panel.compare_items()]
+        assert refs[1:3] == [("clip", source.id), ("generation", second.id)]
+
+        # A generation finishes while the panel is open: it joins the list at once.
+        path = write_translating_video(project.generations_dir / "fox_4.mp4", frames=24,
+                                       seed=4, dx=2, dy=2)
+        fourth = project.add_generation(path, {"prompt": PROMPT, "seed": 4}, prompt=PROMPT,
+                                        info=probe(path), source_clip_id=source.id)
+        window.model_manager.job_finished.emit(9, GenerateResult(
+            job_id=9, output=path, sidecar=None, seed=4, params={}, conformed={}, record={},
+            frames=24, width=96, height=64, fps=24.0, seconds=1.0, demo=False,
+            generation_id=fourth.id))
+        refs = [ref for _, ref in panel.compare_items()]
+        assert refs[1:4] == [("clip", source.id), ("generation", fourth.id),
+                             ("generation", second.id)]
+        panel.set_compare(("generation", fourth.id))
+        qtbot.waitUntil(lambda: panel.compare_analysis is not None and not panel.is_busy,
+                        timeout=WAIT_MS)
+        assert [s.label for s in panel.warp_plot.series] == ["Generation #1 · seed 1",
+                                                             "Generation #4 · seed 4"]
+        window.grab().save("/tmp/analysis_generation_window.png")
+        # Selecting a clip in the bin shows the clip again.
+        window.bin.select_clip(source.id)
+        qtbot.waitUntil(lambda: panel.clip is not None and panel.clip.id == source.id,
+                        timeout=WAIT_MS)
+    finally:
+        window.shutdown()
+    assert window.analysis.pool.activeThreadCount() == 0
