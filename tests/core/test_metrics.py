@@ -267,11 +267,56 @@ def test_cancel_stops_and_leaves_no_thread(videos):
     with pytest.raises(Cancelled):
         metrics.analyze(path, progress=progress, cancel=token)
     assert seen == [1, 2]
-    assert not [t for t in threading.enumerate() if t.name == "metrics-decode"]
+    assert not [t for t in threading.enumerate() if t.name.startswith("metrics-")]
     token = CancelToken()
     token.cancel()
     with pytest.raises(Cancelled):
         metrics.analyze_frames(videos["static"][1], cancel=token)
+
+
+def test_pairs_measured_on_worker_threads_match_one_thread_and_come_in_order(videos,
+                                                                          analyses):
+    """analyze measures pairs on several threads; they come back in frame order, each the
+    same as measured one after another on one thread (no DIS state shared or carried)."""
+    path = videos["shift_-6_4"][0]
+    threaded = analyses["shift_-6_4"]
+    from studio.core.frames import FrameReader
+
+    with FrameReader(path) as reader:
+        decoded = [(f.index, f.image) for f in reader.iter_frames(range(reader.frame_count))]
+    one_thread = list(metrics.iter_pairs(decoded, 512, 320))
+    assert [p.index for p in threaded.pairs] == list(range(FRAMES - 1))
+    for mine, reference in zip(threaded.pairs, one_thread, strict=True):
+        assert mine.consistent_pixels == reference.consistent_pixels
+        assert mine.warp_error == pytest.approx(reference.warp_error, rel=1e-6, abs=1e-12)
+        assert mine.motion_px == pytest.approx(reference.motion_px, rel=1e-6)
+        assert mine.flow_dx == pytest.approx(reference.flow_dx, rel=1e-6, abs=1e-9)
+
+
+def test_opencv_threads_are_restored_after_an_analysis(videos, tmp_path):
+    """OpenCV's pool is turned down while an analysis runs, and back afterwards, also when
+    it fails or is cancelled, and when analyses overlap."""
+    before = cv2.getNumThreads()
+    seen = []
+    metrics.analyze(videos["static"][0], progress=lambda *_: seen.append(cv2.getNumThreads()))
+    assert set(seen) == {1} and cv2.getNumThreads() == before
+    with pytest.raises(MediaError):
+        metrics.analyze(tmp_path / "gone.mp4")
+    assert cv2.getNumThreads() == before
+    token = CancelToken()
+    inner = []
+
+    def overlapping(done, total):
+        if done == 1:  # a second analysis starts and ends inside the first
+            metrics.analyze(videos["flicker"][0])
+            inner.append(cv2.getNumThreads())
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        metrics.analyze(videos["shift_3_-2"][0], progress=overlapping, cancel=token)
+    assert inner == [1]  # the first one still runs: still one thread
+    assert cv2.getNumThreads() == before
+    assert not [t for t in threading.enumerate() if t.name.startswith("metrics-")]
 
 
 def test_bad_files_raise_media_errors_naming_them(tmp_path):
