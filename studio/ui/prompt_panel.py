@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QToolButton,
     QVBoxLayout,
@@ -157,10 +158,10 @@ class ConditionRow:
         self.browse.setText("…")
         self.browse.setToolTip("Choose a picture or a clip")
         self.frame = QSpinBox()
-        self.frame.setRange(0, 10_000_000)
+        self.frame.setRange(0, 99_999)
         self.frame.setToolTip("The frame of the clip to show")
         self.at = QSpinBox()
-        self.at.setRange(0, 100_000)
+        self.at.setRange(0, 9_999)  # past the video's end: conform says where it moves
         self.at.setToolTip("The frame of the new video that shows it")
         self.strength = QDoubleSpinBox()
         self.strength.setRange(0.0, 1.0)
@@ -170,6 +171,9 @@ class ConditionRow:
         self.remove = QToolButton()
         self.remove.setText("✕")
         self.remove.setToolTip("Remove this condition")
+        for spin in (self.frame, self.at, self.strength):
+            spin.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self.path.setMinimumWidth(80)
         self.range: tuple[int | None, int | None] | None = None  # a restored clip range
         self.browse.clicked.connect(lambda: editor.browse(self))
         self.remove.clicked.connect(lambda: editor.remove(self))
@@ -213,7 +217,7 @@ class ConditionsEditor(QWidget):
     changed = Signal()
     row_added = Signal(object)  # ConditionRow
 
-    HEADERS = ("", "Picture or clip", "", "Its frame", "At frame", "Strength", "")
+    HEADERS = ("", "Condition: picture or clip", "", "Its frame", "At frame", "Strength", "")
 
     def __init__(self, player_frame: Callable[[], tuple[str, int] | None],
                  parent: QWidget | None = None):
@@ -477,9 +481,9 @@ class PromptPanel(QWidget):
         video_row.addWidget(self.video_browse)
         self._video_row = QWidget()
         self._video_row.setLayout(video_row)
-        form.addRow("Source", self._video_row)
         form.addRow("Strength", self.strength)
-        form.addRow("Conditions", self.conditions_editor)
+        form.addRow("Source", self._video_row)
+        form.addRow(self.conditions_editor)  # the whole width: its rows need it
         form.addRow("", self.source_label)
         form.addRow("Prompt", self.prompt)
         form.addRow("Negative", self.negative)
