@@ -715,7 +715,8 @@ def _models_list(as_json: bool) -> int:
     for demo in loading.DEMO_MODELS.values():
         if demo.id not in listed:
             add(demo.id, demo.kind, "Demo model (tiny, random weights)")
-    listed = {r["id"] for r in rows}
+    # repos of single-file checkpoints hold many models (one is fetched): not a model row
+    listed = {r["id"] for r in rows} | loading.single_file_sources()
     for m in here.values():  # other models in the cache
         if m.id not in listed:
             add(m.id, "?", "")

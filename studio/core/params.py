@@ -67,10 +67,9 @@ LIMITS = {
 }
 
 #: The generator a new GenerationParams names. studio.inference.registry owns the model list;
-#: this equals its default generator entry (a test checks it). LTX-Video 2B distilled is
-#: published only as a single-file checkpoint, not in the diffusers layout from_pretrained
-#: loads, so the default is the 2B 0.9.5 release until single-file loading is added.
-DEFAULT_GENERATOR = "Lightricks/LTX-Video-0.9.5"
+#: this equals its default generator entry (a test checks it): LTX-Video 2B distilled 0.9.8,
+#: published as one checkpoint file in Lightricks/LTX-Video (the id names repo and file).
+DEFAULT_GENERATOR = "Lightricks/LTX-Video:ltxv-2b-0.9.8-distilled"
 
 
 class ParamsError(ValueError):

@@ -200,6 +200,9 @@ class Generator:
         self._folder_hash: str | None = None
         self._preview: LatentPreview | None = None
         self._memory: tuple = (None, None)  # offload, tiling as applied
+        # a registry model published as one checkpoint: the file and its hub commit
+        self.single_file: Path | None = None
+        self.single_file_revision: str | None = None
 
     # ---- loading ----
 
@@ -236,9 +239,15 @@ class Generator:
             dtype_kw = "torch_dtype"
         try:
             with _quiet():
+                parts = {}
+                if found.single_file is not None:  # those components' weights come from it
+                    from studio.inference.single_file import load_components
+
+                    parts = load_components(found.single_file, folder,
+                                            found.single_file_components, choice.dtype)
                 pipe = pipe_class.from_pretrained(
                     os.fspath(folder), use_safetensors=True, local_files_only=True,
-                    **{dtype_kw: choice.dtype})
+                    **parts, **{dtype_kw: choice.dtype})
                 if choice.device != "cpu":
                     pipe.to(choice.device)
         except ModelError:
@@ -251,9 +260,12 @@ class Generator:
             raise ModelFolderError(f"{folder}: cannot be loaded as a diffusers video pipeline "
                                    f"({class_name or 'no _class_name'}): {detail}") from err
         pipe.set_progress_bar_config(disable=True)
-        return cls(pipe, model_id=found.id, path=folder, demo=bool(found.demo),
-                   revision=found.revision, device=choice.device, dtype_name=choice.dtype_name,
-                   class_name=type(pipe).__name__)
+        generator = cls(pipe, model_id=found.id, path=folder, demo=bool(found.demo),
+                        revision=found.revision, device=choice.device,
+                        dtype_name=choice.dtype_name, class_name=type(pipe).__name__)
+        generator.single_file = found.single_file
+        generator.single_file_revision = found.single_file_revision
+        return generator
 
     def unload(self) -> None:
         from studio.inference.devices import free_memory
@@ -308,9 +320,14 @@ class Generator:
         """Which model made a video: id, revision (hub snapshots) or folder hash, demo flag."""
         if self._folder_hash is None and self.revision is None:
             self._folder_hash = folder_hash(self.path)
-        return {"id": self.model_id, "revision": self.revision, "folder_hash": self._folder_hash,
-                "path": str(self.path), "pipeline": self.class_name, "demo": self.demo,
-                "device": self.device, "dtype": self.dtype_name}
+        record = {"id": self.model_id, "revision": self.revision,
+                  "folder_hash": self._folder_hash, "path": str(self.path),
+                  "pipeline": self.class_name, "demo": self.demo, "device": self.device,
+                  "dtype": self.dtype_name}
+        if self.single_file is not None:
+            record["single_file"] = {"path": str(self.single_file),
+                                     "revision": self.single_file_revision}
+        return record
 
     # ---- generating ----
 
@@ -387,6 +404,9 @@ class Generator:
         if self.family == "ltx":
             kwargs.update(frame_rate=p.fps, decode_timestep=p.decode_timestep,
                           decode_noise_scale=p.decode_noise_scale)
+        timesteps = self._timesteps(pipe, p)
+        if timesteps is not None:
+            kwargs["timesteps"] = timesteps
 
         preview = None
         fit_began = time.perf_counter()
@@ -414,6 +434,19 @@ class Generator:
             timings={k: round(v, 4) for k, v in timings.items()},
             pipeline=type(pipe).__name__, source=source, image=image_info,
             overlap_frames=overlap, preview_s=callback.preview_s, previews=callback.previews)
+
+    def _timesteps(self, pipe, p: GenerationParams) -> list[float] | None:
+        """The registry's own schedule for this model (a distilled LTX-Video's, from diffusers'
+        docs) when the run takes as many steps as it has. LTXConditionPipeline only: it always
+        passes timesteps (its own schedule otherwise); the other pipelines would shift them."""
+        from studio.inference import registry
+
+        spec = registry.get(self.model_id)
+        schedule = spec.defaults.get("timesteps") if spec is not None else None
+        if not schedule or len(schedule) != p.steps or \
+                type(pipe).__name__ != "LTXConditionPipeline":
+            return None
+        return [float(t) for t in schedule]
 
     # ---- memory ----
 

@@ -11,9 +11,9 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from studio import settings
 from studio.inference import registry
@@ -53,6 +53,12 @@ class ResolvedModel:
     path: Path  # the folder to pass to from_pretrained
     demo: bool  # random weights: anything it makes is labelled registry.DEMO_LABEL
     revision: str | None  # the commit of a cached hub snapshot; None otherwise
+    # A registry model published as one original-layout checkpoint (registry.SingleFile): the
+    # file, its snapshot's commit, and the components whose weights it holds (``path`` is then
+    # the base repo's snapshot, without those components' weights).
+    single_file: Path | None = None
+    single_file_revision: str | None = None
+    single_file_components: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -107,10 +113,19 @@ def resolve(model: str, *, allow_download: bool = False, revision: str | None = 
         found = _resolve_demo(model)
     elif _looks_like_path(model):
         raise ModelFolderError(f"{model}: no such folder.")
+    elif (spec := _single_file_spec(model)) is not None:
+        found = _resolve_single_file(spec, allow_download=allow_download)
     else:
         found = _resolve_hub(model, allow_download=allow_download, revision=revision)
     if expect is not None:
-        check_folder(found.path, expect=expect, model_id=None if local else found.id)
+        check_folder(found.path, expect=expect, model_id=None if local else found.id,
+                     provided=found.single_file_components)
+        if found.single_file is not None:
+            try:
+                check_safetensors(found.single_file)
+            except ModelFolderError as err:
+                raise ModelFolderError(f"{err} Download it again with: "
+                                       f"studio models pull {found.id}") from None
     return found
 
 
@@ -157,7 +172,8 @@ def hub_offline() -> bool:
 
 
 def download_patterns(model_id: str) -> list[str]:
-    """The files of ``model_id`` that Studio downloads (and expects in a complete copy)."""
+    """The files of ``model_id`` that Studio downloads (and expects in a complete copy); for a
+    single-file model, those of its base repo."""
     spec = registry.get(model_id)
     patterns = getattr(spec, "allow_patterns", None)
     if patterns:
@@ -167,6 +183,21 @@ def download_patterns(model_id: str) -> list[str]:
     return list(HUB_PATTERNS)
 
 
+def ignore_patterns(model_id: str) -> list[str] | None:
+    """Files of ``model_id``'s repo left out although ``download_patterns`` matches them: for a
+    single-file model, the base repo's weights of the components the file holds."""
+    spec = _single_file_spec(model_id)
+    if spec is None:
+        return None
+    return [f"{name}/{pattern}" for name in spec.single_file.components
+            for pattern in ("*.safetensors", "*.safetensors.index.json")]
+
+
+def _single_file_spec(model_id: str) -> registry.ModelSpec | None:
+    spec = registry.get(model_id)
+    return spec if spec is not None and spec.single_file is not None else None
+
+
 def _not_available(model_id: str, reason: str) -> ModelNotAvailableError:
     return ModelNotAvailableError(
         f"Model {model_id} is not on this computer and {reason}. Download it once with:\n"
@@ -174,7 +205,10 @@ def _not_available(model_id: str, reason: str) -> ModelNotAvailableError:
         "or use a folder that holds the model, e.g. studio caption --model /path/to/folder")
 
 
-def _resolve_hub(model_id: str, *, allow_download: bool, revision: str | None) -> ResolvedModel:
+def _resolve_hub(model_id: str, *, allow_download: bool, revision: str | None,
+                 for_id: str | None = None) -> ResolvedModel:
+    """``model_id``'s snapshot in the cache. ``for_id``: the registry model it is a part of
+    (a single-file model's base repo): the one messages name, and whose patterns apply."""
     from huggingface_hub import errors, snapshot_download
     from huggingface_hub.utils import validate_repo_id
 
@@ -183,30 +217,58 @@ def _resolve_hub(model_id: str, *, allow_download: bool, revision: str | None) -
     except errors.HFValidationError:
         raise ModelError(f"{model_id}: not a folder, and not a model id (hub ids look like "
                          "owner/name; `studio models list` shows the known ones).") from None
-    offline = hub_offline()
-    local_only = not allow_download or offline
+    name = for_id or model_id
+    local_only = not allow_download or hub_offline()
     try:
         path = snapshot_download(model_id, revision=revision, local_files_only=local_only,
-                                 allow_patterns=download_patterns(model_id))
-    except errors.IncompleteSnapshotError:
-        raise ModelIncompleteError(
+                                 allow_patterns=download_patterns(name),
+                                 ignore_patterns=ignore_patterns(name))
+    except Exception as err:  # noqa: BLE001 - every hub/OS failure becomes a message
+        raise _resolve_error(name, err, allow_download=allow_download) from None
+    path = Path(path)
+    return ResolvedModel(id=model_id, path=path, demo=False, revision=_commit_of(path))
+
+
+def _commit_of(snapshot: Path) -> str | None:
+    return snapshot.name if re.fullmatch(r"[0-9a-f]{40}", snapshot.name) else None
+
+
+def _resolve_error(model_id: str, err: Exception, *, allow_download: bool) -> ModelError:
+    from huggingface_hub import errors
+
+    if isinstance(err, errors.IncompleteSnapshotError):
+        return ModelIncompleteError(
             f"The download of {model_id} is incomplete (it was interrupted). Finish it with:\n"
             f"    studio models pull {model_id}\n"
-            "or use a folder that holds the model, e.g. studio caption --model /path/to/folder"
-        ) from None
-    except errors.LocalEntryNotFoundError:
-        if offline:
+            "or use a folder that holds the model, e.g. studio caption --model /path/to/folder")
+    if isinstance(err, errors.LocalEntryNotFoundError):
+        if hub_offline():
             reason = "the Hugging Face hub is switched off (HF_HUB_OFFLINE is set)"
         elif not allow_download:
             reason = "Studio does not download models by itself"
         else:
             reason = "the Hugging Face hub cannot be reached (no network?)"
-        raise _not_available(model_id, reason) from None
-    except Exception as err:  # noqa: BLE001 - every hub/OS failure becomes a message
-        raise _hub_error(model_id, err) from None
-    path = Path(path)
-    return ResolvedModel(id=model_id, path=path, demo=False,
-                         revision=path.name if re.fullmatch(r"[0-9a-f]{40}", path.name) else None)
+        return _not_available(model_id, reason)
+    return _hub_error(model_id, err)
+
+
+def _resolve_single_file(spec: registry.ModelSpec, *, allow_download: bool) -> ResolvedModel:
+    """A registry model published as one checkpoint: its base repo's snapshot (configs, text
+    encoder, tokenizer, scheduler) and the checkpoint file, both from the cache (downloaded
+    only with ``allow_download``). Every failure names `studio models pull <spec.id>`."""
+    from huggingface_hub import hf_hub_download
+
+    single = spec.single_file
+    base = _resolve_hub(single.base, allow_download=allow_download, revision=None,
+                        for_id=spec.id)
+    try:
+        weights = Path(hf_hub_download(single.repo, single.filename,
+                                       local_files_only=not allow_download or hub_offline()))
+    except Exception as err:  # noqa: BLE001
+        raise _resolve_error(spec.id, err, allow_download=allow_download) from None
+    return ResolvedModel(id=spec.id, path=base.path, demo=False, revision=base.revision,
+                         single_file=weights, single_file_revision=_commit_of(weights.parent),
+                         single_file_components=tuple(single.components))
 
 
 def _hub_error(model_id: str, err: Exception) -> ModelError:
@@ -247,7 +309,9 @@ def _hub_cache() -> Path:
 
 def pull(model_id: str, progress=None) -> Path:
     """Download ``model_id`` into the Hugging Face cache (safetensors, configs and tokenizers only)
-    and return its folder. An interrupted download resumes where it stopped.
+    and return its folder. An interrupted download resumes where it stopped. A single-file
+    model (registry.SingleFile): its checkpoint and its base repo less the weights the checkpoint
+    replaces; the base repo's folder is returned.
 
     ``progress``: a tqdm class for the overall bar (huggingface_hub's own bars when None).
     """
@@ -258,21 +322,31 @@ def pull(model_id: str, progress=None) -> Path:
     if Path(model_id).expanduser().exists() or _looks_like_path(model_id):
         raise ModelError(f"{model_id}: `studio models pull` takes a hub id (owner/name), not a "
                          "folder; a folder can be used as it is.")
-    from huggingface_hub import errors, snapshot_download
+    from huggingface_hub import errors, hf_hub_download, snapshot_download
     from huggingface_hub.utils import validate_repo_id
 
-    try:
-        validate_repo_id(model_id)
-    except errors.HFValidationError:
-        raise ModelError(f"{model_id}: not a model id (hub ids look like owner/name).") from None
+    spec = _single_file_spec(model_id)
+    if spec is None:
+        try:
+            validate_repo_id(model_id)
+        except errors.HFValidationError:
+            raise ModelError(f"{model_id}: not a model id (hub ids look like owner/name).") \
+                from None
     if hub_offline():
         raise ModelNotAvailableError(
             f"Cannot download {model_id}: the Hugging Face hub is switched off (HF_HUB_OFFLINE is "
             "set). Unset HF_HUB_OFFLINE, or copy the model folder here from another computer and "
             "use it as a folder, e.g. studio caption --model /path/to/folder")
     try:
-        path = snapshot_download(model_id, allow_patterns=download_patterns(model_id),
-                                 tqdm_class=progress)
+        if spec is not None:
+            single = spec.single_file
+            path = snapshot_download(single.base, allow_patterns=download_patterns(model_id),
+                                     ignore_patterns=ignore_patterns(model_id),
+                                     tqdm_class=progress)
+            hf_hub_download(single.repo, single.filename, tqdm_class=progress)
+        else:
+            path = snapshot_download(model_id, allow_patterns=download_patterns(model_id),
+                                     tqdm_class=progress)
     except errors.LocalEntryNotFoundError:
         raise ModelNotAvailableError(
             f"Cannot download {model_id}: the Hugging Face hub cannot be reached (no network?). "
@@ -304,12 +378,44 @@ def cached_models() -> list[CachedModel]:
             main = [r for r in repo.revisions if "main" in r.refs]
             rev = main[0] if main else max(repo.revisions, key=lambda r: r.last_modified)
             found.append(CachedModel(repo.repo_id, rev.snapshot_path, repo.size_on_disk))
+        found += _cached_single_file_models()
     root = demo_root()
     if root.is_dir():
         for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
             found.append(CachedModel(registry.DEMO_PREFIX + folder.name, folder,
                                      _folder_size(folder), demo=True))
     return found
+
+
+def _cached_single_file_models() -> list[CachedModel]:
+    """The registry's single-file models that are here in full, each as the files it uses: the
+    checkpoint and the base repo's files it downloads."""
+    from huggingface_hub.utils import filter_repo_objects
+
+    found = []
+    for spec in registry.models():
+        if spec.single_file is None:
+            continue
+        try:
+            model = resolve(spec.id)
+        except ModelError:
+            continue
+        files = [p for p in model.path.rglob("*") if p.is_file()]
+        used = filter_repo_objects(files, allow_patterns=download_patterns(spec.id),
+                                   ignore_patterns=ignore_patterns(spec.id),
+                                   key=lambda p: p.relative_to(model.path).as_posix())
+        try:
+            size = model.single_file.stat().st_size + sum(p.stat().st_size for p in used)
+        except OSError:
+            continue
+        found.append(CachedModel(spec.id, model.path, size))
+    return found
+
+
+def single_file_sources() -> set[str]:
+    """Hub repos the registry's single-file models take their checkpoint from (each holds many
+    checkpoints; Studio downloads one at a time, so they are never whole here)."""
+    return {m.single_file.repo for m in registry.models() if m.single_file is not None}
 
 
 def _folder_size(folder: Path) -> int:
@@ -326,11 +432,13 @@ def _folder_size(folder: Path) -> int:
 # --- checking a folder ------------------------------------------------------------------------
 
 def check_folder(path: str | os.PathLike, expect: str = "captioner",
-                 model_id: str | None = None) -> Path:
+                 model_id: str | None = None, provided: Iterable[str] = ()) -> Path:
     """Raise ``ModelFolderError`` (naming the file) unless ``path`` holds a complete model of the
     ``expect``ed kind: "captioner" (a transformers folder: config.json, safetensors weights, a
     tokenizer, preprocessor_config.json) or "generator" (a diffusers pipeline: model_index.json
-    and its component folders). Reads only file headers: cheap even for large models."""
+    and its component folders). ``provided``: pipeline components whose weights come from
+    elsewhere (a single-file checkpoint): their folders need their config only. Reads only file
+    headers: cheap even for large models."""
     folder = Path(path)
     fix = (f" Download it again with: studio models pull {model_id}"
            if model_id and not model_id.startswith(registry.DEMO_PREFIX) else
@@ -341,7 +449,7 @@ def check_folder(path: str | os.PathLike, expect: str = "captioner",
         if expect == "captioner":
             _check_transformers_folder(folder, processor=True)
         elif expect == "generator":
-            _check_diffusers_folder(folder)
+            _check_diffusers_folder(folder, provided=frozenset(provided))
         else:
             raise ValueError(f"expect: 'captioner' or 'generator', not {expect!r}")
     except ModelFolderError as err:
@@ -376,7 +484,7 @@ def _check_transformers_folder(folder: Path, *, processor: bool) -> None:
         _read_json(folder / "preprocessor_config.json", "captioning model folder")
 
 
-def _check_diffusers_folder(folder: Path) -> None:
+def _check_diffusers_folder(folder: Path, provided: frozenset[str] = frozenset()) -> None:
     index = _read_json(folder / "model_index.json", "diffusers pipeline folder")
     if "_class_name" not in index:
         raise ModelFolderError(f"{folder / 'model_index.json'}: not a diffusers pipeline index "
@@ -389,7 +497,9 @@ def _check_diffusers_folder(folder: Path) -> None:
         sub = folder / name
         if not sub.is_dir():
             raise ModelFolderError(f"{folder}: the pipeline's {name} folder is missing.")
-        if (sub / "config.json").exists():
+        if name in provided:
+            _read_json(sub / "config.json", f"{name} folder")
+        elif (sub / "config.json").exists():
             _read_json(sub / "config.json", f"{name} folder")
             _check_weights(sub)
         elif (sub / "scheduler_config.json").exists():
@@ -426,9 +536,10 @@ def _check_weights(folder: Path) -> None:
     raise ModelFolderError(f"{folder}: no model weights (.safetensors) in it.")
 
 
-def check_safetensors(path: Path) -> None:
+def check_safetensors(path: Path) -> dict[str, dict]:
     """Raise ``ModelFolderError`` unless ``path`` has a readable safetensors header and is as long
-    as the header says (a cut-short download fails here, before torch sees it)."""
+    as the header says (a cut-short download fails here, before torch sees it). Returns the
+    header's tensors: name -> {"dtype", "shape", "data_offsets"}."""
     size = path.stat().st_size
     with open(path, "rb") as f:
         head = f.read(8)
@@ -456,6 +567,7 @@ def check_safetensors(path: Path) -> None:
     if 8 + n + end > size:
         raise ModelFolderError(f"{path}: cut short ({size} bytes of {8 + n + end}): the copy or "
                                "download was interrupted.")
+    return {name: entry for name, entry in header.items() if name != "__metadata__"}
 
 
 # --- demo models ------------------------------------------------------------------------------

@@ -14,6 +14,20 @@ DEMO_LABEL = "demo model: random weights"
 
 
 @dataclass(frozen=True)
+class SingleFile:
+    """Weights published as one checkpoint in the original (non-diffusers) layout:
+    ``filename`` in the hub repo ``repo``. The pipeline's other parts (text encoder, tokenizer,
+    scheduler), its model_index.json and every component's config.json come from ``base``, a
+    repo in the diffusers layout. ``components``: the pipeline components whose weights the
+    file holds; their weights in ``base`` are not downloaded."""
+
+    repo: str
+    filename: str
+    base: str
+    components: tuple[str, ...] = ("transformer", "vae")
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     id: str
     kind: str  # "captioner" | "generator"
@@ -21,6 +35,7 @@ class ModelSpec:
     loader: str  # the transformers / diffusers class that loads it
     defaults: dict = field(default_factory=dict)
     size_gb: float = 0.0  # download size, roughly, for `studio models list`
+    single_file: SingleFile | None = None  # None: the id is a hub repo in the diffusers layout
 
     @property
     def demo(self) -> bool:
@@ -40,24 +55,43 @@ CAPTIONERS = (
 
 DEFAULT_CAPTIONER = CAPTIONERS[0].id
 
-# Video generators, all in the diffusers layout (model_index.json + component folders), loaded
-# with ``from_pretrained``. ``loader`` is the class in the repo's model_index.json; LTX-Video's
-# other modes come from the same weights through ``from_pipe``. Defaults are the model cards'
-# (and diffusers' docs): distilled LTX checkpoints ~8 steps at guidance 1, decode_timestep 0.05
-# and decode_noise_scale 0.025 for LTX-Video 0.9.1+ (its VAE is timestep-conditioned).
-# Lightricks publishes LTX-Video 2B 0.9.6/0.9.8 distilled only as single-file checkpoints
-# (ltxv-2b-0.9.8-distilled.safetensors in Lightricks/LTX-Video), which from_pretrained cannot
-# load; the 2B entry is LTX-Video 0.9.5 (2B, the newest 2B in the diffusers layout).
+# Video generators. Most are hub repos in the diffusers layout (model_index.json + component
+# folders), loaded with ``from_pretrained``; ``loader`` is the class in the repo's model_index.json.
+# LTX-Video's other modes come from the same weights through ``from_pipe``. Defaults are the model
+# cards' (and diffusers' docs): distilled LTX checkpoints 8 steps at guidance 1 (the docs' own
+# timesteps for them, below), decode_timestep 0.05 and decode_noise_scale 0.025 for LTX-Video
+# 0.9.1+ (its VAE is timestep-conditioned).
+#
+# Lightricks publishes LTX-Video 2B distilled (0.9.6, 0.9.8) only as single-file checkpoints in
+# the original layout, beside the other releases in Lightricks/LTX-Video. That entry's id names
+# the repo and the file ("repo:file", not a hub repo of its own); the transformer and the VAE
+# come from the file through diffusers' ``from_single_file``, everything else, and the configs,
+# from LTX-Video 0.9.5's diffusers repo: the config diffusers itself picks for a 2B checkpoint
+# with this VAE (single_file_utils.infer_diffusers_model_type: "ltx-video-0.9.5").
 _LTX = {"negative_prompt": "worst quality, inconsistent motion, blurry, jittery, distorted",
         "width": 768, "height": 512, "num_frames": 121, "fps": 24.0,
         "decode_timestep": 0.05, "decode_noise_scale": 0.025, "frame_step": 8,
         "size_multiple": 32}
+# diffusers' LTX-Video docs, for the guidance- and timestep-distilled 0.9.7 and 0.9.8 models (the
+# first pass: 8 steps). Used when a run takes 8 steps with LTXConditionPipeline.
+LTX_DISTILLED_TIMESTEPS = (1000, 993, 987, 981, 975, 909, 725, 0.03)
+LTX_2B_DISTILLED_ID = "Lightricks/LTX-Video:ltxv-2b-0.9.8-distilled"
 GENERATORS = (
-    ModelSpec("Lightricks/LTX-Video-0.9.5", "generator", "LTX-Video 2B (0.9.5)",
-              "LTXConditionPipeline", {**_LTX, "steps": 40, "guidance_scale": 3.0}, 15.0),
+    ModelSpec(LTX_2B_DISTILLED_ID, "generator", "LTX-Video 2B distilled (0.9.8)",
+              "LTXConditionPipeline",
+              {**_LTX, "steps": 8, "guidance_scale": 1.0,
+               "timesteps": LTX_DISTILLED_TIMESTEPS},
+              # the file ~6.3 GB, 0.9.5's T5-XXL text encoder ~19 GB
+              25.5,
+              single_file=SingleFile("Lightricks/LTX-Video", "ltxv-2b-0.9.8-distilled.safetensors",
+                                     base="Lightricks/LTX-Video-0.9.5")),
+    # not distilled: the full model (its T5-XXL text encoder alone is 19 GB)
+    ModelSpec("Lightricks/LTX-Video-0.9.5", "generator", "LTX-Video 2B dev (0.9.5)",
+              "LTXConditionPipeline", {**_LTX, "steps": 40, "guidance_scale": 3.0}, 25.0),
     ModelSpec("Lightricks/LTX-Video-0.9.8-13B-distilled", "generator",
               "LTX-Video 13B distilled (0.9.8)", "LTXConditionPipeline",
-              {**_LTX, "steps": 8, "guidance_scale": 1.0}, 38.0),
+              {**_LTX, "steps": 8, "guidance_scale": 1.0, "timesteps": LTX_DISTILLED_TIMESTEPS},
+              38.0),
     ModelSpec("Lightricks/LTX-Video-0.9.7-dev", "generator", "LTX-Video 13B dev (0.9.7)",
               "LTXConditionPipeline", {**_LTX, "steps": 30, "guidance_scale": 3.0}, 38.0),
     # THUDM's repos moved to zai-org on the hub; the hub redirects the old id.

@@ -15,8 +15,14 @@ from safetensors.numpy import save_file
 
 from studio import settings
 from studio.inference import loading
-from studio.inference.loading import (ModelError, ModelFolderError, ModelIncompleteError,
-                                      ModelNotAvailableError, check_folder, resolve)
+from studio.inference.loading import (
+    ModelError,
+    ModelFolderError,
+    ModelIncompleteError,
+    ModelNotAvailableError,
+    check_folder,
+    resolve,
+)
 
 SMOL = "HuggingFaceTB/SmolVLM2-256M-Video-Instruct"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -348,6 +354,26 @@ def test_generator_missing_component_folder(tmp_path):
     shutil.rmtree(folder / "text_encoder")
     with pytest.raises(ModelFolderError, match="text_encoder folder is missing"):
         check_folder(folder, "generator")
+
+
+def test_generator_components_from_a_single_file_need_their_config_only(tmp_path):
+    """The base of a single-file model: the transformer's and VAE's weights come from the
+    checkpoint, so their folders hold config.json alone; every other component is checked."""
+    folder = write_generator_folder(tmp_path / "ltx")
+    for name in ("transformer", "vae"):
+        (folder / name / "diffusion_pytorch_model.safetensors").unlink()
+    with pytest.raises(ModelFolderError, match="no model weights"):
+        check_folder(folder, "generator")
+    assert check_folder(folder, "generator", provided=("transformer", "vae")) == folder
+    with pytest.raises(ModelFolderError, match="vae.*no model weights"):
+        check_folder(folder, "generator", provided=("transformer",))
+    (folder / "vae" / "config.json").unlink()
+    with pytest.raises(ModelFolderError, match="config.json is missing"):
+        check_folder(folder, "generator", provided=("transformer", "vae"))
+    (folder / "text_encoder" / "model.safetensors").unlink()
+    (folder / "vae" / "config.json").write_text("{}")
+    with pytest.raises(ModelFolderError, match="text_encoder.*no model weights"):
+        check_folder(folder, "generator", provided=("transformer", "vae"))
 
 
 def test_a_captioner_is_not_a_generator(tmp_path):

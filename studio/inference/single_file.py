@@ -1,0 +1,135 @@
+"""Pipeline components whose weights come from one checkpoint in the original (non-diffusers)
+layout, such as Lightricks' LTX-Video single files: loaded with diffusers' ``from_single_file``,
+each with the config.json of the same component in a diffusers-layout folder (the base).
+
+``from_single_file`` loads what fits and leaves the rest of a model as initialised (random
+weights) when accelerate is missing, with only a log warning. So before any weight is read, the
+file's tensor names and shapes (its header) go through diffusers' own key conversion and are
+compared with the model the config builds (on the meta device: no memory): a checkpoint that
+does not fit the config is refused with a message naming the file and the first misfit.
+
+torch and diffusers are imported inside the functions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from studio.inference.loading import ModelFolderError, check_safetensors
+
+
+def load_components(weights: str | os.PathLike, base: str | os.PathLike,
+                    names: Iterable[str], dtype=None) -> dict[str, Any]:
+    """The pipeline components ``names`` (e.g. "transformer", "vae") of the diffusers folder
+    ``base``, built from ``base``'s configs with their weights from the checkpoint ``weights``.
+    Returns name -> model, to pass to the pipeline's ``from_pretrained``. ``dtype``: a torch
+    dtype (None: the checkpoint's). Raises ``ModelFolderError`` naming the file or folder."""
+    from diffusers.loaders.single_file_utils import load_single_file_checkpoint
+
+    weights, base = Path(weights), Path(base)
+    plans = {name: _plan(weights, base, name) for name in names}
+    # read once, shared: each component's conversion takes its own keys out of the dict
+    checkpoint = load_single_file_checkpoint(os.fspath(weights), local_files_only=True)
+    loaded = {}
+    for name, cls in plans.items():
+        loaded[name] = cls.from_single_file(checkpoint, config=os.fspath(base), subfolder=name,
+                                            local_files_only=True, torch_dtype=dtype)
+    return loaded
+
+
+def component_class(base: Path, name: str):
+    """The diffusers class of pipeline component ``name``, as ``base``'s model_index.json names
+    it, if diffusers can load it from a single file."""
+    import diffusers
+    from diffusers.loaders.single_file_model import SINGLE_FILE_LOADABLE_CLASSES
+
+    index_path = base / "model_index.json"
+    try:
+        entry = json.loads(index_path.read_text(encoding="utf-8")).get(name)
+    except (OSError, ValueError) as err:
+        raise ModelFolderError(f"{index_path}: cannot read it ({err}).") from None
+    if not (isinstance(entry, list) and len(entry) == 2 and entry[0] == "diffusers"):
+        raise ModelFolderError(f"{index_path}: the pipeline has no diffusers {name} component.")
+    class_name = str(entry[1])
+    if class_name not in SINGLE_FILE_LOADABLE_CLASSES or not hasattr(diffusers, class_name):
+        raise ModelFolderError(f"{index_path}: its {name} ({class_name}) cannot be loaded from a "
+                               "single-file checkpoint by this diffusers.")
+    return getattr(diffusers, class_name)
+
+
+def _plan(weights: Path, base: Path, name: str):
+    """The class that loads component ``name``, once the checkpoint's header is known to fit
+    ``base``'s config for it."""
+    cls = component_class(base, name)
+    expected = _expected_shapes(cls, base, name)
+    found = _converted_shapes(cls, weights, base, name)
+    if not found:
+        raise ModelFolderError(f"{weights}: holds no {name} weights (a {cls.__name__}).")
+    ignored = getattr(cls, "_keys_to_ignore_on_load_unexpected", None) or []
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(k for k in set(found) - set(expected)
+                        if not any(re.search(pattern, k) for pattern in ignored))
+    misshapen = sorted(k for k in set(found) & set(expected) if found[k] != expected[k])
+    where = f"{base / name / 'config.json'}"
+    if misshapen:
+        k = misshapen[0]
+        raise ModelFolderError(
+            f"{weights}: its {name} does not fit {where}: {len(misshapen)} weights of another "
+            f"shape, e.g. {k} is {list(found[k])}, the config makes {list(expected[k])}.")
+    if missing:
+        raise ModelFolderError(
+            f"{weights}: its {name} does not fit {where}: {len(missing)} weights missing, "
+            f"e.g. {missing[0]}.")
+    if unexpected:
+        raise ModelFolderError(
+            f"{weights}: its {name} does not fit {where}: {len(unexpected)} weights the config "
+            f"has no place for, e.g. {unexpected[0]}.")
+    return cls
+
+
+def _expected_shapes(cls, base: Path, name: str) -> dict[str, tuple[int, ...]]:
+    """Parameter and buffer shapes of the model ``base/name/config.json`` builds."""
+    import torch
+
+    try:
+        config = cls.load_config(os.fspath(base), subfolder=name, local_files_only=True)
+    except Exception as err:  # noqa: BLE001 - a missing or bad config, for a person
+        raise ModelFolderError(f"{base / name / 'config.json'}: cannot read it "
+                               f"({_first_line(err)}).") from None
+    with torch.device("meta"):
+        model = cls.from_config(config)
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+def _converted_shapes(cls, weights: Path, base: Path, name: str) -> dict[str, tuple[int, ...]]:
+    """The checkpoint's tensors for component ``name`` after diffusers' key conversion, as
+    shapes, from the file's header only (the conversion runs on meta tensors)."""
+    import torch
+    from diffusers.loaders.single_file_model import SINGLE_FILE_LOADABLE_CLASSES
+
+    header = check_safetensors(weights)
+    meta = {}
+    for key, entry in header.items():
+        shape = entry.get("shape") if isinstance(entry, dict) else None
+        if not isinstance(shape, list) or not all(isinstance(n, int) and n >= 0 for n in shape):
+            raise ModelFolderError(f"{weights}: damaged, tensor {key!r} has no valid shape.")
+        meta[key] = torch.empty(shape, device="meta")
+    convert = SINGLE_FILE_LOADABLE_CLASSES[cls.__name__]["checkpoint_mapping_fn"]
+    config = dict(cls.load_config(os.fspath(base), subfolder=name, local_files_only=True))
+    try:
+        converted = convert(checkpoint=meta, config=config)
+    except Exception as err:  # noqa: BLE001 - diffusers' converter on a file it does not expect
+        raise ModelFolderError(f"{weights}: holds no {name} weights diffusers can convert to a "
+                               f"{cls.__name__} ({type(err).__name__}: {_first_line(err)}).") \
+            from None
+    return {k: tuple(v.shape) for k, v in converted.items()}
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
