@@ -330,9 +330,11 @@ class ConditionsEditor(QWidget):
         for i, row in enumerate(self.rows):
             row.number.setText(f"{i + 1}")
             row.number.setToolTip(f"conditions[{i}]")
+            video = _is_video_path(row.path.text().strip())
             for column, widget in enumerate(row.widgets):
                 self._grid.addWidget(widget, i + 1, column)
-            row.frame.setVisible(_is_video_path(row.path.text().strip()))
+                # explicitly: a widget added to a shown parent stays hidden otherwise
+                widget.setVisible(widget is not row.frame or video)
         for label in self._headers:
             label.setVisible(bool(self.rows))
         self.empty_label.setVisible(not self.rows)

@@ -171,6 +171,7 @@ def test_a_file_studio_cannot_use_gives_a_message_naming_it_and_changes_nothing(
     assert "neither a Studio generation nor a video or picture" in message
     assert panel.error_label.text() == message and panel.error_label.isVisibleTo(panel)
     assert panel.params().to_dict() == before
+    panel.grab().save("/tmp/prompt_panel_bad_drop.png")
 
     # a damaged sidecar beside a video: the sidecar is named, nothing changes
     folder = tmp_path / "damaged"
@@ -437,12 +438,16 @@ def test_screenshots_of_each_mode(qtbot, panel, project, tiny_ltx, tmp_path):
     qtbot.waitExposed(panel)
     for mode in ("t2v", "i2v", "v2v", "extend", "condition"):
         panel.mode.setCurrentIndex(panel.mode.findData(mode))
-        if mode == "condition":
-            panel.conditions_editor.add(str(make_image(tmp_path / "first.png")), 0)
-            panel.conditions_editor.add(clip.path, 8, 0.8, 5, 5)
+        if mode == "condition":  # rows added to the shown panel are shown
+            still = panel.conditions_editor.add(str(make_image(tmp_path / "first.png")), 0)
+            frame = panel.conditions_editor.add(clip.path, 8, 0.8, 5, 5)
+            assert all(w.isVisible() for w in frame.widgets)
+            assert [w.isVisible() for w in still.widgets] == [True, True, True, False, True,
+                                                              True, True]
         panel.revalidate()
         assert panel.mode.currentData() == mode
         assert panel._video_row.isVisible() == (mode in ("v2v", "extend"))
         assert panel.conditions_editor.isVisible() == (mode == "condition")
         assert panel._image_row.isVisible() == (mode == "i2v")
+        panel.layout().activate()  # the rows shown/hidden take their places before the grab
         panel.grab().save(f"/tmp/prompt_panel_{mode}.png")
