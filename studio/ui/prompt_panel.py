@@ -7,6 +7,15 @@ shape, the token count N and the peak-memory estimate. Generate submits an
 ``studio.inference.engine.GenerateJob`` to the window's ``ModelManager`` with the project folder
 for results; Cancel cancels it. "Prompt from caption" fills the prompt from the selected clip's
 current caption through a template (``studio.core.prompts``), recording the raw caption.
+
+Modes are those the model's rules allow. Video to video and Extend clip start from the bin's
+selected clip, the player's clip or a video file, within its in/out range; Conditions at frames
+has a list editor (a picture or a clip's frame, the output frame that shows it, a strength).
+Dropping a file on the panel: a Studio generation (its mp4, read from the comment tag, else
+its sidecar; or the sidecar) refills every field as Restore settings does; a plain picture
+becomes the image of image to video, a plain clip the source of video to video (of extend, in
+that mode); in Conditions at frames either becomes a new condition. A file it cannot use
+gives a message naming it and changes nothing.
 """
 
 from __future__ import annotations
