@@ -460,6 +460,10 @@ class Project:
         return self._db.execute("PRAGMA user_version").fetchone()[0]
 
     @property
+    def closed(self) -> bool:
+        return self._conn is None
+
+    @property
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
             raise ProjectError(f"{self.root}: the project is closed")

@@ -171,6 +171,7 @@ class MainWindow(QMainWindow):
         generate_menu.addAction(self.generate_dock.toggleViewAction())
         generate_menu.addAction(self.generation_preview_dock.toggleViewAction())
         generate_menu.addAction(self.generations_dock.toggleViewAction())
+        generate_menu.addAction(self.queue_dock.toggleViewAction())
 
         help_menu = self.menuBar().addMenu("&Help")
         self.shortcuts_action = QAction("&Keyboard Shortcuts", self)
@@ -448,6 +449,18 @@ class MainWindow(QMainWindow):
         self.generations_dock.toggleViewAction().setText("Generations")
         self.generations_dock.visibilityChanged.connect(self._on_generations_visibility)
         self.model_manager.job_finished.connect(self._on_generation_job_finished)
+        # The generation queue (the project's jobs table) and its dock: both built on first
+        # use, or just after start-up when an earlier session left jobs in the queue.
+        self._generation_queue = None
+        self._queue_panel = None
+        self.queue_dock = QDockWidget("Queue", self)
+        self.queue_dock.setObjectName("QueueDock")
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.queue_dock)
+        self.queue_dock.hide()
+        self.queue_dock.toggleViewAction().setText("Queue")
+        self.queue_dock.toggleViewAction().setShortcut(QKeySequence("Ctrl+Shift+Q"))
+        self.queue_dock.visibilityChanged.connect(self._on_queue_visibility)
+        QTimer.singleShot(0, self, self._restore_generation_queue)
 
     @property
     def prompt_panel(self):
@@ -460,11 +473,10 @@ class MainWindow(QMainWindow):
                                                manager=self.model_manager,
                                                project=self.project)
             self.generation_preview_dock.setWidget(self._preview_panel)
-            panel = PromptPanel(self.project, self.generate_dock, manager=self.model_manager,
+            panel = PromptPanel(self.project, self.generate_dock, queue=self.generation_queue,
                                 player=self.player, clip_source=self.bin.selected_clips)
             self._prompt_panel = panel
             self.generate_dock.setWidget(panel)
-            panel.job_submitted.connect(self._preview_panel.track)
             panel.job_submitted.connect(self._on_generation_submitted)
             panel.status_message.connect(self._on_status_message)
             self._preview_panel.restore_requested.connect(panel.restore)
@@ -529,8 +541,69 @@ class MainWindow(QMainWindow):
         if visible:
             self.prompt_panel  # noqa: B018 -- builds the panels
 
+    @property
+    def generation_queue(self):
+        """The ``GenerationQueue`` over the project's jobs table; made on first use (which
+        marks jobs a dead Studio left running as interrupted)."""
+        if self._generation_queue is None:
+            from studio.ui.generation_queue import GenerationQueue
+
+            queue = self._generation_queue = GenerationQueue(self.project, self.model_manager,
+                                                             self)
+            queue.run_started.connect(self._on_generation_run_started)
+            queue.status_message.connect(self._on_status_message)
+        return self._generation_queue
+
+    @property
+    def queue_panel(self):
+        """The ``QueuePanel`` of the Queue dock, built on first use."""
+        if self._queue_panel is None:
+            from studio.ui.queue_panel import QueuePanel
+
+            panel = self._queue_panel = QueuePanel(self.generation_queue, self.queue_dock)
+            panel.edit_requested.connect(self._on_edit_queued_job)
+            panel.status_message.connect(self._on_status_message)
+            self.queue_dock.setWidget(panel)
+        return self._queue_panel
+
+    @Slot(bool)
+    def _on_queue_visibility(self, visible: bool) -> None:
+        if visible and self._queue_panel is None:
+            self.queue_panel  # noqa: B018 -- builds the panel
+            if not self.queue_dock.isFloating():  # room for a few rows
+                self.resizeDocks([self.queue_dock], [240], Qt.Orientation.Vertical)
+
+    @Slot()
+    def _restore_generation_queue(self) -> None:
+        """After start-up: jobs an earlier session left queued or running come back in the
+        Queue dock (paused, interrupted) rather than waiting unseen."""
+        if self._shut_down or self.project.closed \
+                or not self.project.jobs(states=("queued", "running")):
+            return
+        queue = self.generation_queue
+        waiting = queue.waiting()
+        self.queue_dock.show()
+        parts = [f"{waiting} job{'s' if waiting != 1 else ''} waiting (paused: Resume "
+                 "in the Queue dock)"] if waiting else []
+        if queue.interrupted:
+            parts.append(f"{len(queue.interrupted)} interrupted when Studio stopped "
+                         "(Retry in the Queue dock)")
+        self._on_status_message("Generation queue: " + "; ".join(parts))
+
+    @Slot(int)
+    def _on_edit_queued_job(self, queue_id: int) -> None:
+        self.generate_dock.show()
+        self.generate_dock.raise_()
+        self.prompt_panel.edit_job(queue_id)
+
     @Slot(int, object)
-    def _on_generation_submitted(self, _job_id: int, _params) -> None:
+    def _on_generation_submitted(self, _queue_id: int, _params) -> None:
+        if self.generation_queue.waiting() > 1:  # it waits behind another: show the queue
+            self.queue_dock.show()
+
+    @Slot(int, object)
+    def _on_generation_run_started(self, job_id: int, params) -> None:
+        self.preview_panel.track(job_id, params)
         self.generation_preview_dock.show()
         self.generation_preview_dock.raise_()
 
@@ -659,6 +732,8 @@ class MainWindow(QMainWindow):
             self._clip_export_dialog.shutdown()
         if self._export_queue is not None:
             self._export_queue.shutdown()  # cancels; finished files stay, the running one is dropped
+        if self._generation_queue is not None:
+            self._generation_queue.shutdown()  # the running job comes back as interrupted
         self.model_manager.shutdown()  # cancels a running caption; waits for the thread
         if self._analysis is not None:
             self._analysis.shutdown()

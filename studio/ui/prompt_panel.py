@@ -3,10 +3,12 @@
 As values change, ``studio.core.params.conform`` runs: the changes it will make are listed
 before the run ("frames 100 -> 97 (...)"), a value outside any sane range shows its
 ``ParamsError`` naming the field and disables Generate, and the cost line shows the latent
-shape, the token count N and the peak-memory estimate. Generate submits an
-``studio.inference.engine.GenerateJob`` to the window's ``ModelManager`` with the project folder
-for results; Cancel cancels it. "Prompt from caption" fills the prompt from the selected clip's
-current caption through a template (``studio.core.prompts``), recording the raw caption.
+shape, the token count N and the peak-memory estimate. Generate adds the settings, with
+the seed drawn, to the ``GenerationQueue`` (the project's jobs table, run one at a time on the
+``ModelManager``); Cancel cancels the panel's last job. ``edit_job`` loads a queued job's
+settings, and Generate then updates that job instead. "Prompt from caption" fills the prompt
+from the selected clip's current caption through a template (``studio.core.prompts``),
+recording the raw caption.
 
 Modes are those the model's rules allow. Video to video and Extend clip start from the bin's
 selected clip, the player's clip or a video file, within its in/out range; Conditions at frames
@@ -26,7 +28,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
-import numpy as np
 from PySide6.QtCore import (
     QEvent,
     QObject,
@@ -38,7 +39,7 @@ from PySide6.QtCore import (
     Signal,
     Slot,
 )
-from PySide6.QtGui import QImage, QRegularExpressionValidator
+from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -349,21 +350,14 @@ class ConditionsEditor(QWidget):
         self.empty_label.setVisible(not self.rows)
 
 
-def qimage_to_rgb(image: QImage) -> np.ndarray:
-    """An RGB uint8 (H, W, 3) copy of ``image`` (already decoded: no file or codec work)."""
-    img = image.convertToFormat(QImage.Format.Format_RGB888)
-    w, h, bpl = img.width(), img.height(), img.bytesPerLine()
-    data = np.frombuffer(img.constBits(), np.uint8, count=bpl * h).reshape(h, bpl)
-    return data[:, :w * 3].reshape(h, w, 3).copy()
-
-
 class PromptPanel(QWidget):
     job_submitted = Signal(int, object)  # job id, GenerationParams of the run (with its seed)
     status_message = Signal(str)
     drop_handled = Signal(bool, str)  # ok, what happened (naming the file)
 
     def __init__(self, project, parent: QWidget | None = None, *, manager=None, player=None,
-                 clip_source: Callable[[], list] | None = None, template_store=None):
+                 clip_source: Callable[[], list] | None = None, template_store=None,
+                 queue=None):
         super().__init__(parent)
         from studio.core import params as P
         from studio.core.prompts import TemplateStore
@@ -371,15 +365,17 @@ class PromptPanel(QWidget):
         self._P = P
         self.project = project
         self.manager = None
+        self.queue = None  # the GenerationQueue that Generate adds to
         self.player = player
         self._clip_source = clip_source or (lambda: [])
         self.templates = template_store if template_store is not None else TemplateStore()
-        self._job_id: int | None = None
+        self._job_id: int | None = None  # queue id of the panel's last job, until it ends
+        self._job_seed: int | None = None
+        self._editing: int | None = None  # queue id of the queued job being edited
         self._conformed = None
         self._error = None
         self._caption_record: dict | None = None  # caption, template_id of the last fill
         self._filling = False
-        self.preview_every: int | None = None  # steps between latent previews (None: engine's)
 
         self.model = QComboBox()
         from studio.inference import registry
@@ -472,6 +468,10 @@ class PromptPanel(QWidget):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel)
+        self.stop_edit_button = QPushButton("Stop Editing")
+        self.stop_edit_button.setToolTip("Leave the queued job as it is; Generate queues a new job")
+        self.stop_edit_button.setVisible(False)
+        self.stop_edit_button.clicked.connect(self.stop_editing)
 
         form = QFormLayout()
         self._form = form
@@ -526,6 +526,7 @@ class PromptPanel(QWidget):
 
         buttons = QHBoxLayout()
         buttons.addStretch(1)
+        buttons.addWidget(self.stop_edit_button)
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.generate_button)
         layout = QVBoxLayout(self)
@@ -572,20 +573,37 @@ class PromptPanel(QWidget):
 
         self.apply_params(P.GenerationParams.defaults(self.model.currentData()))
         self._on_mode_changed()
+        if queue is not None:
+            self.set_queue(queue)
         if manager is not None:
             self.set_manager(manager)
 
     # -- wiring ---------------------------------------------------------------------------
     def set_manager(self, manager) -> None:
+        """Run generations on ``manager``, through a queue of this panel's own unless
+        ``set_queue`` gave one (the window's, shared with its queue panel)."""
         self.manager = manager
-        manager.job_finished.connect(self._on_job_finished)
-        manager.job_failed.connect(self._on_job_ended)
-        manager.job_cancelled.connect(self._on_job_cancelled)
+        if self.queue is None:
+            from studio.ui.generation_queue import GenerationQueue
+
+            self.set_queue(GenerationQueue(self.project, manager, self))
+
+    def set_queue(self, queue) -> None:
+        self.queue = queue
+        self.manager = queue.manager
+        queue.job_started.connect(self._on_queue_job_started)
+        queue.job_ended.connect(self._on_queue_job_ended)
+        self._update_buttons()
 
     @property
     def job_id(self) -> int | None:
-        """The job this panel submitted that has not ended yet."""
+        """The queue id of the job this panel queued last, until it ends."""
         return self._job_id
+
+    @property
+    def editing(self) -> int | None:
+        """The queue id of the queued job whose settings the panel is editing, or None."""
+        return self._editing
 
     # -- values ---------------------------------------------------------------------------
     def current_model(self) -> str | None:
@@ -622,10 +640,11 @@ class PromptPanel(QWidget):
         if mode == "i2v":
             if self.image_source.currentText() == IMAGE_FILE:
                 values["image_path"] = self.image_path.text().strip() or None
-            elif self.player is not None and self.player.displayed_image is not None \
-                    and self.player.displayed_index is not None:
-                # the engine gets the pixels (GenerateJob.image); the path is the record
-                values["image_path"] = self._player_path() or "player-frame"
+            elif self.player is not None and self.player.displayed_index is not None \
+                    and self._player_path():
+                # the engine decodes this frame of the file (exact, full size), so a queued
+                # job needs nothing but its settings
+                values["image_path"] = self._player_path()
                 values["image_frame"] = self.player.displayed_index
                 if getattr(self.player, "clip_id", None) is not None:
                     values["source_clip_id"] = self.player.clip_id
@@ -1065,10 +1084,11 @@ class PromptPanel(QWidget):
         return self._conformed
 
     def _update_buttons(self) -> None:
-        running = self._job_id is not None
-        self.generate_button.setEnabled(self._error is None and not running
-                                        and self.manager is not None)
-        self.cancel_button.setEnabled(running)
+        self.generate_button.setEnabled(self._error is None and self.queue is not None)
+        self.generate_button.setText("Generate" if self._editing is None
+                                     else f"Update job #{self._editing}")
+        self.stop_edit_button.setVisible(self._editing is not None)
+        self.cancel_button.setEnabled(self._job_id is not None)
 
     # -- prompt from caption --------------------------------------------------------------
     def prompt_from_caption(self) -> bool:
@@ -1101,51 +1121,74 @@ class PromptPanel(QWidget):
 
     # -- run ------------------------------------------------------------------------------
     def generate(self) -> int | None:
-        """Submit the current settings as a GenerateJob; the job id, or None (error shown)."""
+        """Queue the current settings (or, while editing a queued job, update that job); the
+        job's queue id, or None (the error is shown)."""
         self._recheck.stop()
         self.revalidate()
-        if self._error is not None or self.manager is None or self._job_id is not None:
+        if self._error is not None or self.queue is None:
             return None
-        from studio.inference.engine import GenerateJob, new_job_id
+        from studio.core.library import ProjectError
 
-        p = self.params()
-        image = None
-        if p.mode == "i2v" and p.image_frame is not None and self.player is not None:
-            image = qimage_to_rgb(self.player.displayed_image)
-        params = p.replace(**{k: v for k, v in (self._caption_record or {}).items()
-                              if not k.startswith("_")}).for_run()
-        job = GenerateJob(new_job_id(), params, project_root=str(self.project.root),
-                          image=image, preview_every=self.preview_every)
-        self._job_id = job.job_id
-        self.seed_used.setText(f"Seed: {params.seed} (running)")
+        params = self.params()
+        params = params.replace(**{k: v for k, v in (self._caption_record or {}).items()
+                                   if not k.startswith("_")}).for_run()
+        if self._editing is not None:
+            editing = self._editing
+            self.stop_editing()
+            try:
+                job = self.queue.update(editing, params)
+            except ProjectError:
+                self.error_label.setText(f"Job #{editing} has already started or left the "
+                                         "queue; Generate queues a new job.")
+                self.error_label.setVisible(True)
+                return None
+            self.status_message.emit(f"Job #{job.id} updated (seed {params.seed})")
+            return job.id
+        job = self.queue.add(params)
+        self._job_id, self._job_seed = job.id, params.seed
+        self.seed_used.setText(f"Seed: {params.seed} (job #{job.id}, queued)")
         self._update_buttons()
-        self.job_submitted.emit(job.job_id, params)
-        self.manager.submit(job)
-        return job.job_id
+        self.job_submitted.emit(job.id, params)
+        return job.id
+
+    def edit_job(self, queue_id: int) -> bool:
+        """Load a queued job's settings to edit them; Generate then updates that job."""
+        from studio.core.params import ParamsError
+
+        try:
+            params = self.queue.params_of(queue_id)
+        except ParamsError as err:
+            self.status_message.emit(f"Job #{queue_id}: unreadable settings: {err}")
+            return False
+        self.restore(params)
+        self._caption_record = None
+        self._editing = queue_id
+        self.seed_used.setText(f"Seed: {params.seed} (editing job #{queue_id})")
+        self._update_buttons()
+        return True
+
+    def stop_editing(self) -> None:
+        """Leave editing: Generate queues a new job again."""
+        self._editing = None
+        self._update_buttons()
 
     def cancel(self) -> None:
-        if self._job_id is not None and self.manager is not None:
-            self.manager.cancel(self._job_id)
-
-    @Slot(int, object)
-    def _on_job_finished(self, job_id: int, result) -> None:
-        if job_id != self._job_id:
-            return
-        self._job_id = None
-        seed = getattr(result, "seed", None)
-        self.seed_used.setText(f"Seed used: {seed}")
-        self._update_buttons()
-
-    @Slot(int, str)
-    def _on_job_ended(self, job_id: int, _message: str = "") -> None:
-        if job_id == self._job_id:
-            self._job_id = None
-            self.seed_used.setText(self.seed_used.text().replace(" (running)", " (failed)"))
-            self._update_buttons()
+        """Cancel the job this panel queued last (queued or running)."""
+        if self._job_id is not None and self.queue is not None:
+            self.queue.cancel(self._job_id)
 
     @Slot(int)
-    def _on_job_cancelled(self, job_id: int) -> None:
-        if job_id == self._job_id:
-            self._job_id = None
-            self.seed_used.setText(self.seed_used.text().replace(" (running)", " (cancelled)"))
-            self._update_buttons()
+    def _on_queue_job_started(self, queue_id: int) -> None:
+        if queue_id == self._job_id:
+            self.seed_used.setText(f"Seed: {self._job_seed} (job #{queue_id}, running)")
+
+    @Slot(int, str, str)
+    def _on_queue_job_ended(self, queue_id: int, state: str, _message: str) -> None:
+        if queue_id == self._editing:
+            self.stop_editing()
+        if queue_id != self._job_id:
+            return
+        self._job_id = None
+        self.seed_used.setText(f"Seed used: {self._job_seed}" if state == "done"
+                               else f"Seed: {self._job_seed} ({state})")
+        self._update_buttons()

@@ -42,7 +42,7 @@ def panels(qtbot, project, manager, tmp_path):
     prompt = PromptPanel(project, manager=manager, clip_source=lambda: selected,
                          template_store=TemplateStore(tmp_path / "templates.json"))
     preview = PreviewPanel(manager=manager, project=project)
-    prompt.job_submitted.connect(preview.track)
+    prompt.queue.run_started.connect(preview.track)
     preview.restore_requested.connect(prompt.restore)
     qtbot.addWidget(prompt)
     qtbot.addWidget(preview)
@@ -90,9 +90,12 @@ def test_generate_runs_a_real_job_and_the_preview_plays_the_result(qtbot, panels
     with qtbot.waitSignal(prompt.manager.job_finished, timeout=120_000) as finished:
         job_id = prompt.generate()
         assert job_id is not None and prompt.cancel_button.isEnabled()
-        assert not prompt.generate_button.isEnabled()  # one run at a time from the panel
+        assert prompt.generate_button.isEnabled()  # more can be queued meanwhile
+        assert project.job(job_id).state in ("queued", "running")
     result = finished.args[1]
-    assert finished.args[0] == job_id
+    # each receiver gets the worker's signal as its own queued event: wait for the panels'
+    qtbot.waitUntil(lambda: preview.result is result and prompt.job_id is None)
+    assert project.job(job_id).state == "done"
     assert preview.progress_log and preview.progress_log[-1] == (2, 2)
     assert preview.progress.value() == 2
     assert preview.result is result and Path(result.output).is_file()
@@ -100,6 +103,7 @@ def test_generate_runs_a_real_job_and_the_preview_plays_the_result(qtbot, panels
     assert prompt.generate_button.isEnabled() and not prompt.cancel_button.isEnabled()
     gen = project.generation(result.generation_id)  # recorded in the project
     assert Path(gen.path) == Path(result.output) and gen.prompt == "a red ball bouncing"
+    assert gen.job_id == job_id
     assert f"generation #{result.generation_id}" in preview.record_label.text()
     # the result loops in the preview's player: frames get painted, past the last one
     player = preview.result_player
@@ -113,7 +117,7 @@ def test_generate_runs_a_real_job_and_the_preview_plays_the_result(qtbot, panels
 def test_previews_arrive_and_loop(qtbot, panels, tiny_ltx):
     prompt, preview = panels
     fill(prompt, tiny_ltx, steps=3)
-    prompt.preview_every = 1
+    prompt.queue.preview_every = 1
     seen = []
     prompt.manager.preview.connect(lambda j, s, f: seen.append(s))
     with qtbot.waitSignal(prompt.manager.job_finished, timeout=120_000):
@@ -129,7 +133,9 @@ def test_cancel_mid_run(qtbot, panels, tiny_ltx, monkeypatch):
         with qtbot.waitSignal(prompt.manager.progress, timeout=120_000):
             prompt.generate()
         prompt.cancel_button.click()
-    assert prompt.job_id is None and prompt.generate_button.isEnabled()
+    qtbot.waitUntil(lambda: prompt.job_id is None
+                    and preview.status.text().startswith("Cancelled"))
+    assert prompt.generate_button.isEnabled()
     assert "(cancelled)" in prompt.seed_used.text()
     assert preview.status.text().startswith("Cancelled")
     assert preview.progress_log[-1][0] < 50
@@ -141,6 +147,7 @@ def test_restore_settings_refills_the_panel(qtbot, panels, tiny_ltx):
     with qtbot.waitSignal(prompt.manager.job_finished, timeout=120_000) as finished:
         prompt.generate()
     seed = finished.args[1].seed
+    qtbot.waitUntil(lambda: preview.result is finished.args[1])
     fill(prompt, tiny_ltx, prompt="something else", num_frames=5, seed=None, seed_locked=False)
     preview.restore_button.click()
     p = prompt.params()
@@ -223,6 +230,7 @@ def test_video_to_video_from_the_selected_clip_shows_its_source(qtbot, panels, p
     with qtbot.waitSignal(prompt.manager.job_finished, timeout=120_000) as finished:
         prompt.generate()
     params = finished.args[1].params
+    qtbot.waitUntil(lambda: preview.result is finished.args[1])
     assert params["mode"] == "v2v" and params["source_path"] == clip.path
     assert (params["source_in_frame"], params["source_out_frame"]) == (2, 12)
     assert params["denoise_strength"] == 0.5
