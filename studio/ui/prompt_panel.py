@@ -198,14 +198,27 @@ class ConditionRow:
                 self.remove)
 
     def _path_changed(self, editor: ConditionsEditor) -> None:
-        self.range = None
+        self._single_frame()
         self.path.setToolTip(self.path.text())
         self.frame.setVisible(_is_video_path(self.path.text().strip()))
         editor.changed.emit()
 
     def _frame_changed(self, editor: ConditionsEditor) -> None:
-        self.range = None  # the person chose one frame
+        self._single_frame()  # the person chose one frame
         editor.changed.emit()
+
+    def _single_frame(self) -> None:
+        if self.range is not None:
+            self.range = None
+            self.frame.setSuffix("")
+            self.frame.setToolTip("The frame of the clip to show")
+
+    def show_range(self, in_frame: int | None, out_frame: int | None) -> None:
+        """Keep a clip range (a restored video condition) until a frame is chosen."""
+        self.range = (in_frame, out_frame)
+        self.frame.setSuffix(f"..{out_frame if out_frame is not None else 'end'}")
+        self.frame.setToolTip("These frames of the clip (as restored); choose a frame to use "
+                              "that one alone")
 
     def condition(self, P):
         path = self.path.text().strip()
@@ -267,16 +280,16 @@ class ConditionsEditor(QWidget):
 
     def add(self, path: str = "", frame_index: int = 0, strength: float = 1.0,
             in_frame: int | None = None, out_frame: int | None = None) -> ConditionRow:
+        """A row for ``path`` shown at ``frame_index``. A clip's ``in_frame`` equal to its
+        ``out_frame`` is one frame of it; any other range (None, None included: all of it, as
+        ``studio generate`` writes a clip condition) is kept as it is."""
         row = ConditionRow(self)
         row.path.setText(path)
         row.frame.setValue(in_frame or 0)
         row.at.setValue(max(0, frame_index))
         row.strength.setValue(strength)
-        row.range = (in_frame, out_frame) if in_frame != out_frame else None
-        if row.range is not None:
-            row.frame.setToolTip(f"Frames {in_frame if in_frame is not None else 0}.."
-                                 f"{out_frame if out_frame is not None else 'end'} of the clip "
-                                 "(as restored; choose a frame to use one)")
+        if _is_video_path(path) and (in_frame is None or in_frame != out_frame):
+            row.show_range(in_frame, out_frame)
         self.rows.append(row)
         self._relayout()
         self.row_added.emit(row)
@@ -319,7 +332,8 @@ class ConditionsEditor(QWidget):
             "Pictures and clips (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff *.gif *.mp4 *.mov "
             "*.mkv *.webm *.avi *.m4v);;All files (*)")
         if path:
-            self.add(path, self.next_frame_index())
+            first = 0 if _is_video_path(path) else None  # a clip: its first frame
+            self.add(path, self.next_frame_index(), 1.0, first, first)
 
     def add_player_frame(self) -> bool:
         shown = self._player_frame()

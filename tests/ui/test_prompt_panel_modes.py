@@ -357,6 +357,24 @@ def test_the_conditions_editor_is_checked_live(qtbot, panel, tiny_ltx, tmp_path)
     panel.grab().save("/tmp/prompt_panel_conditions.png")
 
 
+def test_restored_clip_conditions_keep_their_range(panel, tiny_ltx, tmp_path):
+    """A clip condition of several frames (the CLI's ``--condition clip.mp4@0``: all of it)
+    comes back as it ran, until a person picks one frame."""
+    clip = make_video(tmp_path / "walk.mp4", frames=20)
+    picture = make_image(tmp_path / "p.png")
+    conditions = [Condition(str(clip), 0, 1.0, None, None), Condition(str(clip), 4, 0.5, 2, 6),
+                  Condition(str(clip), 8, 1.0, 3, 3), Condition(str(picture), 8, 1.0)]
+    made = GenerationParams(model=str(tiny_ltx), prompt="on", mode="condition",
+                            conditions=conditions, **TINY)
+    panel.restore(made)
+    assert panel.params().to_dict() == made.to_dict()
+    rows = panel.conditions_editor.rows
+    assert [r.frame.text() for r in rows[:3]] == ["0..end", "2..6", "3"]
+    rows[1].frame.setValue(5)  # one frame now
+    assert panel.params().conditions[1] == Condition(str(clip), 4, 0.5, 5, 5)
+    assert rows[1].frame.text() == "5"
+
+
 def test_a_dropped_file_in_conditions_mode_becomes_a_condition(qtbot, panel, tiny_ltx,
                                                                tmp_path):
     fill(panel, tiny_ltx, mode="condition")
