@@ -239,6 +239,7 @@ class ConditionsEditor(QWidget):
 
     changed = Signal()
     row_added = Signal(object)  # ConditionRow
+    message = Signal(str)  # why a button did nothing
 
     HEADERS = ("", "Condition: picture or clip", "", "Its frame", "At frame", "Strength", "")
 
@@ -338,6 +339,7 @@ class ConditionsEditor(QWidget):
     def add_player_frame(self) -> bool:
         shown = self._player_frame()
         if shown is None:
+            self.message.emit("Add player's frame: show a clip or a picture in the player first")
             return False
         path, index = shown
         video = _is_video_path(path)
@@ -573,6 +575,7 @@ class PromptPanel(QWidget):
         self.video_path.textEdited.connect(self._video_path_edited)
         self.conditions_editor.changed.connect(self._changed)
         self.conditions_editor.row_added.connect(self._on_condition_row_added)
+        self.conditions_editor.message.connect(self._say)
         if player is not None and hasattr(player, "in_out_changed"):
             player.in_out_changed.connect(self._changed)
         self._on_video_source_changed(0)
@@ -911,6 +914,13 @@ class PromptPanel(QWidget):
         is_file = self.video_source.currentText() == VIDEO_FILE
         self.video_path.setVisible(is_file)
         self.video_browse.setVisible(is_file)
+
+    @Slot(str)
+    def _say(self, text: str) -> None:
+        """A message about something the person asked for that could not be done."""
+        self.error_label.setText(text)
+        self.error_label.setVisible(True)
+        self.status_message.emit(text)
 
     def _set_notice(self, text: str) -> None:
         self.notice_label.setText(text)

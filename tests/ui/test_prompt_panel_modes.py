@@ -394,7 +394,11 @@ def test_player_frame_condition(qtbot, panel, tiny_ltx, tmp_path):
     from studio.ui.player import PlayerPanel
 
     fill(panel, tiny_ltx, mode="condition")
-    assert not panel.conditions_editor.add_player_frame()  # no player
+    said = []
+    panel.status_message.connect(said.append)
+    assert not panel.conditions_editor.add_player_frame()  # no player: says so
+    assert said == ["Add player's frame: show a clip or a picture in the player first"]
+    assert panel.error_label.text() == said[0] and not panel.conditions_editor.rows
     player = PlayerPanel()
     qtbot.addWidget(player)
     try:
