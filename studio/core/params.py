@@ -12,7 +12,8 @@ Pure Python (no torch): the prompt panel, the queue, the CLI and the generator a
   every change (shown before the run); values outside any sane range raise :class:`ParamsError`
   naming the field.
 - :func:`cost` is the latent shape, the transformer's token count and an estimate of peak GPU
-  memory.
+  memory; :func:`memory_plan` picks model CPU offload and VAE tiling from it when they are
+  automatic (None) and the free GPU memory is known.
 """
 
 from __future__ import annotations
@@ -146,7 +147,7 @@ class GenerationParams:
     conditions: list[Condition] = field(default_factory=list)
     caption: str | None = None
     template_id: str | None = None
-    # memory settings (None: automatic, from the device's free memory)
+    # memory settings (None: automatic, from the device's free memory; see memory_plan)
     offload: str | None = None  # None | "none" | "model" | "sequential"
     vae_tiling: bool | None = None
 
@@ -768,6 +769,122 @@ def cost(params: GenerationParams, rules: ModelRules | None = None, *, dtype: st
                  "overhead": CUDA_OVERHEAD_GB,
                  "peak_phase": max(phases, key=phases.get)}
     return Cost(shape, tokens, params.num_frames / params.fps, round(peak, 2), breakdown)
+
+
+# --- memory plan -------------------------------------------------------------------------
+
+OFFLOADS = ("none", "model", "sequential")
+#: What automatic memory settings try, fastest first: everything on the GPU, then VAE tiling
+#: (a slower decode), then model CPU offload (each model moves to the GPU when it runs) and
+#: sequential offload (one block at a time, several times slower), both with tiling.
+MEMORY_LADDER = (("none", False), ("none", True), ("model", True), ("sequential", True))
+# Room the estimate must leave: its factors are reasoned, not measured, and the allocator
+# fragments. A tenth of the free memory, at least half a GB.
+MEMORY_HEADROOM = 0.10
+MEMORY_HEADROOM_MIN_GB = 0.5
+_MEMORY_WORDS = {"none": "no offload", "model": "model CPU offload",
+                 "sequential": "sequential CPU offload"}
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    """The memory settings a run uses: ``offload`` ("none", "model" or "sequential") and
+    ``vae_tiling``, with the peak-memory estimate of that choice (:func:`cost`), the free
+    memory it was weighed against (None: no figure, as on a CPU), whether any setting was
+    chosen automatically, whether the estimate fits, and why, in words."""
+
+    offload: str
+    vae_tiling: bool
+    estimate_gb: float
+    free_gb: float | None
+    automatic: bool
+    fits: bool | None  # None: no free-memory figure to weigh it against
+    reason: str
+
+    def describe(self) -> str:
+        return describe_memory(self.offload, self.vae_tiling)
+
+    def as_dict(self) -> dict:
+        """What a generation's record keeps under ``memory``."""
+        return {"offload": self.offload, "vae_tiling": self.vae_tiling,
+                "automatic": self.automatic,
+                "free_gb": None if self.free_gb is None else round(self.free_gb, 2),
+                "estimate_gb": self.estimate_gb, "fits": self.fits, "reason": self.reason}
+
+
+def describe_memory(offload: str, vae_tiling: bool) -> str:
+    """"model CPU offload, VAE tiling", "no offload, no tiling" and so on."""
+    return f"{_MEMORY_WORDS.get(offload, offload)}, {'VAE tiling' if vae_tiling else 'no tiling'}"
+
+
+def memory_options(params: GenerationParams, *, offload_available: bool = True
+                   ) -> tuple[tuple[str, bool], ...]:
+    """The (offload, vae_tiling) pairs automatic settings may choose for ``params``, fastest
+    first. A setting given explicitly (``params.offload``/``params.vae_tiling`` not None) is
+    kept; with both automatic it is :data:`MEMORY_LADDER`. ``offload_available`` False (no
+    accelerate) leaves out automatic offload."""
+    offload, tiling = params.offload, params.vae_tiling
+    if offload is None and tiling is None:
+        options = MEMORY_LADDER
+    elif offload is None:
+        options = tuple((o, bool(tiling)) for o in OFFLOADS)
+    elif tiling is None:
+        options = ((offload, False), (offload, True))
+    else:
+        options = ((offload, bool(tiling)),)
+    if offload is None and not offload_available:
+        options = tuple(o for o in options if o[0] == "none")
+    return options
+
+
+def memory_plan(params: GenerationParams, rules: ModelRules | None = None,
+                free_gb: float | None = None, *, dtype: str = "bf16",
+                offload_available: bool = True) -> MemoryPlan:
+    """The memory settings for a run of ``params`` (conformed) with ``free_gb`` of device
+    memory free for it.
+
+    Settings given explicitly are kept as given. Automatic ones (None) take the first of
+    :func:`memory_options` whose :func:`cost` estimate, plus a headroom of
+    :data:`MEMORY_HEADROOM` of the free memory (at least :data:`MEMORY_HEADROOM_MIN_GB`), fits
+    in ``free_gb``. When none fits, the plan is the most frugal option, ``fits`` is False and
+    the reason says the estimate exceeds the free memory: the run is still tried (the estimate
+    is an estimate). ``free_gb`` None (a CPU, or no figure): automatic settings stay off.
+    """
+    rules = rules or rules_for(params.model)
+    automatic = params.offload is None or params.vae_tiling is None
+    if free_gb is None:
+        offload, tiling = params.offload or "none", bool(params.vae_tiling)
+        estimate = cost(params, rules, dtype=dtype, offload=offload,
+                        vae_tiling=tiling).peak_memory_estimate_gb
+        return MemoryPlan(offload, tiling, estimate, None, False, None,
+                          f"{describe_memory(offload, tiling)} as set (no free-memory figure "
+                          "for this device)")
+    usable = free_gb - max(MEMORY_HEADROOM_MIN_GB, MEMORY_HEADROOM * free_gb)
+    options = memory_options(params, offload_available=offload_available)
+    estimates = [cost(params, rules, dtype=dtype, offload=o,
+                      vae_tiling=t).peak_memory_estimate_gb for o, t in options]
+    chosen = next((i for i, e in enumerate(estimates) if e <= usable), None)
+    fits = chosen is not None
+    if chosen is None:
+        chosen = min(range(len(options)), key=lambda i: (estimates[i], i))
+    offload, tiling = options[chosen]
+    estimate = estimates[chosen]
+    words = describe_memory(offload, tiling)
+    if not fits:
+        helps = "fewer frames, a smaller size" + (" or offload" if offload != "sequential"
+                                                  else "")
+        reason = (f"{words}: the estimate {estimate:.1f} GB exceeds the {free_gb:.1f} GB free; "
+                  f"trying anyway ({helps} would help)")
+        if params.offload is None and not offload_available:
+            reason += "; offload needs accelerate (pip install accelerate)"
+    elif not automatic:
+        reason = f"{words} as set: the estimate {estimate:.1f} GB fits in {free_gb:.1f} GB free"
+    elif chosen == 0:
+        reason = f"{words}: the estimate {estimate:.1f} GB fits in {free_gb:.1f} GB free"
+    else:
+        reason = (f"{words}: the estimate {estimate:.1f} GB fits in {free_gb:.1f} GB free "
+                  f"({describe_memory(*options[0])} would need about {estimates[0]:.1f} GB)")
+    return MemoryPlan(offload, tiling, estimate, free_gb, automatic, fits, reason)
 
 
 # --- helpers -----------------------------------------------------------------------------

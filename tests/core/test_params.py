@@ -279,6 +279,88 @@ def test_memory_estimate_moves_the_right_way():
     assert info.value.field == "dtype"
 
 
+# --- memory plan ---------------------------------------------------------------------------
+
+# LTX-Video 2B distilled at 768x512x121 in bf16, as cost() estimates it: 17.2 GB with
+# everything on the GPU, 14.6 GB with VAE tiling, 9.5 GB with model CPU offload (the T5
+# encoder's 8.9 GB alone is then the peak), 1.8 GB with sequential offload.
+@pytest.mark.parametrize("free_gb, offload, tiling", [
+    (80.0, "none", False),
+    (24.0, "none", False),
+    (17.0, "none", True),  # 17.2 GB does not fit in 17 GB less headroom; 14.6 GB does
+    (12.0, "model", True),
+    (6.0, "sequential", True),
+])
+def test_memory_plan_takes_the_fastest_settings_that_fit(free_gb, offload, tiling):
+    plan = P.memory_plan(ltx(), LTX, free_gb)
+    assert (plan.offload, plan.vae_tiling) == (offload, tiling)
+    assert plan.fits and plan.automatic and plan.free_gb == free_gb
+    assert plan.estimate_gb == cost(ltx(), LTX, offload=offload,
+                                    vae_tiling=tiling).peak_memory_estimate_gb
+    assert plan.estimate_gb <= free_gb * (1 - P.MEMORY_HEADROOM)
+    assert P.describe_memory(offload, tiling) in plan.reason and "fits" in plan.reason
+
+
+def test_memory_plan_numbers_for_the_2b_model():
+    assert P.memory_plan(ltx(), LTX, 80.0).estimate_gb == 17.16
+    assert P.memory_plan(ltx(), LTX, 17.0).estimate_gb == 14.57
+    twelve = P.memory_plan(ltx(), LTX, 12.0)
+    assert twelve.estimate_gb == 9.47
+    assert "17.2 GB" in twelve.reason  # what it would have needed without offload
+    assert P.memory_plan(ltx(), LTX, 6.0).estimate_gb == 1.75
+    # a long, big run: tiling alone brings 29.4 GB under 24 GB
+    big = P.memory_plan(ltx(width=1216, height=704, num_frames=257), LTX, 24.0)
+    assert (big.offload, big.vae_tiling, big.estimate_gb) == ("none", True, 16.5)
+
+
+def test_memory_plan_keeps_explicit_settings():
+    plan = P.memory_plan(ltx(offload="none", vae_tiling=False), LTX, 12.0)
+    assert (plan.offload, plan.vae_tiling, plan.automatic) == ("none", False, False)
+    assert not plan.fits and plan.estimate_gb == 17.16
+    assert "exceeds the 12.0 GB free" in plan.reason and "offload" in plan.reason
+    # one explicit, the other automatic: only the automatic one moves
+    model = P.memory_plan(ltx(offload="model"), LTX, 12.0)
+    assert (model.offload, model.vae_tiling, model.automatic) == ("model", False, True)
+    tiled = P.memory_plan(ltx(vae_tiling=True), LTX, 12.0)
+    assert (tiled.offload, tiled.vae_tiling) == ("model", True)
+    untiled = P.memory_plan(ltx(vae_tiling=False), LTX, 17.0)
+    assert (untiled.offload, untiled.vae_tiling) == ("model", False)
+    assert P.memory_plan(ltx(offload="sequential", vae_tiling=False), LTX, 80.0).offload == \
+        "sequential"
+
+
+def test_when_nothing_fits_the_plan_is_the_most_frugal_and_says_so():
+    wan = P.WAN_14B
+    p = GenerationParams.defaults("wan-14b", prompt="a red fox in the snow")
+    plan = P.memory_plan(p, wan, 6.0)
+    frugal = cost(p, wan, offload="sequential", vae_tiling=True).peak_memory_estimate_gb
+    assert (plan.offload, plan.vae_tiling, plan.fits) == ("sequential", True, False)
+    assert plan.estimate_gb == frugal > 6.0
+    assert f"the estimate {frugal:.1f} GB exceeds the 6.0 GB free" in plan.reason
+    assert "trying anyway" in plan.reason and "fewer frames" in plan.reason
+
+
+def test_without_accelerate_automatic_offload_is_left_out():
+    plan = P.memory_plan(ltx(), LTX, 12.0, offload_available=False)
+    assert (plan.offload, plan.vae_tiling, plan.fits) == ("none", True, False)
+    assert "accelerate" in plan.reason
+    assert P.memory_options(ltx(), offload_available=False) == (("none", False), ("none", True))
+    # an explicit offload stays (the generator says what is missing when it applies it)
+    assert P.memory_plan(ltx(offload="model"), LTX, 12.0, offload_available=False).offload == \
+        "model"
+
+
+def test_without_a_free_memory_figure_automatic_settings_stay_off():
+    plan = P.memory_plan(ltx(), LTX, None, dtype="fp32")
+    assert (plan.offload, plan.vae_tiling, plan.automatic, plan.fits) == \
+        ("none", False, False, None)
+    assert plan.estimate_gb == cost(ltx(), LTX, dtype="fp32").peak_memory_estimate_gb
+    asked = P.memory_plan(ltx(vae_tiling=True), LTX, None, dtype="fp32")
+    assert asked.vae_tiling and asked.as_dict() == {
+        "offload": "none", "vae_tiling": True, "automatic": False, "free_gb": None,
+        "estimate_gb": asked.estimate_gb, "fits": None, "reason": asked.reason}
+
+
 # --- to_dict / from_dict -------------------------------------------------------------------
 
 
