@@ -20,11 +20,12 @@ from PySide6.QtWidgets import QApplication
 from studio.core.params import Condition, GenerationParams, conform
 from tests.media_factory import make_image, make_video
 
-MADE = dict(mode="t2v", prompt="a lighthouse at dusk, waves breaking", negative_prompt="blurry",
-            width=64, height=32, num_frames=13, fps=12.0, steps=3, guidance_scale=1.5,
-            seed=4242, seed_locked=True, decode_timestep=0.07, decode_noise_scale=0.03)
-TINY = dict(width=32, height=32, num_frames=9, fps=24.0, steps=2, guidance_scale=1.0,
-            negative_prompt="", seed=77, seed_locked=True)
+MADE = {"mode": "t2v", "prompt": "a lighthouse at dusk, waves breaking",
+        "negative_prompt": "blurry", "width": 64, "height": 32, "num_frames": 13, "fps": 12.0,
+        "steps": 3, "guidance_scale": 1.5, "seed": 4242, "seed_locked": True,
+        "decode_timestep": 0.07, "decode_noise_scale": 0.03}
+TINY = {"width": 32, "height": 32, "num_frames": 9, "fps": 24.0, "steps": 2,
+        "guidance_scale": 1.0, "negative_prompt": "", "seed": 77, "seed_locked": True}
 
 
 @pytest.fixture(scope="module")
