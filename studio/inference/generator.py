@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from studio.core.cancel import CancelToken
+from studio.core.generation_record import GENERATION_KIND
 from studio.core.params import (
     Change,
     Conformed,
@@ -60,7 +61,7 @@ LTX_CLASSES = ("LTXPipeline", "LTXConditionPipeline", "LTXImageToVideoPipeline")
 MODE_PIPELINES = {"i2v": "LTXImageToVideoPipeline", "v2v": "LTXConditionPipeline",
                   "extend": "LTXConditionPipeline", "condition": "LTXConditionPipeline"}
 PREVIEW_LONG_SIDE = 256  # previews are scaled to this long side at most (the output's, if smaller)
-SIDECAR_KIND = "studio.generation"
+SIDECAR_KIND = GENERATION_KIND  # what read_generation_record accepts
 SIDECAR_VERSION = 1
 
 
@@ -827,24 +828,11 @@ def save_generation(output: GenerationOutput, target: str | os.PathLike, record:
 
 
 def read_record(path: str | os.PathLike) -> dict:
-    """The generation record of a Studio video or its sidecar: the sidecar's ``settings`` (or
-    the mp4's comment tag when there is no sidecar). Raises ValueError naming the file."""
-    path = Path(path)
-    side = path if path.suffix == ".json" else path.with_suffix(".json")
-    if side.is_file():
-        data = json.loads(side.read_text(encoding="utf-8"))
-    else:
-        import av
+    """The generation record of a Studio video or its sidecar (its comment tag, else the
+    sidecar: ``studio.core.generation_record``). Raises ValueError naming the file."""
+    from studio.core.generation_record import read_generation_record
 
-        with av.open(os.fspath(path)) as container:
-            comment = container.metadata.get("comment")
-        if not comment:
-            raise ValueError(f"{path}: no Studio settings in it (no sidecar, no comment tag)")
-        data = json.loads(comment)
-    settings = data.get("settings") if isinstance(data, dict) else None
-    if not isinstance(settings, dict) or settings.get("kind") != SIDECAR_KIND:
-        raise ValueError(f"{path}: not a Studio generation record")
-    return settings
+    return read_generation_record(path)
 
 
 __all__ = ["GenerationError", "GenerationOutput", "Generator", "LatentPreview",
