@@ -480,6 +480,7 @@ class MainWindow(QMainWindow):
             panel.job_submitted.connect(self._on_generation_submitted)
             panel.status_message.connect(self._on_status_message)
             self._preview_panel.restore_requested.connect(panel.restore)
+            self.bin.clip_selected.connect(panel.refresh_sources)  # "Selected clip" follows
         return self._prompt_panel
 
     @property
