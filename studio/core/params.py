@@ -669,9 +669,10 @@ BYTES_PER_PARAM = {"bf16": 2, "fp16": 2, "fp32": 4, "fp8": 1}
 ACTIVATION_FACTOR = 12.0
 VAE_FACTOR = 4.0  # tensors of the decoder's widest level alive at once (input, norm, conv, skip)
 CUDA_OVERHEAD_GB = 0.6  # CUDA context, cuBLAS workspace, caching-allocator slack
-# VAE tiling in diffusers' LTX VAE: 512x512 spatial tiles, 16-frame temporal tiles
+# VAE tiling (diffusers' enable_tiling): 512x512 spatial tiles. It does not split the decode in
+# time: LTX's VAE has a separate, off-by-default framewise decode; Wan and CogVideoX decode a
+# few frames at a time anyway (ModelRules.vae_decode_frames).
 TILE_SIZE = 512
-TILE_FRAMES = 16
 
 
 @dataclass(frozen=True)
@@ -712,7 +713,7 @@ def cost(params: GenerationParams, rules: ModelRules | None = None, *, dtype: st
       conditional and unconditional passes as one batch), else 1.
     * VAE decode: frames decoded at once x H x W x the elements per output pixel of the
       decoder's widest level x bytes x :data:`VAE_FACTOR`, plus the decoded frames in fp32.
-      With tiling the frames and the area are capped at diffusers' tile sizes.
+      With tiling the area is capped at diffusers' spatial tile (:data:`TILE_SIZE` squared).
 
     plus :data:`CUDA_OVERHEAD_GB`. It ignores the text encoder's activations (small for
     prompts of up to a few hundred tokens) and allocator fragmentation. The factors are
@@ -744,7 +745,6 @@ def cost(params: GenerationParams, rules: ModelRules | None = None, *, dtype: st
     if rules.vae_decode_frames is not None:
         frames = min(frames, rules.vae_decode_frames)
     if tiling:
-        frames = min(frames, TILE_FRAMES)
         area = min(params.width, TILE_SIZE) * min(params.height, TILE_SIZE)
     decode_act = frames * area * rules.vae_elems_per_pixel * act_bytes * VAE_FACTOR / gb
     output = params.num_frames * params.width * params.height * 3 * 4 / gb
