@@ -1,4 +1,5 @@
-"""Where models run: CUDA in bf16 when present, Apple MPS where present, else CPU in fp32.
+"""Where models run: CUDA in bf16 when present, Apple MPS where present, else CPU in fp32;
+how much memory a CUDA device has free.
 
 torch is imported inside the functions: importing this module costs nothing.
 """
@@ -44,3 +45,33 @@ def free_memory(device: str) -> None:
         import torch
 
         torch.cuda.empty_cache()
+
+
+@dataclass(frozen=True)
+class DeviceMemory:
+    """Memory of a CUDA device, in GiB: ``free`` and ``total`` as the driver reports them
+    (every process counted), ``reserved`` held by this process's caching allocator (its
+    models' weights and cached blocks, which its next run can reuse)."""
+
+    free_gb: float
+    total_gb: float
+    reserved_gb: float = 0.0
+
+    @property
+    def usable_gb(self) -> float:
+        """What a run of this process may count on: the free memory plus its own."""
+        return self.free_gb + self.reserved_gb
+
+
+def device_memory(device: str) -> DeviceMemory | None:
+    """Free and total memory of a CUDA device (``torch.cuda.mem_get_info``); None on a CPU or
+    MPS, or when CUDA is not available (no figure to plan with)."""
+    if not str(device).startswith("cuda"):
+        return None
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    free, total = torch.cuda.mem_get_info(device)
+    gib = 1024 ** 3
+    return DeviceMemory(free / gib, total / gib, torch.cuda.memory_reserved(device) / gib)

@@ -19,6 +19,9 @@ tag.
   ``Cancelled`` when the token is cancelled, so a cancelled run never reaches the VAE decode.
 - Preview: every few steps the current latent is turned into small RGB frames by a linear map
   (see :class:`LatentPreview`): no VAE decode, well under 10% of a run.
+- Memory: on CUDA (bf16), model CPU offload and VAE tiling left automatic are chosen before
+  each run by ``core.params.memory_plan`` from the free GPU memory; weights that do not fit at
+  load stay in CPU memory for it to offload. The plan applied is in the record (``memory``).
 
 torch and diffusers are imported inside the functions: importing this module is cheap.
 """
@@ -46,8 +49,10 @@ from studio.core.params import (
     Change,
     Conformed,
     GenerationParams,
+    MemoryPlan,
     ParamsError,
     conform,
+    memory_plan,
     rules_for,
 )
 from studio.inference.registry import DEMO_LABEL
@@ -87,6 +92,7 @@ class GenerationOutput:
     overlap_frames: int = 0  # extend: output frames that repeat the end of the source
     preview_s: float = 0.0  # time spent making previews (included in the timings)
     previews: int = 0
+    memory: dict | None = None  # the memory settings applied (core.params.MemoryPlan.as_dict)
 
     @property
     def fps(self) -> float:
@@ -142,6 +148,38 @@ class _quiet:
         if dbars:
             dl.enable_progress_bar()
         return False
+
+
+# the dtype names cost() and memory_plan() take, by torch dtype name
+_PLAN_DTYPES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}
+
+
+def _has_accelerate() -> bool:
+    """diffusers' model and sequential CPU offload need accelerate (not a Studio dependency)."""
+    import importlib.util
+
+    return importlib.util.find_spec("accelerate") is not None
+
+
+def _weights_fit(pipe, device: str) -> bool:
+    """Whether the pipeline's weights fit in ``device``'s free memory with the memory plan's
+    headroom to spare (True when there is no figure). A pipeline that does not fit stays in
+    CPU memory at load, for its first run's memory plan to offload."""
+    import torch
+
+    from studio.core.params import MEMORY_HEADROOM, MEMORY_HEADROOM_MIN_GB
+    from studio.inference.devices import device_memory
+
+    memory = device_memory(device)
+    if memory is None:
+        return True
+    size = 0
+    for module in pipe.components.values():
+        if isinstance(module, torch.nn.Module):
+            size += sum(t.numel() * t.element_size()
+                        for t in (*module.parameters(), *module.buffers()))
+    usable = memory.usable_gb
+    return size / 1024 ** 3 <= usable - max(MEMORY_HEADROOM_MIN_GB, MEMORY_HEADROOM * usable)
 
 
 def folder_hash(folder: str | os.PathLike) -> str:
@@ -200,7 +238,11 @@ class Generator:
         self._base = pipe
         self._folder_hash: str | None = None
         self._preview: LatentPreview | None = None
-        self._memory: tuple = (None, None)  # offload, tiling as applied
+        # where the weights are: "device" (all on it), "cpu" (not placed yet: they did not
+        # fit at load), "model"/"sequential" (offload hooks on _offload_pipe); the VAE's tiling
+        self._placement = "device"
+        self._offload_pipe = None
+        self._tiling: bool | None = None
         # a registry model published as one checkpoint: the file and its hub commit
         self.single_file: Path | None = None
         self.single_file_revision: str | None = None
@@ -249,7 +291,10 @@ class Generator:
                 pipe = pipe_class.from_pretrained(
                     os.fspath(folder), use_safetensors=True, local_files_only=True,
                     **parts, **{dtype_kw: choice.dtype})
-                if choice.device != "cpu":
+                placement = "device"
+                if choice.device == "cuda" and not _weights_fit(pipe, choice.device):
+                    placement = "cpu"  # generate()'s memory plan offloads them
+                elif choice.device != "cpu":
                     pipe.to(choice.device)
         except ModelError:
             raise
@@ -264,6 +309,7 @@ class Generator:
         generator = cls(pipe, model_id=found.id, path=folder, demo=bool(found.demo),
                         revision=found.revision, device=choice.device,
                         dtype_name=choice.dtype_name, class_name=type(pipe).__name__)
+        generator._placement = placement
         generator.single_file = found.single_file
         generator.single_file_revision = found.single_file_revision
         return generator
@@ -369,8 +415,8 @@ class Generator:
         if cancel is not None:
             cancel.raise_if_cancelled()
         pipe = self.pipeline(p.mode)
-        self._apply_memory_settings(pipe, p)
         rules = rules_for(self._rules_key(p))
+        memory = self._apply_memory_settings(pipe, p, rules)
         step = rules.frame_step
         kwargs: dict[str, Any] = {}
         source = image_info = None
@@ -434,7 +480,8 @@ class Generator:
             frames=frames_out, params=p, changes=tuple(changes), seed=seed,
             timings={k: round(v, 4) for k, v in timings.items()},
             pipeline=type(pipe).__name__, source=source, image=image_info,
-            overlap_frames=overlap, preview_s=callback.preview_s, previews=callback.previews)
+            overlap_frames=overlap, preview_s=callback.preview_s, previews=callback.previews,
+            memory=memory.as_dict())
 
     def _timesteps(self, pipe, p: GenerationParams) -> list[float] | None:
         """The registry's own schedule for this model (a distilled LTX-Video's, from diffusers'
@@ -451,30 +498,49 @@ class Generator:
 
     # ---- memory ----
 
-    def _apply_memory_settings(self, pipe, p: GenerationParams) -> None:
-        """Model CPU offload and VAE tiling as ``p`` asks (CUDA only; None: off). Applied to
-        every pipeline sharing the modules, once per change."""
-        offload = p.offload if self.device == "cuda" else None
-        offload = None if offload == "none" else offload
-        tiling = bool(p.vae_tiling)
-        if (offload, tiling) == self._memory:
-            return
+    def _apply_memory_settings(self, pipe, p: GenerationParams, rules) -> MemoryPlan:
+        """Model CPU offload and VAE tiling for this run, applied to ``pipe`` (the VAE is
+        shared by every pipeline of the model; offload hooks move to whichever pipeline runs).
+
+        On CUDA, settings left automatic (None) come from ``memory_plan`` against the free
+        memory plus what this process holds already (its weights and cached blocks); given
+        ones are kept. Elsewhere there is no offload and tiling is as given (None: off).
+        Returns the plan, for the record."""
+        from studio.inference.devices import device_memory
+
+        dtype = _PLAN_DTYPES.get(self.dtype_name, "fp32")
+        memory = device_memory(self.device) if self.device == "cuda" else None
+        if memory is not None:
+            plan = memory_plan(p, rules, memory.usable_gb, dtype=dtype,
+                               offload_available=_has_accelerate())
+        else:
+            plan = memory_plan(p.replace(offload="none"), rules, None, dtype=dtype)
+        log.info("memory: %s", plan.reason)
         vae = getattr(pipe, "vae", None)
-        if vae is not None and hasattr(vae, "enable_tiling"):
-            (vae.enable_tiling if tiling else vae.disable_tiling)()
-        if offload != self._memory[0]:
-            if offload is None:
-                pipe.to(self.device)
-            else:
-                try:
-                    if offload == "model":
-                        pipe.enable_model_cpu_offload()
-                    else:
-                        pipe.enable_sequential_cpu_offload()
-                except (ImportError, RuntimeError, ValueError) as err:
-                    raise GenerationError(f"offload {offload}: not available here ({err}); "
-                                          "install accelerate, or choose offload none") from None
-        self._memory = (offload, tiling)
+        if plan.vae_tiling != self._tiling and vae is not None and hasattr(vae, "enable_tiling"):
+            (vae.enable_tiling if plan.vae_tiling else vae.disable_tiling)()
+            self._tiling = plan.vae_tiling
+        placement = "device" if plan.offload == "none" else plan.offload
+        if placement == self._placement and (placement == "device" or pipe is self._offload_pipe):
+            return plan
+        if self._offload_pipe is not None:
+            self._offload_pipe.remove_all_hooks()  # weights back where they were loaded
+            self._offload_pipe = None
+            self._placement = "cpu"
+        if placement == "device":
+            pipe.to(self.device)  # out of memory here is the engine's message, as in a run
+        else:
+            try:
+                if placement == "model":
+                    pipe.enable_model_cpu_offload(device=self.device)
+                else:
+                    pipe.enable_sequential_cpu_offload(device=self.device)
+            except (ImportError, RuntimeError, ValueError) as err:
+                raise GenerationError(f"offload {placement}: not available here ({err}); "
+                                      "install accelerate, or choose offload none") from None
+            self._offload_pipe = pipe
+        self._placement = placement
+        return plan
 
     # ---- inputs ----
 
@@ -784,7 +850,8 @@ def generation_record(output: GenerationOutput, generator: Generator | None = No
     """The JSON a generation's sidecar and comment tag hold: prompt, negative prompt, seed,
     every setting (``GenerationParams.to_dict``), what was conformed, the model (id and hub
     revision or folder hash), library versions, the source clip and range, the caption,
-    timings, and the demo label when a demo model made it."""
+    timings, the memory settings applied (offload, VAE tiling, whether chosen automatically,
+    the free memory and the estimate), and the demo label when a demo model made it."""
     p = output.params
     model = model if model is not None else (generator.model_record() if generator else {})
     timings = dict(output.timings)
@@ -806,6 +873,7 @@ def generation_record(output: GenerationOutput, generator: Generator | None = No
         "caption": p.caption, "template_id": p.template_id,
         "frames": frames, "width": width, "height": height, "fps": output.fps,
         "timings": timings,
+        "memory": output.memory,
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
 

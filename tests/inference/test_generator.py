@@ -428,6 +428,47 @@ def test_written_frames_are_the_generated_frames(tiny_generator, tiny_ltx_dir, t
     assert read_record(mp4.output) == record  # from the comment tag alone
 
 
+# ---- memory settings --------------------------------------------------------------------------
+
+def test_vae_tiling_asked_on_the_cpu_tiles_the_decode_and_is_recorded(tiny_generator,
+                                                                      tiny_ltx_dir):
+    """diffusers' VAE tiling works on any device: asked for explicitly, a frame wider than
+    one 512 px tile is decoded in two tiles blended over columns 448..511 (their overlap),
+    and the record says what was applied. On a CPU nothing is automatic."""
+    from studio.inference.generator import generation_record
+
+    params = tiny_params(tiny_ltx_dir, width=544, height=32, num_frames=5, seed=11)
+    plain = tiny_generator.generate(params)
+    tiled = tiny_generator.generate(params.replace(vae_tiling=True))
+    assert tiled.frames.shape == plain.frames.shape == (5, 32, 544, 3)
+    differs = np.nonzero((tiled.frames != plain.frames).any(axis=(0, 1, 3)))[0]
+    assert len(differs) and differs.min() >= 448 and differs.max() < 512  # only the seam
+    assert tiled.memory == {"offload": "none", "vae_tiling": True, "automatic": False,
+                            "free_gb": None, "estimate_gb": tiled.memory["estimate_gb"],
+                            "fits": None, "reason": tiled.memory["reason"]}
+    assert tiled.memory["estimate_gb"] > 0 and "VAE tiling" in tiled.memory["reason"]
+    assert plain.memory["vae_tiling"] is False and plain.memory["automatic"] is False
+    assert generation_record(tiled, tiny_generator)["memory"] == tiled.memory
+    assert tiled.params.vae_tiling is True  # the setting as asked, restorable
+    # asked off again: the decode is whole again
+    again = tiny_generator.generate(params.replace(vae_tiling=False))
+    np.testing.assert_array_equal(again.frames, plain.frames)
+
+
+def test_device_memory_is_only_known_for_cuda():
+    import torch
+
+    from studio.inference.devices import device_memory
+
+    assert device_memory("cpu") is None and device_memory("mps") is None
+    memory = device_memory("cuda")
+    if not torch.cuda.is_available():
+        assert memory is None
+    else:
+        assert 0 < memory.free_gb <= memory.total_gb
+        assert memory.usable_gb >= memory.free_gb
+
+
 # ---- previews ---------------------------------------------------------------------------------
 
 def test_previews_come_every_few_steps_and_cost_little(tiny_generator, tiny_ltx_dir):
@@ -512,3 +553,60 @@ def test_the_model_manager_runs_a_generation_and_hands_previews_to_the_gui_threa
     assert [e[2] for e in previews] == [1, 2, 3]
     assert all(isinstance(e[3], np.ndarray) and e[3].dtype == np.uint8 for e in previews)
     assert [e[3] for e in sink.events if e[0] == "progress"][-1] == 4
+
+
+def test_out_of_gpu_memory_through_the_model_manager_and_the_next_job_runs(
+        qtbot, tiny_ltx_dir, tmp_path, monkeypatch):
+    """A CUDA out-of-memory error raised inside the pipeline (injected into diffusers'
+    transformer, once) fails its job on the manager's thread with a message that suggests
+    fewer frames, a smaller size or offload; the job queued behind it then runs."""
+    import torch
+    from diffusers import LTXVideoTransformer3DModel
+    from PySide6.QtCore import QObject, Slot
+
+    from studio.ui.model_manager import ModelManager
+
+    original = LTXVideoTransformer3DModel.forward
+    raised = []
+
+    def forward(self, *args, **kwargs):
+        if not raised:
+            raised.append(True)
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(LTXVideoTransformer3DModel, "forward", forward)
+
+    class Sink(QObject):
+        def __init__(self):
+            super().__init__()
+            self.ended: dict[int, tuple] = {}
+
+        @Slot(int, object)
+        def finished(self, job_id, result): self.ended[job_id] = ("finished", result)
+        @Slot(int, str)
+        def failed(self, job_id, message): self.ended[job_id] = ("failed", message)
+
+    manager = ModelManager(device="cpu", freeze_heap=False)
+    sink = Sink()
+    manager.job_finished.connect(sink.finished)
+    manager.job_failed.connect(sink.failed)
+    first_out, second_out = tmp_path / "first", tmp_path / "second"
+    jobs = [GenerateJob(new_job_id(), tiny_params(tiny_ltx_dir, num_frames=13),
+                        project_root=str(first_out)),
+            GenerateJob(new_job_id(), tiny_params(tiny_ltx_dir), project_root=str(second_out))]
+    try:
+        for job in jobs:
+            manager.submit(job)
+        qtbot.waitUntil(lambda: len(sink.ended) == 2, timeout=120_000)
+    finally:
+        assert manager.shutdown(10_000)
+    kind, message = sink.ended[jobs[0].job_id]
+    assert kind == "failed" and raised == [True]
+    assert message == ("out of GPU memory while generating 13 frames at 32x32: try fewer "
+                       "frames, a smaller size, or model CPU offload")
+    assert not (first_out / "generations").exists() or \
+        not list((first_out / "generations").iterdir())  # nothing half-written
+    kind, result = sink.ended[jobs[1].job_id]
+    assert kind == "finished" and Path(result.output).is_file()
+    assert result.record["memory"]["offload"] == "none"
