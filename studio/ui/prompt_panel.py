@@ -3,7 +3,9 @@
 As values change, ``studio.core.params.conform`` runs: the changes it will make are listed
 before the run ("frames 100 -> 97 (...)"), a value outside any sane range shows its
 ``ParamsError`` naming the field and disables Generate, and the cost line shows the latent
-shape, the token count N and the peak-memory estimate. Generate adds the settings, with
+shape, the token count N and the peak-memory estimate for the memory settings of the folded
+Advanced section (offload and VAE tiling, automatic by default: the GPU's free memory chooses
+them before the run; and LTX-Video's decode timestep and noise). Generate adds the settings, with
 the seed drawn, to the ``GenerationQueue`` (the project's jobs table, run one at a time on the
 ``ModelManager``); Cancel cancels the panel's last job. ``edit_job`` loads a queued job's
 settings, and Generate then updates that job instead. "Prompt from caption" fills the prompt
@@ -73,8 +75,12 @@ _MISSING_VIDEO = {SELECTED_CLIP: "select a clip in the bin",
                   PLAYER_CLIP: "show a clip in the player",
                   VIDEO_FILE: "choose a video file (or drop one here)"}
 # Settings the panel has no field for: kept from the last fill (a restore), so a restored
-# generation runs exactly as it ran.
-HIDDEN_FIELDS = ("decode_timestep", "decode_noise_scale", "offload", "vae_tiling")
+# generation runs exactly as it ran. None today: the Advanced section has the last four.
+HIDDEN_FIELDS: tuple[str, ...] = ()
+# Advanced: GenerationParams.offload and vae_tiling (None: automatic, from the GPU's free memory)
+OFFLOAD_CHOICES = (("Automatic", None), ("Off", "none"), ("Model CPU offload", "model"),
+                   ("Sequential CPU offload", "sequential"))
+TILING_CHOICES = (("Automatic", None), ("On", True), ("Off", False))
 _DRAG_EVENTS = (QEvent.Type.DragEnter, QEvent.Type.DragMove, QEvent.Type.Drop)
 
 
@@ -470,6 +476,36 @@ class PromptPanel(QWidget):
         self.seed_used = QLabel("Seed: random")
         self.seed_used.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
+        # Advanced (folded away): memory settings and LTX-Video's decode noise
+        self.advanced_toggle = QToolButton()
+        self.advanced_toggle.setText("Advanced")
+        self.advanced_toggle.setCheckable(True)
+        self.advanced_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.advanced_toggle.setAutoRaise(True)
+        self.advanced_toggle.setStyleSheet("QToolButton { font-weight: 600; border: none; }")
+        self.advanced_summary = QLabel()
+        self.advanced_summary.setStyleSheet("color: palette(mid);")
+        self.advanced_summary.setSizePolicy(QSizePolicy.Policy.Ignored,
+                                            QSizePolicy.Policy.Preferred)
+        self.offload = QComboBox()
+        for title, value in OFFLOAD_CHOICES:
+            self.offload.addItem(title, value)
+        self.offload.setToolTip(
+            "CUDA only: keep parts of the model in CPU memory while it runs (needs accelerate)."
+            "\nAutomatic: chosen before each run from the GPU's free memory.")
+        self.vae_tiling = QComboBox()
+        for title, value in TILING_CHOICES:
+            self.vae_tiling.addItem(title, value)
+        self.vae_tiling.setToolTip("Decode the video in 512 px tiles: less memory, a slower "
+                                   "decode.\nAutomatic: on when the GPU's free memory needs it.")
+        self.decode_timestep = QDoubleSpinBox()
+        self.decode_noise_scale = QDoubleSpinBox()
+        for spin in (self.decode_timestep, self.decode_noise_scale):
+            spin.setRange(0.0, 1.0)
+            spin.setDecimals(3)
+            spin.setSingleStep(0.005)
+        self._decode_exact: dict = {}  # spin: the value the last fill gave it, unrounded
+
         self.changes_label = QLabel()
         self.changes_label.setWordWrap(True)
         self.changes_label.setObjectName("conformChanges")
@@ -539,6 +575,23 @@ class PromptPanel(QWidget):
         seed_row.addWidget(self.seed_locked)
         seed_row.addWidget(self.seed_used, 1)
         form.addRow("Seed", seed_row)
+        advanced_head = QHBoxLayout()
+        advanced_head.setContentsMargins(0, 0, 0, 0)
+        advanced_head.addWidget(self.advanced_toggle)
+        advanced_head.addWidget(self.advanced_summary, 1)
+        form.addRow(advanced_head)
+        form.addRow("Offload", self.offload)
+        form.addRow("VAE tiling", self.vae_tiling)
+        decode_row = QHBoxLayout()
+        decode_row.setContentsMargins(0, 0, 0, 0)
+        decode_row.addWidget(QLabel("timestep"))
+        decode_row.addWidget(self.decode_timestep, 1)
+        decode_row.addWidget(QLabel("noise"))
+        decode_row.addWidget(self.decode_noise_scale, 1)
+        self._decode_row = QWidget()
+        self._decode_row.setLayout(decode_row)
+        form.addRow("Decode", self._decode_row)
+        self._advanced_rows = (self.offload, self.vae_tiling, self._decode_row)
 
         buttons = QHBoxLayout()
         buttons.addStretch(1)
@@ -569,6 +622,12 @@ class PromptPanel(QWidget):
         self.seed.textChanged.connect(self._changed)
         self.image_source.currentIndexChanged.connect(self._changed)
         self.seed_locked.toggled.connect(self._changed)
+        for combo in (self.offload, self.vae_tiling):
+            combo.currentIndexChanged.connect(self._changed)
+        for spin in (self.decode_timestep, self.decode_noise_scale):
+            spin.valueChanged.connect(self._changed)
+        self.advanced_toggle.toggled.connect(self._on_advanced_toggled)
+        self._on_advanced_toggled(False)
         self.video_source.currentIndexChanged.connect(self._on_video_source_changed)
         self.video_source.currentIndexChanged.connect(self._changed)
         self.video_path.textChanged.connect(self._changed)
@@ -649,7 +708,10 @@ class PromptPanel(QWidget):
             guidance_scale=self.guidance.value(),
             seed=int(self.seed.text()) if self.seed.text() else None,
             seed_locked=self.seed_locked.isChecked(),
-            denoise_strength=self.strength.value())
+            denoise_strength=self.strength.value(),
+            offload=self.offload.currentData(), vae_tiling=self.vae_tiling.currentData(),
+            decode_timestep=self._decode_value(self.decode_timestep),
+            decode_noise_scale=self._decode_value(self.decode_noise_scale))
         values.update(self._hidden)
         if self._caption_record:
             values.update({k: v for k, v in self._caption_record.items()
@@ -707,6 +769,7 @@ class PromptPanel(QWidget):
             self.strength.setValue(params.denoise_strength)
             self.seed.setText("" if params.seed is None else str(params.seed))
             self.seed_locked.setChecked(params.seed_locked)
+            self._fill_advanced(params)
             if params.image_path and params.image_frame is None:
                 self.image_source.setCurrentText(IMAGE_FILE)
                 self.image_path.setText(params.image_path)
@@ -860,6 +923,72 @@ class PromptPanel(QWidget):
             self.mode.setCurrentIndex(max(index, 0))
         finally:
             self.mode.blockSignals(False)
+
+    # -- advanced -------------------------------------------------------------------------
+    @Slot(bool)
+    def _on_advanced_toggled(self, expanded: bool) -> None:
+        self.advanced_toggle.setArrowType(Qt.ArrowType.DownArrow if expanded
+                                          else Qt.ArrowType.RightArrow)
+        for row in self._advanced_rows:
+            self._form.setRowVisible(row, expanded)
+        self.advanced_summary.setVisible(not expanded)
+
+    def _fill_advanced(self, params) -> None:
+        """The Advanced fields from ``params``; decode timestep and noise only for models
+        whose rules use them (LTX-Video 0.9.1+)."""
+        for combo, value in ((self.offload, params.offload),
+                             (self.vae_tiling, params.vae_tiling)):
+            index = combo.findData(value)
+            combo.setCurrentIndex(max(index, 0))
+        self._decode_exact = {}
+        for spin, value in ((self.decode_timestep, params.decode_timestep),
+                            (self.decode_noise_scale, params.decode_noise_scale)):
+            spin.setValue(value)
+            self._decode_exact[spin] = value
+        rules = self._P.rules_for(params.model)
+        uses = rules.uses_decode_timestep
+        for spin in (self.decode_timestep, self.decode_noise_scale):
+            spin.setEnabled(uses)
+            spin.setToolTip("Noise added to the latent before the VAE decode, and the decoder's "
+                            "timestep (LTX-Video 0.9.1+; 0.05 and 0.025 by default)" if uses
+                            else f"{rules.title} does not use it")
+
+    def _decode_value(self, spin) -> float:
+        """The spin's value, or the exact value a fill gave it while it still shows that
+        value rounded to its decimals (a restored run must not change by rounding)."""
+        exact = self._decode_exact.get(spin)
+        shown = 0.5 * 10 ** -spin.decimals() + 1e-9  # half the last digit, and float noise
+        if exact is not None and abs(spin.value() - exact) <= shown:
+            return exact
+        return spin.value()
+
+    def _advanced_summary_text(self) -> str:
+        offload = self.offload.currentData()
+        parts = [f"offload {({None: 'automatic', 'none': 'off'}).get(offload, offload)}",
+                 f"tiling {self.vae_tiling.currentText().lower()}"]
+        if self.decode_timestep.isEnabled():
+            parts.append(f"decode {self.decode_timestep.value():g} / "
+                         f"{self.decode_noise_scale.value():g}")
+        return " · ".join(parts)
+
+    def _cost_text(self, cp) -> str:
+        """The latent, the token count and the peak-memory estimate for the memory settings
+        chosen; with automatic ones, from everything on the GPU down to the most frugal
+        settings they may take (the GPU's free memory decides before the run)."""
+        P = self._P
+        options = P.memory_options(cp)
+        first = P.cost(cp, offload=options[0][0], vae_tiling=options[0][1])
+        shape = "×".join(str(v) for v in first.latent_shape)
+        text = (f"Latent {shape} · N = {first.tokens:,} tokens · "
+                f"peak memory ≈ {first.peak_memory_estimate_gb:.1f} GB")
+        if len(options) == 1:
+            return text + f" with {P.describe_memory(*options[0])} (estimate)"
+        last = P.cost(cp, offload=options[-1][0], vae_tiling=options[-1][1])
+        if last.peak_memory_estimate_gb == first.peak_memory_estimate_gb:
+            return text + " (estimate)"
+        return (text + f", {last.peak_memory_estimate_gb:.1f} GB with "
+                f"{P.describe_memory(*options[-1])} (estimates; the automatic settings follow "
+                "the GPU's free memory)")
 
     def _check_sources(self, p) -> None:
         """A missing source, with what to do about it (conform only says it is missing)."""
@@ -1080,11 +1209,7 @@ class PromptPanel(QWidget):
             cp = self._conformed.params
             if cp.num_frames != p.num_frames and cp.fps > 0:
                 self.duration.setText(f"= {cp.num_frames / cp.fps:.2f} s ({cp.num_frames} frames)")
-            cost = P.cost(cp)
-            shape = "×".join(str(v) for v in cost.latent_shape)
-            self.cost_label.setText(
-                f"Latent {shape} · N = {cost.tokens:,} tokens · "
-                f"peak memory ≈ {cost.peak_memory_estimate_gb:.1f} GB (estimate)")
+            self.cost_label.setText(self._cost_text(cp))
         self._mark_condition_rows(params_error)
         if p.mode in VIDEO_MODES:
             self.source_label.setText(self._video_source_text(p.mode))
@@ -1096,6 +1221,7 @@ class PromptPanel(QWidget):
             self.source_label.setText("")
         for label in (self.error_label, self.changes_label, self.cost_label, self.source_label):
             label.setVisible(bool(label.text()))
+        self.advanced_summary.setText(self._advanced_summary_text())
         self._update_buttons()
 
     @property

@@ -263,3 +263,95 @@ def test_image_to_video_from_the_players_frame(qtbot, project, manager, tiny_ltx
         assert params["image_path"] == str(path)
     finally:
         player.shutdown()
+
+
+def test_the_advanced_section_folds_and_its_fields_are_settings(qtbot, panels, tiny_ltx):
+    prompt, _ = panels
+    prompt.resize(460, 900)
+    prompt.show()
+    qtbot.waitExposed(prompt)
+    fill(prompt, tiny_ltx)
+    rows = (prompt.offload, prompt.vae_tiling, prompt.decode_timestep, prompt.decode_noise_scale)
+    assert not prompt.advanced_toggle.isChecked()  # folded: the panel stays compact
+    assert not any(w.isVisible() for w in rows)
+    assert prompt.advanced_summary.text() == \
+        "offload automatic · tiling automatic · decode 0.05 / 0.025"
+    prompt.advanced_toggle.click()
+    assert all(w.isVisible() for w in rows) and not prompt.advanced_summary.isVisible()
+    p = prompt.params()
+    assert (p.offload, p.vae_tiling, p.decode_timestep, p.decode_noise_scale) == \
+        (None, None, 0.05, 0.025)  # automatic, and the model's decode defaults
+
+    prompt.offload.setCurrentIndex(prompt.offload.findText("Model CPU offload"))
+    prompt.vae_tiling.setCurrentIndex(prompt.vae_tiling.findText("On"))
+    prompt.decode_timestep.setValue(0.07)
+    prompt.decode_noise_scale.setValue(0.03)
+    p = prompt.params()
+    assert (p.offload, p.vae_tiling, p.decode_timestep, p.decode_noise_scale) == \
+        ("model", True, 0.07, 0.03)
+    prompt.vae_tiling.setCurrentIndex(prompt.vae_tiling.findText("Off"))
+    assert prompt.params().vae_tiling is False
+    prompt.revalidate()
+    assert prompt.cost_label.text().endswith("with model CPU offload, no tiling (estimate)")
+    prompt.grab().save("/tmp/prompt_panel_advanced.png")
+
+    # a restore refills them, exactly (a value finer than the spin box shows is kept)
+    fill(prompt, tiny_ltx, offload="sequential", vae_tiling=True, decode_timestep=0.0375,
+         decode_noise_scale=0.0)
+    assert prompt.offload.currentText() == "Sequential CPU offload"
+    assert prompt.vae_tiling.currentText() == "On"
+    p = prompt.params()
+    assert (p.offload, p.vae_tiling, p.decode_timestep, p.decode_noise_scale) == \
+        ("sequential", True, 0.0375, 0.0)
+    prompt.decode_timestep.setValue(0.04)  # edited: the new value
+    assert prompt.params().decode_timestep == 0.04
+    prompt.restore(GenerationParams(model=str(tiny_ltx), prompt="x", offload="none",
+                                    vae_tiling=False, seed=3))
+    assert (prompt.offload.currentText(), prompt.vae_tiling.currentText()) == ("Off", "Off")
+    assert prompt.params().offload == "none"
+
+
+def test_decode_fields_only_for_models_that_use_them(panels):
+    prompt, _ = panels
+    prompt.apply_params(GenerationParams.defaults("wan-1.3b", prompt="a fox"))
+    assert not prompt.decode_timestep.isEnabled() and not prompt.decode_noise_scale.isEnabled()
+    assert "does not use it" in prompt.decode_timestep.toolTip()
+    assert "decode" not in prompt.advanced_summary.text()
+    assert prompt.offload.isEnabled() and prompt.vae_tiling.isEnabled()
+    prompt.apply_params(GenerationParams.defaults(prompt="a fox"))  # LTX-Video 2B distilled
+    assert prompt.decode_timestep.isEnabled() and prompt.decode_noise_scale.isEnabled()
+    assert (prompt.decode_timestep.value(), prompt.decode_noise_scale.value()) == (0.05, 0.025)
+
+
+def test_the_cost_line_follows_the_memory_settings(qtbot, panels):
+    from studio.core import params as P
+
+    prompt, _ = panels
+    # LTX-Video 2B distilled at 768x512x121 (bf16): 17.2 GB on the GPU, 3.4 GB at the most
+    # frugal (sequential offload and tiling), 9.5 GB with model offload and tiling
+    prompt.apply_params(GenerationParams.defaults(prompt="a fox"))
+    text = prompt.cost_label.text()
+    assert "Latent 128×16×16×24 · N = 6,144 tokens" in text
+    assert "peak memory ≈ 17.2 GB, 3.4 GB with sequential CPU offload, VAE tiling" in text
+    assert "automatic" in text
+    prompt.offload.setCurrentIndex(prompt.offload.findData("model"))
+    prompt.vae_tiling.setCurrentIndex(prompt.vae_tiling.findData(True))
+    qtbot.waitUntil(lambda: "9.5 GB" in prompt.cost_label.text())
+    assert prompt.cost_label.text().endswith(
+        "peak memory ≈ 9.5 GB with model CPU offload, VAE tiling (estimate)")
+    assert P.cost(prompt.conformed.params).peak_memory_estimate_gb == 9.47
+    prompt.offload.setCurrentIndex(prompt.offload.findData("none"))  # tiling stays on
+    qtbot.waitUntil(lambda: "16.2 GB" in prompt.cost_label.text())
+    assert "with no offload, VAE tiling (estimate)" in prompt.cost_label.text()
+
+
+def test_vae_tiling_from_the_panel_reaches_the_run_and_its_record(qtbot, panels, tiny_ltx):
+    prompt, _ = panels
+    fill(prompt, tiny_ltx, vae_tiling=True)
+    with qtbot.waitSignal(prompt.manager.job_finished, timeout=120_000) as finished:
+        prompt.generate()
+    result = finished.args[1]
+    assert result.params["vae_tiling"] is True
+    assert result.record["memory"]["vae_tiling"] is True
+    assert result.record["memory"]["automatic"] is False  # a CPU: nothing is automatic
+    qtbot.waitUntil(lambda: prompt.job_id is None)
