@@ -293,6 +293,7 @@ def test_the_advanced_section_folds_and_its_fields_are_settings(qtbot, panels, t
     assert prompt.params().vae_tiling is False
     prompt.revalidate()
     assert prompt.cost_label.text().endswith("with model CPU offload, no tiling (estimate)")
+    prompt.layout().activate()  # the cost line's new height, before the grab
     prompt.grab().save("/tmp/prompt_panel_advanced.png")
 
     # a restore refills them, exactly (a value finer than the spin box shows is kept)
