@@ -43,6 +43,18 @@ def tiny_captioner_dir(tmp_path_factory):
     return make_demo_captioner(tmp_path_factory.mktemp("models") / "smolvlm2-tiny")
 
 
+@pytest.fixture(scope="session")
+def tiny_ltx_dir(tmp_path_factory):
+    """The tiny random-weight LTX-Video pipeline (studio.inference.demo_ltx), built once per
+    session in the real diffusers layout with Studio's demo marker (so what it makes is
+    labelled a demo). Shared: copy it before changing it."""
+    from studio.inference.demo_ltx import DEMO_LTX_ID
+    from studio.inference.loading import make_demo_models
+
+    built = make_demo_models(tmp_path_factory.mktemp("models"), ids=[DEMO_LTX_ID])
+    return built[DEMO_LTX_ID]
+
+
 @pytest.fixture(autouse=True)
 def fresh_ui_settings(tmp_path_factory, monkeypatch):
     """Each test gets its own config folder, so a window layout, theme or panel setting saved by

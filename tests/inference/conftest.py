@@ -15,18 +15,6 @@ def tiny_captioner(tiny_captioner_dir):
 
 
 @pytest.fixture(scope="session")
-def tiny_ltx_dir(tmp_path_factory):
-    """The tiny random-weight LTX-Video pipeline (studio.inference.demo_ltx), built once per
-    session in the real diffusers layout with Studio's demo marker (so what it makes is
-    labelled a demo). Shared: copy it before changing it."""
-    from studio.inference.demo_ltx import DEMO_LTX_ID
-    from studio.inference.loading import make_demo_models
-
-    built = make_demo_models(tmp_path_factory.mktemp("models"), ids=[DEMO_LTX_ID])
-    return built[DEMO_LTX_ID]
-
-
-@pytest.fixture(scope="session")
 def tiny_generator(tiny_ltx_dir):
     """The tiny LTX-Video loaded on the CPU, once per session. Do not unload it; undo any
     fault injected into it (monkeypatch does)."""

@@ -33,3 +33,19 @@ def project(tmp_path):
     p = Project(tmp_path / "project")
     yield p
     p.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_ltx(tiny_ltx_dir):
+    """The tiny LTX-Video folder (32x32 runs take a second or two on a CPU)."""
+    return tiny_ltx_dir
+
+
+@pytest.fixture(scope="module")
+def manager():
+    """A ModelManager on the CPU, shared by a module's tests (torch loads once)."""
+    from studio.ui.model_manager import ModelManager
+
+    m = ModelManager(device="cpu", freeze_heap=False)
+    yield m
+    assert m.shutdown(20_000)

@@ -29,14 +29,6 @@ TINY = {"width": 32, "height": 32, "num_frames": 9, "fps": 24.0, "steps": 2,
 
 
 @pytest.fixture(scope="module")
-def tiny_ltx(tmp_path_factory):
-    from studio.inference.demo_ltx import DEMO_LTX_ID
-    from studio.inference.loading import make_demo_models
-
-    return make_demo_models(tmp_path_factory.mktemp("models"), ids=[DEMO_LTX_ID])[DEMO_LTX_ID]
-
-
-@pytest.fixture(scope="module")
 def studio_mp4(tiny_ltx, tmp_path_factory):
     """A video made by a real generation (the tiny model), with its sidecar beside it."""
     from studio.inference.generator import Generator, generation_record, save_generation
@@ -50,15 +42,6 @@ def studio_mp4(tiny_ltx, tmp_path_factory):
     finally:
         generator.unload()
     return Path(written.output)
-
-
-@pytest.fixture(scope="module")
-def manager():
-    from studio.ui.model_manager import ModelManager
-
-    m = ModelManager(device="cpu", freeze_heap=False)
-    yield m
-    assert m.shutdown(20_000)
 
 
 @pytest.fixture

@@ -20,23 +20,6 @@ TINY = dict(width=32, height=32, num_frames=9, steps=2, guidance_scale=1.0, nega
             seed_locked=True)
 
 
-@pytest.fixture(scope="module")
-def tiny_ltx(tmp_path_factory):
-    from studio.inference.demo_ltx import DEMO_LTX_ID
-    from studio.inference.loading import make_demo_models
-
-    return make_demo_models(tmp_path_factory.mktemp("models"), ids=[DEMO_LTX_ID])[DEMO_LTX_ID]
-
-
-@pytest.fixture(scope="module")
-def manager():
-    from studio.ui.model_manager import ModelManager
-
-    m = ModelManager(device="cpu", freeze_heap=False)
-    yield m
-    assert m.shutdown(20_000)
-
-
 @pytest.fixture
 def rig(qtbot, project, manager):
     from studio.ui.generation_queue import GenerationQueue
