@@ -67,7 +67,6 @@ WORST_PAIRS = 5  # how many pairs ``worst_pairs`` names
 _FB_ALPHA = 0.01
 _FB_BETA = 0.5  # px^2 at the analysis size
 _LUMA = (0.299, 0.587, 0.114)  # Rec. 601, as OpenCV's RGB2GRAY
-_SUM_XY = np.ones((1, 2), np.float32)  # a cv2.transform matrix: x + y of a 2-channel array
 # DIS needs a few patches per side at its finest pyramid level: smaller frames are enlarged
 # to this for the flow only.
 _MIN_FLOW_SIDE = 32
@@ -323,9 +322,9 @@ class PairAnalyzer:
         self.factor = analysis_factor(self.width, self.height, max_side)
         self.size = analysis_size(self.width, self.height, max_side)
         w, h = self.size
-        # Each pixel's own position (x, y): a flow plus this is where it points to.
-        self._grid = np.dstack(np.meshgrid(np.arange(w, dtype=np.float32),
-                                           np.arange(h, dtype=np.float32)))
+        # Each pixel's own position: a flow plus this is where it points to.
+        self._xs = np.arange(w, dtype=np.float32)[None, :]
+        self._ys = np.arange(h, dtype=np.float32)[:, None]
         self._local = threading.local()
 
     def _dis(self):
@@ -364,24 +363,24 @@ class PairAnalyzer:
         forward = _flow(dis, prev.grey, nxt.grey)  # on prev's grid
         backward = _flow(dis, nxt.grey, prev.grey)  # on next's grid
         h, w = backward.shape[:2]
-        source = cv2.add(backward, self._grid)  # q + b(q): where q's content was in prev
+        bx, by = cv2.split(backward)
+        map_x = bx + self._xs  # q + b(q): where q's content was in prev
+        map_y = by + self._ys
         # One fixed-point conversion for both lookups (remap would convert each time).
-        map1, map2 = cv2.convertMaps(source, None, cv2.CV_16SC2)
+        map1, map2 = cv2.convertMaps(map_x, map_y, cv2.CV_16SC2)
         predicted = cv2.remap(prev.rgb, map1, map2, cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_REPLICATE)
-        forward_there = cv2.remap(forward, map1, map2, cv2.INTER_LINEAR,
-                                  borderMode=cv2.BORDER_REPLICATE)
-        # The forward-backward check on next's grid, on (x, y) planes together; a 1x2
-        # transform sums the two components of each squared length.
-        round_trip = cv2.add(backward, forward_there)
-        mismatch = cv2.transform(cv2.multiply(round_trip, round_trip), _SUM_XY)
-        lengths = cv2.transform(cv2.add(cv2.multiply(backward, backward),
-                                        cv2.multiply(forward_there, forward_there)), _SUM_XY)
-        limit = lengths * np.float32(_FB_ALPHA)
+        fx_there, fy_there = cv2.split(cv2.remap(forward, map1, map2, cv2.INTER_LINEAR,
+                                                 borderMode=cv2.BORDER_REPLICATE))
+        # The forward-backward check on next's grid; the source point must lie inside prev.
+        round_x, round_y = bx + fx_there, by + fy_there
+        mismatch = round_x * round_x + round_y * round_y
+        limit = bx * bx + by * by + fx_there * fx_there + fy_there * fy_there
+        limit *= np.float32(_FB_ALPHA)
         limit += np.float32(_FB_BETA)
-        mask = cv2.compare(mismatch, limit, cv2.CMP_LT)
-        # The source point must lie inside prev.
-        mask &= cv2.inRange(source, (0.0, 0.0), (w - 1.0, h - 1.0))
+        consistent = mismatch < limit
+        consistent &= (map_x >= 0) & (map_x <= w - 1) & (map_y >= 0) & (map_y <= h - 1)
+        mask = consistent.view(np.uint8)
         passed = cv2.countNonZero(mask)
         pixels = h * w
         fallback = passed < MIN_CONSISTENT_FRACTION * pixels
