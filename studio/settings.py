@@ -1,29 +1,47 @@
 """Where Studio keeps things, and its typed defaults. Pure Python: no Qt, no torch.
 
-Paths come from platformdirs, so they honour XDG_DATA_HOME / XDG_CONFIG_HOME / XDG_CACHE_HOME
-(tests point those at a temporary folder).
+On Linux and the BSDs the folders follow the XDG base directory spec (XDG_DATA_HOME /
+XDG_CONFIG_HOME / XDG_CACHE_HOME, else ~/.local/share, ~/.config, ~/.cache), read here
+directly as platformdirs does: importing platformdirs is a noticeable part of start-up.
+Elsewhere (Windows, macOS, Android) platformdirs decides. Tests point the XDG variables at a
+temporary folder.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
-
-import platformdirs
 
 APP_NAME = "studio"
 
+_XDG_DEFAULTS = {"data": ("XDG_DATA_HOME", "~/.local/share"),
+                 "config": ("XDG_CONFIG_HOME", "~/.config"),
+                 "cache": ("XDG_CACHE_HOME", "~/.cache")}
+
+
+def _user_dir(kind: str) -> Path:
+    if sys.platform in ("win32", "darwin") or hasattr(sys, "getandroidapilevel"):
+        import platformdirs
+
+        return Path(getattr(platformdirs, f"user_{kind}_dir")(APP_NAME, appauthor=False))
+    variable, default = _XDG_DEFAULTS[kind]
+    base = os.environ.get(variable, "")
+    if not os.path.isabs(base):  # unset, empty or relative: the spec says use the default
+        base = os.path.expanduser(default)
+    return Path(base) / APP_NAME
+
 
 def data_dir() -> Path:
-    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    return _user_dir("data")
 
 
 def config_dir() -> Path:
-    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+    return _user_dir("config")
 
 
 def cache_dir() -> Path:
-    return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
+    return _user_dir("cache")
 
 
 def models_dir() -> Path:

@@ -66,6 +66,7 @@ PRESET_TITLES = {"detailed": "Detailed description", "short": "Short caption",
 FRAME_THUMB = QSize(88, 50)
 FRAMES_KEPT = 64  # clips whose frame strips are kept this session (thumbnails only)
 LOCAL_FOLDER = "\0folder"  # the model combo's "Local folder…" entry
+API_LOAD_FALLBACK_MS = 1000  # load the captioner module after this if no paint came first
 
 
 def format_eta(seconds: float | None) -> str:
@@ -344,7 +345,20 @@ class CaptionPanel(QWidget):
 
         self._build()
         self._show_nothing()
-        QTimer.singleShot(0, self._load_api)
+        # The captioner module loads in a pool thread once the window has been painted (its
+        # import would take the GIL from the first paint), or after a while if the panel is
+        # never shown.
+        self._api_requested = False
+        self._api_waits_for_paint = False
+        QTimer.singleShot(API_LOAD_FALLBACK_MS, self._load_api)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self.api is None and not self._api_requested and not self._api_waits_for_paint:
+            from studio.ui.first_paint import when_first_painted
+
+            self._api_waits_for_paint = True
+            when_first_painted(self.window(), self._load_api)
 
     # -- construction -------------------------------------------------------------------
     def _build(self) -> None:
@@ -614,7 +628,8 @@ class CaptionPanel(QWidget):
 
     @Slot()
     def _load_api(self) -> None:
-        if self.api is None:
+        if self.api is None and not self._api_requested:
+            self._api_requested = True
             self._pool.start(_ApiLoadTask(self._api_signals))
 
     @Slot(object)
@@ -1366,6 +1381,7 @@ class CaptionPanel(QWidget):
         """Save an unsaved edit; stop loading the captioner module. The model manager is
         shut down by its owner."""
         self.commit_edit()
+        self._api_requested = True  # no load starts from now on
         self._pool.waitForDone(5000)
 
 

@@ -135,10 +135,13 @@ class ThemeManager(QObject):
     theme_changed = Signal(str)
     mode_changed = Signal(str)
 
-    def __init__(self, app: QApplication) -> None:
+    def __init__(self, app: QApplication, style_set: bool = False) -> None:
+        """``style_set``: Fusion is already the style (the application was made with
+        ``-style Fusion``, which spares wrapping the style in Python, see studio.ui.app)."""
         super().__init__(app)
         self._app = app
-        app.setStyle("Fusion")
+        if not style_set:
+            app.setStyle("Fusion")
         hints = app.styleHints()
         self._system = hints.colorScheme()
         hints.colorSchemeChanged.connect(self._on_system_scheme_changed)
@@ -192,8 +195,9 @@ class ThemeManager(QObject):
 _manager: ThemeManager | None = None
 
 
-def theme_manager() -> ThemeManager:
-    """The application's theme manager, made (and the stored theme applied) on first use."""
+def theme_manager(style_set: bool = False) -> ThemeManager:
+    """The application's theme manager, made (and the stored theme applied) on first use;
+    ``style_set``: see ``ThemeManager``."""
     global _manager
     import shiboken6
 
@@ -201,7 +205,7 @@ def theme_manager() -> ThemeManager:
     if app is None:
         raise RuntimeError("theme_manager() needs a QApplication")
     if _manager is None or not shiboken6.isValid(_manager) or _manager.parent() is not app:
-        _manager = ThemeManager(app)
+        _manager = ThemeManager(app, style_set=style_set)
     return _manager
 
 

@@ -1,0 +1,97 @@
+"""Start-up helpers: the first-paint hook (what --exit-after-show and bench/startup.py time),
+the captioner module loaded after the window is painted, and the garbage collector, off during
+start-up, back on once the window is up."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from PySide6.QtWidgets import QWidget
+
+from studio.ui import caption_panel
+from studio.ui.caption_panel import CaptionPanel
+from studio.ui.first_paint import process_age_s, when_first_painted
+
+
+class PaintCounter(QWidget):
+    def __init__(self):
+        super().__init__()
+        self.paints = 0
+
+    def paintEvent(self, event):
+        self.paints += 1
+
+
+def test_callback_comes_after_the_window_is_painted_and_only_once(qtbot):
+    widget = PaintCounter()
+    qtbot.addWidget(widget)
+    seen = []
+    when_first_painted(widget, lambda: seen.append(widget.paints))
+    assert seen == []
+    widget.show()
+    assert seen == []  # show() alone paints nothing yet
+    qtbot.waitUntil(lambda: bool(seen), timeout=5000)
+    assert seen[0] >= 1
+    widget.repaint()
+    qtbot.wait(50)  # a later paint calls nothing: the hook is gone
+    assert len(seen) == 1
+
+
+def test_process_age_is_positive_and_grows():
+    first = process_age_s()
+    assert first > 0
+    assert process_age_s() >= first
+
+
+def test_caption_api_loads_after_the_first_paint(qtbot, tmp_path, monkeypatch):
+    from studio.core.library import Project
+
+    monkeypatch.setattr(caption_panel, "API_LOAD_FALLBACK_MS", 60000)
+    with Project(tmp_path / "p") as project:
+        panel = CaptionPanel(project)
+        qtbot.addWidget(panel)
+        qtbot.wait(300)  # the event loop runs, but nothing is painted: no import competes
+        assert panel.api is None
+        panel.show()
+        qtbot.waitUntil(lambda: panel.api is not None, timeout=20000)
+        assert panel.preset_combo.count() > 1
+        panel.shutdown()
+
+
+def test_caption_api_loads_even_if_the_panel_is_never_shown(qtbot, tmp_path, monkeypatch):
+    from studio.core.library import Project
+
+    monkeypatch.setattr(caption_panel, "API_LOAD_FALLBACK_MS", 30)
+    with Project(tmp_path / "p") as project:
+        panel = CaptionPanel(project)
+        qtbot.addWidget(panel)
+        qtbot.waitUntil(lambda: panel.api is not None, timeout=20000)
+        panel.shutdown()
+
+
+def test_gc_is_back_on_and_startup_objects_frozen_once_the_window_is_up(tmp_path):
+    code = (
+        "import gc, sys\n"
+        "from studio.ui import app\n"
+        "seen = []\n"
+        "orig = app.FirstPaintReporter.painted\n"
+        "def painted(self):\n"
+        "    seen.append((gc.isenabled(), gc.get_freeze_count()))\n"
+        "    orig(self)\n"
+        "app.FirstPaintReporter.painted = painted\n"
+        "rc = app.run_gui(exit_after_show=True)\n"
+        "print('AT_PAINT', seen, 'AFTER', gc.isenabled())\n"
+        "sys.exit(rc)\n"
+    )
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_DATA_HOME=str(tmp_path / "d"),
+               XDG_CONFIG_HOME=str(tmp_path / "c"), XDG_CACHE_HOME=str(tmp_path / "k"))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=120, check=False)
+    assert out.returncode == 0, out.stderr
+    line = next(x for x in out.stdout.splitlines() if x.startswith("AT_PAINT"))
+    # At the reported moment the collector is on again and what start-up made is frozen.
+    at_paint = eval(line.split("AT_PAINT", 1)[1].split("AFTER")[0])
+    assert at_paint and at_paint[0][0] is True and at_paint[0][1] > 0
+    assert line.endswith("AFTER True")
