@@ -13,7 +13,6 @@ from pathlib import Path
 from PySide6.QtCore import (
     QByteArray,
     QModelIndex,
-    QRegularExpression,
     QSortFilterProxyModel,
     Qt,
     QThreadPool,
@@ -34,13 +33,11 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QMenu,
-    QMessageBox,
     QProgressBar,
     QTableView,
     QToolButton,
@@ -323,6 +320,9 @@ class BinFilterModel(QSortFilterProxyModel):
         self.setFilterKeyColumn(COL_NAME)
 
     def set_filter_text(self, text: str) -> None:
+        # Imported here: building its Python type slows start-up.
+        from PySide6.QtCore import QRegularExpression
+
         words = text.lower().split()
         pattern = "".join(f"(?=.*{re.escape(w)})" for w in words)
         self.setFilterRegularExpression(QRegularExpression(pattern) if words else QRegularExpression())
@@ -685,6 +685,9 @@ class BinPanel(QWidget):
         if len(clips) != 1:
             return
         clip = clips[0]
+        # Imported here: building its Python type slows start-up.
+        from PySide6.QtWidgets import QFileDialog
+
         start = str(Path(clip.path).parent) if Path(clip.path).parent.exists() else ""
         new_path, _ = QFileDialog.getOpenFileName(self, f"Relink {Path(clip.path).name}", start)
         if new_path:
@@ -694,6 +697,9 @@ class BinPanel(QWidget):
         try:
             clip = self.project.relink(clip_id, new_path)
         except (ValueError, OSError) as err:
+            # Imported here: building its Python type slows start-up.
+            from PySide6.QtWidgets import QMessageBox
+
             QMessageBox.warning(self, "Relink", str(err))
             return False
         self.model.update_clip(clip)

@@ -36,7 +36,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
-    QFileDialog,
     QFormLayout,
     QFrame,
     QHBoxLayout,
@@ -924,6 +923,9 @@ class CaptionPanel(QWidget):
     def _on_model_activated(self, index: int) -> None:
         if self.model_combo.itemData(index) != LOCAL_FOLDER:
             return
+        # Imported here: building its Python type slows start-up.
+        from PySide6.QtWidgets import QFileDialog
+
         folder = QFileDialog.getExistingDirectory(self, "A SmolVLM2 model folder")
         if folder:
             self.set_model(folder)

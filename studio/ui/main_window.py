@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence, QUndoStack
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow
 
 from studio.core.library import Clip, Project
 from studio.settings import ui_settings_path
@@ -215,11 +215,16 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def import_files_dialog(self) -> None:
+        # Imported here: building its Python type slows start-up.
+        from PySide6.QtWidgets import QFileDialog
+
         paths, _ = QFileDialog.getOpenFileNames(self, "Import media files")
         self.bin.import_paths(paths)
 
     @Slot()
     def import_folder_dialog(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
         folder = QFileDialog.getExistingDirectory(self, "Import a folder of media (recursively)")
         if folder:
             self.bin.import_paths([folder])
