@@ -648,8 +648,8 @@ class Engine:
                 where = "GPU memory" if _is_gpu_out_of_memory(err) else "memory"
                 raise _SettingsError(
                     f"out of {where} while generating {params.num_frames} frames at "
-                    f"{params.width}x{params.height}: try fewer frames, a smaller size, or "
-                    "model CPU offload") from None
+                    f"{params.width}x{params.height}: try "
+                    f"{_memory_advice(getattr(generator, 'memory_saving', None))}") from None
             from studio.inference.generator import GenerationError
 
             if isinstance(err, (GenerationError, IndexError)):  # IndexError: names the file
@@ -676,6 +676,19 @@ class Engine:
                                         f"({type(err).__name__}: {err})"
         result.seconds = round(time.monotonic() - started, 3)
         return result
+
+
+def _memory_advice(saving: tuple[str, bool] | None) -> str:
+    """What to try after running out of memory, given the offload and VAE tiling in use."""
+    placement, tiling = saving or ("device", False)
+    more = {"model": "sequential CPU offload", "sequential": None}.get(placement,
+                                                                      "model CPU offload")
+    steps = ["fewer frames", "a smaller size"]
+    if not tiling:
+        steps.append("VAE tiling")
+    if more:
+        steps.append(more)
+    return ", ".join(steps[:-1]) + ", or " + steps[-1]
 
 
 def _register_generation(job: GenerateJob, output: Any, record: dict, path: str) -> int:

@@ -329,6 +329,13 @@ class Generator:
         return self._base is not None
 
     @property
+    def memory_saving(self) -> tuple[str, bool]:
+        """Where the weights run from now ("device", "cpu", or the offload: "model",
+        "sequential") and whether VAE tiling is on: what an out-of-memory message can still
+        suggest."""
+        return self._placement, bool(self._tiling)
+
+    @property
     def pipelines(self) -> list[str]:
         """Class names of the pipelines built so far (all over the same weights)."""
         return list(self._pipes)

@@ -397,3 +397,14 @@ def test_missing_and_broken_models_and_bad_settings_are_messages(clips, tiny_mod
     for message in messages.values():
         assert "\n" not in message and "Traceback" not in message
     assert engine.run(CaptionJob(6, 1, str(clips["pan"]), settings(), tiny_model))
+
+
+def test_out_of_memory_advice_suggests_only_what_is_not_on_yet():
+    from studio.inference.engine import _memory_advice
+
+    assert _memory_advice(("device", False)) == \
+        "fewer frames, a smaller size, VAE tiling, or model CPU offload"
+    assert _memory_advice(("model", True)) == \
+        "fewer frames, a smaller size, or sequential CPU offload"
+    assert _memory_advice(("sequential", True)) == "fewer frames, or a smaller size"
+    assert _memory_advice(None) == _memory_advice(("device", False))

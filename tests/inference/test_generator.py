@@ -604,7 +604,7 @@ def test_out_of_gpu_memory_through_the_model_manager_and_the_next_job_runs(
     kind, message = sink.ended[jobs[0].job_id]
     assert kind == "failed" and raised == [True]
     assert message == ("out of GPU memory while generating 13 frames at 32x32: try fewer "
-                       "frames, a smaller size, or model CPU offload")
+                       "frames, a smaller size, VAE tiling, or model CPU offload")
     assert not (first_out / "generations").exists() or \
         not list((first_out / "generations").iterdir())  # nothing half-written
     kind, result = sink.ended[jobs[1].job_id]
