@@ -2,9 +2,11 @@
 
 The order is chosen for how soon the window is on screen (bench/startup.py):
 
-- the project's pure-Python modules (sqlite3, json, dataclasses) load before PySide6: once
-  PySide6 is loaded it reads the source of every module imported after it (its ``__feature__``
-  check), which costs start-up time and finds nothing in those;
+- once loaded, PySide6 reads the source of each module the first time an import statement
+  names it (its ``__feature__`` check, looking for "PySide6" in the text), which finds nothing
+  in most and costs start-up time. So the project's pure-Python modules (sqlite3, json,
+  dataclasses) load before PySide6, and the modules loaded by then (the standard library,
+  mostly) are marked as PySide6 would mark them, without reading them;
 - the cyclic garbage collector is off until the window has first been painted: start-up
   allocates a great deal (PySide6 builds each Qt enum as a Python enum on first use) and
   frees almost nothing, so collections there are wasted time; the objects made by then are
@@ -26,6 +28,26 @@ def _restore_gc() -> None:
     if not gc.isenabled():
         gc.freeze()  # what start-up made lives as long as the window: never scan it again
         gc.enable()
+
+
+def mark_loaded_modules_featureless() -> list[str]:
+    """Tell PySide6 that the modules loaded before it (the standard library, mostly) do not
+    use its ``__feature__`` switches, as it would find by reading each one's source at its
+    next import statement; returns the names marked. Studio's own modules are left to
+    PySide6's check. Does nothing if PySide6's feature table is not where 6.x keeps it."""
+    feature = sys.modules.get("shibokensupport.feature")
+    table = getattr(feature, "pyside_feature_dict", None)
+    if not isinstance(table, dict):
+        return []
+    marked = []
+    for name in list(sys.modules):
+        if name not in table and name.split(".")[0] not in _LEFT_TO_PYSIDE_CHECK:
+            table[name] = -1  # PySide6's mark for "does not use PySide"
+            marked.append(name)
+    return marked
+
+
+_LEFT_TO_PYSIDE_CHECK = {"__main__", "studio", "PySide6", "shiboken6", "shibokensupport"}
 
 
 class FirstPaintReporter:
@@ -78,6 +100,8 @@ def _run_gui(project_dir: Path | None, exit_after_show: bool, files: list[str] |
     root = Path(project_dir) if project_dir else default_project_dir()
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
+
+    mark_loaded_modules_featureless()
 
     app = QApplication.instance()
     style_set = app is None

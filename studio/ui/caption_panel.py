@@ -30,7 +30,7 @@ from PySide6.QtCore import (
     Signal,
     Slot,
 )
-from PySide6.QtGui import QAction, QFont, QKeySequence, QPixmap, QTextCursor, QUndoStack
+from PySide6.QtGui import QAction, QFont, QKeySequence, QPixmap, QUndoStack
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -1205,7 +1205,7 @@ class CaptionPanel(QWidget):
             self.progress_bar.setValue(min(len(run.stream.split()), run.max_new_tokens))
         if self.clip is not None and run.target.clip_id == self.clip.id:
             cursor = self.editor.textCursor()
-            cursor.movePosition(QTextCursor.MoveOperation.End)
+            cursor.movePosition(cursor.MoveOperation.End)  # QTextCursor's type: not at start-up
             self._loading = True
             try:
                 cursor.insertText(chunk)

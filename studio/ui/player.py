@@ -56,7 +56,7 @@ from PySide6.QtWidgets import (
 
 from studio.ui.analysis_worker import FlowOverlayController
 from studio.ui.frame_decoder import FrameDecoder
-from studio.ui.timeline import TimelineWidget
+from studio.ui.timeline import TimelineWidget, fill_rect
 
 PLACEHOLDER_TEXT = "Select a clip in the bin"
 VIDEO_BACKGROUND = QColor("#0e0f12")
@@ -280,7 +280,7 @@ class VideoView(QWidget):
 
     def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
-        p.fillRect(self.rect(), VIDEO_BACKGROUND)
+        fill_rect(p, self.rect(), VIDEO_BACKGROUND)
         if self._image is not None and not self._image.isNull():
             p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
             p.drawImage(self.image_rect(), self._image)

@@ -31,6 +31,16 @@ _TICK_STEPS_FRAMES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 1000
 _MIN_LABEL_SPACING_PX = 64
 
 
+def fill_rect(painter: QPainter, rect, color: QColor) -> None:
+    """``painter.fillRect(rect, color)``: the same pixels, without PySide6 building
+    ``QGradient``'s Python enums on the first call (resolving ``fillRect``'s overloads tries
+    ``QGradient.Preset``), which the first paint of the window would pay. Leaves the pen and
+    brush set."""
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(color)
+    painter.drawRect(rect)
+
+
 def ruler_label(seconds: float) -> str:
     """Short ruler text: ``0:05``, ``1:30``, ``1:00:00``, ``0:00.5``."""
     whole = int(math.floor(seconds + 1e-9))
@@ -173,12 +183,11 @@ class TimelineWidget(QWidget):
     def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        p.fillRect(self.rect(), BACKGROUND)
+        fill_rect(p, self.rect(), BACKGROUND)
         track = self._track_rect()
         n = self._frame_count
 
         has_range = n > 0 and (self._in is not None or self._out is not None)
-        p.setPen(Qt.PenStyle.NoPen)
         p.setBrush(TRACK_OUTSIDE_RANGE if has_range else TRACK)
         p.drawRoundedRect(track, 4, 4)
         if n <= 0:

@@ -95,3 +95,23 @@ def test_gc_is_back_on_and_startup_objects_frozen_once_the_window_is_up(tmp_path
     at_paint = eval(line.split("AT_PAINT", 1)[1].split("AFTER")[0])
     assert at_paint and at_paint[0][0] is True and at_paint[0][1] > 0
     assert line.endswith("AFTER True")
+
+
+def test_modules_marked_featureless_are_marked_as_pyside_would_mark_them():
+    # In a fresh interpreter, as at start-up: core modules, then PySide6, then the marking.
+    code = (
+        "import sys\n"
+        "import studio.core.library, studio.settings\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "from studio.ui.app import mark_loaded_modules_featureless\n"
+        "marked = mark_loaded_modules_featureless()\n"
+        "feature = sys.modules['shibokensupport.feature']\n"
+        "wrong = [n for n in marked if feature._mod_uses_pyside(sys.modules[n])]\n"
+        "print(len(marked), 'sqlite3' in marked, wrong)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=False)
+    assert out.returncode == 0, out.stderr
+    count, has_sqlite, wrong = out.stdout.split(" ", 2)
+    assert int(count) > 50 and has_sqlite == "True"
+    assert wrong.strip() == "[]"  # PySide6 would have found no "PySide6" in any of them
