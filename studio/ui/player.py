@@ -40,12 +40,8 @@ from PySide6.QtGui import (
     QResizeEvent,
 )
 from PySide6.QtWidgets import (
-    QAbstractButton,
     QAbstractItemView,
-    QAbstractSlider,
-    QAbstractSpinBox,
     QApplication,
-    QComboBox,
     QHBoxLayout,
     QLabel,
     QSizePolicy,
@@ -54,7 +50,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.ui.analysis_worker import FlowOverlayController
 from studio.ui.frame_decoder import FrameDecoder
 from studio.ui.timeline import TimelineWidget, fill_rect
 
@@ -353,12 +348,17 @@ class VideoView(QWidget):
 
 # Keys the player binds window-wide that a focused widget of these kinds uses itself: the
 # bin's list needs Home/End (and a grid Left/Right), a slider or spin box its arrows, a
-# button Space. Text fields already claim their keys through ShortcutOverride.
+# button Space. Text fields already claim their keys through ShortcutOverride. The kinds are
+# Qt class names, checked with QObject.inherits: no Python type has to be built for them.
 _KEYS_KEPT_BY_FOCUSED = (
-    ((QAbstractItemView, QAbstractSlider, QAbstractSpinBox),
+    (("QAbstractItemView", "QAbstractSlider", "QAbstractSpinBox"),
      {Qt.Key.Key_Left, Qt.Key.Key_Right, Qt.Key.Key_Home, Qt.Key.Key_End}),
-    ((QAbstractButton, QComboBox), {Qt.Key.Key_Space}),
+    (("QAbstractButton", "QComboBox"), {Qt.Key.Key_Space}),
 )
+
+
+def _is_a(widget: QObject, class_names: tuple[str, ...]) -> bool:
+    return any(widget.inherits(name) for name in class_names)
 
 
 def focused_widget_keeps_key(widget: QObject, key: int, modifiers) -> bool:
@@ -367,7 +367,7 @@ def focused_widget_keeps_key(widget: QObject, key: int, modifiers) -> bool:
     if (key in (Qt.Key.Key_Left, Qt.Key.Key_Right) and isinstance(widget, QAbstractItemView)
             and widget.selectionBehavior() == QAbstractItemView.SelectionBehavior.SelectRows):
         return False  # a row list (the bin) has no use for Left/Right: they step the player
-    return any(isinstance(widget, kinds) and key in keys for kinds, keys in _KEYS_KEPT_BY_FOCUSED)
+    return any(_is_a(widget, kinds) and key in keys for kinds, keys in _KEYS_KEPT_BY_FOCUSED)
 
 
 class _FocusedWidgetKeys(QObject):
@@ -547,10 +547,10 @@ class PlayerPanel(QWidget):
         self._filtered_focus_widget: QWidget | None = None
         if isinstance(app, QApplication):
             app.focusChanged.connect(self._on_focus_changed)
-        # The flow overlay's pictures are drawn on a pool thread, one pair at a time.
-        self._flow = FlowOverlayController(self)
-        self._flow.overlay_ready.connect(self._on_flow_ready)
-        self._flow.overlay_failed.connect(self._on_flow_failed)
+        # The flow overlay's pictures are drawn on a pool thread, one pair at a time, by a
+        # controller made on first use (its module is not needed to show the window).
+        self._flow_controller = None
+        self._flow_scale_px: float | None = None
 
     # ---- public API --------------------------------------------------------------------
 
@@ -582,7 +582,7 @@ class PlayerPanel(QWidget):
         self._error = None
         self._displayed_index = None
         self._requested_index = None
-        self._flow.clear()
+        self._clear_flow()
         self.view.set_flow_overlay(None)
         self._generation = self._decoder.open(self._path)
         if self._path is None:
@@ -653,7 +653,9 @@ class PlayerPanel(QWidget):
     def set_flow_scale(self, scale_px: float | None) -> None:
         """One colour scale for every pair (the wheel's rim, in frame pixels), e.g. a clip's
         largest mean motion; None scales each pair by its own motion."""
-        self._flow.set_scale(scale_px)
+        self._flow_scale_px = scale_px
+        if self._flow_controller is not None:
+            self._flow_controller.set_scale(scale_px)
         if self.flow_overlay_on and self._displayed_index is not None:
             self._request_flow(self._displayed_index)
 
@@ -770,7 +772,8 @@ class PlayerPanel(QWidget):
         self._playback_timer.stop()
         self._resize_timer.stop()
         self._on_focus_changed(None, None)
-        self._flow.shutdown()
+        if self._flow_controller is not None:
+            self._flow_controller.shutdown()
         self._decoder_thread.quit()
         self._decoder_thread.wait()
         self._decoder.close_reader()  # the thread has stopped: no race on the reader
@@ -921,13 +924,28 @@ class PlayerPanel(QWidget):
         if self._path is None:
             return
         if self._frame_count < 2:
-            self._flow.clear()
+            self._clear_flow()
             self.view.set_flow_overlay(None, "No flow: a single frame")
         elif index >= self._frame_count - 1:
-            self._flow.clear()
+            self._clear_flow()
             self.view.set_flow_overlay(None, "No flow: the last frame has no next")
         else:
-            self._flow.request(self._path, index)
+            self._flow().request(self._path, index)
+
+    def _flow(self):
+        """The ``FlowOverlayController``, made on first use."""
+        if self._flow_controller is None:
+            from studio.ui.analysis_worker import FlowOverlayController
+
+            flow = self._flow_controller = FlowOverlayController(self)
+            flow.set_scale(self._flow_scale_px)
+            flow.overlay_ready.connect(self._on_flow_ready)
+            flow.overlay_failed.connect(self._on_flow_failed)
+        return self._flow_controller
+
+    def _clear_flow(self) -> None:
+        if self._flow_controller is not None:
+            self._flow_controller.clear()
 
     @Slot()
     def _on_flow_overlay_toggled(self) -> None:
@@ -935,7 +953,7 @@ class PlayerPanel(QWidget):
             if self._displayed_index is not None:
                 self._request_flow(self._displayed_index)
         else:
-            self._flow.clear()
+            self._clear_flow()
             self.view.set_flow_overlay(None)
 
     @Slot(object)
@@ -966,7 +984,7 @@ class PlayerPanel(QWidget):
             except RuntimeError:  # already deleted on the C++ side
                 pass
             self._filtered_focus_widget = None
-        if now is not None and not self._shut_down and any(isinstance(now, kinds) for kinds, _ in _KEYS_KEPT_BY_FOCUSED):
+        if now is not None and not self._shut_down and any(_is_a(now, kinds) for kinds, _ in _KEYS_KEPT_BY_FOCUSED):
             now.installEventFilter(self._focus_keys)
             self._filtered_focus_widget = now
 

@@ -1,6 +1,7 @@
-"""Start-up helpers: the first-paint hook (what --exit-after-show and bench/startup.py time),
-the captioner module loaded after the window is painted, and the garbage collector, off during
-start-up, back on once the window is up."""
+"""Start-up: the first-paint hook (what --exit-after-show and bench/startup.py time), the
+captioner module loaded after the window is painted, the garbage collector (off during start-up,
+back on once the window is up), PySide6's feature marks, and behaviour kept by the changes that
+keep Qt types off start-up."""
 
 from __future__ import annotations
 
@@ -115,3 +116,30 @@ def test_modules_marked_featureless_are_marked_as_pyside_would_mark_them():
     count, has_sqlite, wrong = out.stdout.split(" ", 2)
     assert int(count) > 50 and has_sqlite == "True"
     assert wrong.strip() == "[]"  # PySide6 would have found no "PySide6" in any of them
+
+
+def test_focused_widgets_keep_their_keys_by_qt_class_name(qtbot):
+    """The player's window-wide keys yield to a focused widget that uses them; the kinds are
+    matched by Qt class name (QObject.inherits), subclasses included, without the widgets'
+    Python types being needed at start-up."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QComboBox, QLineEdit, QPushButton, QSlider, QSpinBox
+
+    from studio.ui.player import focused_widget_keeps_key
+
+    class MySpinBox(QSpinBox):
+        pass
+
+    none = Qt.KeyboardModifier.NoModifier
+    spin, slider, button, combo, line = (MySpinBox(), QSlider(), QPushButton(), QComboBox(),
+                                         QLineEdit())
+    for w in (spin, slider, button, combo, line):
+        qtbot.addWidget(w)
+    assert focused_widget_keeps_key(spin, Qt.Key.Key_Left, none)
+    assert focused_widget_keeps_key(slider, Qt.Key.Key_End, none)
+    assert not focused_widget_keeps_key(slider, Qt.Key.Key_Space, none)
+    assert focused_widget_keeps_key(button, Qt.Key.Key_Space, none)
+    assert focused_widget_keeps_key(combo, Qt.Key.Key_Space, none)
+    assert not focused_widget_keeps_key(button, Qt.Key.Key_Left, none)
+    assert not focused_widget_keeps_key(line, Qt.Key.Key_Space, none)  # ShortcutOverride's job
+    assert not focused_widget_keeps_key(spin, Qt.Key.Key_Left, Qt.KeyboardModifier.ShiftModifier)
