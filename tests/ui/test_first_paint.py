@@ -143,3 +143,37 @@ def test_focused_widgets_keep_their_keys_by_qt_class_name(qtbot):
     assert not focused_widget_keeps_key(button, Qt.Key.Key_Left, none)
     assert not focused_widget_keeps_key(line, Qt.Key.Key_Space, none)  # ShortcutOverride's job
     assert not focused_widget_keeps_key(spin, Qt.Key.Key_Left, Qt.KeyboardModifier.ShiftModifier)
+
+
+def test_the_window_is_fusion_with_the_stored_palette_even_if_the_environment_asks_otherwise(
+        tmp_path):
+    # Fusion comes from QApplication's -style argument now, not setStyle: it must still win
+    # over QT_STYLE_OVERRIDE, and the palette must still be the theme's.
+    code = (
+        "import sys\n"
+        "from PySide6.QtGui import QPalette\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "from studio.ui import app\n"
+        "seen = []\n"
+        "orig = app.FirstPaintReporter.painted\n"
+        "def painted(self):\n"
+        "    a = QApplication.instance()\n"
+        "    seen.append((a.style().name(), a.palette().color(QPalette.ColorRole.Window).name()))\n"
+        "    orig(self)\n"
+        "app.FirstPaintReporter.painted = painted\n"
+        "rc = app.run_gui(exit_after_show=True)\n"
+        "print('SEEN', seen)\n"
+        "sys.exit(rc)\n"
+    )
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", QT_STYLE_OVERRIDE="windows",
+               XDG_DATA_HOME=str(tmp_path / "d"), XDG_CONFIG_HOME=str(tmp_path / "c"),
+               XDG_CACHE_HOME=str(tmp_path / "k"))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=120, check=False)
+    assert out.returncode == 0, out.stderr
+    from PySide6.QtGui import QPalette
+
+    from studio.ui.theme import light_palette
+
+    window_color = light_palette().color(QPalette.ColorRole.Window).name()
+    assert f"SEEN [('fusion', '{window_color}')]" in out.stdout
