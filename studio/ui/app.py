@@ -18,10 +18,15 @@ The order is chosen for how soon the window is on screen (bench/startup.py):
 from __future__ import annotations
 
 import gc
+import importlib
 import sys
 from pathlib import Path
 
 GC_FALLBACK_MS = 3000  # the collector comes back even if the window is never painted
+# Loaded before PySide6 with the project (see above): the caption panel's model list, the
+# toolbar's icon files (through importlib.resources), the workers' cancel tokens.
+PURE_PYTHON_NEEDED_BY_THE_WINDOW = ("studio.core.cancel", "studio.inference.registry",
+                                    "studio.resources")
 
 
 def _restore_gc() -> None:
@@ -96,6 +101,9 @@ def _run_gui(project_dir: Path | None, exit_after_show: bool, files: list[str] |
     # Before PySide6 (see the docstring).
     from studio.core.library import Project, ProjectError
     from studio.settings import default_project_dir
+
+    for name in PURE_PYTHON_NEEDED_BY_THE_WINDOW:
+        importlib.import_module(name)
 
     root = Path(project_dir) if project_dir else default_project_dir()
     from PySide6.QtCore import QTimer
