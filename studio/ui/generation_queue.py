@@ -42,7 +42,8 @@ class GenerationQueue(QObject):
         self._closed = False
         self.interrupted = project.mark_interrupted_jobs()
         # Jobs still queued from an earlier session wait for the person to resume.
-        self._paused = bool(project.jobs(states=["queued"]))
+        self.left_waiting = [j.id for j in self.jobs() if j.state == "queued"]
+        self._paused = bool(self.left_waiting)
         manager.job_finished.connect(self._on_finished)
         manager.job_failed.connect(self._on_failed)
         manager.job_cancelled.connect(self._on_cancelled)

@@ -586,8 +586,10 @@ class MainWindow(QMainWindow):
         if self._shut_down or self.project.closed \
                 or not self.project.jobs(states=("queued", "running")):
             return
-        queue = self.generation_queue
-        waiting = queue.waiting()
+        queue = self.generation_queue  # made now, unless a panel made it already
+        if not queue.left_waiting and not queue.interrupted:
+            return  # nothing was left from an earlier session
+        waiting = len(queue.left_waiting)
         self.queue_dock.show()
         parts = [f"{waiting} job{'s' if waiting != 1 else ''} waiting (paused: Resume "
                  "in the Queue dock)"] if waiting else []

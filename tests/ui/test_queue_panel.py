@@ -242,3 +242,22 @@ def test_closing_studio_mid_run_keeps_the_job_to_retry(qtbot, tiny_ltx, project)
     window.close()
     closed = project.job(job.id)
     assert closed.state == "interrupted" and "closed" in closed.error
+
+
+def test_jobs_queued_in_this_session_are_not_reported_as_left_over(qtbot, tiny_ltx, project):
+    from studio.ui.main_window import MainWindow
+    from studio.ui.model_manager import ModelManager
+
+    window = MainWindow(project, model_manager=ModelManager(device="cpu", freeze_heap=False))
+    qtbot.addWidget(window)
+    try:
+        queue = window.generation_queue  # before the start-up check runs
+        queue.set_paused(True)
+        queue.add(params(tiny_ltx, "made now", 1))
+        window.show()
+        qtbot.waitExposed(window)
+        window._restore_generation_queue()  # what the start-up timer runs
+        assert "Generation queue" not in window.statusBar().currentMessage()
+        assert window.queue_dock.isHidden()
+    finally:
+        window.close()
