@@ -241,5 +241,8 @@ class ModelManager(QObject):
             # full collection of the torch heap holds the GIL for ~200 ms at random moments.
             # Shutdown cancels every token, so it waits for one module's import at most.
             import_ml_stack(freeze_heap=self._freeze_heap, cancel=token)
+            from studio.inference.devices import leave_a_core_free, pick_device
+
+            leave_a_core_free(pick_device(self._device).device)  # the GUI keeps a core
             self._engine = Engine(_SignalEvents(self), device=self._device)
         return self._engine

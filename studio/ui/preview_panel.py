@@ -121,6 +121,9 @@ class PreviewPanel(QWidget):
         self._jobs.add(job_id)
         self._job_id = job_id
         self._params = params
+        # the last result stops looping: hidden, it would decode for nobody during the run
+        self.result_player.pause()
+        self.source_player.pause()
         self.progress_log = []
         self.error_label.setText("")
         self.progress.setRange(0, max(1, getattr(params, "steps", 1) or 1))

@@ -408,3 +408,19 @@ def test_out_of_memory_advice_suggests_only_what_is_not_on_yet():
         "fewer frames, a smaller size, or sequential CPU offload"
     assert _memory_advice(("sequential", True)) == "fewer frames, or a smaller size"
     assert _memory_advice(None) == _memory_advice(("device", False))
+
+
+def test_the_gui_keeps_a_core_when_models_run_on_the_cpu():
+    import os
+
+    import torch
+
+    from studio.inference.devices import leave_a_core_free
+
+    before = torch.get_num_threads()
+    try:
+        assert leave_a_core_free("cuda") is None and torch.get_num_threads() == before
+        expected = max(1, (os.cpu_count() or 1) - 1)
+        assert leave_a_core_free("cpu") == expected == torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)

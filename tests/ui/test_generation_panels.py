@@ -95,6 +95,8 @@ def test_generate_runs_a_real_job_and_the_preview_plays_the_result(qtbot, panels
     image = player.displayed_image
     assert image is not None and (image.width(), image.height()) == (32, 32)
     preview.grab().save("/tmp/generate_preview_panel.png")
+    preview.track(10_000, None)  # the next run: the hidden result stops decoding
+    assert not player.is_playing
 
 
 def test_previews_arrive_and_loop(qtbot, panels, tiny_ltx):
