@@ -16,6 +16,7 @@ from PySide6.QtCore import (
     QSortFilterProxyModel,
     Qt,
     QThreadPool,
+    QTimer,
     Signal,
     Slot,
 )
@@ -57,6 +58,7 @@ from studio.ui.media_workers import (
 
 THUMB_W, THUMB_H = 96, 54
 THUMB_MAX_SIDE = 192  # cached at twice the shown size, for high-DPI screens
+THUMBNAILS_FALLBACK_MS = 1000  # the stored clips' thumbnails start after this if no paint came
 # "Caption" came later: appended so saved column indices keep their meaning, and moved to
 # show beside the name (BinPanel.__init__).
 COLUMNS = ("Name", "Duration", "Size", "FPS", "Frames", "In / Out", "Codec", "Folder", "Caption")
@@ -388,6 +390,11 @@ class BinPanel(QWidget):
         self._import_new = 0
         self._import_failed: list[str] = []
         self._selected_id: int | None = None
+        self._shut_down = False
+        # The stored clips' thumbnails start once the window has been painted: their worker
+        # loads OpenCV, which would take the GIL from the first paint. The rows show at once.
+        self._thumbnails_after_paint: list[Clip] | None = []
+        self._waiting_for_paint = False
 
         self.model = BinModel(self)
         self.proxy = BinFilterModel(self)
@@ -466,14 +473,36 @@ class BinPanel(QWidget):
         self.setAcceptDrops(True)
 
         self.reload()
+        QTimer.singleShot(THUMBNAILS_FALLBACK_MS, self, self._request_deferred_thumbnails)
 
     # -- loading --------------------------------------------------------------------------
     def reload(self) -> None:
         clips = self.project.clips()
         self.model.set_clips(clips, {c.id: self._stored_caption_mark(c.id) for c in clips})
         self._update_empty_hint()
+        if self._thumbnails_after_paint is not None:  # starting: see __init__
+            self._thumbnails_after_paint = clips
+            return
         for clip in clips:
             self._request_thumbnail(clip)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._thumbnails_after_paint is not None and not self._waiting_for_paint:
+            from studio.ui.first_paint import when_first_painted
+
+            self._waiting_for_paint = True
+            when_first_painted(self.window(), self._request_deferred_thumbnails)
+
+    @Slot()
+    def _request_deferred_thumbnails(self) -> None:
+        clips, self._thumbnails_after_paint = self._thumbnails_after_paint, None
+        if self._shut_down or not clips:
+            return
+        for clip in clips:
+            current = self.model.clip_by_id(clip.id)  # not removed or relinked meanwhile
+            if current is not None:
+                self._request_thumbnail(current)
 
     def _update_empty_hint(self) -> None:
         empty = self.model.rowCount() == 0
@@ -727,6 +756,7 @@ class BinPanel(QWidget):
             self.view.horizontalHeader().restoreState(state)
 
     def shutdown(self) -> None:
+        self._shut_down = True
         self._cancel.cancel()
         self.pool.clear()
         self.pool.waitForDone(5000)

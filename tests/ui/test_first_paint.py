@@ -177,3 +177,47 @@ def test_the_window_is_fusion_with_the_stored_palette_even_if_the_environment_as
 
     window_color = light_palette().color(QPalette.ColorRole.Window).name()
     assert f"SEEN [('fusion', '{window_color}')]" in out.stdout
+
+
+def _project_with_a_clip(tmp_path):
+    from studio.core.library import Project
+    from tests.media_factory import make_video
+
+    project = Project(tmp_path / "p")
+    clip = project.import_file(make_video(tmp_path / "walk.mp4", frames=6))[0]
+    return project, clip
+
+
+def test_bin_thumbnails_of_stored_clips_start_after_the_first_paint(qtbot, tmp_path,
+                                                                     monkeypatch):
+    from studio.ui import bin_panel
+    from studio.ui.bin_panel import BinPanel
+
+    monkeypatch.setattr(bin_panel, "THUMBNAILS_FALLBACK_MS", 60000)
+    project, clip = _project_with_a_clip(tmp_path)
+    panel = BinPanel(project)
+    qtbot.addWidget(panel)
+    try:
+        assert panel.model.rowCount() == 1  # the row is there at once
+        qtbot.wait(300)  # the event loop runs, nothing is painted: no worker competes
+        assert panel.model.thumbnail(clip.id) is None and panel.pool.activeThreadCount() == 0
+        panel.show()
+        qtbot.waitUntil(lambda: panel.model.thumbnail(clip.id) is not None, timeout=30000)
+    finally:
+        panel.shutdown()
+        project.close()
+
+
+def test_bin_thumbnails_come_even_if_the_bin_is_never_shown(qtbot, tmp_path, monkeypatch):
+    from studio.ui import bin_panel
+    from studio.ui.bin_panel import BinPanel
+
+    monkeypatch.setattr(bin_panel, "THUMBNAILS_FALLBACK_MS", 30)
+    project, clip = _project_with_a_clip(tmp_path)
+    panel = BinPanel(project)
+    qtbot.addWidget(panel)
+    try:
+        qtbot.waitUntil(lambda: panel.model.thumbnail(clip.id) is not None, timeout=30000)
+    finally:
+        panel.shutdown()
+        project.close()
