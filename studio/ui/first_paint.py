@@ -29,29 +29,42 @@ def process_age_s() -> float:
 
 
 class _FirstPaintWatcher(QObject):
-    """Watches one widget's events until its first paint, then calls back from the event loop,
-    once the paint of the whole window (children too) is done and flushed."""
+    """Watches one widget's events until its first paint, then makes the calls asked for, in
+    the order asked, from the event loop, once the paint of the whole window (children too)
+    is done and flushed."""
 
-    def __init__(self, widget, callback: Callable[[], object]) -> None:
+    NAME = "studio-first-paint"
+
+    def __init__(self, widget) -> None:
         super().__init__(widget)
-        self._callback = callback
+        self.setObjectName(self.NAME)
+        self._callbacks: list[Callable[[], object]] = []
         widget.installEventFilter(self)
+
+    def add(self, callback: Callable[[], object]) -> None:
+        self._callbacks.append(callback)
 
     def eventFilter(self, watched, event) -> bool:
         if event.type() == QEvent.Type.Paint:
             watched.removeEventFilter(self)
+            self.setObjectName("")  # painted: a later request gets a watcher of its own
             QTimer.singleShot(0, self._painted)
         return False
 
     @Slot()
     def _painted(self) -> None:
-        callback, self._callback = self._callback, None
+        callbacks, self._callbacks = self._callbacks, []
         self.deleteLater()
-        if callback is not None:
+        for callback in callbacks:
             callback()
 
 
 def when_first_painted(widget, callback: Callable[[], object]) -> None:
     """Call ``callback`` (in the GUI thread) once ``widget``, a top-level window, has been
-    painted for the first time; the filter is gone from then on."""
-    _FirstPaintWatcher(widget, callback)
+    painted for the first time; calls asked for the same widget come in the order asked (so
+    what start-up defers to after the paint starts after the paint is reported). The filter
+    is gone from then on."""
+    watcher = widget.findChild(_FirstPaintWatcher, _FirstPaintWatcher.NAME)
+    if watcher is None or watcher.parent() is not widget:
+        watcher = _FirstPaintWatcher(widget)
+    watcher.add(callback)

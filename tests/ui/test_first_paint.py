@@ -221,3 +221,17 @@ def test_bin_thumbnails_come_even_if_the_bin_is_never_shown(qtbot, tmp_path, mon
     finally:
         panel.shutdown()
         project.close()
+
+
+def test_calls_for_one_window_come_in_the_order_asked(qtbot):
+    widget = PaintCounter()
+    qtbot.addWidget(widget)
+    order = []
+    when_first_painted(widget, lambda: order.append("first"))
+    widget.show()  # a panel inside asks while the window is shown, as the bin does
+    when_first_painted(widget, lambda: order.append("second"))
+    qtbot.waitUntil(lambda: len(order) == 2, timeout=5000)
+    assert order == ["first", "second"]
+    when_first_painted(widget, lambda: order.append("after"))  # a new watcher, next paint
+    widget.update()
+    qtbot.waitUntil(lambda: len(order) == 3, timeout=5000)
