@@ -6,6 +6,7 @@ pool; results come back to bound slots here and are written to the project in th
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import NamedTuple
@@ -261,7 +262,7 @@ class BinModel(QStandardItemModel):
     @staticmethod
     def _display(clip: Clip, col: int) -> str:
         info = clip.info
-        name = Path(clip.path).name
+        name = os.path.basename(clip.path)  # os.path: a Path per cell adds up over many rows
         if col == COL_NAME:
             if clip.missing:
                 return f"{name}\nmissing"
@@ -270,7 +271,7 @@ class BinModel(QStandardItemModel):
                 return f"{name}\n{reason}"
             return f"{name}\n{summary(info)}"
         if col == COL_FOLDER:
-            return str(Path(clip.path).parent)
+            return os.path.dirname(clip.path)
         if info is None:
             return ""
         if col == COL_DURATION:
@@ -295,9 +296,9 @@ class BinModel(QStandardItemModel):
     def _sort_key(clip: Clip, col: int):
         info = clip.info
         if col == COL_NAME:
-            return Path(clip.path).name.lower()
+            return os.path.basename(clip.path).lower()
         if col == COL_FOLDER:
-            return str(Path(clip.path).parent).lower()
+            return os.path.dirname(clip.path).lower()
         if info is None:
             return -1 if col != COL_CODEC else ""
         return {
