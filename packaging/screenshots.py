@@ -124,6 +124,29 @@ def generate(window, work: Path, wait) -> None:
     wait(lambda: False, 0.3)
 
 
+def show_queue(window, wait) -> None:
+    """Two more jobs waiting behind the finished one (the queue paused, so they stay queued),
+    one with a new seed, and the Queue dock (a tab beside the Generations list)."""
+    from PySide6.QtCore import Qt
+
+    queue = window.generation_queue
+    queue.set_paused(True)
+    done = queue.jobs()[-1]
+    waiting = queue.add(queue.params_of(done.id).replace(
+        prompt="Waves rolling onto a pebble beach at dusk, slow dolly in", seed=77))
+    queue.duplicate(waiting.id)
+    window.generation_preview_dock.hide()  # the queue gets the bottom's width (this shot only)
+    window.queue_dock.show()
+    window.queue_dock.raise_()
+    window.queue_panel.select([waiting.id])
+    wait(lambda: False, 0.3)
+    window.resize(1280, 760)
+    wait(lambda: window.size().toTuple() == (1280, 760), 5)
+    window.resizeDocks([window.bin_dock], [260], Qt.Orientation.Horizontal)
+    window.resizeDocks([window.queue_dock], [300], Qt.Orientation.Vertical)
+    wait(lambda: False, 0.3)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
@@ -132,6 +155,8 @@ def main() -> int:
     parser.add_argument("--name", default="screenshot.png", help="file name under --out")
     parser.add_argument("--analysis", action="store_true",
                         help="analyse the selected clip and show the analysis panel")
+    parser.add_argument("--queue", action="store_true",
+                        help="queue two more generations (paused) and show the Queue dock")
     parser.add_argument("--no-generation", dest="generation", action="store_false",
                         help="skip the demo generation (the Preview dock with its result)")
     args = parser.parse_args()
@@ -202,6 +227,8 @@ def main() -> int:
     if args.generation:
         generate(window, work, wait)
         wait(lambda: False, 0.5)  # let the result player paint
+    if args.queue:
+        show_queue(window, wait)
     args.out.mkdir(parents=True, exist_ok=True)
     target = args.out / args.name
     window.grab().save(str(target))

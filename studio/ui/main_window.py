@@ -461,6 +461,8 @@ class MainWindow(QMainWindow):
         self.queue_dock = QDockWidget("Queue", self)
         self.queue_dock.setObjectName("QueueDock")
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.queue_dock)
+        # a tab beside the Generations list: both lists want the bottom's whole width
+        self.tabifyDockWidget(self.generations_dock, self.queue_dock)
         self.queue_dock.hide()
         self.queue_dock.toggleViewAction().setText("Queue")
         self.queue_dock.toggleViewAction().setShortcut(QKeySequence("Ctrl+Shift+Q"))

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMenu,
     QPushButton,
+    QToolButton,
     QTreeView,
     QVBoxLayout,
     QWidget,
@@ -77,9 +78,14 @@ class QueuePanel(QWidget):
         self.view.customContextMenuRequested.connect(self._context_menu)
         self.view.doubleClicked.connect(lambda _index: self.edit_selected())
         header = self.view.header()
-        header.setStretchLastSection(False)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(COLUMNS.index("Prompt"), QHeaderView.ResizeMode.Stretch)
+        # The prompt keeps a readable width even in a narrow dock (the list scrolls sideways
+        # instead); long model names and seeds are elided, every column can be resized.
+        header.setStretchLastSection(True)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setMinimumSectionSize(24)
+        for name, width in (("#", 32), ("State", 96), ("Prompt", 240), ("Model", 110),
+                            ("Size", 90), ("Seed", 90)):
+            header.resizeSection(COLUMNS.index(name), width)
 
         self.up_button = self._button("Up", "Move the selected jobs earlier (Ctrl+Up)",
                                       lambda: self.move_selected(-1), "Ctrl+Up")
@@ -118,8 +124,10 @@ class QueuePanel(QWidget):
         self._on_paused_changed(queue.paused)
         self.refresh()
 
-    def _button(self, text: str, tip: str, slot, shortcut: str | None = None) -> QPushButton:
-        button = QPushButton(text)
+    def _button(self, text: str, tip: str, slot, shortcut: str | None = None) -> QToolButton:
+        # tool buttons: seven of them fit a dock a third of the window wide
+        button = QToolButton()
+        button.setText(text)
         button.setToolTip(tip)
         button.clicked.connect(slot)
         if shortcut:  # on the list, so the keys act on the selected jobs
