@@ -593,8 +593,8 @@ class MainWindow(QMainWindow):
             return  # nothing was left from an earlier session
         waiting = len(queue.left_waiting)
         self.queue_dock.show()
-        parts = [f"{waiting} job{'s' if waiting != 1 else ''} waiting (paused: Resume "
-                 "in the Queue dock)"] if waiting else []
+        jobs = f"{waiting} job{'s' if waiting != 1 else ''}"
+        parts = [f"{jobs} waiting (paused: Resume in the Queue dock)"] if waiting else []
         if queue.interrupted:
             parts.append(f"{len(queue.interrupted)} interrupted when Studio stopped "
                          "(Retry in the Queue dock)")
