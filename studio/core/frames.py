@@ -21,6 +21,9 @@ a packet, and otherwise decodes from the start. When that is found out on a requ
 than at the first look, ``frame_count`` is corrected from then on.
 
 Animated WebP, which FFmpeg cannot decode, is read with OpenCV (as ``media.probe`` does).
+
+For analysis, ``reduced_frame_at`` gives a frame shrunk by a whole factor, cheaper and not
+exact: 8-bit YUV planes are shrunk before the conversion to RGB.
 """
 
 from __future__ import annotations
@@ -77,6 +80,30 @@ class Frame:
     index: int
     time_s: float
     image: np.ndarray  # (H, W, 3) uint8 RGB, rotation applied
+
+
+@dataclass
+class ReducedFrame:
+    """A frame shrunk by a whole factor for analysis (``FrameReader.reduced_frame_at``): close
+    to the exact frame box-shrunk, not equal to it."""
+
+    index: int
+    time_s: float
+    image: np.ndarray  # (height // factor, width // factor, 3) uint8 RGB, rotation applied
+    factor: int
+    width: int  # the full frame's size, rotation applied
+    height: int
+
+
+# 8-bit planar YUV that the reduced decoding shrinks before converting to RGB: the full-range
+# (JPEG) variants by name. Other formats take the exact RGB path and are shrunk after.
+_REDUCIBLE_FORMATS = {"yuv420p": False, "yuv422p": False, "yuv444p": False,
+                      "yuvj420p": True, "yuvj422p": True, "yuvj444p": True}
+# (Kr, Kb) by AVColorSpace, as swscale converts them to RGB (the exact path): BT.709, and
+# BT.601 for unspecified (whatever the size: swscale does not guess by resolution), BT.470BG
+# and SMPTE 170M. Other matrices (BT.2020, FCC, SMPTE 240M) take the exact path.
+_LUMA_WEIGHTS = {1: (0.2126, 0.0722), 2: (0.299, 0.114), 5: (0.299, 0.114), 6: (0.299, 0.114)}
+_AVCOL_RANGE_JPEG = 2
 
 
 def _as_media_errors(method):
@@ -514,14 +541,106 @@ class FrameReader:
         if self._animation is not None:
             image = self._animation[i]
         else:
-            if self._thread_type == "SLICE":  # opened for a thumbnail: reopen with frame threads
-                self._open()
-                self.seek_count += 1
-                self._reset_decoder_state(dirty=True)
-            image = self._to_rgb(self._decode_frame(i))
+            image = self._to_rgb(self._decode_requested(i))
         frame = Frame(index=i, time_s=float(self._index.times[i]), image=image)
         self._last_frame = frame
         return frame
+
+    def _decode_requested(self, i: int):
+        if self._thread_type == "SLICE":  # opened for a thumbnail: reopen with frame threads
+            self._open()
+            self.seek_count += 1
+            self._reset_decoder_state(dirty=True)
+        return self._decode_frame(i)
+
+    # ---- reduced frames (for analysis) -----------------------------------------------------
+
+    @_as_media_errors
+    def reduced_frame_at(self, index: int, factor: int | None = None, *,
+                         max_side: int | None = None) -> ReducedFrame:
+        """Frame ``index`` shrunk by the whole ``factor`` (or by the smallest one that brings
+        its longer side to ``max_side`` or under): each side divided by it, rounded down, the
+        last ``size mod factor`` rows and columns (as shown, rotation applied) left out, each
+        pixel the mean of a factor x factor block.
+
+        Not exact, and cheaper: for 8-bit planar YUV (4:2:0, 4:2:2, 4:4:4) with a BT.601 or
+        BT.709 matrix the planes are shrunk (area filter; the chroma from its own size onto
+        the small luma grid) and converted to RGB at the small size with the stream's matrix
+        and range: within a level or two of the exact frame box-shrunk on average, more at
+        sharp colour edges (the exact path interpolates chroma before shrinking). Other pixel
+        formats and matrices shrink the exact frame. The same frame as ``frame_at``, reached
+        by decoding forward and seeking alike; the exact frames are not changed by it."""
+        self._check_open()
+        if (factor is None) == (max_side is None):
+            raise ValueError("reduced_frame_at() needs exactly one of factor and max_side")
+        if factor is not None:
+            factor = operator.index(factor)
+            if factor < 1:
+                raise ValueError(f"factor must be at least 1, not {factor}")
+        else:
+            max_side = operator.index(max_side)
+            if max_side < 1:
+                raise ValueError(f"max_side must be at least 1, not {max_side}")
+        i = self._checked_index(index)
+        time_s = float(self._index.times[i])
+        if self._last_frame is not None and self._last_frame.index == i:
+            rgb = self._last_frame.image
+        elif self._animation is not None:
+            rgb = self._animation[i]
+        else:
+            vf = self._decode_requested(i)
+            image, k, width, height = self._reduce_decoded(vf, factor, max_side)
+            return ReducedFrame(i, time_s, image, k, width, height)
+        height, width = rgb.shape[:2]
+        k = factor or _reduction_factor(width, height, max_side)
+        return ReducedFrame(i, time_s, _box_shrink(rgb, k), k, width, height)
+
+    def iter_reduced_frames(self, indices: Iterable[int], factor: int | None = None, *,
+                            max_side: int | None = None) -> Iterator[ReducedFrame]:
+        """``reduced_frame_at`` of ``indices``, visited as ``iter_frames`` visits them."""
+        for i in sorted({self._checked_index(i) for i in indices}):
+            yield self.reduced_frame_at(i, factor, max_side=max_side)
+
+    def _reduce_decoded(self, vf, factor: int | None, max_side: int | None):
+        """(image, factor, width, height) of a decoded frame; see ``reduced_frame_at``."""
+        transform = self._transform_of(vf) or (False, False, False)
+        transpose, flip_x, flip_y = transform
+        raw_w, raw_h = vf.width, vf.height
+        width, height = (raw_h, raw_w) if transpose else (raw_w, raw_h)
+        k = factor or _reduction_factor(width, height, max_side)
+        full_range = _REDUCIBLE_FORMATS.get(vf.format.name)
+        weights = _LUMA_WEIGHTS.get(int(vf.colorspace))
+        if full_range is None or weights is None or min(width, height) < k:
+            return _box_shrink(self._to_rgb(vf), k), k, width, height
+        planes = [_plane_array(plane) for plane in vf.planes[:3]]
+        if any(p is None for p in planes):
+            return _box_shrink(self._to_rgb(vf), k), k, width, height
+        full_range = full_range or int(vf.color_range) == _AVCOL_RANGE_JPEG
+        # What is kept and the small size, on the decoded (unrotated) grid: the rows and
+        # columns left out must be the ones at the bottom and right once shown.
+        out_w, out_h = width // k, height // k
+        if transpose:
+            (out_w, out_h), (cut_x_first, cut_y_first) = (out_h, out_w), (flip_y, flip_x)
+        else:
+            cut_x_first, cut_y_first = flip_x, flip_y
+        x0 = raw_w - out_w * k if cut_x_first else 0
+        y0 = raw_h - out_h * k if cut_y_first else 0
+        x1, y1 = x0 + out_w * k, y0 + out_h * k
+        import cv2
+
+        small = []
+        for plane in planes:
+            ph, pw = plane.shape
+            sub_x, sub_y = -(-raw_w // pw), -(-raw_h // ph)  # chroma subsampling
+            if x0 % sub_x or x1 % sub_x or y0 % sub_y or y1 % sub_y:
+                # The kept luma cuts chroma samples: repeat them onto the luma grid, so that
+                # the area filter weighs each by the luma it covers.
+                plane = cv2.resize(plane, (pw * sub_x, ph * sub_y), interpolation=cv2.INTER_NEAREST)
+                sub_x = sub_y = 1
+            part = plane[y0 // sub_y:y1 // sub_y, x0 // sub_x:x1 // sub_x]
+            small.append(cv2.resize(part, (out_w, out_h), interpolation=cv2.INTER_AREA))
+        rgb = cv2.transform(cv2.merge(small), _yuv_to_rgb_matrix(weights, full_range))
+        return self._apply_transform(transform, rgb), k, width, height
 
     def iter_frames(self, indices: Iterable[int]) -> Iterator[Frame]:
         """Frames at ``indices``, visited in increasing order, each index once: the decoder
@@ -748,6 +867,13 @@ class FrameReader:
     def _orient(self, vf, rgb: np.ndarray) -> np.ndarray:
         """Apply the frame's display matrix (from the container, or a JPEG's EXIF orientation):
         rotation in quarter turns, mirroring."""
+        transform = self._transform_of(vf)
+        if transform is None:
+            return rgb
+        return self._apply_transform(transform, rgb)
+
+    def _transform_of(self, vf) -> tuple[bool, bool, bool] | None:
+        """(transpose, flip_x, flip_y) of the frame's display matrix; None without one."""
         try:
             matrix = _display_matrix_bytes(vf)
         except ValueError:
@@ -755,10 +881,14 @@ class FrameReader:
             # it; the rotation alone is still known.
             matrix = f"rotation {vf.rotation}".encode()
         if matrix is None:
-            return rgb
+            return None
         transform = self._transforms.get(matrix)
         if transform is None:
             transform = self._transforms[matrix] = _display_transform(matrix, vf.rotation)
+        return transform
+
+    @staticmethod
+    def _apply_transform(transform: tuple[bool, bool, bool], rgb: np.ndarray) -> np.ndarray:
         transpose, flip_x, flip_y = transform
         if transpose:
             rgb = rgb.transpose(1, 0, 2)
@@ -892,6 +1022,54 @@ def _fit(rgb: np.ndarray, max_side: int) -> np.ndarray:
 
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+
+
+def _reduction_factor(width: int, height: int, max_side: int) -> int:
+    """The smallest whole factor that brings the longer side to ``max_side`` or under."""
+    return max(1, math.ceil(max(width, height) / max_side))
+
+
+def _box_shrink(rgb: np.ndarray, factor: int) -> np.ndarray:
+    """Each side divided by ``factor`` (rounded down, the rest of the rows and columns left
+    out), each pixel the mean of a block."""
+    if factor == 1:
+        return rgb
+    import cv2
+
+    height, width = rgb.shape[:2]
+    w, h = max(1, width // factor), max(1, height // factor)
+    return cv2.resize(rgb[:h * factor, :w * factor], (w, h), interpolation=cv2.INTER_AREA)
+
+
+def _plane_array(plane) -> np.ndarray | None:
+    """A decoded 8-bit plane as a (height, width) view of its buffer; None if its rows run
+    backwards or overlap."""
+    stride, width, height = plane.line_size, plane.width, plane.height
+    if stride < width or height < 1:
+        return None
+    data = np.frombuffer(plane, np.uint8)
+    if data.size < stride * (height - 1) + width:
+        return None
+    if data.size < stride * height:  # the last row's padding is not there
+        data = np.concatenate([data, np.zeros(stride * height - data.size, np.uint8)])
+    return data[:stride * height].reshape(height, stride)[:, :width]
+
+
+@functools.cache
+def _yuv_to_rgb_matrix(weights: tuple[float, float], full_range: bool) -> np.ndarray:
+    """3x4 affine map (Y, U, V) -> (R, G, B) for ``cv2.transform``, in 8-bit levels."""
+    kr, kb = weights
+    kg = 1.0 - kr - kb
+    to_rgb = np.array([[1.0, 0.0, 2 * (1 - kr)],
+                       [1.0, -2 * (1 - kb) * kb / kg, -2 * (1 - kr) * kr / kg],
+                       [1.0, 2 * (1 - kb), 0.0]])
+    if full_range:
+        scale, luma_black = np.array([1.0, 1.0, 1.0]), 0.0
+    else:  # luma 16..235, chroma 16..240
+        scale, luma_black = np.array([255 / 219, 255 / 224, 255 / 224]), 16.0
+    linear = to_rgb * scale[None, :]
+    offset = -linear @ np.array([luma_black, 128.0, 128.0])
+    return np.hstack([linear, offset[:, None]])
 
 
 def _display_matrix_bytes(vf) -> bytes | None:

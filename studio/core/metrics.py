@@ -28,7 +28,9 @@ shrunk by a whole factor k, box-filtered, so that its longer side is at most
   in [0, 1].
 
 ``analyze`` decodes a file's frames with ``core.frames.FrameReader`` in order, each once,
-within a clip's in/out range; a helper thread decodes and shrinks the frames while a few
+within a clip's in/out range, straight to the analysis size (``reduced_frame_at``: for 8-bit
+YUV the planes are shrunk before the conversion to RGB, within a level or two of the exact
+frame shrunk); a helper thread decodes and shrinks the frames while a few
 worker threads measure the pairs (each pair on its own: they are independent), and the
 results come back in order. OpenCV's own thread pool is turned off meanwhile: at the
 analysis size it adds no speed and busy-waits on the cores the workers need. ``analyze_frames`` takes frames already in
@@ -335,14 +337,17 @@ class PairAnalyzer:
 
     def prepare(self, image: np.ndarray, index: int = 0) -> PreparedFrame:
         """Shrink an RGB uint8 frame to the analysis size (a k x k box mean: the exact
-        average of each block)."""
+        average of each block). A frame already at the analysis size (as
+        ``FrameReader.reduced_frame_at`` gives it) is taken as it is."""
         image = np.asarray(image)
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"frames must be RGB uint8 (H, W, 3), not {image.dtype} "
                              f"{image.shape}")
         w, h = self.size
         k = self.factor
-        if (image.shape[1], image.shape[0]) == (self.width, self.height):
+        if (image.shape[1], image.shape[0]) == (w, h):
+            pass
+        elif (image.shape[1], image.shape[0]) == (self.width, self.height):
             if k > 1:
                 image = cv2.resize(image[:h * k, :w * k], (w, h), interpolation=cv2.INTER_AREA)
         else:  # a frame of another size in the same stream
@@ -448,13 +453,15 @@ def analyze(source: str | Path, in_frame: int | None = None, out_frame: int | No
             raise ValueError(f"{path}: the first frame, {first}, is after the last, {last}")
         if last == first:
             raise TooFewFramesError(path, "one frame; motion needs two")
-        head = reader.frame_at(first)
-        height, width = head.image.shape[:2]
+        # Frames decoded straight to the analysis size: the YUV planes are shrunk before the
+        # conversion to RGB, which costs about a third of decoding at full size.
+        head = reader.reduced_frame_at(first, max_side=max_side)
+        width, height = head.width, head.height
         analyzer = PairAnalyzer(width, height, max_side)
 
         def prepared() -> Iterator[PreparedFrame]:
             yield analyzer.prepare(head.image, first)
-            for frame in reader.iter_frames(range(first + 1, last + 1)):
+            for frame in reader.iter_reduced_frames(range(first + 1, last + 1), analyzer.factor):
                 yield analyzer.prepare(frame.image, frame.index)
 
         total = last - first

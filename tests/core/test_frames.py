@@ -606,3 +606,148 @@ def test_module_functions(media):
     assert np.array_equal(frames_mod.frame_at(str(path), 17).image, reference[17])
     assert [f.index for f in frames_mod.sample(path, count=3)] == [0, 24, 47]
     assert [f.index for f in frames_mod.sample(path, fps=1.0)] == [0, 24]
+
+
+# ---- reduced frames (for analysis) ----------------------------------------------------------------
+# ``reduced_frame_at`` shrinks 8-bit YUV planes before converting to RGB: not exact, but within a
+# level or two of the exact frame box-shrunk. Sharp colour edges differ more (frame_image's
+# square is pure yellow and its blue wraps from 255 to 0): the exact path interpolates chroma
+# before shrinking, so a 4:2:0 chroma sample an edge splits spreads differently (by 2 x 2 blocks,
+# one chroma sample each, most). Measured: means 0.7-1.0, maxima up to 48 at such edges. A wrong colour matrix is about
+# 5 levels off on average, a wrong range about 9, a block one pixel off 1.5 with maxima near 100.
+REDUCED_MEAN_LEVELS = 1.25
+REDUCED_P99_LEVELS = 8
+REDUCED_MAX_LEVELS = 64
+
+
+def _box_shrunk(image: np.ndarray, k: int) -> np.ndarray:
+    """The exact frame shrunk as the analysis did it: the rows and columns past a whole
+    number of k x k blocks left out, each block averaged."""
+    import cv2
+
+    h, w = image.shape[0] // k, image.shape[1] // k
+    return cv2.resize(image[:h * k, :w * k], (w, h), interpolation=cv2.INTER_AREA)
+
+
+def _encode_bt709(path: Path, width: int, height: int, frames: int) -> Path:
+    """H.264 flagged BT.709 (matrix, primaries, transfer), as HD cameras and encoders write it."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=24, options={
+            "preset": "veryfast", "crf": "12",
+            "x264-params": "colormatrix=bt709:colorprim=bt709:transfer=bt709"})
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.codec_context.colorspace = av.video.reformatter.Colorspace.ITU709
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(frame_image(i, width, height), format="rgb24")
+            frame = frame.reformat(format="yuv420p", dst_colorspace="ITU709")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+@pytest.fixture(scope="module")
+def reducible(tmp_path_factory) -> dict[str, Path]:
+    """Sizes that leave rows or columns past whole 3 x 3 blocks, some an odd number (the
+    chroma samples there are cut)."""
+    d = tmp_path_factory.mktemp("reduced")
+    return {
+        "h264_yuv420p": make_video(d / "h264.mp4", width=194, height=128, frames=4),
+        "h264_bt709_hd": _encode_bt709(d / "bt709.mp4", 1280, 720, 3),
+        "mjpeg_yuvj420p": make_video(d / "mjpeg.avi", width=192, height=130, frames=4,
+                                     codec="mjpeg", pix_fmt="yuvj420p"),
+        "h264_yuv422p": make_video(d / "h264_422.mp4", width=194, height=128, frames=3,
+                                   pix_fmt="yuv422p"),
+        "h264_rot90": make_video(d / "rot90.mp4", width=194, height=130, frames=3, rotation=90),
+        "h264_rot270": make_video(d / "rot270.mp4", width=196, height=128, frames=3,
+                                  rotation=270),
+        "h264_rot180": make_video(d / "rot180.mp4", width=196, height=130, frames=3,
+                                  rotation=180),
+        "h264_transposed": _encode(d / "transposed.mp4", 3, "libx264", {}, width=194, height=130,
+                                   display_matrix=_matrix(0, -1, -1, 0)),
+    }
+
+
+@pytest.mark.parametrize("name, colorspace, full_range", [
+    ("h264_yuv420p", 2, False), ("h264_bt709_hd", 1, False), ("mjpeg_yuvj420p", 5, True),
+    ("h264_yuv422p", 2, False), ("h264_rot90", 2, False), ("h264_rot270", 2, False),
+    ("h264_rot180", 2, False), ("h264_transposed", 2, False)])
+def test_reduced_yuv_frames_match_the_exact_frames_shrunk(reducible, monkeypatch, name,
+                                                          colorspace, full_range):
+    path = reducible[name]
+    with av.open(str(path)) as container:  # the file says what the test means it to
+        vf = next(container.decode(video=0))
+        assert vf.format.name in frames_mod._REDUCIBLE_FORMATS
+        assert (int(vf.colorspace), vf.format.name.startswith("yuvj")) == (colorspace, full_range)
+    with FrameReader(path) as reader:
+        exact = [f.image for f in reader.iter_frames(range(reader.frame_count))]
+
+    def no_full_frames(self, vf):
+        raise AssertionError("the reduced path converted a whole frame to RGB")
+
+    monkeypatch.setattr(FrameReader, "_to_rgb", no_full_frames)
+    height, width = exact[0].shape[:2]
+    for k in (3, 2):
+        with FrameReader(path) as reader:
+            reduced = list(reader.iter_reduced_frames(range(len(exact)), k))
+        assert [f.index for f in reduced] == list(range(len(exact)))
+        for frame, image in zip(reduced, exact, strict=True):
+            assert (frame.factor, frame.width, frame.height) == (k, width, height)
+            expected = _box_shrunk(image, k)
+            assert frame.image.shape == expected.shape and frame.image.dtype == np.uint8
+            diff = np.abs(frame.image.astype(np.int16) - expected)
+            assert diff.mean() < REDUCED_MEAN_LEVELS, (k, frame.index, diff.mean())
+            assert np.percentile(diff, 99) < REDUCED_P99_LEVELS, (k, frame.index)
+            assert diff.max() < REDUCED_MAX_LEVELS, (k, frame.index, diff.max())
+
+
+@pytest.mark.parametrize("name", ["hevc_10bit", "gif_anim", "webp_anim", "png"])
+def test_other_pixel_formats_shrink_the_exact_frame(media, monkeypatch, name):
+    calls = []
+    to_rgb = FrameReader._to_rgb
+
+    def counted(self, vf):
+        calls.append(vf.format.name)
+        return to_rgb(self, vf)
+
+    with FrameReader(media[name]) as reader:
+        exact = [f.image for f in reader.iter_frames(range(reader.frame_count))]
+    monkeypatch.setattr(FrameReader, "_to_rgb", counted)
+    with FrameReader(media[name]) as reader:
+        reduced = list(reader.iter_reduced_frames(range(len(exact)), max_side=20))
+    for frame, image in zip(reduced, exact, strict=True):
+        k = -(-max(image.shape[:2]) // 20)
+        assert (frame.factor, frame.width, frame.height) == (k, image.shape[1], image.shape[0])
+        assert np.array_equal(frame.image, _box_shrunk(image, k))
+    if name != "webp_anim":  # read with OpenCV, not through PyAV frames
+        assert len(calls) == len(exact) and "yuv420p" not in calls
+
+
+def test_reduced_frames_leave_exact_frames_exact(media):
+    """Asking for reduced frames between exact ones changes neither; the cached exact frame
+    of the same index is shrunk exactly."""
+    path = media["h264_cfr"]
+    reference = sequential(path)
+    with FrameReader(path) as reader:
+        for i in (3, 4, 30, 5, 47, 0):
+            reduced = reader.reduced_frame_at(i, max_side=32)
+            assert (reduced.index, reduced.factor, reduced.image.shape) == (i, 2, (24, 32, 3))
+            assert reduced.time_s == reader.time_of(i)
+            assert np.array_equal(reader.frame_at(i).image, reference[i])
+            again = reader.reduced_frame_at(i, 2)  # from the exact frame just decoded
+            assert np.array_equal(again.image, _box_shrunk(reference[i], 2))
+        assert [f.index for f in reader.sample(count=3)] == [0, 24, 47]
+        assert all(np.array_equal(f.image, reference[f.index]) for f in reader.sample(count=3))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({}, "exactly one of factor and max_side"),
+    ({"factor": 2, "max_side": 32}, "exactly one of factor and max_side"),
+    ({"factor": 0}, "factor must be at least 1"),
+    ({"max_side": 0}, "max_side must be at least 1"),
+])
+def test_reduced_frame_rejects_bad_arguments(media, kwargs, message):
+    with FrameReader(media["h264_cfr"]) as reader, pytest.raises(ValueError, match=message):
+        reader.reduced_frame_at(0, **kwargs)

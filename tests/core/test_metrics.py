@@ -282,8 +282,9 @@ def test_pairs_measured_on_worker_threads_match_one_thread_and_come_in_order(vid
     threaded = analyses["shift_-6_4"]
     from studio.core.frames import FrameReader
 
-    with FrameReader(path) as reader:
-        decoded = [(f.index, f.image) for f in reader.iter_frames(range(reader.frame_count))]
+    with FrameReader(path) as reader:  # analyze decodes them straight to the analysis size
+        decoded = [(f.index, f.image) for f in
+                   reader.iter_reduced_frames(range(reader.frame_count), 2)]
     one_thread = list(metrics.iter_pairs(decoded, 512, 320))
     assert [p.index for p in threaded.pairs] == list(range(FRAMES - 1))
     for mine, reference in zip(threaded.pairs, one_thread, strict=True):
@@ -291,6 +292,27 @@ def test_pairs_measured_on_worker_threads_match_one_thread_and_come_in_order(vid
         assert mine.warp_error == pytest.approx(reference.warp_error, rel=1e-6, abs=1e-12)
         assert mine.motion_px == pytest.approx(reference.motion_px, rel=1e-6)
         assert mine.flow_dx == pytest.approx(reference.flow_dx, rel=1e-6, abs=1e-9)
+
+
+@pytest.mark.parametrize("name", ["shift_-6_4", "shift_5_3"])
+def test_frames_decoded_to_the_analysis_size_measure_as_the_exact_frames(videos, analyses,
+                                                                        name):
+    """analyze decodes frames straight to the analysis size (the YUV planes shrunk before the
+    conversion to RGB): the figures are those of the exact frames shrunk, within a little."""
+    from studio.core.frames import FrameReader
+
+    path, images, _ = videos[name]
+    with FrameReader(path) as reader:
+        exact = [(f.index, f.image) for f in reader.iter_frames(range(reader.frame_count))]
+    height, width = images[0].shape[:2]
+    reference = list(metrics.iter_pairs(exact, width, height))
+    result = analyses[name]
+    assert (result.width, result.height) == (width, height)
+    for mine, pair in zip(result.pairs, reference, strict=True):
+        assert mine.flow_dx == pytest.approx(pair.flow_dx, abs=0.05)
+        assert mine.flow_dy == pytest.approx(pair.flow_dy, abs=0.05)
+        assert mine.warp_error == pytest.approx(pair.warp_error, rel=0.25, abs=2e-4)
+        assert mine.flicker == pytest.approx(pair.flicker, abs=1e-3)
 
 
 def test_opencv_threads_are_restored_after_an_analysis(videos, tmp_path):
