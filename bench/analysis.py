@@ -1,7 +1,9 @@
 """Temporal analysis (core.metrics.analyze) of a 121-frame 768x512 H.264 video against decoding
 its frames alone with the same FrameReader, timed alternately in one run. Target: <= 3x.
 
-Also timed: the same measures on one thread (decode, shrink, flow in turn, OpenCV on one
+Also timed: the analysis as it was before it decoded straight to the analysis size ("exact
+RGB": each frame decoded to full-size RGB, then box-shrunk; a FrameReader whose reduced frames
+are the exact ones shrunk), and the same measures on one thread (decode, shrink, flow in turn, OpenCV on one
 thread too), to show what decoding in a helper thread and measuring pairs on worker threads
 buy, and the CPU seconds of each (all threads), which other processes on the machine disturb
 less than the wall-clock times. The load average is printed before and after: on a shared
@@ -31,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from studio.core import metrics
-from studio.core.frames import FrameReader
+from studio.core.frames import FrameReader, ReducedFrame
 
 WIDTH, HEIGHT, FRAMES, FPS = 768, 512, 121, 24
 
@@ -77,12 +79,36 @@ def decode_only(path: Path) -> int:
         return sum(1 for _ in reader.iter_frames(range(reader.frame_count)))
 
 
+class ExactRGBReader(FrameReader):
+    """Reduced frames made the way the analysis made them before: the exact full-size RGB
+    frame, box-shrunk."""
+
+    def reduced_frame_at(self, index, factor=None, *, max_side=None):
+        frame = self.frame_at(index)
+        height, width = frame.image.shape[:2]
+        k = factor or max(1, -(-max(width, height) // max_side))
+        h, w = height // k, width // k
+        image = cv2.resize(frame.image[:h * k, :w * k], (w, h), interpolation=cv2.INTER_AREA)
+        return ReducedFrame(frame.index, frame.time_s, image, k, width, height)
+
+    def iter_reduced_frames(self, indices, factor=None, *, max_side=None):
+        for i in sorted(set(indices)):
+            yield self.reduced_frame_at(i, factor, max_side=max_side)
+
+
+def analyse_exact_rgb(path: Path):
+    with ExactRGBReader(path) as reader:
+        return metrics.analyze(path, reader=reader)
+
+
 def analyse_one_thread(path: Path) -> list:
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)
     try:
         with FrameReader(path) as reader:
-            frames = ((f.index, f.image) for f in reader.iter_frames(range(reader.frame_count)))
+            factor = metrics.analysis_factor(WIDTH, HEIGHT)
+            frames = ((f.index, f.image)
+                      for f in reader.iter_reduced_frames(range(reader.frame_count), factor))
             return list(metrics.iter_pairs(frames, WIDTH, HEIGHT))
     finally:
         cv2.setNumThreads(threads)
@@ -101,14 +127,18 @@ def main() -> int:
     print(f"load average before: {load()}")
     decode_only(path)  # warm the file cache and the libraries
     metrics.analyze(path)
-    runs: dict[str, list[tuple[float, float]]] = {"decode": [], "analyze": [], "one thread": []}
-    result = None
-    for _ in range(args.runs):  # alternating, so that a busy moment hits all three alike
+    analyse_exact_rgb(path)
+    runs: dict[str, list[tuple[float, float]]] = {"decode": [], "analyze": [], "exact RGB": [],
+                                                  "one thread": []}
+    result = exact = None
+    for _ in range(args.runs):  # alternating, so that a busy moment hits all alike
         wall, cpu, count = timed(lambda: decode_only(path))
         assert count == FRAMES
         runs["decode"].append((wall, cpu))
         wall, cpu, result = timed(lambda: metrics.analyze(path))
         runs["analyze"].append((wall, cpu))
+        wall, cpu, exact = timed(lambda: analyse_exact_rgb(path))
+        runs["exact RGB"].append((wall, cpu))
         wall, cpu, pairs = timed(lambda: analyse_one_thread(path))
         assert len(pairs) == FRAMES - 1
         runs["one thread"].append((wall, cpu))
@@ -118,14 +148,20 @@ def main() -> int:
           f"{result.analysis_width}x{result.analysis_height}; median of {args.runs} runs")
     for key in runs:
         print(f"{key + ':':12s} {wall[key]:.3f} s  (CPU {cpu[key]:.3f} s)")
-    print(f"figures: motion {result.flow_mean_px:.2f} px/frame (dx {result.flow_mean_dx:.2f}, "
-          f"dy {result.flow_mean_dy:.2f}; the pan is 3, 2), warp error "
-          f"{result.warp_error_mean:.5f}, flicker {result.flicker:.5f}")
-    per_round = statistics.median(a / d for (a, _), (d, _) in zip(runs["analyze"],
-                                                                   runs["decode"]))
+    for name, analysis in (("figures", result), ("exact RGB", exact)):
+        print(f"{name}: motion {analysis.flow_mean_px:.3f} px/frame (dx "
+              f"{analysis.flow_mean_dx:.3f}, dy {analysis.flow_mean_dy:.3f}; the pan is 3, 2), "
+              f"warp error {analysis.warp_error_mean:.6f}, flicker {analysis.flicker:.6f}")
+
+    def per_round(key: str) -> float:
+        return statistics.median(a / d for (a, _), (d, _) in zip(runs[key], runs["decode"]))
+
     print(f"ratio: {wall['analyze'] / wall['decode']:.2f}x decoding (target <= 3x; median of "
-          f"the rounds' own ratios {per_round:.2f}x); one thread "
-          f"{wall['one thread'] / wall['decode']:.2f}x; CPU {cpu['analyze'] / cpu['decode']:.2f}x")
+          f"the rounds' own ratios {per_round('analyze'):.2f}x); exact RGB "
+          f"{wall['exact RGB'] / wall['decode']:.2f}x ({per_round('exact RGB'):.2f}x); "
+          f"one thread {wall['one thread'] / wall['decode']:.2f}x; CPU "
+          f"{cpu['analyze'] / cpu['decode']:.2f}x (exact RGB "
+          f"{cpu['exact RGB'] / cpu['decode']:.2f}x)")
     print(f"load average after: {load()}")
     return 0
 
