@@ -847,7 +847,7 @@ class AnalysisPanel(QWidget):
                                       "source, another seed of the same prompt")
         self.compare_combo.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.compare_combo.setMinimumContentsLength(18)
+        self.compare_combo.setMinimumContentsLength(10)  # the title keeps room in a narrow dock
         self.compare_combo.about_to_open.connect(self._fill_compare_combo)
         self.compare_combo.activated.connect(self._on_compare_activated)
         self.analyse_button = QToolButton(self)
