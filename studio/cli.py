@@ -686,6 +686,9 @@ def cmd_models(args: argparse.Namespace) -> int:
         return 1
 
 
+_CHECKED_KINDS = ("captioner", "generator")  # the kinds resolve(expect=) can check
+
+
 def _models_list(as_json: bool) -> int:
     from studio.inference import loading, registry
 
@@ -694,10 +697,10 @@ def _models_list(as_json: bool) -> int:
 
     def add(model_id: str, kind: str, title: str, size_gb: float = 0.0) -> None:
         status, path, size = "missing", None, None
-        try:
-            found = loading.resolve(model_id)
+        try:  # the folder's files are checked too (headers only): a partial pull is not here
+            found = loading.resolve(model_id, expect=kind if kind in _CHECKED_KINDS else None)
             status, path = "ready", str(found.path)
-        except loading.ModelIncompleteError:
+        except (loading.ModelIncompleteError, loading.ModelFolderError):
             status = "incomplete"
         except loading.ModelError:
             pass
@@ -723,6 +726,12 @@ def _models_list(as_json: bool) -> int:
     if as_json:
         print(json.dumps(rows, indent=2))
         return 0
+    # a diffusers repo pulled only as the base of a single-file model lacks its own weights
+    # on purpose: say so rather than "incomplete"
+    bases = {spec.single_file.base for spec in registry.models() if spec.single_file}
+    ready = {r["id"] for r in rows if r["status"] == "ready"}
+    shared = {spec.single_file.base for spec in registry.models()
+              if spec.single_file and spec.id in ready}
     width = max(len(r["id"]) for r in rows)
     for r in rows:
         if r["size_bytes"] is not None:
@@ -733,6 +742,8 @@ def _models_list(as_json: bool) -> int:
             size = ""
         status = {"ready": "here", "incomplete": "incomplete (pull again)",
                   "missing": "make-demo" if r["demo"] else "not downloaded"}[r["status"]]
+        if r["status"] == "incomplete" and r["id"] in bases & shared:
+            status = "shared parts only"  # its own weights are another pull
         print(f"{r['id']:<{width}}  {r['kind']:<9}  {status:<23}  {size:<18}  {r['path'] or ''}"
               .rstrip())
     return 0

@@ -355,5 +355,10 @@ def test_models_list_shows_it_missing_then_here(offline, reference_dir, checkpoi
     assert SPEC.single_file.repo not in rows
 
     assert main(["models", "list"]) == 0
-    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith(DEFAULT + " "))
+    lines = capsys.readouterr().out.splitlines()
+    line = next(ln for ln in lines if ln.startswith(DEFAULT + " "))
     assert "here" in line and str(base) in line
+    # the base repo, pulled without the weights the file replaces, is not "incomplete"
+    assert rows[SPEC.single_file.base]["status"] == "incomplete"
+    base_line = next(ln for ln in lines if ln.startswith(SPEC.single_file.base + " "))
+    assert "shared parts only" in base_line and "pull again" not in base_line
