@@ -458,9 +458,11 @@ def _add_generate_parser(sub) -> None:
     ge.add_argument("--device", choices=("cuda", "mps", "cpu"), default=None,
                     help="where the model runs (default: CUDA, then MPS, then CPU)")
     ge.add_argument("--offload", choices=("none", "model", "sequential"), default=None,
-                    help="CUDA: keep parts of the model in CPU memory (needs accelerate)")
-    ge.add_argument("--vae-tiling", action="store_true",
-                    help="decode the video in tiles (less GPU memory)")
+                    help="CUDA: keep parts of the model in CPU memory (default: automatic, "
+                         "when the run's estimate does not fit the free GPU memory)")
+    ge.add_argument("--vae-tiling", action=argparse.BooleanOptionalAction, default=None,
+                    help="decode the video in tiles, for less GPU memory (default: automatic "
+                         "on CUDA, off elsewhere)")
     where = ge.add_mutually_exclusive_group(required=True)
     where.add_argument("--project", type=Path, default=None, metavar="DIR",
                        help="write into the project's generations/ folder and record it there")
@@ -505,8 +507,8 @@ def _generate_params(args: argparse.Namespace):
                         ("offload", args.offload)):
         if value is not None:
             overrides[name] = value
-    if args.vae_tiling:
-        overrides["vae_tiling"] = True
+    if args.vae_tiling is not None:
+        overrides["vae_tiling"] = args.vae_tiling
     if args.seed is not None:
         overrides.update(seed=args.seed, seed_locked=True)
     for path in (args.image, args.video):

@@ -47,6 +47,17 @@ def test_writes_an_mp4_and_its_sidecar_and_prints_one_json_object(capsys, tiny_l
     assert record["conformed"] == {"num_frames": [10, 9]}
 
 
+def test_vae_tiling_can_be_forced_on_or_off_or_left_automatic(capsys, tiny_ltx_dir, tmp_path):
+    seen = {}
+    for flag in ("--vae-tiling", "--no-vae-tiling", None):
+        extra = [flag] if flag else []
+        code, row, err = run(capsys, "a kite", "--model", tiny_ltx_dir, *TINY, *extra,
+                             "-o", tmp_path / f"{flag or 'auto'}.mp4")
+        assert code == 0, err
+        seen[flag] = row["params"]["vae_tiling"]
+    assert seen == {"--vae-tiling": True, "--no-vae-tiling": False, None: None}
+
+
 def test_the_default_negative_prompt_and_a_random_seed(capsys, tiny_ltx_dir, tmp_path):
     from studio.core.params import rules_for
 
