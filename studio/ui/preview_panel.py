@@ -205,20 +205,20 @@ class PreviewPanel(QWidget):
         self.restore_button.setEnabled(True)
 
     def _show_source(self, params: dict) -> None:
-        """The source beside the result: the v2v clip looping within its in/out, the i2v
+        """The source beside the result: the v2v or extended clip looping within its in/out, the i2v
         frame of a clip, or the i2v still. Sizes come from the project's records (no probing
         in the GUI thread); a source it does not know is left out."""
         mode = params.get("mode")
         player = self.source_player
         shown = False
         clip = None
-        if mode in ("v2v", "i2v") and params.get("source_clip_id") is not None \
+        if mode in ("v2v", "extend", "i2v") and params.get("source_clip_id") is not None \
                 and self.project is not None:
             try:
                 clip = self.project.clip(params["source_clip_id"])
             except Exception:  # noqa: BLE001 - removed since: no side view
                 clip = None
-        if clip is not None and clip.ok and mode == "v2v":
+        if clip is not None and clip.ok and mode in ("v2v", "extend"):
             player.set_clip(clip.id, clip.path, clip.info.frame_count, clip.info.fps,
                             params.get("source_in_frame"), params.get("source_out_frame"))
             player.play()

@@ -222,6 +222,28 @@ def test_video_to_video_from_the_selected_clip_shows_its_source(qtbot, panels, p
     assert not preview.source_player.isHidden()  # the source loops beside the result
 
 
+def test_an_extended_clip_loops_beside_its_extension(qtbot, panels, project, tiny_ltx,
+                                                     tmp_path):
+    from tests.media_factory import make_video
+
+    prompt, preview = panels
+    fill(prompt, tiny_ltx)
+    clip, _ = project.import_file(make_video(tmp_path / "walk.mp4", frames=20, width=32,
+                                             height=32))
+    clip = project.set_in_out(clip.id, 4, 15)
+    prompt.selected.append(clip)
+    prompt.mode.setCurrentIndex(prompt.mode.findData("extend"))
+    prompt.revalidate()
+    assert prompt.error is None, prompt.error
+    with qtbot.waitSignal(prompt.manager.job_finished, timeout=120_000) as finished:
+        prompt.generate()
+    qtbot.waitUntil(lambda: preview.result is finished.args[1])
+    params = finished.args[1].params
+    assert params["mode"] == "extend" and params["source_clip_id"] == clip.id
+    source = preview.source_player
+    assert not source.isHidden() and source.clip_id == clip.id  # it was hidden for extend
+
+
 def test_image_to_video_from_the_players_frame(qtbot, project, manager, tiny_ltx, tmp_path):
     from studio.core.prompts import TemplateStore
     from studio.ui.player import PlayerPanel
