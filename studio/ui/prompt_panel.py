@@ -393,6 +393,7 @@ class PromptPanel(QWidget):
         self.templates = template_store if template_store is not None else TemplateStore()
         self._job_id: int | None = None  # queue id of the panel's last job, until it ends
         self._job_seed: int | None = None
+        self._image_file_frame: tuple[str, int] | None = None  # (video, frame) of a restore
         self._editing: int | None = None  # queue id of the queued job being edited
         self._conformed = None
         self._error = None
@@ -719,6 +720,9 @@ class PromptPanel(QWidget):
         if mode == "i2v":
             if self.image_source.currentText() == IMAGE_FILE:
                 values["image_path"] = self.image_path.text().strip() or None
+                restored = self._image_file_frame
+                if restored is not None and restored[0] == values["image_path"]:
+                    values["image_frame"] = restored[1]  # a restored run: that frame again
             elif self.player is not None and self.player.displayed_index is not None \
                     and self._player_path():
                 # the engine decodes this frame of the file (exact, full size), so a queued
@@ -770,7 +774,10 @@ class PromptPanel(QWidget):
             self.seed.setText("" if params.seed is None else str(params.seed))
             self.seed_locked.setChecked(params.seed_locked)
             self._fill_advanced(params)
-            if params.image_path and params.image_frame is None:
+            if params.image_path and params.mode == "i2v":
+                # a still, or a frame of a video (a player's frame): the same picture again
+                self._image_file_frame = (None if params.image_frame is None else
+                                          (params.image_path, params.image_frame))
                 self.image_source.setCurrentText(IMAGE_FILE)
                 self.image_path.setText(params.image_path)
             if params.mode in VIDEO_MODES and params.source_path:
@@ -1001,8 +1008,7 @@ class PromptPanel(QWidget):
     def _check_files(self, p) -> None:
         """Files named by the settings that are not there (a stat each: cheap)."""
         P = self._P
-        if p.mode == "i2v" and p.image_frame is None and p.image_path \
-                and not os.path.isfile(p.image_path):
+        if p.mode == "i2v" and p.image_path and not os.path.isfile(p.image_path):
             raise P.ParamsError("image_path", f"{p.image_path}: file not found")
         if p.mode in VIDEO_MODES and p.source_path and not os.path.isfile(p.source_path):
             raise P.ParamsError("source_path", f"{p.source_path}: file not found")
@@ -1217,6 +1223,9 @@ class PromptPanel(QWidget):
             self.source_label.setText(
                 f"Frame {p.image_frame} of the player" if p.image_frame is not None
                 else "Show a frame in the player")
+        elif p.mode == "i2v" and p.image_frame is not None:
+            self.source_label.setText(f"Frame {p.image_frame} of "
+                                      f"{os.path.basename(p.image_path or '')}")
         else:
             self.source_label.setText("")
         for label in (self.error_label, self.changes_label, self.cost_label, self.source_label):

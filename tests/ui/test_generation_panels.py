@@ -268,6 +268,13 @@ def test_image_to_video_from_the_players_frame(qtbot, project, manager, tiny_ltx
         params = finished.args[1].params
         assert params["mode"] == "i2v" and params["image_frame"] == 0
         assert params["image_path"] == str(path)
+        # restored later, with the player elsewhere: the same frame of the same file
+        player.seek(3)
+        qtbot.waitUntil(lambda: player.displayed_index == 3, timeout=10_000)
+        prompt.restore(GenerationParams.from_dict(params))
+        again = prompt.params()
+        assert (again.image_path, again.image_frame) == (str(path), 0)
+        assert prompt.source_label.text() == "Frame 0 of frame.mp4"
     finally:
         player.shutdown()
 
