@@ -454,13 +454,18 @@ class GenerationsPanel(QWidget):
             button.setEnabled(has)
         self.export_button.setEnabled(has and self.export_queue is not None)
 
+    def _selected_on_disk(self):
+        """The selected generation when its file is there (else None, and why is said)."""
+        g = self.selected()
+        if g is not None and not Path(g.path).is_file():
+            self._say(f"{g.path}: file not found")
+            return None
+        return g
+
     @Slot()
     def play_selected(self) -> bool:
-        g = self.selected()
+        g = self._selected_on_disk()
         if g is None:
-            return False
-        if not Path(g.path).is_file():
-            self._say(f"{g.path}: file not found")
             return False
         frames = g.info.frame_count if g.info is not None else int(g.params.get("num_frames")
                                                                     or 0)
@@ -471,11 +476,8 @@ class GenerationsPanel(QWidget):
     @Slot()
     def analyse_selected(self) -> bool:
         """Ask for the selected generation's analysis (``analyse_requested``)."""
-        g = self.selected()
+        g = self._selected_on_disk()
         if g is None:
-            return False
-        if not Path(g.path).is_file():
-            self._say(f"{g.path}: file not found")
             return False
         self.analyse_requested.emit(g)
         return True
