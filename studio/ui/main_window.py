@@ -560,7 +560,17 @@ class MainWindow(QMainWindow):
                                                              self)
             queue.run_started.connect(self._on_generation_run_started)
             queue.status_message.connect(self._on_status_message)
+            from studio.ui.queue_panel import QueueStatusWidget
+
+            self.queue_status = QueueStatusWidget(queue, self)
+            self.queue_status.clicked.connect(self.show_queue)
+            self.statusBar().addPermanentWidget(self.queue_status)
         return self._generation_queue
+
+    @Slot()
+    def show_queue(self) -> None:
+        self.queue_dock.show()
+        self.queue_dock.raise_()
 
     @property
     def queue_panel(self):

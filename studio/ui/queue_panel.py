@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QMenu,
+    QProgressBar,
     QPushButton,
     QToolButton,
     QTreeView,
@@ -101,6 +102,8 @@ class QueuePanel(QWidget):
                                           self.cancel_selected)
         self.remove_button = self._button("Remove", "Remove the selected jobs from the list "
                                           "(their videos stay)", self.remove_selected, "Delete")
+        self.clear_button = self._button("Clear Done", "Remove every finished job from the "
+                                         "list (their videos stay)", self.clear_done)
 
         top = QHBoxLayout()
         top.addWidget(self.summary, 1)
@@ -111,6 +114,7 @@ class QueuePanel(QWidget):
                        self.remove_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
+        buttons.addWidget(self.clear_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
@@ -230,6 +234,7 @@ class QueuePanel(QWidget):
         self.retry_button.setEnabled(any(s in RETRYABLE_STATES for s in chosen))
         self.cancel_button.setEnabled(any(s in ("queued", "running") for s in chosen))
         self.remove_button.setEnabled(any(s != "running" for s in chosen))
+        self.clear_button.setEnabled("done" in states.values())
 
     # -- acting ---------------------------------------------------------------------------
     @Slot(bool)
@@ -274,6 +279,14 @@ class QueuePanel(QWidget):
             self.status_message.emit(f"Removed {removed} job{'s' if removed > 1 else ''} "
                                      "from the queue")
 
+    def clear_done(self) -> None:
+        done = [j.id for j in self.queue.jobs() if j.state == "done"]
+        for queue_id in done:
+            self.queue.remove(queue_id)
+        if done:
+            self.status_message.emit(f"Cleared {len(done)} finished "
+                                     f"job{'s' if len(done) > 1 else ''} from the queue")
+
     @Slot(object)
     def _context_menu(self, pos) -> None:
         menu = QMenu(self)
@@ -282,3 +295,63 @@ class QueuePanel(QWidget):
             action = menu.addAction(button.text(), button.click)
             action.setEnabled(button.isEnabled())
         menu.exec(self.view.viewport().mapToGlobal(pos))
+
+
+class QueueStatusWidget(QWidget):
+    """The status bar's line while generations run or wait ("Generating job #4 · 3/8 steps ·
+    2 queued"), shown whatever docks are open; a click asks for the Queue dock (``clicked``)."""
+
+    clicked = Signal()
+
+    def __init__(self, queue, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("QueueStatus")
+        self.queue = queue
+        self.label = QLabel(self)
+        self.bar = QProgressBar(self)
+        self.bar.setMaximumWidth(120)
+        self.bar.setMaximumHeight(12)
+        self.bar.setTextVisible(False)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.label)
+        layout.addWidget(self.bar)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setToolTip("Generation queue: click to show it")
+        self._steps: tuple[int, int] | None = None
+        queue.changed.connect(self.refresh)
+        queue.paused_changed.connect(self.refresh)
+        queue.manager.progress.connect(self._on_progress)
+        self.refresh()
+
+    @Slot(int, int, int, float)
+    def _on_progress(self, engine_job_id: int, done: int, total: int, _eta: float) -> None:
+        if self.queue.queue_id_of_run(engine_job_id) is not None:
+            self._steps = (done, total)
+            self.refresh()
+
+    @Slot()
+    @Slot(bool)
+    def refresh(self, *_args) -> None:
+        running = self.queue.running_id
+        waiting = sum(j.state == "queued" for j in self.queue.jobs())
+        if running is None:
+            self._steps = None
+        parts = []
+        if running is not None:
+            parts.append(f"Generating job #{running}")
+            if self._steps is not None:
+                parts.append(f"{self._steps[0]}/{self._steps[1]} steps")
+        if waiting:
+            parts.append(f"{waiting} queued" + (" (paused)" if self.queue.paused else ""))
+        self.label.setText(" · ".join(parts))
+        self.bar.setVisible(self._steps is not None)
+        if self._steps is not None:
+            self.bar.setRange(0, max(1, self._steps[1]))
+            self.bar.setValue(self._steps[0])
+        self.setVisible(bool(parts))
+
+    def mousePressEvent(self, event) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.clicked.emit()
+        super().mousePressEvent(event)

@@ -13,6 +13,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 
 from studio.core.params import GenerationParams
 
@@ -87,6 +88,36 @@ def test_jobs_run_one_at_a_time_in_queue_order_after_edits(qtbot, rig, tiny_ltx,
     # they ran in queue order: generation ids rise with the queue
     assert made[c.id].id < made[b.id].id < made[copy].id
     assert panel.row_text(c.id)[1] == "Done" and panel.row_text(c.id)[6].endswith(" s")
+
+
+def test_clear_done_and_the_status_line(qtbot, rig, tiny_ltx):
+    from studio.ui.queue_panel import QueueStatusWidget
+
+    queue, panel = rig
+    status = QueueStatusWidget(queue)
+    qtbot.addWidget(status)
+    assert status.isHidden() and not panel.clear_button.isEnabled()
+    queue.set_paused(True)
+    first = queue.add(params(tiny_ltx, "first", 1))
+    second = queue.add(params(tiny_ltx, "second", 2, steps=300))
+    assert status.label.text() == "2 queued (paused)" and not status.isHidden()
+    steps = []
+    queue.manager.progress.connect(lambda j, d, t, e: steps.append(d))
+    with qtbot.waitSignal(queue.job_ended, timeout=120_000):
+        queue.set_paused(False)
+    qtbot.waitUntil(lambda: status.label.text().startswith(f"Generating job #{second.id} · "))
+    assert status.label.text().endswith("/300 steps") and not status.bar.isHidden()
+    queue.set_paused(True)
+    with qtbot.waitSignal(queue.job_ended, timeout=120_000):
+        queue.cancel(second.id)
+    assert status.isHidden()  # nothing runs or waits
+    assert panel.clear_button.isEnabled()
+    with qtbot.waitSignal(status.clicked):
+        qtbot.mouseClick(status, Qt.MouseButton.LeftButton)
+    panel.clear_button.click()
+    assert panel.row_ids() == [second.id]  # the cancelled one stays, to retry
+    assert first.id not in [j.id for j in queue.jobs()]
+    assert not panel.clear_button.isEnabled()
 
 
 def test_cancel_a_queued_job_and_the_running_one(qtbot, rig, tiny_ltx):
