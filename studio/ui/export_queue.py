@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.cancel import CancelToken
 from studio.core.export import ExportOptions, ExportResult
+from studio.ui.status_progress import StatusProgress
 
 QUEUED, RUNNING, CANCELLING, DONE, FAILED, CANCELLED = (
     "queued", "running", "cancelling", "done", "failed", "cancelled")
@@ -573,27 +574,12 @@ class ExportQueuePanel(QWidget):
             self.overall.hide()
 
 
-class ExportStatusWidget(QWidget):
-    """A small progress bar and a line in the status bar while exports run; a click on it
-    asks for the Exports dock (``clicked``)."""
-
-    clicked = Signal()
+class ExportStatusWidget(StatusProgress):
+    """The status bar's line and bar while exports run; a click asks for the Exports dock."""
 
     def __init__(self, queue: ExportQueue, parent=None):
-        super().__init__(parent)
-        self.setObjectName("ExportStatus")
+        super().__init__("ExportStatus", "Exports: click to show the queue", parent)
         self.queue = queue
-        self.label = QLabel(self)
-        self.bar = QProgressBar(self)
-        self.bar.setMaximumWidth(120)
-        self.bar.setMaximumHeight(12)
-        self.bar.setTextVisible(False)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.label)
-        layout.addWidget(self.bar)
-        self.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.setToolTip("Exports: click to show the queue")
         queue.job_changed.connect(self._refresh)
         queue.job_added.connect(self._refresh)
         queue.active_changed.connect(self._on_active_changed)
@@ -617,8 +603,3 @@ class ExportStatusWidget(QWidget):
                            + (f" · {current}" if current else ""))
         self.bar.setRange(0, max(total, 1))
         self.bar.setValue(min(done, total))
-
-    def mousePressEvent(self, event) -> None:
-        if event.button() == Qt.MouseButton.LeftButton:
-            self.clicked.emit()
-        super().mousePressEvent(event)

@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QMenu,
-    QProgressBar,
     QPushButton,
     QToolButton,
     QTreeView,
@@ -28,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.ui.generation_queue import RETRYABLE_STATES
+from studio.ui.status_progress import StatusProgress
 
 COLUMNS = ("#", "State", "Prompt", "Model", "Size", "Seed", "Time")
 JOB_ID_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -297,27 +297,13 @@ class QueuePanel(QWidget):
         menu.exec(self.view.viewport().mapToGlobal(pos))
 
 
-class QueueStatusWidget(QWidget):
+class QueueStatusWidget(StatusProgress):
     """The status bar's line while generations run or wait ("Generating job #4 · 3/8 steps ·
-    2 queued"), shown whatever docks are open; a click asks for the Queue dock (``clicked``)."""
-
-    clicked = Signal()
+    2 queued"), shown whatever docks are open; a click asks for the Queue dock."""
 
     def __init__(self, queue, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("QueueStatus")
+        super().__init__("QueueStatus", "Generation queue: click to show it", parent)
         self.queue = queue
-        self.label = QLabel(self)
-        self.bar = QProgressBar(self)
-        self.bar.setMaximumWidth(120)
-        self.bar.setMaximumHeight(12)
-        self.bar.setTextVisible(False)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.label)
-        layout.addWidget(self.bar)
-        self.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.setToolTip("Generation queue: click to show it")
         self._steps: tuple[int, int] | None = None
         queue.changed.connect(self.refresh)
         queue.paused_changed.connect(self.refresh)
@@ -350,8 +336,3 @@ class QueueStatusWidget(QWidget):
             self.bar.setRange(0, max(1, self._steps[1]))
             self.bar.setValue(self._steps[0])
         self.setVisible(bool(parts))
-
-    def mousePressEvent(self, event) -> None:
-        if event.button() == Qt.MouseButton.LeftButton:
-            self.clicked.emit()
-        super().mousePressEvent(event)
