@@ -36,6 +36,31 @@ def _gui_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _plain_gui_args(argv: list[str]) -> argparse.Namespace | None:
+    """What ``_gui_parser`` makes of ``argv`` when it holds only ``--project DIR``,
+    ``--exit-after-show`` and file names; None for anything else (help, version, errors), which
+    argparse then handles. Building that parser costs a few milliseconds of every start-up,
+    most of it gettext looking up its messages' translations."""
+    project, exit_after_show, files = None, False, []
+    files_ended = False  # argparse takes the file names as one run
+    rest = iter(argv)
+    for arg in rest:
+        if arg.startswith("-"):
+            files_ended = bool(files)
+        if arg == "--exit-after-show":
+            exit_after_show = True
+        elif arg == "--project" or arg.startswith("--project="):
+            value = arg.partition("=")[2] if "=" in arg else next(rest, None)
+            if not value or value.startswith("-"):
+                return None
+            project = Path(value)
+        elif arg.startswith("-") or files_ended:
+            return None
+        else:
+            files.append(arg)
+    return argparse.Namespace(project=project, exit_after_show=exit_after_show, files=files)
+
+
 def _verb_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="studio")
     p.add_argument("--version", action="version", version=f"studio {__version__}")
@@ -799,7 +824,7 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_generate(args)
         return {"probe": cmd_probe, "frames": cmd_frames, "caption": cmd_caption,
                 "models": cmd_models, "export": cmd_export}[args.verb](args)
-    args = _gui_parser().parse_args(argv)
+    args = _plain_gui_args(argv) or _gui_parser().parse_args(argv)
     from studio.settings import has_display
 
     if not has_display():

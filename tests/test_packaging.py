@@ -62,6 +62,22 @@ def test_resources_are_found_through_importlib_resources():
         assert app_icon_png(size).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", size
 
 
+def test_start_up_reads_the_same_files_without_importlib_resources():
+    """file_path/read_bytes (used at start-up) agree with importlib.resources, and say plainly
+    when a file is not there."""
+    import os
+
+    from studio.resources import file_path, read_bytes, resource
+
+    for parts in (("icons", "studio.svg"), ("icons", "actions", "import.svg"),
+                  ("icons", "hicolor", "16x16", "apps", "studio.png")):
+        assert read_bytes(*parts) == resource(*parts).read_bytes(), parts
+        assert os.path.samefile(file_path(*parts), str(resource(*parts)))
+    assert file_path("icons", "no-such.svg") is None
+    with pytest.raises(FileNotFoundError):
+        read_bytes("icons", "no-such.svg")
+
+
 def test_built_wheel_ships_the_icons(tmp_path):
     """A non-editable install finds its icons: the wheel carries them as package data."""
     import zipfile

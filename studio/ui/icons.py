@@ -4,7 +4,7 @@ light and the dark theme.
 
 ``icon(name)`` renders an icon for the application's palette now; ``ActionIcons`` gives actions
 their icons and renders them again when the theme changes (View › Theme, or the desktop's).
-The SVG files are package data, read through importlib.resources like the application icon.
+The SVG files are package data (studio.resources), like the application icon.
 """
 
 from __future__ import annotations
@@ -38,12 +38,11 @@ def svg_bytes(name: str) -> bytes:
     """The SVG source of action icon ``name`` (one of ``NAMES``)."""
     data = _svg_cache.get(name)
     if data is None:
-        from studio.resources import resource
+        from studio.resources import read_bytes
 
-        node = resource("icons", "actions", f"{name}.svg")
         try:
-            data = node.read_bytes()
-        except (FileNotFoundError, OSError) as exc:
+            data = read_bytes("icons", "actions", f"{name}.svg")
+        except OSError as exc:
             raise IconError(f"no action icon {name!r} (looked for icons/actions/{name}.svg "
                             "in studio.resources)") from exc
         _svg_cache[name] = data

@@ -10,8 +10,6 @@ and timeline stay dark in both palettes (they set their own colours, studio.ui.p
 
 from __future__ import annotations
 
-import os
-
 from PySide6.QtCore import QObject, QSettings, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QColor, QIcon, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication, QMenu, QWidget
@@ -72,50 +70,22 @@ def is_dark(palette: QPalette) -> bool:
 _ICON: QIcon | None = None
 
 
-def _icon_files() -> list[tuple[int, str]] | None:
-    """(size, path) of the packaged PNG icons when they are plain files, found without
-    importing studio.resources (importlib.resources costs start-up time); None otherwise
-    (inside a zip, say)."""
-    from importlib.util import find_spec
-
-    spec = find_spec("studio.resources")
-    origin = spec.origin if spec is not None else None
-    if not origin or not os.path.isfile(origin):
-        return None
-    folder = os.path.join(os.path.dirname(origin), "icons", "hicolor")
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return None
-    found = []
-    for name in names:  # "16x16", ...
-        path = os.path.join(folder, name, "apps", "studio.png")
-        width, _, height = name.partition("x")
-        if width.isdigit() and width == height and os.path.isfile(path):
-            found.append((int(width), path))
-    return sorted(found) or None
-
-
 def app_icon() -> QIcon:
     """Studio's icon at every rendered size, read from the package (studio.resources)."""
     global _ICON
     if _ICON is None:
-        icon = QIcon()
-        files = _icon_files()
-        if files is not None:  # files on disk: QIcon reads one when its size is drawn
-            for size, path in files:
-                icon.addFile(path, QSize(size, size))
-        else:
-            from studio.resources import ICON_SIZES, app_icon_png
+        from studio.resources import ICON_SIZES, app_icon_png, file_path
 
-            for size in ICON_SIZES:
-                png = app_icon_png(size)
-                if isinstance(png, os.PathLike):
-                    icon.addFile(os.fspath(png), QSize(size, size))
-                else:  # inside a zip: read now
-                    pixmap = QPixmap()
-                    if pixmap.loadFromData(png.read_bytes(), "PNG"):
-                        icon.addPixmap(pixmap)
+        icon = QIcon()
+        for size in ICON_SIZES:
+            path = file_path("icons", "hicolor", f"{size}x{size}", "apps", "studio.png")
+            if path is not None:  # a file on disk: QIcon reads it when that size is drawn
+                icon.addFile(path, QSize(size, size))
+                continue
+            png = app_icon_png(size)  # inside an archive: read now
+            pixmap = QPixmap()
+            if pixmap.loadFromData(png.read_bytes(), "PNG"):
+                icon.addPixmap(pixmap)
         _ICON = icon
     return QIcon(_ICON)
 
