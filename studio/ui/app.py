@@ -6,7 +6,8 @@ The order is chosen for how soon the window is on screen (bench/startup.py):
   names it (its ``__feature__`` check, looking for "PySide6" in the text), which finds nothing
   in most and costs start-up time. So the project's pure-Python modules (sqlite3, json,
   dataclasses) load before PySide6, and the modules loaded by then (the standard library,
-  mostly) are marked as PySide6 would mark them, without reading them;
+  mostly) are marked as PySide6 would mark them, without reading them; so are Studio's own
+  modules, by where they sit (only ``studio.ui`` uses PySide6);
 - the cyclic garbage collector is off until the window has first been painted: start-up
   allocates a great deal (PySide6 builds each Qt enum as a Python enum on first use) and
   frees almost nothing, so collections there are wasted time; the objects made by then are
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import os
 import sys
 from pathlib import Path
 
@@ -53,6 +55,29 @@ def mark_loaded_modules_featureless() -> list[str]:
 
 
 _LEFT_TO_PYSIDE_CHECK = {"__main__", "studio", "PySide6", "shiboken6", "shibokensupport"}
+
+
+def mark_own_modules() -> list[str]:
+    """Give each of Studio's modules, loaded or not, the mark PySide6 would give it on reading
+    its source: the GUI's (``studio.ui.*``) use PySide6, the rest never do (import-linter keeps
+    Qt out of them); returns the names marked. Does nothing if the table is not there."""
+    feature = sys.modules.get("shibokensupport.feature")
+    table = getattr(feature, "pyside_feature_dict", None)
+    if not isinstance(table, dict):
+        return []
+    root = Path(__import__("studio").__file__).parent
+    marked = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if not d.startswith(("__", "."))]  # __pycache__, not packages
+        package = ".".join(Path(folder).relative_to(root.parent).parts)
+        for file in files:
+            if not file.endswith(".py"):
+                continue
+            name = package if file == "__init__.py" else f"{package}.{file[:-3]}"
+            if name not in table:
+                table[name] = 0 if name.startswith("studio.ui.") else -1
+                marked.append(name)
+    return marked
 
 
 class FirstPaintReporter:
@@ -110,6 +135,7 @@ def _run_gui(project_dir: Path | None, exit_after_show: bool, files: list[str] |
     from PySide6.QtWidgets import QApplication
 
     mark_loaded_modules_featureless()
+    mark_own_modules()
 
     app = QApplication.instance()
     style_set = app is None

@@ -118,6 +118,33 @@ def test_modules_marked_featureless_are_marked_as_pyside_would_mark_them():
     assert wrong.strip() == "[]"  # PySide6 would have found no "PySide6" in any of them
 
 
+def test_studio_modules_are_marked_as_pyside_would_mark_them():
+    """Every module of the package, loaded or not, gets the verdict PySide6 would reach by
+    reading its source (imported, so a moved or renamed module is checked too)."""
+    code = (
+        "import importlib, sys\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "from studio.ui.app import mark_own_modules\n"
+        "marked = mark_own_modules()\n"
+        "feature = sys.modules['shibokensupport.feature']\n"
+        "table = dict(feature.pyside_feature_dict)\n"
+        "wrong = []\n"
+        "for name in marked:\n"
+        "    if name == 'studio.__main__':\n"
+        "        continue  # running it would start Studio; its source says no PySide6\n"
+        "    verdict = 0 if feature._mod_uses_pyside(importlib.import_module(name)) else -1\n"
+        "    if table[name] != verdict:\n"
+        "        wrong.append(name)\n"
+        "print(len(marked), 'studio.ui.player' in marked, 'studio.core.library' in marked, wrong)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=False, env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))
+    assert out.returncode == 0, out.stderr
+    count, player, library, wrong = out.stdout.split(" ", 3)
+    assert int(count) > 40 and player == "True" and library == "True"
+    assert wrong.strip() == "[]"
+
+
 def test_focused_widgets_keep_their_keys_by_qt_class_name(qtbot):
     """The player's window-wide keys yield to a focused widget that uses them; the kinds are
     matched by Qt class name (QObject.inherits), subclasses included, without the widgets'
