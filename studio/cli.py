@@ -188,7 +188,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
             info = probe(name)
         except MediaError as err:
             row = {"path": name, "ok": False, "error": str(err)}
-            row.update({k: None for k in MediaInfo.__dataclass_fields__ if k != "path"})
+            row.update({k: None for k in MediaInfo._fields if k != "path"})
         else:
             row = {"path": name, "ok": True, "error": None}
             row.update({k: v for k, v in info.to_dict().items() if k != "path"})

@@ -7,14 +7,13 @@ demo model is labelled "demo model: random weights".
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 DEMO_PREFIX = "demo/"
 DEMO_LABEL = "demo model: random weights"
 
 
-@dataclass(frozen=True)
-class SingleFile:
+class SingleFile(NamedTuple):  # NamedTuples: made faster than dataclasses at start-up
     """Weights published as one checkpoint in the original (non-diffusers) layout:
     ``filename`` in the hub repo ``repo``. The pipeline's other parts (text encoder, tokenizer,
     scheduler), its model_index.json and every component's config.json come from ``base``, a
@@ -27,13 +26,12 @@ class SingleFile:
     components: tuple[str, ...] = ("transformer", "vae")
 
 
-@dataclass(frozen=True)
-class ModelSpec:
+class ModelSpec(NamedTuple):
     id: str
     kind: str  # "captioner" | "generator"
     title: str
     loader: str  # the transformers / diffusers class that loads it
-    defaults: dict = field(default_factory=dict)
+    defaults: dict  # never changed: copy it to change it
     size_gb: float = 0.0  # download size, roughly, for `studio models list`
     single_file: SingleFile | None = None  # None: the id is a hub repo in the diffusers layout
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
@@ -286,19 +285,21 @@ class CaptionTarget(NamedTuple):
     out_frame: int | None
 
 
-@dataclass
 class CaptionRun:
-    """What the panel knows of one submitted job."""
+    """What the panel knows of one submitted job, updated as the job reports. (A plain class:
+    a dataclass is made at import, which start-up pays for.)"""
 
-    job_id: int
-    targets: list[CaptionTarget]
-    current: int = 0  # index of the target being captioned
-    stream: str = ""  # text streamed so far for the current target
-    stored: int = 0
-    failed: list[tuple[str, str]] = field(default_factory=list)  # (name, message)
-    frames: list = field(default_factory=list)  # of the current target
-    model: str = ""
-    max_new_tokens: int = 0
+    def __init__(self, job_id: int, targets: list[CaptionTarget], model: str = "",
+                 max_new_tokens: int = 0) -> None:
+        self.job_id = job_id
+        self.targets = targets
+        self.current = 0  # index of the target being captioned
+        self.stream = ""  # text streamed so far for the current target
+        self.stored = 0
+        self.failed: list[tuple[str, str]] = []  # (name, message)
+        self.frames: list = []  # of the current target
+        self.model = model
+        self.max_new_tokens = max_new_tokens
 
     @property
     def target(self) -> CaptionTarget | None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from studio.cli import main
 from studio.core.media import MediaInfo, probe
 
-INFO_FIELDS = [f for f in MediaInfo.__dataclass_fields__ if f != "path"]
+INFO_FIELDS = [f for f in MediaInfo._fields if f != "path"]
 ROOT = Path(__file__).resolve().parents[2]
 
 

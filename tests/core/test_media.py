@@ -90,7 +90,7 @@ def test_cut_off_matroska_with_audio(tmp_path):
 def test_media_info_round_trips_through_dict(media):
     info = probe(media["h264_rot90"])
     assert MediaInfo.from_dict(info.to_dict()) == info
-    assert set(info.to_dict()) == set(MediaInfo.__dataclass_fields__)
+    assert set(info.to_dict()) == set(MediaInfo._fields)
 
 
 def test_accepts_pathlike_and_str(media):
