@@ -48,7 +48,7 @@ class _FirstPaintWatcher(QObject):
         if event.type() == QEvent.Type.Paint:
             watched.removeEventFilter(self)
             self.setObjectName("")  # painted: a later request gets a watcher of its own
-            QTimer.singleShot(0, self._painted)
+            QTimer.singleShot(0, self, self._painted)  # dropped if the window goes first
         return False
 
     @Slot()

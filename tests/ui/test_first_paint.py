@@ -40,6 +40,25 @@ def test_callback_comes_after_the_window_is_painted_and_only_once(qtbot):
     assert len(seen) == 1
 
 
+def test_a_window_deleted_right_after_its_first_paint_calls_nothing(qtbot):
+    """The call is made from the event loop after the paint; a window deleted in between
+    (a test, a quick quit) takes the call with it instead of raising in the event loop."""
+    import shiboken6
+    from PySide6.QtCore import QRect
+    from PySide6.QtGui import QPaintEvent
+
+    from studio.ui.first_paint import _FirstPaintWatcher
+
+    widget = PaintCounter()
+    seen = []
+    when_first_painted(widget, lambda: seen.append(True))
+    watcher = widget.findChild(_FirstPaintWatcher, _FirstPaintWatcher.NAME)
+    watcher.eventFilter(widget, QPaintEvent(QRect(0, 0, 10, 10)))  # as the paint would
+    shiboken6.delete(widget)  # the window and its watcher go before the loop runs the call
+    qtbot.wait(50)  # the event loop runs: an exception raised in it fails the test
+    assert seen == []
+
+
 def test_process_age_is_positive_and_grows():
     first = process_age_s()
     assert first > 0
