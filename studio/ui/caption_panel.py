@@ -10,6 +10,10 @@ settings. Earlier versions stay in the history and can be restored.
 
 ``studio.inference.captioner`` (prompt presets, settings) pulls in numpy and PyAV, which the
 GUI does not load at start-up: a pool thread imports it after the window is up.
+
+Until it first shows a clip (or captions, or its settings are asked for) the panel shows a
+title and a hint; its body (studio.ui.caption_widgets and the controls) is built then, so
+start-up does not load their Qt classes for a panel that has nothing to show yet.
 """
 
 from __future__ import annotations
@@ -31,27 +35,7 @@ from PySide6.QtCore import (
     Slot,
 )
 from PySide6.QtGui import QAction, QFont, QKeySequence, QPixmap, QUndoStack
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QCheckBox,
-    QComboBox,
-    QDoubleSpinBox,
-    QFormLayout,
-    QFrame,
-    QHBoxLayout,
-    QLabel,
-    QListWidget,
-    QListWidgetItem,
-    QPlainTextEdit,
-    QProgressBar,
-    QPushButton,
-    QScrollArea,
-    QSizePolicy,
-    QSpinBox,
-    QToolButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QLabel, QListWidgetItem, QVBoxLayout, QWidget
 
 from studio.core.library import Caption, Clip, Project
 from studio.inference import registry
@@ -159,61 +143,7 @@ class _ApiLoadTask(QRunnable):
 
 
 # ---------------------------------------------------------------------------------------
-# Widgets
-
-
-class CaptionEdit(QPlainTextEdit):
-    """The caption text box; says when it loses focus, so the panel can save the edit."""
-
-    focus_lost = Signal()
-
-    def focusOutEvent(self, event) -> None:
-        super().focusOutEvent(event)
-        self.focus_lost.emit()
-
-
-class FrameStrip(QListWidget):
-    """A row of small thumbnails with their times: the frames a model saw."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.setObjectName("CaptionFrameStrip")
-        self.setViewMode(QListWidget.ViewMode.IconMode)
-        self.setFlow(QListWidget.Flow.LeftToRight)
-        self.setWrapping(False)
-        self.setMovement(QListWidget.Movement.Static)
-        self.setResizeMode(QListWidget.ResizeMode.Adjust)
-        self.setIconSize(FRAME_THUMB)
-        self.setSpacing(2)
-        self.setUniformItemSizes(True)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
-        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setFixedHeight(FRAME_THUMB.height() + 40)
-        self.setFrameShape(QFrame.Shape.NoFrame)
-        self._shown: list[FrameThumb] | None = None
-
-    def set_frames(self, thumbs: list[FrameThumb]) -> None:
-        if thumbs is self._shown:
-            return
-        self._shown = thumbs
-        self.clear()
-        for thumb in thumbs:
-            item = QListWidgetItem(thumb.pixmap, format_time(thumb.time_s))
-            item.setToolTip(f"frame {thumb.index} at {thumb.time_s:.3f} s; click to show it "
-                            "in the player")
-            item.setData(Qt.ItemDataRole.UserRole, thumb.index)
-            item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter)
-            self.addItem(item)
-
-    def clear_frames(self) -> None:
-        self._shown = None
-        self.clear()
-
-    @property
-    def times(self) -> list[float]:
-        return [t.time_s for t in self._shown or []]
+# Frames the model saw
 
 
 class FrameThumb(NamedTuple):  # NamedTuples are made faster than dataclasses at import
@@ -235,43 +165,6 @@ def frame_thumbs(frames) -> list[FrameThumb]:
             Qt.TransformationMode.SmoothTransformation)
         thumbs.append(FrameThumb(int(frame.index), float(frame.time_s), pixmap))
     return thumbs
-
-
-class Section(QWidget):
-    """A titled part of the panel that folds away (history, settings)."""
-
-    def __init__(self, title: str, body: QWidget, expanded: bool, parent=None):
-        super().__init__(parent)
-        self.toggle = QToolButton(self)
-        self.toggle.setText(title)
-        self.toggle.setCheckable(True)
-        self.toggle.setChecked(expanded)
-        self.toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.toggle.setAutoRaise(True)
-        self.toggle.setStyleSheet("QToolButton { font-weight: 600; border: none; }")
-        self.summary = QLabel(self)
-        self.summary.setStyleSheet("color: palette(mid);")
-        self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.body = body
-        head = QHBoxLayout()
-        head.setContentsMargins(0, 0, 0, 0)
-        head.addWidget(self.toggle)
-        head.addWidget(self.summary, 1)
-        head.addStretch(0)
-        self.toggle.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(2)
-        layout.addLayout(head)
-        layout.addWidget(body)
-        self.toggle.toggled.connect(self._on_toggled)
-        self._on_toggled(expanded)
-
-    @Slot(bool)
-    def _on_toggled(self, expanded: bool) -> None:
-        self.toggle.setArrowType(Qt.ArrowType.DownArrow if expanded else Qt.ArrowType.RightArrow)
-        self.body.setVisible(expanded)
-        self.summary.setVisible(not expanded)
 
 
 # ---------------------------------------------------------------------------------------
@@ -304,6 +197,24 @@ class CaptionRun:
     @property
     def target(self) -> CaptionTarget | None:
         return self.targets[self.current] if self.current < len(self.targets) else None
+
+
+# The widgets CaptionPanel._build_body makes (the body is built on first use).
+_BODY_WIDGETS = frozenset({
+    "title_label", "state_label", "meta_label", "demo_label", "editor", "count_label",
+    "save_label", "error_label", "frames_label", "frame_strip", "history_list",
+    "restore_button", "history_empty", "history_section", "model_combo", "preset_combo",
+    "prompt_edit", "max_tokens_spin", "sample_check", "temperature_spin", "settings_section",
+    "caption_button", "caption_all_button", "progress_bar", "cancel_button", "progress_row",
+    "live_label",
+})
+
+
+def _make_title_font(label: QLabel) -> None:
+    font = label.font()
+    font.setPointSizeF(font.pointSizeF() * 1.15)
+    font.setWeight(QFont.Weight.DemiBold)
+    label.setFont(font)
 
 
 class CaptionPanel(QWidget):
@@ -342,8 +253,10 @@ class CaptionPanel(QWidget):
         self._api_signals = _ApiSignals(self)
         self._api_signals.loaded.connect(self._on_api_loaded)
 
-        self._build()
-        self._show_nothing()
+        self._body_built = False
+        self._pending_settings: dict | None = None  # restore_settings before the body exists
+        self._build_actions()
+        self._build_empty()
         # The captioner module loads in a pool thread once the window has been painted (its
         # import would take the GIL from the first paint), or after a while if the panel is
         # never shown.
@@ -360,13 +273,90 @@ class CaptionPanel(QWidget):
             when_first_painted(self.window(), self._load_api)
 
     # -- construction -------------------------------------------------------------------
-    def _build(self) -> None:
+    def _build_actions(self) -> None:
+        """The panel's actions, which the window's menus and toolbar show from the start."""
+        self.caption_action = QAction("&Caption Selected Clips", self)
+        self.caption_action.setShortcut(QKeySequence("Ctrl+Return"))
+        self.caption_action.setToolTip("Caption the clips selected in the bin (Ctrl+Enter)")
+        self.caption_action.triggered.connect(self.caption_selected)
+        self.caption_all_action = QAction("Caption All &Uncaptioned", self)
+        self.caption_all_action.setShortcut(QKeySequence("Ctrl+Shift+Return"))
+        self.caption_all_action.setToolTip("Caption every clip in the bin that has no caption yet")
+        self.caption_all_action.triggered.connect(self.caption_uncaptioned)
+        self.cancel_action = QAction("Ca&ncel Captioning", self)
+        self.cancel_action.setEnabled(False)
+        self.cancel_action.triggered.connect(self.cancel)
+        self.save_action = QAction("&Save Caption", self)
+        self.save_action.setShortcut(QKeySequence.StandardKey.Save)
+        self.save_action.triggered.connect(self.commit_edit)
+        self.revert_action = QAction("&Revert Caption Edit", self)
+        self.revert_action.triggered.connect(self.revert_edit)
+
+
+    def _build_empty(self) -> None:
+        """What the panel shows until it first shows a clip: a title and a hint. The body
+        (editor, history, settings, buttons) is built on first use; its widgets' Qt classes
+        then load, not at start-up."""
+        self._empty = QWidget(self)
+        self._empty.setObjectName("CaptionPanelEmpty")
+        title = QLabel("No clip selected", self._empty)
+        title.setObjectName("CaptionClipName")
+        _make_title_font(title)
+        hint = QLabel("Select a clip in the bin to see and edit its caption.\n\nTo caption "
+                      "every clip that has none: Caption › Caption All Uncaptioned "
+                      "(Ctrl+Shift+Enter).", self._empty)
+        hint.setWordWrap(True)
+        hint.setStyleSheet("color: palette(mid);")
+        layout = QVBoxLayout(self._empty)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.setSpacing(5)
+        layout.addWidget(title)
+        layout.addWidget(hint)
+        layout.addStretch(1)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self._empty)
+
+    @property
+    def body_built(self) -> bool:
+        """Whether the panel's body has been built (on first use; see ``_build_empty``)."""
+        return self._body_built
+
+    def __getattr__(self, name: str):
+        # Only for names not found the usual way: a body widget read before the body exists
+        # builds it, so every method may use the widgets as if they had always been there.
+        if name in _BODY_WIDGETS and not self.__dict__.get("_body_built", True):
+            self._build_body()
+            return getattr(self, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def _build_body(self) -> None:
+        from PySide6.QtWidgets import (
+            QCheckBox,
+            QComboBox,
+            QDoubleSpinBox,
+            QFormLayout,
+            QFrame,
+            QHBoxLayout,
+            QListWidget,
+            QPlainTextEdit,
+            QProgressBar,
+            QPushButton,
+            QScrollArea,
+            QSizePolicy,
+            QSpinBox,
+            QToolButton,
+        )
+
+        from studio.ui.caption_widgets import CaptionEdit, FrameStrip, Section, rule
+
+        self._body_built = True
+        self._empty.hide()
+        self.layout().removeWidget(self._empty)
+        self._empty.deleteLater()
         self.title_label = QLabel(self)
         self.title_label.setObjectName("CaptionClipName")
-        font = self.title_label.font()
-        font.setPointSizeF(font.pointSizeF() * 1.15)
-        font.setWeight(QFont.Weight.DemiBold)
-        self.title_label.setFont(font)
+        _make_title_font(self.title_label)
         self.title_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.state_label = QLabel(self)
         self.state_label.setObjectName("CaptionState")
@@ -502,24 +492,6 @@ class CaptionPanel(QWidget):
         form.addRow("", self.temperature_spin)
         self.settings_section = Section("Settings", settings_body, expanded=True, parent=self)
 
-        # Actions and progress.
-        self.caption_action = QAction("&Caption Selected Clips", self)
-        self.caption_action.setShortcut(QKeySequence("Ctrl+Return"))
-        self.caption_action.setToolTip("Caption the clips selected in the bin (Ctrl+Enter)")
-        self.caption_action.triggered.connect(self.caption_selected)
-        self.caption_all_action = QAction("Caption All &Uncaptioned", self)
-        self.caption_all_action.setShortcut(QKeySequence("Ctrl+Shift+Return"))
-        self.caption_all_action.setToolTip("Caption every clip in the bin that has no caption yet")
-        self.caption_all_action.triggered.connect(self.caption_uncaptioned)
-        self.cancel_action = QAction("Ca&ncel Captioning", self)
-        self.cancel_action.setEnabled(False)
-        self.cancel_action.triggered.connect(self.cancel)
-        self.save_action = QAction("&Save Caption", self)
-        self.save_action.setShortcut(QKeySequence.StandardKey.Save)
-        self.save_action.triggered.connect(self.commit_edit)
-        self.revert_action = QAction("&Revert Caption Edit", self)
-        self.revert_action.triggered.connect(self.revert_edit)
-
         self.caption_button = QPushButton("Caption", self)
         self.caption_button.setObjectName("CaptionButton")
         self.caption_button.setDefault(True)
@@ -567,8 +539,7 @@ class CaptionPanel(QWidget):
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(inner)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
+        outer = self.layout()
         outer.addWidget(scroll)
         layout = QVBoxLayout(inner)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -582,7 +553,7 @@ class CaptionPanel(QWidget):
         layout.addWidget(self.frames_label)
         layout.addWidget(self.frame_strip)
         layout.addWidget(self.history_section)
-        layout.addWidget(_rule(self))
+        layout.addWidget(rule(self))
         layout.addWidget(self.settings_section)
         layout.addStretch(0)
         # Always in view, below the scrolling part: the buttons and a running job's progress.
@@ -593,8 +564,15 @@ class CaptionPanel(QWidget):
         bottom.addWidget(self.progress_row)
         bottom.addWidget(self.live_label)
         outer.addLayout(bottom)
+        if self.api is not None:
+            self._fill_presets()
+        if self._pending_settings is not None:
+            self._apply_settings(self._pending_settings)
+            self._pending_settings = None
         self._update_settings_summary()
         self._update_actions()
+        self.selection_changed()
+        self._refresh()
 
     # -- wiring -------------------------------------------------------------------------
     def set_manager(self, manager) -> None:
@@ -622,6 +600,8 @@ class CaptionPanel(QWidget):
     @Slot()
     def selection_changed(self, *_args) -> None:
         """The bin's selection changed: the Caption button says how many clips it takes."""
+        if not self._body_built:
+            return  # the body asks when it is built
         count = len(self._selected_clips())
         self.caption_button.setText(f"Caption {count} clips" if count > 1 else "Caption")
 
@@ -636,6 +616,11 @@ class CaptionPanel(QWidget):
         if self.api is not None:
             return
         self.api = module
+        if self._body_built:
+            self._fill_presets()
+
+    def _fill_presets(self) -> None:
+        module = self.api
         with _blocked(self.preset_combo):
             for key in module.PROMPT_PRESETS:
                 self.preset_combo.addItem(PRESET_TITLES.get(key, key.capitalize()), key)
@@ -663,11 +648,12 @@ class CaptionPanel(QWidget):
         if self.clip is not None and clip is not None and clip.id == self.clip.id:
             self.clip = clip
             return
+        if not self._body_built:
+            if clip is None:
+                return  # the empty view says so already
+            self._build_body()
         self.commit_edit()
         self.clip = clip
-        self._refresh()
-
-    def _show_nothing(self) -> None:
         self._refresh()
 
     def _refresh(self, keep_editor: bool = False) -> None:
@@ -1010,7 +996,10 @@ class CaptionPanel(QWidget):
         self.settings_section.summary.setText(" · ".join(parts))
 
     def save_settings(self, s) -> None:
-        """Into a QSettings."""
+        """Into a QSettings. Before the body is built nothing can have changed: what
+        ``restore_settings`` read stays as it is."""
+        if not self._body_built:
+            return
         s.setValue("caption/model", self.model)
         key = self.preset_combo.currentData() or getattr(self, "_wanted_preset", None)
         if key:
@@ -1024,17 +1013,32 @@ class CaptionPanel(QWidget):
         s.setValue("caption/history_open", self.history_section.toggle.isChecked())
 
     def restore_settings(self, s) -> None:
-        model = s.value("caption/model")
+        """From a QSettings; applied when the body is built if it is not yet."""
+        wanted = {
+            "model": s.value("caption/model"), "preset": s.value("caption/preset"),
+            "prompt": s.value("caption/prompt"),
+            "max_new_tokens": s.value("caption/max_new_tokens", 256, int),
+            "do_sample": s.value("caption/do_sample", False, bool),
+            "temperature": s.value("caption/temperature", 0.7, float),
+            "settings_open": s.value("caption/settings_open", True, bool),
+            "history_open": s.value("caption/history_open", False, bool),
+        }
+        if self._body_built:
+            self._apply_settings(wanted)
+        else:
+            self._pending_settings = wanted
+
+    def _apply_settings(self, wanted: dict) -> None:
+        model = wanted["model"]
         if model and (registry.get(model) is not None or Path(model).is_dir()):
             self.set_model(model)
-        preset = s.value("caption/preset")
-        if preset:
-            self.set_preset(preset, s.value("caption/prompt"))
-        self.max_tokens_spin.setValue(s.value("caption/max_new_tokens", 256, int))
-        self.sample_check.setChecked(s.value("caption/do_sample", False, bool))
-        self.temperature_spin.setValue(s.value("caption/temperature", 0.7, float))
-        self.settings_section.toggle.setChecked(s.value("caption/settings_open", True, bool))
-        self.history_section.toggle.setChecked(s.value("caption/history_open", False, bool))
+        if wanted["preset"]:
+            self.set_preset(wanted["preset"], wanted["prompt"])
+        self.max_tokens_spin.setValue(wanted["max_new_tokens"])
+        self.sample_check.setChecked(wanted["do_sample"])
+        self.temperature_spin.setValue(wanted["temperature"])
+        self.settings_section.toggle.setChecked(wanted["settings_open"])
+        self.history_section.toggle.setChecked(wanted["history_open"])
 
     # -- captioning -----------------------------------------------------------------------
     @Slot()
@@ -1372,11 +1376,12 @@ class CaptionPanel(QWidget):
         has_manager = self.manager is not None
         self.caption_action.setEnabled(has_manager)
         self.caption_all_action.setEnabled(has_manager)
-        self.caption_button.setEnabled(has_manager)
-        self.caption_all_button.setEnabled(has_manager)
         self.cancel_action.setEnabled(bool(self._runs))
-        self.cancel_button.setEnabled(bool(self._runs))
         self.save_action.setEnabled(self.clip is not None)
+        if self._body_built:
+            self.caption_button.setEnabled(has_manager)
+            self.caption_all_button.setEnabled(has_manager)
+            self.cancel_button.setEnabled(bool(self._runs))
 
     # -- shutdown -------------------------------------------------------------------------
     def shutdown(self) -> None:
@@ -1385,13 +1390,6 @@ class CaptionPanel(QWidget):
         self.commit_edit()
         self._api_requested = True  # no load starts from now on
         self._pool.waitForDone(5000)
-
-
-def _rule(parent) -> QFrame:
-    line = QFrame(parent)
-    line.setFrameShape(QFrame.Shape.HLine)
-    line.setStyleSheet("color: palette(midlight);")
-    return line
 
 
 class _blocked:
@@ -1405,4 +1403,3 @@ class _blocked:
 
     def __exit__(self, *exc):
         self._widget.blockSignals(self._old)
-

@@ -23,6 +23,7 @@ def test_exit_after_show_prints_startup_seconds_and_imports_no_ml_stack(tmp_path
         "from studio.cli import main\n"
         "rc = main(['--exit-after-show'])\n"
         "heavy = [m for m in ('torch', 'diffusers', 'transformers') if m in sys.modules]\n"
+        "print('CAPTION BODY', 'studio.ui.caption_widgets' in sys.modules)\n"
         "print('HEAVY', heavy)\n"
         "sys.exit(rc)\n"
     )
@@ -33,6 +34,8 @@ def test_exit_after_show_prints_startup_seconds_and_imports_no_ml_stack(tmp_path
     seconds = float(lines[0])
     assert 0 < seconds < 60
     assert lines[-1] == "HEAVY []"
+    # Nothing is selected at start-up: the caption panel's body is not built (or loaded).
+    assert lines[-2] == "CAPTION BODY False"
     # The default project was created in the user data folder.
     assert (tmp_path / "xdg_data_home" / "studio" / "default-project" / "project.sqlite").exists()
 

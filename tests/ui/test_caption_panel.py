@@ -10,6 +10,7 @@ import time
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QUndoStack
+from PySide6.QtWidgets import QWidget
 
 from studio.ui.bin_panel import COL_CAPTION, COL_NAME
 from studio.ui.caption_panel import CaptionPanel, format_eta
@@ -470,3 +471,89 @@ def test_caption_settings_are_remembered(qtbot, window, project, tmp_path):
         "custom", "Say what the camera does.", 77, True)
     assert panel.history_section.toggle.isChecked()
     again.close()
+
+
+# --- the body, built on first use ----------------------------------------------------------------
+
+def test_the_window_starts_with_the_panel_empty_and_builds_it_for_the_first_clip(
+        qtbot, window, project, clips):
+    w = window()
+    s = w.settings()
+    s.setValue("caption/max_new_tokens", 99)  # as a person left it, read at the next start
+    s.setValue("caption/settings_open", False)
+    w.close()
+    w = window()
+    panel = w.captions
+    assert not panel.body_built  # nothing selected: a title and a hint, no controls
+    empty = panel.findChild(QWidget, "CaptionPanelEmpty")
+    assert empty is not None and empty.isVisible()
+    assert panel.caption_action.isEnabled() and panel.caption_all_action.isEnabled()
+    qtbot.waitUntil(lambda: panel.api is not None, timeout=20000)
+    assert not panel.body_built  # the presets wait for the body
+
+    w.bin.select_clip(clips[1].id)
+    qtbot.waitUntil(lambda: panel.body_built and panel.title_label.text() == "bravo.mp4",
+                    timeout=5000)
+    assert panel.max_tokens_spin.value() == 99  # the stored settings, applied when built
+    assert not panel.settings_section.toggle.isChecked()
+    assert panel.preset_combo.count() > 1
+    assert panel.caption_button.isEnabled()
+    qtbot.waitUntil(lambda: panel.findChild(QWidget, "CaptionPanelEmpty") is None, timeout=5000)
+    w.close()
+    s = w.settings()
+    assert s.value("caption/max_new_tokens", type=int) == 99
+
+
+def test_settings_stay_as_stored_when_the_panel_was_never_built(qtbot, window, project):
+    w = window()
+    s = w.settings()
+    s.setValue("caption/max_new_tokens", 123)
+    s.setValue("caption/history_open", True)
+    w.close()
+    w = window()
+    assert not w.captions.body_built
+    w.close()  # saves the layout and the panel's settings
+    s = w.settings()
+    assert s.value("caption/max_new_tokens", type=int) == 123
+    assert s.value("caption/history_open", type=bool) is True
+
+
+def test_caption_all_from_the_menu_builds_the_panel_to_show_what_happens(qtbot, project, clips):
+    panel = CaptionPanel(project)  # no model manager: captioning is not available
+    qtbot.addWidget(panel)
+    panel.show()
+    assert not panel.body_built
+    panel.caption_all_action.setEnabled(True)
+    panel.caption_all_action.trigger()
+    assert panel.body_built
+    qtbot.waitUntil(panel.error_label.isVisible, timeout=5000)  # the new body shows next
+    assert "no model manager" in panel.error_label.text()
+    assert panel.title_label.text() == "No clip selected"
+    panel.shutdown()
+
+
+def test_the_body_widgets_listed_are_the_ones_the_body_makes(qtbot, project):
+    """Reading one of them before the body exists builds it (CaptionPanel.__getattr__): the
+    list must name every widget the body makes, and nothing else."""
+    from studio.ui.caption_panel import _BODY_WIDGETS
+
+    panel = CaptionPanel(project)
+    qtbot.addWidget(panel)
+    before = set(vars(panel))
+    assert not panel.body_built and not (before & _BODY_WIDGETS)
+    panel._build_body()
+    made = {name for name, value in vars(panel).items()
+            if name not in before and isinstance(value, QWidget)}
+    assert made == _BODY_WIDGETS
+    with pytest.raises(AttributeError):
+        panel.no_such_widget  # noqa: B018 -- other names are not found, as usual
+    panel.shutdown()
+
+
+def test_reading_a_body_widget_first_builds_the_body(qtbot, project):
+    panel = CaptionPanel(project)
+    qtbot.addWidget(panel)
+    assert not panel.body_built
+    assert panel.editor.isReadOnly()  # built on the read, showing "no clip"
+    assert panel.body_built
+    panel.shutdown()
