@@ -65,18 +65,20 @@ def mark_own_modules() -> list[str]:
     table = getattr(feature, "pyside_feature_dict", None)
     if not isinstance(table, dict):
         return []
-    root = Path(__import__("studio").__file__).parent
     marked = []
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = [d for d in dirs if not d.startswith(("__", "."))]  # __pycache__, not packages
-        package = ".".join(Path(folder).relative_to(root.parent).parts)
-        for file in files:
-            if not file.endswith(".py"):
+    packages = [("studio", os.path.dirname(__import__("studio").__file__))]
+    while packages:
+        package, folder = packages.pop()
+        for entry in os.scandir(folder):
+            name = entry.name
+            if not name.endswith(".py"):  # a subpackage (not __pycache__ nor icon folders)?
+                if entry.is_dir() and os.path.isfile(os.path.join(entry.path, "__init__.py")):
+                    packages.append((f"{package}.{name}", entry.path))
                 continue
-            name = package if file == "__init__.py" else f"{package}.{file[:-3]}"
-            if name not in table:
-                table[name] = 0 if name.startswith("studio.ui.") else -1
-                marked.append(name)
+            module = package if name == "__init__.py" else f"{package}.{name[:-3]}"
+            if module not in table:
+                table[module] = 0 if module.startswith("studio.ui.") else -1
+                marked.append(module)
     return marked
 
 
