@@ -443,6 +443,8 @@ class PlayerPanel(QWidget):
         self.timecode_button.clicked.connect(self.toggle_timecode_style)
         self.frame_label = QLabel(self.controls)
         self.frame_label.setToolTip("Frame index (counting from 0) / frame count")
+        self._frame_label_digits = 0
+        self._fit_frame_label(0)
         self.in_out_label = ElidedLabel(self.controls)
         self.in_out_label.setToolTip("In and out points (I, O; Alt+X clears them)")
 
@@ -1007,6 +1009,17 @@ class PlayerPanel(QWidget):
         self.play_action.setIcon(self._icon_pause if playing else self._icon_play)
         self.play_action.setToolTip(f"{'Pause' if playing else 'Play'} (Space)")
 
+    def _fit_frame_label(self, frame_count: int) -> None:
+        """Make the frame counter as wide as the widest count it shows for ``frame_count``
+        frames (3 digits at least), so the transport bar, and the docks beside the player,
+        keep their widths while a clip plays; a clip under 1000 frames changes nothing."""
+        digits = max(3, len(str(frame_count)))
+        if digits != self._frame_label_digits:
+            self._frame_label_digits = digits
+            widest = "8" * digits
+            self.frame_label.setMinimumWidth(
+                self.frame_label.fontMetrics().horizontalAdvance(f"frame {widest} / {widest}"))
+
     def _refresh_position(self) -> None:
         n = self._frame_count
         if self._path is None or n <= 0:
@@ -1021,6 +1034,7 @@ class PlayerPanel(QWidget):
             self.timecode_button.setToolTip(
                 f"Duration {format_timecode(n, self._fps, self._timecode_style)}. "
                 "Click to switch between milliseconds and frames")
+        self._fit_frame_label(n)
         self.frame_label.setText(f"frame {self._position} / {n}")
 
     def _refresh(self) -> None:

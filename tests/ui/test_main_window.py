@@ -140,3 +140,43 @@ def test_keys_drive_the_player_from_the_start_and_after_a_click_on_the_picture(q
     qtbot.waitUntil(lambda: player.position == 1, timeout=10000)
     assert window.bin.filter_box.text() == ""
     project.close()
+
+
+def test_the_docks_keep_their_widths_when_a_clip_opens_and_plays(qtbot, tmp_path, windows):
+    """The player's transport bar does not grow with its texts ("frame 9 / 24" to "frame 10 /
+    24"): the window kept the player at its minimum width and narrowed both docks instead, at
+    the first clip and again as the frame number got a digit."""
+    (tmp_path / "media").mkdir()
+    clip_path = make_video(tmp_path / "media" / "walk.mp4", width=96, height=64, frames=120,
+                           fps=24)
+    project = Project(tmp_path / "project")
+    project.import_file(clip_path)
+    window = windows(project)
+    window.resize(1280, 800)
+    qtbot.waitUntil(lambda: window.bin_dock.width() > 0, timeout=5000)
+    QApplication.processEvents()
+    widths = (window.bin_dock.width(), window.caption_dock.width())
+    window.bin.select_clip(project.clips()[0].id)
+    player = window.player
+    qtbot.waitUntil(lambda: player.clip_id is not None and player.position == 0, timeout=10000)
+    for target in (9, 10, 100, 119):
+        player.seek(target)
+        qtbot.waitUntil(lambda t=target: player.position == t, timeout=10000)
+        QApplication.processEvents()
+        assert (window.bin_dock.width(), window.caption_dock.width()) == widths, target
+
+    # A clip of 1000 frames or more may take a little width when it opens, then keeps it.
+    long_path = make_video(tmp_path / "media" / "long.mp4", width=32, height=32, frames=1200,
+                           fps=24, preset="ultrafast")
+    long_clip = project.import_file(long_path)[0]
+    window.bin.reload()
+    window.bin.select_clip(long_clip.id)
+    qtbot.waitUntil(lambda: player.clip_id == long_clip.id and player.position == 0,
+                    timeout=10000)
+    QApplication.processEvents()
+    widths = (window.bin_dock.width(), window.caption_dock.width())
+    for target in (9, 10, 100, 1000, 1199):
+        player.seek(target)
+        qtbot.waitUntil(lambda t=target: player.position == t, timeout=10000)
+        QApplication.processEvents()
+        assert (window.bin_dock.width(), window.caption_dock.width()) == widths, target
