@@ -435,7 +435,8 @@ class BinPanel(QWidget):
         self.view.customContextMenuRequested.connect(self._on_context_menu)
 
         self.empty_hint = QLabel(
-            "Drop video files, GIFs, images or whole folders here\nor use File › Import (Ctrl+I)", self)
+            "Drop video files, GIFs, images or whole folders here, or use File › Import (Ctrl+I)",
+            self)
         self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_hint.setWordWrap(True)  # or its one long line sets the whole window's minimum width
         self.empty_hint.setObjectName("BinEmptyHint")
