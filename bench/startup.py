@@ -1,4 +1,5 @@
-"""Start-up: `studio --exit-after-show` against a bare PySide6 QMainWindow, both offscreen.
+"""Start-up: `studio --exit-after-show` against a bare PySide6 QMainWindow, both offscreen on
+a 1920x1080 screen, each window 1280x800 at its first paint (checked before timing).
 
 Each side reports the seconds from its own process start to its window shown and painted once
 (the same clock and the same first-paint hook, studio.ui.first_paint), alternating runs so
@@ -13,6 +14,7 @@ under bench/out/), so the first paint shows N rows in the bin, as a person's pro
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -33,6 +35,25 @@ when_first_painted(w, lambda: (print(f"{process_age_s():.3f}"), app.quit()))
 w.show()
 app.exec()
 """
+
+# Each side's window size at its first paint, to check that both paint the same area.
+SIZE_OF_STUDIO = r"""
+import sys
+import studio.ui.first_paint as first_paint
+hook = first_paint.when_first_painted
+first_paint.when_first_painted = lambda w, call: hook(
+    w, lambda: (print(f"{w.width()}x{w.height()}", file=sys.stderr), call()))
+from studio.cli import main
+sys.exit(main(["--exit-after-show"]))
+"""
+SIZE_OF_BASELINE = BASELINE.replace('print(f"{process_age_s():.3f}")',
+                                    'print(f"{w.width()}x{w.height()}", file=sys.stderr)')
+
+
+def window_size(script: str, env: dict) -> str:
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         env=env, check=True, timeout=120)
+    return next(line for line in out.stderr.splitlines() if "x" in line and line[0].isdigit())
 
 
 def clip_files(count: int) -> list[Path]:
@@ -58,7 +79,14 @@ def main() -> int:
                         help="videos imported into the default project before timing")
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="studio-bench-"))
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    # A screen that holds both 1280x800 windows: on the offscreen platform's default 800x800
+    # screen, restoring Studio's saved geometry shrank its window to fit (880x774), so it
+    # painted less than the bare window did.
+    screens = home / "screens.json"
+    screens.write_text(json.dumps({"screens": [{
+        "name": "bench", "x": 0, "y": 0, "width": 1920, "height": 1080,
+        "logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}]}))
+    env = dict(os.environ, QT_QPA_PLATFORM=f"offscreen:configfile={screens}")
     # An installed program runs from bytecode; with PYTHONDONTWRITEBYTECODE set (as on some dev
     # machines) every start would recompile Studio's modules, which the baseline does not have.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -74,6 +102,11 @@ def main() -> int:
     if files and not first[1].startswith(f"Imported {len(files)} new"):
         raise SystemExit(f"importing the clips failed: {first[1:]}")
     run(baseline_cmd, env)
+    sizes = window_size(SIZE_OF_STUDIO, env), window_size(SIZE_OF_BASELINE, env)
+    if sizes[0] != sizes[1]:
+        raise SystemExit(f"the windows differ in size at their first paint: Studio {sizes[0]}, "
+                         f"bare {sizes[1]}")
+    print(f"both windows {sizes[0]} at their first paint")
     studio, baseline = [], []
     for _ in range(args.runs):
         studio.append(run(studio_cmd, env))
