@@ -67,18 +67,9 @@ def clip_files(count: int) -> list[Path]:
             for i in range(count)]
 
 
-def run(cmd: list[str], env: dict) -> float:
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True, timeout=120)
-    return float(out.stdout.strip().splitlines()[0])
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--clips", type=int, default=0,
-                        help="videos imported into the default project before timing")
-    args = parser.parse_args()
-    home = Path(tempfile.mkdtemp(prefix="studio-bench-"))
+def bench_env(home: Path) -> dict:
+    """The environment both sides run in: offscreen, a fresh user data/config/cache folder under
+    ``home``, and from bytecode."""
     # A screen that holds both 1280x800 windows: on the offscreen platform's default 800x800
     # screen, restoring Studio's saved geometry shrank its window to fit (880x774), so it
     # painted less than the bare window did.
@@ -93,20 +84,41 @@ def main() -> int:
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "studio")], check=True)
     for var in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"):
         env[var] = str(home / var.lower())
-    studio_cmd = [sys.executable, "-m", "studio", "--exit-after-show"]
-    baseline_cmd = [sys.executable, "-c", BASELINE]
-    # The first run creates the default project (and imports the clips); not timed.
-    files = [str(p) for p in clip_files(args.clips)]
-    first = subprocess.run(studio_cmd + files, capture_output=True, text=True, env=env,
-                           check=True, timeout=300).stdout.splitlines()
+    return env
+
+
+def prepare(env: dict, clips: int) -> None:
+    """The untimed first runs: Studio's creates the default project (importing ``clips``
+    videos) and saves its layout; then both windows are checked to be the same size."""
+    files = [str(p) for p in clip_files(clips)]
+    first = subprocess.run([sys.executable, "-m", "studio", "--exit-after-show", *files],
+                           capture_output=True, text=True, env=env, check=True,
+                           timeout=300).stdout.splitlines()
     if files and not first[1].startswith(f"Imported {len(files)} new"):
         raise SystemExit(f"importing the clips failed: {first[1:]}")
-    run(baseline_cmd, env)
+    run([sys.executable, "-c", BASELINE], env)
     sizes = window_size(SIZE_OF_STUDIO, env), window_size(SIZE_OF_BASELINE, env)
     if sizes[0] != sizes[1]:
         raise SystemExit(f"the windows differ in size at their first paint: Studio {sizes[0]}, "
                          f"bare {sizes[1]}")
     print(f"both windows {sizes[0]} at their first paint")
+
+
+def run(cmd: list[str], env: dict) -> float:
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True, timeout=120)
+    return float(out.stdout.strip().splitlines()[0])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--clips", type=int, default=0,
+                        help="videos imported into the default project before timing")
+    args = parser.parse_args()
+    env = bench_env(Path(tempfile.mkdtemp(prefix="studio-bench-")))
+    studio_cmd = [sys.executable, "-m", "studio", "--exit-after-show"]
+    baseline_cmd = [sys.executable, "-c", BASELINE]
+    prepare(env, args.clips)
     studio, baseline = [], []
     for _ in range(args.runs):
         studio.append(run(studio_cmd, env))
