@@ -27,7 +27,6 @@ from PySide6.QtGui import (
     QIcon,
     QImage,
     QKeySequence,
-    QPainter,
     QPixmap,
     QStandardItem,
     QStandardItemModel,
@@ -50,14 +49,16 @@ from PySide6.QtWidgets import (
 from studio.core.library import Clip, Project
 from studio.ui.edits import RemoveClipsCommand
 from studio.ui.media_workers import (
+    THUMB_H,
+    THUMB_W,
     CancelToken,
     ImportSignals,
     ImportTask,
     ThumbnailSignals,
     ThumbnailTask,
+    thumbnail_pixmap,
 )
 
-THUMB_W, THUMB_H = 96, 54
 THUMB_MAX_SIDE = 192  # cached at twice the shown size, for high-DPI screens
 THUMBNAILS_FALLBACK_MS = 1000  # the stored clips' thumbnails start after this if no paint came
 # "Caption" came later: appended so saved column indices keep their meaning, and moved to
@@ -604,14 +605,7 @@ class BinPanel(QWidget):
 
     @Slot(int, QImage)
     def _on_thumbnail(self, clip_id: int, image: QImage) -> None:
-        scaled = image.scaled(THUMB_W, THUMB_H, Qt.AspectRatioMode.KeepAspectRatio,
-                              Qt.TransformationMode.SmoothTransformation)
-        canvas = QPixmap(THUMB_W, THUMB_H)
-        canvas.fill(QColor(20, 20, 22))
-        painter = QPainter(canvas)
-        painter.drawImage((THUMB_W - scaled.width()) // 2, (THUMB_H - scaled.height()) // 2, scaled)
-        painter.end()
-        self.model.set_thumbnail(clip_id, canvas)
+        self.model.set_thumbnail(clip_id, thumbnail_pixmap(image))
 
     @Slot(int, str)
     def _on_thumbnail_failed(self, clip_id: int, message: str) -> None:

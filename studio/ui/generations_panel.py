@@ -28,7 +28,6 @@ from PySide6.QtGui import (
     QColor,
     QDesktopServices,
     QImage,
-    QPainter,
     QPixmap,
     QStandardItem,
     QStandardItemModel,
@@ -49,10 +48,15 @@ from studio.inference.registry import (  # a light module (no torch)
     DEMO_LABEL,
     DEMO_PREFIX,
 )
-from studio.ui.media_workers import ThumbnailSignals, ThumbnailTask
+from studio.ui.media_workers import (
+    THUMB_H,
+    THUMB_W,
+    ThumbnailSignals,
+    ThumbnailTask,
+    thumbnail_pixmap,
+)
 
 THUMB_MAX_SIDE = 192
-THUMB_W, THUMB_H = 96, 54
 PROMPT_CHARS = 80
 COLUMNS = ("Video", "Prompt", "Model", "Seed", "Size", "Created", "Warp error", "Flicker")
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -374,15 +378,7 @@ class GenerationsPanel(QWidget):
 
     @Slot(int, QImage)
     def _on_thumbnail(self, generation_id: int, image: QImage) -> None:
-        scaled = image.scaled(THUMB_W, THUMB_H, Qt.AspectRatioMode.KeepAspectRatio,
-                              Qt.TransformationMode.SmoothTransformation)
-        canvas = QPixmap(THUMB_W, THUMB_H)
-        canvas.fill(QColor(20, 20, 22))
-        painter = QPainter(canvas)
-        painter.drawImage((THUMB_W - scaled.width()) // 2, (THUMB_H - scaled.height()) // 2,
-                          scaled)
-        painter.end()
-        self._thumbs[generation_id] = canvas
+        canvas = self._thumbs[generation_id] = thumbnail_pixmap(image)
         row = self._row_of(generation_id)
         if row >= 0:
             self.model.item(row, 0).setData(canvas, Qt.ItemDataRole.DecorationRole)

@@ -12,12 +12,27 @@ import threading
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRunnable, Signal
-from PySide6.QtGui import QImage
+from PySide6.QtCore import QObject, QRunnable, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 
 from studio.core.cancel import CancelToken
 from studio.core.media import MEDIA_EXTENSIONS, MediaError
 from studio.ui.frame_decoder import rgb_to_qimage
+
+THUMB_W, THUMB_H = 96, 54  # a row's picture in the bin and the generations list
+
+
+def thumbnail_pixmap(image: QImage) -> QPixmap:
+    """GUI thread: ``image`` (a ``ThumbnailTask``'s) scaled to fit THUMB_W x THUMB_H, centred
+    on a dark canvas of that size, so every row's picture has the same shape."""
+    scaled = image.scaled(THUMB_W, THUMB_H, Qt.AspectRatioMode.KeepAspectRatio,
+                          Qt.TransformationMode.SmoothTransformation)
+    canvas = QPixmap(THUMB_W, THUMB_H)
+    canvas.fill(QColor(20, 20, 22))
+    painter = QPainter(canvas)
+    painter.drawImage((THUMB_W - scaled.width()) // 2, (THUMB_H - scaled.height()) // 2, scaled)
+    painter.end()
+    return canvas
 
 
 def scan_paths(paths: list[str]) -> tuple[list[str], int]:
