@@ -22,16 +22,15 @@ import os
 import statistics
 import sys
 import time
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.media import write_h264
 from studio.core import metrics
 from studio.core.frames import FrameReader, ReducedFrame
 
@@ -41,30 +40,22 @@ WIDTH, HEIGHT, FRAMES, FPS = 768, 512, 121, 24
 def make_video(path: Path) -> Path:
     if path.exists():
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part.mp4")
     rng = np.random.default_rng(0)
     pad_x, pad_y = 3 * FRAMES + 16, 2 * FRAMES + 16
     small = rng.integers(0, 256, ((HEIGHT + pad_y) // 16 + 1, (WIDTH + pad_x) // 16 + 1, 3),
                          dtype=np.uint8)
     texture = cv2.resize(small, (small.shape[1] * 16, small.shape[0] * 16),
                          interpolation=cv2.INTER_CUBIC)
-    with av.open(str(tmp), "w") as out:
-        stream = out.add_stream("libx264", rate=FPS, options={"preset": "medium", "crf": "20"})
-        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+
+    def pictures():
         for i in range(FRAMES):
             x0, y0 = 3 * (FRAMES - i), 2 * (FRAMES - i)  # the window moves up-left: content
             img = np.ascontiguousarray(texture[y0:y0 + HEIGHT, x0:x0 + WIDTH])  # moves down-right
             sx, sy = 40 + 5 * i, 300 - 2 * i
             img[sy:sy + 80, sx:sx + 80] = (230, 200, 40)
-            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
-            frame.pts, frame.time_base = i, Fraction(1, FPS)
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    tmp.replace(path)
-    return path
+            yield img
+
+    return write_h264(path, pictures(), WIDTH, HEIGHT, FPS, {"preset": "medium", "crf": "20"})
 
 
 def timed(work) -> tuple[float, float, object]:
