@@ -56,6 +56,12 @@ def app_icon_svg() -> Traversable:
     return resource("icons", "studio.svg")
 
 
+def app_icon_png_parts(size: int) -> tuple[str, ...]:
+    """Where the application icon rendered at ``size`` x ``size`` (one of ``ICON_SIZES``) is,
+    for ``resource``, ``file_path`` and ``read_bytes``."""
+    return ("icons", "hicolor", f"{size}x{size}", "apps", "studio.png")
+
+
 def app_icon_png(size: int) -> Traversable:
     """The application icon rendered at ``size`` x ``size`` (one of ``ICON_SIZES``)."""
-    return resource("icons", "hicolor", f"{size}x{size}", "apps", "studio.png")
+    return resource(*app_icon_png_parts(size))

@@ -25,8 +25,8 @@ import sys
 from pathlib import Path
 
 GC_FALLBACK_MS = 3000  # the collector comes back even if the window is never painted
-# Loaded before PySide6 with the project (see above): the caption panel's model list, the
-# toolbar's icon files (through importlib.resources), the workers' cancel tokens.
+# Loaded before PySide6 with the project (see above): the caption panel's model list, where
+# the icon files are (studio.resources), the workers' cancel tokens.
 PURE_PYTHON_NEEDED_BY_THE_WINDOW = ("studio.core.cancel", "studio.inference.registry",
                                     "studio.resources")
 

@@ -74,17 +74,17 @@ def app_icon() -> QIcon:
     """Studio's icon at every rendered size, read from the package (studio.resources)."""
     global _ICON
     if _ICON is None:
-        from studio.resources import ICON_SIZES, app_icon_png, file_path
+        from studio.resources import ICON_SIZES, app_icon_png_parts, file_path, read_bytes
 
         icon = QIcon()
         for size in ICON_SIZES:
-            path = file_path("icons", "hicolor", f"{size}x{size}", "apps", "studio.png")
+            parts = app_icon_png_parts(size)
+            path = file_path(*parts)
             if path is not None:  # a file on disk: QIcon reads it when that size is drawn
                 icon.addFile(path, QSize(size, size))
                 continue
-            png = app_icon_png(size)  # inside an archive: read now
-            pixmap = QPixmap()
-            if pixmap.loadFromData(png.read_bytes(), "PNG"):
+            pixmap = QPixmap()  # inside an archive: read now
+            if pixmap.loadFromData(read_bytes(*parts), "PNG"):
                 icon.addPixmap(pixmap)
         _ICON = icon
     return QIcon(_ICON)
