@@ -42,6 +42,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
+    QBoxLayout,
     QHBoxLayout,
     QLabel,
     QSizePolicy,
@@ -382,6 +383,67 @@ class _FocusedWidgetKeys(QObject):
         return False
 
 
+class TransportBar(QWidget):
+    """The player's controls in one row when the player is wide enough for it, else in two:
+    playback and time above, in/out points and overlays below. Its minimum width is the
+    two-row one, so the window can give the docks beside the player the widths they ask for;
+    a wider player gets the single row back."""
+
+    GROUP_SPACING = 12  # between the playback and the in/out groups, in one row
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.playback_row = QWidget(self)
+        self.marks_row = QWidget(self)
+        self._rows = QBoxLayout(QBoxLayout.Direction.LeftToRight, self)
+        self._rows.setContentsMargins(6, 2, 6, 4)
+        self._rows.setSpacing(self.GROUP_SPACING)
+        self._rows.addWidget(self.playback_row)
+        self._rows.addWidget(self.marks_row, 1)
+
+    def is_wrapped(self) -> bool:
+        """Whether the controls are in two rows."""
+        return self._rows.direction() == QBoxLayout.Direction.TopToBottom
+
+    def one_row_width(self) -> int:
+        """The narrowest width that holds every control in one row."""
+        margins = self._rows.contentsMargins()
+        return (margins.left() + self.playback_row.minimumSizeHint().width()
+                + self.GROUP_SPACING + self.marks_row.minimumSizeHint().width()
+                + margins.right())
+
+    def minimumSizeHint(self) -> QSize:
+        margins = self._rows.contentsMargins()
+        width = max(self.playback_row.minimumSizeHint().width(),
+                    self.marks_row.minimumSizeHint().width())
+        return QSize(margins.left() + width + margins.right(),
+                     super().minimumSizeHint().height())
+
+    def event(self, event: QEvent) -> bool:
+        # A control's text or size changed (a longer clip's frame counter): one row may no
+        # longer fit, or fit again, at the same width.
+        if event.type() == QEvent.Type.LayoutRequest:
+            self._fit(self.width())
+        return super().event(event)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        self._fit(event.size().width())
+        super().resizeEvent(event)
+
+    def _fit(self, width: int) -> None:
+        wrap = width < self.one_row_width()
+        if wrap == self.is_wrapped():
+            return
+        self._rows.setDirection(QBoxLayout.Direction.TopToBottom if wrap
+                                else QBoxLayout.Direction.LeftToRight)
+        # two rows: the playback row keeps its natural width, on the left
+        self._rows.setAlignment(self.playback_row,
+                                Qt.AlignmentFlag.AlignLeft if wrap else Qt.AlignmentFlag(0))
+        self._rows.setSpacing(0 if wrap else self.GROUP_SPACING)
+        self._rows.activate()  # place the controls now, not a frame later
+        self.updateGeometry()  # and ask the panel for the new height
+
+
 class PlayerPanel(QWidget):
     """Plays the clip chosen in the bin. See ``set_clip`` and ``actions``."""
 
@@ -429,7 +491,7 @@ class PlayerPanel(QWidget):
         self.timeline.scrub_finished.connect(self._on_scrub_finished)
 
         # The transport bar is dark like the video and the timeline, whatever the app palette.
-        self.controls = QWidget(self)
+        self.controls = TransportBar(self)
         self.controls.setAutoFillBackground(True)
         self.controls.setPalette(dark_palette(self.controls.palette()))
 
@@ -506,25 +568,27 @@ class PlayerPanel(QWidget):
                 b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
             return b
 
-        transport = QHBoxLayout(self.controls)
-        transport.setContentsMargins(6, 2, 6, 4)
-        transport.setSpacing(2)
+        playback = QHBoxLayout(self.controls.playback_row)
+        playback.setContentsMargins(0, 0, 0, 0)
+        playback.setSpacing(2)
         for action in (self.to_start_action, self.step_back_action, self.play_action,
                        self.step_forward_action, self.to_end_action):
-            transport.addWidget(button(action))
-        transport.addSpacing(8)
-        transport.addWidget(self.timecode_button)
-        transport.addSpacing(6)
-        transport.addWidget(self.frame_label)
-        transport.addSpacing(12)
-        transport.addWidget(self.in_out_label, 1)
-        transport.addSpacing(6)
-        transport.addWidget(button(self.set_in_action, "In"))
-        transport.addWidget(button(self.set_out_action, "Out"))
-        transport.addWidget(button(self.clear_in_out_action, "Clear"))
-        transport.addSpacing(4)
-        transport.addWidget(button(self.loop_action))
-        transport.addWidget(button(self.flow_overlay_action, "Flow"))
+            playback.addWidget(button(action))
+        playback.addSpacing(8)
+        playback.addWidget(self.timecode_button)
+        playback.addSpacing(6)
+        playback.addWidget(self.frame_label)
+        marks = QHBoxLayout(self.controls.marks_row)
+        marks.setContentsMargins(0, 0, 0, 0)
+        marks.setSpacing(2)
+        marks.addWidget(self.in_out_label, 1)
+        marks.addSpacing(6)
+        marks.addWidget(button(self.set_in_action, "In"))
+        marks.addWidget(button(self.set_out_action, "Out"))
+        marks.addWidget(button(self.clear_in_out_action, "Clear"))
+        marks.addSpacing(4)
+        marks.addWidget(button(self.loop_action))
+        marks.addWidget(button(self.flow_overlay_action, "Flow"))
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from studio.core.library import Project
+from studio.ui.bin_panel import COLUMNS
 from studio.ui.main_window import MainWindow
 from tests.media_factory import make_video
 from tests.ui.test_bin import drop_paths
@@ -140,6 +141,26 @@ def test_keys_drive_the_player_from_the_start_and_after_a_click_on_the_picture(q
     qtbot.waitUntil(lambda: player.position == 1, timeout=10000)
     assert window.bin.filter_box.text() == ""
     project.close()
+
+
+def test_the_docks_get_the_widths_they_ask_for_at_1280_px(qtbot, tmp_path, windows):
+    """At 1280 px the player's one-row transport bar (about 620 px at least) took width from
+    both docks: the bin got 351 px of 440 and its Caption column was cut off. The bar now
+    wraps into two rows instead."""
+    project = Project(tmp_path / "project")
+    project.import_file(make_video(tmp_path / "walk.mp4", width=96, height=64, frames=4))
+    window = windows(project)
+    window.resize(1280, 800)
+    view = window.bin.view
+    qtbot.waitUntil(lambda: window.width() == 1280 and view.isVisible()
+                    and view.viewport().width() > 300, timeout=5000)
+    QApplication.processEvents()
+    assert (window.bin_dock.width(), window.caption_dock.width()) == (440, 380)
+    assert window.player.controls.is_wrapped()
+    header = view.horizontalHeader()
+    caption_column = COLUMNS.index("Caption")
+    assert header.sectionViewportPosition(caption_column) + header.sectionSize(caption_column) \
+        <= view.viewport().width()
 
 
 def test_the_docks_keep_their_widths_when_a_clip_opens_and_plays(qtbot, tmp_path, windows):

@@ -175,6 +175,83 @@ def test_empty_player_shows_placeholder(panel):
     assert not panel.is_playing
 
 
+def _buttons_by_text(panel) -> dict:
+    from PySide6.QtWidgets import QToolButton
+
+    return {b.defaultAction().text(): b for b in panel.controls.findChildren(QToolButton)
+            if b.defaultAction() is not None}
+
+
+def _fully_shown(widget) -> bool:
+    """Inside the transport bar, at least as large as it asks to be."""
+    bar = widget.parentWidget().parentWidget()
+    top_left = widget.mapTo(bar, QPoint(0, 0))
+    least = widget.minimumSizeHint()
+    return (widget.isVisible() and widget.width() >= least.width()
+            and widget.height() >= least.height()
+            and top_left.x() >= 0 and top_left.x() + widget.width() <= bar.width()
+            and top_left.y() + widget.height() <= bar.height())
+
+
+def _rows_of(bar, widgets) -> list[list]:
+    """The widgets grouped into rows: a widget starts a new row when it lies wholly below
+    the ones before it."""
+    rows: list[list] = []
+    bottom = -1
+    for widget in sorted(widgets, key=lambda w: w.mapTo(bar, QPoint(0, 0)).y()):
+        top = widget.mapTo(bar, QPoint(0, 0)).y()
+        if top >= bottom:
+            rows.append([])
+        rows[-1].append(widget)
+        bottom = max(bottom, top + widget.height())
+    return rows
+
+
+def test_the_transport_bar_wraps_into_two_rows_when_narrow(loaded, qtbot):
+    """The transport bar's one row asked about 620 px, which the window took from the docks
+    beside the player (the bin's Caption column was cut off at 1280 px wide). Narrower than
+    one row, it shows two; wider again, one."""
+    panel, bar = loaded, loaded.controls
+    assert bar.minimumSizeHint().width() < bar.one_row_width() - 150
+    assert panel.minimumSizeHint().width() == bar.minimumSizeHint().width()
+
+    def rows(width: int) -> set[int]:
+        buttons = _buttons_by_text(panel)
+        controls = [*buttons.values(), panel.timecode_button, panel.frame_label]
+        panel.resize(width, 500)
+        # every control whole, once the bar has its new width and height
+        qtbot.waitUntil(lambda: bar.width() == width and all(map(_fully_shown, controls)),
+                        timeout=WAIT_MS)
+        return _rows_of(bar, buttons.values())
+
+    assert len(rows(bar.one_row_width() + 40)) == 1 and not bar.is_wrapped()
+    one_row_height = bar.height()
+    narrow = rows(bar.minimumSizeHint().width())
+    assert len(narrow) == 2 and bar.is_wrapped()
+    assert bar.height() > one_row_height
+    buttons = _buttons_by_text(panel)
+    assert buttons["Play"].y() < buttons["Set in point"].mapTo(bar, QPoint(0, 0)).y()
+    assert len(rows(bar.one_row_width())) == 1 and not bar.is_wrapped()
+    assert len(rows(bar.one_row_width() - 1)) == 2
+
+
+def test_a_longer_clip_may_wrap_the_transport_bar_at_the_same_width(panel, qtbot, tmp_path):
+    """The frame counter widens for a clip of 1000 frames or more: at a width that held one
+    row just so, the bar wraps instead of cutting a control off."""
+    long_path = make_video(tmp_path / "long.mp4", width=32, height=32, frames=1000, fps=FPS,
+                           preset="ultrafast")
+    bar = panel.controls
+    width = bar.one_row_width()
+    panel.resize(width, 500)
+    qtbot.waitUntil(lambda: bar.width() == width, timeout=WAIT_MS)
+    assert not bar.is_wrapped()
+    panel.set_clip(1, str(long_path), 1000, FPS, None, None)
+    wait_displayed(qtbot, panel, 0)
+    qtbot.waitUntil(lambda: bar.is_wrapped() and _fully_shown(panel.frame_label),
+                    timeout=WAIT_MS)
+    assert bar.width() == width
+
+
 def test_loads_clip_and_steps_with_arrow_keys(loaded, media, qtbot):
     panel = loaded
     assert_shows_frame(panel, media["video"], 0)
