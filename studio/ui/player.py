@@ -174,7 +174,8 @@ def dark_palette(base: QPalette) -> QPalette:
 
 class ElidedLabel(QLabel):
     """A label that gives up width gracefully: it shows the first of its texts that fits
-    (``set_texts``, longest first), the last one elided, instead of widening the panel."""
+    (``set_texts``, longest first) and asks for the width of the last, the shortest; given
+    less, it shows that one elided."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -193,7 +194,9 @@ class ElidedLabel(QLabel):
         return metrics.elidedText(last, Qt.TextElideMode.ElideRight, self.width())
 
     def minimumSizeHint(self) -> QSize:
-        return QSize(0, super().minimumSizeHint().height())
+        shortest = self._texts[-1] if self._texts else ""
+        return QSize(self.fontMetrics().horizontalAdvance(shortest) + 4 if shortest else 0,
+                     super().minimumSizeHint().height())
 
     def sizeHint(self) -> QSize:
         return QSize(self.fontMetrics().horizontalAdvance(self.text()) + 4,

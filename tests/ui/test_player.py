@@ -235,6 +235,29 @@ def test_the_transport_bar_wraps_into_two_rows_when_narrow(loaded, qtbot):
     assert len(rows(bar.one_row_width() - 1)) == 2
 
 
+def test_the_transport_bar_wraps_before_it_elides_the_in_out_points(loaded, qtbot):
+    """With in/out points set, one row at the width that held the bar before them left the
+    in/out text a few pixels ("00:0..."); the bar now wraps and shows it whole."""
+    panel, bar, label = loaded, loaded.controls, loaded.in_out_label
+    width = bar.one_row_width()
+    panel.resize(width, 500)
+    qtbot.waitUntil(lambda: bar.width() == width and not bar.is_wrapped(), timeout=WAIT_MS)
+    panel.seek(10)
+    qtbot.waitUntil(lambda: panel.position == 10, timeout=WAIT_MS)
+    panel.set_in_point()
+    panel.seek(30)
+    qtbot.waitUntil(lambda: panel.position == 30, timeout=WAIT_MS)
+    panel.set_out_point()
+    texts = label._texts
+    assert texts and all("…" not in t for t in texts)
+    qtbot.waitUntil(lambda: bar.is_wrapped() and label.shown_text() in texts, timeout=WAIT_MS)
+    assert bar.width() == width
+    # wide enough for one row with the in/out text: one row again, nothing elided
+    panel.resize(bar.one_row_width(), 500)
+    qtbot.waitUntil(lambda: not bar.is_wrapped() and label.shown_text() in texts,
+                    timeout=WAIT_MS)
+
+
 def test_a_longer_clip_may_wrap_the_transport_bar_at_the_same_width(panel, qtbot, tmp_path):
     """The frame counter widens for a clip of 1000 frames or more: at a width that held one
     row just so, the bar wraps instead of cutting a control off."""
