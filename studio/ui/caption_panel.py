@@ -27,18 +27,18 @@ from typing import NamedTuple
 from PySide6.QtCore import (
     QObject,
     QRunnable,
-    QSize,
     Qt,
     QThreadPool,
     QTimer,
     Signal,
     Slot,
 )
-from PySide6.QtGui import QAction, QFont, QKeySequence, QPixmap, QUndoStack
+from PySide6.QtGui import QAction, QFont, QKeySequence, QUndoStack
 from PySide6.QtWidgets import QLabel, QListWidgetItem, QVBoxLayout, QWidget
 
 from studio.core.library import Caption, Clip, Project
 from studio.inference import registry
+from studio.ui.caption_frames import FrameThumb, format_time, frame_thumbs
 from studio.ui.edits import SetCaptionCommand
 
 STATE_COLORS = {"none": "#7f7f86", "captioned": "#4fb26c", "edited": "#5f96e8",
@@ -46,7 +46,6 @@ STATE_COLORS = {"none": "#7f7f86", "captioned": "#4fb26c", "edited": "#5f96e8",
 PRESET_TITLES = {"detailed": "Detailed description", "short": "Short caption",
                  "training": "Training caption (subject, action, camera, style)",
                  "custom": "Custom prompt"}
-FRAME_THUMB = QSize(88, 50)
 FRAMES_KEPT = 64  # clips whose frame strips are kept this session (thumbnails only)
 LOCAL_FOLDER = "\0folder"  # the model combo's "Local folder…" entry
 API_LOAD_FALLBACK_MS = 1000  # load the captioner module after this if no paint came first
@@ -62,11 +61,6 @@ def format_eta(seconds: float | None) -> str:
     m, s = divmod(seconds, 60)
     h, m = divmod(m, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
-
-
-def format_time(seconds: float) -> str:
-    m, s = divmod(max(seconds, 0.0), 60)
-    return f"{int(m)}:{s:04.1f}"
 
 
 def caption_state(caption: Caption | None) -> str:
@@ -140,31 +134,6 @@ class _ApiLoadTask(QRunnable):
         from studio.inference import captioner
 
         self._signals.loaded.emit(captioner)
-
-
-# ---------------------------------------------------------------------------------------
-# Frames the model saw
-
-
-class FrameThumb(NamedTuple):  # NamedTuples are made faster than dataclasses at import
-    index: int
-    time_s: float
-    pixmap: QPixmap
-
-
-def frame_thumbs(frames) -> list[FrameThumb]:
-    """Small pixmaps of ``core.frames.Frame`` objects (the model's frames can be 512 px; only
-    thumbnails are kept)."""
-    from studio.ui.frame_decoder import fit_within, rgb_to_qimage
-
-    thumbs = []
-    for frame in frames:
-        image = fit_within(frame.image, FRAME_THUMB.width() * 2, FRAME_THUMB.height() * 2)
-        pixmap = QPixmap.fromImage(rgb_to_qimage(image)).scaled(
-            FRAME_THUMB, Qt.AspectRatioMode.KeepAspectRatio,
-            Qt.TransformationMode.SmoothTransformation)
-        thumbs.append(FrameThumb(int(frame.index), float(frame.time_s), pixmap))
-    return thumbs
 
 
 # ---------------------------------------------------------------------------------------

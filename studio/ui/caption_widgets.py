@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.ui.caption_panel import FRAME_THUMB, FrameThumb, format_time
+from studio.ui.caption_frames import FRAME_THUMB, FrameThumb, format_time
 
 
 class CaptionEdit(QPlainTextEdit):
