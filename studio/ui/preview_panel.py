@@ -1,8 +1,8 @@
 """The preview panel: a generation's progress (step n/N, ETA), its latent previews looping as
 they arrive, then the result video looping in a PlayerPanel (decoded on the player's worker,
-never in the GUI thread), beside its source clip for image- and video-to-video. "Restore
-settings" hands the result's settings back (``restore_requested``) for the prompt panel.
-Errors show as text."""
+never in the GUI thread), beside its source clip for image- and video-to-video (for
+conditions at frames: the first condition it can show). "Restore settings" hands the
+result's settings back (``restore_requested``) for the prompt panel. Errors show as text."""
 
 from __future__ import annotations
 
@@ -231,9 +231,47 @@ class PreviewPanel(QWidget):
         elif mode == "i2v" and params.get("image_path") and params.get("image_frame") is None:
             player.set_clip(None, params["image_path"], 1, 0.0)  # a still
             shown = True
+        elif mode == "condition":
+            shown = self._show_condition(params.get("conditions") or [])
         if not shown:
             player.set_clip(None, None, 0, 0.0)
+        if mode != "condition" or not shown:
+            player.setToolTip("")
         player.setVisible(shown)
+
+    def _show_condition(self, conditions: list) -> bool:
+        """The first condition it can show beside the result: a still, or a clip the project
+        knows at its frame (looping over its frames when it has several). The tooltip says
+        which condition of how many it is and where the result shows it."""
+        from studio.core.media import IMAGE_EXTENSIONS
+
+        player = self.source_player
+        for number, condition in enumerate(conditions, 1):
+            path = condition.get("path") if isinstance(condition, dict) else None
+            if not path:
+                continue
+            clip = self.project.clip_for_path(path) if self.project is not None else None
+            if clip is not None and clip.ok:
+                clip_id, count, fps = clip.id, clip.info.frame_count, clip.info.fps
+            elif Path(path).suffix.lower() in IMAGE_EXTENSIONS - {".gif"}:
+                clip_id, count, fps = None, 1, 0.0  # a still the project need not know
+            else:
+                continue  # a clip it has no size for: probing is not for the GUI thread
+            first, last = condition.get("in_frame"), condition.get("out_frame")
+            if first is not None and first == last:
+                player.set_clip(clip_id, path, count, fps)
+                player.seek(first)
+                what = f"frame {first} of {Path(path).name}"
+            else:
+                player.set_clip(clip_id, path, count, fps, first, last)
+                player.play()
+                end = count - 1 if last is None else last
+                what = Path(path).name if count <= 1 else \
+                    f"{Path(path).name}, frames {first or 0}..{end}"
+            player.setToolTip(f"Condition {number} of {len(conditions)}: {what}, at frame "
+                              f"{condition.get('frame_index', 0)} of the result")
+            return True
+        return False
 
     @Slot(int, str)
     def _on_failed(self, job_id: int, message: str) -> None:

@@ -7,6 +7,8 @@ condition-mode run from the panel's settings goes through the engine."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import shutil
 from pathlib import Path
@@ -405,6 +407,7 @@ def test_a_condition_run_from_the_panel_goes_through_the_engine_and_restores(
     LTX-Video, LTXConditionPipeline); the video's record refills a fresh panel."""
     from studio.core.prompts import TemplateStore
     from studio.inference.engine import GenerateJob, new_job_id
+    from studio.ui.preview_panel import PreviewPanel
     from studio.ui.prompt_panel import PromptPanel
 
     fill(panel, tiny_ltx, prompt="a ball rolls from left to right", mode="condition")
@@ -433,6 +436,34 @@ def test_a_condition_run_from_the_panel_goes_through_the_engine_and_restores(
     assert fresh.mode.currentData() == "condition" and len(fresh.conditions_editor.rows) == 2
     fresh.resize(440, 760)
     fresh.grab().save("/tmp/prompt_panel_restored_conditions.png")
+
+    # The Preview shows the first condition beside the result (it showed no source at all).
+    preview = PreviewPanel(project=project)
+    qtbot.addWidget(preview)
+    try:
+        preview.show_result(result)
+        source = preview.source_player
+        assert not source.isHidden() and source.path == str(picture)
+        assert source.toolTip() == "Condition 1 of 2: start.png, at frame 0 of the result"
+        preview.resize(760, 420)
+        preview.show()
+        qtbot.waitUntil(lambda: source.displayed_index == 0, timeout=10_000)
+        preview.grab().save("/tmp/preview_condition.png")
+        # a clip the project knows, at its one frame
+        known, _ = project.import_file(clip)
+        only_clip = dataclasses.replace(
+            result, params={**result.params, "conditions": result.params["conditions"][1:]})
+        preview.show_result(only_clip)
+        qtbot.waitUntil(lambda: source.clip_id == known.id and source.displayed_index == 11,
+                        timeout=10_000)
+        assert source.toolTip() == "Condition 1 of 1: frame 11 of end.mp4, at frame 8 of the " \
+            "result"
+        # nothing it can show without probing (a clip the project does not know): no side view
+        project.remove_clips([known.id])
+        preview.show_result(only_clip)
+        assert source.isHidden() and source.toolTip() == ""
+    finally:
+        preview.shutdown()
 
 
 def test_screenshots_of_each_mode(qtbot, panel, project, tiny_ltx, tmp_path):
