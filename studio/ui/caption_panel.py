@@ -569,6 +569,7 @@ class CaptionPanel(QWidget):
     @Slot()
     def selection_changed(self, *_args) -> None:
         """The bin's selection changed: the Caption button says how many clips it takes."""
+        self._update_actions()
         if not self._body_built:
             return  # the body asks when it is built
         count = len(self._selected_clips())
@@ -1039,13 +1040,18 @@ class CaptionPanel(QWidget):
                 usable.append(clip)
             else:
                 skipped.append(clip)
-        for clip in skipped:
-            message = clip.error or f"{clip.path}: file missing"
-            self._mark_failed(clip.id, message)
-        if not usable:
-            if not skipped:
+        if not usable:  # the panel and the bin already say why each cannot be
+            if skipped:
+                reason = skipped[0].error or f"{skipped[0].path}: file missing"
+                self.status_message.emit(
+                    f"Nothing to caption: {reason}" if len(skipped) == 1 else
+                    f"Nothing to caption: none of the {len(skipped)} clips is usable media "
+                    f"(the first: {reason})")
+            else:
                 self.status_message.emit(nothing_text)
             return None
+        for clip in skipped:  # in a batch with usable clips: failed, each with its reason
+            self._mark_failed(clip.id, clip.error or f"{clip.path}: file missing")
         try:
             settings = self.settings()
         except ValueError as err:
@@ -1343,12 +1349,16 @@ class CaptionPanel(QWidget):
 
     def _update_actions(self) -> None:
         has_manager = self.manager is not None
-        self.caption_action.setEnabled(has_manager)
+        # Caption is off when every clip it would take is unusable (the panel says why):
+        # submitted, each was only marked failed.
+        targets = self._selected_clips() or ([self.clip] if self.clip is not None else [])
+        can_caption = has_manager and (not targets or any(c.ok for c in targets))
+        self.caption_action.setEnabled(can_caption)
         self.caption_all_action.setEnabled(has_manager)
         self.cancel_action.setEnabled(bool(self._runs))
         self.save_action.setEnabled(self.clip is not None)
         if self._body_built:
-            self.caption_button.setEnabled(has_manager)
+            self.caption_button.setEnabled(can_caption)
             self.caption_all_button.setEnabled(has_manager)
             self.cancel_button.setEnabled(bool(self._runs))
 

@@ -362,8 +362,9 @@ class MainWindow(QMainWindow):
     # -- files from the command line or a file manager ------------------------------------
     def open_files(self, paths: list[str]) -> None:
         """Import ``paths`` (files or folders, as ``studio FILE...`` passes them) and select
-        the first. A file that is not media gets a marked row saying why, as a drop does; a
-        path that does not exist is named in the status bar. Emits ``files_opened`` when done."""
+        the first (of a folder: its first clip that plays). A file that is not media gets a
+        marked row saying why, as a drop does; a path that does not exist is named in the
+        status bar. Emits ``files_opened`` when done."""
         present = [str(p) for p in paths if Path(p).exists()]
         self._open_missing = [str(p) for p in paths if not Path(p).exists()]
         if not present:  # report from the event loop, like an import's end
@@ -380,9 +381,9 @@ class MainWindow(QMainWindow):
         first, self._open_first = Path(self._open_first).resolve(), None
         imported = self.statusBar().currentMessage()  # the bin's "Imported n new of m…"
         clip = None
-        if first.is_dir():
+        if first.is_dir():  # its first clip in scan order that plays, else its first file
             inside = [c for c in self.bin.model.clips() if Path(c.path).is_relative_to(first)]
-            clip = min(inside, key=lambda c: Path(c.path).parts, default=None)  # scan order
+            clip = min(inside, key=lambda c: (not c.ok, Path(c.path).parts), default=None)
         else:
             clip = self.project.clip_for_path(first)
         parts = [imported]
@@ -674,11 +675,13 @@ class MainWindow(QMainWindow):
         if self._analysis is None:  # the panel decides, once it exists
             self.analyse_action.setEnabled(bool(clip is not None and clip.info is not None
                                                 and not clip.missing))
-        if clip is None or clip.info is None or clip.missing:
+        if clip is None:
             self.player.set_clip(None, None, 0, 0.0, None, None)
-            if clip is not None:
-                self.statusBar().showMessage(
-                    "Cannot play: " + (clip.error or f"{clip.path} is missing"), 8000)
+            return
+        if clip.info is None or clip.missing:
+            reason = "Cannot play: " + (clip.error or f"{clip.path} is missing")
+            self.player.show_unplayable(reason)
+            self.statusBar().showMessage(reason, 8000)
             return
         info = clip.info
         self.player.set_clip(clip.id, clip.path, info.frame_count, info.fps,

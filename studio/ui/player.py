@@ -664,6 +664,12 @@ class PlayerPanel(QWidget):
             self._request(self._position)
         self._refresh()
 
+    def show_unplayable(self, message: str) -> None:
+        """Clear the player and say, as an error, why the clip chosen cannot play (a file that
+        is not usable media, or missing), instead of asking for a clip to be selected."""
+        self.set_clip(None, None, 0, 0.0)
+        self.view.set_message(message, error=True)
+
     @property
     def clip_id(self) -> int | None:
         return self._clip_id

@@ -437,6 +437,29 @@ def test_a_bad_file_in_a_batch_fails_alone(qtbot, captioning, project, clips, tm
     assert no_message_boxes()
 
 
+def test_caption_is_off_when_nothing_selected_can_be_captioned(qtbot, window, project,
+                                                              clips, tmp_path):
+    """Caption on a file that is not media only marked it "failed" in the bin, beside the
+    panel already saying it cannot be captioned; it is now off until a usable clip is in
+    the selection."""
+    broken = project.import_file(make_bad(tmp_path, "text", name="broken.mp4"))[0]
+    w = window()
+    panel = w.captions
+    w.bin.reload()
+    select(qtbot, w, broken.id)
+    assert panel.meta_label.text().startswith("Cannot be captioned: ")
+    assert not panel.caption_action.isEnabled() and not panel.caption_button.isEnabled()
+    assert panel.caption_selected() is None  # called anyway: nothing marked, nothing run
+    assert caption_cell(w, broken.id).data() == "none"
+    assert w.statusBar().currentMessage() == f"Nothing to caption: {broken.error}"
+
+    w.bin.view.selectAll()  # with usable clips: on again
+    qtbot.waitUntil(lambda: panel.caption_button.isEnabled(), timeout=5000)
+    assert panel.caption_action.isEnabled()
+    select(qtbot, w, clips[0].id)
+    assert panel.caption_button.isEnabled()
+
+
 def test_closing_the_window_during_a_caption_exits_cleanly(qtbot, captioning, project, clips):
     w = captioning(max_new_tokens=4000)
     panel = w.captions

@@ -247,6 +247,23 @@ def test_open_files_imports_them_and_selects_the_first(qtbot, window, tmp_path):
     assert window.statusBar().currentMessage().startswith("Imported 2 new of 2")
 
 
+def test_an_opened_folder_selects_its_first_clip_that_plays(qtbot, window, tmp_path):
+    """A folder whose first file (in scan order) is not usable opened on that file's error;
+    it now opens on its first clip that plays, the bad file still marked in the bin."""
+    media = tmp_path / "shoot"
+    media.mkdir()
+    make_bad(media, "empty", name="a_empty.mp4")
+    make_video(media / "b_walk.mp4", width=64, height=48, frames=10, fps=10)
+    make_video(media / "c_pan.mp4", width=48, height=32, frames=6, fps=6)
+    with qtbot.waitSignal(window.files_opened, timeout=60_000):
+        window.open_files([str(media)])
+    clips = {Path(c.path).name: c for c in window.project.clips()}
+    assert set(clips) == {"a_empty.mp4", "b_walk.mp4", "c_pan.mp4"}
+    assert not clips["a_empty.mp4"].ok
+    assert [c.id for c in window.bin.selected_clips()] == [clips["b_walk.mp4"].id]
+    qtbot.waitUntil(lambda: window.player.clip_id == clips["b_walk.mp4"].id, timeout=10_000)
+
+
 def test_open_files_marks_non_media_and_names_missing_paths(qtbot, window, tmp_path):
     notes = make_bad(tmp_path, "text", name="notes.mp4")
     video = make_video(tmp_path / "walk.mp4", width=64, height=48, frames=10, fps=10)
@@ -263,6 +280,15 @@ def test_open_files_marks_non_media_and_names_missing_paths(qtbot, window, tmp_p
     assert bad.error.split(": ", 1)[1] in window.bin.model.index(row, 0).data()
     message = window.statusBar().currentMessage()
     assert bad.error in message and f"not found: {missing}" in message
+    # The player says why too (it asked for a clip to be selected, with one selected).
+    assert window.player.view.message == f"Cannot play: {bad.error}"
+    assert window.player.view.message_is_error
+    window.bin.select_clip(clips["walk.mp4"].id)
+    qtbot.waitUntil(lambda: window.player.displayed_index == 0, timeout=10_000)
+    window.bin.select_clip(bad.id)
+    qtbot.waitUntil(lambda: window.player.view.message == f"Cannot play: {bad.error}",
+                    timeout=10_000)
+    assert window.player.clip_id is None and window.player.displayed_image is None
 
     with qtbot.waitSignal(window.files_opened, timeout=10_000):
         window.open_files([str(missing)])
