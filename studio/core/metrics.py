@@ -664,21 +664,34 @@ def _pair_flow(source, index, max_side, reader) -> tuple[np.ndarray, tuple[int, 
     if own:
         reader = FrameReader(source)
     try:
-        index = operator.index(index)
-        count = reader.frame_count
-        if not 0 <= index < count - 1:
-            raise IndexError(f"{reader.path}: frame {index} has no next frame to measure the "
-                             f"flow to (frames 0..{count - 1})")
-        a = reader.frame_at(index).image
-        b = reader.frame_at(index + 1).image
+        first, second = reduced_pair(reader, index, max_side)
     finally:
         if own:
             reader.close()
-    height, width = a.shape[:2]
-    analyzer = PairAnalyzer(width, height, max_side)
-    flow = analyzer.flow(analyzer.prepare(a, index), analyzer.prepare(b, index + 1))
+    return flow_between(first, second, max_side), (first.width, first.height)
+
+
+def reduced_pair(reader, index: int, max_side: int = ANALYSIS_MAX_SIDE) -> tuple:
+    """Frames ``index`` and ``index + 1`` of an open ``FrameReader``, decoded straight to the
+    analysis size as ``analyze`` decodes them (``reduced_frame_at``); IndexError when
+    ``index`` has no next frame."""
+    index = operator.index(index)
+    count = reader.frame_count
+    if not 0 <= index < count - 1:
+        raise IndexError(f"{reader.path}: frame {index} has no next frame to measure the "
+                         f"flow to (frames 0..{count - 1})")
+    return (reader.reduced_frame_at(index, max_side=max_side),
+            reader.reduced_frame_at(index + 1, max_side=max_side))
+
+
+def flow_between(first, second, max_side: int = ANALYSIS_MAX_SIDE) -> np.ndarray:
+    """The forward flow between two frames of ``reduced_pair``, float32 (h, w, 2) at the
+    analysis size, its vectors in pixels of the original frame size."""
+    analyzer = PairAnalyzer(first.width, first.height, max_side)
+    flow = analyzer.flow(analyzer.prepare(first.image, first.index),
+                         analyzer.prepare(second.image, second.index))
     flow *= np.float32(analyzer.factor)
-    return flow, (width, height)
+    return flow
 
 
 def flow_to_rgb(flow: np.ndarray, max_px: float | None = None) -> np.ndarray:

@@ -234,21 +234,12 @@ class FlowTask(QRunnable):
         with self._readers.lock:
             try:
                 reader = self._readers.reader(self.path)
-                count = reader.frame_count
-                if not 0 <= self.index < count - 1:
-                    raise IndexError(f"{self.path}: frame {self.index} has no next frame to "
-                                     f"measure the flow to (frames 0..{count - 1})")
-                first = reader.frame_at(self.index).image
-                second = reader.frame_at(self.index + 1).image
+                first, second = metrics.reduced_pair(reader, self.index)
             except BaseException:
                 self._readers.close()  # a file that failed is opened afresh next time
                 raise
-        height, width = first.shape[:2]
-        analyzer = metrics.PairAnalyzer(width, height)
-        flow = analyzer.flow(analyzer.prepare(first, self.index),
-                             analyzer.prepare(second, self.index + 1))
-        k = analyzer.factor
-        flow *= np.float32(k)  # vectors in pixels of the frame
+        flow = metrics.flow_between(first, second)  # vectors in pixels of the frame
+        width, height, k = first.width, first.height, first.factor
         scale = self.scale_px
         if scale is None or not scale > 0:
             lengths = np.hypot(flow[..., 0], flow[..., 1])
