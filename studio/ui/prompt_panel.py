@@ -84,6 +84,9 @@ TILING_CHOICES = (("Automatic", None), ("On", True), ("Off", False))
 _DRAG_EVENTS = (QEvent.Type.DragEnter, QEvent.Type.DragMove, QEvent.Type.Drop)
 
 
+EMPTY_PROMPT_HINT = "Write a prompt to generate."
+
+
 def _condition_row_of(field: str) -> int | None:
     """The row of a ``conditions[i]...`` field, or None."""
     match = re.match(r"conditions\[(\d+)\]", field or "")
@@ -1203,9 +1206,14 @@ class PromptPanel(QWidget):
             params_error = exc
         if params_error is not None:
             self._error = params_error
-            self.error_label.setText(self._error_text(params_error))
             self.changes_label.setText("")
-            self.cost_label.setText("")
+            if params_error.field == "prompt" and not p.prompt.strip():
+                # Nothing written yet is not a mistake: a hint, not an error in red.
+                self.error_label.setText("")
+                self.cost_label.setText(EMPTY_PROMPT_HINT)
+            else:
+                self.error_label.setText(self._error_text(params_error))
+                self.cost_label.setText("")
         else:
             self.error_label.setText("")
             changes = [c for c in self._conformed.changes if c.field != "seed"]

@@ -61,8 +61,12 @@ def test_a_field_error_names_the_field_and_disables_generate(qtbot, panels, tiny
     assert prompt.generate() is None
     prompt.steps.setValue(2)
     qtbot.waitUntil(lambda: prompt.generate_button.isEnabled())
+    # No prompt yet is not a mistake: a hint (the Generate dock opened on "prompt: the
+    # prompt is empty" in red), and Generate waits for one.
     prompt.prompt.setPlainText("   ")
-    qtbot.waitUntil(lambda: prompt.error_label.text().startswith("prompt:"))
+    qtbot.waitUntil(lambda: prompt.error is not None and prompt.error.field == "prompt")
+    assert prompt.error_label.text() == "" and prompt.error_label.isHidden()
+    assert prompt.cost_label.text() == "Write a prompt to generate."
     assert not prompt.generate_button.isEnabled()
 
 
