@@ -839,6 +839,9 @@ class AnalysisPanel(QWidget):
         self.title_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.legend_label = QLabel(self)
         self.legend_label.setTextFormat(Qt.TextFormat.RichText)
+        # In a narrow dock the second entry goes under the first (it was cut off): each
+        # entry stays on one line, the lines break between entries.
+        self.legend_label.setWordWrap(True)
         self.legend_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
         self.compare_combo = _CompareCombo(self)
@@ -1361,10 +1364,11 @@ class AnalysisPanel(QWidget):
                 state = " · failed"
             elif subject.key not in self._cache:
                 state = " · measuring…"
-            items.append(f'<span style="color:{color.name()}; font-size:13pt">■</span>'
+            items.append(f'<span style="white-space:nowrap">'
+                         f'<span style="color:{color.name()}; font-size:13pt">■</span>'
                          f'&nbsp;<b style="color:#e3e6eb">{_html(subject.name)}</b>'
-                         f'<span style="color:#8b93a1">{_html(state)}</span>')
-        self.legend_label.setText("&nbsp;&nbsp;&nbsp;&nbsp;".join(items))
+                         f'<span style="color:#8b93a1">{_html(state)}</span></span>')
+        self.legend_label.setText("&nbsp;&nbsp;&nbsp; ".join(items))
 
     def legend_entries(self) -> list[str]:
         """The names the legend shows (empty without a comparison)."""

@@ -319,6 +319,32 @@ def test_compare_draws_both_clips_on_the_same_axes_with_a_legend(qtbot, rig, cli
     assert all(len(p.series) == 1 for p in panel.plots) and panel.legend_entries() == []
 
 
+def test_a_narrow_panel_shows_both_legend_entries(qtbot, rig, clips, add_clip):
+    """In a narrow dock the legend's second entry was cut off (one line, ignored width); it
+    now goes under the first."""
+    from studio.ui.analysis_panel import SERIES_COLORS
+
+    moving = add_clip(clips["moving"], 4, None)
+    add_clip(clips["flicker"], 1, None)
+    rig.analyse(moving)
+    panel = rig.panel
+    panel.set_compare_clip(next(c.id for c in rig.project.clips() if c.id != moving.id))
+    qtbot.waitUntil(lambda: panel.compare_analysis is not None and not panel.is_busy,
+                    timeout=WAIT_MS)
+    label = panel.legend_label
+
+    def painted(color) -> bool:
+        image = label.grab().toImage()
+        return any(_close(image.pixelColor(x, y), color, tolerance=20)
+                   for x in range(image.width()) for y in range(image.height()))
+
+    rig.window.resize(rig.window.minimumSizeHint().width(), 800)
+    qtbot.waitUntil(lambda: label.width() < label.sizeHint().width(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: label.height() >= label.heightForWidth(label.width()),
+                    timeout=WAIT_MS)
+    assert painted(SERIES_COLORS[0]) and painted(SERIES_COLORS[1])
+
+
 def _close(a, b, tolerance=12):
     return (abs(a.red() - b.red()) <= tolerance and abs(a.green() - b.green()) <= tolerance
             and abs(a.blue() - b.blue()) <= tolerance)
