@@ -18,6 +18,13 @@ def format_time(seconds: float) -> str:
     return f"{int(m)}:{s:04.1f}"
 
 
+def frames_span(times: list[float]) -> str:
+    """How many frames, and when: "1 frame, 0:00.1" or "8 frames, 0:00.1–0:05.0"."""
+    if len(times) == 1:
+        return f"1 frame, {format_time(times[0])}"
+    return f"{len(times)} frames, {format_time(times[0])}–{format_time(times[-1])}"
+
+
 class FrameThumb(NamedTuple):  # NamedTuples are made faster than dataclasses at import
     index: int
     time_s: float

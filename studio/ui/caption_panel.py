@@ -38,7 +38,7 @@ from PySide6.QtWidgets import QLabel, QListWidgetItem, QVBoxLayout, QWidget
 
 from studio.core.library import Caption, Clip, Project
 from studio.inference import registry
-from studio.ui.caption_frames import FrameThumb, format_time, frame_thumbs
+from studio.ui.caption_frames import FrameThumb, frame_thumbs, frames_span
 from studio.ui.edits import SetCaptionCommand
 
 STATE_COLORS = {"none": "#7f7f86", "captioned": "#4fb26c", "edited": "#5f96e8",
@@ -97,7 +97,7 @@ def describe_caption(caption: Caption) -> str:
         parts.append(f"≤{p['max_new_tokens']} tokens")
     times = p.get("frame_times") or []
     if times:
-        parts.append(f"{len(times)} frames {format_time(times[0])}–{format_time(times[-1])}")
+        parts.append(frames_span(times))
     if p.get("seconds"):
         parts.append(f"{p['seconds']:.1f} s")
     parts.append(when)
@@ -744,8 +744,8 @@ class CaptionPanel(QWidget):
             frames = run.frames
         if frames:
             self.frame_strip.set_frames(frames)
-            span = f"{format_time(frames[0].time_s)}–{format_time(frames[-1].time_s)}"
-            self.frames_label.setText(f"Frames the model saw: {len(frames)}, {span}")
+            self.frames_label.setText(
+                f"The model saw {frames_span([f.time_s for f in frames])}")
             self.frame_strip.show()
         else:
             self.frame_strip.clear_frames()
@@ -755,9 +755,7 @@ class CaptionPanel(QWidget):
                 current = self.project.current_caption(clip_id)
                 if current is not None:
                     times = current.params.get("frame_times") or []
-            self.frames_label.setText(
-                f"Captioned from {len(times)} frames, {format_time(times[0])}–"
-                f"{format_time(times[-1])}" if times else "")
+            self.frames_label.setText(f"Captioned from {frames_span(times)}" if times else "")
         self.frames_label.setVisible(bool(self.frames_label.text()))
 
     @Slot(QListWidgetItem)

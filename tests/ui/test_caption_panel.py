@@ -13,6 +13,7 @@ from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import QWidget
 
 from studio.ui.bin_panel import COL_CAPTION, COL_NAME
+from studio.ui.caption_frames import frames_span
 from studio.ui.caption_panel import CaptionPanel, format_eta
 from tests.media_factory import make_bad, make_video
 
@@ -170,6 +171,12 @@ def test_settings_presets_and_custom_prompt(qtbot, panel):
     panel.prompt_edit.clear()
     with pytest.raises(ValueError):
         panel.settings()
+
+
+def test_frames_span_counts_one_frame_as_one():
+    """A short in/out range gives the model one frame: it said "1 frames"."""
+    assert frames_span([0.125]) == "1 frame, 0:00.1"
+    assert frames_span([0.125, 2.5, 65.0]) == "3 frames, 0:00.1–1:05.0"
 
 
 def test_format_eta():
@@ -348,7 +355,7 @@ def test_caption_streams_into_the_panel_and_is_stored_with_its_settings(
     # The frames the model saw, with their times; a click shows one in the player.
     assert panel.frame_strip.count() == len(caption.params["frame_times"])
     assert panel.frame_strip.times == pytest.approx(caption.params["frame_times"], abs=1e-3)
-    assert "Frames the model saw" in panel.frames_label.text()
+    assert panel.frames_label.text().startswith("The model saw ")
     last = panel.frame_strip.item(panel.frame_strip.count() - 1)
     panel.frame_strip.itemClicked.emit(last)
     qtbot.waitUntil(lambda: w.player.position == caption.params["frame_indices"][-1])
