@@ -412,6 +412,13 @@ class CaptionPanel(QWidget):
         self.model_combo.setCurrentIndex(max(0, self.model_combo.findData(
             registry.DEFAULT_CAPTIONER)))
         self.model_combo.activated.connect(self._on_model_activated)
+        from studio.ui.model_availability import model_availability
+
+        self._availability = model_availability()  # says which models are not here
+        self._availability.changed.connect(self._mark_missing_models)
+        self._mark_missing_models()
+        if self.api is not None:  # else once it is: the scan waits for the first paint too
+            self._availability.refresh()
         self.preset_combo = QComboBox(settings_body)
         self.preset_combo.setObjectName("CaptionPreset")
         for combo in (self.model_combo, self.preset_combo):
@@ -588,6 +595,7 @@ class CaptionPanel(QWidget):
         self.api = module
         if self._body_built:
             self._fill_presets()
+            self._availability.refresh()
 
     def _fill_presets(self) -> None:
         module = self.api
@@ -1301,7 +1309,15 @@ class CaptionPanel(QWidget):
         if self.clip is not None and self.clip.id == clip_id:
             self._refresh(keep_editor=self.dirty)
 
+    @Slot()
+    def _mark_missing_models(self) -> None:
+        from studio.ui.model_availability import mark_missing_models
+
+        mark_missing_models(self.model_combo, self._availability)
+
     def _finish(self, run: CaptionRun, cancelled: bool, job_error: str | None = None) -> None:
+        if self._body_built:
+            self._availability.refresh()  # a model may have come or gone meanwhile
         # Clips the job never reached (or cut off) are no longer "captioning…", and frames
         # that made no caption are not shown as if they had.
         for target in run.targets[run.current:]:

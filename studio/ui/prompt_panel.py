@@ -412,6 +412,12 @@ class PromptPanel(QWidget):
         self.model.setCurrentIndex(0)
         self.model.activated.connect(self._on_model_activated)
         self.model.currentIndexChanged.connect(self._on_model_changed)
+        from studio.ui.model_availability import model_availability
+
+        self._availability = model_availability()  # says which models are not here
+        self._availability.changed.connect(self._mark_missing_models)
+        self._mark_missing_models()
+        self._availability_asked = False  # the first scan: once the panel has been painted
 
         self.mode = QComboBox()
         for key, title in MODES:
@@ -1349,6 +1355,22 @@ class PromptPanel(QWidget):
         if queue_id == self._job_id:
             self.seed_used.setText(f"Seed: {self._job_seed} (job #{queue_id}, running)")
 
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._availability_asked:
+            # Its pool thread imports huggingface_hub: not while the window is first drawn
+            # (a layout restored with this dock open builds the panel before that).
+            from studio.ui.first_paint import when_first_painted
+
+            self._availability_asked = True
+            when_first_painted(self.window(), self._availability.refresh)
+
+    @Slot()
+    def _mark_missing_models(self) -> None:
+        from studio.ui.model_availability import mark_missing_models
+
+        mark_missing_models(self.model, self._availability)
+
     @Slot(int, str, str)
     def _on_queue_job_ended(self, queue_id: int, state: str, _message: str) -> None:
         if queue_id == self._editing:
@@ -1356,6 +1378,7 @@ class PromptPanel(QWidget):
         if queue_id != self._job_id:
             return
         self._job_id = None
+        self._availability.refresh()  # a model may have come or gone meanwhile
         self.seed_used.setText(f"Seed used: {self._job_seed}" if state == "done"
                                else f"Seed: {self._job_seed} ({state})")
         self._update_buttons()

@@ -1,0 +1,118 @@
+"""Which known models are on this computer, for the model lists of the caption and prompt
+panels: a hub model that is not downloaded (or a demo model not built) says so in the list,
+before a job fails on it.
+
+The check runs on a pool thread: scanning the Hugging Face cache imports huggingface_hub and
+reads the disk. Its answer comes back to a bound slot in the GUI thread (DESIGN.md, threading
+rules). One per application: ``model_availability()``.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtWidgets import QApplication, QComboBox
+
+
+class _ScanSignals(QObject):
+    found = Signal(object)  # frozenset of the model ids that are here, or None (no answer)
+
+
+class _ScanTask(QRunnable):
+    def __init__(self, signals: _ScanSignals) -> None:
+        super().__init__()
+        self._signals = signals
+
+    def run(self) -> None:
+        try:
+            from studio.inference import loading
+
+            here = frozenset(m.id for m in loading.cached_models())
+        except Exception:  # noqa: BLE001 - no answer: the lists stay as they are
+            here = None
+        try:
+            self._signals.found.emit(here)
+        except RuntimeError:  # the application (and the signals object) is gone
+            pass
+
+
+class ModelAvailability(QObject):
+    """The ids of the models that are here, as of the last check (``refresh``)."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._here: frozenset[str] | None = None
+        self._scanning = False
+        self._again = False
+        self._signals = _ScanSignals(self)
+        self._signals.found.connect(self._on_found)
+
+    def refresh(self) -> None:
+        """Look again (a model may have been pulled or built meanwhile); ``changed`` follows."""
+        if self._scanning:
+            self._again = True
+            return
+        self._scanning = True
+        QThreadPool.globalInstance().start(_ScanTask(self._signals))
+
+    @property
+    def checked(self) -> bool:
+        return self._here is not None
+
+    def is_here(self, model_id: str) -> bool | None:
+        """Whether ``model_id`` is here; None before the first answer."""
+        return None if self._here is None else model_id in self._here
+
+    @Slot(object)
+    def _on_found(self, here) -> None:
+        self._scanning = False
+        if here is not None:
+            self._here = here
+            self.changed.emit()
+        if self._again:
+            self._again = False
+            self.refresh()
+
+
+_availability: ModelAvailability | None = None
+
+
+def model_availability() -> ModelAvailability:
+    """The application's ``ModelAvailability``, made on first use (no check yet: ``refresh``)."""
+    global _availability
+    import shiboken6
+
+    app = QApplication.instance()
+    if app is None:
+        raise RuntimeError("model_availability() needs a QApplication")
+    if (_availability is None or not shiboken6.isValid(_availability)
+            or _availability.parent() is not app):
+        _availability = ModelAvailability(app)
+    return _availability
+
+
+def mark_missing_models(combo: QComboBox, availability: ModelAvailability) -> None:
+    """Title each known model of ``combo`` (item data: its id) as the registry does, with
+    "— not downloaded" for a hub model that is not here and "— not built" for a demo model,
+    and a tooltip saying how to get it. Other items (local folders) are left alone."""
+    from PySide6.QtCore import Qt
+
+    from studio.inference import registry
+
+    for index in range(combo.count()):
+        model_id = combo.itemData(index)
+        spec = registry.get(model_id) if isinstance(model_id, str) else None
+        if spec is None:
+            continue
+        if availability.is_here(model_id) is not False:
+            combo.setItemText(index, spec.title)
+            combo.setItemData(index, model_id, Qt.ItemDataRole.ToolTipRole)
+        elif spec.demo:
+            combo.setItemText(index, f"{spec.title} — not built")
+            combo.setItemData(index, "Not built yet: studio models make-demo",
+                              Qt.ItemDataRole.ToolTipRole)
+        else:
+            combo.setItemText(index, f"{spec.title} — not downloaded")
+            combo.setItemData(index, f"Not on this computer: studio models pull {model_id}",
+                              Qt.ItemDataRole.ToolTipRole)

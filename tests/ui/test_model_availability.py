@@ -1,0 +1,71 @@
+"""The model lists say which known models are not on this computer (a job on one failed with
+"not on this computer" only after Caption or Generate was clicked)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from PySide6.QtCore import Qt
+
+from studio.inference import registry
+
+
+@pytest.fixture
+def models_here(monkeypatch, tmp_path, tiny_captioner_dir):
+    """An empty Hugging Face cache and a data folder whose demo captioner is built."""
+    import huggingface_hub.constants
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    hub = tmp_path / "hub"
+    hub.mkdir()
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(hub))
+    from studio.inference.loading import demo_root
+
+    shutil.copytree(tiny_captioner_dir, demo_root() / "smolvlm2-tiny")
+
+
+def texts(combo) -> dict[str, str]:
+    return {combo.itemData(i): combo.itemText(i) for i in range(combo.count())}
+
+
+def test_the_caption_model_list_says_which_models_are_not_here(qtbot, models_here, project,
+                                                              tmp_path):
+    from studio.ui.caption_panel import CaptionPanel
+    from studio.ui.model_availability import model_availability
+
+    availability = model_availability()
+    with qtbot.waitSignal(availability.changed, timeout=30_000):
+        availability.refresh()
+    panel = CaptionPanel(project)
+    qtbot.addWidget(panel)
+    combo = panel.model_combo  # the body is built on this first read
+    qtbot.waitUntil(lambda: texts(combo)[registry.DEFAULT_CAPTIONER].endswith(
+        "— not downloaded"), timeout=30_000)
+    shown = texts(combo)
+    assert shown["demo/smolvlm2-tiny"] == registry.get("demo/smolvlm2-tiny").title
+    assert shown["HuggingFaceTB/SmolVLM2-2.2B-Instruct"] == "SmolVLM2 2.2B — not downloaded"
+    index = combo.findData(registry.DEFAULT_CAPTIONER)
+    assert combo.itemData(index, Qt.ItemDataRole.ToolTipRole) == \
+        f"Not on this computer: studio models pull {registry.DEFAULT_CAPTIONER}"
+    assert panel.model == registry.DEFAULT_CAPTIONER  # the choice itself is unchanged
+    panel.shutdown()
+
+
+def test_the_generator_list_too_and_a_demo_not_built_says_how_to_build_it(
+        qtbot, models_here, project, tmp_path):
+    from studio.core.prompts import TemplateStore
+    from studio.ui.model_availability import model_availability
+    from studio.ui.prompt_panel import PromptPanel
+
+    availability = model_availability()
+    with qtbot.waitSignal(availability.changed, timeout=30_000):
+        availability.refresh()
+    panel = PromptPanel(project, template_store=TemplateStore(tmp_path / "t.json"))
+    qtbot.addWidget(panel)
+    shown = texts(panel.model)
+    assert shown["demo/ltx-video-tiny"].endswith("— not built")
+    index = panel.model.findData("demo/ltx-video-tiny")
+    assert panel.model.itemData(index, Qt.ItemDataRole.ToolTipRole) == \
+        "Not built yet: studio models make-demo"
+    assert shown[registry.DEFAULT_GENERATOR].endswith("— not downloaded")
