@@ -495,6 +495,7 @@ class PromptPanel(QWidget):
         self.advanced_toggle.setStyleSheet("QToolButton { font-weight: 600; border: none; }")
         self.advanced_summary = QLabel()
         self.advanced_summary.setStyleSheet("color: palette(mid);")
+        self.advanced_summary.setWordWrap(True)  # a narrow dock cut it off ("decode 0.")
         self.advanced_summary.setSizePolicy(QSizePolicy.Policy.Ignored,
                                             QSizePolicy.Policy.Preferred)
         self.offload = QComboBox()

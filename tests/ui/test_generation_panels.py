@@ -283,6 +283,29 @@ def test_image_to_video_from_the_players_frame(qtbot, project, manager, tiny_ltx
         player.shutdown()
 
 
+def test_the_folded_advanced_summary_shows_whole_in_a_narrow_panel(qtbot, panels, tiny_ltx):
+    """At the Generate dock's width beside the player the summary was cut off mid-value
+    ("offload automatic · tiling automatic · decode 0."); it wraps instead."""
+    from PySide6.QtCore import QRect, Qt
+
+    prompt, _ = panels
+    fill(prompt, tiny_ltx)
+    prompt.resize(340, 900)
+    prompt.show()
+    qtbot.waitExposed(prompt)
+    label = prompt.advanced_summary
+    assert label.text().endswith("decode 0.05 / 0.025")
+
+    def needed_height() -> int:
+        return label.fontMetrics().boundingRect(
+            QRect(0, 0, label.width(), 10_000), int(Qt.TextFlag.TextWordWrap),
+            label.text()).height()
+
+    qtbot.waitUntil(lambda: label.width() > 0 and label.height() >= needed_height(),
+                    timeout=5000)
+    assert needed_height() > label.fontMetrics().height()  # it does take two lines here
+
+
 def test_the_advanced_section_folds_and_its_fields_are_settings(qtbot, panels, tiny_ltx):
     prompt, _ = panels
     prompt.resize(460, 900)
