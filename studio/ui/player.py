@@ -42,7 +42,6 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
-    QBoxLayout,
     QHBoxLayout,
     QLabel,
     QSizePolicy,
@@ -52,6 +51,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.ui.frame_decoder import FrameDecoder
+from studio.ui.side_by_side import SideBySide
 from studio.ui.timeline import TimelineWidget, fill_rect
 
 PLACEHOLDER_TEXT = "Select a clip in the bin"
@@ -386,65 +386,18 @@ class _FocusedWidgetKeys(QObject):
         return False
 
 
-class TransportBar(QWidget):
+class TransportBar(SideBySide):
     """The player's controls in one row when the player is wide enough for it, else in two:
     playback and time above, in/out points and overlays below. Its minimum width is the
-    two-row one, so the window can give the docks beside the player the widths they ask for;
-    a wider player gets the single row back."""
-
-    GROUP_SPACING = 12  # between the playback and the in/out groups, in one row
+    two-row one, so the window can give the docks beside the player the widths they ask
+    for; a wider player gets the single row back."""
 
     def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.playback_row = QWidget(self)
-        self.marks_row = QWidget(self)
-        self._rows = QBoxLayout(QBoxLayout.Direction.LeftToRight, self)
-        self._rows.setContentsMargins(6, 2, 6, 4)
-        self._rows.setSpacing(self.GROUP_SPACING)
-        self._rows.addWidget(self.playback_row)
-        self._rows.addWidget(self.marks_row, 1)
-
-    def is_wrapped(self) -> bool:
-        """Whether the controls are in two rows."""
-        return self._rows.direction() == QBoxLayout.Direction.TopToBottom
-
-    def one_row_width(self) -> int:
-        """The narrowest width that holds every control in one row."""
-        margins = self._rows.contentsMargins()
-        return (margins.left() + self.playback_row.minimumSizeHint().width()
-                + self.GROUP_SPACING + self.marks_row.minimumSizeHint().width()
-                + margins.right())
-
-    def minimumSizeHint(self) -> QSize:
-        margins = self._rows.contentsMargins()
-        width = max(self.playback_row.minimumSizeHint().width(),
-                    self.marks_row.minimumSizeHint().width())
-        return QSize(margins.left() + width + margins.right(),
-                     super().minimumSizeHint().height())
-
-    def event(self, event: QEvent) -> bool:
-        # A control's text or size changed (a longer clip's frame counter): one row may no
-        # longer fit, or fit again, at the same width.
-        if event.type() == QEvent.Type.LayoutRequest:
-            self._fit(self.width())
-        return super().event(event)
-
-    def resizeEvent(self, event: QResizeEvent) -> None:
-        self._fit(event.size().width())
-        super().resizeEvent(event)
-
-    def _fit(self, width: int) -> None:
-        wrap = width < self.one_row_width()
-        if wrap == self.is_wrapped():
-            return
-        self._rows.setDirection(QBoxLayout.Direction.TopToBottom if wrap
-                                else QBoxLayout.Direction.LeftToRight)
-        # two rows: the playback row keeps its natural width, on the left
-        self._rows.setAlignment(self.playback_row,
-                                Qt.AlignmentFlag.AlignLeft if wrap else Qt.AlignmentFlag(0))
-        self._rows.setSpacing(0 if wrap else self.GROUP_SPACING)
-        self._rows.activate()  # place the controls now, not a frame later
-        self.updateGeometry()  # and ask the panel for the new height
+        playback_row, marks_row = QWidget(), QWidget()
+        super().__init__([playback_row, marks_row], parent, spacing=12, stacked_spacing=0,
+                         margins=(6, 2, 6, 4), stretches=(0, 1),
+                         left_when_stacked=[playback_row])
+        self.playback_row, self.marks_row = playback_row, marks_row
 
 
 class PlayerPanel(QWidget):

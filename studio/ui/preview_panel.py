@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.ui.player import PlayerPanel
+from studio.ui.side_by_side import SideBySide
 
 PREVIEW_INTERVAL_MS = 120
 
@@ -71,11 +72,9 @@ class PreviewPanel(QWidget):
             self, keyboard_shortcuts=False)  # the main player keeps the keys
         self.source_player.set_loop(True)
         self.source_player.setVisible(False)
-        players = QWidget()
-        row = QHBoxLayout(players)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.source_player)
-        row.addWidget(self.result_player)
+        # side by side, or the source above the result in a narrow dock
+        players = SideBySide([self.source_player, self.result_player], spacing=6,
+                             stacked_spacing=6, stretches=(1, 1))
         self.stack = QStackedWidget()
         self.stack.addWidget(self.preview_label)
         self.stack.addWidget(players)

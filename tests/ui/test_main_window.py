@@ -156,7 +156,7 @@ def test_the_docks_get_the_widths_they_ask_for_at_1280_px(qtbot, tmp_path, windo
                     and view.viewport().width() > 300, timeout=5000)
     QApplication.processEvents()
     assert (window.bin_dock.width(), window.caption_dock.width()) == (440, 380)
-    assert window.player.controls.is_wrapped()
+    assert window.player.controls.is_stacked()
     header = view.horizontalHeader()
     caption_column = COLUMNS.index("Caption")
     assert header.sectionViewportPosition(caption_column) + header.sectionSize(caption_column) \

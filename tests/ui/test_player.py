@@ -212,7 +212,7 @@ def test_the_transport_bar_wraps_into_two_rows_when_narrow(loaded, qtbot):
     beside the player (the bin's Caption column was cut off at 1280 px wide). Narrower than
     one row, it shows two; wider again, one."""
     panel, bar = loaded, loaded.controls
-    assert bar.minimumSizeHint().width() < bar.one_row_width() - 150
+    assert bar.minimumSizeHint().width() < bar.row_width() - 150
     assert panel.minimumSizeHint().width() == bar.minimumSizeHint().width()
 
     def rows(width: int) -> set[int]:
@@ -224,24 +224,24 @@ def test_the_transport_bar_wraps_into_two_rows_when_narrow(loaded, qtbot):
                         timeout=WAIT_MS)
         return _rows_of(bar, buttons.values())
 
-    assert len(rows(bar.one_row_width() + 40)) == 1 and not bar.is_wrapped()
+    assert len(rows(bar.row_width() + 40)) == 1 and not bar.is_stacked()
     one_row_height = bar.height()
     narrow = rows(bar.minimumSizeHint().width())
-    assert len(narrow) == 2 and bar.is_wrapped()
+    assert len(narrow) == 2 and bar.is_stacked()
     assert bar.height() > one_row_height
     buttons = _buttons_by_text(panel)
     assert buttons["Play"].y() < buttons["Set in point"].mapTo(bar, QPoint(0, 0)).y()
-    assert len(rows(bar.one_row_width())) == 1 and not bar.is_wrapped()
-    assert len(rows(bar.one_row_width() - 1)) == 2
+    assert len(rows(bar.row_width())) == 1 and not bar.is_stacked()
+    assert len(rows(bar.row_width() - 1)) == 2
 
 
 def test_the_transport_bar_wraps_before_it_elides_the_in_out_points(loaded, qtbot):
     """With in/out points set, one row at the width that held the bar before them left the
     in/out text a few pixels ("00:0..."); the bar now wraps and shows it whole."""
     panel, bar, label = loaded, loaded.controls, loaded.in_out_label
-    width = bar.one_row_width()
+    width = bar.row_width()
     panel.resize(width, 500)
-    qtbot.waitUntil(lambda: bar.width() == width and not bar.is_wrapped(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: bar.width() == width and not bar.is_stacked(), timeout=WAIT_MS)
     panel.seek(10)
     qtbot.waitUntil(lambda: panel.position == 10, timeout=WAIT_MS)
     panel.set_in_point()
@@ -250,11 +250,11 @@ def test_the_transport_bar_wraps_before_it_elides_the_in_out_points(loaded, qtbo
     panel.set_out_point()
     texts = label._texts
     assert texts and all("…" not in t for t in texts)
-    qtbot.waitUntil(lambda: bar.is_wrapped() and label.shown_text() in texts, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: bar.is_stacked() and label.shown_text() in texts, timeout=WAIT_MS)
     assert bar.width() == width
     # wide enough for one row with the in/out text: one row again, nothing elided
-    panel.resize(bar.one_row_width(), 500)
-    qtbot.waitUntil(lambda: not bar.is_wrapped() and label.shown_text() in texts,
+    panel.resize(bar.row_width(), 500)
+    qtbot.waitUntil(lambda: not bar.is_stacked() and label.shown_text() in texts,
                     timeout=WAIT_MS)
 
 
@@ -264,13 +264,13 @@ def test_a_longer_clip_may_wrap_the_transport_bar_at_the_same_width(panel, qtbot
     long_path = make_video(tmp_path / "long.mp4", width=32, height=32, frames=1000, fps=FPS,
                            preset="ultrafast")
     bar = panel.controls
-    width = bar.one_row_width()
+    width = bar.row_width()
     panel.resize(width, 500)
     qtbot.waitUntil(lambda: bar.width() == width, timeout=WAIT_MS)
-    assert not bar.is_wrapped()
+    assert not bar.is_stacked()
     panel.set_clip(1, str(long_path), 1000, FPS, None, None)
     wait_displayed(qtbot, panel, 0)
-    qtbot.waitUntil(lambda: bar.is_wrapped() and _fully_shown(panel.frame_label),
+    qtbot.waitUntil(lambda: bar.is_stacked() and _fully_shown(panel.frame_label),
                     timeout=WAIT_MS)
     assert bar.width() == width
 

@@ -449,6 +449,17 @@ def test_a_condition_run_from_the_panel_goes_through_the_engine_and_restores(
         preview.show()
         qtbot.waitUntil(lambda: source.displayed_index == 0, timeout=10_000)
         preview.grab().save("/tmp/preview_condition.png")
+        # In a narrow dock the source goes above the result (side by side, the two players
+        # asked for 830 px at least); with room, they are side by side again.
+        result_player = preview.result_player
+        preview.resize(480, 700)
+        qtbot.waitUntil(lambda: preview.width() == 480
+                        and source.geometry().bottom() < result_player.geometry().top(),
+                        timeout=10_000)
+        preview.grab().save("/tmp/preview_condition_narrow.png")
+        preview.resize(1100, 500)
+        qtbot.waitUntil(lambda: source.geometry().right() < result_player.geometry().left()
+                        and source.y() == result_player.y(), timeout=10_000)
         # a clip the project knows, at its one frame
         known, _ = project.import_file(clip)
         only_clip = dataclasses.replace(
