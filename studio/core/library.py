@@ -287,7 +287,17 @@ _MIGRATION_2 = """
 ALTER TABLE clips ADD COLUMN removed_at REAL;
 """
 
-MIGRATIONS: list[str] = [_MIGRATION_1, _MIGRATION_2]
+# A caption being typed, kept as it is typed, so a crash or a killed process loses none of
+# it; one per clip, gone once it is saved as a version or thrown away.
+_MIGRATION_3 = """
+CREATE TABLE caption_drafts (
+    clip_id  INTEGER PRIMARY KEY REFERENCES clips (id) ON DELETE CASCADE,
+    text     TEXT NOT NULL,
+    saved_at REAL NOT NULL
+);
+"""
+
+MIGRATIONS: list[str] = [_MIGRATION_1, _MIGRATION_2, _MIGRATION_3]
 SCHEMA_VERSION = len(MIGRATIONS)  # of this code; the code reads len(MIGRATIONS) so tests can extend it
 
 _CLIP_COLUMNS = ("id, path, size, mtime, partial_hash, info_json, error, error_kind, "
@@ -752,6 +762,26 @@ class Project:
         becomes current again. Unknown ids are ignored."""
         with self._write() as db:
             db.execute("DELETE FROM captions WHERE id = ?", (int(caption_id),))
+
+    def set_caption_draft(self, clip_id: int, text: str) -> None:
+        """Keep ``text``, a caption being typed for ``clip_id`` and not saved yet (one per
+        clip: the last replaces the one before). Unknown clips are ignored."""
+        with self._write() as db:
+            db.execute("INSERT INTO caption_drafts (clip_id, text, saved_at) "
+                       "SELECT id, ?, ? FROM clips WHERE id = ? "
+                       "ON CONFLICT (clip_id) DO UPDATE SET text = excluded.text, "
+                       "saved_at = excluded.saved_at", (text, time.time(), int(clip_id)))
+
+    def caption_draft(self, clip_id: int) -> str | None:
+        """The unsaved caption kept for ``clip_id`` (``set_caption_draft``), or None."""
+        row = self._db.execute("SELECT text FROM caption_drafts WHERE clip_id = ?",
+                               (int(clip_id),)).fetchone()
+        return None if row is None else row[0]
+
+    def clear_caption_draft(self, clip_id: int) -> None:
+        """Forget the unsaved caption of ``clip_id`` (saved as a version, or thrown away)."""
+        with self._write() as db:
+            db.execute("DELETE FROM caption_drafts WHERE clip_id = ?", (int(clip_id),))
 
     # --- generations --------------------------------------------------------------------
 

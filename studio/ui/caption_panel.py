@@ -49,6 +49,7 @@ PRESET_TITLES = {"detailed": "Detailed description", "short": "Short caption",
 FRAMES_KEPT = 64  # clips whose frame strips are kept this session (thumbnails only)
 LOCAL_FOLDER = "\0folder"  # the model combo's "Local folder…" entry
 API_LOAD_FALLBACK_MS = 1000  # load the captioner module after this if no paint came first
+DRAFT_DELAY_MS = 800  # a caption being typed is kept this long after the last key
 
 
 def format_eta(seconds: float | None) -> str:
@@ -354,6 +355,13 @@ class CaptionPanel(QWidget):
         self.editor.setMinimumHeight(90)
         self.editor.textChanged.connect(self._on_text_changed)
         self.editor.focus_lost.connect(self._on_editor_focus_lost)
+        # What is typed is kept in the project a moment after typing stops (a draft, not a
+        # version), so a crash or a killed process loses none of it.
+        self._draft_timer = QTimer(self)
+        self._draft_timer.setSingleShot(True)
+        self._draft_timer.setInterval(DRAFT_DELAY_MS)
+        self._draft_timer.timeout.connect(self._keep_draft)
+        self._draft_clip: int | None = None  # the clip whose draft the project keeps
 
         self.count_label = QLabel(self)
         self.count_label.setStyleSheet("color: palette(mid);")
@@ -679,6 +687,7 @@ class CaptionPanel(QWidget):
             if not keep_editor:
                 self._set_editor_text(current.text if current else "", read_only=False)
                 self._baseline = current.text if current else ""
+                self._restore_draft(clip, self._baseline)
             self._update_save_label()
         if clip.id in self._failed:
             self.error_label.setText(f"Captioning failed: {self._failed[clip.id]}")
@@ -783,6 +792,37 @@ class CaptionPanel(QWidget):
         self._update_counts()
         if not self._loading:
             self._update_save_label()
+            if self.dirty:
+                self._draft_timer.start()
+            elif self.clip is not None:  # typed back to the saved text: nothing to keep
+                self._drop_draft(self.clip.id)
+
+    @Slot()
+    def _keep_draft(self) -> None:
+        if self.dirty:
+            self.project.set_caption_draft(self.clip.id, self.editor.toPlainText())
+            self._draft_clip = self.clip.id
+
+    def _drop_draft(self, clip_id: int) -> None:
+        """Forget the draft kept for ``clip_id`` (saved, reverted or typed back)."""
+        self._draft_timer.stop()
+        if self._draft_clip == clip_id:
+            self.project.clear_caption_draft(clip_id)
+            self._draft_clip = None
+
+    def _restore_draft(self, clip: Clip, saved: str) -> None:
+        """Put back the caption that was being typed for ``clip`` when Studio last stopped
+        without saving it (a crash, a killed process): unsaved, in the editor."""
+        draft = self.project.caption_draft(clip.id)
+        if draft is None:
+            return
+        self._draft_clip = clip.id  # kept until saved or dropped
+        if draft == saved:
+            self._drop_draft(clip.id)
+            return
+        self._set_editor_text(draft, read_only=False)
+        self.status_message.emit(f"{clip.name}: the caption being typed when Studio stopped "
+                                 "is back, unsaved (Ctrl+S saves it)")
 
     def _update_counts(self) -> None:
         text = self.editor.toPlainText()
@@ -810,6 +850,7 @@ class CaptionPanel(QWidget):
             return False
         clip = self.clip
         text = self.editor.toPlainText()
+        self._drop_draft(clip.id)
         if not text.strip() and not self._baseline:
             self._baseline = text
             self._update_save_label()
@@ -822,6 +863,7 @@ class CaptionPanel(QWidget):
     def revert_edit(self) -> None:
         """Drop the unsaved text; show the stored caption again."""
         if self.dirty:
+            self._drop_draft(self.clip.id)
             self._set_editor_text(self._baseline, read_only=False)
             self._update_save_label()
 

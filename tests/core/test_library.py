@@ -462,6 +462,31 @@ def test_remove_forgets_clips_and_captions_never_the_files(project, files_dir):
 # --- captions, generations, jobs --------------------------------------------------------------
 
 
+def test_a_caption_being_typed_is_kept_until_saved_or_dropped(tmp_path, files_dir):
+    """The draft of a caption (what a person is typing) survives the process: a new Project
+    on the same folder, as after a crash, finds it. One per clip; a removed clip's goes with
+    it."""
+    f = write_file(files_dir / "a.mp4")
+    g = write_file(files_dir / "b.mp4", seed=1)
+    with Project(tmp_path / "proj") as project:
+        clip, _ = project.add_clip(f, media_info(f))
+        other, _ = project.add_clip(g, media_info(g))
+        assert project.caption_draft(clip.id) is None
+        project.set_caption_draft(clip.id, "A cat")
+        project.set_caption_draft(clip.id, "A cat on a so")
+        project.set_caption_draft(other.id, "A dog")
+        project.set_caption_draft(9999, "nobody's")  # no such clip: ignored
+        assert project.caption_draft(9999) is None
+    with Project(tmp_path / "proj") as project:  # the process ended without saving
+        assert project.caption_draft(clip.id) == "A cat on a so"
+        assert project.current_caption(clip.id) is None  # a draft is not a version
+        project.clear_caption_draft(clip.id)
+        assert project.caption_draft(clip.id) is None
+        project.remove_clips([other.id])
+    with Project(tmp_path / "proj") as project:  # removed clips are forgotten on open
+        assert project.caption_draft(other.id) is None
+
+
 def test_caption_history(project, files_dir):
     f = write_file(files_dir / "a.mp4")
     clip, _ = project.add_clip(f, media_info(f))

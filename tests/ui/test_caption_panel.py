@@ -57,6 +57,62 @@ def texts(project, clip_id):
 
 # --- editing -------------------------------------------------------------------------------------
 
+# Types a caption into a caption panel on the project, waits until the panel has kept the
+# draft, then kills its own process: no focus-out, no close, no save.
+TYPE_THEN_DIE = r"""
+import os, signal, sys
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+app = QApplication(sys.argv[:1])
+from studio.core.library import Project
+from studio.ui.caption_panel import CaptionPanel
+project = Project(sys.argv[1])
+clip = project.clip(int(sys.argv[2]))
+panel = CaptionPanel(project)
+panel.show()
+panel.show_clip(clip)
+panel.editor.selectAll()
+QTest.keyClicks(panel.editor, sys.argv[3])
+for _ in range(3000):  # a minute at most
+    if project.caption_draft(clip.id) == sys.argv[3]:
+        os.kill(os.getpid(), signal.SIGKILL)
+    QTest.qWait(20)
+sys.exit(f"no draft kept: {project.caption_draft(clip.id)!r}")
+"""
+
+
+def test_a_caption_being_typed_survives_a_killed_process(qtbot, panel, project, clips):
+    """Unsaved typing lived only in the editor until focus-out, Ctrl+S, another clip or a
+    clean close: a crash lost it. It is now kept as a draft as it is typed and comes back,
+    unsaved, when the clip is shown again."""
+    import signal
+    import subprocess
+    import sys
+
+    clip = clips[0]
+    project.add_caption(clip.id, "A clip.", model="demo/x")
+    typed = "A red square glides to the right"
+    died = subprocess.run([sys.executable, "-c", TYPE_THEN_DIE, str(project.root),
+                           str(clip.id), typed], capture_output=True, text=True, timeout=120)
+    assert died.returncode == -signal.SIGKILL, died.stderr
+    assert texts(project, clip.id) == [("A clip.", "model")]  # nothing was saved
+
+    said: list[str] = []
+    panel.status_message.connect(said.append)
+    panel.show_clip(clip)
+    assert panel.editor.toPlainText() == typed and panel.dirty
+    assert "unsaved" in panel.save_label.text() and said and "is back" in said[-1]
+    panel.save_action.trigger()
+    assert texts(project, clip.id) == [("A clip.", "model"), (typed, "edit")]
+    assert project.caption_draft(clip.id) is None and not panel.dirty
+
+    # Typed, then typed back to the saved text, or reverted: no draft is left behind.
+    type_into(qtbot, panel, "Something else")
+    qtbot.waitUntil(lambda: project.caption_draft(clip.id) == "Something else", timeout=5000)
+    panel.revert_edit()
+    assert project.caption_draft(clip.id) is None and panel.editor.toPlainText() == typed
+
+
 def test_edit_undo_redo_round_trips_through_the_project(qtbot, panel, project, clips):
     clip = clips[0]
     project.add_caption(clip.id, "A clip.", model="demo/x", params={"preset": "short"})
