@@ -287,13 +287,19 @@ _MIGRATION_2 = """
 ALTER TABLE clips ADD COLUMN removed_at REAL;
 """
 
-# A caption being typed, kept as it is typed, so a crash or a killed process loses none of
-# it; one per clip, gone once it is saved as a version or thrown away.
+# Work in progress, kept as it is done so that closing Studio, a crash or a killed process
+# loses none of it: a caption being typed (one per clip, gone once it is saved as a version or
+# thrown away), and what a panel holds (the Generate panel's settings and prompt, by name).
 _MIGRATION_3 = """
 CREATE TABLE caption_drafts (
     clip_id  INTEGER PRIMARY KEY REFERENCES clips (id) ON DELETE CASCADE,
     text     TEXT NOT NULL,
     saved_at REAL NOT NULL
+);
+CREATE TABLE panel_states (
+    name       TEXT PRIMARY KEY,
+    state_json TEXT NOT NULL,
+    saved_at   REAL NOT NULL
 );
 """
 
@@ -782,6 +788,21 @@ class Project:
         """Forget the unsaved caption of ``clip_id`` (saved as a version, or thrown away)."""
         with self._write() as db:
             db.execute("DELETE FROM caption_drafts WHERE clip_id = ?", (int(clip_id),))
+
+    # --- panels -------------------------------------------------------------------------
+
+    def save_panel_state(self, name: str, state: dict) -> None:
+        """Keep what the panel ``name`` holds (JSON-ready), replacing what was kept before."""
+        with self._write() as db:
+            db.execute("INSERT INTO panel_states (name, state_json, saved_at) VALUES (?, ?, ?) "
+                       "ON CONFLICT (name) DO UPDATE SET state_json = excluded.state_json, "
+                       "saved_at = excluded.saved_at", (name, json.dumps(state), time.time()))
+
+    def panel_state(self, name: str) -> dict | None:
+        """What ``save_panel_state`` kept for ``name``, or None."""
+        row = self._db.execute("SELECT state_json FROM panel_states WHERE name = ?",
+                               (name,)).fetchone()
+        return None if row is None else json.loads(row[0])
 
     # --- generations --------------------------------------------------------------------
 

@@ -799,7 +799,7 @@ class CaptionPanel(QWidget):
 
     @Slot()
     def _keep_draft(self) -> None:
-        if self.dirty:
+        if self.dirty and not self.project.closed:
             self.project.set_caption_draft(self.clip.id, self.editor.toPlainText())
             self._draft_clip = self.clip.id
 

@@ -749,6 +749,8 @@ class MainWindow(QMainWindow):
             return
         self._shut_down = True
         self.captions.shutdown()  # saves an unsaved caption edit
+        if self._prompt_panel is not None:
+            self._prompt_panel.save_state()  # the last keys typed in the Generate panel
         if self._export_dialog is not None:
             self._export_dialog.shutdown()
         if self._clip_export_dialog is not None:

@@ -85,6 +85,8 @@ _DRAG_EVENTS = (QEvent.Type.DragEnter, QEvent.Type.DragMove, QEvent.Type.Drop)
 
 
 EMPTY_PROMPT_HINT = "Write a prompt to generate."
+PANEL_STATE = "generate"  # the name the project keeps this panel's fields under
+STATE_DELAY_MS = 500  # the fields are kept this long after the last change
 
 
 def _condition_row_of(field: str) -> int | None:
@@ -660,6 +662,14 @@ class PromptPanel(QWidget):
 
         self.apply_params(P.GenerationParams.defaults(self.model.currentData()))
         self._on_mode_changed()
+        # What the panel holds is kept in the project a moment after each change, and comes
+        # back when the panel is made again (the next session): a prompt being written is
+        # not lost by closing Studio, nor by a crash.
+        self._state_timer = QTimer(self)
+        self._state_timer.setSingleShot(True)
+        self._state_timer.setInterval(STATE_DELAY_MS)
+        self._state_timer.timeout.connect(self.save_state)
+        self._restore_state()
         if queue is not None:
             self.set_queue(queue)
         if manager is not None:
@@ -805,6 +815,29 @@ class PromptPanel(QWidget):
             self._filling = False
         self._on_mode_changed()
         self.revalidate()
+
+    @Slot()
+    def save_state(self) -> None:
+        """Keep the fields as they are now in the project (``_restore_state`` brings them
+        back); done by itself a moment after each change."""
+        self._state_timer.stop()
+        if self.project.closed:  # the window is going away after its project
+            return
+        try:
+            state = self.params().to_dict()
+        except ValueError:  # ParamsError, half-typed: the last good state stays
+            return
+        self.project.save_panel_state(PANEL_STATE, state)
+
+    def _restore_state(self) -> None:
+        state = self.project.panel_state(PANEL_STATE)
+        if state is None:
+            return
+        try:
+            params = self._P.GenerationParams.from_dict(state)
+        except (ValueError, TypeError):  # ParamsError: kept by another Studio, say
+            return
+        self.apply_params(params)
 
     @Slot(object)
     def restore(self, params) -> None:
@@ -1196,6 +1229,8 @@ class PromptPanel(QWidget):
 
     def revalidate(self) -> None:
         """conform() the current values now: show the changes, the field error or the cost."""
+        if hasattr(self, "_state_timer"):  # not while the first values are filled in
+            self._state_timer.start()
         P = self._P
         p = self.params()
         if p.fps > 0:

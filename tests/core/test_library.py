@@ -487,6 +487,17 @@ def test_a_caption_being_typed_is_kept_until_saved_or_dropped(tmp_path, files_di
         assert project.caption_draft(other.id) is None
 
 
+def test_a_panels_state_is_kept_by_name(tmp_path):
+    with Project(tmp_path / "proj") as project:
+        assert project.panel_state("generate") is None
+        project.save_panel_state("generate", {"prompt": "a boat", "steps": 8})
+        project.save_panel_state("generate", {"prompt": "a paper boat", "steps": 8})
+        project.save_panel_state("other", {"x": [1, 2]})
+    with Project(tmp_path / "proj") as project:
+        assert project.panel_state("generate") == {"prompt": "a paper boat", "steps": 8}
+        assert project.panel_state("other") == {"x": [1, 2]}
+
+
 def test_caption_history(project, files_dir):
     f = write_file(files_dir / "a.mp4")
     clip, _ = project.add_clip(f, media_info(f))

@@ -40,6 +40,33 @@ def fill(panel, model, **changes):
     panel.apply_params(GenerationParams(**values))
 
 
+def test_the_prompt_and_settings_come_back_in_the_next_session(qtbot, panels, project,
+                                                              tiny_ltx, tmp_path):
+    """The Generate panel started empty each session: a prompt being written was lost by
+    closing Studio. Its fields are now kept in the project as they change."""
+    from studio.core.library import Project
+    from studio.core.prompts import TemplateStore
+    from studio.ui.prompt_panel import PromptPanel
+
+    prompt, _ = panels
+    fill(prompt, tiny_ltx, steps=3, seed=42, seed_locked=True)
+    prompt.prompt.setPlainText("a paper boat drifting on a still pond, soft mist")
+    qtbot.waitUntil(lambda: (project.panel_state("generate") or {}).get("prompt")
+                    == "a paper boat drifting on a still pond, soft mist", timeout=5000)
+    typed_last = "a paper boat drifting on a still pond, soft mist, dawn"
+    prompt.prompt.setPlainText(typed_last)
+    prompt.save_state()  # what the window's shutdown does: the last keys, without waiting
+    assert project.panel_state("generate")["prompt"] == typed_last
+
+    with Project(project.root) as again:  # the next session
+        fresh = PromptPanel(again, template_store=TemplateStore(tmp_path / "t.json"))
+        qtbot.addWidget(fresh)
+        p = fresh.params()
+        assert (p.prompt, p.model, p.steps, p.seed, p.seed_locked) == \
+            (typed_last, str(tiny_ltx), 3, 42, True)
+        fresh.save_state()
+
+
 def test_conform_changes_are_shown_before_the_run(panels, tiny_ltx):
     prompt, _ = panels
     fill(prompt, tiny_ltx, num_frames=10, width=40)

@@ -143,6 +143,16 @@ def test_keys_drive_the_player_from_the_start_and_after_a_click_on_the_picture(q
     project.close()
 
 
+def test_closing_the_window_keeps_the_last_keys_typed_in_the_generate_panel(qtbot, tmp_path,
+                                                                           windows):
+    project = Project(tmp_path / "project")
+    window = windows(project)
+    window.generate_dock.show()
+    window.prompt_panel.prompt.setPlainText("waves on a pebble beach")
+    window.close()  # at once: the panel's own keeping of its fields had not come yet
+    assert project.panel_state("generate")["prompt"] == "waves on a pebble beach"
+
+
 def test_the_docks_get_the_widths_they_ask_for_at_1280_px(qtbot, tmp_path, windows):
     """At 1280 px the player's one-row transport bar (about 620 px at least) took width from
     both docks: the bin got 351 px of 440 and its Caption column was cut off. The bar now
