@@ -34,6 +34,31 @@ def rgb_to_qimage(frame: np.ndarray) -> QImage:
     return QImage(frame.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
+def _titled(title: QLabel, player: PlayerPanel) -> QWidget:
+    """``player`` under ``title``, a line that wraps rather than widen the dock."""
+    title.setWordWrap(True)
+    title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+    box = QWidget()
+    column = QVBoxLayout(box)
+    column.setContentsMargins(0, 0, 0, 0)
+    column.setSpacing(2)
+    column.addWidget(title)
+    column.addWidget(player, 1)
+    return box
+
+
+def _source_title(mode: str, params: dict, clip) -> str:
+    """What the source player shows for a v2v, extend or i2v result."""
+    if mode == "i2v" and params.get("image_frame") is None:  # a still
+        return f"Source: {Path(params['image_path']).name}"
+    if mode == "i2v":
+        return f"Source: frame {params['image_frame']} of {clip.name}"
+    first, last = params.get("source_in_frame"), params.get("source_out_frame")
+    end = clip.info.frame_count - 1 if last is None else last
+    verb = "Extended" if mode == "extend" else "Source"
+    return f"{verb}: {clip.name}, frames {first or 0}–{end}"
+
+
 class PreviewPanel(QWidget):
     restore_requested = Signal(object)  # GenerationParams of the shown result
 
@@ -72,9 +97,15 @@ class PreviewPanel(QWidget):
             self, keyboard_shortcuts=False)  # the main player keeps the keys
         self.source_player.set_loop(True)
         self.source_player.setVisible(False)
-        # side by side, or the source above the result in a narrow dock
-        players = SideBySide([self.source_player, self.result_player], spacing=6,
-                             stacked_spacing=6, stretches=(1, 1))
+        # Each under a title once the source is shown (which is which, and what the source
+        # is); side by side, or the source above the result in a narrow dock.
+        self.source_title = QLabel()
+        self.result_title = QLabel("Result")
+        self._source_box = _titled(self.source_title, self.source_player)
+        self._source_box.setVisible(False)
+        self.result_title.setVisible(False)  # a title only beside a source
+        players = SideBySide([self._source_box, _titled(self.result_title, self.result_player)],
+                             spacing=6, stacked_spacing=6, stretches=(1, 1))
         self.stack = QStackedWidget()
         self.stack.addWidget(self.preview_label)
         self.stack.addWidget(players)
@@ -234,13 +265,17 @@ class PreviewPanel(QWidget):
             shown = self._show_condition(params.get("conditions") or [])
         if not shown:
             player.set_clip(None, None, 0, 0.0)
-        if mode != "condition" or not shown:
-            player.setToolTip("")
+            self.source_title.setText("")
+        elif mode != "condition":
+            self.source_title.setText(_source_title(mode, params, clip))
+        player.setToolTip(self.source_title.text())
         player.setVisible(shown)
+        self._source_box.setVisible(shown)
+        self.result_title.setVisible(shown)
 
     def _show_condition(self, conditions: list) -> bool:
         """The first condition it can show beside the result: a still, or a clip the project
-        knows at its frame (looping over its frames when it has several). The tooltip says
+        knows at its frame (looping over its frames when it has several). Its title says
         which condition of how many it is and where the result shows it."""
         from studio.core.media import IMAGE_EXTENSIONS
 
@@ -267,8 +302,8 @@ class PreviewPanel(QWidget):
                 end = count - 1 if last is None else last
                 what = Path(path).name if count <= 1 else \
                     f"{Path(path).name}, frames {first or 0}..{end}"
-            player.setToolTip(f"Condition {number} of {len(conditions)}: {what}, at frame "
-                              f"{condition.get('frame_index', 0)} of the result")
+            self.source_title.setText(f"Condition {number} of {len(conditions)}: {what}, at "
+                                      f"frame {condition.get('frame_index', 0)} of the result")
             return True
         return False
 

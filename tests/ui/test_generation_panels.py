@@ -251,6 +251,8 @@ def test_video_to_video_from_the_selected_clip_shows_its_source(qtbot, panels, p
     assert (params["source_in_frame"], params["source_out_frame"]) == (2, 12)
     assert params["denoise_strength"] == 0.5
     assert not preview.source_player.isHidden()  # the source loops beside the result
+    assert preview.source_title.text() == "Source: src.mp4, frames 2–12"
+    assert preview.result_title.isVisibleTo(preview)
 
 
 def test_an_extended_clip_loops_beside_its_extension(qtbot, panels, project, tiny_ltx,
@@ -273,6 +275,7 @@ def test_an_extended_clip_loops_beside_its_extension(qtbot, panels, project, tin
     assert params["mode"] == "extend" and params["source_clip_id"] == clip.id
     source = preview.source_player
     assert not source.isHidden() and source.clip_id == clip.id  # it was hidden for extend
+    assert preview.source_title.text() == "Extended: walk.mp4, frames 4–15"
 
 
 def test_image_to_video_from_the_players_frame(qtbot, project, manager, tiny_ltx, tmp_path):

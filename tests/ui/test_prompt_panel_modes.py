@@ -444,7 +444,9 @@ def test_a_condition_run_from_the_panel_goes_through_the_engine_and_restores(
         preview.show_result(result)
         source = preview.source_player
         assert not source.isHidden() and source.path == str(picture)
-        assert source.toolTip() == "Condition 1 of 2: start.png, at frame 0 of the result"
+        assert preview.source_title.text() == \
+            "Condition 1 of 2: start.png, at frame 0 of the result"
+        assert source.toolTip() == preview.source_title.text()
         preview.resize(760, 420)
         preview.show()
         qtbot.waitUntil(lambda: source.displayed_index == 0, timeout=10_000)
@@ -452,14 +454,18 @@ def test_a_condition_run_from_the_panel_goes_through_the_engine_and_restores(
         # In a narrow dock the source goes above the result (side by side, the two players
         # asked for 830 px at least); with room, they are side by side again.
         result_player = preview.result_player
+
+        def box(player):  # where the player is in the panel
+            return player.geometry().translated(player.mapTo(preview, QPoint(0, 0))
+                                                - player.pos())
+
         preview.resize(480, 700)
         qtbot.waitUntil(lambda: preview.width() == 480
-                        and source.geometry().bottom() < result_player.geometry().top(),
-                        timeout=10_000)
+                        and box(source).bottom() < box(result_player).top(), timeout=10_000)
         preview.grab().save("/tmp/preview_condition_narrow.png")
         preview.resize(1100, 500)
-        qtbot.waitUntil(lambda: source.geometry().right() < result_player.geometry().left()
-                        and source.y() == result_player.y(), timeout=10_000)
+        qtbot.waitUntil(lambda: box(source).right() < box(result_player).left()
+                        and box(source).top() == box(result_player).top(), timeout=10_000)
         # a clip the project knows, at its one frame
         known, _ = project.import_file(clip)
         only_clip = dataclasses.replace(
@@ -467,12 +473,13 @@ def test_a_condition_run_from_the_panel_goes_through_the_engine_and_restores(
         preview.show_result(only_clip)
         qtbot.waitUntil(lambda: source.clip_id == known.id and source.displayed_index == 11,
                         timeout=10_000)
-        assert source.toolTip() == "Condition 1 of 1: frame 11 of end.mp4, at frame 8 of the " \
-            "result"
+        assert preview.source_title.text() == \
+            "Condition 1 of 1: frame 11 of end.mp4, at frame 8 of the result"
         # nothing it can show without probing (a clip the project does not know): no side view
         project.remove_clips([known.id])
         preview.show_result(only_clip)
         assert source.isHidden() and source.toolTip() == ""
+        assert not preview.result_title.isVisibleTo(preview)  # no source: no titles
     finally:
         preview.shutdown()
 
