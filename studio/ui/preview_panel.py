@@ -6,6 +6,7 @@ result's settings back (``restore_requested``) for the prompt panel. Errors show
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -72,6 +73,7 @@ class PreviewPanel(QWidget):
         self._preview_index = 0
         self._preview_step: int | None = None
         self.result = None  # the last GenerateResult shown
+        self._shown_params: dict | None = None  # the settings "Restore settings" gives
         self.progress_log: list[tuple[int, int]] = []  # (done, total) of the current job
 
         self.status = QLabel("No generation yet: write a prompt and click Generate.")
@@ -134,6 +136,7 @@ class PreviewPanel(QWidget):
         self._timer.timeout.connect(self._next_preview_frame)
         if manager is not None:
             self.set_manager(manager)
+        self._show_latest_generation()
 
     def set_manager(self, manager) -> None:
         self.manager = manager
@@ -156,6 +159,7 @@ class PreviewPanel(QWidget):
         self.source_player.pause()
         self.progress_log = []
         self.error_label.setText("")
+        self.progress.setVisible(True)
         self.progress.setRange(0, max(1, getattr(params, "steps", 1) or 1))
         self.progress.setValue(0)
         self.eta.setText("")
@@ -219,6 +223,8 @@ class PreviewPanel(QWidget):
         """Loop ``result`` (a GenerateResult), with its source clip for i2v/v2v."""
         self._timer.stop()
         self.result = result
+        self._shown_params = result.params or {}
+        self.progress.setVisible(True)
         self.progress.setValue(self.progress.maximum())
         self.eta.setText(f"{result.seconds:.1f} s")
         name = Path(result.output).name
@@ -232,6 +238,34 @@ class PreviewPanel(QWidget):
         self._show_source(result.params or {})
         self.result_player.set_clip(None, result.output, result.frames, result.fps)
         self.result_player.play()
+        self.restore_button.setEnabled(True)
+
+    def _show_latest_generation(self) -> None:
+        """A new session: the project's last generation that is still on disk, if any."""
+        if self.project is None:
+            return
+        for generation in reversed(self.project.generations()):
+            if generation.info is not None and os.path.isfile(generation.path):
+                self.show_generation(generation)
+                return
+
+    def show_generation(self, generation) -> None:
+        """Show ``generation`` (a project record) at its first frame, paused, beside its
+        source; Restore settings gives its settings."""
+        info = generation.info
+        self._timer.stop()
+        self._shown_params = generation.params or {}
+        seed = self._shown_params.get("seed")
+        self.status.setText(f"Last generation: {Path(generation.path).name}"
+                            + (f" · seed {seed}" if seed is not None else ""))
+        self.progress.setVisible(False)  # nothing running: no step count to show
+        self.eta.setText("")
+        self.record_label.setText(f"Generation #{generation.id} in the project\n"
+                                  f"{generation.path}")
+        self.stack.setCurrentIndex(1)
+        self._show_source(self._shown_params)
+        self.source_player.pause()
+        self.result_player.set_clip(None, generation.path, info.frame_count, info.fps)
         self.restore_button.setEnabled(True)
 
     def _show_source(self, params: dict) -> None:
@@ -326,12 +360,12 @@ class PreviewPanel(QWidget):
 
     def restore_settings(self):
         """Emit the shown result's settings (GenerationParams); the params, or None."""
-        if self.result is None:
+        if self._shown_params is None:
             return None
         from studio.core.params import GenerationParams, ParamsError
 
         try:
-            params = GenerationParams.from_dict(self.result.params)
+            params = GenerationParams.from_dict(self._shown_params)
         except ParamsError as exc:
             self.error_label.setText(f"Cannot restore the settings: {exc}")
             return None

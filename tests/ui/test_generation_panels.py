@@ -67,6 +67,33 @@ def test_the_prompt_and_settings_come_back_in_the_next_session(qtbot, panels, pr
         fresh.save_state()
 
 
+def test_a_new_session_shows_the_last_generation(qtbot, project, tmp_path):
+    """The Preview said "No generation yet" in every new session, beside a project full of
+    them; it now shows the last one still on disk, paused, with Restore settings."""
+    from studio.core.media import probe
+    from studio.ui.preview_panel import PreviewPanel
+    from tests.media_factory import make_video
+
+    made = []
+    for name, seed in (("first.mp4", 7), ("second.mp4", 8), ("gone.mp4", 9)):
+        path = make_video(tmp_path / name, width=32, height=32, frames=9, fps=24)
+        params = GenerationParams(model="demo/ltx-video-tiny", prompt=f"a boat {seed}",
+                                  **{**TINY, "seed": seed}).to_dict()
+        made.append(project.add_generation(path, params, info=probe(path)))
+    Path(made[-1].path).unlink()  # the newest is gone from disk: the one before is shown
+
+    preview = PreviewPanel(project=project)
+    qtbot.addWidget(preview)
+    try:
+        assert preview.status.text() == "Last generation: second.mp4 · seed 8"
+        assert preview.result_player.path == made[1].path
+        assert not preview.result_player.is_playing and preview.progress.isHidden()
+        params = preview.restore_settings()
+        assert params is not None and params.prompt == "a boat 8" and params.seed == 8
+    finally:
+        preview.shutdown()
+
+
 def test_conform_changes_are_shown_before_the_run(panels, tiny_ltx):
     prompt, _ = panels
     fill(prompt, tiny_ltx, num_frames=10, width=40)
