@@ -171,11 +171,17 @@ def _run_gui(project_dir: Path | None, exit_after_show: bool, files: list[str] |
     reporter = FirstPaintReporter(app, window, files=bool(files)) if exit_after_show else None
     if reporter is not None and files:
         window.files_opened.connect(reporter.files_opened)
+    errors = []
 
     def first_paint() -> None:
         _restore_gc()
         if reporter is not None:
             reporter.painted()
+        # From now on a bug in a slot is a status line and a log entry, not a traceback on a
+        # terminal nobody sees (set up after the paint: nothing a person does comes before).
+        from studio.ui.errors import report_errors_in
+
+        errors.append(report_errors_in(window))
 
     when_first_painted(window, first_paint)
     QTimer.singleShot(GC_FALLBACK_MS, _restore_gc)
@@ -183,5 +189,7 @@ def _run_gui(project_dir: Path | None, exit_after_show: bool, files: list[str] |
     if files:
         window.open_files(list(files))
     code = app.exec()
+    for installed in errors:
+        installed.uninstall()
     project.close()
     return code
