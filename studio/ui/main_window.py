@@ -99,6 +99,9 @@ class MainWindow(QMainWindow):
         # Start with the clip list focused, not the filter box: Space and arrows then drive the
         # player instead of typing into the filter.
         self.bin.view.setFocus()
+        # Files dropped anywhere the panels do not take them themselves (the player, the
+        # caption panel, the toolbar) are opened as `studio FILE...` opens them.
+        self.setAcceptDrops(True)
 
     # -- menus ----------------------------------------------------------------------------
     def _build_menus(self) -> None:
@@ -769,7 +772,30 @@ class MainWindow(QMainWindow):
         self.player.shutdown()
         self.bin.shutdown()
 
+    def dragEnterEvent(self, event) -> None:
+        if _local_paths(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:
+        self.dragEnterEvent(event)
+
+    def dropEvent(self, event) -> None:
+        paths = _local_paths(event.mimeData())
+        if not paths:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.open_files(paths)
+
     def closeEvent(self, event) -> None:
         self.save_layout()
         self.shutdown()
         super().closeEvent(event)
+
+
+def _local_paths(mime) -> list[str]:
+    """The local files and folders a drag carries."""
+    return [url.toLocalFile() for url in mime.urls() if url.isLocalFile()] \
+        if mime.hasUrls() else []

@@ -153,6 +153,22 @@ def test_closing_the_window_keeps_the_last_keys_typed_in_the_generate_panel(qtbo
     assert project.panel_state("generate")["prompt"] == "waves on a pebble beach"
 
 
+def test_a_file_dropped_on_the_player_is_imported_and_plays(qtbot, tmp_path, windows):
+    """Only the bin took dropped files; a clip dropped on the player (or the caption panel)
+    did nothing. Anywhere the panels do not take it, it opens as `studio FILE` opens it."""
+    clip_path = make_video(tmp_path / "dropped.mp4", width=64, height=48, frames=12, fps=12)
+    project = Project(tmp_path / "project")
+    window = windows(project)
+    player = window.player
+    with qtbot.waitSignal(window.files_opened, timeout=60_000):
+        drop_paths(window, [clip_path])  # the drop reaches the window, past the player
+    clip = project.clip_for_path(clip_path)
+    assert clip is not None and clip.ok
+    qtbot.waitUntil(lambda: player.clip_id == clip.id and player.displayed_index == 0,
+                    timeout=10_000)
+    assert window.statusBar().currentMessage().startswith("Imported 1 new of 1")
+
+
 def test_the_docks_get_the_widths_they_ask_for_at_1280_px(qtbot, tmp_path, windows):
     """At 1280 px the player's one-row transport bar (about 620 px at least) took width from
     both docks: the bin got 351 px of 440 and its Caption column was cut off. The bar now
