@@ -175,6 +175,7 @@ class GenerationsPanel(QWidget):
     play_requested = Signal(str, int, float)  # path, frame count, fps
     analyse_requested = Signal(object)  # core.library.Generation
     restore_requested = Signal(object)  # GenerationParams
+    add_to_bin_requested = Signal(str)  # path: import it as a clip (caption it, export it)
     status_message = Signal(str)
 
     def __init__(self, project, parent: QWidget | None = None, *, manager=None,
@@ -244,11 +245,15 @@ class GenerationsPanel(QWidget):
         self.export_button.clicked.connect(self.export_selected)
         self.folder_button = QPushButton("Show in Folder")
         self.folder_button.clicked.connect(self.show_selected_in_folder)
+        self.add_to_bin_button = QPushButton("Add to Bin")
+        self.add_to_bin_button.setToolTip("Import it into the bin as a clip: to caption it, "
+                                          "mark in/out points, or use it as a source")
+        self.add_to_bin_button.clicked.connect(self.add_selected_to_bin)
         self.status = QLabel()
         self.status.setWordWrap(True)
         buttons = QHBoxLayout()
         for button in (self.play_button, self.analyse_button, self.restore_button,
-                       self.export_button, self.folder_button):
+                       self.export_button, self.add_to_bin_button, self.folder_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
@@ -446,7 +451,7 @@ class GenerationsPanel(QWidget):
     def _update_buttons(self, *_args) -> None:
         has = self.selected() is not None
         for button in (self.play_button, self.analyse_button, self.restore_button,
-                       self.folder_button):
+                       self.add_to_bin_button, self.folder_button):
             button.setEnabled(has)
         self.export_button.setEnabled(has and self.export_queue is not None)
 
@@ -467,6 +472,15 @@ class GenerationsPanel(QWidget):
                                                                     or 0)
         fps = g.info.fps if g.info is not None else float(g.params.get("fps") or 0.0)
         self.play_requested.emit(g.path, frames, fps)
+        return True
+
+    @Slot()
+    def add_selected_to_bin(self) -> bool:
+        """Ask for the selected generation to be imported as a clip (``add_to_bin_requested``)."""
+        g = self._selected_on_disk()
+        if g is None:
+            return False
+        self.add_to_bin_requested.emit(g.path)
         return True
 
     @Slot()

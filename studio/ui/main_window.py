@@ -506,6 +506,7 @@ class MainWindow(QMainWindow):
             panel.play_requested.connect(self._on_play_generation)
             panel.analyse_requested.connect(self._on_analyse_generation)
             panel.restore_requested.connect(self._on_restore_generation)
+            panel.add_to_bin_requested.connect(self._on_add_generation_to_bin)
             panel.status_message.connect(self._on_status_message)
             self.generations_dock.setWidget(panel)
             self._generations_panel = panel
@@ -536,6 +537,11 @@ class MainWindow(QMainWindow):
         self.player.set_clip(None, generation.path, panel.subject.frame_count, panel.subject.fps)
         panel.analyse()
         self.show_analysis()
+
+    @Slot(str)
+    def _on_add_generation_to_bin(self, path: str) -> None:
+        self.bin_dock.show()
+        self.open_files([path])  # imported (once) and selected, as a dropped file
 
     @Slot(object)
     def _on_restore_generation(self, params) -> None:

@@ -224,6 +224,12 @@ def test_the_window_lists_generations_plays_and_restores(qtbot, project, generat
         panel.restore_button.click()
         assert window.generate_dock.isVisible()
         assert window.prompt_panel.params().seed == 11
+        # Add to Bin: the generation becomes a clip, selected (to caption, mark, export)
+        with qtbot.waitSignal(window.files_opened, timeout=60_000):
+            panel.add_to_bin_button.click()
+        clip = project.clip_for_path(a.path)
+        assert clip is not None and clip.ok
+        assert [c.id for c in window.bin.selected_clips()] == [clip.id]
         wait_analysed(qtbot, panel, [a.id])
     finally:
         window.close()
