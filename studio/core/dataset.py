@@ -22,14 +22,13 @@ import errno
 import json
 import os
 import re
-import tempfile
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from studio.core.cancel import Cancelled, CancelToken
-from studio.core.export import publish_new_file
+from studio.core.export import publish_new_file, temp_file
 from studio.core.media import MediaError, MissingFileError
 
 LAYOUTS = ("diffusion-pipe", "musubi")
@@ -155,14 +154,6 @@ def _os_reason(err: OSError) -> str:
     return err.strerror or str(err)
 
 
-def _temp_path(folder: Path, suffix: str) -> Path:
-    """A new empty temporary file in ``folder`` (hidden, ``.part``), so the final move is a
-    rename within one file system."""
-    fd, name = tempfile.mkstemp(prefix=".studio-", suffix=suffix + ".part", dir=folder)
-    os.close(fd)
-    return Path(name)
-
-
 def _remove_quietly(path: Path | None) -> None:
     if path is None:
         return
@@ -176,7 +167,7 @@ def write_text_atomic(folder: Path, name: str, text: str, taken: set[str] | None
     """Write ``text`` (UTF-8) to ``folder/name``, or a numbered name when that exists; returns
     the path written."""
     taken = set() if taken is None else taken
-    temp = _temp_path(folder, os.path.splitext(name)[1])
+    temp = temp_file(folder, os.path.splitext(name)[1])
     try:
         temp.write_text(text, encoding="utf-8")
         while True:
@@ -254,7 +245,7 @@ def _export_one(item: DatasetItem, caption: str, folder: Path, layout: str, take
     stem = _output_stem(item, trimmed, first, last)
     suffixes = [suffix, ".txt"] if layout == "diffusion-pipe" else [suffix]
 
-    media_temp = _temp_path(folder, suffix)
+    media_temp = temp_file(folder, suffix)
     text_temp: Path | None = None
     published: list[Path] = []
     try:
@@ -264,7 +255,7 @@ def _export_one(item: DatasetItem, caption: str, folder: Path, layout: str, take
         else:
             _copy_bytes(source, media_temp, cancel)
         if layout == "diffusion-pipe":
-            text_temp = _temp_path(folder, ".txt")
+            text_temp = temp_file(folder, ".txt")
             text_temp.write_text(caption, encoding="utf-8")
         if cancel is not None:
             cancel.raise_if_cancelled()
@@ -307,7 +298,7 @@ def _prepare_folder(folder: Path) -> None:
     if not folder.is_dir():
         raise DatasetExportError(f"{folder}: not a folder")
     try:
-        probe_file = _temp_path(folder, ".probe")
+        probe_file = temp_file(folder, ".probe")
     except OSError as err:
         raise DatasetExportError(f"{folder}: cannot write here ({_os_reason(err)})") from None
     _remove_quietly(probe_file)

@@ -953,7 +953,9 @@ def _umask() -> int:
     return 0o022
 
 
-def _temp_file(folder: Path, suffix: str) -> Path:
+def temp_file(folder: Path, suffix: str) -> Path:
+    """A new empty temporary file in ``folder`` (hidden, ``.part``; a rename within one file
+    system publishes it), with the permissions a file created there normally gets."""
     fd, name = tempfile.mkstemp(prefix=_TEMP_PREFIX, suffix=suffix + ".part", dir=folder)
     try:
         # mkstemp makes it private (0600); the final file gets the usual permissions.
@@ -1223,7 +1225,7 @@ def _export_one(source: str, target: _Target, options: ExportOptions, preset: Pr
         stem = sanitize_name(options.name, fallback="clip") if options.name else (
             target.stem if target.stem else _default_stem(source, plan))
         try:
-            media = _temp_dir(folder) if preset.kind == "png" else _temp_file(folder,
+            media = _temp_dir(folder) if preset.kind == "png" else temp_file(folder,
                                                                               preset.suffix)
         except OSError as err:
             raise ExportError(folder, f"cannot write here ({_os_reason(err)})") from None
@@ -1233,12 +1235,12 @@ def _export_one(source: str, target: _Target, options: ExportOptions, preset: Pr
             _render(reader, plan, os.fspath(media), options, comment, progress, cancel,
                     warnings, frame_offset, grand_total)
             if preset.kind == "train":
-                text = _temp_file(folder, ".txt")
+                text = temp_file(folder, ".txt")
                 temps.append(text)
                 text.write_text(options.caption.strip() + "\n", encoding="utf-8")
                 group.append((text, ".txt"))
             if options.sidecar or (options.sidecar is None and options.metadata):
-                side = _temp_file(folder, ".json")
+                side = temp_file(folder, ".json")
                 temps.append(side)
                 side.write_text(json.dumps(record, ensure_ascii=False, indent=2) + "\n",
                                 encoding="utf-8")
@@ -1353,7 +1355,7 @@ def _write_manifest(folder: Path, results: list[ExportResult], overwrite: bool,
     stem, suffix = os.path.splitext(MANIFEST_NAME)
     temp = None
     try:
-        temp = _temp_file(folder, suffix)
+        temp = temp_file(folder, suffix)
         temp.write_text(lines, encoding="utf-8")
         _stem, finals = _publish_group([(temp, suffix)], folder, stem, overwrite, taken)
     except OSError as err:
@@ -1398,7 +1400,7 @@ def write_frames(frames: Iterable, target: str | os.PathLike, fps: float,
     iterator: Iterator = iter(frames)
     try:
         try:
-            media = _temp_dir(folder) if preset.kind == "png" else _temp_file(folder,
+            media = _temp_dir(folder) if preset.kind == "png" else temp_file(folder,
                                                                               preset.suffix)
         except OSError as err:
             raise ExportError(folder, f"cannot write here ({_os_reason(err)})") from None
@@ -1429,7 +1431,7 @@ def write_frames(frames: Iterable, target: str | os.PathLike, fps: float,
             sink.close()
             group = [(media, preset.suffix)]
             if options.sidecar or (options.sidecar is None and options.metadata):
-                side = _temp_file(folder, ".json")
+                side = temp_file(folder, ".json")
                 temps.append(side)
                 side.write_text(json.dumps(record, ensure_ascii=False, indent=2) + "\n",
                                 encoding="utf-8")

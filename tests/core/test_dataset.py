@@ -67,6 +67,15 @@ def test_diffusion_pipe_copies_and_sidecars(clips, tmp_path):
     assert [e.sidecar.name for e in report.exported] == ["walk.txt", "still.txt"]
     assert seen[0] == (0, 2, "walk.mp4") and seen[-1][:2] == (2, 2)
     assert "Exported 2 clip(s)" in report.summary() and "skipped 2" in report.summary()
+    # The files get the permissions any new file there gets: a training set was written
+    # private to its owner (0600, the temporary file's), unreadable to a trainer running as
+    # another user.
+    plain = out / "plain"
+    plain.write_text("")
+    expected = plain.stat().st_mode & 0o777
+    assert expected != 0o600
+    assert {p.name: p.stat().st_mode & 0o777 for p in out.iterdir() if p != plain} == \
+        dict.fromkeys(["still.png", "still.txt", "walk.mp4", "walk.txt"], expected)
 
 
 def test_trimmed_clip_is_reencoded_frame_exactly(clips, tmp_path):
