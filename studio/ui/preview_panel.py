@@ -85,6 +85,7 @@ class PreviewPanel(QWidget):
         self.progress = QProgressBar()
         self.progress.setFormat("step %v/%m")
         self.progress.setValue(0)
+        self.progress.setVisible(False)  # until a generation runs: "step 0/100" said nothing
         self.eta = QLabel()
 
         self.preview_label = QLabel()

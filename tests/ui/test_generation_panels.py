@@ -70,6 +70,7 @@ def test_the_prompt_and_settings_come_back_in_the_next_session(qtbot, panels, pr
 def test_a_new_session_shows_the_last_generation(qtbot, project, tmp_path):
     """The Preview said "No generation yet" in every new session, beside a project full of
     them; it now shows the last one still on disk, paused, with Restore settings."""
+    from studio.core.library import Project
     from studio.core.media import probe
     from studio.ui.preview_panel import PreviewPanel
     from tests.media_factory import make_video
@@ -81,6 +82,13 @@ def test_a_new_session_shows_the_last_generation(qtbot, project, tmp_path):
                                   **{**TINY, "seed": seed}).to_dict()
         made.append(project.add_generation(path, params, info=probe(path)))
     Path(made[-1].path).unlink()  # the newest is gone from disk: the one before is shown
+
+    empty = PreviewPanel(project=Project(tmp_path / "empty project"))
+    qtbot.addWidget(empty)
+    assert empty.status.text().startswith("No generation yet")
+    assert empty.progress.isHidden()  # no "step 0/100" before anything runs
+    empty.shutdown()
+    empty.project.close()
 
     preview = PreviewPanel(project=project)
     qtbot.addWidget(preview)
