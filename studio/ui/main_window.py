@@ -435,6 +435,7 @@ class MainWindow(QMainWindow):
         shown (``prompt_panel``, ``preview_panel``), which keeps core.params off start-up."""
         self._prompt_panel = None
         self._preview_panel = None
+        self._preview_dock_sized = False  # see _on_generation_run_started
         self.generate_dock = QDockWidget("Generate", self)
         self.generate_dock.setObjectName("GenerateDock")
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.generate_dock)
@@ -634,6 +635,13 @@ class MainWindow(QMainWindow):
     @Slot(int, object)
     def _on_generation_run_started(self, job_id: int, params) -> None:
         self.preview_panel.track(job_id, params)
+        if self.generation_preview_dock.isHidden() and not self._preview_dock_sized:
+            # Shown for the first time it takes its size hint (about 550 px), which left the
+            # player 170 px at 1280x800: give it two fifths of the height instead.
+            self._preview_dock_sized = True
+            self.generation_preview_dock.show()
+            self.resizeDocks([self.generation_preview_dock], [self.height() * 2 // 5],
+                             Qt.Orientation.Vertical)
         self.generation_preview_dock.show()
         self.generation_preview_dock.raise_()
 

@@ -232,6 +232,7 @@ def test_the_window_docks_the_panels_and_generates(qtbot, project, tiny_ltx, tmp
     window = MainWindow(project, model_manager=ModelManager(device="cpu", freeze_heap=False))
     qtbot.addWidget(window)
     try:
+        window.resize(1280, 800)
         window.show()
         qtbot.waitExposed(window)
         assert window._prompt_panel is None  # built when first shown
@@ -242,6 +243,10 @@ def test_the_window_docks_the_panels_and_generates(qtbot, project, tiny_ltx, tmp
         with qtbot.waitSignal(window.model_manager.job_finished, timeout=120_000):
             prompt.generate()
         assert window.generation_preview_dock.isVisible()
+        # The Preview dock, shown by the run, leaves the clip player most of the column (its
+        # size hint took 550 px of 800 and left the player 170).
+        qtbot.waitUntil(lambda: window.player.height() > window.generation_preview_dock.height(),
+                        timeout=5000)
         player = window.preview_panel.result_player
         qtbot.waitUntil(lambda: player.displayed_index is not None, timeout=10_000)
         window.resize(1400, 900)
