@@ -424,6 +424,7 @@ class CaptionPanel(QWidget):
 
         self._availability = model_availability()  # says which models are not here
         self._availability.changed.connect(self._mark_missing_models)
+        self._availability.watch(self.model_combo)
         self._mark_missing_models()
         if self.api is not None:  # else once it is: the scan waits for the first paint too
             self._availability.refresh()

@@ -9,7 +9,7 @@ rules). One per application: ``model_availability()``.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, QRunnable, QThreadPool, Signal, Slot
 from PySide6.QtWidgets import QApplication, QComboBox
 
 
@@ -55,6 +55,16 @@ class ModelAvailability(QObject):
             return
         self._scanning = True
         QThreadPool.globalInstance().start(_ScanTask(self._signals))
+
+    def watch(self, combo: QComboBox) -> None:
+        """Look again each time ``combo``'s list opens (a model pulled in a terminal meanwhile
+        loses its mark while the list is open)."""
+        combo.view().installEventFilter(self)
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() == QEvent.Type.Show:
+            self.refresh()
+        return False
 
     @property
     def checked(self) -> bool:

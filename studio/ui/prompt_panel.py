@@ -418,6 +418,7 @@ class PromptPanel(QWidget):
 
         self._availability = model_availability()  # says which models are not here
         self._availability.changed.connect(self._mark_missing_models)
+        self._availability.watch(self.model)
         self._mark_missing_models()
         self._availability_asked = False  # the first scan: once the panel has been painted
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -31,6 +32,8 @@ def texts(combo) -> dict[str, str]:
 
 def test_the_caption_model_list_says_which_models_are_not_here(qtbot, models_here, project,
                                                               tmp_path):
+    import huggingface_hub.constants
+
     from studio.ui.caption_panel import CaptionPanel
     from studio.ui.model_availability import model_availability
 
@@ -49,6 +52,19 @@ def test_the_caption_model_list_says_which_models_are_not_here(qtbot, models_her
     assert combo.itemData(index, Qt.ItemDataRole.ToolTipRole) == \
         f"Not on this computer: studio models pull {registry.DEFAULT_CAPTIONER}"
     assert panel.model == registry.DEFAULT_CAPTIONER  # the choice itself is unchanged
+
+    # Pulled meanwhile (a terminal): opening the list looks again.
+    hub = Path(huggingface_hub.constants.HF_HUB_CACHE)
+    snapshot = hub / "models--HuggingFaceTB--SmolVLM2-2.2B-Instruct" / "snapshots" / "abc"
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text("{}")
+    (hub / "models--HuggingFaceTB--SmolVLM2-2.2B-Instruct" / "refs").mkdir()
+    (hub / "models--HuggingFaceTB--SmolVLM2-2.2B-Instruct" / "refs" / "main").write_text("abc")
+    panel.show()
+    combo.showPopup()
+    qtbot.waitUntil(lambda: texts(combo)["HuggingFaceTB/SmolVLM2-2.2B-Instruct"]
+                    == "SmolVLM2 2.2B", timeout=30_000)
+    combo.hidePopup()
     panel.shutdown()
 
 
