@@ -391,6 +391,13 @@ class PromptPanel(QWidget):
 
         self._P = P
         self.project = project
+        # What the panel holds is kept in the project a moment after each change (each
+        # revalidate) and comes back when the panel is made again, in the next session: a
+        # prompt being written is lost neither by closing Studio nor by a crash.
+        self._state_timer = QTimer(self)
+        self._state_timer.setSingleShot(True)
+        self._state_timer.setInterval(STATE_DELAY_MS)
+        self._state_timer.timeout.connect(self.save_state)
         self.manager = None
         self.queue = None  # the GenerationQueue that Generate adds to
         self.player = player
@@ -663,13 +670,6 @@ class PromptPanel(QWidget):
 
         self.apply_params(P.GenerationParams.defaults(self.model.currentData()))
         self._on_mode_changed()
-        # What the panel holds is kept in the project a moment after each change, and comes
-        # back when the panel is made again (the next session): a prompt being written is
-        # not lost by closing Studio, nor by a crash.
-        self._state_timer = QTimer(self)
-        self._state_timer.setSingleShot(True)
-        self._state_timer.setInterval(STATE_DELAY_MS)
-        self._state_timer.timeout.connect(self.save_state)
         self._restore_state()
         if queue is not None:
             self.set_queue(queue)
@@ -1230,8 +1230,7 @@ class PromptPanel(QWidget):
 
     def revalidate(self) -> None:
         """conform() the current values now: show the changes, the field error or the cost."""
-        if hasattr(self, "_state_timer"):  # not while the first values are filled in
-            self._state_timer.start()
+        self._state_timer.start()
         P = self._P
         p = self.params()
         if p.fps > 0:
