@@ -1099,6 +1099,12 @@ class CaptionPanel(QWidget):
             else:
                 self.status_message.emit(nothing_text)
             return None
+        missing = self._missing_model_message()
+        if missing is not None:
+            # Said at once, and no clip is marked failed for a model that is not here.
+            self._show_error(missing)
+            self._availability.refresh()  # pulled a moment ago? the next click will know
+            return None
         for clip in skipped:  # in a batch with usable clips: failed, each with its reason
             self._mark_failed(clip.id, clip.error or f"{clip.path}: file missing")
         try:
@@ -1351,6 +1357,17 @@ class CaptionPanel(QWidget):
         self.caption_failed.emit(clip_id, message)
         if self.clip is not None and self.clip.id == clip_id:
             self._refresh(keep_editor=self.dirty)
+
+    def _missing_model_message(self) -> str | None:
+        """Why the chosen model cannot caption when the last look found it missing; None when
+        it is here, or not known yet (the job then says)."""
+        spec = registry.get(self.model)
+        if spec is None or self._availability.is_here(spec.id) is not False:
+            return None
+        if spec.demo:
+            return f"{spec.title} is not built yet: studio models make-demo builds it."
+        return (f"{spec.title} is not on this computer. Download it once with: "
+                f"studio models pull {spec.id} (or choose Local folder… as the model).")
 
     @Slot()
     def _mark_missing_models(self) -> None:

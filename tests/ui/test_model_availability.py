@@ -53,6 +53,23 @@ def test_the_caption_model_list_says_which_models_are_not_here(qtbot, models_her
         f"Not on this computer: studio models pull {registry.DEFAULT_CAPTIONER}"
     assert panel.model == registry.DEFAULT_CAPTIONER  # the choice itself is unchanged
 
+    # Caption with it: said at once, and the clip is not marked failed for a missing model.
+    from studio.ui.model_manager import ModelManager
+    from tests.media_factory import make_video
+
+    clip, _ = project.import_file(make_video(tmp_path / "walk.mp4", frames=6))
+    manager = ModelManager(freeze_heap=False)
+    try:
+        panel.set_manager(manager)
+        panel.show_clip(clip)
+        assert panel.caption_selected() is None
+        assert panel.error_label.text().startswith("SmolVLM2 256M (video) is not on this "
+                                                   "computer. Download it once with: studio "
+                                                   "models pull HuggingFaceTB/SmolVLM2-256M")
+        assert panel.state == "none" and not panel.running
+    finally:
+        manager.shutdown()
+
     # Pulled meanwhile (a terminal): opening the list looks again.
     hub = Path(huggingface_hub.constants.HF_HUB_CACHE)
     snapshot = hub / "models--HuggingFaceTB--SmolVLM2-2.2B-Instruct" / "snapshots" / "abc"
