@@ -17,7 +17,6 @@ from PySide6.QtCore import (
     QSortFilterProxyModel,
     Qt,
     QThreadPool,
-    QTimer,
     Signal,
     Slot,
 )
@@ -48,6 +47,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.library import Clip, Project
 from studio.ui.edits import RemoveClipsCommand
+from studio.ui.first_paint import after_first_paint
 from studio.ui.media_workers import (
     THUMB_H,
     THUMB_W,
@@ -399,7 +399,6 @@ class BinPanel(QWidget):
         # The stored clips' thumbnails start once the window has been painted: their worker
         # loads OpenCV, which would take the GIL from the first paint. The rows show at once.
         self._thumbnails_after_paint: list[Clip] | None = []
-        self._waiting_for_paint = False
 
         self.model = BinModel(self)
         self.proxy = BinFilterModel(self)
@@ -479,7 +478,7 @@ class BinPanel(QWidget):
         self.setAcceptDrops(True)
 
         self.reload()
-        QTimer.singleShot(THUMBNAILS_FALLBACK_MS, self, self._request_deferred_thumbnails)
+        after_first_paint(self, self._request_deferred_thumbnails, THUMBNAILS_FALLBACK_MS)
 
     # -- loading --------------------------------------------------------------------------
     def reload(self) -> None:
@@ -491,14 +490,6 @@ class BinPanel(QWidget):
             return
         for clip in clips:
             self._request_thumbnail(clip)
-
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        if self._thumbnails_after_paint is not None and not self._waiting_for_paint:
-            from studio.ui.first_paint import when_first_painted
-
-            self._waiting_for_paint = True
-            when_first_painted(self.window(), self._request_deferred_thumbnails)
 
     @Slot()
     def _request_deferred_thumbnails(self) -> None:

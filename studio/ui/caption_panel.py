@@ -40,6 +40,7 @@ from studio.core.library import Caption, Clip, Project
 from studio.inference import registry
 from studio.ui.caption_frames import FrameThumb, frame_thumbs, frames_span
 from studio.ui.edits import SetCaptionCommand
+from studio.ui.first_paint import after_first_paint
 
 STATE_COLORS = {"none": "#7f7f86", "captioned": "#4fb26c", "edited": "#5f96e8",
                 "failed": "#e0604f", "queued": "#b0965f", "captioning": "#e0ac3a"}
@@ -231,16 +232,7 @@ class CaptionPanel(QWidget):
         # import would take the GIL from the first paint), or after a while if the panel is
         # never shown.
         self._api_requested = False
-        self._api_waits_for_paint = False
-        QTimer.singleShot(API_LOAD_FALLBACK_MS, self._load_api)
-
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        if self.api is None and not self._api_requested and not self._api_waits_for_paint:
-            from studio.ui.first_paint import when_first_painted
-
-            self._api_waits_for_paint = True
-            when_first_painted(self.window(), self._load_api)
+        after_first_paint(self, self._load_api, API_LOAD_FALLBACK_MS)
 
     # -- construction -------------------------------------------------------------------
     def _build_actions(self) -> None:

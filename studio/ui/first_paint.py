@@ -68,3 +68,37 @@ def when_first_painted(widget, callback: Callable[[], object]) -> None:
     if watcher is None or watcher.parent() is not widget:
         watcher = _FirstPaintWatcher(widget)
     watcher.add(callback)
+
+
+class _AfterFirstPaint(QObject):
+    """One ``after_first_paint`` request: its widget's first show asks for the window's first
+    paint; the paint or the fallback, whichever comes first, makes the call."""
+
+    def __init__(self, widget, callback: Callable[[], object], fallback_ms: int | None):
+        super().__init__(widget)
+        self._callback: Callable[[], object] | None = callback
+        widget.installEventFilter(self)
+        if fallback_ms is not None:
+            QTimer.singleShot(fallback_ms, self, self._call)
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() == QEvent.Type.Show:
+            watched.removeEventFilter(self)
+            if self._callback is not None:
+                when_first_painted(watched.window(), self._call)
+        return False
+
+    @Slot()
+    def _call(self) -> None:
+        callback, self._callback = self._callback, None
+        if callback is not None:
+            callback()
+
+
+def after_first_paint(widget, callback: Callable[[], object],
+                      fallback_ms: int | None = None) -> None:
+    """Call ``callback`` once, after the first paint of the window ``widget`` is first shown
+    in: for work that would take the GIL from that paint (a worker's imports). With
+    ``fallback_ms``, after that long if no paint came first (a widget never shown). Nothing is
+    called once ``widget`` is gone."""
+    _AfterFirstPaint(widget, callback, fallback_ms)

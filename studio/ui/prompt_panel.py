@@ -61,6 +61,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.ui.first_paint import after_first_paint
+
 LOCAL_FOLDER = "Local folder…"
 PLAYER_FRAME = "Player's current frame"
 IMAGE_FILE = "Image file"
@@ -427,7 +429,9 @@ class PromptPanel(QWidget):
         self._availability.changed.connect(self._mark_missing_models)
         self._availability.watch(self.model)
         self._mark_missing_models()
-        self._availability_asked = False  # the first scan: once the panel has been painted
+        # The first look: its pool thread imports huggingface_hub, so not while the window is
+        # first drawn (a layout restored with this dock open builds the panel before that).
+        after_first_paint(self, self._availability.refresh)
 
         self.mode = QComboBox()
         for key, title in MODES:
@@ -1390,16 +1394,6 @@ class PromptPanel(QWidget):
     def _on_queue_job_started(self, queue_id: int) -> None:
         if queue_id == self._job_id:
             self.seed_used.setText(f"Seed: {self._job_seed} (job #{queue_id}, running)")
-
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        if not self._availability_asked:
-            # Its pool thread imports huggingface_hub: not while the window is first drawn
-            # (a layout restored with this dock open builds the panel before that).
-            from studio.ui.first_paint import when_first_painted
-
-            self._availability_asked = True
-            when_first_painted(self.window(), self._availability.refresh)
 
     @Slot()
     def _mark_missing_models(self) -> None:
