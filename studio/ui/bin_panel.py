@@ -47,6 +47,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.library import Clip, Project
 from studio.ui.edits import RemoveClipsCommand
+from studio.ui.file_drops import FileDropTarget
 from studio.ui.first_paint import after_first_paint
 from studio.ui.media_workers import (
     THUMB_H,
@@ -331,7 +332,7 @@ class BinFilterModel(QSortFilterProxyModel):
         self.setFilterRegularExpression(QRegularExpression(pattern) if words else QRegularExpression())
 
 
-class BinView(QTableView):
+class BinView(FileDropTarget, QTableView):
     """The table itself; accepts drops of files and folders."""
 
     paths_dropped = Signal(list)
@@ -342,25 +343,8 @@ class BinView(QTableView):
         self.setDragDropMode(QAbstractItemView.DragDropMode.DropOnly)
         self.setDropIndicatorShown(False)
 
-    def dragEnterEvent(self, event):
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-        else:
-            event.ignore()
-
-    def dragMoveEvent(self, event):
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-        else:
-            event.ignore()
-
-    def dropEvent(self, event):
-        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
-        if paths:
-            event.acceptProposedAction()
-            self.paths_dropped.emit(paths)
-        else:
-            event.ignore()
+    def take_dropped(self, paths: list[str]) -> None:
+        self.paths_dropped.emit(paths)
 
 
 class BinPanel(QWidget):

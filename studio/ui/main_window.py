@@ -18,13 +18,14 @@ from studio.settings import ui_settings_path
 from studio.ui.bin_panel import BinPanel
 from studio.ui.caption_panel import CaptionPanel
 from studio.ui.edits import SetInOutCommand
+from studio.ui.file_drops import FileDropTarget
 from studio.ui.player import PlayerPanel
 from studio.ui.theme import ThemeMenu, app_icon, theme_manager
 
 SETTINGS_VERSION = 2  # bump when docks or bin columns change, so old layouts are not restored
 
 
-class MainWindow(QMainWindow):
+class MainWindow(FileDropTarget, QMainWindow):
     files_opened = Signal()  # open_files is done: imported, first file selected, status shown
 
     def __init__(self, project: Project, parent=None, model_manager=None):
@@ -786,30 +787,10 @@ class MainWindow(QMainWindow):
         self.player.shutdown()
         self.bin.shutdown()
 
-    def dragEnterEvent(self, event) -> None:
-        if _local_paths(event.mimeData()):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
-
-    def dragMoveEvent(self, event) -> None:
-        self.dragEnterEvent(event)
-
-    def dropEvent(self, event) -> None:
-        paths = _local_paths(event.mimeData())
-        if not paths:
-            event.ignore()
-            return
-        event.acceptProposedAction()
+    def take_dropped(self, paths: list[str]) -> None:
         self.open_files(paths)
 
     def closeEvent(self, event) -> None:
         self.save_layout()
         self.shutdown()
         super().closeEvent(event)
-
-
-def _local_paths(mime) -> list[str]:
-    """The local files and folders a drag carries."""
-    return [url.toLocalFile() for url in mime.urls() if url.isLocalFile()] \
-        if mime.hasUrls() else []

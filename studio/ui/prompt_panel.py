@@ -61,6 +61,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.ui.file_drops import FileDropTarget, dropped_paths
 from studio.ui.first_paint import after_first_paint
 
 LOCAL_FOLDER = "Local folder…"
@@ -109,10 +110,7 @@ class VideoSource(NamedTuple):
 
 def local_files(mime) -> list[str]:
     """The local files (not folders) among ``mime``'s URLs: what the panel takes in a drop."""
-    if mime is None or not mime.hasUrls():
-        return []
-    return [u.toLocalFile() for u in mime.urls()
-            if u.isLocalFile() and os.path.isfile(u.toLocalFile())]
+    return [path for path in dropped_paths(mime) if os.path.isfile(path)]
 
 
 def read_dropped(path: str) -> tuple[str, object]:
@@ -379,7 +377,7 @@ class ConditionsEditor(QWidget):
         self.empty_label.setVisible(not self.rows)
 
 
-class PromptPanel(QWidget):
+class PromptPanel(FileDropTarget, QWidget):
     job_submitted = Signal(int, object)  # job id, GenerationParams of the run (with its seed)
     status_message = Signal(str)
     drop_handled = Signal(bool, str)  # ok, what happened (naming the file)
@@ -1110,22 +1108,11 @@ class PromptPanel(QWidget):
         self.notice_label.setVisible(bool(text))
 
     # -- drops ----------------------------------------------------------------------------
-    def dragEnterEvent(self, event) -> None:
-        if local_files(event.mimeData()):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
+    def paths_it_takes(self, mime) -> list[str]:
+        return local_files(mime)
 
-    def dragMoveEvent(self, event) -> None:
-        self.dragEnterEvent(event)
-
-    def dropEvent(self, event) -> None:
-        files = local_files(event.mimeData())
-        if not files:
-            event.ignore()
-            return
-        event.acceptProposedAction()
-        self.drop_file(files[0], others=len(files) - 1)
+    def take_dropped(self, paths: list[str]) -> None:
+        self.drop_file(paths[0], others=len(paths) - 1)
 
     def eventFilter(self, watched, event) -> bool:
         # files dropped on the text fields come to the panel (they would paste the file's URL)
