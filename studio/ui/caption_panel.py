@@ -415,9 +415,7 @@ class CaptionPanel(QWidget):
         from studio.ui.model_availability import model_availability
 
         self._availability = model_availability()  # says which models are not here
-        self._availability.changed.connect(self._mark_missing_models)
-        self._availability.watch(self.model_combo)
-        self._mark_missing_models()
+        self._availability.keep_marked(self.model_combo)
         if self.api is not None:  # else once it is: the scan waits for the first paint too
             self._availability.refresh()
         self.preset_combo = QComboBox(settings_body)
@@ -1360,12 +1358,6 @@ class CaptionPanel(QWidget):
             return f"{spec.title} is not built yet: studio models make-demo builds it."
         return (f"{spec.title} is not on this computer. Download it once with: "
                 f"studio models pull {spec.id} (or choose Local folder… as the model).")
-
-    @Slot()
-    def _mark_missing_models(self) -> None:
-        from studio.ui.model_availability import mark_missing_models
-
-        mark_missing_models(self.model_combo, self._availability)
 
     def _finish(self, run: CaptionRun, cancelled: bool, job_error: str | None = None) -> None:
         if self._body_built:

@@ -9,6 +9,7 @@ rules). One per application: ``model_availability()``.
 
 from __future__ import annotations
 
+import shiboken6
 from PySide6.QtCore import QEvent, QObject, QRunnable, QThreadPool, Signal, Slot
 from PySide6.QtWidgets import QApplication, QComboBox
 
@@ -47,6 +48,7 @@ class ModelAvailability(QObject):
         self._again = False
         self._signals = _ScanSignals(self)
         self._signals.found.connect(self._on_found)
+        self._combos: list[QComboBox] = []  # kept marked (``keep_marked``)
 
     def refresh(self) -> None:
         """Look again (a model may have been pulled or built meanwhile); ``changed`` follows."""
@@ -56,9 +58,12 @@ class ModelAvailability(QObject):
         self._scanning = True
         QThreadPool.globalInstance().start(_ScanTask(self._signals))
 
-    def watch(self, combo: QComboBox) -> None:
-        """Look again each time ``combo``'s list opens (a model pulled in a terminal meanwhile
-        loses its mark while the list is open)."""
+    def keep_marked(self, combo: QComboBox) -> None:
+        """Mark ``combo``'s models now (``mark_missing_models``) and after every look, and look
+        again each time its list opens (a model pulled in a terminal meanwhile loses its mark
+        while the list is open)."""
+        self._combos.append(combo)
+        mark_missing_models(combo, self)
         combo.view().installEventFilter(self)
 
     def eventFilter(self, watched, event) -> bool:
@@ -79,6 +84,9 @@ class ModelAvailability(QObject):
         self._scanning = False
         if here is not None:
             self._here = here
+            self._combos = [combo for combo in self._combos if shiboken6.isValid(combo)]
+            for combo in self._combos:
+                mark_missing_models(combo, self)
             self.changed.emit()
         if self._again:
             self._again = False
@@ -91,8 +99,6 @@ _availability: ModelAvailability | None = None
 def model_availability() -> ModelAvailability:
     """The application's ``ModelAvailability``, made on first use (no check yet: ``refresh``)."""
     global _availability
-    import shiboken6
-
     app = QApplication.instance()
     if app is None:
         raise RuntimeError("model_availability() needs a QApplication")

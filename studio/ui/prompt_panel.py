@@ -424,9 +424,7 @@ class PromptPanel(FileDropTarget, QWidget):
         from studio.ui.model_availability import model_availability
 
         self._availability = model_availability()  # says which models are not here
-        self._availability.changed.connect(self._mark_missing_models)
-        self._availability.watch(self.model)
-        self._mark_missing_models()
+        self._availability.keep_marked(self.model)
         # The first look: its pool thread imports huggingface_hub, so not while the window is
         # first drawn (a layout restored with this dock open builds the panel before that).
         after_first_paint(self, self._availability.refresh)
@@ -1381,12 +1379,6 @@ class PromptPanel(FileDropTarget, QWidget):
     def _on_queue_job_started(self, queue_id: int) -> None:
         if queue_id == self._job_id:
             self.seed_used.setText(f"Seed: {self._job_seed} (job #{queue_id}, running)")
-
-    @Slot()
-    def _mark_missing_models(self) -> None:
-        from studio.ui.model_availability import mark_missing_models
-
-        mark_missing_models(self.model, self._availability)
 
     @Slot(int, str, str)
     def _on_queue_job_ended(self, queue_id: int, state: str, _message: str) -> None:
