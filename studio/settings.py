@@ -59,6 +59,13 @@ def ui_settings_path() -> Path:
     return config_dir() / "ui.ini"
 
 
+def cores_but_one() -> int:
+    """The cores Studio's busy workers may take: all but one, kept for the GUI thread (at
+    least one). With every core busy the GUI waits for a core and the GIL (bench/bin_drop.py,
+    bench/generate_gui.py on 2 cores)."""
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
 def has_display() -> bool:
     """Whether Qt can open a window here: a display server, or a platform chosen explicitly."""
     if os.environ.get("QT_QPA_PLATFORM"):

@@ -43,11 +43,11 @@ def leave_a_core_free(device: str) -> int | None:
     The number of threads set, or None when ``device`` is not the CPU."""
     if device != "cpu":
         return None
-    import os
-
     import torch
 
-    threads = max(1, (os.cpu_count() or 1) - 1)
+    from studio.settings import cores_but_one
+
+    threads = cores_but_one()
     torch.set_num_threads(threads)
     return threads
 

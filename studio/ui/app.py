@@ -42,9 +42,8 @@ def mark_loaded_modules_featureless() -> list[str]:
     use its ``__feature__`` switches, as it would find by reading each one's source at its
     next import statement; returns the names marked. Studio's own modules are left to
     PySide6's check. Does nothing if PySide6's feature table is not where 6.x keeps it."""
-    feature = sys.modules.get("shibokensupport.feature")
-    table = getattr(feature, "pyside_feature_dict", None)
-    if not isinstance(table, dict):
+    table = _pyside_feature_table()
+    if table is None:
         return []
     marked = []
     for name in list(sys.modules):
@@ -54,6 +53,12 @@ def mark_loaded_modules_featureless() -> list[str]:
     return marked
 
 
+def _pyside_feature_table() -> dict | None:
+    """PySide6's table of modules and their ``__feature__`` marks, where 6.x keeps it."""
+    table = getattr(sys.modules.get("shibokensupport.feature"), "pyside_feature_dict", None)
+    return table if isinstance(table, dict) else None
+
+
 _LEFT_TO_PYSIDE_CHECK = {"__main__", "studio", "PySide6", "shiboken6", "shibokensupport"}
 
 
@@ -61,9 +66,8 @@ def mark_own_modules() -> list[str]:
     """Give each of Studio's modules, loaded or not, the mark PySide6 would give it on reading
     its source: the GUI's (``studio.ui.*``) use PySide6, the rest never do (import-linter keeps
     Qt out of them); returns the names marked. Does nothing if the table is not there."""
-    feature = sys.modules.get("shibokensupport.feature")
-    table = getattr(feature, "pyside_feature_dict", None)
-    if not isinstance(table, dict):
+    table = _pyside_feature_table()
+    if table is None:
         return []
     marked = []
     packages = [("studio", os.path.dirname(__import__("studio").__file__))]

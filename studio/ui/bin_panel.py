@@ -46,6 +46,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.library import Clip, Project
+from studio.settings import cores_but_one
 from studio.ui.edits import RemoveClipsCommand
 from studio.ui.file_drops import FileDropTarget
 from studio.ui.first_paint import after_first_paint
@@ -363,7 +364,7 @@ class BinPanel(QWidget):
         # Two workers probe and thumbnail, but never every core: on 2 cores two busy Python
         # workers starve the GUI thread (bench/bin_drop.py: worst gaps 25-60 ms against
         # 16-22 ms with one, and 500 clips take the same 1.2-1.6 s either way).
-        self.pool.setMaxThreadCount(max(1, min(2, (os.cpu_count() or 1) - 1)))
+        self.pool.setMaxThreadCount(min(2, cores_but_one()))
         self._import_signals = ImportSignals(self)
         self._import_signals.scanned.connect(self._on_scanned)
         self._import_signals.imported.connect(self._on_imported)
