@@ -54,10 +54,14 @@ def _source_title(mode: str, params: dict, clip) -> str:
         return f"Source: {Path(params['image_path']).name}"
     if mode == "i2v":
         return f"Source: frame {params['image_frame']} of {clip.name}"
-    first, last = params.get("source_in_frame"), params.get("source_out_frame")
-    end = clip.info.frame_count - 1 if last is None else last
     verb = "Extended" if mode == "extend" else "Source"
-    return f"{verb}: {clip.name}, frames {first or 0}–{end}"
+    return f"{verb}: " + _frames_of(clip.name, params.get("source_in_frame"),
+                                    params.get("source_out_frame"), clip.info.frame_count)
+
+
+def _frames_of(name: str, first: int | None, last: int | None, count: int) -> str:
+    """"walk.mp4, frames 4–15": a clip's inclusive range (None: from the start, to the end)."""
+    return f"{name}, frames {first or 0}–{count - 1 if last is None else last}"
 
 
 class PreviewPanel(QWidget):
@@ -222,24 +226,17 @@ class PreviewPanel(QWidget):
 
     def show_result(self, result) -> None:
         """Loop ``result`` (a GenerateResult), with its source clip for i2v/v2v."""
-        self._timer.stop()
         self.result = result
-        self._shown_params = result.params or {}
         self.progress.setVisible(True)
         self.progress.setValue(self.progress.maximum())
         self.eta.setText(f"{result.seconds:.1f} s")
-        name = Path(result.output).name
-        self.status.setText(f"Finished: {name} · seed {result.seed}")
         record = (f"Recorded in the project as generation #{result.generation_id}"
                   if result.generation_id is not None else
                   f"Not recorded in the project: {result.register_error}"
                   if result.register_error else "Written to disk")
-        self.record_label.setText(f"{record}\n{result.output}")
-        self.stack.setCurrentIndex(1)
-        self._show_source(result.params or {})
-        self.result_player.set_clip(None, result.output, result.frames, result.fps)
-        self.result_player.play()
-        self.restore_button.setEnabled(True)
+        self._show(result.output, result.frames, result.fps, result.params or {},
+                   f"Finished: {Path(result.output).name} · seed {result.seed}",
+                   f"{record}\n{result.output}", play=True)
 
     def _show_latest_generation(self) -> None:
         """A new session: the project's last generation that is still on disk, if any."""
@@ -253,20 +250,31 @@ class PreviewPanel(QWidget):
     def show_generation(self, generation) -> None:
         """Show ``generation`` (a project record) at its first frame, paused, beside its
         source; Restore settings gives its settings."""
-        info = generation.info
-        self._timer.stop()
-        self._shown_params = generation.params or {}
-        seed = self._shown_params.get("seed")
-        self.status.setText(f"Last generation: {Path(generation.path).name}"
-                            + (f" · seed {seed}" if seed is not None else ""))
+        params = generation.params or {}
+        seed = params.get("seed")
         self.progress.setVisible(False)  # nothing running: no step count to show
         self.eta.setText("")
-        self.record_label.setText(f"Generation #{generation.id} in the project\n"
-                                  f"{generation.path}")
+        self._show(generation.path, generation.info.frame_count, generation.info.fps, params,
+                   f"Last generation: {Path(generation.path).name}"
+                   + (f" · seed {seed}" if seed is not None else ""),
+                   f"Generation #{generation.id} in the project\n{generation.path}",
+                   play=False)
+
+    def _show(self, path: str, frames: int, fps: float, params: dict, status: str,
+              record: str, *, play: bool) -> None:
+        """A finished video in the result player, its source beside it, looping (``play``)
+        or paused at its first frame; Restore settings gives ``params``."""
+        self._timer.stop()
+        self._shown_params = params
+        self.status.setText(status)
+        self.record_label.setText(record)
         self.stack.setCurrentIndex(1)
-        self._show_source(self._shown_params)
-        self.source_player.pause()
-        self.result_player.set_clip(None, generation.path, info.frame_count, info.fps)
+        self._show_source(params)
+        self.result_player.set_clip(None, path, frames, fps)
+        if play:
+            self.result_player.play()
+        else:
+            self.source_player.pause()
         self.restore_button.setEnabled(True)
 
     def _show_source(self, params: dict) -> None:
@@ -334,9 +342,8 @@ class PreviewPanel(QWidget):
             else:
                 player.set_clip(clip_id, path, count, fps, first, last)
                 player.play()
-                end = count - 1 if last is None else last
                 what = Path(path).name if count <= 1 else \
-                    f"{Path(path).name}, frames {first or 0}..{end}"
+                    _frames_of(Path(path).name, first, last, count)
             self.source_title.setText(f"Condition {number} of {len(conditions)}: {what}, at "
                                       f"frame {condition.get('frame_index', 0)} of the result")
             return True
