@@ -575,10 +575,11 @@ class CaptionPanel(QWidget):
     @Slot()
     def selection_changed(self, *_args) -> None:
         """The bin's selection changed: the Caption button says how many clips it takes."""
-        self._update_actions()
+        selected = self._selected_clips()
+        self._update_actions(selected)
         if not self._body_built:
             return  # the body asks when it is built
-        count = len(self._selected_clips())
+        count = len(selected)
         self.caption_button.setText(f"Caption {count} clips" if count > 1 else "Caption")
 
     @Slot()
@@ -1054,8 +1055,7 @@ class CaptionPanel(QWidget):
     def caption_selected(self) -> int | None:
         """Caption the clips selected in the bin (the shown clip when none is). Returns the
         job id, or None when nothing was submitted."""
-        clips = self._selected_clips() or ([self.clip] if self.clip is not None else [])
-        return self._submit(clips, "Select clips in the bin to caption them.")
+        return self._submit(self._caption_targets(), "Select clips in the bin to caption them.")
 
     @Slot()
     def caption_uncaptioned(self) -> int | None:
@@ -1405,11 +1405,17 @@ class CaptionPanel(QWidget):
         run = self._runs.get(job_id)
         return [] if run is None else [t.clip_id for t in run.targets]
 
-    def _update_actions(self) -> None:
+    def _caption_targets(self, selected: list[Clip] | None = None) -> list[Clip]:
+        """The clips Caption takes: the bin's selection (``selected``, when already known),
+        else the clip shown."""
+        selected = self._selected_clips() if selected is None else selected
+        return selected or ([self.clip] if self.clip is not None else [])
+
+    def _update_actions(self, selected: list[Clip] | None = None) -> None:
         has_manager = self.manager is not None
         # Caption is off when every clip it would take is unusable (the panel says why):
         # submitted, each was only marked failed.
-        targets = self._selected_clips() or ([self.clip] if self.clip is not None else [])
+        targets = self._caption_targets(selected)
         can_caption = has_manager and (not targets or any(c.ok for c in targets))
         self.caption_action.setEnabled(can_caption)
         self.caption_all_action.setEnabled(has_manager)
