@@ -47,6 +47,16 @@ class ModelFolderError(ModelError):
     """A folder that is not a model of the expected kind, or a damaged one."""
 
 
+class NotEnoughSpaceError(ModelError):
+    """A download that does not fit on the disk of the Hugging Face cache; nothing was fetched."""
+
+    def __init__(self, message: str, *, needed_bytes: int, free_bytes: int, folder: Path):
+        super().__init__(message)
+        self.needed_bytes = needed_bytes
+        self.free_bytes = free_bytes
+        self.folder = folder
+
+
 @dataclass(frozen=True)
 class ResolvedModel:
     id: str  # the hub or demo id; for a local folder, the folder as given
@@ -311,7 +321,8 @@ def pull(model_id: str, progress=None) -> Path:
     """Download ``model_id`` into the Hugging Face cache (safetensors, configs and tokenizers only)
     and return its folder. An interrupted download resumes where it stopped. A single-file
     model (registry.SingleFile): its checkpoint and its base repo less the weights the checkpoint
-    replaces; the base repo's folder is returned.
+    replaces; the base repo's folder is returned. A registry model whose download does not fit
+    on the cache's disk is refused before anything is fetched (``check_space``).
 
     ``progress``: a tqdm class for the overall bar (huggingface_hub's own bars when None).
     """
@@ -337,6 +348,7 @@ def pull(model_id: str, progress=None) -> Path:
             f"Cannot download {model_id}: the Hugging Face hub is switched off (HF_HUB_OFFLINE is "
             "set). Unset HF_HUB_OFFLINE, or copy the model folder here from another computer and "
             "use it as a folder, e.g. studio caption --model /path/to/folder")
+    check_space(model_id)  # before the hub is asked anything
     try:
         if spec is not None:
             single = spec.single_file
@@ -356,6 +368,100 @@ def pull(model_id: str, progress=None) -> Path:
     except Exception as err:  # noqa: BLE001
         raise _hub_error(model_id, err) from None
     return Path(path)
+
+
+_GB = 1000 ** 3  # registry sizes and messages are in decimal GB, as `studio models list` shows
+
+
+def check_space(model_id: str) -> None:
+    """Raise ``NotEnoughSpaceError`` when what ``model_id`` still has to download (its registry
+    size less the files of it already in the cache, partial downloads included) does not fit in
+    the free space of the Hugging Face cache's disk. Models without a registry size (hub ids
+    Studio does not know) are not checked, nor is a disk whose free space cannot be read."""
+    spec = registry.get(model_id)
+    if spec is None or spec.size_gb <= 0:
+        return
+    total = int(spec.size_gb * _GB)
+    have = _bytes_here(spec)
+    needed = total - have
+    if needed <= 0:
+        return
+    cache = _hub_cache()
+    free = _free_bytes(cache)
+    if free is None or free >= needed:
+        return
+    more = (f" more (of ~{spec.size_gb:g} GB in all, {have / _GB:.1f} GB of it already here)"
+            if have >= _GB / 20 else "")
+    raise NotEnoughSpaceError(
+        f"Not enough disk space to download {model_id}: it needs about {needed / _GB:.1f} GB"
+        f"{more}, and the Hugging Face cache folder {cache} has {free / _GB:.1f} GB free. "
+        "Free some space on that disk, or keep the cache on a "
+        "larger disk by setting the HF_HUB_CACHE environment variable to a folder there (e.g. "
+        f"export HF_HUB_CACHE=/path/on/larger/disk/hf-cache), then run: "
+        f"studio models pull {model_id}",
+        needed_bytes=needed, free_bytes=free, folder=cache)
+
+
+def _free_bytes(folder: Path) -> int | None:
+    """Free bytes on the disk that holds ``folder``, measured at its nearest existing parent
+    (the cache folder need not exist before the first download); None when unreadable."""
+    folder = Path(folder).expanduser().absolute()
+    probe = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if probe is None:
+        return None
+    try:
+        return shutil.disk_usage(probe).free
+    except OSError:
+        return None
+
+
+def _bytes_here(spec: registry.ModelSpec) -> int:
+    """Bytes of ``spec``'s download already in the cache: the files Studio fetches for it
+    (whole files in its repos' snapshots, each blob once) and its repos' partial downloads."""
+    single = spec.single_file
+    if single is None:
+        wanted = [(spec.id, download_patterns(spec.id), None)]
+    else:
+        wanted = [(single.base, download_patterns(spec.id), ignore_patterns(spec.id)),
+                  (single.repo, [single.filename], None)]
+    upsampler = getattr(spec, "upsampler", None)  # a file fetched beside the model, if any
+    if upsampler is not None:
+        wanted.append((upsampler.repo, [upsampler.filename], None))
+    blobs: dict[Path, int] = {}
+    partial = 0
+    try:
+        for repo_id, allow, ignore in wanted:
+            blobs.update(_snapshot_blobs(repo_id, allow, ignore))
+        for repo_id in dict.fromkeys(repo_id for repo_id, _, _ in wanted):
+            partial += sum(p.stat().st_size
+                           for p in (_repo_folder(repo_id) / "blobs").glob("*.incomplete"))
+    except OSError:
+        return 0  # an unreadable cache: count nothing as here
+    return sum(blobs.values()) + partial
+
+
+def _repo_folder(repo_id: str) -> Path:
+    return _hub_cache() / ("models--" + repo_id.replace("/", "--"))
+
+
+def _snapshot_blobs(repo_id: str, allow: list[str], ignore: list[str] | None) -> dict[Path, int]:
+    """The blobs (and their sizes) behind the files of ``repo_id``'s cached snapshots that the
+    patterns select."""
+    from huggingface_hub.utils import filter_repo_objects
+
+    snapshots = _repo_folder(repo_id) / "snapshots"
+    found: dict[Path, int] = {}
+    if not snapshots.is_dir():
+        return found
+    for snapshot in snapshots.iterdir():
+        if not snapshot.is_dir():
+            continue
+        files = [p for p in snapshot.rglob("*") if p.is_file()]
+        for p in filter_repo_objects(files, allow_patterns=allow, ignore_patterns=ignore,
+                                     key=lambda p, s=snapshot: p.relative_to(s).as_posix()):
+            blob = p.resolve()
+            found.setdefault(blob, blob.stat().st_size)
+    return found
 
 
 # --- what is here -----------------------------------------------------------------------------
