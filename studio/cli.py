@@ -488,6 +488,9 @@ def _add_generate_parser(sub) -> None:
     ge.add_argument("--vae-tiling", action=argparse.BooleanOptionalAction, default=None,
                     help="decode the video in tiles, for less GPU memory (default: automatic "
                          "on CUDA, off elsewhere)")
+    ge.add_argument("--multiscale", action=argparse.BooleanOptionalAction, default=None,
+                    help="distilled LTX-Video 0.9.8: the official two passes with the latent "
+                         "upsampler (the default); --no-multiscale: one pass at full size")
     where = ge.add_mutually_exclusive_group(required=True)
     where.add_argument("--project", type=Path, default=None, metavar="DIR",
                        help="write into the project's generations/ folder and record it there")
@@ -534,6 +537,8 @@ def _generate_params(args: argparse.Namespace):
             overrides[name] = value
     if args.vae_tiling is not None:
         overrides["vae_tiling"] = args.vae_tiling
+    if args.multiscale is not None:
+        overrides["multiscale"] = args.multiscale
     if args.seed is not None:
         overrides.update(seed=args.seed, seed_locked=True)
     for path in (args.image, args.video):

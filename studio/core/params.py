@@ -150,6 +150,9 @@ class GenerationParams:
     # memory settings (None: automatic, from the device's free memory; see memory_plan)
     offload: str | None = None  # None | "none" | "model" | "sequential"
     vae_tiling: bool | None = None
+    # the model's multi-scale recipe (distilled LTX-Video 0.9.8: a first pass at 2/3 size, the
+    # latent upsampler, a refine pass) where it has one; False: one pass at full size
+    multiscale: bool = True
 
     @classmethod
     def defaults(cls, model: str | os.PathLike | None = None, **overrides) -> GenerationParams:
@@ -240,6 +243,57 @@ class Defaults:
     decode_noise_scale: float = 0.0
 
 
+#: The timesteps of the guidance- and timestep-distilled LTX-Video 0.9.7 and 0.9.8 models (8
+#: steps), as diffusers' LTX-Video docs pass them to LTXConditionPipeline.
+LTX_DISTILLED_TIMESTEPS = (1000, 993, 987, 981, 975, 909, 725, 0.03)
+
+
+@dataclass(frozen=True)
+class MultiScale:
+    """A multi-scale recipe: a first pass at ``downscale`` of the size (rounded down to the
+    model's size multiple), the latent upsampler (``upsample`` times the latent's width and
+    height), then a short refine pass over the upsampled latent, denoised from
+    ``refine_strength`` with ``refine_timesteps``; the frames are then resized to the size
+    asked for. ``adain_factor`` and ``tone_map_compression_ratio`` go to the upsampler.
+
+    Distilled LTX-Video 0.9.8 as diffusers' LTX-Video docs run it (the 0.9.8 example: 2/3,
+    timesteps [1000, 909, 725, 421, 0] at denoise_strength 0.999, adain_factor 1.0 and
+    tone_map_compression_ratio 0.6, "the default value of 0.6 is recommended"), which follows
+    Lightricks' ltxv-2b-0.9.8-distilled.yaml and ltxv-13b-0.9.8-distilled.yaml (downscale
+    factor 0.6666666, first pass 7 steps from 1.0 to 0.725, second pass from 0.9094 to 0.4219,
+    tone mapping 0.6 on the second pass)."""
+
+    downscale: float = 2 / 3
+    upsample: int = 2
+    first_timesteps: tuple[float, ...] = LTX_DISTILLED_TIMESTEPS
+    refine_timesteps: tuple[float, ...] = (1000, 909, 725, 421, 0)
+    refine_strength: float = 0.999
+    adain_factor: float = 1.0
+    tone_map_compression_ratio: float = 0.6
+    upsampler_b: float = 0.13  # the upsampler's parameters, billions (512 channels, 8 blocks)
+
+    def first_size(self, width: int, height: int, multiple: int) -> tuple[int, int]:
+        """The first pass's (width, height): ``downscale`` of the size asked for, rounded down
+        to ``multiple`` (at least one multiple), as the docs' round_to_nearest_resolution_-
+        acceptable_by_vae does."""
+        return (max(multiple, int(width * self.downscale) // multiple * multiple),
+                max(multiple, int(height * self.downscale) // multiple * multiple))
+
+    def refine_size(self, width: int, height: int, multiple: int) -> tuple[int, int]:
+        """The refine pass's (width, height): the first pass's times ``upsample``."""
+        w, h = self.first_size(width, height, multiple)
+        return w * self.upsample, h * self.upsample
+
+    def refine_steps(self) -> int:
+        """Steps the refine pass takes: diffusers' LTXConditionPipeline.get_timesteps keeps
+        the last int(n * strength) of the n timesteps."""
+        n = len(self.refine_timesteps)
+        return min(n, int(n * self.refine_strength))
+
+
+LTX_098_MULTISCALE = MultiScale()
+
+
 @dataclass(frozen=True)
 class ModelRules:
     """A video model's rules, its shapes and its defaults, as data.
@@ -278,6 +332,7 @@ class ModelRules:
     vae_decode_frames: int | None = None  # None: every frame at once
     uses_decode_timestep: bool = False
     distilled: bool = False
+    multiscale: MultiScale | None = None  # the official multi-scale recipe, where there is one
 
     def valid_frames(self, n: int) -> bool:
         return n >= 1 and (n - 1) % self.frame_step == 0 and (
@@ -338,6 +393,13 @@ LTX_2B_DEV = dataclasses.replace(
 LTX_13B_DISTILLED = dataclasses.replace(
     LTX_2B_DISTILLED, id="ltx-13b-distilled", title="LTX-Video 13B distilled",
     hidden=4096, layers=48, transformer_b=13.0)
+# The 0.9.8 distilled models: the same shapes, with Lightricks' multi-scale recipe as default
+LTX_2B_DISTILLED_098 = dataclasses.replace(
+    LTX_2B_DISTILLED, id="ltx-2b-0.9.8-distilled", title="LTX-Video 2B distilled (0.9.8)",
+    multiscale=LTX_098_MULTISCALE)
+LTX_13B_DISTILLED_098 = dataclasses.replace(
+    LTX_13B_DISTILLED, id="ltx-13b-0.9.8-distilled", title="LTX-Video 13B distilled (0.9.8)",
+    multiscale=LTX_098_MULTISCALE)
 LTX_13B_DEV = dataclasses.replace(
     LTX_13B_DISTILLED, id="ltx-13b-dev", title="LTX-Video 13B dev", distilled=False,
     defaults=Defaults(768, 512, 121, 24.0, 30, 3.0, LTX_NEGATIVE_PROMPT, 0.05, 0.025))
@@ -383,7 +445,8 @@ DEMO_LTX = dataclasses.replace(
     transformer_b=0.00002, text_encoder_b=0.00003, vae_b=0.00002, vae_elems_per_pixel=0.5)
 
 RULES: dict[str, ModelRules] = {r.id: r for r in (
-    LTX_2B_DISTILLED, LTX_2B_DEV, LTX_13B_DISTILLED, LTX_13B_DEV, WAN_1_3B, WAN_14B,
+    LTX_2B_DISTILLED, LTX_2B_DEV, LTX_13B_DISTILLED, LTX_13B_DEV, LTX_2B_DISTILLED_098,
+    LTX_13B_DISTILLED_098, WAN_1_3B, WAN_14B,
     COGVIDEOX_2B, COGVIDEOX_5B, DEMO_LTX)}
 
 
@@ -416,6 +479,8 @@ def _rules_by_name(name: str, family: str | None = None) -> ModelRules:
     # LTX-Video 0.9.7's diffusers repos (dev and distilled) are the 13B transformer
     big = "13b" in name or ("0.9.7" in name and "2b" not in name)
     # LTX: hub repos without "distilled" in their name are the full (dev) models
+    if "distilled" in name and "0.9.8" in name:
+        return LTX_13B_DISTILLED_098 if big else LTX_2B_DISTILLED_098
     if "distilled" in name or family is None:
         return LTX_13B_DISTILLED if big else LTX_2B_DISTILLED
     return LTX_13B_DEV if big else LTX_2B_DEV
@@ -715,6 +780,11 @@ def cost(params: GenerationParams, rules: ModelRules | None = None, *, dtype: st
       decoder's widest level x bytes x :data:`VAE_FACTOR`, plus the decoded frames in fp32.
       With tiling the area is capped at diffusers' spatial tile (:data:`TILE_SIZE` squared).
 
+    A multi-scale run (:func:`multiscale_recipe`) costs the larger of its passes: the first
+    at its smaller size (no decode), the upsampler, and the refine pass at twice the first
+    pass's size (which decodes), each with the upsampler's weights resident beside the rest
+    unless offloaded; the latent shape and tokens are the refine pass's.
+
     plus :data:`CUDA_OVERHEAD_GB`. It ignores the text encoder's activations (small for
     prompts of up to a few hundred tokens) and allocator fragmentation. The factors are
     reasoned from the architectures, not fitted: no GPU run has checked them yet (compare
@@ -726,6 +796,41 @@ def cost(params: GenerationParams, rules: ModelRules | None = None, *, dtype: st
     tiling = vae_tiling if vae_tiling is not None else bool(params.vae_tiling)
     if dtype not in BYTES_PER_PARAM:
         raise ParamsError("dtype", f"unknown dtype {dtype!r}; choose {', '.join(BYTES_PER_PARAM)}")
+    recipe = multiscale_recipe(params, rules)
+    if recipe is None:
+        shape, tokens, phases, parts = _pass_cost(params, rules, dtype, offload, tiling)
+    else:  # the first pass stops at its latent; the refine pass (bigger) decodes
+        m = rules.size_multiple
+        w1, h1 = recipe.first_size(params.width, params.height, m)
+        w2, h2 = recipe.refine_size(params.width, params.height, m)
+        extra = recipe.upsampler_b * 1e9 * BYTES_PER_PARAM[dtype] / 1024 ** 3
+        _, _, first, _ = _pass_cost(params.replace(width=w1, height=h1), rules, dtype, offload,
+                                    tiling, extra_gb=extra)
+        shape, tokens, phases, parts = _pass_cost(params.replace(width=w2, height=h2), rules,
+                                                  dtype, offload, tiling, extra_gb=extra)
+        phases = {**{f"first_pass_{k}": v for k, v in first.items() if k != "vae_decode"},
+                  "upsample": extra + (phases["text_encoder"] if offload == "none" else 0.0),
+                  **phases}
+        parts["upsampler_weights"] = round(extra, 3)
+    peak = max(phases.values()) + CUDA_OVERHEAD_GB
+    breakdown = {**parts, "overhead": CUDA_OVERHEAD_GB, "peak_phase": max(phases, key=phases.get)}
+    return Cost(shape, tokens, params.num_frames / params.fps, round(peak, 2), breakdown)
+
+
+def multiscale_recipe(params: GenerationParams, rules: ModelRules) -> MultiScale | None:
+    """The multi-scale recipe a run of ``params`` follows: the model's, unless the run asks
+    for one pass (``multiscale`` False) or is a video-to-video run (it denoises the source's
+    own latent at full size)."""
+    if rules.multiscale is None or not params.multiscale or params.mode == "v2v":
+        return None
+    return rules.multiscale
+
+
+def _pass_cost(params: GenerationParams, rules: ModelRules, dtype: str, offload: str,
+               tiling: bool, extra_gb: float = 0.0) -> tuple[tuple, int, dict, dict]:
+    """One pipeline pass of :func:`cost`: latent shape, tokens, the peak of each phase and
+    the breakdown's parts. ``extra_gb``: weights of another model kept beside the pipeline's
+    (the latent upsampler) when nothing is offloaded."""
     bpp = BYTES_PER_PARAM[dtype]
     act_bytes = 4 if dtype == "fp32" else 2  # fp8 weights still compute in bf16
     gb = 1024 ** 3
@@ -750,7 +855,7 @@ def cost(params: GenerationParams, rules: ModelRules | None = None, *, dtype: st
     output = params.num_frames * params.width * params.height * 3 * 4 / gb
 
     if offload == "none":
-        resident = text_w + transformer_w + vae_w
+        resident = text_w + transformer_w + vae_w + extra_gb
         phases = {"text_encoder": resident, "denoise": resident + denoise_act,
                   "vae_decode": resident + decode_act + output}
     elif offload == "model":
@@ -760,15 +865,12 @@ def cost(params: GenerationParams, rules: ModelRules | None = None, *, dtype: st
         block = max(transformer_w / max(rules.layers, 1), text_w / 24)
         phases = {"text_encoder": block, "denoise": block + denoise_act,
                   "vae_decode": block + decode_act + output}
-    peak = max(phases.values()) + CUDA_OVERHEAD_GB
-    breakdown = {"weights": round(text_w + transformer_w + vae_w, 3),
-                 "text_encoder_weights": round(text_w, 3),
-                 "transformer_weights": round(transformer_w, 3), "vae_weights": round(vae_w, 3),
-                 "denoise_activations": round(denoise_act, 3),
-                 "vae_decode_activations": round(decode_act + output, 3),
-                 "overhead": CUDA_OVERHEAD_GB,
-                 "peak_phase": max(phases, key=phases.get)}
-    return Cost(shape, tokens, params.num_frames / params.fps, round(peak, 2), breakdown)
+    parts = {"weights": round(text_w + transformer_w + vae_w + extra_gb, 3),
+             "text_encoder_weights": round(text_w, 3),
+             "transformer_weights": round(transformer_w, 3), "vae_weights": round(vae_w, 3),
+             "denoise_activations": round(denoise_act, 3),
+             "vae_decode_activations": round(decode_act + output, 3)}
+    return shape, tokens, phases, parts
 
 
 # --- memory plan -------------------------------------------------------------------------
@@ -924,7 +1026,7 @@ def _coerce(name: str, value: Any) -> Any:
         if isinstance(value, str):
             return value
         raise ParamsError(name, f"must be text, got {value!r}")
-    if name in ("seed_locked", "vae_tiling"):
+    if name in ("seed_locked", "vae_tiling", "multiscale"):
         if isinstance(value, bool):
             return value
         raise ParamsError(name, f"must be true or false, got {value!r}")

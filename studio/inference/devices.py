@@ -13,6 +13,9 @@ from dataclasses import dataclass
 class DeviceChoice:
     device: str  # "cuda", "mps" or "cpu"
     dtype_name: str  # "bfloat16", "float16" or "float32"
+    note: str | None = None  # why the dtype is not the usual one, for the status line
+    # components kept in another dtype than dtype_name (Wan's VAE in float32)
+    component_dtypes: tuple[tuple[str, str], ...] = ()
 
     @property
     def dtype(self):
@@ -29,11 +32,39 @@ def pick_device(prefer: str | None = None) -> DeviceChoice:
     import torch
 
     if prefer in (None, "cuda") and torch.cuda.is_available():
-        return DeviceChoice("cuda", "bfloat16")
+        if _bf16_supported(torch):
+            return DeviceChoice("cuda", "bfloat16")
+        return DeviceChoice("cuda", "float16", note=NO_BF16_NOTE)
     mps = getattr(torch.backends, "mps", None)
     if prefer in (None, "mps") and mps is not None and mps.is_available():
         return DeviceChoice("mps", "float16")
     return DeviceChoice("cpu", "float32")
+
+
+NO_BF16_NOTE = "this GPU has no bfloat16 support: the model runs in float16 instead"
+
+
+def _bf16_supported(torch) -> bool:
+    """Native bfloat16 on the current CUDA device (pre-Ampere cards only emulate it, slowly)."""
+    try:
+        return bool(torch.cuda.is_bf16_supported(including_emulation=False))
+    except TypeError:  # an older torch without the argument
+        return bool(torch.cuda.is_bf16_supported())
+
+
+def model_dtypes(choice: DeviceChoice, *, cuda_dtype: str | None = None,
+                 component_dtypes: dict[str, str] | None = None) -> DeviceChoice:
+    """``choice`` with a model's own dtypes, as its docs give them: ``cuda_dtype`` on CUDA
+    (CogVideoX-2b: float16, its model card's), ``component_dtypes`` on a GPU (Wan's VAE:
+    float32, diffusers' Wan docs; on the CPU everything is float32 already)."""
+    dtype, note = choice.dtype_name, choice.note
+    if choice.device == "cuda" and cuda_dtype and dtype != cuda_dtype:
+        dtype, note = cuda_dtype, None
+    components = tuple(sorted({**dict(choice.component_dtypes),
+                               **(component_dtypes or {})}.items()))
+    if choice.device == "cpu" and dtype == "float32":
+        components = ()
+    return DeviceChoice(choice.device, dtype, note, components)
 
 
 def leave_a_core_free(device: str) -> int | None:

@@ -183,6 +183,8 @@ class EngineEvents:
     def failed(self, job_id: int, message: str) -> None: ...
     def cancelled(self, job_id: int) -> None: ...
     def preview(self, job_id: int, step: int, frames: Any) -> None: ...
+    def pass_started(self, job_id: int, index: int, count: int, first_step: int,
+                     steps: int) -> None: ...
 
 
 # ---- failures ---------------------------------------------------------------------------------
@@ -629,7 +631,7 @@ class Engine:
             raise _SettingsError(f"generation settings: {err}") from None
         events.started(job_id, f"{MODE_TITLES.get(params.mode, params.mode)}: "
                                f"{_model_title(params.model)}")
-        events.progress(job_id, 0, max(int(params.steps), 1), -1.0)
+        events.progress(job_id, 0, _total_steps(params), -1.0)
         load_began = time.monotonic()
         resident = self._generator is not None and self._generator_model == params.model
         generator = self.generator(params.model, allow_download=job.allow_download)
@@ -639,7 +641,9 @@ class Engine:
             output = generator.generate(
                 params, image=job.image, cancel=token, preview_every=job.preview_every,
                 on_progress=lambda done, total, eta: events.progress(job_id, done, total, eta),
-                on_preview=lambda step, frames: events.preview(job_id, step, frames))
+                on_preview=lambda step, frames: events.preview(job_id, step, frames),
+                on_pass=lambda index, count, first, steps: events.pass_started(
+                    job_id, index, count, first, steps))
         except ParamsError as err:
             raise _SettingsError(f"generation settings: {err}") from None
         except Exception as err:
@@ -676,6 +680,15 @@ class Engine:
                                         f"({type(err).__name__}: {err})"
         result.seconds = round(time.monotonic() - started, 3)
         return result
+
+
+def _total_steps(params) -> int:
+    """Denoising steps a run of ``params`` takes over all its passes (a multi-scale run adds
+    its refine pass's), as the first progress event says before the model loads."""
+    from studio.core.params import multiscale_recipe, rules_for
+
+    recipe = multiscale_recipe(params, rules_for(params.model))
+    return max(int(params.steps), 1) + (recipe.refine_steps() if recipe is not None else 0)
 
 
 def _memory_advice(saving: tuple[str, bool] | None) -> str:

@@ -61,10 +61,15 @@ log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int, float], None]  # done, total, ETA seconds (-1: unknown)
 PreviewCallback = Callable[[int, np.ndarray], None]  # step, (T, H, W, 3) uint8 RGB frames
+PassCallback = Callable[[int, int, int, int], None]  # pass, passes, first step, its steps
 
 LTX_CLASSES = ("LTXPipeline", "LTXConditionPipeline", "LTXImageToVideoPipeline")
+# the pipelines of an LTXPipeline model's other modes
 MODE_PIPELINES = {"i2v": "LTXImageToVideoPipeline", "v2v": "LTXConditionPipeline",
                   "extend": "LTXConditionPipeline", "condition": "LTXConditionPipeline"}
+# every LTX call: LTXConditionPipeline's default, and what LTX-Video's own inference uses; the
+# other LTX pipelines default to 128 tokens, which cuts a long caption used as a prompt
+LTX_MAX_SEQUENCE_LENGTH = 256
 PREVIEW_LONG_SIDE = 256  # previews are scaled to this long side at most (the output's, if smaller)
 SIDECAR_KIND = GENERATION_KIND  # what read_generation_record accepts
 SIDECAR_VERSION = 1
@@ -93,6 +98,10 @@ class GenerationOutput:
     preview_s: float = 0.0  # time spent making previews (included in the timings)
     previews: int = 0
     memory: dict | None = None  # the memory settings applied (core.params.MemoryPlan.as_dict)
+    # every pipeline call in the order run: {"pipeline": class name, "kwargs": {...}}
+    # (describe_call); and each denoising pass's size and steps
+    calls: list[dict] = dataclasses.field(default_factory=list)
+    passes: list[dict] = dataclasses.field(default_factory=list)
 
     @property
     def fps(self) -> float:
@@ -220,6 +229,48 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
+def ltx_pipeline_class(index: dict, spec, *, distilled: bool) -> str | None:
+    """The LTX pipeline class Studio loads a model with, or None when the model is not
+    LTX-Video (its own class, through DiffusionPipeline). Chosen from the model, never taken
+    from the repo's model_index.json alone (LTX-Video 0.9.5's names LTXPipeline, though its
+    conditions need LTXConditionPipeline): distilled models and the registry's LTX entries
+    load as LTXConditionPipeline (so the distilled timesteps apply in every mode); other
+    LTX folders as the class they name, LTXPipeline for an image-to-video one."""
+    named = str(index.get("_class_name", ""))
+    transformer = index.get("transformer")
+    is_ltx = named in LTX_CLASSES or (isinstance(transformer, list) and len(transformer) == 2
+                                      and transformer[1] == "LTXVideoTransformer3DModel")
+    if not is_ltx:
+        return None
+    if distilled:
+        return "LTXConditionPipeline"
+    if spec is not None and spec.loader in ("LTXPipeline", "LTXConditionPipeline"):
+        return spec.loader
+    return named if named in ("LTXPipeline", "LTXConditionPipeline") else "LTXPipeline"
+
+
+def _model_dtypes(choice, spec, found):
+    """The device choice with the model's own dtypes (devices.model_dtypes): the registry's
+    ``cuda_dtype`` and ``component_dtypes``; any Wan model's VAE in float32."""
+    from studio.core.params import rules_for
+    from studio.inference.devices import model_dtypes
+
+    defaults = spec.defaults if spec is not None else {}
+    components = defaults.get("component_dtypes")
+    if components is None and rules_for(str(found.id if spec else found.path)).family == "wan":
+        components = {"vae": "float32"}
+    return model_dtypes(choice, cuda_dtype=defaults.get("cuda_dtype"),
+                        component_dtypes=components)
+
+
+def _distilled(found, spec) -> bool:
+    """A guidance- and timestep-distilled model: a registry entry with the distilled
+    timesteps, or another model whose name says "distilled" (never a demo model)."""
+    if spec is not None:
+        return bool(spec.defaults.get("timesteps"))
+    return not found.demo and "distilled" in str(found.id).lower()
+
+
 class Generator:
     """One diffusers video pipeline's weights on one device, and the pipelines of every mode
     built over them. Not thread-safe: one run at a time (the engine guarantees it)."""
@@ -232,7 +283,7 @@ class Generator:
         self.revision = revision
         self.device = device
         self.dtype_name = dtype_name
-        self.class_name = class_name  # of the loaded pipeline (model_index.json's, for LTX)
+        self.class_name = class_name  # of the loaded pipeline: Studio's choice for LTX
         self.family = "ltx" if class_name in LTX_CLASSES else "other"
         self._pipes: dict[str, Any] = {type(pipe).__name__: pipe}
         self._base = pipe
@@ -246,6 +297,13 @@ class Generator:
         # a registry model published as one checkpoint: the file and its hub commit
         self.single_file: Path | None = None
         self.single_file_revision: str | None = None
+        # the latent upsampler of the model's multi-scale recipe (registry.UpsamplerFile),
+        # loaded on the first multi-scale run, and the file it came from
+        self.upsampler = None
+        self.upsampler_path: Path | None = None
+        self.component_dtypes: dict[str, str] = {}  # those not in dtype_name
+        self.dtype_note: str | None = None  # why the dtype is not the usual one
+        self._upsample_pipe = None
 
     # ---- loading ----
 
@@ -271,10 +329,16 @@ class Generator:
         import diffusers
         import torch
 
-        if class_name in LTX_CLASSES:
-            pipe_class = getattr(diffusers, class_name)
-        else:
-            pipe_class = diffusers.DiffusionPipeline
+        from studio.inference import registry
+
+        spec = registry.get(found.id)
+        ltx_class = ltx_pipeline_class(index, spec, distilled=_distilled(found, spec))
+        pipe_class = getattr(diffusers, ltx_class) if ltx_class else diffusers.DiffusionPipeline
+        choice = _model_dtypes(choice, spec, found)
+        dtype = choice.dtype
+        if choice.component_dtypes:
+            dtype = {"default": choice.dtype, **{name: getattr(torch, value)
+                                                 for name, value in choice.component_dtypes}}
         try:
             from diffusers.pipelines.pipeline_utils import _resolve_dtype  # noqa: F401
             dtype_kw = "dtype"  # diffusers >= 0.36 deprecates torch_dtype
@@ -290,7 +354,7 @@ class Generator:
                                             found.single_file_components, choice.dtype)
                 pipe = pipe_class.from_pretrained(
                     os.fspath(folder), use_safetensors=True, local_files_only=True,
-                    **parts, **{dtype_kw: choice.dtype})
+                    **parts, **{dtype_kw: dtype})
                 placement = "device"
                 if choice.device == "cuda" and not _weights_fit(pipe, choice.device):
                     placement = "cpu"  # generate()'s memory plan offloads them
@@ -312,6 +376,11 @@ class Generator:
         generator._placement = placement
         generator.single_file = found.single_file
         generator.single_file_revision = found.single_file_revision
+        generator.upsampler = spec.upsampler if spec is not None else None
+        generator.component_dtypes = dict(choice.component_dtypes)
+        generator.dtype_note = choice.note
+        if choice.note:
+            log.warning("%s: %s", found.id, choice.note)
         return generator
 
     def unload(self) -> None:
@@ -342,11 +411,15 @@ class Generator:
 
     def pipeline(self, mode: str):
         """The pipeline for ``mode``, built with ``from_pipe`` over the loaded modules the
-        first time (no weights are loaded or copied)."""
+        first time (no weights are loaded or copied). A model loaded as LTXConditionPipeline
+        (every registry LTX-Video 0.9.5+, and every distilled one) runs each mode through it:
+        text-to-video with no condition, image-to-video as a condition at frame 0; others
+        (LTXPipeline folders, the demo) take LTXImageToVideoPipeline for i2v."""
         self._check_loaded()
-        if mode == "t2v":
-            if self.family == "ltx" and self.class_name == "LTXImageToVideoPipeline":
-                return self._pipe_of("LTXPipeline")
+        if mode == "t2v" or self.class_name == "LTXConditionPipeline":
+            if mode != "t2v" and self.family != "ltx":
+                raise GenerationError(f"{self.model_id}: only text-to-video with this model "
+                                      f"({self.class_name}); {mode} needs an LTX-Video model.")
             return self._base
         if self.family != "ltx":
             raise GenerationError(f"{self.model_id}: only text-to-video with this model "
@@ -372,6 +445,8 @@ class Generator:
 
     def model_record(self) -> dict:
         """Which model made a video: id, revision (hub snapshots) or folder hash, demo flag."""
+        from studio.inference.loading import snapshot_commit
+
         if self._folder_hash is None and self.revision is None:
             self._folder_hash = folder_hash(self.path)
         record = {"id": self.model_id, "revision": self.revision,
@@ -381,6 +456,13 @@ class Generator:
         if self.single_file is not None:
             record["single_file"] = {"path": str(self.single_file),
                                      "revision": self.single_file_revision}
+        if self.component_dtypes:
+            record["component_dtypes"] = dict(self.component_dtypes)
+        if self.dtype_note:
+            record["dtype_note"] = self.dtype_note
+        if self.upsampler_path is not None:
+            record["upsampler"] = {"path": str(self.upsampler_path),
+                                   "revision": snapshot_commit(self.upsampler_path.parent)}
         return record
 
     # ---- generating ----
@@ -397,98 +479,116 @@ class Generator:
     def generate(self, params: GenerationParams, *, image: np.ndarray | None = None,
                  on_progress: ProgressCallback | None = None,
                  on_preview: PreviewCallback | None = None, preview_every: int | None = None,
-                 cancel: CancelToken | None = None) -> GenerationOutput:
+                 cancel: CancelToken | None = None,
+                 on_pass: PassCallback | None = None) -> GenerationOutput:
         """Run ``params`` (conformed first; a missing seed is drawn and recorded).
 
         ``image``: an RGB uint8 array (a player frame) for i2v instead of ``params.image_path``.
-        ``on_progress(done, total, eta_s)`` after each denoising step; ``on_preview(step,
-        frames)`` every ``preview_every`` steps (default: about four previews a run; LTX
+        ``on_progress(done, total, eta_s)`` after each denoising step, counted over every pass
+        of the run; ``on_pass(index, count, first_step, steps)`` as each denoising pass begins
+        (a multi-scale run has two: ``index`` 1 and 2 of ``count`` 2; its steps are
+        ``first_step + 1 .. first_step + steps`` of the run's total); ``on_preview(step,
+        frames)`` every ``preview_every`` steps (default: about four previews a pass; LTX
         only); ``cancel``: checked before the run and after every step (raises ``Cancelled``:
-        nothing is decoded). Raises ``ParamsError`` (a field), ``GenerationError`` or
-        ``MediaError`` (a source file) with a message a person can act on.
+        nothing is decoded). Raises ``ParamsError`` (a field), ``GenerationError``,
+        ``ModelError`` (a missing upsampler) or ``MediaError`` (a source file) with a message
+        a person can act on.
         """
-        import torch
-
         self._check_loaded()
         started = time.perf_counter()
-        if image is not None and params.mode == "i2v" and not params.image_path:
-            # a picture from memory (the player's frame): nothing to name in image_path
-            conformed = self.conform(params.replace(image_path="(picture in memory)"))
-            conformed = Conformed(conformed.params.replace(image_path=None), conformed.changes)
-        else:
-            conformed = self.conform(params)
+        conformed = self._conform_with(params, image)
         p = conformed.params
         changes = list(conformed.changes)
         if cancel is not None:
             cancel.raise_if_cancelled()
         pipe = self.pipeline(p.mode)
         rules = rules_for(self._rules_key(p))
+        recipe = self._recipe(p, rules, changes)
+        if recipe is None and p.multiscale and rules.multiscale is not None:
+            p = p.replace(multiscale=False)
         memory = self._apply_memory_settings(pipe, p, rules)
-        step = rules.frame_step
-        kwargs: dict[str, Any] = {}
-        source = image_info = None
-        overlap = 0
+        inputs = self._mode_inputs(pipe, p, image, rules.frame_step, changes)
+        p = inputs.params
+        run = _Run(self, pipe, p, cancel, on_progress, on_preview, preview_every, on_pass)
+        run.prepared = time.perf_counter()
+        if recipe is None:
+            frames_out = run.single_pass(inputs, self._timesteps(pipe, p))
+        else:
+            frames_out = run.multiscale(inputs, recipe, rules.size_multiple)
+        finished = time.perf_counter()
+        last_step = run.last_step_at or run.prepared
+        timings = {"prepare_s": run.prepared - started,
+                   "denoise_s": last_step - run.prepared,  # text encoding and every step
+                   "decode_s": finished - last_step,  # VAE decode and post-processing
+                   "preview_s": run.preview_s,
+                   "total_s": finished - started}
+        if run.upsample_s:
+            timings["upsample_s"] = run.upsample_s
+        return GenerationOutput(
+            frames=frames_out, params=p, changes=tuple(changes), seed=int(p.seed),
+            timings={k: round(v, 4) for k, v in timings.items()},
+            pipeline=type(pipe).__name__, source=inputs.source, image=inputs.image_info,
+            overlap_frames=inputs.overlap, preview_s=run.preview_s, previews=run.previews,
+            memory=memory.as_dict(), calls=run.calls, passes=run.passes)
 
+    def _conform_with(self, params: GenerationParams, image: np.ndarray | None) -> Conformed:
+        if image is not None and params.mode == "i2v" and not params.image_path:
+            # a picture from memory (the player's frame): nothing to name in image_path
+            conformed = self.conform(params.replace(image_path="(picture in memory)"))
+            return Conformed(conformed.params.replace(image_path=None), conformed.changes)
+        return self.conform(params)
+
+    def _recipe(self, p: GenerationParams, rules, changes: list[Change]):
+        """The multi-scale recipe this run follows (core.params.multiscale_recipe), or None:
+        one pass. A model with a recipe but no latent upsampler known to Studio (a local folder)
+        runs one pass, and the change says why."""
+        from studio.core.params import multiscale_recipe
+
+        recipe = multiscale_recipe(p, rules) if self.family == "ltx" else None
+        if recipe is not None and self.upsampler is None:
+            changes.append(Change("multiscale", True, False, "no latent upsampler is known for "
+                                  f"{self.model_id}: one pass at full size"))
+            return None
+        return recipe
+
+    def _mode_inputs(self, pipe, p: GenerationParams, image: np.ndarray | None, step: int,
+                     changes: list[Change]) -> _ModeInputs:
+        """The pipeline's inputs for ``p.mode`` (a picture, conditions, a source latent), with
+        what each is, for the record. LTXConditionPipeline takes i2v's picture as a condition
+        at frame 0 (strength 1.0), as diffusers' docs do."""
+        inputs = _ModeInputs(params=p)
+        conditioned = type(pipe).__name__ == "LTXConditionPipeline"
         if p.mode == "i2v":
-            picture, image_info = self._input_picture(p, image)
-            kwargs["image"] = _to_pil(_fit(picture, p.width, p.height))
+            picture, inputs.image_info = self._input_picture(p, image)
+            picture = _fit(picture, p.width, p.height)
+            if conditioned:
+                inputs.add_condition(self._condition(image=picture, frame_index=0, strength=1.0),
+                                     {"image": inputs.image_info})
+            else:
+                inputs.kwargs["image"] = _to_pil(picture)
+                inputs.described["image"] = inputs.image_info
         elif p.mode == "v2v":
-            frames, source = self._source_frames(p, p.num_frames, step, first=True)
+            frames, inputs.source = self._source_frames(p, p.num_frames, step, first=True)
             if len(frames) < p.num_frames:
                 changes.append(Change("num_frames", p.num_frames, len(frames),
-                                      f"the source range has {source['available']} frames"))
-                p = dataclasses.replace(p, num_frames=len(frames))
-            kwargs["latents"] = self._encode_video(pipe, frames, p)
-            kwargs["denoise_strength"] = float(p.denoise_strength)
+                                      f"the source range has {inputs.source['available']} "
+                                      "frames"))
+                p = inputs.params = dataclasses.replace(p, num_frames=len(frames))
+            latents = self._encode_video(pipe, frames, p)
+            inputs.kwargs.update(latents=latents, denoise_strength=float(p.denoise_strength))
+            inputs.described["latents"] = {"encoded_from": inputs.source,
+                                           "shape": list(latents.shape)}
         elif p.mode == "extend":
             cap = max(1, min(2 * step + 1, p.num_frames // 2 + 1))
-            frames, source = self._source_frames(p, cap, step, first=False)
-            overlap = len(frames)
-            kwargs["conditions"] = [self._condition(video=frames, frame_index=0, strength=1.0)]
+            frames, inputs.source = self._source_frames(p, cap, step, first=False)
+            inputs.overlap = len(frames)
+            inputs.add_condition(self._condition(video=frames, frame_index=0, strength=1.0),
+                                 {"video": inputs.source})
         if p.mode in ("condition", "v2v", "extend") and p.conditions:
-            kwargs.setdefault("conditions", [])
-            kwargs["conditions"] += [self._condition_from(c, p, step) for c in p.conditions]
-
-        seed = int(p.seed)
-        gen_device = "cpu" if self.device == "mps" else self.device
-        generator = torch.Generator(device=gen_device).manual_seed(seed)
-        kwargs.update(prompt=p.prompt, negative_prompt=p.negative_prompt, height=p.height,
-                      width=p.width, num_frames=p.num_frames, num_inference_steps=p.steps,
-                      guidance_scale=p.guidance_scale, generator=generator, output_type="np")
-        if self.family == "ltx":
-            kwargs.update(frame_rate=p.fps, decode_timestep=p.decode_timestep,
-                          decode_noise_scale=p.decode_noise_scale)
-        timesteps = self._timesteps(pipe, p)
-        if timesteps is not None:
-            kwargs["timesteps"] = timesteps
-
-        preview = None
-        fit_began = time.perf_counter()
-        if on_preview is not None and self.family == "ltx":
-            preview = self._latent_preview(pipe)  # fitted once per model (a small VAE encode)
-        callback = _StepCallback(pipe, cancel, on_progress, on_preview, preview, preview_every,
-                                 p)
-        callback.preview_s = time.perf_counter() - fit_began  # previews' cost includes the fit
-        prepared = time.perf_counter()
-        callback.call_started = prepared
-        # quiet: LTXConditionPipeline's own timesteps make the scheduler warn on every call
-        with torch.inference_mode(), _quiet():
-            result = pipe(callback_on_step_end=callback, **kwargs)
-        finished = time.perf_counter()
-        video = result.frames[0] if not isinstance(result, tuple) else result[0][0]
-        frames_out = _to_uint8(video)
-        last_step = callback.last_step_at or prepared
-        timings = {"prepare_s": prepared - started,
-                   "denoise_s": last_step - prepared,  # text encoding and every step
-                   "decode_s": finished - last_step,  # VAE decode and post-processing
-                   "preview_s": callback.preview_s,
-                   "total_s": finished - started}
-        return GenerationOutput(
-            frames=frames_out, params=p, changes=tuple(changes), seed=seed,
-            timings={k: round(v, 4) for k, v in timings.items()},
-            pipeline=type(pipe).__name__, source=source, image=image_info,
-            overlap_frames=overlap, preview_s=callback.preview_s, previews=callback.previews,
-            memory=memory.as_dict())
+            for cond in p.conditions:
+                made, what = self._condition_from(cond, p, step)
+                inputs.add_condition(made, what)
+        return inputs
 
     def _timesteps(self, pipe, p: GenerationParams) -> list[float] | None:
         """The registry's own schedule for this model (a distilled LTX-Video's, from diffusers'
@@ -502,6 +602,65 @@ class Generator:
                 type(pipe).__name__ != "LTXConditionPipeline":
             return None
         return [float(t) for t in schedule]
+
+    def call_kwargs(self, pipe, p: GenerationParams, *, width: int, height: int) -> dict:
+        """The keyword arguments every denoising call of ``p`` passes (less the mode's inputs
+        and the generator): the prompt, size, frames, steps, guidance, LTX's frame rate,
+        decode noise and ``max_sequence_length`` 256 (LTXPipeline's own default, 128, would
+        cut a long caption used as a prompt), and the model's own extra settings (distilled
+        LTX-Video: image_cond_noise_scale 0, guidance_rescale 0.7, as diffusers' docs)."""
+        from studio.inference import registry
+
+        kwargs: dict[str, Any] = dict(
+            prompt=p.prompt, negative_prompt=p.negative_prompt, height=height, width=width,
+            num_frames=p.num_frames, num_inference_steps=p.steps,
+            guidance_scale=p.guidance_scale)
+        if self.family == "ltx":
+            kwargs.update(frame_rate=p.fps, decode_timestep=p.decode_timestep,
+                          decode_noise_scale=p.decode_noise_scale,
+                          max_sequence_length=LTX_MAX_SEQUENCE_LENGTH)
+            spec = registry.get(self.model_id)
+            if spec is not None and type(pipe).__name__ == "LTXConditionPipeline":
+                kwargs.update(spec.defaults.get("call_kwargs", {}))
+        return kwargs
+
+    def torch_generator(self, seed: int):
+        """A fresh ``torch.Generator`` seeded with ``seed``, on the device the pipeline draws
+        noise on (the CPU for MPS); each pipeline call of a run gets its own, as in diffusers'
+        multi-scale example, so any call can be replayed alone."""
+        import torch
+
+        return torch.Generator(device=self.generator_device).manual_seed(int(seed))
+
+    @property
+    def generator_device(self) -> str:
+        return "cpu" if self.device == "mps" else self.device
+
+    def upsample_pipeline(self):
+        """The latent upsampling pipeline over this model's VAE, with the upsampler loaded
+        from its single file the first time (raises ``ModelError`` when it is not here)."""
+        if self._upsample_pipe is None:
+            import diffusers
+
+            from studio.inference.loading import resolve_upsampler
+            from studio.inference.single_file import load_latent_upsampler
+
+            path = resolve_upsampler(self.model_id, self.upsampler)
+            model = load_latent_upsampler(path, self._dtype())
+            with _quiet():
+                pipe = diffusers.LTXLatentUpsamplePipeline(vae=self._base.vae,
+                                                           latent_upsampler=model)
+            pipe.set_progress_bar_config(disable=True)
+            if self.device != "cpu":
+                model.to(self.device)
+            self._upsample_pipe = pipe
+            self.upsampler_path = path
+        return self._upsample_pipe
+
+    def _dtype(self):
+        import torch
+
+        return getattr(torch, self.dtype_name)
 
     # ---- memory ----
 
@@ -605,7 +764,9 @@ class Generator:
                                  video=None if video is None else [_to_pil(f) for f in video],
                                  frame_index=int(frame_index), strength=float(strength))
 
-    def _condition_from(self, cond, p: GenerationParams, step: int):
+    def _condition_from(self, cond, p: GenerationParams, step: int) -> tuple[Any, dict]:
+        """A condition of "condition" mode as the pipeline takes it, and what it is (the
+        picture or the clip's frames used) for the record."""
         from studio.core.frames import FrameReader
 
         with FrameReader(cond.path) as reader:
@@ -614,13 +775,15 @@ class Generator:
             if still:
                 picture = reader.frame_at(cond.in_frame or 0).image
         if still:
+            what = {"image": {"path": os.path.abspath(cond.path), "frame": cond.in_frame,
+                              "width": int(picture.shape[1]), "height": int(picture.shape[0])}}
             return self._condition(image=_fit(picture, p.width, p.height),
-                                   frame_index=cond.frame_index, strength=cond.strength)
+                                   frame_index=cond.frame_index, strength=cond.strength), what
         room = max(1, p.num_frames - cond.frame_index)
-        frames, _info = self._clip_frames(cond.path, cond.in_frame, cond.out_frame, room, step,
-                                          p.width, p.height, first=True)
+        frames, info = self._clip_frames(cond.path, cond.in_frame, cond.out_frame, room, step,
+                                         p.width, p.height, first=True)
         return self._condition(video=frames, frame_index=cond.frame_index,
-                               strength=cond.strength)
+                               strength=cond.strength), {"video": info}
 
     def _encode_video(self, pipe, frames: list[np.ndarray], p: GenerationParams):
         """The source frames as the normalised latent LTXConditionPipeline denoises from (the
@@ -648,6 +811,174 @@ class Generator:
         return self._preview
 
 
+# ---- one run's calls ----------------------------------------------------------------------------
+
+@dataclass
+class _ModeInputs:
+    """A mode's inputs to the pipeline call (``kwargs``: image, conditions, latents, denoise
+    strength) and, under the same keys, what each is for the record (``described``)."""
+
+    params: GenerationParams
+    kwargs: dict = dataclasses.field(default_factory=dict)
+    described: dict = dataclasses.field(default_factory=dict)
+    source: dict | None = None
+    image_info: dict | None = None
+    overlap: int = 0
+
+    def add_condition(self, condition, what: dict) -> None:
+        self.kwargs.setdefault("conditions", []).append(condition)
+        self.described.setdefault("conditions", []).append(
+            {**what, "frame_index": int(condition.frame_index),
+             "strength": float(condition.strength)})
+
+
+class _Run:
+    """The pipeline calls of one generation: each call's keyword arguments are recorded as
+    they were passed (``calls``), denoising steps are counted over every pass for progress,
+    and previews and cancel go through the step callback."""
+
+    def __init__(self, generator: Generator, pipe, p: GenerationParams,
+                 cancel: CancelToken | None, on_progress: ProgressCallback | None,
+                 on_preview: PreviewCallback | None, preview_every: int | None,
+                 on_pass: PassCallback | None) -> None:
+        self.generator, self.pipe, self.p = generator, pipe, p
+        self.cancel, self.on_progress, self.on_pass = cancel, on_progress, on_pass
+        self.on_preview, self.preview_every = on_preview, preview_every
+        self.calls: list[dict] = []
+        self.passes: list[dict] = []
+        self.prepared = time.perf_counter()
+        self.last_step_at: float | None = None
+        self.preview_s = 0.0
+        self.previews = 0
+        self.upsample_s = 0.0
+
+    def single_pass(self, inputs: _ModeInputs, timesteps: list[float] | None) -> np.ndarray:
+        p = self.p
+        kwargs = {**inputs.kwargs, **self.generator.call_kwargs(self.pipe, p, width=p.width,
+                                                                 height=p.height)}
+        if timesteps is not None:
+            kwargs["timesteps"] = timesteps
+        video = self.denoise(kwargs, inputs.described, output_type="np",
+                             pass_index=1, passes=1, first_step=0, total=None)
+        return _to_uint8(video)
+
+    def multiscale(self, inputs: _ModeInputs, recipe, multiple: int) -> np.ndarray:
+        """Lightricks' multi-scale recipe (core.params.MultiScale): a first pass at the smaller
+        size to a latent, the latent upsampler, a refine pass at twice the first size from the
+        upsampled latent, then the frames resized to the size asked for."""
+        import cv2
+
+        p, gen = self.p, self.generator
+        (w1, h1), (w2, h2) = (recipe.first_size(p.width, p.height, multiple),
+                              recipe.refine_size(p.width, p.height, multiple))
+        first = {**inputs.kwargs, **gen.call_kwargs(self.pipe, p, width=w1, height=h1)}
+        if p.steps == len(recipe.first_timesteps):
+            first["timesteps"] = [float(t) for t in recipe.first_timesteps]
+        refine_steps = recipe.refine_steps()
+        total = p.steps + refine_steps
+        later = refine_steps * (w2 * h2) / (w1 * h1)  # a refine step costs about its area
+        latents = self.denoise(first, inputs.described, output_type="latent", pass_index=1,
+                               passes=2, first_step=0, total=total, later_steps=later)
+        if self.cancel is not None:
+            self.cancel.raise_if_cancelled()
+        began = time.perf_counter()
+        upsampler = gen.upsample_pipeline()
+        up = {"latents": latents, "adain_factor": recipe.adain_factor,
+              "tone_map_compression_ratio": recipe.tone_map_compression_ratio,
+              "output_type": "latent"}
+        upsampled = self.call(upsampler, up, {"latents": self._latent_of(0, latents)}).frames
+        self.upsample_s = time.perf_counter() - began
+        refine = {**inputs.kwargs, **gen.call_kwargs(self.pipe, p, width=w2, height=h2),
+                  "latents": upsampled, "denoise_strength": recipe.refine_strength,
+                  "num_inference_steps": len(recipe.refine_timesteps),
+                  "timesteps": [float(t) for t in recipe.refine_timesteps]}
+        video = self.denoise(refine, {**inputs.described,
+                                      "latents": self._latent_of(1, upsampled)},
+                             output_type="np", pass_index=2, passes=2, first_step=p.steps,
+                             total=total)
+        frames = _to_uint8(video)
+        if (w2, h2) == (p.width, p.height):
+            return frames
+        # the docs' last step: the refined frames resized to the size asked for
+        return np.stack([cv2.resize(f, (p.width, p.height), interpolation=cv2.INTER_AREA)
+                         for f in frames])
+
+    def denoise(self, kwargs: dict, described: dict, *, output_type: str, pass_index: int,
+                passes: int, first_step: int, total: int | None, later_steps: float = 0.0):
+        """One denoising call of ``self.pipe``, its steps counted from ``first_step`` of
+        ``total`` (None: the call's own count)."""
+        p = self.p
+        pass_p = p.replace(width=kwargs["width"], height=kwargs["height"])
+        steps = len(kwargs["timesteps"]) if "timesteps" in kwargs else p.steps
+        if "denoise_strength" in kwargs:
+            steps = min(steps, int(steps * kwargs["denoise_strength"]))
+        self.passes.append({"pass": pass_index, "of": passes, "width": kwargs["width"],
+                            "height": kwargs["height"], "steps": steps})
+        if self.on_pass is not None:
+            self.on_pass(pass_index, passes, first_step, steps)
+        preview = None
+        fit_began = time.perf_counter()
+        if self.on_preview is not None and self.generator.family == "ltx":
+            preview = self.generator._latent_preview(self.pipe)  # fitted once per model
+        callback = _StepCallback(self.pipe, self.cancel, self.on_progress, self.on_preview,
+                                 preview, self.preview_every, pass_p, offset=first_step,
+                                 total=total, later_steps=later_steps)
+        callback.preview_s = time.perf_counter() - fit_began  # previews' cost includes the fit
+        kwargs = {**kwargs, "output_type": output_type, "callback_on_step_end": callback}
+        result = self.call(self.pipe, kwargs, described)
+        self.last_step_at = callback.last_step_at or self.last_step_at
+        self.preview_s += callback.preview_s
+        self.previews += callback.previews
+        if output_type == "latent":
+            return result.frames
+        return result.frames[0] if not isinstance(result, tuple) else result[0][0]
+
+    def call(self, pipe, kwargs: dict, described: dict):
+        """``pipe(**kwargs)`` with a fresh generator seeded with the run's seed, recorded."""
+        import torch
+
+        kwargs = {**kwargs, "generator": self.generator.torch_generator(self.p.seed)}
+        self.calls.append({"pipeline": type(pipe).__name__,
+                           "kwargs": describe_call(kwargs, described, device=(
+                               self.generator.generator_device), seed=int(self.p.seed))})
+        # quiet: LTXConditionPipeline's own timesteps make the scheduler warn on every call
+        with torch.inference_mode(), _quiet():
+            return pipe(**kwargs)
+
+    @staticmethod
+    def _latent_of(call: int, latents) -> dict:
+        return {"output_of_call": call, "shape": list(latents.shape)}
+
+
+def describe_call(kwargs: dict, described: dict, *, device: str, seed: int) -> dict:
+    """A pipeline call's keyword arguments as JSON: every value JSON can hold as it is
+    (tuples as lists), the generator as its device and seed, the step callback left out, and
+    pictures, videos, conditions and latents as ``described`` says what they are."""
+    out: dict[str, Any] = {}
+    for name, value in kwargs.items():
+        if name == "callback_on_step_end":
+            continue
+        if name in described:
+            out[name] = described[name]
+        elif name == "generator":
+            out[name] = {"device": device, "manual_seed": seed}
+        elif _json_value(value):
+            out[name] = list(value) if isinstance(value, tuple) else value
+        else:
+            out[name] = {"type": type(value).__name__}
+    return out
+
+
+def _json_value(value) -> bool:
+    if value is None or isinstance(value, (str, bool, int)):
+        return True
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, (list, tuple)):
+        return all(_json_value(v) for v in value)
+    return False
+
+
 # ---- step callback ------------------------------------------------------------------------------
 
 class _StepCallback:
@@ -655,7 +986,11 @@ class _StepCallback:
 
     def __init__(self, pipe, cancel: CancelToken | None, on_progress: ProgressCallback | None,
                  on_preview: PreviewCallback | None, preview: LatentPreview | None,
-                 every: int | None, p: GenerationParams) -> None:
+                 every: int | None, p: GenerationParams, *, offset: int = 0,
+                 total: int | None = None, later_steps: float = 0.0) -> None:
+        # offset: steps of the run before this call's; total: the run's steps (None: this
+        # call's); later_steps: steps of later passes, in this call's step time (for the ETA)
+        self.offset, self.total, self.later_steps = offset, total, later_steps
         self.cancel = cancel
         self.on_progress = on_progress
         self.on_preview = on_preview if preview is not None else None
@@ -674,7 +1009,7 @@ class _StepCallback:
         now = time.perf_counter()
         if self.cancel is not None:
             self.cancel.raise_if_cancelled()  # before anything else: no decode follows
-        total = int(getattr(pipe, "_num_timesteps", 0) or self.p.steps)
+        total = int(getattr(pipe, "_num_timesteps", 0) or self.p.steps)  # this call's
         done = i + 1
         if self.first_step_at is None:
             self.first_step_at = now
@@ -683,9 +1018,9 @@ class _StepCallback:
             per_step = (now - self.first_step_at) / (done - 1)
         else:
             per_step = now - self.call_started  # includes the text encoder: an over-estimate
-        eta = per_step * (total - done)
+        eta = per_step * (total - done + self.later_steps)
         if self.on_progress is not None:
-            self.on_progress(done, total, float(eta))
+            self.on_progress(self.offset + done, self.total or total, float(eta))
         if self.on_preview is not None:
             every = self.every or max(1, math.ceil(total / 4))
             latents = kwargs.get("latents")
@@ -881,6 +1216,7 @@ def generation_record(output: GenerationOutput, generator: Generator | None = No
         "frames": frames, "width": width, "height": height, "fps": output.fps,
         "timings": timings,
         "memory": output.memory,
+        "calls": output.calls, "passes": output.passes,
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
 

@@ -281,6 +281,33 @@ def _resolve_single_file(spec: registry.ModelSpec, *, allow_download: bool) -> R
                          single_file_components=tuple(single.components))
 
 
+def resolve_upsampler(model_id: str, upsampler) -> Path:
+    """The latent upsampler file of ``model_id``'s multi-scale recipe (a
+    ``registry.UpsamplerFile``) in the Hugging Face cache, checked; never downloaded here.
+    Raises ``ModelNotAvailableError`` naming `studio models pull` and the one-pass option."""
+    from huggingface_hub import hf_hub_download
+
+    try:
+        path = Path(hf_hub_download(upsampler.repo, upsampler.filename, local_files_only=True))
+    except Exception:  # noqa: BLE001 - not here, whatever the hub library says
+        raise ModelNotAvailableError(
+            f"The latent upsampler of {model_id} ({upsampler.filename}) is not on this "
+            f"computer. Download it with:\n    studio models pull {model_id}\nor run one pass "
+            "at full size: --no-multiscale (Advanced › Multi-scale in the Generate panel)") \
+            from None
+    try:
+        check_safetensors(path)
+    except ModelFolderError as err:
+        raise ModelFolderError(f"{err} Download it again with: studio models pull {model_id}") \
+            from None
+    return path
+
+
+def snapshot_commit(path: Path) -> str | None:
+    """The hub commit of a file's or folder's cache snapshot folder, if it is one."""
+    return _commit_of(path)
+
+
 def _hub_error(model_id: str, err: Exception) -> ModelError:
     from huggingface_hub import errors
 

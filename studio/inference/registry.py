@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from studio.core import params
+
 DEMO_PREFIX = "demo/"
 DEMO_LABEL = "demo model: random weights"
 
@@ -26,6 +28,16 @@ class SingleFile(NamedTuple):  # NamedTuples: made faster than dataclasses at st
     components: tuple[str, ...] = ("transformer", "vae")
 
 
+class UpsamplerFile(NamedTuple):
+    """A latent upsampler published as one checkpoint in the original layout (Lightricks'
+    ``LatentUpsampler``, whose weights diffusers' ``LTXLatentUpsamplerModel`` takes under the
+    same names): ``filename`` in the hub repo ``repo``. Fetched by `studio models pull` with the
+    generator; used by its multi-scale recipe (core.params.MultiScale)."""
+
+    repo: str
+    filename: str
+
+
 class ModelSpec(NamedTuple):
     id: str
     kind: str  # "captioner" | "generator"
@@ -34,19 +46,22 @@ class ModelSpec(NamedTuple):
     defaults: dict  # never changed: copy it to change it
     size_gb: float = 0.0  # download size, roughly, for `studio models list`
     single_file: SingleFile | None = None  # None: the id is a hub repo in the diffusers layout
+    upsampler: UpsamplerFile | None = None  # the latent upsampler of its multi-scale recipe
 
     @property
     def demo(self) -> bool:
         return self.id.startswith(DEMO_PREFIX)
 
 
+# Download sizes: the weights as published (fp32 safetensors: 1.03, 2.03 and 4.96 + 4.03 GB on
+# the hub's file listings), without the repos' onnx/ folders, which Studio does not fetch.
 CAPTIONERS = (
     ModelSpec("HuggingFaceTB/SmolVLM2-256M-Video-Instruct", "captioner", "SmolVLM2 256M (video)",
-              "SmolVLMForConditionalGeneration", {"max_new_tokens": 256}, 0.5),
-    ModelSpec("HuggingFaceTB/SmolVLM2-500M-Video-Instruct", "captioner", "SmolVLM2 500M (video)",
               "SmolVLMForConditionalGeneration", {"max_new_tokens": 256}, 1.0),
+    ModelSpec("HuggingFaceTB/SmolVLM2-500M-Video-Instruct", "captioner", "SmolVLM2 500M (video)",
+              "SmolVLMForConditionalGeneration", {"max_new_tokens": 256}, 2.0),
     ModelSpec("HuggingFaceTB/SmolVLM2-2.2B-Instruct", "captioner", "SmolVLM2 2.2B",
-              "SmolVLMForConditionalGeneration", {"max_new_tokens": 256}, 4.5),
+              "SmolVLMForConditionalGeneration", {"max_new_tokens": 256}, 9.0),
     ModelSpec("demo/smolvlm2-tiny", "captioner", "Demo captioner (tiny, random weights)",
               "SmolVLMForConditionalGeneration", {"max_new_tokens": 24}, 0.0),
 )
@@ -71,35 +86,54 @@ _LTX = {"negative_prompt": "worst quality, inconsistent motion, blurry, jittery,
         "decode_timestep": 0.05, "decode_noise_scale": 0.025, "frame_step": 8,
         "size_multiple": 32}
 # diffusers' LTX-Video docs, for the guidance- and timestep-distilled 0.9.7 and 0.9.8 models (the
-# first pass: 8 steps). Used when a run takes 8 steps with LTXConditionPipeline.
-LTX_DISTILLED_TIMESTEPS = (1000, 993, 987, 981, 975, 909, 725, 0.03)
+# first pass: 8 steps). Used when a run takes 8 steps; distilled models run every mode through
+# LTXConditionPipeline, so the schedule applies to each. The docs' distilled examples also pass
+# image_cond_noise_scale 0.0 and guidance_rescale 0.7 to every call ("call_kwargs").
+LTX_DISTILLED_TIMESTEPS = params.LTX_DISTILLED_TIMESTEPS
+_LTX_DISTILLED = {"steps": 8, "guidance_scale": 1.0, "timesteps": LTX_DISTILLED_TIMESTEPS,
+                  "call_kwargs": {"image_cond_noise_scale": 0.0, "guidance_rescale": 0.7}}
+# Lightricks' spatial upscaler for 0.9.8 (a copy of 0.9.7's, 505 MB, fp32), in the original
+# layout beside the checkpoints; the configs ltxv-2b-0.9.8-distilled.yaml and
+# ltxv-13b-0.9.8-distilled.yaml both name it.
+LTX_098_UPSAMPLER = UpsamplerFile("Lightricks/LTX-Video", "ltxv-spatial-upscaler-0.9.8.safetensors")
 LTX_2B_DISTILLED_ID = "Lightricks/LTX-Video:ltxv-2b-0.9.8-distilled"
 GENERATORS = (
     ModelSpec(LTX_2B_DISTILLED_ID, "generator", "LTX-Video 2B distilled (0.9.8)",
-              "LTXConditionPipeline",
-              {**_LTX, "steps": 8, "guidance_scale": 1.0,
-               "timesteps": LTX_DISTILLED_TIMESTEPS},
-              # the file ~6.3 GB, 0.9.5's T5-XXL text encoder ~19 GB
-              25.5,
+              "LTXConditionPipeline", {**_LTX, **_LTX_DISTILLED},
+              # the file 6.34 GB, 0.9.5's T5-XXL text encoder 19 GB (four fp32 shards: 4.99, 5,
+              # 4.87 and 4.19 GB), the upsampler 0.505 GB (the hub's file listings)
+              25.9,
               single_file=SingleFile("Lightricks/LTX-Video", "ltxv-2b-0.9.8-distilled.safetensors",
-                                     base="Lightricks/LTX-Video-0.9.5")),
-    # not distilled: the full model (its T5-XXL text encoder alone is 19 GB)
+                                     base="Lightricks/LTX-Video-0.9.5"),
+              upsampler=LTX_098_UPSAMPLER),
+    # not distilled: the full model. Its text encoder is 19 GB (hub listing); the transformer
+    # and VAE, about 10 GB, are an estimate (fp32, as the 0.9.0/0.9.1 diffusers repos store
+    # them: 7.7 GB and 1.7-2.5 GB)
     ModelSpec("Lightricks/LTX-Video-0.9.5", "generator", "LTX-Video 2B dev (0.9.5)",
-              "LTXConditionPipeline", {**_LTX, "steps": 40, "guidance_scale": 3.0}, 25.0),
+              "LTXConditionPipeline", {**_LTX, "steps": 40, "guidance_scale": 3.0}, 29.0),
+    # 13B: transformer six bf16 shards, 26.1 GB (0.9.7's listing; 0.9.8 has the same shapes),
+    # text encoder 19 GB, VAE about 2.5 GB, the upsampler 0.5 GB
     ModelSpec("Lightricks/LTX-Video-0.9.8-13B-distilled", "generator",
               "LTX-Video 13B distilled (0.9.8)", "LTXConditionPipeline",
-              {**_LTX, "steps": 8, "guidance_scale": 1.0, "timesteps": LTX_DISTILLED_TIMESTEPS},
-              38.0),
+              {**_LTX, **_LTX_DISTILLED}, 48.0, upsampler=LTX_098_UPSAMPLER),
     ModelSpec("Lightricks/LTX-Video-0.9.7-dev", "generator", "LTX-Video 13B dev (0.9.7)",
-              "LTXConditionPipeline", {**_LTX, "steps": 30, "guidance_scale": 3.0}, 38.0),
+              "LTXConditionPipeline", {**_LTX, "steps": 30, "guidance_scale": 3.0}, 47.6),
     # THUDM's repos moved to zai-org on the hub; the hub redirects the old id.
     ModelSpec("THUDM/CogVideoX-2b", "generator", "CogVideoX 2B", "DiffusionPipeline",
+              # float16 on CUDA, as its model card recommends for the 2B (bf16 for the 5B)
               {"negative_prompt": "", "width": 720, "height": 480, "num_frames": 49, "fps": 8.0,
-               "steps": 50, "guidance_scale": 6.0, "frame_step": 4, "size_multiple": 16}, 13.0),
+               "steps": 50, "guidance_scale": 6.0, "frame_step": 4, "size_multiple": 16,
+               "cuda_dtype": "float16"},
+              13.8),  # the hub's total for the repo (text encoder 9.5 GB, transformer 3.39 GB)
     ModelSpec("Wan-AI/Wan2.1-T2V-1.3B-Diffusers", "generator", "Wan 2.1 text-to-video 1.3B",
               "DiffusionPipeline",
+              # the VAE in float32, the rest in bf16, as diffusers' Wan docs load it
               {"width": 832, "height": 480, "num_frames": 81, "fps": 16.0, "steps": 50,
-               "guidance_scale": 5.0, "frame_step": 4, "size_multiple": 16}, 17.0),
+               "guidance_scale": 5.0, "frame_step": 4, "size_multiple": 16,
+               "component_dtypes": {"vae": "float32"}},
+              # UMT5-XXL text encoder 22.7 GB and transformer 5.68 GB (fp32, hub listings),
+              # VAE about 0.5 GB
+              29.0),
     ModelSpec("demo/ltx-video-tiny", "generator", "Demo LTX-Video (tiny, random weights)",
               "LTXPipeline",
               {**_LTX, "width": 64, "height": 64, "num_frames": 9, "steps": 4,

@@ -133,3 +133,59 @@ def _converted_shapes(cls, weights: Path, base: Path, name: str) -> dict[str, tu
 def _first_line(err: Exception) -> str:
     text = str(err).strip()
     return text.splitlines()[0] if text else type(err).__name__
+
+
+# ---- the latent upsampler -----------------------------------------------------------------------
+
+def load_latent_upsampler(weights: str | os.PathLike, dtype=None):
+    """Lightricks' spatial latent upsampler from its original single file (e.g.
+    ``ltxv-spatial-upscaler-0.9.8.safetensors``) as diffusers' ``LTXLatentUpsamplerModel``: the
+    two share their weight names (diffusers' conversion script loads the file with
+    ``strict=True`` and no renames). The config is read from the tensors' shapes, so any
+    upsampler of this architecture loads; one whose names or shapes do not fit is refused with
+    a message naming the file. ``dtype``: a torch dtype (None: the file's)."""
+    import torch
+    from diffusers.pipelines.ltx.modeling_latent_upsampler import LTXLatentUpsamplerModel
+    from safetensors.torch import load_file
+
+    weights = Path(weights)
+    config = latent_upsampler_config(weights)
+    with torch.device("meta"):
+        expected = {k: tuple(v.shape)
+                    for k, v in LTXLatentUpsamplerModel(**config).state_dict().items()}
+    found = {k: tuple(v["shape"]) for k, v in check_safetensors(weights).items()}
+    misfit = sorted(set(expected) ^ set(found)) or sorted(
+        k for k in expected if expected[k] != found[k])
+    if misfit:
+        raise ModelFolderError(f"{weights}: not a latent upsampler diffusers can load "
+                               f"({len(misfit)} weights do not fit, e.g. {misfit[0]}).")
+    model = LTXLatentUpsamplerModel(**config)
+    model.load_state_dict(load_file(os.fspath(weights)), strict=True)
+    model.eval()
+    return model.to(dtype) if dtype is not None else model
+
+
+def latent_upsampler_config(weights: Path) -> dict[str, Any]:
+    """``LTXLatentUpsamplerModel``'s config for the upsampler file ``weights``, from its header:
+    channels from the first convolution, the blocks per stage from the residual blocks, 2-D or
+    3-D from the convolution's rank, and the kind of upsampling from the upsampling
+    convolution's output (4x the channels: spatial, 2x: temporal, 8x: both)."""
+    header = check_safetensors(weights)
+
+    def shape(name: str) -> list[int]:
+        entry = header.get(name)
+        if not isinstance(entry, dict) or not isinstance(entry.get("shape"), list):
+            raise ModelFolderError(f"{weights}: not a latent upsampler (no {name}).")
+        return entry["shape"]
+
+    first = shape("initial_conv.weight")
+    up = shape("upsampler.0.weight")
+    mid, channels = first[0], first[1]
+    factor = up[0] // mid if mid else 0
+    if factor not in (2, 4, 8):
+        raise ModelFolderError(f"{weights}: not a latent upsampler (upsampler.0 makes "
+                               f"{up[0]} channels from {mid}).")
+    blocks = {int(m[1]) for k in header if (m := re.match(r"res_blocks\.(\d+)\.", k))}
+    return {"in_channels": channels, "mid_channels": mid, "num_blocks_per_stage": len(blocks),
+            "dims": len(first) - 2, "spatial_upsample": factor in (4, 8),
+            "temporal_upsample": factor in (2, 8)}

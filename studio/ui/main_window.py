@@ -525,6 +525,11 @@ class MainWindow(FileDropTarget, QMainWindow):
     def _on_generation_job_finished(self, _job_id: int, result) -> None:
         if getattr(result, "generation_id", None) is not None and self._generations_panel is None:
             self.generations_panel  # noqa: B018 -- built now, it lists and analyses the new one
+        record = getattr(result, "record", None) or {}
+        note = (record.get("model") or {}).get("dtype_note")
+        if note:  # e.g. a GPU without bfloat16: say what the video was made in
+            self.statusBar().showMessage(f"{record['model'].get('id', 'The model')}: {note}",
+                                         15000)
 
     @Slot(str, int, float)
     def _on_play_generation(self, path: str, frames: int, fps: float) -> None:

@@ -71,6 +71,10 @@ class _SignalEvents:
     def preview(self, job_id: int, step: int, frames: Any) -> None:
         self._m.preview.emit(job_id, step, frames)
 
+    def pass_started(self, job_id: int, index: int, count: int, first_step: int,
+                     steps: int) -> None:
+        self._m.pass_started.emit(job_id, index, count, first_step, steps)
+
 
 class _ShutdownOnQuit(QObject):
     """Lives in the GUI thread, so that ``aboutToQuit`` runs ``shutdown`` there (a slot of the
@@ -102,6 +106,9 @@ class ModelManager(QObject):
     job_failed = Signal(int, str)  # job id, message for a person
     job_cancelled = Signal(int)  # job id
     preview = Signal(int, int, object)  # job id, step, (T, H, W, 3) uint8 RGB preview frames
+    # job id, pass (1-based), passes, steps of the run before it, its steps: a multi-scale
+    # generation denoises in two passes; progress counts the steps of both
+    pass_started = Signal(int, int, int, int, int)
     busy_changed = Signal(bool)
 
     _wake = Signal()

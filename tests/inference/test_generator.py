@@ -396,8 +396,19 @@ def test_same_seed_same_frames_and_equal_to_a_plain_diffusers_call(tiny_generato
     video = plain(prompt=PROMPT, negative_prompt="", height=32, width=32, num_frames=9,
                   num_inference_steps=2, guidance_scale=3.0, frame_rate=24.0,
                   decode_timestep=0.05, decode_noise_scale=0.025, output_type="np",
+                  max_sequence_length=256,
                   generator=torch.Generator("cpu").manual_seed(2024)).frames[0]
     np.testing.assert_array_equal(first.frames, (video * 255).round().astype(np.uint8))
+
+
+def test_every_ltx_call_takes_prompts_of_256_tokens(tiny_generator, tiny_ltx_dir):
+    """LTXPipeline's own default is 128 tokens: a long caption used as a prompt was cut."""
+    long_prompt = " ".join(["a red car drives slowly on a wet street at night"] * 30)
+    pipe = tiny_generator.pipeline("t2v")
+    assert len(pipe.tokenizer(long_prompt).input_ids) > 200
+    out = tiny_generator.generate(tiny_params(tiny_ltx_dir, prompt=long_prompt))
+    assert out.calls[0]["pipeline"] == "LTXPipeline"
+    assert out.calls[0]["kwargs"]["max_sequence_length"] == 256
 
 
 def test_written_frames_are_the_generated_frames(tiny_generator, tiny_ltx_dir, tmp_path):
@@ -530,9 +541,12 @@ def test_the_model_manager_runs_a_generation_and_hands_previews_to_the_gui_threa
         def finished(self, job_id, result): self._add("finished", job_id, result)
         @Slot(int, str)
         def failed(self, job_id, message): self._add("failed", job_id, message)
+        @Slot(int, int, int, int, int)
+        def passed(self, job_id, *where): self._add("pass", job_id, where)
 
     manager = ModelManager(device="cpu", freeze_heap=False)
     sink = Sink()
+    manager.pass_started.connect(sink.passed)
     manager.preview.connect(sink.preview)
     manager.progress.connect(sink.progress)
     manager.job_finished.connect(sink.finished)
@@ -551,6 +565,7 @@ def test_the_model_manager_runs_a_generation_and_hands_previews_to_the_gui_threa
     assert Path(done[2].output).is_file() and done[2].generation_id is not None
     previews = [e for e in sink.events if e[0] == "preview"]
     assert [e[2] for e in previews] == [1, 2, 3]
+    assert [e[2] for e in sink.events if e[0] == "pass"] == [(1, 1, 0, 4)]  # one pass
     assert all(isinstance(e[3], np.ndarray) and e[3].dtype == np.uint8 for e in previews)
     assert [e[3] for e in sink.events if e[0] == "progress"][-1] == 4
 

@@ -61,7 +61,9 @@ FIRST_RELEASE: dict[tuple[str, str], tuple[str, str]] = {
 
 # Floors for another reason than a class: distribution -> (release, why).
 COMPATIBLE_FROM: dict[str, tuple[str, str]] = {
-    "diffusers": ("0.35.2", "earlier releases import FLAX_WEIGHTS_NAME, gone in transformers 5"),
+    # 0.35.2: earlier releases import FLAX_WEIGHTS_NAME, gone in transformers 5; 0.36.0:
+    # LTXLatentUpsamplePipeline's tone_map_compression_ratio (diffusers #12493, in v0.36.0)
+    "diffusers": ("0.36.0", "the 0.9.8 recipe's tone mapping in LTXLatentUpsamplePipeline"),
 }
 
 # Also named by Studio, older than any floor: imported, no table row needed.
@@ -164,3 +166,13 @@ def test_what_is_installed_meets_the_requirements(name):
     req = dependencies()[name]
     installed = importlib.metadata.version(req.name)
     assert req.specifier.contains(installed, prereleases=True), f"{name} {installed}: not {req}"
+
+
+def test_the_upsample_pipeline_takes_the_recipes_arguments():
+    """The multi-scale recipe passes these to LTXLatentUpsamplePipeline (diffusers >= 0.36)."""
+    import inspect
+
+    from diffusers import LTXLatentUpsamplePipeline
+
+    params = inspect.signature(LTXLatentUpsamplePipeline.__call__).parameters
+    assert {"latents", "adain_factor", "tone_map_compression_ratio", "output_type"} <= set(params)
