@@ -386,6 +386,9 @@ def pull(model_id: str, progress=None) -> Path:
         else:
             path = snapshot_download(model_id, allow_patterns=download_patterns(model_id),
                                      tqdm_class=progress)
+        upsampler = getattr(registry.get(model_id), "upsampler", None)
+        if upsampler is not None:  # the latent upsampler of its multi-scale recipe
+            hf_hub_download(upsampler.repo, upsampler.filename, tqdm_class=progress)
     except errors.LocalEntryNotFoundError:
         raise ModelNotAvailableError(
             f"Cannot download {model_id}: the Hugging Face hub cannot be reached (no network?). "

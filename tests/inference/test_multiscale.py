@@ -224,3 +224,31 @@ def test_multiscale_is_kept_in_the_settings_and_read_back():
     with pytest.raises(ParamsError):
         GenerationParams.from_dict({"prompt": "a", "multiscale": "yes"})
     assert isinstance(MultiScale().first_size(32, 32, 32), tuple)
+
+
+def test_pull_fetches_the_upsampler_with_the_model(offline, tmp_path, monkeypatch):  # noqa: F811
+    """The hub cannot be reached here: its two download functions are replaced by ones that
+    record what `studio models pull` asks for."""
+    import shutil
+
+    import huggingface_hub
+    from huggingface_hub import constants
+
+    from studio.inference import loading
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(
+        10**15, 0, 10**15))
+    asked = []
+    monkeypatch.setattr(huggingface_hub, "snapshot_download",
+                        lambda repo, **kw: asked.append(repo) or str(tmp_path))
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download",
+                        lambda repo, filename, **kw: asked.append((repo, filename)) or "x")
+    for model in (DEFAULT, "Lightricks/LTX-Video-0.9.8-13B-distilled"):
+        asked.clear()
+        loading.pull(model)
+        assert (SPEC.upsampler.repo, SPEC.upsampler.filename) in asked
+    asked.clear()
+    loading.pull("Lightricks/LTX-Video-0.9.5")
+    assert asked == ["Lightricks/LTX-Video-0.9.5"]  # no recipe, no upsampler
