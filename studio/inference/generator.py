@@ -391,6 +391,7 @@ class Generator:
         self._pipes.clear()
         self._base = None
         self._preview = None
+        self._upsample_pipe = None
         free_memory(self.device)
 
     @property
