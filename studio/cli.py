@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -211,9 +212,11 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 
 def cmd_frames(args: argparse.Namespace) -> int:
+    """Exact frames as PNG files. Prints the written frame indices as a JSON array; a file that
+    cannot be used prints one JSON line ``{"ok": false, "file", "error"}`` (and the message on
+    stderr), as the other verbs do. Never overwrites: existing ``frame_*.png`` files it would
+    write stop it before anything is written."""
     import math
-
-    import cv2
 
     from studio.core.frames import FrameReader
     from studio.core.media import MediaError
@@ -229,27 +232,63 @@ def cmd_frames(args: argparse.Namespace) -> int:
         print(f"studio frames: --start ({args.start:g} s) is after --end ({args.end:g} s)",
               file=sys.stderr)
         return 2
-    written: list[int] = []
     try:
         with FrameReader(args.file) as reader:
+            _check_frame_range(args, reader)
+            # at most one index per frame of the range, whatever --count asks
             indices = reader.sample_indices(count=args.count, start_s=args.start, end_s=args.end)
-            args.out.mkdir(parents=True, exist_ok=True)
-            # one frame in memory at a time: decoded, written, dropped
-            for f in reader.iter_frames(indices):
-                final = args.out / f"frame_{f.index:06d}.png"
-                ok, buf = cv2.imencode(".png", cv2.cvtColor(f.image, cv2.COLOR_RGB2BGR))
-                if not ok:
-                    raise OSError(f"could not encode frame {f.index} as PNG")
-                _write_atomic(final, buf.tobytes())
-                written.append(f.index)
-    except MediaError as err:
-        print(str(err), file=sys.stderr)
-        return 1
+            targets = [args.out / f"frame_{i:06d}.png" for i in indices]
+            taken = next((t for t in targets if os.path.lexists(t)), None)
+            if taken is not None:
+                raise _FramesError(f"{taken}: exists; studio frames never overwrites a file "
+                                   "(choose another --out folder, or move the files away)")
+            written = _write_frames(reader, indices, args.out)
+    except (MediaError, _FramesError) as err:
+        return _frames_failed(args.file, str(err))
     except OSError as err:
-        print(f"studio frames: cannot write to {args.out}: {err.strerror or err}", file=sys.stderr)
-        return 1
+        return _frames_failed(args.file, f"studio frames: cannot write to {args.out}: "
+                                         f"{err.strerror or err}")
     print(json.dumps(written))
     return 0
+
+
+class _FramesError(Exception):
+    """Frames that cannot be written as asked; the message is for a person."""
+
+
+def _check_frame_range(args: argparse.Namespace, reader) -> None:
+    """--start and --end within the clip (a time past its end is an error, not its last
+    frame)."""
+    length = reader.duration_s
+    for flag, value in (("--start", args.start), ("--end", args.end)):
+        if value is not None and value >= length and not (value == 0 and length == 0):
+            raise _FramesError(f"{args.file}: {flag} {value:g} s is past the end of the clip "
+                               f"({length:.3f} s)")
+
+
+def _write_frames(reader, indices: list[int], out: Path) -> list[int]:
+    """Decode ``indices`` and write each as PNG, one frame in memory at a time."""
+    import cv2
+
+    written: list[int] = []
+    out.mkdir(parents=True, exist_ok=True)
+    for f in reader.iter_frames(indices):
+        final = out / f"frame_{f.index:06d}.png"
+        ok, buf = cv2.imencode(".png", cv2.cvtColor(f.image, cv2.COLOR_RGB2BGR))
+        if not ok:
+            raise OSError(f"could not encode frame {f.index} as PNG")
+        if os.path.lexists(final):  # appeared meanwhile: still never overwritten
+            raise _FramesError(f"{final}: exists; studio frames never overwrites a file")
+        _write_atomic(final, buf.tobytes())
+        written.append(f.index)
+    return written
+
+
+def _frames_failed(path, message: str) -> int:
+    print(json.dumps({"ok": False, "file": os.fsdecode(path), "error": message},
+                     ensure_ascii=False), flush=True)
+    print(message, file=sys.stderr)
+    return 1
 
 
 def _caption_settings(args: argparse.Namespace, model: str):

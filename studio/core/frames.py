@@ -677,6 +677,9 @@ class FrameReader:
             count = operator.index(count)
             if count < 1:
                 raise ValueError(f"count must be at least 1, not {count}")
+            # never more than the range's frames: a count of 10**9 (or 2**70) asks for each
+            # frame once, without building a billion-entry array first
+            count = min(count, last - first + 1)
             chosen = np.floor(np.linspace(first, last, count) + 0.5)
         else:
             if not (math.isfinite(fps) and fps > 0):

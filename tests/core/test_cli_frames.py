@@ -82,7 +82,8 @@ def test_unusable_file_is_a_message(media, tmp_path, capsys, name, words):
     out_dir = tmp_path / "out"
     code, out, err = run(capsys, media[name], "--count", 2, "--out", out_dir)
     assert code == 1
-    assert out == ""
+    row = json.loads(out)  # one JSON line, as the other verbs print (issue 14, item 8)
+    assert row["ok"] is False and row["file"] == str(media[name]) and words in row["error"]
     assert str(media[name]) in err and words in err
     assert "Traceback" not in err
     assert not out_dir.exists()
@@ -105,7 +106,7 @@ def test_output_that_is_a_file_is_a_message(media, tmp_path, capsys):
     blocker = tmp_path / "taken"
     blocker.write_text("a file where the folder should go")
     code, out, err = run(capsys, media["h264_cfr"], "--count", 2, "--out", blocker)
-    assert code == 1 and out == ""
+    assert code == 1 and json.loads(out)["ok"] is False
     assert "cannot write" in err and str(blocker) in err
     assert "Traceback" not in err
 
@@ -121,3 +122,35 @@ def test_python_dash_m_studio_frames(media, tmp_path):
     assert indices == [0, 5, 9]  # linspace(0, 9, 3) = 0, 4.5, 9: halves round up
     for i in indices:
         assert frame_number_of(read_png(tmp_path / f"frame_{i:06d}.png")) == i
+
+
+# ---- hostile input (issue 14, items 4, 6 and 8) ---------------------------------------------
+
+def test_never_overwrites_frames_already_there(media, tmp_path, capsys):
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    mine = out_dir / "frame_000000.png"
+    mine.write_bytes(b"a file of the user's")
+    code, out, err = run(capsys, media["h264_cfr"], "--count", 3, "--out", out_dir)
+    assert code == 1 and json.loads(out)["ok"] is False
+    assert str(mine) in err and "never overwrites" in err
+    assert mine.read_bytes() == b"a file of the user's"
+    assert sorted(p.name for p in out_dir.iterdir()) == ["frame_000000.png"]  # nothing else
+
+
+@pytest.mark.parametrize("count", [10**9, 2**70])
+def test_a_huge_count_gives_each_frame_once_at_once(media, tmp_path, capsys, count):
+    code, out, _err = run(capsys, media["h264_cfr"], "--count", count, "--start", "0.5",
+                          "--end", "0.6", "--out", tmp_path / "out")
+    assert code == 0
+    indices = json.loads(out)
+    assert indices == list(range(indices[0], indices[-1] + 1)) and len(indices) <= 4
+
+
+@pytest.mark.parametrize("flag", ["--start", "--end"])
+def test_a_time_past_the_end_is_an_error(media, tmp_path, capsys, flag):
+    code, out, err = run(capsys, media["h264_cfr"], "--count", 2, flag, "100",
+                         "--out", tmp_path / "out")
+    assert code == 1 and json.loads(out)["ok"] is False
+    assert f"{flag} 100 s is past the end" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
