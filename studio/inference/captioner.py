@@ -98,8 +98,9 @@ class CaptionSettings:
             return ValueError(f"{name}: must be {rule}, not {value!r}")
 
         if isinstance(self.max_new_tokens, bool) or not isinstance(self.max_new_tokens, int) \
-                or self.max_new_tokens < 1:
-            raise bad("max_new_tokens", "a whole number of at least 1", self.max_new_tokens)
+                or not 1 <= self.max_new_tokens <= MAX_NEW_TOKENS:
+            raise bad("max_new_tokens", f"a whole number from 1 to {MAX_NEW_TOKENS}",
+                      self.max_new_tokens)
         if self.do_sample:
             if not (isinstance(self.temperature, (int, float)) and self.temperature > 0
                     and math.isfinite(self.temperature)):
@@ -109,14 +110,25 @@ class CaptionSettings:
         if self.fps is not None and not (isinstance(self.fps, (int, float))
                                          and math.isfinite(self.fps) and self.fps > 0):
             raise bad("fps", "a number of frames per second above 0", self.fps)
-        for name in ("max_frames", "frame_size"):
+        if self.fps is not None and self.fps > MAX_FPS:
+            raise bad("fps", f"at most {MAX_FPS} frames per second", self.fps)
+        for name, most in (("max_frames", MAX_FRAMES), ("frame_size", MAX_FRAME_SIZE)):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                      or value < 1):
-                raise bad(name, "a whole number of at least 1", value)
+                                      or not 1 <= value <= most):
+                raise bad(name, f"a whole number from 1 to {most}", value)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+# Limits on settings that come from outside (the command line, a project): a caption is a few
+# hundred tokens (SmolVLM2's context is 8192, shared with the frames); a video prompt of more
+# than a few hundred frames fills that context many times over
+MAX_NEW_TOKENS = 4096
+MAX_FRAMES = 512
+MAX_FRAME_SIZE = 4096
+MAX_FPS = 240.0
 
 
 @dataclass

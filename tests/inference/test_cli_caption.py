@@ -151,6 +151,10 @@ def test_default_model_not_here_names_models_pull(files, capsys, monkeypatch):
 def test_bad_settings_exit_2(tiny_captioner_dir, files, capsys):
     for extra, flag in ((["--fps", "0"], "--fps"), (["--max-frames", "0"], "--max-frames"),
                         (["--max-new-tokens", "0"], "--max-new-tokens"),
+                        # issue 14 item 6: no limit was a run of a billion tokens
+                        (["--max-new-tokens", "1000000000"], "--max-new-tokens"),
+                        (["--max-frames", "100000"], "--max-frames"),
+                        (["--fps", "1e9"], "--fps"),
                         (["--prompt", " "], "--prompt"),
                         (["--prompt", "x", "--preset", "short"], "--prompt"),
                         (["--jsonl", str(files["video"].parent / "no" / "m.jsonl")], "--jsonl")):
