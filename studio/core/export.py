@@ -50,6 +50,7 @@ from pathlib import Path
 
 from studio.core.cancel import Cancelled, CancelToken
 from studio.core.media import MediaError
+from studio.core.paths import db_path, display_path
 
 __all__ = [
     "PRESETS", "PRESET_NAMES", "ENCODER_SPEEDS", "FITS", "Preset", "ExportOptions", "ExportPlan",
@@ -217,7 +218,9 @@ class ExportResult:
 
     def to_dict(self) -> dict:
         """The CLI's JSON object: ``source, output, ok, error, frames, seconds`` first."""
-        return {"source": self.source, "output": self.output, "ok": self.ok, "error": self.error,
+        return {"source": display_path(self.source) if self.source else self.source,
+                "output": display_path(self.output) if self.output else self.output,
+                "ok": self.ok, "error": self.error,
                 "frames": self.frames, "seconds": round(self.seconds, 6), "width": self.width,
                 "height": self.height, "fps": None if self.fps is None else round(self.fps, 6),
                 "sidecars": self.sidecars, "elapsed_s": round(self.elapsed_s, 3),
@@ -295,11 +298,13 @@ def sanitize_name(text: str, max_bytes: int = _MAX_NAME_BYTES, fallback: str = "
 
     Path separators, control characters and ``<>:"|?*`` become ``_``, and so do runs of
     spaces; no leading ``.`` or ``-`` (no hidden files, no ``..``, nothing read as an
-    option), no trailing dot or space; Windows device names (``CON``, ``nul.txt``, ``COM1``)
+    option), no trailing dot or space; the bytes of a name that is not UTF-8 (surrogate
+    escapes) become ``_``; Windows device names (``CON``, ``nul.txt``, ``COM1``)
     get a leading ``_``; at most ``max_bytes`` of UTF-8, cut between characters;
     ``fallback`` when nothing is left."""
     text = unicodedata.normalize("NFC", str(text))
-    text = "".join("_" if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c
+    # Cs: a surrogate escape, a byte of a file name that is not UTF-8 (no file name can hold it)
+    text = "".join("_" if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") else c
                    for c in text)
     text = re.sub(r'[/\\<>:"|?*\s]+', "_", text)
     text = re.sub(r"_{2,}", "_", text)
@@ -1106,8 +1111,8 @@ def _comment(source: str | None, plan: ExportPlan | None, options: ExportOptions
     from studio import __version__
 
     record: dict = {"studio": __version__, "preset": preset.name}
-    if source is not None:
-        record["source"] = os.path.abspath(source)
+    if source is not None:  # a name that is not UTF-8 in its reversible text form
+        record["source"] = db_path(os.path.abspath(source))
     if plan is not None:
         record.update({"in_frame": plan.first, "out_frame": plan.last,
                        "in_s": round(plan.start_s, 6), "out_s": round(plan.end_s, 6),

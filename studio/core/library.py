@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from studio.core.media import MediaError, MediaInfo, MissingFileError, NotMediaError, probe
+from studio.core.paths import db_path, display_path, os_path
 
 DB_NAME = "project.sqlite"
 PARTIAL_HASH_CHUNK = 64 * 1024
@@ -78,6 +79,8 @@ def stamp(path: str | Path) -> FileStamp:
 
 def _resolve(path: str | Path) -> Path:
     return Path(path).expanduser().resolve()
+
+
 
 
 class FileInspection(NamedTuple):
@@ -532,7 +535,7 @@ class Project:
         error_kind = None if error is None else type(error).__name__
         with self._write() as db:
             row = db.execute(f"SELECT {_CLIP_COLUMNS}, removed_at FROM clips WHERE path = ?",
-                             (str(resolved),)).fetchone()
+                             (db_path(resolved),)).fetchone()
             revived = row is not None and row[-1] is not None
             if revived:  # removed earlier in this session: it comes back as it was
                 db.execute("UPDATE clips SET removed_at = NULL WHERE id = ?", (row[0],))
@@ -540,7 +543,7 @@ class Project:
                 cur = db.execute(
                     "INSERT INTO clips (path, size, mtime, partial_hash, info_json, error, "
                     "error_kind, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (str(resolved), file_stamp.size, file_stamp.mtime, file_stamp.partial_hash,
+                    (db_path(resolved), file_stamp.size, file_stamp.mtime, file_stamp.partial_hash,
                      info_json, error_text, error_kind, time.time()))
                 clip_id, created = cur.lastrowid, True
             elif stamp_error is not None:
@@ -593,11 +596,13 @@ class Project:
         info, load_error = self._load_info(row[5])
         error, error_kind = row[6], row[7]
         if load_error is not None:
-            error, error_kind = f"{row[1]}: {load_error}", "StoredInfoError"
-        return Clip(id=row[0], path=row[1], size=row[2], mtime=row[3], partial_hash=row[4],
+            error, error_kind = f"{display_path(os_path(row[1]))}: {load_error}", \
+                "StoredInfoError"
+        path = os_path(row[1])
+        return Clip(id=row[0], path=path, size=row[2], mtime=row[3], partial_hash=row[4],
                     info=info, error=error, error_kind=error_kind, in_frame=row[8],
                     out_frame=row[9], added_at=row[10],
-                    missing=_is_missing(row[1], row[2], row[3], row[4]))
+                    missing=_is_missing(path, row[2], row[3], row[4]))
 
     def clips(self) -> list[Clip]:
         """Every clip, in the order they were added. Checks each file (a stat; a partial hash
@@ -616,7 +621,7 @@ class Project:
     def clip_for_path(self, path: str | Path) -> Clip | None:
         """The clip recorded for ``path`` (resolved), or None."""
         row = self._db.execute(f"SELECT {_CLIP_COLUMNS} FROM clips WHERE path = ? AND "
-                               "removed_at IS NULL", (str(_resolve(path)),)).fetchone()
+                               "removed_at IS NULL", (db_path(_resolve(path)),)).fetchone()
         return None if row is None else self._clip_from_row(row)
 
     def set_in_out(self, clip_id: int, in_frame: int | None, out_frame: int | None) -> Clip:
@@ -675,13 +680,13 @@ class Project:
                 db, clip_id, row, found.stamp, found.info, _info_to_json(found.info),
                 None if found.error is None else str(found.error),
                 None if found.error is None else type(found.error).__name__,
-                path=str(found.path))
+                path=db_path(found.path))
         return self.clip(clip_id)
 
     @staticmethod
     def _refuse_taken_path(db, clip_id: int, path: Path) -> None:
         other = db.execute("SELECT id FROM clips WHERE path = ? AND id != ?",
-                           (str(path), clip_id)).fetchone()
+                           (db_path(path), clip_id)).fetchone()
         if other is not None:
             raise RelinkError(f"{path} is already in the project as another clip "
                               f"(id {other[0]}); remove that clip first to relink to it")

@@ -150,3 +150,28 @@ def test_the_command_line_never_shows_a_traceback(clips, tmp_path):
     rows = [json.loads(line) for line in done.stdout.splitlines()]
     assert len(rows) == 2 and not any(r["ok"] for r in rows)
     assert "cannot create the folder" in rows[0]["error"]
+
+
+def test_a_file_name_that_is_not_utf8_is_exported_with_the_rest(media, tmp_path, capsys):
+    """Issue 14 item 2: the name reached FFmpeg's metadata and the JSON row as surrogates and
+    the export died there, before the next file."""
+    import os
+    import shutil
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    bad = os.fsdecode(os.path.join(os.fsencode(folder), b"bad\xff.mp4"))
+    good = folder / "good.mp4"
+    for target in (bad, good):
+        shutil.copyfile(media["h264_cfr"], target)
+    code, rows, err = run(capsys, bad, good, "--preset", "mp4", "-o", tmp_path / "out")
+    assert code == 0 and "Traceback" not in err
+    assert [r["ok"] for r in rows] == [True, True]
+    assert rows[0]["source"].endswith("bad\ufffd.mp4")  # shown readable
+    import av
+
+    from studio.core.paths import os_path
+
+    with av.open(rows[0]["output"]) as container:  # recorded reversibly in the comment tag
+        comment = json.loads(container.metadata["comment"])
+    assert os_path(comment["source"]) == bad

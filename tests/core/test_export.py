@@ -627,3 +627,10 @@ def test_write_frames_for_generations(tmp_path):
                        options=ExportOptions(preset="gif"))
     assert decode(Path(gif.output))["numbers"] == [0, 1, 2, 3]
     assert leftovers(tmp_path) == []
+
+
+def test_a_name_that_is_not_utf8_gives_a_valid_name():
+    """Issue 14 item 2: `studio export good.mp4 $'bad\\xff.mp4' img.png` died here."""
+    name = sanitize_name(os.fsdecode(b"bad\xff\xfeclip"))
+    assert name == "bad_clip"
+    name.encode("utf-8")

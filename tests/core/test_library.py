@@ -739,3 +739,43 @@ def test_a_version_1_project_migrates_and_keeps_its_clips(tmp_path, files_dir):
         assert [(c.path, c.in_frame, c.out_frame) for c in clips] == [(str(a.resolve()), 2, 5)]
         project.remove_clips([clips[0].id])  # the column migration 2 added is usable
         assert project.clips() == []
+
+
+# ---- file names that are not UTF-8 (issue 14, item 2) --------------------------------------
+
+def test_a_file_name_that_is_not_utf8_is_a_clip_like_any_other(project, media, tmp_path):
+    """Linux takes any bytes in a name; Python gives such a name with surrogate escapes, which
+    SQLite text cannot hold (it raised UnicodeEncodeError and stopped the whole import)."""
+    import shutil
+
+    folder = os.fsencode(tmp_path / "in")
+    os.mkdir(folder)
+    bad = os.fsdecode(os.path.join(folder, b"bad\xff name.mp4"))
+    shutil.copyfile(media["h264_cfr"], bad)
+    good = os.path.join(os.fsdecode(folder), "good.mp4")
+    shutil.copyfile(media["h264_cfr"], good)
+    clip, created = project.import_file(bad)
+    assert created and clip.path == bad and not clip.missing and clip.info is not None
+    assert project.import_file(good)[1]
+    assert project.clip_for_path(bad).id == clip.id
+    assert project.import_file(bad) == (project.clip(clip.id), False)  # the same clip again
+    assert [c.path for c in project.clips()] == [bad, good]
+    root = project.root
+    project.close()
+    with Project(root) as again:  # stored as it was
+        assert [c.path for c in again.clips()] == [bad, good]
+        assert not again.clips()[0].missing
+
+
+@pytest.mark.parametrize("name", ["plain.mp4", "é ü 漢字.mp4", "fsbytes:odd.mp4"])
+def test_paths_that_are_utf8_are_stored_as_they_are(name):
+    path = f"/videos/{name}"
+    assert library.db_path(path) == path and library.os_path(path) == path
+
+
+def test_the_stored_form_of_a_bytes_name_goes_back_to_the_same_name():
+    path = os.fsdecode(b"/videos/\xff\xfe%41 fsbytes:.mp4")
+    stored = library.db_path(path)
+    stored.encode("utf-8")  # SQLite can hold it
+    assert stored != path and library.os_path(stored) == path
+    assert library.display_path(path) == "/videos/\ufffd\ufffd%41 fsbytes:.mp4"

@@ -1,0 +1,40 @@
+"""Paths as the OS gives them, in forms that text-only stores can hold.
+
+A file name need not be valid UTF-8 (Linux takes any bytes); Python gives such a name as a
+str with surrogate escapes, which SQLite text, JSON written as UTF-8, FFmpeg's metadata and Qt
+cannot hold. :func:`db_path` is a reversible text form for stores (the project database,
+sidecars); :func:`display_path` a readable one for people (U+FFFD where a byte is not text).
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.parse
+
+# A file name need not be valid UTF-8 (Linux takes any bytes); Python gives it as a str with
+# surrogate escapes, which SQLite text cannot hold. Such a path is stored as this prefix and its
+# bytes percent-encoded: a resolved path always starts with "/" (or a drive or "\\"), so the
+# prefix is never a real path's start and the form is reversible.
+_BYTES_PATH = "fsbytes:"
+
+
+def db_path(path: str | os.PathLike) -> str:
+    """``path`` as the project database stores it (see :func:`os_path`)."""
+    text = os.fspath(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _BYTES_PATH + urllib.parse.quote_from_bytes(os.fsencode(text), safe="/\\:")
+    return text
+
+
+def os_path(stored: str) -> str:
+    """The path the OS knows, from :func:`db_path`'s form (a str, surrogate-escaped if need be)."""
+    if stored.startswith(_BYTES_PATH):
+        return os.fsdecode(urllib.parse.unquote_to_bytes(stored[len(_BYTES_PATH):]))
+    return stored
+
+
+def display_path(path: str | os.PathLike) -> str:
+    """``path`` for a person: bytes that are not UTF-8 shown as U+FFFD (Qt and JSON take it)."""
+    return os.fsencode(os.fspath(path)).decode("utf-8", "replace")
