@@ -379,13 +379,14 @@ _LTX_MODES = ("t2v", "i2v", "v2v", "extend", "condition")
 # LTX-Video: VAE 8x in time, 32x32 in space, 128 latent channels; transformer patches 1x1x1;
 # frames 8k+1 (LTX-Video's README: works best below 257, a recommendation, not a limit), sizes
 # multiples of 32 (LTXPipeline.check_inputs); 2B: 28 blocks of
-# width 2048 (32 heads x 64); 13B: 48 blocks of width 4096; T5-XXL text encoder (4.76B).
+# width 2048 (32 heads x 64); 13B: 48 blocks of width 4096; T5-XXL text encoder (4.76B); the
+# VAE of 0.9.5 and later (every registry LTX model) 1.25B (its diffusers config, counted).
 LTX_2B_DISTILLED = ModelRules(
     id="ltx-2b-distilled", family="ltx", title="LTX-Video 2B distilled",
     defaults=Defaults(768, 512, 121, 24.0, 8, 1.0, LTX_NEGATIVE_PROMPT, 0.05, 0.025),
     frame_step=8, size_multiple=32, presets=_LTX_PRESETS, modes=_LTX_MODES,
     vae_temporal=8, vae_spatial=32, latent_channels=128, patch_t=1, patch_s=1,
-    hidden=2048, layers=28, transformer_b=1.9, text_encoder_b=4.76, vae_b=0.42,
+    hidden=2048, layers=28, transformer_b=1.9, text_encoder_b=4.76, vae_b=1.25,
     vae_elems_per_pixel=8.0, uses_decode_timestep=True, distilled=True)
 LTX_2B_DEV = dataclasses.replace(
     LTX_2B_DISTILLED, id="ltx-2b-dev", title="LTX-Video 2B dev", distilled=False,
@@ -808,8 +809,10 @@ def cost(params: GenerationParams, rules: ModelRules | None = None, *, dtype: st
                                     tiling, extra_gb=extra)
         shape, tokens, phases, parts = _pass_cost(params.replace(width=w2, height=h2), rules,
                                                   dtype, offload, tiling, extra_gb=extra)
+        # upsampling: what stays resident (which holds the upsampler) or, offloaded, the
+        # upsampler alone; its activations are a few latents, small beside either
         phases = {**{f"first_pass_{k}": v for k, v in first.items() if k != "vae_decode"},
-                  "upsample": extra + (phases["text_encoder"] if offload == "none" else 0.0),
+                  "upsample": phases["text_encoder"] if offload == "none" else extra,
                   **phases}
         parts["upsampler_weights"] = round(extra, 3)
     peak = max(phases.values()) + CUDA_OVERHEAD_GB
