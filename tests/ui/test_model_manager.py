@@ -285,7 +285,7 @@ class Quitter(QObject):
 
 quitter = Quitter()
 manager.text.connect(quitter.on_text)
-manager.submit(CaptionJob(1, 1, sys.argv[2], CaptionSettings(max_new_tokens=5000), sys.argv[1]))
+manager.submit(CaptionJob(1, 1, sys.argv[2], CaptionSettings(max_new_tokens=4096), sys.argv[1]))
 app.exec()
 print("QUIT", round(time.monotonic() - quit_at[0], 3), manager.thread_finished, flush=True)
 """
