@@ -20,7 +20,9 @@ from studio.core.params import GenerationParams, ParamsError
 
 #: ``kind`` of a generation record (studio.inference.generator.SIDECAR_KIND equals it).
 GENERATION_KIND = "studio.generation"
-_MAX_SIDECAR_BYTES = 16 * 1024 * 1024  # a record is a few kB; anything huge is not one
+# A record is a few kB (its prompt at most 10,000 characters, core.params.MAX_TEXT_CHARS);
+# anything far larger is not one, and is refused before it is parsed or shown
+_MAX_RECORD_BYTES = 1024 * 1024
 
 
 class GenerationRecordError(ValueError):
@@ -80,8 +82,13 @@ def _comment_record(path: Path) -> dict | None:
         return None
     if not comment:
         return None
+    if len(comment) > _MAX_RECORD_BYTES:
+        if '"studio.generation"' in comment[:_MAX_RECORD_BYTES]:
+            raise GenerationRecordError(path, f"its settings are {len(comment) / 2**20:.1f} MB, "
+                                              "too large to be a Studio generation record")
+        return None
     try:
-        data = json.loads(comment)
+        data = _loads(comment, path)
     except ValueError:  # a camera's or another tool's comment: not ours
         return None
     settings = data.get("settings") if isinstance(data, dict) else None
@@ -92,9 +99,9 @@ def _comment_record(path: Path) -> dict | None:
 
 def _read_json(path: Path):
     try:
-        if path.stat().st_size > _MAX_SIDECAR_BYTES:
+        if path.stat().st_size > _MAX_RECORD_BYTES:
             raise GenerationRecordError(path, "too large to be a Studio sidecar")
-        return json.loads(path.read_text(encoding="utf-8"))
+        return _loads(path.read_text(encoding="utf-8"), path)
     except UnicodeDecodeError:
         raise GenerationRecordError(path, "not a Studio sidecar (not UTF-8 text)") from None
     except json.JSONDecodeError as err:
@@ -102,6 +109,15 @@ def _read_json(path: Path):
                                           f"{err.colno}: {err.msg})") from None
     except OSError as err:
         raise GenerationRecordError(path, f"cannot be read ({err.strerror or err})") from None
+
+
+def _loads(text: str, path: Path):
+    """``json.loads``; JSON nested too deeply for the parser is a message, not a crash."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise GenerationRecordError(path, "not a Studio record (its JSON is nested too deeply)") \
+            from None
 
 
 def _record_of(data, path: Path) -> dict:

@@ -66,6 +66,12 @@ LIMITS = {
     "decode_noise_scale": (0.0, 1.0),
     "seed": (0, 2**64 - 1),
 }
+# Text read from outside (a dropped sidecar, a comment tag, the command line): a prompt is a
+# few hundred words (LTX-Video reads 256 tokens, Wan 512); a page of text is already far more.
+# Longer text is refused, never shown (a 500 kB prompt froze the prompt panel for seconds).
+MAX_TEXT_CHARS = {"prompt": 10_000, "negative_prompt": 10_000, "caption": 10_000,
+                  "model": 4096, "source_path": 4096, "image_path": 4096, "template_id": 200}
+MAX_CONDITIONS = 64
 
 #: The generator a new GenerationParams names. studio.inference.registry owns the model list;
 #: this equals its default generator entry (a test checks it): LTX-Video 2B distilled 0.9.8,
@@ -101,9 +107,21 @@ class Condition:
 
     @classmethod
     def from_dict(cls, data: dict) -> Condition:
+        """The inverse of :meth:`to_dict`; a field of the wrong type raises ParamsError."""
         values = _known(cls, data, "conditions")
-        if not isinstance(values.get("path"), str):
+        path = values.get("path")
+        if not isinstance(path, str) or len(path) > MAX_TEXT_CHARS["source_path"]:
             raise ParamsError("conditions.path", "a condition needs the path of a picture or clip")
+        for name in ("frame_index", "in_frame", "out_frame"):
+            value = values.get(name)
+            if isinstance(value, float) and value.is_integer():
+                value = values[name] = int(value)
+            if name in values and (value is not None or name == "frame_index") and not (
+                    _is_int(value) and 0 <= value <= 2**63 - 1):
+                raise ParamsError(f"conditions.{name}", f"must be a frame index, got {value!r}")
+        strength = values.get("strength", 1.0)
+        if not _is_number(strength) or not 0.0 <= strength <= 1.0:
+            raise ParamsError("conditions.strength", f"must be between 0 and 1, got {strength!r}")
         return cls(**values)
 
 
@@ -201,6 +219,7 @@ class GenerationParams:
         values = _known(cls, data, "params")
         for name, value in list(values.items()):
             values[name] = _coerce(name, value)
+            _check_stored(name, values[name])
         return cls(**values)
 
 
@@ -662,6 +681,8 @@ def _validate(p: GenerationParams, rules: ModelRules) -> None:
         raise ParamsError("prompt", "the prompt is empty")
     if not isinstance(p.negative_prompt, str):
         raise ParamsError("negative_prompt", "must be text")
+    for name in ("prompt", "negative_prompt"):
+        _check_stored(name, getattr(p, name))
     if not isinstance(p.model, str) or not p.model.strip():
         raise ParamsError("model", "no model chosen")
     for name, kind in (("num_frames", int), ("width", int), ("height", int), ("steps", int),
@@ -1008,6 +1029,26 @@ _FLOAT_FIELDS = {"fps", "guidance_scale", "decode_timestep", "decode_noise_scale
                  "denoise_strength"}
 _STR_FIELDS = {"mode", "model", "prompt", "negative_prompt", "source_path", "image_path",
                "caption", "template_id", "offload"}
+
+
+def _check_stored(name: str, value: Any) -> None:
+    """A stored value (already of its field's type) within what Studio can take: numbers in
+    :data:`LIMITS` (a width of 2**70 or 1e308 raised OverflowError in the panel), text no
+    longer than :data:`MAX_TEXT_CHARS`, at most :data:`MAX_CONDITIONS` conditions. Frame
+    indices and seeds are checked for their type and sign (conform checks them further)."""
+    if value is None:
+        return
+    if name in LIMITS:
+        _check_range(name, value, int if name in _INT_FIELDS else float)
+    elif name in ("source_clip_id", "source_in_frame", "source_out_frame", "image_frame"):
+        if value < 0 or value > 2**63 - 1:
+            raise ParamsError(name, f"{value} is outside 0..{2**63 - 1}")
+    elif name in MAX_TEXT_CHARS and len(value) > MAX_TEXT_CHARS[name]:
+        raise ParamsError(name, f"{len(value):,} characters: more than the "
+                                f"{MAX_TEXT_CHARS[name]:,} Studio takes")
+    elif name == "conditions" and len(value) > MAX_CONDITIONS:
+        raise ParamsError(name, f"{len(value)} conditions: more than the {MAX_CONDITIONS} "
+                                "Studio takes")
 
 
 def _coerce(name: str, value: Any) -> Any:

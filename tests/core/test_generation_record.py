@@ -114,3 +114,47 @@ def test_bad_files_are_named(tmp_path, generation):
     (tmp_path / "bad.json").write_text(json.dumps(bad))
     with pytest.raises(GenerationRecordError, match=r"bad\.json: .*num_frames"):
         read_generation_params(tmp_path / "bad.json")
+
+
+# ---- hostile records (issue 14, items 1 and 8) -----------------------------------------------
+
+def comment_video(path, comment: str):
+    with av.open(str(path), "w") as out:
+        out.metadata["comment"] = comment
+        stream = out.add_stream("libx264", rate=24)
+        stream.width = stream.height = 32
+        stream.pix_fmt = "yuv420p"
+        for image in frames():
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        out.mux(stream.encode())
+    return path
+
+
+def test_a_huge_record_in_the_comment_tag_is_refused_unread(tmp_path):
+    huge = {**record(), "prompt": "a" * (20 * 2**20)}
+    video = comment_video(tmp_path / "huge.mp4", json.dumps({"settings": huge}))
+    with pytest.raises(GenerationRecordError, match=r"huge\.mp4: .* too large"):
+        read_generation_record(video)
+
+
+def test_a_huge_sidecar_is_refused(tmp_path):
+    video = make_video(tmp_path / "big.mp4", frames=3, width=32, height=32)
+    (tmp_path / "big.json").write_text(json.dumps({"settings": {
+        **record(), "prompt": "a" * (2 * 2**20)}}))
+    with pytest.raises(GenerationRecordError, match=r"big\.json: too large"):
+        read_generation_record(video)
+
+
+def test_a_prompt_too_long_for_studio_is_a_damaged_setting(tmp_path):
+    """Under the file limit, over the prompt limit: refused naming the field, never shown."""
+    long = {**record(), "params": {**PARAMS.to_dict(), "prompt": "a" * 500_000}}
+    (tmp_path / "long.json").write_text(json.dumps(long))
+    with pytest.raises(GenerationRecordError, match=r"long\.json: its settings are damaged "
+                                                    r"\(prompt: 500,000 characters"):
+        read_generation_params(tmp_path / "long.json")
+
+
+def test_json_nested_too_deeply_is_a_message(tmp_path):
+    (tmp_path / "deep.json").write_text("[" * 200_000 + "]" * 200_000)
+    with pytest.raises(GenerationRecordError, match=r"deep\.json: .*nested too deeply"):
+        read_generation_record(tmp_path / "deep.json")

@@ -401,3 +401,47 @@ def test_from_dict_refuses_wrong_types_naming_the_field(field, value):
 def test_from_dict_refuses_a_non_object():
     with pytest.raises(ParamsError):
         GenerationParams.from_dict(["not", "a", "dict"])
+
+
+# ---- settings read from outside (issue 14, items 1 and 5) ------------------------------------
+
+@pytest.mark.parametrize("field, value", [
+    ("width", 2**70), ("width", 1e308), ("height", -5), ("num_frames", 10**9),
+    ("fps", float("1e308")), ("steps", 2**64), ("seed", 2**64), ("seed", -1),
+    ("image_frame", -3), ("source_in_frame", 2**70),
+    ("prompt", "a" * 500_000), ("negative_prompt", "b" * 20_000), ("caption", "c" * 10_001),
+    ("conditions", [{"path": "x.png"}] * 65),
+])
+def test_a_stored_setting_out_of_range_is_refused_naming_the_field(field, value):
+    data = {**GenerationParams(prompt="a fox").to_dict(), field: value}
+    with pytest.raises(ParamsError) as info:
+        GenerationParams.from_dict(data)
+    assert info.value.field == field
+
+
+@pytest.mark.parametrize("condition, field", [
+    ({"path": "a.png", "frame_index": "x"}, "conditions.frame_index"),
+    ({"path": "a.png", "frame_index": 2**70}, "conditions.frame_index"),
+    ({"path": "a.png", "strength": "full"}, "conditions.strength"),
+    ({"path": "a.png", "strength": 7}, "conditions.strength"),
+    ({"path": "a.png", "in_frame": [1]}, "conditions.in_frame"),
+    ({"path": 12}, "conditions.path"),
+])
+def test_a_condition_of_the_wrong_type_is_refused_naming_the_field(condition, field):
+    data = {**GenerationParams(prompt="a fox").to_dict(), "conditions": [condition]}
+    with pytest.raises(ParamsError) as info:
+        GenerationParams.from_dict(data)
+    assert info.value.field == field
+
+
+def test_settings_within_the_limits_still_read_back():
+    p = GenerationParams(prompt="p" * 10_000, seed=2**64 - 1, conditions=[
+        P.Condition("a.png", frame_index=8, strength=0.5, in_frame=2, out_frame=9)])
+    assert GenerationParams.from_dict(p.to_dict()) == p
+    assert GenerationParams.from_dict({**p.to_dict(), "width": 512.0}).width == 512
+
+
+def test_a_prompt_over_the_limit_is_refused_before_a_run():
+    with pytest.raises(ParamsError) as info:
+        conform(GenerationParams(prompt="a " * 6000))
+    assert info.value.field == "prompt" and "10,000" in str(info.value)
