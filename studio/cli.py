@@ -862,12 +862,14 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] in VERBS:
         args = _verb_parser().parse_args(argv)
-        if args.verb == "analyze":
-            return cmd_analyze(args)
-        if args.verb == "generate":
-            return cmd_generate(args)
-        return {"probe": cmd_probe, "frames": cmd_frames, "caption": cmd_caption,
-                "models": cmd_models, "export": cmd_export}[args.verb](args)
+        verb = {"probe": cmd_probe, "frames": cmd_frames, "caption": cmd_caption,
+                "models": cmd_models, "export": cmd_export, "analyze": cmd_analyze,
+                "generate": cmd_generate}[args.verb]
+        try:
+            return verb(args)
+        except KeyboardInterrupt:  # Ctrl-C: a line and the shell's usual status, no traceback
+            print(f"studio {args.verb}: interrupted", file=sys.stderr)
+            return 130
     args = _plain_gui_args(argv) or _gui_parser().parse_args(argv)
     from studio.settings import has_display
 

@@ -175,3 +175,33 @@ def test_a_file_name_that_is_not_utf8_is_exported_with_the_rest(media, tmp_path,
     with av.open(rows[0]["output"]) as container:  # recorded reversibly in the comment tag
         comment = json.loads(container.metadata["comment"])
     assert os_path(comment["source"]) == bad
+
+
+def test_ctrl_c_during_an_export_exits_130_without_a_traceback(tmp_path):
+    """Issue 14 item 8: a real SIGINT to a real `python -m studio export`, sent once the
+    export is writing (its hidden .part file exists)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.media_factory import make_video
+
+    source = make_video(tmp_path / "long.mp4", width=320, height=240, frames=480)
+    out = tmp_path / "out"
+    out.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.Popen([sys.executable, "-m", "studio", "export", str(source), "--preset",
+                             "mp4", "--speed", "veryslow", "--crf", "0", "-o", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 60
+    while not any(p.name.endswith(".part") for p in out.iterdir()):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the export never started writing"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "interrupted" in stderr
+    assert not (out / "long.mp4").exists()  # nothing half-written under the final name
