@@ -1,4 +1,5 @@
-"""The preview panel: a generation's progress (step n/N, ETA), its latent previews looping as
+"""The preview panel: a generation's progress (step n/N, ETA; "step n/N of pass k/2" within
+the pass of a two-pass, multi-scale run), its latent previews looping as
 they arrive, then the result video looping in a PlayerPanel (decoded on the player's worker,
 never in the GUI thread), beside its source clip for image- and video-to-video (for
 conditions at frames: the first condition it can show). "Restore settings" hands the
@@ -27,6 +28,7 @@ from studio.ui.player import PlayerPanel
 from studio.ui.side_by_side import SideBySide
 
 PREVIEW_INTERVAL_MS = 120
+STEP_FORMAT = "step %v/%m"  # the progress bar's text outside a pass of a multi-pass run
 
 
 def rgb_to_qimage(frame: np.ndarray) -> QImage:
@@ -46,6 +48,18 @@ def _titled(title: QLabel, player: PlayerPanel) -> QWidget:
     column.addWidget(title)
     column.addWidget(player, 1)
     return box
+
+
+def _total_steps(params) -> int:
+    """The steps a run of ``params`` (GenerationParams or None) takes over all its passes, as
+    its progress will count them: a multi-scale run adds its refine pass's."""
+    steps = getattr(params, "steps", 1) or 1
+    if params is None:
+        return steps
+    from studio.core.params import multiscale_recipe, rules_for
+
+    recipe = multiscale_recipe(params, rules_for(params.model))  # progress then says exactly
+    return steps + (recipe.refine_steps() if recipe is not None else 0)
 
 
 def _source_title(mode: str, params: dict, clip) -> str:
@@ -79,6 +93,8 @@ class PreviewPanel(QWidget):
         self.result = None  # the last GenerateResult shown
         self._shown_params: dict | None = None  # the settings "Restore settings" gives
         self.progress_log: list[tuple[int, int]] = []  # (done, total) of the current job
+        # the pass the current job is in: (index, count, steps before it, its steps)
+        self._pass: tuple[int, int, int, int] | None = None
 
         self.status = QLabel("No generation yet: write a prompt and click Generate.")
         self.status.setWordWrap(True)
@@ -87,7 +103,7 @@ class PreviewPanel(QWidget):
         self.error_label.setStyleSheet("color: #d33;")
         self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.progress = QProgressBar()
-        self.progress.setFormat("step %v/%m")
+        self.progress.setFormat(STEP_FORMAT)
         self.progress.setValue(0)
         self.progress.setVisible(False)  # until a generation runs: "step 0/100" said nothing
         self.eta = QLabel()
@@ -147,6 +163,7 @@ class PreviewPanel(QWidget):
         self.manager = manager
         manager.job_started.connect(self._on_started)
         manager.progress.connect(self._on_progress)
+        manager.pass_started.connect(self._on_pass_started)
         manager.preview.connect(self._on_preview)
         manager.job_finished.connect(self._on_finished)
         manager.job_failed.connect(self._on_failed)
@@ -165,7 +182,9 @@ class PreviewPanel(QWidget):
         self.progress_log = []
         self.error_label.setText("")
         self.progress.setVisible(True)
-        self.progress.setRange(0, max(1, getattr(params, "steps", 1) or 1))
+        self._pass = None
+        self.progress.setFormat(STEP_FORMAT)
+        self.progress.setRange(0, max(1, _total_steps(params)))
         self.progress.setValue(0)
         self.eta.setText("")
         self.status.setText(f"Queued: {getattr(params, 'prompt', '')[:80]}")
@@ -194,7 +213,32 @@ class PreviewPanel(QWidget):
         self.progress_log.append((done, total))
         self.progress.setRange(0, max(1, total))
         self.progress.setValue(done)
+        self._show_step(done)
         self.eta.setText(f"ETA {eta_s:.0f} s" if eta_s >= 0 else "ETA …")
+
+    @Slot(int, int, int, int, int)
+    def _on_pass_started(self, job_id: int, index: int, count: int, first_step: int,
+                         steps: int) -> None:
+        """A denoising pass of the job began: the bar's text counts that pass's steps."""
+        if job_id != self._job_id:
+            return
+        self._pass = (index, count, first_step, steps)
+        self._show_step(first_step)
+
+    def _show_step(self, done: int) -> None:
+        """The bar's text: "step n/N" over the run, or "step n/N of pass k/2" within the
+        pass of a multi-pass run (the bar itself fills over every pass)."""
+        if self._pass is None or self._pass[1] < 2:
+            self.progress.setFormat(STEP_FORMAT)
+            return
+        index, count, first_step, steps = self._pass
+        n = min(max(done - first_step, 0), steps)
+        self.progress.setFormat(f"step {n}/{steps} of pass {index}/{count}")
+
+    def _run_over(self) -> None:
+        """The job ended (done, failed, cancelled): no pass text is left behind."""
+        self._pass = None
+        self.progress.setFormat(STEP_FORMAT)
 
     @Slot(int, int, object)
     def _on_preview(self, job_id: int, step: int, frames) -> None:
@@ -222,6 +266,8 @@ class PreviewPanel(QWidget):
         if job_id not in self._jobs:
             return
         self._jobs.discard(job_id)
+        if job_id == self._job_id:
+            self._run_over()
         self.show_result(result)
 
     def show_result(self, result) -> None:
@@ -253,6 +299,7 @@ class PreviewPanel(QWidget):
         params = generation.params or {}
         seed = params.get("seed")
         self.progress.setVisible(False)  # nothing running: no step count to show
+        self._run_over()
         self.eta.setText("")
         self._show(generation.path, generation.info.frame_count, generation.info.fps, params,
                    f"Last generation: {Path(generation.path).name}"
@@ -354,6 +401,8 @@ class PreviewPanel(QWidget):
         if job_id not in self._jobs:
             return
         self._jobs.discard(job_id)
+        if job_id == self._job_id:
+            self._run_over()
         self._timer.stop()
         self.status.setText("Generation failed")
         self.error_label.setText(message)
@@ -363,6 +412,8 @@ class PreviewPanel(QWidget):
         if job_id not in self._jobs:
             return
         self._jobs.discard(job_id)
+        if job_id == self._job_id:
+            self._run_over()
         self._timer.stop()
         self.status.setText("Cancelled: nothing was written")
 

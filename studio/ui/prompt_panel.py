@@ -5,7 +5,9 @@ before the run ("frames 100 -> 97 (...)"), a value outside any sane range shows 
 ``ParamsError`` naming the field and disables Generate, and the cost line shows the latent
 shape, the token count N and the peak-memory estimate for the memory settings of the folded
 Advanced section (offload and VAE tiling, automatic by default: the GPU's free memory chooses
-them before the run; and LTX-Video's decode timestep and noise). Generate adds the settings, with
+them before the run; and LTX-Video's decode timestep and noise). A model with a multi-scale
+recipe (distilled LTX-Video 0.9.8) runs it unless "Multi-scale" in Advanced is unchecked; the
+cost line then names the two passes' sizes and steps. Generate adds the settings, with
 the seed drawn, to the ``GenerationQueue`` (the project's jobs table, run one at a time on the
 ``ModelManager``); Cancel cancels the panel's last job. ``edit_job`` loads a queued job's
 settings, and Generate then updates that job instead. "Prompt from caption" fills the prompt
@@ -78,7 +80,8 @@ _MISSING_VIDEO = {SELECTED_CLIP: "select a clip in the bin",
                   PLAYER_CLIP: "show a clip in the player",
                   VIDEO_FILE: "choose a video file (or drop one here)"}
 # Settings the panel has no field for: kept from the last fill (a restore), so a restored
-# generation runs exactly as it ran. None today: the Advanced section has the last four.
+# generation runs exactly as it ran. None today: the Advanced section has the last ones
+# (offload, vae_tiling, decode_timestep, decode_noise_scale, multiscale).
 HIDDEN_FIELDS: tuple[str, ...] = ()
 # Advanced: GenerationParams.offload and vae_tiling (None: automatic, from the GPU's free memory)
 OFFLOAD_CHOICES = (("Automatic", None), ("Off", "none"), ("Model CPU offload", "model"),
@@ -526,6 +529,15 @@ class PromptPanel(FileDropTarget, QWidget):
             spin.setDecimals(3)
             spin.setSingleStep(0.005)
         self._decode_exact: dict = {}  # spin: the value the last fill gave it, unrounded
+        # GenerationParams.multiscale: the model's multi-scale recipe (a first pass at about
+        # 2/3 size, the latent upsampler, a refine pass) or one pass at full size; shown only
+        # for a model that has the recipe, in a mode that follows it (not video to video)
+        self.multiscale = QCheckBox("Multi-scale (two passes with the latent upsampler)")
+        self.multiscale.setChecked(True)
+        self.multiscale.setToolTip(
+            "The model's multi-scale recipe: a first pass at about 2/3 of the size, the latent "
+            "upsampler doubles it, a short refine pass, then the frames are resized to the "
+            "size asked for.\nUnchecked: one pass at the full size.")
 
         self.changes_label = QLabel()
         self.changes_label.setWordWrap(True)
@@ -601,6 +613,7 @@ class PromptPanel(FileDropTarget, QWidget):
         advanced_head.addWidget(self.advanced_toggle)
         advanced_head.addWidget(self.advanced_summary, 1)
         form.addRow(advanced_head)
+        form.addRow(self.multiscale)  # the whole width: its text is long for a narrow dock
         form.addRow("Offload", self.offload)
         form.addRow("VAE tiling", self.vae_tiling)
         decode_row = QHBoxLayout()
@@ -643,6 +656,7 @@ class PromptPanel(FileDropTarget, QWidget):
         self.seed.textChanged.connect(self._changed)
         self.image_source.currentIndexChanged.connect(self._changed)
         self.seed_locked.toggled.connect(self._changed)
+        self.multiscale.toggled.connect(self._changed)
         for combo in (self.offload, self.vae_tiling):
             combo.currentIndexChanged.connect(self._changed)
         for spin in (self.decode_timestep, self.decode_noise_scale):
@@ -733,7 +747,8 @@ class PromptPanel(FileDropTarget, QWidget):
             denoise_strength=self.strength.value(),
             offload=self.offload.currentData(), vae_tiling=self.vae_tiling.currentData(),
             decode_timestep=self._decode_value(self.decode_timestep),
-            decode_noise_scale=self._decode_value(self.decode_noise_scale))
+            decode_noise_scale=self._decode_value(self.decode_noise_scale),
+            multiscale=self.multiscale.isChecked())
         values.update(self._hidden)
         if self._caption_record:
             values.update({k: v for k, v in self._caption_record.items()
@@ -898,6 +913,7 @@ class PromptPanel(FileDropTarget, QWidget):
         self._form.setRowVisible(self._video_row, mode in VIDEO_MODES)
         self._form.setRowVisible(self.strength, mode == "v2v")
         self._form.setRowVisible(self.conditions_editor, mode == "condition")
+        self._show_multiscale()
         self._set_notice("")
         self._changed()
 
@@ -982,7 +998,19 @@ class PromptPanel(FileDropTarget, QWidget):
                                           else Qt.ArrowType.RightArrow)
         for row in self._advanced_rows:
             self._form.setRowVisible(row, expanded)
+        self._show_multiscale()
         self.advanced_summary.setVisible(not expanded)
+
+    def _multiscale_applies(self) -> bool:
+        """Whether the Multi-scale box means anything: the model has the recipe and the mode
+        follows it (video to video denoises its source's latent in one pass)."""
+        return (self._P.rules_for(self.current_model()).multiscale is not None
+                and self.mode.currentData() != "v2v")
+
+    def _show_multiscale(self) -> None:
+        applies = self._multiscale_applies()
+        self.multiscale.setEnabled(applies)
+        self._form.setRowVisible(self.multiscale, applies and self.advanced_toggle.isChecked())
 
     def _fill_advanced(self, params) -> None:
         """The Advanced fields from ``params``; decode timestep and noise only for models
@@ -991,6 +1019,7 @@ class PromptPanel(FileDropTarget, QWidget):
                              (self.vae_tiling, params.vae_tiling)):
             index = combo.findData(value)
             combo.setCurrentIndex(max(index, 0))
+        self.multiscale.setChecked(bool(params.multiscale))
         self._decode_exact = {}
         for spin, value in ((self.decode_timestep, params.decode_timestep),
                             (self.decode_noise_scale, params.decode_noise_scale)):
@@ -1015,7 +1044,9 @@ class PromptPanel(FileDropTarget, QWidget):
 
     def _advanced_summary_text(self) -> str:
         offload = self.offload.currentData()
-        parts = [f"offload {({None: 'automatic', 'none': 'off'}).get(offload, offload)}",
+        parts = ["multi-scale off"] if (self._multiscale_applies()
+                                        and not self.multiscale.isChecked()) else []
+        parts += [f"offload {({None: 'automatic', 'none': 'off'}).get(offload, offload)}",
                  f"tiling {self.vae_tiling.currentText().lower()}"]
         if self.decode_timestep.isEnabled():
             parts.append(f"decode {self.decode_timestep.value():g} / "
@@ -1030,7 +1061,7 @@ class PromptPanel(FileDropTarget, QWidget):
         options = P.memory_options(cp)
         first = P.cost(cp, offload=options[0][0], vae_tiling=options[0][1])
         shape = "×".join(str(v) for v in first.latent_shape)
-        text = (f"Latent {shape} · N = {first.tokens:,} tokens · "
+        text = (self._passes_text(cp) + f"Latent {shape} · N = {first.tokens:,} tokens · "
                 f"peak memory ≈ {first.peak_memory_estimate_gb:.1f} GB")
         if len(options) == 1:
             return text + f" with {P.describe_memory(*options[0])} (estimate)"
@@ -1040,6 +1071,21 @@ class PromptPanel(FileDropTarget, QWidget):
         return (text + f", {last.peak_memory_estimate_gb:.1f} GB with "
                 f"{P.describe_memory(*options[-1])} (estimates; the automatic settings follow "
                 "the GPU's free memory)")
+
+    def _passes_text(self, cp) -> str:
+        """The passes of a multi-scale run of ``cp`` (conformed), as a line of its own: "2
+        passes: 512×320 (8 steps), then 1024×640 (upsampled, 4 steps), shown at 768×512";
+        "" for one pass. The latent and tokens after it are the refine pass's."""
+        P = self._P
+        rules = P.rules_for(cp.model)
+        recipe = P.multiscale_recipe(cp, rules)
+        if recipe is None:
+            return ""
+        (w1, h1), (w2, h2) = (recipe.first_size(cp.width, cp.height, rules.size_multiple),
+                              recipe.refine_size(cp.width, cp.height, rules.size_multiple))
+        shown = "" if (w2, h2) == (cp.width, cp.height) else f", shown at {cp.width}×{cp.height}"
+        return (f"2 passes: {w1}×{h1} ({cp.steps} steps), then {w2}×{h2} (upsampled, "
+                f"{recipe.refine_steps()} steps){shown}\n")
 
     def _check_sources(self, p) -> None:
         """A missing source, with what to do about it (conform only says it is missing)."""

@@ -439,12 +439,20 @@ def test_the_cost_line_follows_the_memory_settings(qtbot, panels):
     from studio.core import params as P
 
     prompt, _ = panels
-    # LTX-Video 2B distilled at 768x512x121 (bf16): 17.2 GB on the GPU, 3.4 GB at the most
-    # frugal (sequential offload and tiling), 9.5 GB with model offload and tiling
+    # LTX-Video 2B distilled (0.9.8) at 768x512x121 (bf16), its two passes by default: the
+    # passes' sizes, the refine pass's latent, 21.2 GB on the GPU, 3.8 GB at the most frugal
     prompt.apply_params(GenerationParams.defaults(prompt="a fox"))
     text = prompt.cost_label.text()
-    assert "Latent 128×16×16×24 · N = 6,144 tokens" in text
-    assert "peak memory ≈ 17.2 GB, 3.4 GB with sequential CPU offload, VAE tiling" in text
+    assert text.startswith("2 passes: 512×320 (8 steps), then 1024×640 (upsampled, 4 steps), "
+                           "shown at 768×512\n")
+    assert "Latent 128×16×20×32 · N = 10,240 tokens" in text
+    assert "peak memory ≈ 21.2 GB, 3.8 GB with sequential CPU offload, VAE tiling" in text
+    # one pass at full size: 18.7 GB on the GPU, 3.4 GB at the most frugal (sequential
+    # offload and tiling), 9.5 GB with model offload and tiling
+    prompt.apply_params(GenerationParams.defaults(prompt="a fox", multiscale=False))
+    text = prompt.cost_label.text()
+    assert text.startswith("Latent 128×16×16×24 · N = 6,144 tokens")
+    assert "peak memory ≈ 18.7 GB, 3.4 GB with sequential CPU offload, VAE tiling" in text
     assert "automatic" in text
     prompt.offload.setCurrentIndex(prompt.offload.findData("model"))
     prompt.vae_tiling.setCurrentIndex(prompt.vae_tiling.findData(True))
@@ -453,7 +461,7 @@ def test_the_cost_line_follows_the_memory_settings(qtbot, panels):
         "peak memory ≈ 9.5 GB with model CPU offload, VAE tiling (estimate)")
     assert P.cost(prompt.conformed.params).peak_memory_estimate_gb == 9.47
     prompt.offload.setCurrentIndex(prompt.offload.findData("none"))  # tiling stays on
-    qtbot.waitUntil(lambda: "16.2 GB" in prompt.cost_label.text())
+    qtbot.waitUntil(lambda: "17.8 GB" in prompt.cost_label.text())
     assert "with no offload, VAE tiling (estimate)" in prompt.cost_label.text()
 
 
