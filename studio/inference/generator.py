@@ -505,7 +505,7 @@ class Generator:
         pipe = self.pipeline(p.mode)
         rules = rules_for(self._rules_key(p))
         recipe = self._recipe(p, rules, changes)
-        if recipe is None and p.multiscale and rules.multiscale is not None:
+        if any(c.field == "multiscale" for c in changes):  # no upsampler: one pass, recorded
             p = p.replace(multiscale=False)
         memory = self._apply_memory_settings(pipe, p, rules)
         inputs = self._mode_inputs(pipe, p, image, rules.frame_step, changes)

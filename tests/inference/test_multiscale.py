@@ -252,3 +252,13 @@ def test_pull_fetches_the_upsampler_with_the_model(offline, tmp_path, monkeypatc
     asked.clear()
     loading.pull("Lightricks/LTX-Video-0.9.5")
     assert asked == ["Lightricks/LTX-Video-0.9.5"]  # no recipe, no upsampler
+
+
+def test_a_video_to_video_run_keeps_multiscale_as_asked(default_generator, media):
+    """v2v is one pass by the recipe's rule; its record still says multi-scale was on, so
+    restoring it and switching to text-to-video runs both passes again."""
+    out = default_generator.generate(tiny_params(
+        DEFAULT, mode="v2v", source_path=str(media["h264_cfr"]), steps=8))
+    assert [c["pipeline"] for c in out.calls] == ["LTXConditionPipeline"]
+    assert out.params.multiscale is True
+    assert all(c.field != "multiscale" for c in out.changes)
