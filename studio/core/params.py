@@ -530,7 +530,9 @@ def rules_from_folder(folder: str | os.PathLike) -> ModelRules:
     base = _rules_by_name(folder.name.lower().replace("_", "-"), family)
     tcfg = _read_json(folder / "transformer" / "config.json")
     vcfg = _read_json(folder / "vae" / "config.json")
-    changes: dict[str, Any] = {"id": f"folder:{folder.name}", "title": folder.name}
+    # a folder has no latent upsampler Studio knows of: one pass, whatever its name says
+    changes: dict[str, Any] = {"id": f"folder:{folder.name}", "title": folder.name,
+                               "multiscale": None}
 
     heads, head_dim = tcfg.get("num_attention_heads"), tcfg.get("attention_head_dim")
     if _is_int(heads) and _is_int(head_dim):

@@ -163,7 +163,7 @@ def test_a_missing_upsampler_says_how_to_get_it_or_run_one_pass(pulled, offline)
     assert generator.generate(tiny_params(DEFAULT, steps=8, multiscale=False)).frames.size
 
 
-def test_a_local_folder_without_an_upsampler_runs_one_pass_and_says_so(reference_dir,
+def test_a_local_folder_runs_one_pass(reference_dir,
                                                                        tmp_path):
     import shutil
 
@@ -171,11 +171,15 @@ def test_a_local_folder_without_an_upsampler_runs_one_pass_and_says_so(reference
 
     folder = tmp_path / "LTX-Video-0.9.8-2B-distilled"  # the recipe's model, by its name
     shutil.copytree(reference_dir, folder)
-    assert rules_for(str(folder)).multiscale is not None
-    out = Generator.load(str(folder), "cpu").generate(tiny_params(folder, steps=8))
+    # a folder has no upsampler Studio knows of: its rules say one pass (so the panel does)
+    assert rules_for(str(folder)).multiscale is None and rules_for(str(folder)).distilled
+    generator = Generator.load(str(folder), "cpu")
+    out = generator.generate(tiny_params(folder, steps=8))
     assert [c["pipeline"] for c in out.calls] == ["LTXConditionPipeline"]
-    assert [(c.field, c.after) for c in out.changes if c.field == "multiscale"] == [
-        ("multiscale", False)]
+    # a model with the recipe but no upsampler (none here today) falls back and says so
+    changes = []
+    assert generator._recipe(tiny_params(DEFAULT), rules_for(DEFAULT), changes) is None
+    assert [(c.field, c.after) for c in changes] == [("multiscale", False)]
 
 
 def test_the_cli_runs_both_passes_by_default_and_one_with_no_multiscale(with_upsampler,
