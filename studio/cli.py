@@ -534,8 +534,8 @@ def _add_generate_parser(sub) -> None:
     where.add_argument("--project", type=Path, default=None, metavar="DIR",
                        help="write into the project's generations/ folder and record it there")
     where.add_argument("-o", "--output", type=Path, default=None, metavar="OUT",
-                       help="OUT.mp4: the video and OUT.json; any other OUT: a folder of "
-                       "lossless frame_000000.png ... and OUT.json beside it")
+                       help="OUT.mp4 (or .webm, .gif): the video and OUT.json; OUT without a "
+                       "suffix: a folder of lossless frame_000000.png ... and OUT.json beside it")
 
 
 _GENERATE_FLAGS = {"num_frames": "--frames", "guidance_scale": "--guidance",
@@ -554,6 +554,12 @@ def _generate_params(args: argparse.Namespace):
     prompt = args.prompt if args.prompt is not None else args.prompt_text
     if prompt is None or not prompt.strip():
         raise ValueError("PROMPT: the prompt is empty")
+    for flag, text in (("PROMPT", prompt), ("--negative", args.negative)):
+        try:
+            (text or "").encode("utf-8")
+        except UnicodeEncodeError:  # bytes the terminal's encoding could not decode
+            raise ValueError(f"{flag}: not valid text (it holds bytes that are not UTF-8)") \
+                from None
     mode = args.mode or ("i2v" if args.image else "v2v" if args.video else "t2v")
     if mode == "i2v" and not args.image:
         raise ValueError("--mode i2v needs --image FILE")
@@ -639,12 +645,28 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     row.update(seed=params.seed, params=params.to_dict(),
                conformed=conform(params).as_dict())
-    if args.project is not None:
-        job = GenerateJob(new_job_id(), params, project_root=str(args.project.expanduser()))
-    else:
-        out = args.output.expanduser()
-        preset = "mp4" if out.suffix.lower() == ".mp4" else "png"
-        job = GenerateJob(new_job_id(), params, output=str(out), preset=preset, register=False)
+    from studio.core.export import ExportError, check_target, preset_for_output
+
+    try:  # the output is checked before the model loads, not after the run
+        if args.project is not None:
+            check_target(args.project.expanduser() / "generations", "mp4",
+                         _expected_bytes(params, "mp4"))
+            job = GenerateJob(new_job_id(), params,
+                              project_root=str(args.project.expanduser()))
+        else:
+            out = args.output.expanduser()
+            try:
+                preset = preset_for_output(out)
+            except ExportError as err:  # a wrong suffix: the command line's fault
+                print(f"studio generate: -o: {err}", file=sys.stderr)
+                return 2
+            check_target(out, preset, _expected_bytes(params, preset))
+            job = GenerateJob(new_job_id(), params, output=str(out), preset=preset,
+                              register=False)
+    except ExportError as err:
+        print(f"studio generate: {'--project' if args.project else '-o'}: {err}",
+              file=sys.stderr)
+        return 1
     class Events(EngineEvents):
         error: str | None = None
 
@@ -674,6 +696,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
         row["warning"] = result.register_error
     print(json.dumps(row, ensure_ascii=False), flush=True)
     return 0
+
+
+def _expected_bytes(params, preset: str) -> int:
+    """A generous guess of the size of a generation's output: PNG frames at 3 bytes a pixel,
+    a compressed video at half a byte (H.264 at crf 18 takes far less), plus the sidecar."""
+    pixels = params.num_frames * params.width * params.height
+    return int(pixels * (3 if preset == "png" else 0.5)) + 64 * 1024
 
 
 def _add_analyze_parser(sub) -> None:

@@ -1065,6 +1065,50 @@ def _publish_group(temps: Sequence[tuple[Path, str]], folder: Path, stem: str,
         return base, done
 
 
+def check_target(target: str | os.PathLike, preset_name: str, expected_bytes: int = 0) -> Path:
+    """Check, before any work, that ``target`` (a file name with the preset's suffix, or a
+    folder) can be written by the ``preset_name`` preset: the suffix fits the preset, the
+    nearest existing folder on the way is a writable folder, and its disk has room for about
+    ``expected_bytes``. Returns the folder the files will go into; raises ExportError naming
+    the path and the reason. Creates nothing."""
+    preset = PRESETS[preset_name]
+    resolved = _resolve_target(target, preset, 1)
+    folder = resolved.folder
+    existing = folder
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ExportError(existing, "a part of the path is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ExportError(existing, "cannot write there (permission denied)")
+    try:
+        free = shutil.disk_usage(existing).free
+    except OSError:
+        return folder  # no figure: the write itself will say
+    if expected_bytes > free:
+        raise ExportError(existing, f"not enough space on the disk: about "
+                                    f"{expected_bytes / 1e6:,.0f} MB needed, "
+                                    f"{free / 1e6:,.0f} MB free")
+    return folder
+
+
+def preset_for_output(target: str | os.PathLike) -> str:
+    """The preset a file name asks for by its suffix (.mp4, .webm, .gif), "png" (a folder of
+    frames) for a name without one; ExportError for another media suffix."""
+    suffix = Path(target).suffix.lower()
+    for name in ("mp4", "webm", "gif"):
+        if suffix == PRESETS[name].suffix:
+            return name
+    from studio.core.media import MEDIA_EXTENSIONS
+
+    if suffix in MEDIA_EXTENSIONS:
+        raise ExportError(target, f"Studio writes .mp4, .webm or .gif videos, or a folder of "
+                                  f"PNG frames; not {suffix}")
+    return "png"
+
+
 def _prepare_folder(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)

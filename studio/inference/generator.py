@@ -1229,9 +1229,10 @@ def save_generation(output: GenerationOutput, target: str | os.PathLike, record:
     for ``preset="png"`` a folder of lossless ``frame_{index:06d}.png``), with ``record`` in a
     ``.json`` sidecar and in the comment tag. H.264 yuv420p, faststart (core.export's mp4
     preset). Returns ``studio.core.export.ExportResult``; raises ``ExportError``."""
-    from studio.core.export import ExportOptions, name_from_prompt, write_frames
+    from studio.core.export import PRESETS, ExportOptions, name_from_prompt, write_frames
 
-    if name is None and Path(target).suffix.lower() != ".mp4" and preset != "png":
+    if name is None and Path(target).suffix.lower() != PRESETS[preset].suffix and \
+            preset != "png":
         name = name_from_prompt(output.params.prompt)
     options = ExportOptions(preset=preset, name=name, metadata=record, sidecar=True,
                             audio=False, overwrite=overwrite)

@@ -168,3 +168,50 @@ def test_runs_as_a_command(tiny_ltx_dir, tmp_path):
     row = json.loads(proc.stdout)
     assert row["ok"] and row["seed"] == 3 and Path(row["output"]).is_file()
     assert proc.stderr.strip() == ""  # no progress bars or library chatter
+
+
+# ---- hostile input (issue 14, item 7) --------------------------------------------------------
+
+def test_a_webm_name_writes_a_webm_video(capsys, tiny_ltx_dir, tmp_path):
+    """-o x.webm made a folder of PNG frames named x.webm."""
+    import av
+
+    code, row, err = run(capsys, "a fox", "--model", tiny_ltx_dir, *TINY, "-o",
+                         tmp_path / "x.webm")
+    assert code == 0, err
+    assert (tmp_path / "x.webm").is_file() and row["sidecar"] == str(tmp_path / "x.json")
+    with av.open(str(tmp_path / "x.webm")) as container:
+        assert container.streams.video[0].codec_context.name in ("vp9", "libvpx-vp9")
+
+
+def test_a_suffix_studio_cannot_write_is_refused_before_the_model_loads(capsys, tmp_path):
+    code, row, err = run(capsys, "a fox", "--model", "/no/such/model", *TINY, "-o",
+                         tmp_path / "x.mov")
+    assert code == 2 and row is None
+    assert "-o" in err and ".mov" in err and "Traceback" not in err
+
+
+def test_an_output_that_cannot_be_written_fails_before_generating(capsys, tmp_path):
+    """Checked before the model loads: the model given here does not even exist."""
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where a folder should be")
+    code, _row, err = run(capsys, "a fox", "--model", "/no/such/model", *TINY, "-o",
+                          blocker / "x.mp4")
+    assert code == 1 and str(blocker) in err and "not a folder" in err
+    assert "Traceback" not in err and "/no/such/model" not in err
+
+
+def test_a_full_disk_fails_before_generating(capsys, tmp_path, monkeypatch):
+    import shutil
+
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(
+        10**9, 10**9 - 1000, 1000))
+    code, _row, err = run(capsys, "a fox", "--model", "/no/such/model", *TINY, "-o",
+                          tmp_path / "x.mp4")
+    assert code == 1 and "not enough space" in err and "/no/such/model" not in err
+
+
+def test_a_prompt_that_is_not_utf8_is_a_message(capsys, tmp_path):
+    code, row, err = run(capsys, os.fsdecode(b"a fox \xff"), *TINY, "-o", tmp_path / "x.mp4")
+    assert code == 2 and row is None
+    assert "PROMPT" in err and "not valid text" in err and "Traceback" not in err
