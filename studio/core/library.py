@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import operator
 import os
+import secrets
 import sqlite3
 import stat as stat_module
 import time
@@ -36,6 +37,22 @@ FINISHED_JOB_STATES = ("done", "failed", "cancelled", "interrupted")
 class ProjectError(Exception):
     """A project folder or database Studio cannot use, or a request it refuses.
     ``str(err)`` is a complete message for a person."""
+
+
+class DamagedProjectError(ProjectError):
+    """The project's database is empty or damaged; Studio left it exactly as it was."""
+
+
+class ReadOnlyProjectError(ProjectError):
+    """The project's database or folder cannot be written; nothing was tried."""
+
+
+class ProjectLockedError(ProjectError):
+    """Another program held the project's write lock for longer than Studio waits."""
+
+
+# How long a write waits for another program's write lock before ProjectLockedError.
+LOCK_TIMEOUT_S = 10.0
 
 
 class UnknownIdError(ProjectError, LookupError):
@@ -387,6 +404,7 @@ class Project:
             raise ProjectError(f"{self.root}: not a project folder (it is a file)")
         if self.db_path.exists() and not self.db_path.is_file():
             raise ProjectError(f"{self.root}: not a Studio project ({DB_NAME} is not a file)")
+        self._refuse_unusable_file()
         try:
             for folder in (self.root, self.generations_dir, self.exports_dir, self.thumbnails_dir):
                 folder.mkdir(parents=True, exist_ok=True)
@@ -394,28 +412,96 @@ class Project:
             raise ProjectError(f"{self.root}: cannot create the project folder "
                                f"({err.strerror or err})") from None
         try:
+            if not self.db_path.exists():
+                self._create_database()
             # isolation_level=None: no implicit transactions; _write() opens them explicitly.
-            conn = sqlite3.connect(self.db_path, isolation_level=None, timeout=10.0)
+            conn = sqlite3.connect(self.db_path, isolation_level=None, timeout=LOCK_TIMEOUT_S)
         except sqlite3.Error as err:
             raise ProjectError(f"{self.root}: cannot open {DB_NAME} ({err})") from None
         try:
             self._open(conn)
+        except sqlite3.OperationalError as err:
+            conn.close()
+            raise self._sqlite_error(err) from None
         except BaseException:
             conn.close()
             raise
         self._conn = conn
 
+    def _create_database(self) -> None:
+        """A new project's database, built whole under a hidden temporary name and linked into
+        place: a Studio killed while creating one never leaves an empty project.sqlite (which
+        is refused as damaged). Two Studios creating it at once: the first link wins, the
+        other opens that one."""
+        temp = self.root / f".{DB_NAME}.{os.getpid()}.{secrets.token_hex(4)}.part"
+        try:
+            conn = sqlite3.connect(temp, isolation_level=None, timeout=LOCK_TIMEOUT_S)
+            try:
+                self._migrate(conn)
+            finally:
+                conn.close()
+            try:
+                os.link(temp, self.db_path)
+            except FileExistsError:
+                pass  # another Studio made it first
+            except OSError:  # a file system without hard links
+                if not self.db_path.exists():
+                    os.replace(temp, self.db_path)
+        except sqlite3.Error as err:
+            raise ProjectError(f"{self.root}: cannot create {DB_NAME} ({err})") from None
+        finally:
+            temp.unlink(missing_ok=True)
+
+    def _refuse_unusable_file(self) -> None:
+        """Before SQLite touches anything: an empty database file is not a new project (it
+        was one once, or something else wrote it), and a database or folder that cannot be
+        written would fail at the first write, halfway through the session."""
+        try:
+            size = self.db_path.stat().st_size if self.db_path.exists() else None
+        except OSError as err:
+            raise ProjectError(f"{self.root}: cannot read {DB_NAME} ({err.strerror or err})") \
+                from None
+        if size == 0:
+            raise DamagedProjectError(
+                f"{self.root}: {DB_NAME} is empty (0 bytes), so there is no project in it; it "
+                "was left untouched. Move it away to start a new project in this folder, or "
+                "open another folder.")
+        for what, path in ((DB_NAME, self.db_path), ("the folder", self.root)):
+            if path.exists() and not os.access(path, os.W_OK):
+                raise ReadOnlyProjectError(
+                    f"{self.root}: the project is read-only ({what} cannot be written), and "
+                    "Studio writes every change as it happens. Make it writable, or copy the "
+                    "folder somewhere you can write and open the copy.")
+
+    def _sqlite_error(self, err: sqlite3.Error) -> ProjectError:
+        """SQLite's error as a message naming the project and what to do."""
+        text = str(err)
+        if "locked" in text or "busy" in text:
+            return ProjectLockedError(
+                f"{self.root}: the project is busy: another program (another Studio?) has "
+                f"been writing to it for more than {LOCK_TIMEOUT_S:g} s. Close it, or wait, "
+                "and try again; nothing was changed.")
+        if "readonly" in text or "read-only" in text:
+            return ReadOnlyProjectError(f"{self.root}: the project is read-only ({text}).")
+        if "malformed" in text or "corrupt" in text or "not a database" in text:
+            return DamagedProjectError(f"{self.root}: {DB_NAME} is damaged ({text}).")
+        return ProjectError(f"{self.root}: cannot use {DB_NAME} ({text})")
+
     def _open(self, conn: sqlite3.Connection) -> None:
         try:
             # The first read makes SQLite look at the file header.
             version = conn.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.OperationalError:
+            raise
         except sqlite3.DatabaseError as err:
             raise ProjectError(f"{self.root}: not a Studio project ({DB_NAME} is not an "
                                f"SQLite database: {err})") from None
-        # Both checks come before the first write (journal_mode changes the file header):
+        # These checks come before the first write (journal_mode changes the file header):
         # a database Studio cannot use is left exactly as it was.
         self._refuse_future(version)
         self._refuse_foreign(conn, version)
+        if version:
+            self._refuse_damaged(conn)
         try:
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA journal_mode = WAL")
@@ -425,6 +511,21 @@ class Project:
                 self._forget_removed(conn)
         except sqlite3.DatabaseError as err:
             raise ProjectError(f"{self.root}: cannot use {DB_NAME} ({err})") from None
+
+    def _refuse_damaged(self, conn: sqlite3.Connection) -> None:
+        """SQLite's quick check of every page (milliseconds for a project of thousands of
+        clips): a damaged database is refused at open, not discovered by a failing import."""
+        try:
+            found = [row[0] for row in conn.execute("PRAGMA quick_check(5)")]
+        except sqlite3.OperationalError:
+            raise
+        except sqlite3.DatabaseError as err:
+            found = [str(err)]
+        if found != ["ok"]:
+            raise DamagedProjectError(
+                f"{self.root}: {DB_NAME} is damaged (SQLite's check: {found[0]}); it was left "
+                "untouched. Open a backup of the folder, or start a new project elsewhere and "
+                "import the clips again (the media files themselves are not affected).")
 
     @staticmethod
     def _forget_removed(conn: sqlite3.Connection) -> None:
@@ -486,11 +587,18 @@ class Project:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         conn = self._db
-        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("BEGIN IMMEDIATE")  # waits LOCK_TIMEOUT_S for another writer
+        except sqlite3.OperationalError as err:
+            raise self._sqlite_error(err) from None
         try:
             yield conn
-        except BaseException:
+        except sqlite3.OperationalError as err:
             if conn.in_transaction:  # some errors (disk full) already rolled it back
+                conn.execute("ROLLBACK")
+            raise self._sqlite_error(err) from None
+        except BaseException:
+            if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")

@@ -194,11 +194,24 @@ def test_a_file_in_place_of_the_folder_is_refused(tmp_path):
     assert str(not_a_folder) in str(err.value)
 
 
-def test_an_empty_database_file_becomes_a_project(tmp_path):
+def test_an_empty_database_file_is_refused_and_left_untouched(tmp_path):
+    """Issue 14 item 3: it silently became a new, empty project (a project lost its clips
+    without a word). Studio never leaves one itself: a new database is built whole first."""
     root = tmp_path / "proj"
     root.mkdir()
     (root / "project.sqlite").write_bytes(b"")
+    with pytest.raises(library.DamagedProjectError, match=r"project\.sqlite is empty"):
+        Project(root)
+    assert (root / "project.sqlite").read_bytes() == b""
+    assert sorted(p.name for p in root.iterdir()) == ["project.sqlite"]
+
+
+def test_a_new_project_database_appears_whole(tmp_path):
+    root = tmp_path / "new"
     with Project(root) as p:
+        assert p.schema_version == SCHEMA_VERSION
+    assert not [p for p in root.iterdir() if p.name.endswith(".part")]
+    with Project(root) as p:  # and opens again as itself
         assert p.schema_version == SCHEMA_VERSION
 
 
@@ -779,3 +792,66 @@ def test_the_stored_form_of_a_bytes_name_goes_back_to_the_same_name():
     stored.encode("utf-8")  # SQLite can hold it
     assert stored != path and library.os_path(stored) == path
     assert library.display_path(path) == "/videos/\ufffd\ufffd%41 fsbytes:.mp4"
+
+
+# ---- database faults (issue 14, item 3) -----------------------------------------------------
+
+def test_a_damaged_index_page_is_refused_at_open_and_left_untouched(tmp_path, files_dir):
+    """It opened silently; imports then failed with "database disk image is malformed"."""
+    root = tmp_path / "proj"
+    with Project(root) as p:
+        for i in range(40):
+            f = write_file(files_dir / f"clip{i:02d}.mp4", seed=i)
+            p.add_clip(f, media_info(f))
+    db = root / "project.sqlite"
+    conn = sqlite3.connect(db)
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    (rootpage,) = conn.execute("SELECT rootpage FROM sqlite_master WHERE type = 'index' AND "
+                               "tbl_name = 'clips' LIMIT 1").fetchone()
+    conn.close()
+    data = bytearray(db.read_bytes())
+    start = (rootpage - 1) * page_size
+    data[start + 8:start + page_size] = bytes(range(256)) * ((page_size - 8) // 256)
+    db.write_bytes(bytes(data))
+    before = db.read_bytes()
+    with pytest.raises(library.DamagedProjectError) as info:
+        Project(root)
+    assert "damaged" in str(info.value) and str(root) in str(info.value)
+    assert db.read_bytes() == before  # never rewritten
+
+
+def test_a_read_only_database_is_refused_before_any_write(tmp_path, monkeypatch):
+    """It opened, then failed at close ("attempt to write a readonly database"). The test
+    runs as root, who may write anything: the OS's answer is what is replaced."""
+    root = tmp_path / "proj"
+    Project(root).close()
+    before = (root / "project.sqlite").read_bytes()
+    real = os.access
+    for blocked, what in ((root / "project.sqlite", "project.sqlite"), (root, "the folder")):
+        monkeypatch.setattr(os, "access", lambda path, mode, blocked=blocked: (
+            False if Path(path) == blocked and mode & os.W_OK else real(path, mode)))
+        with pytest.raises(library.ReadOnlyProjectError) as info:
+            Project(root)
+        assert f"read-only ({what} cannot be written)" in str(info.value)
+        assert "not a Studio project" not in str(info.value)
+    assert (root / "project.sqlite").read_bytes() == before
+
+
+def test_a_write_lock_held_too_long_is_a_message_not_a_traceback(tmp_path, monkeypatch):
+    """Another process held the write lock past the wait: mark_interrupted_jobs raised
+    sqlite3.OperationalError. Here another connection holds it; the wait is shortened."""
+    monkeypatch.setattr(library, "LOCK_TIMEOUT_S", 0.2)
+    root = tmp_path / "proj"
+    Project(root).close()
+    other = sqlite3.connect(root / "project.sqlite", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with Project(root) as p:
+            with pytest.raises(library.ProjectLockedError) as info:
+                p.mark_interrupted_jobs()
+            assert "busy" in str(info.value) and "nothing was changed" in str(info.value)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    with Project(root) as p:  # free again: it works
+        assert p.mark_interrupted_jobs() == []
