@@ -506,3 +506,41 @@ def test_screenshots_of_each_mode(qtbot, panel, project, tiny_ltx, tmp_path):
         assert panel._image_row.isVisible() == (mode == "i2v")
         panel.layout().activate()  # the rows shown/hidden take their places before the grab
         panel.grab().save(f"/tmp/prompt_panel_{mode}.png")
+
+
+# ---- hostile settings in a dropped file (issue 14, items 1 and 5) ----------------------------
+
+@pytest.mark.parametrize("field, value, words", [
+    ("prompt", "a" * 500_000, "prompt: 500,000 characters"),
+    ("width", 2**70, "width"),
+    ("width", 1e308, "width"),
+    ("seed", 2**64, "seed"),
+    ("conditions", [{"path": "a.png", "frame_index": "first"}], "conditions.frame_index"),
+    ("conditions", "not a list", "conditions"),
+])
+def test_a_dropped_record_with_settings_studio_cannot_take_changes_nothing(
+        qtbot, panel, tiny_ltx, studio_mp4, tmp_path, field, value, words):
+    """They raised OverflowError or TypeError in the panel and left it half-filled, or (a
+    500 kB prompt) froze the window for seconds, and again at every start."""
+    fill(panel, tiny_ltx)
+    before = panel.params().to_dict()
+    bad = json.loads(studio_mp4.with_suffix(".json").read_text())
+    bad["settings"]["params"][field] = value
+    (tmp_path / "bad.json").write_text(json.dumps(bad))
+    ok, message = drop(qtbot, panel, tmp_path / "bad.json")
+    assert not ok and str(tmp_path / "bad.json") in message and words in message
+    assert panel.params().to_dict() == before
+
+
+def test_a_stored_prompt_over_the_limit_is_not_restored(qtbot, project, tmp_path):
+    """The panel's kept fields come back at start; a prompt too long for Studio is refused
+    there too (it took the next start 54 s to paint)."""
+    from studio.core.prompts import TemplateStore
+    from studio.ui.prompt_panel import PANEL_STATE, PromptPanel
+
+    state = GenerationParams(prompt="a" * 500_000).to_dict()
+    project.save_panel_state(PANEL_STATE, state)
+    panel = PromptPanel(project, clip_source=lambda: [],
+                        template_store=TemplateStore(tmp_path / "templates.json"))
+    qtbot.addWidget(panel)
+    assert len(panel.prompt.toPlainText()) <= 10_000
