@@ -50,7 +50,8 @@ from pathlib import Path
 
 from studio.core.cancel import Cancelled, CancelToken
 from studio.core.media import MediaError
-from studio.core.paths import db_path, display_path
+from studio.core.paths import TEMP_PREFIX as _TEMP_PREFIX
+from studio.core.paths import clean_stale_parts, db_path, display_path
 
 __all__ = [
     "PRESETS", "PRESET_NAMES", "ENCODER_SPEEDS", "FITS", "Preset", "ExportOptions", "ExportPlan",
@@ -108,7 +109,6 @@ _AUDIO_FRAME_SIZE = {"aac": 1024, "libopus": 960}
 _MAX_NAME_BYTES = 120  # a stem; leaves room for "_999", suffixes and ".part" within 255 bytes
 _WINDOWS_RESERVED = {"con", "prn", "aux", "nul", "conin$", "conout$",
                      *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
-_TEMP_PREFIX = ".studio-export-"
 _TIME_EPS = 1e-6  # s; far below any frame interval
 
 ProgressCallback = Callable[[int, int], None]  # (frames done, frames total)
@@ -1116,6 +1116,7 @@ def _prepare_folder(folder: Path) -> None:
         raise ExportError(folder, f"cannot create the folder ({_os_reason(err)})") from None
     if not folder.is_dir():
         raise ExportError(folder, "not a folder")
+    clean_stale_parts(folder)  # what killed runs left here before
 
 
 @dataclass

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from studio.core.media import MediaError, MediaInfo, MissingFileError, NotMediaError, probe
-from studio.core.paths import db_path, display_path, os_path
+from studio.core.paths import clean_stale_parts, db_path, display_path, os_path
 
 DB_NAME = "project.sqlite"
 PARTIAL_HASH_CHUNK = 64 * 1024
@@ -418,6 +418,8 @@ class Project:
             conn = sqlite3.connect(self.db_path, isolation_level=None, timeout=LOCK_TIMEOUT_S)
         except sqlite3.Error as err:
             raise ProjectError(f"{self.root}: cannot open {DB_NAME} ({err})") from None
+        for folder in (self.generations_dir, self.exports_dir):
+            clean_stale_parts(folder)  # what killed generations and exports left
         try:
             self._open(conn)
         except sqlite3.OperationalError as err:

@@ -9,7 +9,10 @@ sidecars); :func:`display_path` a readable one for people (U+FFFD where a byte i
 from __future__ import annotations
 
 import os
+import shutil
+import time
 import urllib.parse
+from pathlib import Path
 
 # A file name need not be valid UTF-8 (Linux takes any bytes); Python gives it as a str with
 # surrogate escapes, which SQLite text cannot hold. Such a path is stored as this prefix and its
@@ -38,3 +41,37 @@ def os_path(stored: str) -> str:
 def display_path(path: str | os.PathLike) -> str:
     """``path`` for a person: bytes that are not UTF-8 shown as U+FFFD (Qt and JSON take it)."""
     return os.fsencode(os.fspath(path)).decode("utf-8", "replace")
+
+
+# Hidden temporary files and folders of Studio's writers (core.export), renamed into place when
+# whole; a killed run leaves one behind.
+TEMP_PREFIX = ".studio-export-"
+STALE_PART_S = 24 * 3600  # a temporary file untouched this long belongs to a killed run
+
+
+def clean_stale_parts(folder: str | os.PathLike, older_than_s: float = STALE_PART_S
+                      ) -> list[Path]:
+    """Remove the hidden temporary files and folders Studio's writers leave when killed
+    (``.studio-export-*.part``) in ``folder`` (not below it) that nothing has touched for
+    ``older_than_s``; a live write keeps its own fresh. Returns what was removed; a file that
+    cannot be removed is left (it is hidden and harmless)."""
+    removed = []
+    limit = time.time() - older_than_s
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not (entry.name.startswith(TEMP_PREFIX) and entry.name.endswith(".part")):
+            continue
+        try:
+            if entry.stat(follow_symlinks=False).st_mtime > limit:
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+            removed.append(Path(entry.path))
+        except OSError:
+            continue
+    return removed

@@ -10,6 +10,7 @@ import struct
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import av
@@ -634,3 +635,21 @@ def test_a_name_that_is_not_utf8_gives_a_valid_name():
     name = sanitize_name(os.fsdecode(b"bad\xff\xfeclip"))
     assert name == "bad_clip"
     name.encode("utf-8")
+
+
+def test_an_export_cleans_what_killed_exports_left_in_its_folder(tmp_path):
+    """Hidden .part files of killed runs in the target folder, a day old, go at the next
+    write there; a fresh one (another export running now) stays."""
+    from studio.core.paths import TEMP_PREFIX
+
+    out = tmp_path / "out"
+    out.mkdir()
+    stale = out / f"{TEMP_PREFIX}dead.mp4.part"
+    fresh = out / f"{TEMP_PREFIX}live.mp4.part"
+    for path in (stale, fresh):
+        path.write_bytes(b"half")
+    old = time.time() - 2 * 24 * 3600
+    os.utime(stale, (old, old))
+    write_frames([np.zeros((32, 32, 3), np.uint8)] * 3, out / "clip.mp4", 24.0,
+                 ExportOptions(audio=False))
+    assert not stale.exists() and fresh.exists() and (out / "clip.mp4").is_file()
