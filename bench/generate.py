@@ -177,6 +177,7 @@ def main() -> int:
                     guidance_scale=params.guidance_scale, frame_rate=params.fps,
                     decode_timestep=params.decode_timestep,
                     decode_noise_scale=params.decode_noise_scale, output_type="np",
+                    max_sequence_length=256,  # Studio's, for every LTX call
                     generator=torch.Generator("cpu").manual_seed(params.seed))
 
     # warm up every path (the preview map is fitted on the first preview run, once a model)

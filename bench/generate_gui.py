@@ -85,6 +85,7 @@ def plain_run(app, pipe, params) -> float:
              num_inference_steps=params.steps, guidance_scale=params.guidance_scale,
              frame_rate=params.fps, decode_timestep=params.decode_timestep,
              decode_noise_scale=params.decode_noise_scale, output_type="np",
+             max_sequence_length=256,  # Studio's, for every LTX call
              generator=torch.Generator("cpu").manual_seed(params.seed))
 
     meter = GapMeter()
