@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import operator
 import os
-import secrets
 import sqlite3
 import stat as stat_module
 import time
@@ -435,7 +434,7 @@ class Project:
         place: a Studio killed while creating one never leaves an empty project.sqlite (which
         is refused as damaged). Two Studios creating it at once: the first link wins, the
         other opens that one."""
-        temp = self.root / f".{DB_NAME}.{os.getpid()}.{secrets.token_hex(4)}.part"
+        temp = self.root / f".{DB_NAME}.{os.getpid()}.{os.urandom(4).hex()}.part"
         try:
             conn = sqlite3.connect(temp, isolation_level=None, timeout=LOCK_TIMEOUT_S)
             try:

@@ -9,9 +9,7 @@ sidecars); :func:`display_path` a readable one for people (U+FFFD where a byte i
 from __future__ import annotations
 
 import os
-import shutil
 import time
-import urllib.parse
 from pathlib import Path
 
 # A file name need not be valid UTF-8 (Linux takes any bytes); Python gives it as a str with
@@ -19,6 +17,9 @@ from pathlib import Path
 # bytes percent-encoded: a resolved path always starts with "/" (or a drive or "\\"), so the
 # prefix is never a real path's start and the form is reversible.
 _BYTES_PATH = "fsbytes:"
+# bytes kept as they are in that form: printable ASCII but "%" (urllib's quoting, without its
+# import at start-up)
+_PLAIN = frozenset(range(0x20, 0x7F)) - {ord("%")}
 
 
 def db_path(path: str | os.PathLike) -> str:
@@ -27,14 +28,22 @@ def db_path(path: str | os.PathLike) -> str:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        return _BYTES_PATH + urllib.parse.quote_from_bytes(os.fsencode(text), safe="/\\:")
+        return _BYTES_PATH + "".join(chr(b) if b in _PLAIN else f"%{b:02X}"
+                                     for b in os.fsencode(text))
     return text
 
 
 def os_path(stored: str) -> str:
     """The path the OS knows, from :func:`db_path`'s form (a str, surrogate-escaped if need be)."""
     if stored.startswith(_BYTES_PATH):
-        return os.fsdecode(urllib.parse.unquote_to_bytes(stored[len(_BYTES_PATH):]))
+        parts = stored[len(_BYTES_PATH):].split("%")
+        data = bytearray(parts[0].encode("ascii", "replace"))
+        for part in parts[1:]:
+            try:
+                data += bytes.fromhex(part[:2]) + part[2:].encode("ascii", "replace")
+            except ValueError:  # not an escape Studio wrote: kept as it is
+                data += ("%" + part).encode("ascii", "replace")
+        return os.fsdecode(bytes(data))
     return stored
 
 
@@ -68,6 +77,8 @@ def clean_stale_parts(folder: str | os.PathLike, older_than_s: float = STALE_PAR
             if entry.stat(follow_symlinks=False).st_mtime > limit:
                 continue
             if entry.is_dir(follow_symlinks=False):
+                import shutil  # here: it is not worth its import on the window's start-up
+
                 shutil.rmtree(entry.path)
             else:
                 os.unlink(entry.path)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from studio.core import params
-
 DEMO_PREFIX = "demo/"
 DEMO_LABEL = "demo model: random weights"
 
@@ -89,7 +87,9 @@ _LTX = {"negative_prompt": "worst quality, inconsistent motion, blurry, jittery,
 # first pass: 8 steps). Used when a run takes 8 steps; distilled models run every mode through
 # LTXConditionPipeline, so the schedule applies to each. The docs' distilled examples also pass
 # image_cond_noise_scale 0.0 and guidance_rescale 0.7 to every call ("call_kwargs").
-LTX_DISTILLED_TIMESTEPS = params.LTX_DISTILLED_TIMESTEPS
+# (core.params.LTX_DISTILLED_TIMESTEPS too, for the multi-scale recipe; a test holds them equal:
+# importing core.params here would put its import on the window's start-up)
+LTX_DISTILLED_TIMESTEPS = (1000, 993, 987, 981, 975, 909, 725, 0.03)
 _LTX_DISTILLED = {"steps": 8, "guidance_scale": 1.0, "timesteps": LTX_DISTILLED_TIMESTEPS,
                   "call_kwargs": {"image_cond_noise_scale": 0.0, "guidance_rescale": 0.7}}
 # Lightricks' spatial upscaler for 0.9.8 (a copy of 0.9.7's, 505 MB, fp32), in the original

@@ -51,6 +51,7 @@ def test_the_recipe_is_the_docs_and_applies_to_the_098_distilled_models():
     assert (recipe.refine_strength, recipe.adain_factor,
             recipe.tone_map_compression_ratio) == (0.999, 1.0, 0.6)
     assert recipe.refine_steps() == 4  # "effectively 4 inference steps out of 5"
+    assert recipe.first_timesteps == registry.LTX_DISTILLED_TIMESTEPS  # one schedule, twice
     assert recipe.first_size(832, 480, 32) == (544, 320)  # the docs' 480x832 example
     assert recipe.refine_size(832, 480, 32) == (1088, 640)
     assert rules_for("Lightricks/LTX-Video-0.9.8-13B-distilled").multiscale == recipe
