@@ -46,6 +46,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.library import Clip, Project
+from studio.core.paths import display_path
 from studio.settings import cores_but_one
 from studio.ui.edits import RemoveClipsCommand
 from studio.ui.file_drops import FileDropTarget
@@ -265,7 +266,9 @@ class BinModel(QStandardItemModel):
     @staticmethod
     def _display(clip: Clip, col: int) -> str:
         info = clip.info
-        name = os.path.basename(clip.path)  # os.path: a Path per cell adds up over many rows
+        # os.path: a Path per cell adds up over many rows; display_path: a name that is not
+        # UTF-8 shows U+FFFD where Qt would silently drop the bytes
+        name = display_path(os.path.basename(clip.path))
         if col == COL_NAME:
             if clip.missing:
                 return f"{name}\nmissing"
@@ -274,7 +277,7 @@ class BinModel(QStandardItemModel):
                 return f"{name}\n{reason}"
             return f"{name}\n{summary(info)}"
         if col == COL_FOLDER:
-            return os.path.dirname(clip.path)
+            return display_path(os.path.dirname(clip.path))
         if info is None:
             return ""
         if col == COL_DURATION:

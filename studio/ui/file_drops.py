@@ -3,6 +3,7 @@ for the widgets that take them (the bin, the prompt panel, the main window aroun
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QMimeData
@@ -15,7 +16,23 @@ def dropped_paths(mime: QMimeData | None) -> list[str]:
     """The local files and folders among ``mime``'s URLs."""
     if mime is None or not mime.hasUrls():
         return []
-    return [url.toLocalFile() for url in mime.urls() if url.isLocalFile()]
+    return [_local_path(url) for url in mime.urls() if url.isLocalFile()]
+
+
+def _local_path(url) -> str:
+    """The path of a file:// URL as the OS names it. Qt decodes a URL's path as UTF-8, so a
+    name that is not (file managers send its bytes percent-encoded) came out with U+FFFD in
+    place of the bytes, a file that does not exist; such a path is decoded from the bytes."""
+    path = url.toLocalFile()
+    if "\ufffd" not in path or os.path.lexists(path):
+        return path
+    from urllib.parse import unquote_to_bytes
+
+    from PySide6.QtCore import QUrl
+
+    raw = unquote_to_bytes(url.path(QUrl.ComponentFormattingOption.FullyEncoded))
+    decoded = os.fsdecode(raw)
+    return decoded if os.path.lexists(decoded) else path
 
 
 class FileDropTarget:

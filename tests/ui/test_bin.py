@@ -174,3 +174,35 @@ def test_cancel_stops_an_import_and_keeps_what_was_added(qtbot, bin_panel, tmp_p
     shown = len(names(bin_panel))
     assert shown < 80
     assert len(bin_panel.project.clips()) == shown  # the bin and the project agree
+
+
+def test_a_dropped_file_whose_name_is_not_utf8_is_imported_with_the_rest(qtbot, bin_panel,
+                                                                          media, tmp_path):
+    """Issue 14 item 2: the import hung (UnicodeEncodeError in the project) and the valid
+    file dropped with it was not imported either. A file manager sends the name's bytes
+    percent-encoded; the bin shows U+FFFD where a byte is not text."""
+    import os
+    import shutil
+
+    from PySide6.QtCore import QMimeData, QUrl
+
+    from studio.ui.file_drops import dropped_paths
+
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    bad = os.fsdecode(os.path.join(os.fsencode(folder), b"caf\xe9.mp4"))  # Latin-1 bytes
+    shutil.copyfile(media["h264_cfr"], bad)
+    good = folder / "good.mp4"
+    shutil.copyfile(media["h264_cfr"], good)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromEncoded(b"file://" + os.fsencode(folder) + b"/caf%E9.mp4"),
+                  QUrl.fromLocalFile(str(good))])
+    assert dropped_paths(mime) == [bad, str(good)]
+    with qtbot.waitSignal(bin_panel.import_finished, timeout=60000):
+        bin_panel.import_paths(dropped_paths(mime))
+    clips = bin_panel.project.clips()
+    assert sorted(c.path for c in clips) == sorted([bad, str(good)])
+    assert all(c.info is not None and not c.missing for c in clips)
+    shown = sorted(bin_panel.model.index(r, COL_NAME).data().split("\n")[0]
+                   for r in range(bin_panel.model.rowCount()))
+    assert shown == ["caf\ufffd.mp4", "good.mp4"]
