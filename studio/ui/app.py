@@ -159,13 +159,15 @@ def _run_gui(project_dir: Path | None, exit_after_show: bool, files: list[str] |
     try:
         project = Project(root)
     except (ProjectError, OSError) as err:
-        message = f"Studio cannot open the project folder {root}:\n{err}"
-        print(message, file=sys.stderr)
-        if not exit_after_show:
-            from PySide6.QtWidgets import QMessageBox
+        print(f"Studio cannot open the project folder {root}:\n{err}", file=sys.stderr)
+        if exit_after_show:
+            return 1
+        # a choice, not an exit: try again (a lock, permissions), another folder, quit
+        from studio.ui.project_recovery import ask, open_with_recovery
 
-            QMessageBox.critical(None, "Studio", message)
-        return 1
+        project = open_with_recovery(root, ask)  # opens again (cheap), then asks
+        if project is None:
+            return 1
 
     from studio.ui.first_paint import when_first_painted
     from studio.ui.main_window import MainWindow
