@@ -469,6 +469,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     def emit(result) -> None:
         print(json.dumps(result.to_dict(), ensure_ascii=False), flush=True)
 
+    problem = _export_target_problem(args, len(items))
+    if problem:  # before any work: a row for each file, as a failed export gives
+        from studio.core.export import ExportResult
+
+        for name, _options in items:
+            emit(ExportResult(source=name, output=None, ok=False, error=problem))
+        print(f"studio export: -o: {problem}", file=sys.stderr)
+        return 1
     batch = export_clips(items, args.output, base, on_result=emit)
     if batch.manifest:
         print(json.dumps({"source": None, "output": batch.manifest, "ok": True, "error": None,
@@ -696,6 +704,28 @@ def cmd_generate(args: argparse.Namespace) -> int:
         row["warning"] = result.register_error
     print(json.dumps(row, ensure_ascii=False), flush=True)
     return 0
+
+
+def _export_target_problem(args: argparse.Namespace, count: int) -> str | None:
+    """Why the export's output cannot be written, checked before any file is: a path through
+    a file, a folder that cannot be written, a disk without room for about the sources' size
+    (a video export at the usual quality is about that size or less). None when it can."""
+    from studio.core.export import PRESETS, ExportError, check_target
+
+    if PRESETS[args.preset].kind == "train" or (count > 1 and args.output.suffix):
+        return None  # a training set's folder layout; a name for many files: export says so
+    sizes = 0
+    if PRESETS[args.preset].kind in ("video", "gif"):
+        for name in args.files:
+            try:
+                sizes += os.stat(name).st_size
+            except OSError:
+                pass  # that file's own row says why
+    try:
+        check_target(args.output, args.preset, sizes)
+    except ExportError as err:
+        return str(err)
+    return None
 
 
 def _expected_bytes(params, preset: str) -> int:

@@ -149,7 +149,7 @@ def test_the_command_line_never_shows_a_traceback(clips, tmp_path):
     assert "Traceback" not in done.stderr + done.stdout
     rows = [json.loads(line) for line in done.stdout.splitlines()]
     assert len(rows) == 2 and not any(r["ok"] for r in rows)
-    assert "cannot create the folder" in rows[0]["error"]
+    assert "not a folder" in rows[0]["error"]  # found before any export started
 
 
 def test_a_file_name_that_is_not_utf8_is_exported_with_the_rest(media, tmp_path, capsys):
@@ -205,3 +205,20 @@ def test_ctrl_c_during_an_export_exits_130_without_a_traceback(tmp_path):
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr and "interrupted" in stderr
     assert not (out / "long.mp4").exists()  # nothing half-written under the final name
+
+
+def test_an_output_that_cannot_be_written_fails_before_any_export(media, tmp_path, capsys,
+                                                                  monkeypatch):
+    """Issue 14: outputs are checked before work starts (a path through a file, a full disk)."""
+    import shutil
+
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the folder should be")
+    code, rows, err = run(capsys, media["h264_cfr"], "--preset", "mp4", "-o", blocker / "out")
+    assert code == 1 and str(blocker) in err and "not a folder" in err
+    assert [r["ok"] for r in rows] == [False] and "not a folder" in rows[0]["error"]
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(
+        10**9, 10**9 - 10, 10))
+    code, rows, err = run(capsys, media["h264_cfr"], "--preset", "mp4", "-o", tmp_path / "out")
+    assert code == 1 and "not enough space" in err and rows[0]["ok"] is False
+    assert not (tmp_path / "out").exists()
