@@ -204,11 +204,18 @@ def cmd_probe(args: argparse.Namespace) -> int:
                 audio = ", audio" if row["has_audio"] else ""
                 timing = ("" if row["kind"] == "image" else
                           f", {row['fps']:.3f} fps, {row['duration_s']:.3f} s, {n} frames")
-                print(f"{row['path']}: {row['kind']} {row['width']}x{row['height']}{rot}, "
-                      f"{row['codec']} {row['pix_fmt']}{timing}{audio}")
+                print(f"{display_path(row['path'])}: {row['kind']} {row['width']}x"
+                      f"{row['height']}{rot}, {row['codec']} {row['pix_fmt']}{timing}{audio}")
             else:
-                print(row["error"])
+                print(display_path(row["error"]))  # a name that is not UTF-8, readable
     return 0 if all(r["ok"] for r in rows) else 1
+
+
+def display_path(text: str) -> str:
+    """A path (or a message naming one) that may hold bytes that are not UTF-8, printable."""
+    from studio.core.paths import display_path as readable
+
+    return readable(text)
 
 
 def cmd_frames(args: argparse.Namespace) -> int:
@@ -285,8 +292,8 @@ def _write_frames(reader, indices: list[int], out: Path) -> list[int]:
 
 
 def _frames_failed(path, message: str) -> int:
-    print(json.dumps({"ok": False, "file": os.fsdecode(path), "error": message},
-                     ensure_ascii=False), flush=True)
+    print(json.dumps({"ok": False, "file": display_path(os.fsdecode(path)),
+                      "error": display_path(message)}, ensure_ascii=False), flush=True)
     print(message, file=sys.stderr)
     return 1
 
@@ -442,6 +449,8 @@ def cmd_export(args: argparse.Namespace) -> int:
             metadata = json.loads(args.metadata.read_text(encoding="utf-8"))
         except (OSError, ValueError) as err:
             return usage(f"{args.metadata}: cannot read it as JSON ({err})")
+        except RecursionError:
+            return usage(f"{args.metadata}: cannot read it as JSON (nested too deeply)")
         if not isinstance(metadata, dict):
             return usage(f"{args.metadata}: needs a JSON object")
     if args.name is not None and len(args.files) > 1:

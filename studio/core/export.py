@@ -245,6 +245,9 @@ def _preset(name: str) -> Preset:
         raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}") from None
 
 
+MIN_FPS = 0.01
+
+
 def check_options(options: ExportOptions, caption_required: bool = True) -> Preset:
     """The preset of ``options``; ``ValueError`` saying what is wrong when they do not make
     sense on their own (``plan_export`` checks them against a source)."""
@@ -274,8 +277,11 @@ def check_options(options: ExportOptions, caption_required: bool = True) -> Pres
                              f"{preset.size_multiple} to 16384, not {value!r}")
     if options.fit not in FITS:
         raise ValueError(f"fit must be one of {', '.join(FITS)}, not {options.fit!r}")
-    if options.fps is not None and not (math.isfinite(options.fps) and 0 < options.fps <= 240):
-        raise ValueError(f"the frame rate must be above 0 and at most 240, not {options.fps!r}")
+    # at least 0.01 (a frame a 100 s): the rate is kept as a fraction over at most 1001,
+    # which is 0 below 1/2002 and divided by
+    if options.fps is not None and not (math.isfinite(options.fps)
+                                        and MIN_FPS <= options.fps <= 240):
+        raise ValueError(f"the frame rate must be from {MIN_FPS} to 240, not {options.fps!r}")
     if options.crf is not None and not (isinstance(options.crf, int) and 0 <= options.crf <= 63):
         raise ValueError(f"crf must be a whole number from 0 to 51 (H.264) or 63 (VP9), "
                          f"not {options.crf!r}")

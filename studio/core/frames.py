@@ -309,9 +309,13 @@ class FrameReader:
         if self._index is None:
             self._check_open()
             if self._is_animated_webp:
-                self._index = self._read_animation()
+                index = self._read_animation()
             else:
-                self._index = self._build_packet_index()
+                index = self._build_packet_index()
+            if len(index) == 0:  # packets, but none that decodes (a file cut inside them)
+                raise TruncatedError(self.path, "no frame of its video can be decoded (the "
+                                                "file is cut short or damaged)")
+            self._index = index
         return self._index
 
     def _build_packet_index(self) -> _Index:

@@ -93,7 +93,7 @@ def _comment_record(path: Path) -> dict | None:
         return None
     settings = data.get("settings") if isinstance(data, dict) else None
     if isinstance(settings, dict) and settings.get("kind") == GENERATION_KIND:
-        return settings
+        return _record_of(settings, path)  # checked as a sidecar's is
     return None
 
 
@@ -118,6 +118,10 @@ def _loads(text: str, path: Path):
     except RecursionError:
         raise GenerationRecordError(path, "not a Studio record (its JSON is nested too deeply)") \
             from None
+    except json.JSONDecodeError:
+        raise
+    except ValueError as err:  # a number of more than 4300 digits, say
+        raise GenerationRecordError(path, f"not a Studio record ({err})") from None
 
 
 def _record_of(data, path: Path) -> dict:

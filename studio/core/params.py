@@ -483,9 +483,17 @@ def rules_for(model: str | os.PathLike | None) -> ModelRules:
     if text in RULES:
         return RULES[text]
     path = Path(text)
-    if not text.startswith("demo/") and (path / "model_index.json").is_file():
+    if not text.startswith("demo/") and _is_file(path / "model_index.json"):
         return rules_from_folder(path)
     return _rules_by_name(text.lower().replace("_", "-"))
+
+
+def _is_file(path: Path) -> bool:
+    """``path.is_file()``, False where the OS refuses the name (too long, a NUL)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def _rules_by_name(name: str, family: str | None = None) -> ModelRules:
@@ -687,6 +695,10 @@ def _validate(p: GenerationParams, rules: ModelRules) -> None:
         _check_stored(name, getattr(p, name))
     if not isinstance(p.model, str) or not p.model.strip():
         raise ParamsError("model", "no model chosen")
+    if any(len(part.encode("utf-8", "replace")) > 255
+           for part in p.model.replace("\\", "/").split("/")):
+        raise ParamsError("model", "not a model id or folder (a part of it is longer than the "
+                                   "255 bytes a file name can have)")
     for name, kind in (("num_frames", int), ("width", int), ("height", int), ("steps", int),
                        ("fps", float), ("guidance_scale", float), ("denoise_strength", float),
                        ("decode_timestep", float), ("decode_noise_scale", float)):
@@ -739,8 +751,9 @@ def _is_int(value: Any) -> bool:
 
 
 def _is_number(value: Any) -> bool:
-    return (isinstance(value, (int, float)) and not isinstance(value, bool)
-            and math.isfinite(value))
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return isinstance(value, int) or math.isfinite(value)  # an int of any size is finite
 
 
 def new_seed() -> int:
@@ -1029,8 +1042,24 @@ _INT_FIELDS = {"width", "height", "num_frames", "steps", "source_clip_id", "sour
                "source_out_frame", "image_frame", "seed"}
 _FLOAT_FIELDS = {"fps", "guidance_scale", "decode_timestep", "decode_noise_scale",
                  "denoise_strength"}
+# fields that never hold None (the others do: None means "not given" or "automatic")
+_NOT_NULL = {"mode", "model", "prompt", "negative_prompt", "width", "height", "num_frames", "fps",
+             "steps", "guidance_scale", "seed_locked", "decode_timestep", "decode_noise_scale",
+             "denoise_strength", "conditions", "multiscale"}
 _STR_FIELDS = {"mode", "model", "prompt", "negative_prompt", "source_path", "image_path",
                "caption", "template_id", "offload"}
+
+
+_PATH_FIELDS = {"model", "source_path", "image_path"}
+
+
+def _is_text(value: str, *, path: bool) -> bool:
+    """Encodable as UTF-8; a path may also hold the OS's escapes of bytes that are not."""
+    try:
+        value.encode("utf-8", "surrogateescape" if path else "strict")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _check_stored(name: str, value: Any) -> None:
@@ -1048,6 +1077,9 @@ def _check_stored(name: str, value: Any) -> None:
     elif name in MAX_TEXT_CHARS and len(value) > MAX_TEXT_CHARS[name]:
         raise ParamsError(name, f"{len(value):,} characters: more than the "
                                 f"{MAX_TEXT_CHARS[name]:,} Studio takes")
+    elif name in MAX_TEXT_CHARS and not _is_text(value, path=name in _PATH_FIELDS):
+        raise ParamsError(name, "not valid text (it holds a lone surrogate: bytes that are "
+                                "not UTF-8)")
     elif name == "conditions" and len(value) > MAX_CONDITIONS:
         raise ParamsError(name, f"{len(value)} conditions: more than the {MAX_CONDITIONS} "
                                 "Studio takes")
@@ -1057,6 +1089,8 @@ def _coerce(name: str, value: Any) -> Any:
     """A stored value back to its field's type: JSON has no int/float distinction worth
     trusting (12.0 for 12), and a hand-edited sidecar may hold anything."""
     if value is None:
+        if name in _NOT_NULL:
+            raise ParamsError(name, "must have a value, got null")
         return None
     if name in _INT_FIELDS:
         if _is_int(value):
@@ -1066,7 +1100,10 @@ def _coerce(name: str, value: Any) -> Any:
         raise ParamsError(name, f"must be a whole number, got {value!r}")
     if name in _FLOAT_FIELDS:
         if _is_number(value):
-            return float(value)
+            try:
+                return float(value)
+            except OverflowError:  # an int of 400 digits: no float holds it
+                raise ParamsError(name, "a number far too large") from None
         raise ParamsError(name, f"must be a number, got {value!r}")
     if name in _STR_FIELDS:
         if isinstance(value, str):

@@ -353,7 +353,11 @@ def _model_title(model: str) -> str:
     if model.startswith(DEMO_PREFIX):
         return f"{model} ({DEMO_LABEL})"
     folder = Path(model)
-    return (folder.name or model) if folder.is_dir() else model  # a folder, or a hub id
+    try:
+        is_folder = folder.is_dir()
+    except (OSError, ValueError):  # a name the OS refuses (too long): not a folder
+        is_folder = False
+    return (folder.name or model) if is_folder else model  # a folder, or a hub id
 
 
 def _device_kind(device: Any) -> str | None:

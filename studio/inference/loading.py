@@ -116,7 +116,10 @@ def resolve(model: str, *, allow_download: bool = False, revision: str | None = 
     if not model:
         raise ModelError("No model given: pass a model id (see `studio models list`) or a folder.")
     folder = Path(model).expanduser()
-    local = folder.exists()
+    try:
+        local = folder.exists()
+    except (OSError, ValueError):  # a name the OS refuses (too long, a NUL): no such folder
+        raise ModelFolderError(f"{model[:200]}: no such folder, and not a model id.") from None
     if local:
         found = _resolve_folder(model, folder)
     elif model.startswith(registry.DEMO_PREFIX):
