@@ -248,6 +248,18 @@ def _preset(name: str) -> Preset:
 MIN_FPS = 0.01
 
 
+def json_text(value, indent: int | None = None) -> str:
+    """``value`` as JSON that can be written as UTF-8 (a file, a comment tag): readable text,
+    but with escapes where it holds a path whose bytes are not UTF-8 (the OS's surrogate
+    escapes), which json.loads gives back as the same path."""
+    text = json.dumps(value, ensure_ascii=False, indent=indent)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value, indent=indent)
+    return text
+
+
 def check_options(options: ExportOptions, caption_required: bool = True) -> Preset:
     """The preset of ``options``; ``ValueError`` saying what is wrong when they do not make
     sense on their own (``plan_export`` checks them against a source)."""
@@ -1229,8 +1241,7 @@ def encode_to(source: str | os.PathLike, dest: str | os.PathLike,
     warnings: list[str] = []
     with FrameReader(os.fspath(source)) as reader:
         plan = _plan(os.fspath(source), reader, options, preset)
-        comment = json.dumps(_comment(os.fspath(source), plan, options, preset),
-                             ensure_ascii=False)
+        comment = json_text(_comment(os.fspath(source), plan, options, preset))
         _render(reader, plan, os.fspath(dest), options, comment, progress, cancel, warnings)
     return ExportResult(source=os.fspath(source), output=os.fspath(dest), ok=True,
                         frames=plan.frames, seconds=plan.seconds, width=plan.width,
@@ -1277,7 +1288,7 @@ def _export_one(source: str, target: _Target, options: ExportOptions, preset: Pr
         folder = target.folder
         _prepare_folder(folder)
         record = _comment(source, plan, options, preset)
-        comment = json.dumps(record, ensure_ascii=False)
+        comment = json_text(record)
         stem = sanitize_name(options.name, fallback="clip") if options.name else (
             target.stem if target.stem else _default_stem(source, plan))
         try:
@@ -1298,8 +1309,7 @@ def _export_one(source: str, target: _Target, options: ExportOptions, preset: Pr
             if options.sidecar or (options.sidecar is None and options.metadata):
                 side = temp_file(folder, ".json")
                 temps.append(side)
-                side.write_text(json.dumps(record, ensure_ascii=False, indent=2) + "\n",
-                                encoding="utf-8")
+                side.write_text(json_text(record, indent=2) + "\n", encoding="utf-8")
                 group.append((side, ".json"))
             if cancel is not None:
                 cancel.raise_if_cancelled()
@@ -1406,8 +1416,8 @@ def export_clips(sources: Iterable[str | os.PathLike | tuple[str | os.PathLike, 
 
 def _write_manifest(folder: Path, results: list[ExportResult], overwrite: bool,
                     taken: set[str]) -> str:
-    lines = "".join(json.dumps({"video_path": Path(r.output).as_posix(), "caption": r.caption},
-                               ensure_ascii=False) + "\n" for r in results)
+    lines = "".join(json_text({"video_path": Path(r.output).as_posix(), "caption": r.caption})
+                    + "\n" for r in results)
     stem, suffix = os.path.splitext(MANIFEST_NAME)
     temp = None
     try:
@@ -1474,7 +1484,7 @@ def write_frames(frames: Iterable, target: str | os.PathLike, fps: float,
                     record.update({"width": width, "height": height})
                     timing = _Timing(width, height, rate, 1 / rate)
                     sink = _open_sink(os.fspath(media), timing, options, preset,
-                                      json.dumps(record, ensure_ascii=False))
+                                      json_text(record))
                 if image.shape[:2] != (sh, sw):
                     raise ValueError(f"frame {written} is {image.shape[1]}x{image.shape[0]}, "
                                      f"the first was {sw}x{sh}")
@@ -1489,8 +1499,7 @@ def write_frames(frames: Iterable, target: str | os.PathLike, fps: float,
             if options.sidecar or (options.sidecar is None and options.metadata):
                 side = temp_file(folder, ".json")
                 temps.append(side)
-                side.write_text(json.dumps(record, ensure_ascii=False, indent=2) + "\n",
-                                encoding="utf-8")
+                side.write_text(json_text(record, indent=2) + "\n", encoding="utf-8")
                 group.append((side, ".json"))
             _stem, finals = _publish_group(group, folder, stem, options.overwrite, set())
         except BaseException as err:

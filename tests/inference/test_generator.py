@@ -625,3 +625,21 @@ def test_out_of_gpu_memory_through_the_model_manager_and_the_next_job_runs(
     kind, result = sink.ended[jobs[1].job_id]
     assert kind == "finished" and Path(result.output).is_file()
     assert result.record["memory"]["offload"] == "none"
+
+
+def test_a_source_whose_name_is_not_utf8_is_recorded_and_read_back(tiny_generator, tiny_ltx_dir,
+                                                                   clip, tmp_path):
+    """Issue 14 item 2: the record's source path reached the comment tag and the sidecar as
+    surrogates, which neither FFmpeg's metadata nor a UTF-8 file can hold."""
+    import os
+    import shutil
+
+    from studio.core.generation_record import read_generation_params, read_generation_record
+    from studio.inference.generator import generation_record, save_generation
+
+    bad = os.fsdecode(os.fsencode(tmp_path) + b"/clip\xff.mp4")
+    shutil.copyfile(clip, bad)
+    out = tiny_generator.generate(tiny_params(tiny_ltx_dir, mode="v2v", source_path=bad))
+    written = save_generation(out, tmp_path / "made.mp4", generation_record(out, tiny_generator))
+    assert read_generation_params(written.output).source_path == bad  # from the comment tag
+    assert read_generation_record(written.sidecars[0])["source"]["path"] == bad
