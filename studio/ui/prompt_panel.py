@@ -380,6 +380,28 @@ class ConditionsEditor(QWidget):
         self.empty_label.setVisible(not self.rows)
 
 
+class BoundedTextEdit(QPlainTextEdit):
+    """A text box that refuses a paste or a drop of text that would make it longer than
+    ``max_chars`` (a 500 kB paste froze the window for seconds: Qt lays out a long line slowly),
+    and says so through ``refused``."""
+
+    refused = Signal(str)
+
+    def __init__(self, max_chars: int, what: str) -> None:
+        super().__init__()
+        self.max_chars, self.what = max_chars, what
+
+    def insertFromMimeData(self, source) -> None:  # noqa: N802 - Qt's name
+        incoming = source.text() if source is not None and source.hasText() else ""
+        selected = len(self.textCursor().selectedText())
+        length = len(self.toPlainText()) - selected + len(incoming)
+        if length > self.max_chars:
+            self.refused.emit(f"Not pasted: the {self.what} would be {length:,} characters, "
+                              f"more than the {self.max_chars:,} Studio takes.")
+            return
+        super().insertFromMimeData(source)
+
+
 class PromptPanel(FileDropTarget, QWidget):
     job_submitted = Signal(int, object)  # job id, GenerationParams of the run (with its seed)
     status_message = Signal(str)
@@ -462,11 +484,14 @@ class PromptPanel(FileDropTarget, QWidget):
         self.notice_label.setWordWrap(True)
         self.notice_label.setVisible(False)
 
-        self.prompt = QPlainTextEdit()
+        limits = self._P.MAX_TEXT_CHARS
+        self.prompt = BoundedTextEdit(limits["prompt"], "prompt")
         self.prompt.setPlaceholderText("Describe the video: action, details, camera, lighting")
         self.prompt.setMaximumHeight(90)
-        self.negative = QPlainTextEdit()
+        self.negative = BoundedTextEdit(limits["negative_prompt"], "negative prompt")
         self.negative.setMaximumHeight(50)
+        for box in (self.prompt, self.negative):
+            box.refused.connect(self._say)
         self.template = QComboBox()
         for tpl in self.templates.templates():
             self.template.addItem(tpl.name, tpl.id)

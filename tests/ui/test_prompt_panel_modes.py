@@ -544,3 +544,21 @@ def test_a_stored_prompt_over_the_limit_is_not_restored(qtbot, project, tmp_path
                         template_store=TemplateStore(tmp_path / "templates.json"))
     qtbot.addWidget(panel)
     assert len(panel.prompt.toPlainText()) <= 10_000
+
+
+def test_a_paste_over_the_prompt_limit_is_refused_with_a_message(qtbot, panel, tiny_ltx):
+    """Issue 14 item 1: a 500 kB paste froze the window for seconds (Qt lays out a long line
+    slowly); one within the limit goes in."""
+    from PySide6.QtCore import QMimeData
+
+    fill(panel, tiny_ltx, prompt="a fox")
+    huge = QMimeData()
+    huge.setText("a" * 500_000)
+    panel.prompt.insertFromMimeData(huge)
+    assert panel.prompt.toPlainText() == "a fox"
+    assert "Not pasted" in panel.error_label.text() and "500,005" in panel.error_label.text()
+    fits = QMimeData()
+    fits.setText(" in the snow" * 100)
+    panel.prompt.moveCursor(panel.prompt.textCursor().MoveOperation.End)
+    panel.prompt.insertFromMimeData(fits)
+    assert panel.prompt.toPlainText() == "a fox" + " in the snow" * 100
