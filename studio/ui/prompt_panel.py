@@ -63,6 +63,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.core.paths import display_path
 from studio.ui.file_drops import FileDropTarget, dropped_paths
 from studio.ui.first_paint import after_first_paint
 
@@ -116,6 +117,34 @@ def local_files(mime) -> list[str]:
     return [path for path in dropped_paths(mime) if os.path.isfile(path)]
 
 
+def restore_warnings(params) -> list[str]:
+    """What restored settings name that is not here: the picture, the source clip or a
+    condition's file missing, a model that is neither a known one nor a folder. The settings
+    are restored all the same (the person may fix the path); each is said. Stats files: call
+    it off the GUI thread."""
+    from studio.inference import registry
+
+    said = []
+    for what, path in (("the picture", params.image_path), ("the source clip", params.source_path),
+                       *((f"condition {i + 1}'s file", c.path)
+                         for i, c in enumerate(params.conditions))):
+        if path and not _exists(path):
+            said.append(f"{what} {display_path(path)} is not on this computer")
+    model = params.model
+    if model and registry.get(model) is None and not model.startswith(registry.DEMO_PREFIX) \
+            and not _exists(model) and (model.count("/") != 1 or model.startswith("/")):
+        said.append(f"the model {display_path(model)} is not one Studio knows, nor a folder "
+                    "here")
+    return said
+
+
+def _exists(path: str) -> bool:
+    try:
+        return os.path.exists(path)
+    except (OSError, ValueError):
+        return False
+
+
 def read_dropped(path: str) -> tuple[str, object]:
     """What a dropped file is: ("generation", GenerationParams) for a Studio generation (its
     comment tag, else its sidecar; or the sidecar itself), ("media", MediaInfo) for a plain
@@ -129,7 +158,8 @@ def read_dropped(path: str) -> tuple[str, object]:
     from studio.core.media import MediaError, probe
 
     try:
-        return "generation", read_generation_params(path)
+        params = read_generation_params(path)
+        return "generation", (params, restore_warnings(params))
     except NoGenerationRecord:
         pass
     except GenerationRecordError as err:
@@ -1221,7 +1251,9 @@ class PromptPanel(FileDropTarget, QWidget):
     def _on_drop_read(self, serial: int, path: str, kind: str, payload) -> None:
         if serial != self._drop_serial:
             return  # a later drop replaced this one
+        warnings = []
         if kind == "generation":
+            payload, warnings = payload
             self.restore(payload)
             ok, message = True, f"Restored the settings of {Path(path).name}" + (
                 f" (seed {payload.seed})" if payload.seed is not None else "")
@@ -1234,6 +1266,10 @@ class PromptPanel(FileDropTarget, QWidget):
                         f"file{'s' if self._drop_others > 1 else ''} were left alone")
         if ok:
             self._set_notice(message)
+            if warnings:  # restored, but what it names is not all here: said in red
+                self.error_label.setText("But " + "; ".join(warnings) + ".")
+                self.error_label.setVisible(True)
+                message += "; but " + "; ".join(warnings)
         else:
             self._set_notice("")
             self.error_label.setText(message)

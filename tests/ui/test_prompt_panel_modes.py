@@ -562,3 +562,21 @@ def test_a_paste_over_the_prompt_limit_is_refused_with_a_message(qtbot, panel, t
     panel.prompt.moveCursor(panel.prompt.textCursor().MoveOperation.End)
     panel.prompt.insertFromMimeData(fits)
     assert panel.prompt.toPlainText() == "a fox" + " in the snow" * 100
+
+
+def test_restored_settings_that_name_missing_files_say_so(qtbot, panel, tiny_ltx, studio_mp4,
+                                                          tmp_path):
+    """Issue 14 item 5: an image, a source or a model folder that is not here was taken
+    without a word; the settings are still restored (the person may fix a path)."""
+    record = json.loads(studio_mp4.with_suffix(".json").read_text())
+    record["settings"]["params"].update(mode="i2v", image_path=str(tmp_path / "gone.png"))
+    (tmp_path / "i2v.json").write_text(json.dumps(record))
+    ok, message = drop(qtbot, panel, tmp_path / "i2v.json")
+    assert ok and f"the picture {tmp_path / 'gone.png'} is not on this computer" in message
+    assert "gone.png" in panel.error_label.text() and panel.mode.currentData() == "i2v"
+
+    record["settings"]["params"].update(mode="t2v", image_path=None,
+                                        model=str(tmp_path / "no-such-model"))
+    (tmp_path / "model.json").write_text(json.dumps(record))
+    ok, message = drop(qtbot, panel, tmp_path / "model.json")
+    assert ok and "no-such-model is not one Studio knows, nor a folder here" in message
