@@ -211,6 +211,14 @@ def cmd_probe(args: argparse.Namespace) -> int:
     return 0 if all(r["ok"] for r in rows) else 1
 
 
+def _json_line(row) -> str:
+    """A JSON object for stdout or a manifest: readable, with escapes where a file name's bytes
+    are not UTF-8 (json.loads gives the same name back)."""
+    from studio.core.paths import json_text
+
+    return json_text(row)
+
+
 def display_path(text: str) -> str:
     """A path (or a message naming one) that may hold bytes that are not UTF-8, printable."""
     from studio.core.paths import display_path as readable
@@ -384,7 +392,7 @@ def cmd_caption(args: argparse.Namespace) -> int:
                         row.update(ok=False, error=f"{sidecar}: cannot write it "
                                    f"({err.strerror or err})")
             all_ok = all_ok and row["ok"]
-            print(json.dumps(row, ensure_ascii=False), flush=True)
+            print(_json_line(row), flush=True)
     except KeyboardInterrupt:
         print("studio caption: interrupted", file=sys.stderr)
         all_ok = False
@@ -394,7 +402,7 @@ def cmd_caption(args: argparse.Namespace) -> int:
     finally:
         captioner.unload()
     if args.jsonl is not None:
-        lines = "".join(json.dumps(m, ensure_ascii=False) + "\n" for m in manifest)
+        lines = "".join(_json_line(m) + "\n" for m in manifest)
         try:
             _write_text_sidecar(args.jsonl, lines, overwrite=True)
         except OSError as err:
@@ -476,7 +484,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         items.append((name, options))
 
     def emit(result) -> None:
-        print(json.dumps(result.to_dict(), ensure_ascii=False), flush=True)
+        print(_json_line(result.to_dict()), flush=True)
 
     problem = _export_target_problem(args, len(items))
     if problem:  # before any work: a row for each file, as a failed export gives
@@ -702,7 +710,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     row["seconds"] = round(time.monotonic() - started, 3)
     if result is None:
         row["error"] = events.error or "the generation did not finish"
-        print(json.dumps(row, ensure_ascii=False), flush=True)
+        print(_json_line(row), flush=True)
         print(f"studio generate: {row['error']}", file=sys.stderr)
         return 1
     row.update(ok=True, output=result.output, sidecar=result.sidecar, seed=result.seed,
@@ -711,7 +719,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
                generation_id=result.generation_id)
     if result.register_error:
         row["warning"] = result.register_error
-    print(json.dumps(row, ensure_ascii=False), flush=True)
+    print(_json_line(row), flush=True)
     return 0
 
 
@@ -802,12 +810,13 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             print(json.dumps(row), flush=True)
         elif row["ok"]:
             worst = ", ".join(str(i) for i in row["worst_pairs"])
-            print(f"{name}: {row['frames']} frames, motion {row['flow_mean_px']:.3g} px/frame "
+            print(f"{display_path(name)}: {row['frames']} frames, motion "
+                  f"{row['flow_mean_px']:.3g} px/frame "
                   f"(dx {row['flow_mean_dx']:.3g}, dy {row['flow_mean_dy']:.3g}), warp error "
                   f"{row['warp_error_mean']:.3g} (p95 {row['warp_error_p95']:.3g}), flicker "
                   f"{row['flicker']:.3g}; worst pairs at frames {worst}", flush=True)
         else:
-            print(row["error"], flush=True)
+            print(display_path(row["error"]), flush=True)
     return 0 if all_ok else 1
 
 

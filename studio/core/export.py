@@ -51,7 +51,7 @@ from pathlib import Path
 from studio.core.cancel import Cancelled, CancelToken
 from studio.core.media import MediaError
 from studio.core.paths import TEMP_PREFIX as _TEMP_PREFIX
-from studio.core.paths import clean_stale_parts, db_path, display_path
+from studio.core.paths import clean_stale_parts, db_path, display_path, json_text
 
 __all__ = [
     "PRESETS", "PRESET_NAMES", "ENCODER_SPEEDS", "FITS", "Preset", "ExportOptions", "ExportPlan",
@@ -248,16 +248,6 @@ def _preset(name: str) -> Preset:
 MIN_FPS = 0.01
 
 
-def json_text(value, indent: int | None = None) -> str:
-    """``value`` as JSON that can be written as UTF-8 (a file, a comment tag): readable text,
-    but with escapes where it holds a path whose bytes are not UTF-8 (the OS's surrogate
-    escapes), which json.loads gives back as the same path."""
-    text = json.dumps(value, ensure_ascii=False, indent=indent)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return json.dumps(value, indent=indent)
-    return text
 
 
 def check_options(options: ExportOptions, caption_required: bool = True) -> Preset:

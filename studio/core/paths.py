@@ -8,6 +8,7 @@ sidecars); :func:`display_path` a readable one for people (U+FFFD where a byte i
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -45,6 +46,18 @@ def os_path(stored: str) -> str:
                 data += ("%" + part).encode("ascii", "replace")
         return os.fsdecode(bytes(data))
     return stored
+
+
+def json_text(value, indent: int | None = None) -> str:
+    """``value`` as JSON that can be written as UTF-8 (a file, a comment tag): readable text,
+    but with escapes where it holds a path whose bytes are not UTF-8 (the OS's surrogate
+    escapes), which json.loads gives back as the same path."""
+    text = json.dumps(value, ensure_ascii=False, indent=indent)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value, indent=indent)
+    return text
 
 
 def display_path(path: str | os.PathLike) -> str:

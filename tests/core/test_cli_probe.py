@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from studio.cli import main
 from studio.core.media import MediaInfo, probe
 
@@ -74,3 +76,24 @@ def test_subprocess_json(media):
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert good.returncode == 0, good.stderr
     assert json.loads(good.stdout)[0]["ok"] is True
+
+
+@pytest.mark.parametrize("verb", [["analyze"], ["analyze", "--json"], ["probe"],
+                                  ["probe", "--json"]])
+def test_names_that_are_not_utf8_print_on_a_strict_utf8_terminal(media, tmp_path, verb):
+    """A desktop terminal's stdout is strict UTF-8 (this machine's C.UTF-8 locale escapes):
+    `studio analyze` and `probe` printed such a name with a UnicodeEncodeError traceback."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    bad = os.fsdecode(os.fsencode(tmp_path) + b"/clip\xff.mp4")
+    shutil.copyfile(media["h264_cfr"], bad)
+    gone = os.fsdecode(os.fsencode(tmp_path) + b"/gone\xfe.mp4")
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8:strict",
+           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    done = subprocess.run([sys.executable, "-m", "studio", *verb, bad, gone],
+                          capture_output=True, env=env, timeout=120)
+    assert done.returncode == 1 and b"Traceback" not in done.stderr, done.stderr[-800:]
+    assert b"clip" in done.stdout and b"gone" in done.stdout

@@ -174,3 +174,21 @@ def test_python_m_studio_caption(tiny_captioner_dir, files):
     assert video["ok"] and video["caption"] and not bad["ok"]
     assert "Traceback" not in done.stderr
     assert done.stderr.strip() == ""  # no progress bars or warnings on a clean run
+
+
+def test_a_name_that_is_not_utf8_prints_on_a_strict_utf8_terminal(tiny_captioner_dir, files,
+                                                                   tmp_path):
+    """Its JSON row held the name as surrogates: a UnicodeEncodeError traceback on a desktop
+    terminal. The row escapes it instead, and json.loads gives the same name back."""
+    import shutil
+
+    bad = os.fsdecode(os.fsencode(tmp_path) + b"/walk\xff.mp4")
+    shutil.copyfile(files["video"], bad)
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8:strict",
+           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    done = subprocess.run(
+        [sys.executable, "-m", "studio", "caption", bad, "--model", str(tiny_captioner_dir),
+         "--max-new-tokens", "2"], capture_output=True, env=env, timeout=300)
+    assert done.returncode == 0 and b"Traceback" not in done.stderr, done.stderr[-800:]
+    (row,) = [json.loads(line) for line in done.stdout.decode("utf-8").splitlines()]
+    assert row["ok"] and row["path"] == bad
