@@ -154,8 +154,9 @@ class CaptionRun:
     a dataclass is made at import, which start-up pays for.)"""
 
     def __init__(self, job_id: int, targets: list[CaptionTarget], model: str = "",
-                 max_new_tokens: int = 0) -> None:
+                 max_new_tokens: int = 0, single: bool = False) -> None:
         self.job_id = job_id
+        self.single = single  # a CaptionJob (its result is the caption), not a batch
         self.targets = targets
         self.current = 0  # index of the target being captioned
         self.stream = ""  # text streamed so far for the current target
@@ -554,18 +555,21 @@ class CaptionPanel(QWidget):
         """Connect to a ``studio.ui.model_manager.ModelManager`` (which lives in its own
         thread): every signal goes to a bound slot of this panel."""
         self.manager = manager
-        manager.job_started.connect(self.on_job_started)
-        manager.progress.connect(self.on_progress)
-        manager.item_started.connect(self.on_item_started)
-        manager.text.connect(self.on_text)
-        manager.frames.connect(self.on_frames)
-        manager.item_finished.connect(self.on_item_finished)
-        manager.item_failed.connect(self.on_item_failed)
-        manager.job_finished.connect(self.on_job_finished)
-        manager.job_failed.connect(self.on_job_failed)
-        manager.job_cancelled.connect(self.on_job_cancelled)
-        manager.busy_changed.connect(self.on_busy_changed)
+        manager.busy_changed.connect(self.on_busy_changed)  # each job: its handle (_follow)
         self._update_actions()
+
+    def _follow(self, handle) -> None:
+        """The signals of a caption job this panel submitted (its JobHandle, GUI thread)."""
+        handle.started.connect(self.on_job_started)
+        handle.progress.connect(self.on_progress)
+        handle.item_started.connect(self.on_item_started)
+        handle.text.connect(self.on_text)
+        handle.frames.connect(self.on_frames)
+        handle.item_finished.connect(self.on_item_finished)
+        handle.item_failed.connect(self.on_item_failed)
+        handle.finished.connect(self.on_job_finished)
+        handle.failed.connect(self.on_job_failed)
+        handle.cancelled.connect(self.on_job_cancelled)
 
     def set_clip_sources(self, selected, all_clips) -> None:
         """``selected()`` and ``all_clips()`` return the bin's selected and listed clips."""
@@ -1122,7 +1126,8 @@ class CaptionPanel(QWidget):
             job = CaptionBatchJob(job_id=job_id, model=self.model, settings=settings, items=[
                 CaptionItem(t.clip_id, t.path, t.in_frame, t.out_frame) for t in targets])
         run = CaptionRun(job_id, targets, model=self.model,
-                         max_new_tokens=settings.max_new_tokens)
+                         max_new_tokens=settings.max_new_tokens,
+                         single=isinstance(job, CaptionJob))
         self._runs[job_id] = run
         for t in targets:
             self._failed.pop(t.clip_id, None)
@@ -1130,7 +1135,7 @@ class CaptionPanel(QWidget):
         self.caption_running.emit(targets[0].clip_id)
         self.error_label.hide()
         self._show_progress(run, 0, len(targets), None)
-        self.manager.submit(job)
+        self._follow(self.manager.submit(job))
         if self.clip is not None and any(t.clip_id == self.clip.id for t in targets):
             self._refresh()
         self._update_actions()
@@ -1280,9 +1285,9 @@ class CaptionPanel(QWidget):
         run = self._runs.pop(job_id, None)
         if run is None:
             return
-        # A single job may report only here (no item_finished).
-        if run.stored == 0 and not run.failed and len(run.targets) == 1 and \
-                hasattr(result, "text"):
+        # A single caption job reports only here (no item_finished): its result is the
+        # CaptionResult; a batch's is the batch's summary, its captions came item by item.
+        if run.single and run.stored == 0 and not run.failed:
             self._store_result(run.targets[0], result, run)
         run.current = len(run.targets)  # a finished job reached every clip
         self._finish(run, cancelled=False)

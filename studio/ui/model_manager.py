@@ -6,9 +6,12 @@ a time, in submission order, through an ``studio.inference.engine.Engine`` that 
 the first job: importing torch costs seconds and must never happen at GUI start-up or in the
 GUI thread.
 
-Every signal is emitted from the worker thread. Connect them only to bound ``@Slot`` methods
-of QObjects that live in the GUI thread: in PySide6 a lambda or plain function connected to a
-worker signal runs in the worker thread, even with ``Qt.QueuedConnection``.
+Every signal of the manager is emitted from the worker thread. Connect them only to bound
+``@Slot`` methods of QObjects that live in the GUI thread: in PySide6 a lambda or plain function
+connected to a worker signal runs in the worker thread, even with ``Qt.QueuedConnection``.
+
+``submit`` returns a :class:`JobHandle` whose signals are that job's alone, re-emitted in the
+GUI thread: what a panel that starts a job listens to (the caption panel does).
 """
 
 from __future__ import annotations
@@ -76,6 +79,106 @@ class _SignalEvents:
         self._m.pass_started.emit(job_id, index, count, first_step, steps)
 
 
+class JobHandle(QObject):
+    """One submitted job's own signals, emitted in the GUI thread for that job alone (what
+    ``ModelManager.submit`` returns): a listener connects to the handle of the job it started
+    and needs no job-id filter and no guess at what a result is. The signals carry the job id
+    first, as the manager's do. After ``finished``, ``failed`` or ``cancelled`` the handle says
+    nothing more (``done``)."""
+
+    started = Signal(int, str)
+    progress = Signal(int, int, int, float)
+    item_started = Signal(int, int)
+    text = Signal(int, str)
+    frames = Signal(int, object)
+    item_finished = Signal(int, int, object)
+    item_failed = Signal(int, int, str)
+    preview = Signal(int, int, object)
+    pass_started = Signal(int, int, int, int, int)
+    finished = Signal(int, object)
+    failed = Signal(int, str)
+    cancelled = Signal(int)
+
+    def __init__(self, job_id: int, manager: ModelManager) -> None:
+        super().__init__()
+        self.job_id = job_id
+        self.done = False
+        self._manager = manager
+
+    def cancel(self) -> None:
+        self._manager.cancel(self.job_id)
+
+
+class _HandleRouter(QObject):
+    """Lives in the GUI thread: takes the manager's signals (from the worker thread) in bound
+    slots and re-emits each on the handle of its job."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.handles: dict[int, JobHandle] = {}
+
+    def connect_to(self, manager: ModelManager) -> None:
+        for name in ("job_started", "progress", "item_started", "text", "frames",
+                     "item_finished", "item_failed", "preview", "pass_started", "job_finished",
+                     "job_failed", "job_cancelled"):
+            getattr(manager, name).connect(getattr(self, f"_on_{name}"))
+
+    def _emit(self, name: str, job_id: int, *args, last: bool = False) -> None:
+        handle = self.handles.pop(job_id, None) if last else self.handles.get(job_id)
+        if handle is not None:
+            handle.done = handle.done or last
+            getattr(handle, name).emit(job_id, *args)
+
+    @Slot(int, str)
+    def _on_job_started(self, job_id: int, description: str) -> None:
+        self._emit("started", job_id, description)
+
+    @Slot(int, int, int, float)
+    def _on_progress(self, job_id: int, done: int, total: int, eta: float) -> None:
+        self._emit("progress", job_id, done, total, eta)
+
+    @Slot(int, int)
+    def _on_item_started(self, job_id: int, index: int) -> None:
+        self._emit("item_started", job_id, index)
+
+    @Slot(int, str)
+    def _on_text(self, job_id: int, chunk: str) -> None:
+        self._emit("text", job_id, chunk)
+
+    @Slot(int, object)
+    def _on_frames(self, job_id: int, frames) -> None:
+        self._emit("frames", job_id, frames)
+
+    @Slot(int, int, object)
+    def _on_item_finished(self, job_id: int, index: int, result) -> None:
+        self._emit("item_finished", job_id, index, result)
+
+    @Slot(int, int, str)
+    def _on_item_failed(self, job_id: int, index: int, message: str) -> None:
+        self._emit("item_failed", job_id, index, message)
+
+    @Slot(int, int, object)
+    def _on_preview(self, job_id: int, step: int, frames) -> None:
+        self._emit("preview", job_id, step, frames)
+
+    @Slot(int, int, int, int, int)
+    def _on_pass_started(self, job_id: int, index: int, count: int, first: int,
+                         steps: int) -> None:
+        self._emit("pass_started", job_id, index, count, first, steps)
+
+    @Slot(int, object)
+    def _on_job_finished(self, job_id: int, result) -> None:
+        self._emit("finished", job_id, result, last=True)
+
+    @Slot(int, str)
+    def _on_job_failed(self, job_id: int, message: str) -> None:
+        self._emit("failed", job_id, message, last=True)
+
+    @Slot(int)
+    def _on_job_cancelled(self, job_id: int) -> None:
+        self._emit("cancelled", job_id, last=True)
+
+
 class _ShutdownOnQuit(QObject):
     """Lives in the GUI thread, so that ``aboutToQuit`` runs ``shutdown`` there (a slot of the
     manager itself would be queued to the worker thread, which is busy or gone)."""
@@ -127,6 +230,9 @@ class ModelManager(QObject):
         self._busy = False
         self._shut_down = False
 
+        # in the GUI thread, not a child (children move with their parent): jobs' handles
+        self._router = _HandleRouter()
+        self._router.connect_to(self)
         self._thread = QThread()
         self._thread.setObjectName("studio-model-manager")
         self.moveToThread(self._thread)
@@ -141,19 +247,24 @@ class ModelManager(QObject):
 
     # ---- GUI thread (thread-safe) -----------------------------------------------------------
 
-    def submit(self, job: Any) -> int:
-        """Queue ``job`` (it runs after the jobs queued before it); returns its id."""
+    def submit(self, job: Any) -> JobHandle:
+        """Queue ``job`` (it runs after the jobs queued before it); returns its handle, whose
+        signals report this job alone (``handle.job_id`` is its id). Call from the GUI
+        thread."""
         token = CancelToken()
+        handle = JobHandle(job.job_id, self)
         with self._lock:
             if self._closing:
                 raise RuntimeError("the model manager has been shut down")
             if job.job_id in self._tokens:
                 raise ValueError(f"job {job.job_id} is already queued or running")
+            # before the job can run: its first signal finds its handle
+            self._router.handles[job.job_id] = handle
             self._queue.append((job, token))
             self._tokens[job.job_id] = token
         self.job_queued.emit(job.job_id)
         self._wake.emit()  # one wake-up per job: each runs one job
-        return job.job_id
+        return handle
 
     def cancel(self, job_id: int | None = None) -> None:
         """Stop a job, queued or running; None: the running job and everything queued. Each

@@ -306,3 +306,54 @@ def test_quitting_the_app_during_a_caption_stops_the_thread_and_exits_cleanly(
     (line,) = [x for x in result.stdout.splitlines() if x.startswith("QUIT")]
     _, seconds, finished = line.split()
     assert float(seconds) < 2.0 and finished == "True"
+
+
+class HandleSink(QObject):
+    """Records one JobHandle's signals, with the thread each arrived in."""
+
+    def __init__(self, handle):
+        super().__init__()
+        self.events: list[tuple] = []
+        self.wrong_thread = 0
+        handle.started.connect(self.started)
+        handle.progress.connect(self.progress)
+        handle.frames.connect(self.frames)
+        handle.finished.connect(self.finished)
+        handle.failed.connect(self.failed)
+        handle.cancelled.connect(self.cancelled)
+
+    def _add(self, *event):
+        self.wrong_thread += QThread.currentThread() is not QCoreApplication.instance().thread()
+        self.events.append(event)
+
+    @Slot(int, str)
+    def started(self, job_id, description): self._add("started", job_id)
+    @Slot(int, int, int, float)
+    def progress(self, job_id, done, total, eta): self._add("progress", job_id)
+    @Slot(int, object)
+    def frames(self, job_id, frames): self._add("frames", job_id)
+    @Slot(int, object)
+    def finished(self, job_id, result): self._add("finished", job_id, result)
+    @Slot(int, str)
+    def failed(self, job_id, message): self._add("failed", job_id, message)
+    @Slot(int)
+    def cancelled(self, job_id): self._add("cancelled", job_id)
+
+
+def test_each_job_handle_reports_its_own_job_alone(qtbot, manager, clips, tmp_path):
+    """Issue 15 item 2: submit returns a handle whose signals are that job's alone, in the
+    GUI thread; no listener has to filter every job's results."""
+    first = FramesJob(new_job_id(), None, str(clips["short"]), count=2)
+    broken = FramesJob(new_job_id(), None, str(tmp_path / "none.mp4"), count=2)
+    third = FramesJob(new_job_id(), None, str(clips["short"]), count=3)
+    handles = [manager.submit(job) for job in (first, broken, third)]
+    assert [h.job_id for h in handles] == [first.job_id, broken.job_id, third.job_id]
+    manager.cancel(third.job_id)
+    sinks = [HandleSink(h) for h in handles]
+    qtbot.waitUntil(lambda: all(h.done for h in handles), timeout=60_000)
+    for handle, sink in zip(handles, sinks):
+        assert {e[1] for e in sink.events} == {handle.job_id} and sink.wrong_thread == 0
+    assert [e[0] for e in sinks[0].events][-2:] == ["frames", "finished"]
+    assert [len(f) for e in sinks[0].events if e[0] == "finished" for f in [e[2]]] == [2]
+    assert sinks[1].events[-1][0] == "failed" and "none.mp4" in sinks[1].events[-1][2]
+    assert [e[0] for e in sinks[2].events] == ["cancelled"]
