@@ -44,9 +44,7 @@ class GenerationQueue(QObject):
         # Jobs still queued from an earlier session wait for the person to resume.
         self.left_waiting = [j.id for j in self.jobs() if j.state == "queued"]
         self._paused = bool(self.left_waiting)
-        manager.job_finished.connect(self._on_finished)
-        manager.job_failed.connect(self._on_failed)
-        manager.job_cancelled.connect(self._on_cancelled)
+        self.handle = None  # the JobHandle of the run going on (its signals are its alone)
 
     # -- reading --------------------------------------------------------------------------
     def jobs(self) -> list:
@@ -191,7 +189,10 @@ class GenerationQueue(QObject):
             self.job_started.emit(job.id)
             self.run_started.emit(run.job_id, params)
             try:
-                self.manager.submit(run)
+                self.handle = handle = self.manager.submit(run)
+                handle.finished.connect(self._on_finished)
+                handle.failed.connect(self._on_failed)
+                handle.cancelled.connect(self._on_cancelled)
             except RuntimeError as err:  # the manager is shutting down: Studio is closing
                 self._running = None
                 self.project.set_job_state(job.id, "queued")
@@ -206,8 +207,9 @@ class GenerationQueue(QObject):
     def _run_ended(self, engine_job_id: int, state: str, message: str = "") -> None:
         queue_id = self.queue_id_of_run(engine_job_id)
         if queue_id is None:
-            return  # another job on the manager (a caption, a run from elsewhere)
+            return  # a run the queue has let go of already
         self._running = None
+        self.handle = None
         self._end(queue_id, state, message)
         if state == "failed":
             self.status_message.emit(f"Generation job #{queue_id} failed: {message}")
@@ -215,8 +217,8 @@ class GenerationQueue(QObject):
 
     @Slot(int, object)
     def _on_finished(self, engine_job_id: int, result) -> None:
-        message = getattr(result, "register_error", None) or ""
-        self._run_ended(engine_job_id, "done", message)
+        """Its own run's result: an engine GenerateResult."""
+        self._run_ended(engine_job_id, "done", result.register_error or "")
 
     @Slot(int, str)
     def _on_failed(self, engine_job_id: int, message: str) -> None:
