@@ -28,8 +28,11 @@ Threading: no Qt, no global state. Every entry point blocks, takes a ``progress(
 callback and a ``CancelToken`` (checked each frame), and can run in any worker thread.
 Heavy modules (PyAV, numpy, OpenCV) are imported on first use, not at import.
 
-For callers with their own naming and temporary files (``core.dataset``): ``encode_to(source,
-dest, options)`` writes exactly ``dest``, nothing else.
+Training sets (the ``ltx-train`` / ``wan-train`` presets of ``export_clip(s)``) are written by
+``core.dataset.write_training_set``, on the helpers here: ``write_clip`` (encode one clip
+beside companion files), ``copy_clip``, ``write_text_file``, ``prepare_folder``,
+``sanitize_name`` and ``ExportError``. ``encode_to(source, dest, options)`` writes exactly
+``dest``, nothing else, for callers with their own naming and temporary files.
 """
 
 from __future__ import annotations
@@ -57,7 +60,8 @@ __all__ = [
     "PRESETS", "PRESET_NAMES", "ENCODER_SPEEDS", "FITS", "Preset", "ExportOptions", "ExportPlan",
     "ExportResult", "ExportBatch", "ExportError", "ProgressCallback", "check_options",
     "plan_export", "export_clip", "export_clips", "encode_to", "write_frames", "sanitize_name",
-    "name_from_prompt", "conform_frame_count", "with_range", "MANIFEST_NAME",
+    "name_from_prompt", "conform_frame_count", "with_range", "write_clip", "copy_clip",
+    "write_text_file", "prepare_folder", "os_reason", "default_stem", "plan_or_problem",
 ]
 
 
@@ -96,7 +100,6 @@ PRESET_NAMES = tuple(PRESETS)
 ENCODER_SPEEDS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
                   "slower", "veryslow")
 FITS = ("pad", "crop")
-MANIFEST_NAME = "metadata.jsonl"
 GIF_MAX_SIDE = 480  # default long side of a GIF
 GIF_MAX_FPS = 50.0  # GIF delays are in 1/100 s and players slow down anything under 2/100
 GIF_MAX_BYTES = 2**30  # RGB frames held until the palette is made (``_GifSink``)
@@ -214,7 +217,9 @@ class ExportResult:
     sidecars: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
     warnings: list[str] = field(default_factory=list)
-    caption: str | None = None  # training presets
+    caption: str | None = None  # a training set's: the text of its .txt and manifest line
+    clip_id: int | None = None  # the project's clip, when a training set was made from one
+    copied: bool = False  # the source's own bytes (a training set's clip without a cut)
 
     def to_dict(self) -> dict:
         """The CLI's JSON object: ``source, output, ok, error, frames, seconds`` first."""
@@ -246,6 +251,7 @@ def _preset(name: str) -> Preset:
 
 
 MIN_FPS = 0.01
+NO_CAPTION = "a training clip needs a caption (its .txt sidecar)"
 
 
 
@@ -293,7 +299,7 @@ def check_options(options: ExportOptions, caption_required: bool = True) -> Pres
         raise ValueError(f"speed must be one of {', '.join(ENCODER_SPEEDS)}, not "
                          f"{options.speed!r}")
     if caption_required and preset.kind == "train" and not (options.caption or "").strip():
-        raise ValueError("a training clip needs a caption (its .txt sidecar)")
+        raise ValueError(NO_CAPTION)
     return preset
 
 
@@ -331,7 +337,7 @@ def name_from_prompt(prompt: str, max_words: int = 12, max_bytes: int = 80) -> s
     return sanitize_name("_".join(words[:max_words]), max_bytes=max_bytes, fallback="generation")
 
 
-def _default_stem(source: str, plan: ExportPlan | None) -> str:
+def default_stem(source: str, plan: ExportPlan | None) -> str:
     stem = sanitize_name(Path(source).stem, fallback="clip")
     if plan is not None and plan.trimmed:
         stem = f"{stem}_{plan.first}-{plan.last}"
@@ -427,6 +433,17 @@ def plan_export(source: str | os.PathLike, options: ExportOptions = ExportOption
     finally:
         if own:
             reader.close()
+
+
+def plan_or_problem(source: str | os.PathLike,
+                    options: ExportOptions) -> tuple[ExportPlan | None, str | None]:
+    """``plan_export``, or the message (naming the source) of why it cannot be planned."""
+    try:
+        return plan_export(source, options), None
+    except MediaError as err:
+        return None, str(err)
+    except ValueError as err:
+        return None, f"{os.fspath(source)}: {err}"
 
 
 def _plan(path: str, reader, options: ExportOptions, preset: Preset) -> ExportPlan:
@@ -932,7 +949,7 @@ class _AudioTrack:
 # Files: temporary names, no-clobber publishing, messages
 
 
-def _os_reason(err: OSError) -> str:
+def os_reason(err: OSError) -> str:
     reasons = {
         errno.EACCES: "permission denied",
         errno.EPERM: "permission denied",
@@ -948,7 +965,7 @@ def _os_reason(err: OSError) -> str:
     return reasons.get(err.errno) or err.strerror or str(err)
 
 
-def _is_write_failure(err: BaseException) -> bool:
+def is_write_failure(err: BaseException) -> bool:
     return isinstance(err, OSError) and err.errno in (
         errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EFBIG,
         errno.ENOTDIR, errno.ENAMETOOLONG, errno.ENOENT, errno.EIO, errno.EISDIR)
@@ -989,7 +1006,7 @@ def _temp_dir(folder: Path) -> Path:
     return Path(path)
 
 
-def _remove(path: Path | None) -> None:
+def remove_path(path: Path | None) -> None:
     if path is None:
         return
     try:
@@ -1013,7 +1030,7 @@ def _publish(temp: Path, final: Path, overwrite: bool) -> None:
             old = final.with_name(f"{_TEMP_PREFIX}old-{os.getpid()}-{final.name}.part")
             os.rename(final, old)
             os.rename(temp, final)
-            _remove(old)
+            remove_path(old)
             return
         os.rename(temp, final)
         return
@@ -1039,8 +1056,8 @@ def publish_new_file(temp: Path, final: Path) -> None:
     os.unlink(temp)
 
 
-def _publish_group(temps: Sequence[tuple[Path, str]], folder: Path, stem: str,
-                   overwrite: bool, taken: set[str]) -> tuple[str, list[Path]]:
+def publish_group(temps: Sequence[tuple[Path, str]], folder: Path, stem: str,
+                  overwrite: bool, taken: set[str]) -> tuple[str, list[Path]]:
     """Publish files that share a stem (a clip, its ``.txt`` and ``.json``) under the first
     free ``stem``, ``stem_2``, ... for which none of their names exists. Returns the stem
     used and the final paths, in the order of ``temps``."""
@@ -1062,12 +1079,12 @@ def _publish_group(temps: Sequence[tuple[Path, str]], folder: Path, stem: str,
         except FileExistsError:
             # Taken between the look and the move (another program): undo, next number.
             for path in done:
-                _remove(path)
+                remove_path(path)
             n += 1
             continue
         except BaseException:
             for path in done:
-                _remove(path)
+                remove_path(path)
             raise
         taken.update(name.lower() for name in names)
         return base, done
@@ -1117,13 +1134,19 @@ def preset_for_output(target: str | os.PathLike) -> str:
     return "png"
 
 
-def _prepare_folder(folder: Path) -> None:
+def prepare_folder(folder: Path) -> None:
+    """Make ``folder`` (and its parents) and check that a file can be written there, before
+    any work; ``ExportError`` naming the folder and the reason otherwise."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise ExportError(folder, f"cannot create the folder ({_os_reason(err)})") from None
+        raise ExportError(folder, f"cannot create the folder ({os_reason(err)})") from None
     if not folder.is_dir():
         raise ExportError(folder, "not a folder")
+    try:  # found out now, before any work, rather than at the first file
+        remove_path(temp_file(folder, ".probe"))
+    except OSError as err:
+        raise ExportError(folder, f"cannot write here ({os_reason(err)})") from None
     clean_stale_parts(folder)  # what killed runs left here before
 
 
@@ -1219,11 +1242,7 @@ def encode_to(source: str | os.PathLike, dest: str | os.PathLike,
     """Encode ``source`` as ``options`` say into exactly ``dest`` (a file; for png an
     existing empty folder), with no temporary name, no numbering and no sidecars: for callers
     that manage their own files. Raises ``MediaError``, ``ValueError``, ``OSError`` or
-    ``Cancelled``; ``dest`` is then left as it is (the caller removes it).
-
-    ``core.dataset.trim_video(source, dest, first, last, cancel=, crf=, preset=)`` is
-    ``encode_to(source, dest, ExportOptions(preset="mp4", in_frame=first, out_frame=last,
-    crf=crf, speed=preset, audio=False), cancel=cancel).frames``."""
+    ``Cancelled``; ``dest`` is then left as it is (the caller removes it)."""
     from studio.core.frames import FrameReader
 
     preset = check_options(options)
@@ -1248,14 +1267,27 @@ def export_clip(source: str | os.PathLike, target: str | os.PathLike,
     why; nothing is left under a final name) or ``Cancelled``."""
     preset = _preset(options.preset)
     resolved = _resolve_target(target, preset, 1)
+    if preset.kind == "train":  # a training set of one clip: core.dataset writes those
+        from studio.core.dataset import write_training_set
+
+        batch = write_training_set([(source, options)], resolved.folder, preset.name,
+                                   options=options, progress=progress, cancel=cancel)
+        if batch.cancelled:
+            raise Cancelled()
+        (result,) = batch.results
+        if not result.ok:
+            raise ExportError(None, result.error)
+        return result
     return _export_one(os.fspath(source), resolved, options, preset, progress, cancel,
                        taken=set())
 
 
 def _export_one(source: str, target: _Target, options: ExportOptions, preset: Preset,
                 progress: ProgressCallback | None, cancel: CancelToken | None,
-                taken: set[str], frame_offset: int = 0,
-                grand_total: int | None = None) -> ExportResult:
+                taken: set[str], frame_offset: int = 0, grand_total: int | None = None,
+                companions: Sequence[tuple[str, str]] = ()) -> ExportResult:
+    """One source into ``target``: encoded, then published beside ``companions`` ((suffix,
+    text) files: a training set's caption) and the ``.json`` sidecar under one stem."""
     from studio.core.frames import FrameReader
 
     started = time.perf_counter()
@@ -1276,40 +1308,30 @@ def _export_one(source: str, target: _Target, options: ExportOptions, preset: Pr
         except MediaError as err:
             raise ExportError(None, str(err)) from None
         folder = target.folder
-        _prepare_folder(folder)
+        prepare_folder(folder)
         record = _comment(source, plan, options, preset)
         comment = json_text(record)
         stem = sanitize_name(options.name, fallback="clip") if options.name else (
-            target.stem if target.stem else _default_stem(source, plan))
+            target.stem if target.stem else default_stem(source, plan))
         try:
             media = _temp_dir(folder) if preset.kind == "png" else temp_file(folder,
                                                                               preset.suffix)
         except OSError as err:
-            raise ExportError(folder, f"cannot write here ({_os_reason(err)})") from None
+            raise ExportError(folder, f"cannot write here ({os_reason(err)})") from None
         temps.append(media)
         group: list[tuple[Path, str]] = [(media, preset.suffix)]
         try:
             _render(reader, plan, os.fspath(media), options, comment, progress, cancel,
                     warnings, frame_offset, grand_total)
-            if preset.kind == "train":
-                text = temp_file(folder, ".txt")
-                temps.append(text)
-                text.write_text(options.caption.strip() + "\n", encoding="utf-8")
-                group.append((text, ".txt"))
+            texts = list(companions)
             if options.sidecar or (options.sidecar is None and options.metadata):
-                side = temp_file(folder, ".json")
-                temps.append(side)
-                side.write_text(json_text(record, indent=2) + "\n", encoding="utf-8")
-                group.append((side, ".json"))
+                texts.append((".json", json_text(record, indent=2) + "\n"))
+            _add_texts(folder, texts, group, temps)
             if cancel is not None:
                 cancel.raise_if_cancelled()
-            _stem, finals = _publish_group(group, folder, stem, options.overwrite, taken)
+            _stem, finals = publish_group(group, folder, stem, options.overwrite, taken)
         except OSError as err:
-            where = err.filename if isinstance(getattr(err, "filename", None), str) else None
-            name = stem + preset.suffix
-            if _is_write_failure(err) or (where and where.startswith(os.fspath(folder))):
-                raise ExportError(folder / name, f"cannot write it ({_os_reason(err)})") from None
-            raise ExportError(source, f"export failed: {_os_reason(err)}") from None
+            raise _write_error(err, folder, stem + preset.suffix, source) from None
         except MediaError as err:
             raise ExportError(None, str(err)) from None
         except ExportError:
@@ -1325,12 +1347,110 @@ def _export_one(source: str, target: _Target, options: ExportOptions, preset: Pr
     finally:
         reader.close()
         for temp in temps:
-            _remove(temp)  # after publishing these names are gone; on failure, the halves
+            remove_path(temp)  # after publishing these names are gone; on failure, the halves
     return ExportResult(
         source=source, output=os.fspath(finals[0]), ok=True, frames=plan.frames,
         seconds=plan.seconds, width=plan.width, height=plan.height, fps=float(plan.rate),
         sidecars=[os.fspath(p) for p in finals[1:]], elapsed_s=time.perf_counter() - started,
-        warnings=warnings, caption=options.caption.strip() if preset.kind == "train" else None)
+        warnings=warnings)
+
+
+def _add_texts(folder: Path, texts: Iterable[tuple[str, str]], group: list[tuple[Path, str]],
+               temps: list[Path]) -> None:
+    """Write each ``(suffix, text)`` (UTF-8) to a temporary file in ``folder``, added to the
+    ``group`` that will be published under one stem."""
+    for suffix, text in texts:
+        temp = temp_file(folder, suffix)
+        temps.append(temp)
+        temp.write_text(text, encoding="utf-8")
+        group.append((temp, suffix))
+
+
+def _write_error(err: OSError, folder: Path, name: str, source: str) -> ExportError:
+    """The message for an ``OSError`` met while writing ``name`` into ``folder``."""
+    where = err.filename if isinstance(getattr(err, "filename", None), str) else None
+    if where == source:
+        return ExportError(source, f"cannot read it ({os_reason(err)})")
+    if is_write_failure(err) or (where and where.startswith(os.fspath(folder))):
+        return ExportError(folder / name, f"cannot write it ({os_reason(err)})")
+    return ExportError(source, f"export failed: {os_reason(err)}")
+
+
+def write_clip(source: str | os.PathLike, folder: Path, options: ExportOptions, *,
+               companions: Sequence[tuple[str, str]] = (), taken: set[str],
+               progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+               frame_offset: int = 0, grand_total: int | None = None) -> ExportResult:
+    """Encode ``source`` as ``options`` say into ``folder`` (made when missing), published
+    with ``companions`` ((suffix, text) files) under one stem that is free in ``folder`` and
+    not in ``taken`` (which gets the names used). For ``core.dataset``'s training sets.
+    Raises ``ExportError`` or ``Cancelled``; nothing is left under a final name then."""
+    preset = _preset(options.preset)
+    return _export_one(os.fspath(source), _Target(Path(folder), None), options, preset,
+                       progress, cancel, taken, frame_offset, grand_total, companions)
+
+
+def copy_clip(source: str | os.PathLike, folder: Path, stem: str, *,
+              companions: Sequence[tuple[str, str]] = (), overwrite: bool = False,
+              taken: set[str], cancel: CancelToken | None = None) -> ExportResult:
+    """Copy ``source`` byte for byte into ``folder`` (which must exist) as ``stem`` plus its
+    own suffix, published with ``companions`` as ``write_clip`` does. Raises
+    ``ExportError`` or ``Cancelled``; nothing is left under a final name then."""
+    started = time.perf_counter()
+    source = os.fspath(source)
+    suffix = Path(source).suffix.lower() or ".bin"
+    temps: list[Path] = []
+    try:
+        try:
+            media = temp_file(folder, suffix)
+        except OSError as err:
+            raise ExportError(folder, f"cannot write here ({os_reason(err)})") from None
+        temps.append(media)
+        group: list[tuple[Path, str]] = [(media, suffix)]
+        try:
+            _copy_bytes(source, media, cancel)
+            _add_texts(folder, companions, group, temps)
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            _stem, finals = publish_group(group, folder, stem, overwrite, taken)
+        except OSError as err:
+            raise _write_error(err, folder, stem + suffix, source) from None
+    finally:
+        for temp in temps:
+            remove_path(temp)
+    return ExportResult(source=source, output=os.fspath(finals[0]), ok=True,
+                        sidecars=[os.fspath(p) for p in finals[1:]],
+                        elapsed_s=time.perf_counter() - started, copied=True)
+
+
+_COPY_CHUNK = 4 * 1024 * 1024
+
+
+def _copy_bytes(source: str, temp: Path, cancel: CancelToken | None) -> None:
+    with open(source, "rb") as src, open(temp, "wb") as dst:
+        while chunk := src.read(_COPY_CHUNK):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            dst.write(chunk)
+    try:  # the copy keeps the source's times, as a file manager's copy does
+        st = os.stat(source)
+        os.utime(temp, (st.st_atime, st.st_mtime))
+    except OSError:
+        pass
+
+
+def write_text_file(folder: Path, name: str, text: str, *, overwrite: bool = False,
+                    taken: set[str]) -> Path:
+    """Write ``text`` (UTF-8) as ``folder/name``, or ``name_2``, ... when that is taken
+    (unless ``overwrite``), through a temporary file. Raises ``OSError``."""
+    stem, suffix = os.path.splitext(name)
+    temp = None
+    try:
+        temp = temp_file(folder, suffix)
+        temp.write_text(text, encoding="utf-8")
+        _stem, finals = publish_group([(temp, suffix)], folder, stem, overwrite, taken)
+    finally:
+        remove_path(temp)
+    return finals[0]
 
 
 def export_clips(sources: Iterable[str | os.PathLike | tuple[str | os.PathLike, ExportOptions]],
@@ -1344,8 +1464,9 @@ def export_clips(sources: Iterable[str | os.PathLike | tuple[str | os.PathLike, 
     A source that fails becomes a result with ``ok=False`` and its message, and the others
     go on. ``progress(done, total)`` counts frames over the whole batch (every source is
     planned first). ``on_result`` is called as each finishes. A cancel stops at once: the
-    file being written is thrown away, the finished ones stay (``batch.cancelled``). For the
-    training presets a JSONL manifest of the clips written is added (``batch.manifest``)."""
+    file being written is thrown away, the finished ones stay (``batch.cancelled``). The
+    training presets are ``core.dataset.write_training_set``'s layouts of the same names
+    (captions beside the clips and a JSONL manifest, ``batch.manifest``)."""
     items = [(os.fspath(s[0]), s[1]) if isinstance(s, tuple) else (os.fspath(s), options)
              for s in sources]
     preset = _preset(options.preset)
@@ -1365,18 +1486,12 @@ def export_clips(sources: Iterable[str | os.PathLike | tuple[str | os.PathLike, 
         for source, _ in items:
             add(ExportResult(source, None, False, str(err)))
         return batch
+    if preset.kind == "train":
+        from studio.core.dataset import write_training_set
 
-    plans: list[int] = []  # frames each item will write (0 when it cannot be planned)
-    failed: dict[int, str] = {}
-    for i, (source, item_options) in enumerate(items):
-        try:
-            plans.append(plan_export(source, item_options).frames)
-        except MediaError as err:
-            failed[i] = str(err)
-            plans.append(0)
-        except ValueError as err:
-            failed[i] = f"{source}: {err}"
-            plans.append(0)
+        return write_training_set(items, resolved.folder, preset.name, options=options,
+                                  progress=progress, cancel=cancel, on_result=on_result)
+    plans, failed = _plan_items(items)
     total = sum(plans)
     done = 0
     taken: set[str] = set()
@@ -1397,29 +1512,20 @@ def export_clips(sources: Iterable[str | os.PathLike | tuple[str | os.PathLike, 
                 result = ExportResult(source, None, False, str(err))
         done += plans[i]
         add(result)
-    if preset.kind == "train":
-        written = [r for r in batch.results if r.ok]
-        if written:
-            batch.manifest = _write_manifest(resolved.folder, written, options.overwrite, taken)
     return batch
 
 
-def _write_manifest(folder: Path, results: list[ExportResult], overwrite: bool,
-                    taken: set[str]) -> str:
-    lines = "".join(json_text({"video_path": Path(r.output).as_posix(), "caption": r.caption})
-                    + "\n" for r in results)
-    stem, suffix = os.path.splitext(MANIFEST_NAME)
-    temp = None
-    try:
-        temp = temp_file(folder, suffix)
-        temp.write_text(lines, encoding="utf-8")
-        _stem, finals = _publish_group([(temp, suffix)], folder, stem, overwrite, taken)
-    except OSError as err:
-        raise ExportError(folder / MANIFEST_NAME,
-                          f"cannot write the manifest ({_os_reason(err)})") from None
-    finally:
-        _remove(temp)
-    return os.fspath(finals[0])
+def _plan_items(items: Sequence[tuple[str, ExportOptions]]) -> tuple[list[int], dict[int, str]]:
+    """The frames each ``(source, options)`` will write (0 when it cannot be planned) and,
+    by index, the message of each that cannot."""
+    plans: list[int] = []
+    failed: dict[int, str] = {}
+    for i, (source, item_options) in enumerate(items):
+        plan, problem = plan_or_problem(source, item_options)
+        plans.append(plan.frames if plan is not None else 0)
+        if problem is not None:
+            failed[i] = problem
+    return plans, failed
 
 
 # ---------------------------------------------------------------------------------------
@@ -1445,7 +1551,7 @@ def write_frames(frames: Iterable, target: str | os.PathLike, fps: float,
     started = time.perf_counter()
     resolved = _resolve_target(target, preset, 1)
     folder = resolved.folder
-    _prepare_folder(folder)
+    prepare_folder(folder)
     stem = sanitize_name(options.name, fallback="generation") if options.name else (
         resolved.stem or "generation")
     rate = Fraction(min(fps, GIF_MAX_FPS) if preset.kind == "gif" else fps) \
@@ -1459,7 +1565,7 @@ def write_frames(frames: Iterable, target: str | os.PathLike, fps: float,
             media = _temp_dir(folder) if preset.kind == "png" else temp_file(folder,
                                                                               preset.suffix)
         except OSError as err:
-            raise ExportError(folder, f"cannot write here ({_os_reason(err)})") from None
+            raise ExportError(folder, f"cannot write here ({os_reason(err)})") from None
         temps.append(media)
         sink = None
         written = 0
@@ -1491,17 +1597,17 @@ def write_frames(frames: Iterable, target: str | os.PathLike, fps: float,
                 temps.append(side)
                 side.write_text(json_text(record, indent=2) + "\n", encoding="utf-8")
                 group.append((side, ".json"))
-            _stem, finals = _publish_group(group, folder, stem, options.overwrite, set())
+            _stem, finals = publish_group(group, folder, stem, options.overwrite, set())
         except BaseException as err:
             if sink is not None:
                 sink.abort()
             if isinstance(err, OSError):
                 raise ExportError(folder / (stem + preset.suffix),
-                                  f"cannot write it ({_os_reason(err)})") from None
+                                  f"cannot write it ({os_reason(err)})") from None
             raise
     finally:
         for temp in temps:
-            _remove(temp)
+            remove_path(temp)
     return ExportResult(source=None, output=os.fspath(finals[0]), ok=True, frames=written,
                         seconds=written / float(rate), width=width, height=height,
                         fps=float(rate), sidecars=[os.fspath(p) for p in finals[1:]],

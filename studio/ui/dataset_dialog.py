@@ -1,6 +1,8 @@
 """File > Export Training Set…: choose a folder, a layout and which clips; the export runs on a
-pool thread (``core.dataset``) with progress and Cancel, and ends with a summary in the
-dialog. Never a message-box storm: every problem is a line in the dialog."""
+pool thread (``core.dataset.write_training_set``, the writer of every training set, File >
+Export…'s too) with progress and Cancel, and ends with a summary in the dialog. The captions
+are the project's saved ones, never an editor's unsaved text. Never a message-box storm:
+every problem is a line in the dialog."""
 
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ from studio.core.library import Project
 
 class ExportSignals(QObject):
     progress = Signal(int, int, str)  # items done, items total, current file name
-    finished = Signal(object)  # core.dataset.ExportReport
+    finished = Signal(object)  # core.dataset.TrainingSetReport
     failed = Signal(str)  # a message naming the folder or file
 
 
@@ -45,31 +47,33 @@ class ExportTask(QRunnable):
         self._cancel = cancel
 
     def run(self) -> None:
-        from studio.core.dataset import DatasetExportError, export_training_set
+        from studio.core.dataset import write_training_set
+        from studio.core.export import ExportError
 
         try:
-            report = export_training_set(self._items, self._folder, self._layout,
-                                         progress=self._signals.progress.emit,
-                                         cancel=self._cancel)
-        except DatasetExportError as err:
+            report = write_training_set(self._items, self._folder, self._layout,
+                                        on_item=self._signals.progress.emit,
+                                        cancel=self._cancel)
+        except ExportError as err:
             self._signals.failed.emit(str(err))
         except Exception as err:  # noqa: BLE001 - shown in the dialog, never a traceback
             self._signals.failed.emit(f"{self._folder}: export failed ({type(err).__name__}: "
                                       f"{err})")
         else:
-            self._signals.finished.emit(report)
+            if report.error:  # the folder: nothing was written
+                self._signals.failed.emit(report.error)
+            else:
+                self._signals.finished.emit(report)
 
 
 class DatasetExportDialog(QDialog):
     """Export captioned clips. ``selected_ids``: the clips selected in the bin."""
 
-    export_finished = Signal(object)  # the ExportReport, or None when it failed
+    export_finished = Signal(object)  # the TrainingSetReport, or None when it failed
 
     def __init__(self, project: Project, selected_ids: list[int], parent=None,
                  folder: str | None = None, layout: str = "diffusion-pipe"):
         super().__init__(parent)
-        from studio.core.dataset import LAYOUT_TITLES, LAYOUTS
-
         self.setObjectName("DatasetExportDialog")
         self.setWindowTitle("Export Training Set")
         self.project = project
@@ -92,30 +96,9 @@ class DatasetExportDialog(QDialog):
         folder_row.addWidget(self.folder_edit, 1)
         folder_row.addWidget(browse)
 
-        self.layout_group = QButtonGroup(self)
-        layout_box = QVBoxLayout()
-        self.layout_buttons: dict[str, QRadioButton] = {}
-        for key in LAYOUTS:
-            button = QRadioButton(LAYOUT_TITLES[key], self)
-            button.setProperty("layout", key)
-            self.layout_group.addButton(button)
-            layout_box.addWidget(button)
-            self.layout_buttons[key] = button
-        self.layout_buttons.get(layout, self.layout_buttons[LAYOUTS[0]]).setChecked(True)
+        layout_box = self._layout_choices(layout)
 
-        captioned = self._captioned_ids()
-        selected_captioned = [i for i in self.selected_ids if i in captioned]
-        self.scope_selected = QRadioButton(
-            f"Selected clips ({len(selected_captioned)} of {len(self.selected_ids)} captioned)", self)
-        self.scope_all = QRadioButton(f"All captioned clips ({len(captioned)})", self)
-        self.scope_group = QButtonGroup(self)
-        self.scope_group.addButton(self.scope_selected)
-        self.scope_group.addButton(self.scope_all)
-        (self.scope_selected if self.selected_ids else self.scope_all).setChecked(True)
-        self.scope_selected.setEnabled(bool(self.selected_ids))
-        scope_box = QVBoxLayout()
-        scope_box.addWidget(self.scope_selected)
-        scope_box.addWidget(self.scope_all)
+        scope_box = self._scope_choices()
 
         note = QLabel("Clips with in/out points are trimmed to that range (re-encoded as "
                       "H.264); others are copied as they are. Existing files are never "
@@ -156,6 +139,39 @@ class DatasetExportDialog(QDialog):
         layout_.addWidget(self.result_label)
         layout_.addWidget(self.buttons)
         self.resize(560, self.sizeHint().height())
+
+    def _layout_choices(self, chosen: str) -> QVBoxLayout:
+        """A radio button for each layout of ``core.dataset`` that copies the clips."""
+        from studio.core.dataset import COPY_LAYOUTS, LAYOUTS
+
+        self.layout_group = QButtonGroup(self)
+        box = QVBoxLayout()
+        self.layout_buttons: dict[str, QRadioButton] = {}
+        for key in COPY_LAYOUTS:
+            button = QRadioButton(LAYOUTS[key].title, self)
+            button.setProperty("layout", key)
+            self.layout_group.addButton(button)
+            box.addWidget(button)
+            self.layout_buttons[key] = button
+        self.layout_buttons.get(chosen, self.layout_buttons[COPY_LAYOUTS[0]]).setChecked(True)
+        return box
+
+    def _scope_choices(self) -> QVBoxLayout:
+        """The selected clips, or all captioned ones."""
+        captioned = self._captioned_ids()
+        selected_captioned = [i for i in self.selected_ids if i in captioned]
+        self.scope_selected = QRadioButton(
+            f"Selected clips ({len(selected_captioned)} of {len(self.selected_ids)} captioned)", self)
+        self.scope_all = QRadioButton(f"All captioned clips ({len(captioned)})", self)
+        self.scope_group = QButtonGroup(self)
+        self.scope_group.addButton(self.scope_selected)
+        self.scope_group.addButton(self.scope_all)
+        (self.scope_selected if self.selected_ids else self.scope_all).setChecked(True)
+        self.scope_selected.setEnabled(bool(self.selected_ids))
+        box = QVBoxLayout()
+        box.addWidget(self.scope_selected)
+        box.addWidget(self.scope_all)
+        return box
 
     # -- options ------------------------------------------------------------------------
     def _captioned_ids(self) -> set[int]:

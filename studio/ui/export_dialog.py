@@ -5,7 +5,9 @@ points, to the frame), the output name (from a pattern, sanitised by ``core.expo
 rules, with the numbered suffix an existing file would cause), frames, size and duration
 (``core.export.plan_export``, worked out on a pool thread) and any problem (a missing
 source, a clip too short for a training preset, no caption). Export hands the job to the
-``ExportQueue``: it runs in the background, after the exports queued before it.
+``ExportQueue``: it runs in the background, after the exports queued before it. The training
+presets are ``core.dataset``'s layouts of the same names, written by its one writer; their
+captions are the project's saved ones (``sources_for_clips``), not the caption editor's.
 
 Remembered in QSettings: the folder, preset, name pattern, fit, speed and each preset's
 CRF. Never remembered: "replace existing files" (off every time).
@@ -52,9 +54,9 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.cancel import CancelToken
+from studio.core.dataset import LAYOUTS, MANIFEST_NAME
 from studio.core.export import (
     ENCODER_SPEEDS,
-    MANIFEST_NAME,
     PRESETS,
     ExportOptions,
     check_options,
@@ -107,7 +109,8 @@ class ExportSource:
 
 
 def sources_for_clips(project, clip_ids: list[int]) -> list[ExportSource]:
-    """The project's clips as export sources: their in/out marks and current captions."""
+    """The project's clips as export sources: their in/out marks and saved captions (never
+    a caption editor's unsaved text: an export depends on the project alone)."""
     sources = []
     for clip_id in clip_ids:
         clip = project.clip(clip_id)
@@ -683,9 +686,10 @@ class ExportDialog(QDialog):
                 self._name_problem = str(err)[:1].upper() + str(err)[1:] + "."
                 stems = [None] * len(self.sources)
                 break
+        training = LAYOUTS.get(preset.name)  # the training presets: core.dataset's layouts
         suffixes = [preset.suffix]
-        if preset.kind == "train":
-            suffixes.append(".txt")
+        if training is not None:
+            suffixes += training.companion_suffixes
         if self._folder_problem is None and self._name_problem is None:
             predicted = predict_outputs(Path(folder_text.strip()).expanduser(), stems,
                                         suffixes, self.overwrite_check.isChecked())
@@ -713,7 +717,7 @@ class ExportDialog(QDialog):
             text += "  (replaces the existing file)"
         if len(predicted) > 1:
             text += f"  and {len(predicted) - 1} more"
-        if preset.kind == "train":
+        if training is not None and training.manifest:
             text += f"  · plus {MANIFEST_NAME}"
         self.name_preview.setText(text)
         self.name_preview.setStyleSheet("")

@@ -175,7 +175,7 @@ def test_cli_training_presets_write_what_they_always_wrote(sources, tmp_path, ca
 # ---- the training-set writer (the training-set dialog's layouts) --------------------------------
 
 def write_layouts(sources: Path, root: Path) -> dict:
-    from studio.core.dataset import DatasetItem, export_training_set
+    from studio.core.dataset import DatasetItem, write_training_set
 
     s = sources
     items = [
@@ -191,9 +191,9 @@ def write_layouts(sources: Path, root: Path) -> dict:
     got = {}
     for layout in ("diffusion-pipe", "musubi"):
         folder = root / layout
-        report = export_training_set(items, folder, layout)
+        report = write_training_set(items, folder, layout)
         got[layout] = {
-            "exported": [Path(e.media).name for e in report.exported],
+            "exported": [Path(e.output).name for e in report.exported],
             "skipped_uncaptioned": report.skipped_uncaptioned,
             "failed": [[Path(p).name, _text(m, root)] for p, m in report.failed],
             "files": snapshot(folder, root, sources),

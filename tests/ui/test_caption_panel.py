@@ -335,7 +335,7 @@ def test_export_training_set_dialog(qtbot, window, project, clips, tmp_path):
     dialog.set_layout("diffusion-pipe")
     with qtbot.waitSignal(dialog.export_finished, timeout=30000):
         dialog.export_button.click()
-    assert (out / "alpha_2.txt").read_text() == "alpha caption"
+    assert (out / "alpha_2.txt").read_text() == "alpha caption\n"  # one caption rule: a line
     blocker = tmp_path / "a file"
     blocker.write_text("")
     dialog.folder_edit.setText(str(blocker / "sub"))
