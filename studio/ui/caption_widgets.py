@@ -26,13 +26,18 @@ from studio.ui.caption_frames import FRAME_THUMB, FrameThumb, format_time
 
 
 class CaptionEdit(QPlainTextEdit):
-    """The caption text box; says when it loses focus, so the panel can save the edit."""
+    """The caption text box; says when the person moves on from it (the focus goes to another
+    widget), so the panel can save the edit. Another window coming to the front (a dialog,
+    another program) or a popup (a context menu) is not moving on: the text stays unsaved, a
+    draft in the project, and an export opened meanwhile takes the saved caption."""
 
     focus_lost = Signal()
 
     def focusOutEvent(self, event) -> None:
         super().focusOutEvent(event)
-        self.focus_lost.emit()
+        if event.reason() not in (Qt.FocusReason.ActiveWindowFocusReason,
+                                  Qt.FocusReason.PopupFocusReason):
+            self.focus_lost.emit()
 
 
 class FrameStrip(QListWidget):

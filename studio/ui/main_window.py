@@ -287,7 +287,8 @@ class MainWindow(FileDropTarget, QMainWindow):
         if dialog is not None:  # an earlier, closed one
             dialog.shutdown()
             dialog.deleteLater()
-        self.captions.commit_edit()  # a caption being typed goes into a training set
+        # The captions are the project's saved ones: an export never depends on the editor
+        # (its unsaved text stays there, as a draft, until it is saved or reverted).
         dialog = ExportDialog(sources_for_clips(self.project, [c.id for c in clips]),
                               self.export_queue, self, default_folder=self.project.exports_dir)
         dialog.export_queued.connect(self._on_export_queued)
@@ -316,7 +317,6 @@ class MainWindow(FileDropTarget, QMainWindow):
         """Open File > Export Training Set… (one dialog at a time); returns it."""
         from studio.ui.dataset_dialog import DatasetExportDialog
 
-        self.captions.commit_edit()
         if self._export_dialog is not None and self._export_dialog.isVisible():
             self._export_dialog.raise_()
             self._export_dialog.activateWindow()

@@ -643,3 +643,28 @@ def test_reading_a_body_widget_first_builds_the_body(qtbot, project):
     assert panel.editor.isReadOnly()  # built on the read, showing "no clip"
     assert panel.body_built
     panel.shutdown()
+
+
+def test_exports_take_the_saved_caption_and_leave_the_editor_alone(qtbot, window, project,
+                                                                    clips):
+    """Issue 15, item 4: File > Export… and File > Export Training Set… read the captions
+    from the project; text typed and not saved stays in the editor, unsaved, as a draft."""
+    project.add_caption(clips[0].id, "the saved caption")
+    w = window()
+    w.bin.select_clip(clips[0].id)
+    qtbot.waitUntil(lambda: w.captions.clip is not None and w.captions.clip.id == clips[0].id)
+    w.captions.editor.setFocus()
+    w.captions.editor.selectAll()
+    qtbot.keyClicks(w.captions.editor, "typed, not saved")
+    assert w.captions.dirty
+
+    dialog = w.export_clips_dialog()
+    assert [s.caption for s in dialog.sources] == ["the saved caption"]
+    training = w.export_training_set_dialog()
+    qtbot.wait(50)  # the dialogs are shown and take the focus
+    assert w.captions.dirty and w.captions.editor.toPlainText() == "typed, not saved"
+    assert [c.text for c in project.captions_for(clips[0].id)] == ["the saved caption"]
+    qtbot.waitUntil(lambda: project.caption_draft(clips[0].id) == "typed, not saved",
+                    timeout=5000)  # kept as a draft, as the panel keeps any unsaved text
+    dialog.close()
+    training.close()
