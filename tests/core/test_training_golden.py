@@ -6,7 +6,8 @@ print and write is compared with ``training_golden.json``, recorded from the cod
 two writers became one: every JSON row and exit status, every file name, the bytes of every
 caption, JSON sidecar and manifest, byte copies as byte copies, and for each encoded video
 its codec, pixel format, size, frame count, the source frame of every frame, frame times,
-audio, the comment tag and the x264 settings.
+audio, the comment tag and the x264 settings. One change was made on purpose when they became
+one: the copy layouts' caption .txt files end with a newline, as the presets' always did.
 
 The bitstream bytes of an encoded video are not compared: x264 does not give the same bytes
 twice for these tiny synthetic frames, not even in one process with one thread (seen with
