@@ -4,8 +4,8 @@ its frames alone with the same FrameReader, timed alternately in one run. Target
 Also timed: the analysis as it was before it decoded straight to the analysis size ("exact
 RGB": each frame decoded to full-size RGB, then box-shrunk; a FrameReader whose reduced frames
 are the exact ones shrunk), and the same measures on one thread (decode, shrink, flow in
-turn, OpenCV on one thread too), to show what decoding in a helper thread and measuring pairs on worker threads
-buy, and the CPU seconds of each (all threads), which other processes on the machine disturb
+turn, OpenCV on one thread too), to show what decoding in a helper thread and measuring pairs on
+worker threads buy, and the CPU seconds of each (all threads), which other processes on the machine disturb
 less than the wall-clock times. The load average is printed before and after: on a shared
 machine the wall-clock ratio is only meaningful next to it.
 

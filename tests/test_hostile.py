@@ -47,8 +47,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, assume, example, given, settings
 from hypothesis import event as _event
 from hypothesis import note as _note
-from hypothesis.control import currently_in_test_context
 from hypothesis import strategies as st
+from hypothesis.control import currently_in_test_context
 
 from studio.cli import main as cli_main
 from studio.core.generation_record import (
@@ -1122,7 +1122,7 @@ def test_bug_a_cut_faststart_mp4_duration(inputs):
 
     with pytest.raises(MediaError):
         with FrameReader(inputs.folder / "cut_faststart.mp4") as reader:
-            reader.duration_s
+            reader.duration_s  # noqa: B018 - the property is what raises
 
 
 @pytest.mark.parametrize("verb", [["frames", "--count", "3", "--out", "f"], ["export", "-o", "e"]])

@@ -35,7 +35,8 @@ def test_desktop_entry_launches_the_installed_command_with_files():
 
 def test_icon_sizes_are_rendered():
     for size in (16, 32, 48, 128, 256, 512):
-        assert (ROOT / "studio" / "resources" / "icons" / "hicolor" / f"{size}x{size}" / "apps" / "studio.png").exists()
+        icons = ROOT / "studio" / "resources" / "icons" / "hicolor"
+        assert (icons / f"{size}x{size}" / "apps" / "studio.png").exists()
 
 
 @pytest.mark.skipif(shutil.which("desktop-file-validate") is None,

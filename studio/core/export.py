@@ -38,7 +38,6 @@ beside companion files), ``copy_clip``, ``write_text_file``, ``prepare_folder``,
 from __future__ import annotations
 
 import errno
-import json
 import math
 import os
 import re

@@ -10,7 +10,6 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
-
 VIDEO_EXTENSIONS = frozenset(
     ".mp4 .m4v .mov .mkv .webm .avi .mpg .mpeg .ts .mts .m2ts .wmv .flv .3gp .ogv .mxf".split()
 )

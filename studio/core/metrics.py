@@ -33,9 +33,9 @@ YUV the planes are shrunk before the conversion to RGB, within a level or two of
 frame shrunk); a helper thread decodes and shrinks the frames while a few
 worker threads measure the pairs (each pair on its own: they are independent), and the
 results come back in order. OpenCV's own thread pool is turned off meanwhile: at the
-analysis size it adds no speed and busy-waits on the cores the workers need. ``analyze_frames`` takes frames already in
-memory; ``analyze_generation`` is what the generation code calls on a finished file (the
-summary and per-pair series for its sidecar). ``flow_image`` and ``flow_legend`` draw a
+analysis size it adds no speed and busy-waits on the cores the workers need. ``analyze_frames``
+takes frames already in memory; ``analyze_generation`` is what the generation code calls on a
+finished file (the summary and per-pair series for its sidecar). ``flow_image`` and ``flow_legend`` draw a
 pair's flow on the HSV colour wheel for the player. numpy and OpenCV only: no Qt, no torch.
 """
 

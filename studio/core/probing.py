@@ -10,15 +10,15 @@ import struct
 import av
 
 from studio.core.media import (
-    MediaInfo,
-    MediaError,
-    MissingFileError,
-    EmptyFileError,
-    NotMediaError,
     AudioOnlyError,
+    EmptyFileError,
+    MediaError,
+    MediaInfo,
+    MissingFileError,
+    NotMediaError,
     TruncatedError,
-    UnsupportedCodecError,
     UnreadableFileError,
+    UnsupportedCodecError,
 )
 
 # Counting a stream's packets (no decoding) gives an exact frame count where the container

@@ -35,8 +35,12 @@ def make_demo_ltx(directory: str | os.PathLike) -> Path:
 def build_demo_ltx_pipeline():
     """The tiny ``LTXPipeline`` in memory (random weights, fixed seed)."""
     import torch
-    from diffusers import (AutoencoderKLLTXVideo, FlowMatchEulerDiscreteScheduler, LTXPipeline,
-                           LTXVideoTransformer3DModel)
+    from diffusers import (
+        AutoencoderKLLTXVideo,
+        FlowMatchEulerDiscreteScheduler,
+        LTXPipeline,
+        LTXVideoTransformer3DModel,
+    )
     from transformers import T5Config, T5EncoderModel
 
     tokenizer = _make_tokenizer()

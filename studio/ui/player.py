@@ -1012,7 +1012,8 @@ class PlayerPanel(QWidget):
             except RuntimeError:  # already deleted on the C++ side
                 pass
             self._filtered_focus_widget = None
-        if now is not None and not self._shut_down and any(_is_a(now, kinds) for kinds, _ in _KEYS_KEPT_BY_FOCUSED):
+        if now is not None and not self._shut_down and any(
+                _is_a(now, kinds) for kinds, _ in _KEYS_KEPT_BY_FOCUSED):
             now.installEventFilter(self._focus_keys)
             self._filtered_focus_widget = now
 

@@ -17,14 +17,14 @@ import av
 import numpy as np
 import pytest
 
-from studio.core.cancel import CancelToken, Cancelled
+from studio.core.cancel import Cancelled, CancelToken
 from studio.core.export import (
     ExportError,
     ExportOptions,
     conform_frame_count,
+    encode_to,
     export_clip,
     export_clips,
-    encode_to,
     name_from_prompt,
     plan_export,
     sanitize_name,

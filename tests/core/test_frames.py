@@ -613,8 +613,9 @@ def test_module_functions(media):
 # level or two of the exact frame box-shrunk. Sharp colour edges differ more (frame_image's
 # square is pure yellow and its blue wraps from 255 to 0): the exact path interpolates chroma
 # before shrinking, so a 4:2:0 chroma sample an edge splits spreads differently (by 2 x 2 blocks,
-# one chroma sample each, most). Measured: means 0.7-1.0, maxima up to 48 at such edges. A wrong colour matrix is about
-# 5 levels off on average, a wrong range about 9, a block one pixel off 1.5 with maxima near 100.
+# one chroma sample each, most). Measured: means 0.7-1.0, maxima up to 48 at such edges. A wrong
+# colour matrix is about 5 levels off on average, a wrong range about 9, a block one pixel off
+# 1.5 with maxima near 100.
 REDUCED_MEAN_LEVELS = 1.25
 REDUCED_P99_LEVELS = 8
 REDUCED_MAX_LEVELS = 64

@@ -438,8 +438,7 @@ def _cogvideox_2b() -> Repos:
     sample_height 60, 49 frames: 720 x 480 video), its widths diffusers' test's. The VAE is
     thinner than the test's (4 channels, one resnet per decoder level): decoding 9 frames of
     720 x 480 with the test's took 20 s on two CPU cores, this one about 4."""
-    from diffusers import (AutoencoderKLCogVideoX, CogVideoXDDIMScheduler,
-                           CogVideoXTransformer3DModel)
+    from diffusers import AutoencoderKLCogVideoX, CogVideoXDDIMScheduler, CogVideoXTransformer3DModel
 
     transformer = _seeded(21, lambda: CogVideoXTransformer3DModel(
         num_attention_heads=4, attention_head_dim=8, in_channels=16, out_channels=16,
@@ -520,8 +519,9 @@ def _smolvlm_base() -> Files:
     """The tiny SmolVLM2 (Studio's demo builder: weights, config, generation config,
     tokenizer.json, preprocessor and processor configs), its files rewritten as the
     HuggingFaceTB repos publish them."""
-    from studio.inference.demo import make_demo_captioner
     from transformers.models.smolvlm.processing_smolvlm import DEFAULT_CHAT_TEMPLATE
+
+    from studio.inference.demo import make_demo_captioner
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = make_demo_captioner(Path(tmp) / "smol")

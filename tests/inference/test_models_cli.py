@@ -14,8 +14,13 @@ import pytest
 from studio import settings
 from studio.cli import main
 from studio.inference import loading
-from tests.inference.test_loading import (SMOL, captioner_files, offline,  # noqa: F401 (fixture)
-                                          put_in_hub_cache, write_captioner_folder)
+from tests.inference.test_loading import (  # noqa: F401 (fixture)
+    SMOL,
+    captioner_files,
+    offline,
+    put_in_hub_cache,
+    write_captioner_folder,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 

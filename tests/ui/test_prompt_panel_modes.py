@@ -8,7 +8,6 @@ condition-mode run from the panel's settings goes through the engine."""
 from __future__ import annotations
 
 import dataclasses
-
 import json
 import shutil
 from pathlib import Path
