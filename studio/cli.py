@@ -494,7 +494,13 @@ def cmd_export(args: argparse.Namespace) -> int:
             emit(ExportResult(source=name, output=None, ok=False, error=problem))
         print(f"studio export: -o: {problem}", file=sys.stderr)
         return 1
-    batch = export_clips(items, args.output, base, on_result=emit)
+    from studio.core.export import ExportError
+
+    try:
+        batch = export_clips(items, args.output, base, on_result=emit)
+    except ExportError as err:  # the training set's manifest could not be written
+        print(f"studio export: {err}", file=sys.stderr)
+        return 1
     if batch.manifest:
         print(json.dumps({"source": None, "output": batch.manifest, "ok": True, "error": None,
                           "frames": 0, "seconds": 0.0, "manifest": True}), flush=True)

@@ -222,3 +222,15 @@ def test_an_output_that_cannot_be_written_fails_before_any_export(media, tmp_pat
     code, rows, err = run(capsys, media["h264_cfr"], "--preset", "mp4", "-o", tmp_path / "out")
     assert code == 1 and "not enough space" in err and rows[0]["ok"] is False
     assert not (tmp_path / "out").exists()
+
+
+def test_a_manifest_that_cannot_be_written_is_a_message(clips, tmp_path, capsys):
+    """A folder where metadata.jsonl should go (fault: the name taken by a folder): the clips
+    are written and listed, the manifest failure is a line, not a traceback."""
+    out = tmp_path / "set"
+    out.mkdir()
+    (out / "metadata.jsonl").mkdir()
+    code, rows, err = run(capsys, clips["b"], "--preset", "wan-train", "--caption", "A dance.",
+                          "--overwrite", "-o", out)
+    assert code == 1 and "Traceback" not in err
+    assert rows[0]["ok"] and "metadata.jsonl" in err
