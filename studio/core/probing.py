@@ -161,53 +161,25 @@ def _isobmff_damage(name: str, file_size: int) -> str:
 
 def _probe_container(name: str, container, signature: str | None, file_size: int) -> MediaInfo:
     fmt = container.format.name
-    if fmt in _TEXT_FORMATS:
-        raise NotMediaError(name, "it is text")
-    videos = [s for s in container.streams.video if not int(s.disposition) & _ATTACHED_PIC]
-    has_audio = bool(container.streams.audio)
-    if not videos:
-        if has_audio:
-            raise AudioOnlyError(name)
-        if not container.streams and signature is not None:
-            raise TruncatedError(name, f"it starts like {_FAMILY_NAMES.get(signature, 'a media file')} "
-                                       "but no stream in it can be read")
-        raise NotMediaError(name, "it has no video or image stream")
-    stream = videos[0]
-    ctx = stream.codec_context
-    if ctx is None:
-        raise UnsupportedCodecError(name, "this FFmpeg build has no decoder for its video codec")
+    stream, has_audio = _video_stream(name, container, fmt, signature)
+    ctx = _video_decoder(name, stream)
     codec = ctx.name
-    ctx.thread_count = 1  # the first frame comes out of the first packets, no frame-thread delay
     is_image_format = fmt in _IMAGE_FORMATS or fmt.endswith("_pipe")
-
-    damage = _index_damage(stream, fmt, file_size)
-    if damage:
-        raise TruncatedError(name, damage)
-    if fmt == "gif" and not _gif_has_trailer(name, file_size):
-        raise TruncatedError(name, "the GIF ends without its end marker")
+    _check_not_damaged(name, stream, fmt, file_size)
 
     avg_fps = _positive(stream.average_rate) or _positive(stream.guessed_rate)
     declared_s = _stream_seconds(stream, stream.duration)
     container_s = container.duration / av.time_base if container.duration and container.duration > 0 else 0.0
-    # AVI headers state a frame count that a cut-off file no longer has; trust it only when
-    # the index agrees.
-    known_frames = stream.frames if stream.frames > 0 else 0
-    if fmt == "avi" and known_frames and len(stream.index_entries) != known_frames:
-        known_frames = 0
+    known_frames = _trusted_frame_count(stream, fmt)
     estimate = round((declared_s or container_s) * avg_fps) if avg_fps else 0
     count = not known_frames and (
         is_image_format or not estimate
         or (file_size <= COUNT_MAX_BYTES and estimate <= COUNT_MAX_PACKETS))
 
     first, packets, end_s = _scan(name, container, stream, codec, signature, count)
-
-    if count and fmt == "avi" and stream.frames > packets:
-        raise TruncatedError(name, f"only {packets} of its {stream.frames} frames are present")
-    if count and not is_image_format and end_s:
-        expected_s = _declared_stream_seconds(stream, container, container_s)
-        slack = max(0.25, 3 / avg_fps if avg_fps else 0.25)
-        if expected_s and end_s < expected_s - slack:
-            raise TruncatedError(name, f"only {end_s:.2f} s of its {expected_s:.2f} s of video are present")
+    if count:
+        _check_all_present(name, container, stream, fmt, is_image_format, packets, end_s,
+                           container_s, avg_fps)
 
     if known_frames:
         frame_count, estimated = known_frames, False
@@ -225,21 +197,88 @@ def _probe_container(name: str, container, signature: str | None, file_size: int
         kind, fps, duration_s = "image", 0.0, 0.0
     else:
         kind = "video"
-        duration_s = (declared_s or _declared_stream_seconds(stream, container, container_s)
-                      or end_s or container_s)
-        if not estimated and duration_s > 0:
-            # the true average, also for variable frame rates where the header's rate is nominal
-            fps = frame_count / duration_s
-        else:
-            fps = avg_fps
-        if not duration_s and fps:
-            duration_s = frame_count / fps
+        fps, duration_s = _video_rate_and_duration(stream, container, frame_count, estimated,
+                                                   avg_fps, declared_s, container_s, end_s)
     return MediaInfo(
         path=name, kind=kind, width=width, height=height, coded_width=coded_w,
         coded_height=coded_h, rotation=rotation, fps=float(fps), duration_s=float(duration_s),
         frame_count=int(frame_count), frame_count_estimated=estimated, codec=codec,
         pix_fmt=pix_fmt, has_audio=has_audio,
     )
+
+
+def _video_stream(name: str, container, fmt: str, signature: str | None):
+    """The first video stream that is not an attached picture, and whether there is audio;
+    raises the error that says why a file without one is no clip."""
+    if fmt in _TEXT_FORMATS:
+        raise NotMediaError(name, "it is text")
+    videos = [s for s in container.streams.video if not int(s.disposition) & _ATTACHED_PIC]
+    has_audio = bool(container.streams.audio)
+    if not videos:
+        if has_audio:
+            raise AudioOnlyError(name)
+        if not container.streams and signature is not None:
+            raise TruncatedError(name, f"it starts like {_FAMILY_NAMES.get(signature, 'a media file')} "
+                                       "but no stream in it can be read")
+        raise NotMediaError(name, "it has no video or image stream")
+    return videos[0], has_audio
+
+
+def _video_decoder(name: str, stream):
+    """The stream's codec context, set to decode on one thread; raises when there is none."""
+    ctx = stream.codec_context
+    if ctx is None:
+        raise UnsupportedCodecError(name, "this FFmpeg build has no decoder for its video codec")
+    ctx.thread_count = 1  # the first frame comes out of the first packets, no frame-thread delay
+    return ctx
+
+
+def _check_not_damaged(name: str, stream, fmt: str, file_size: int) -> None:
+    """Raise ``TruncatedError`` for a damaged index or a GIF without its end marker."""
+    damage = _index_damage(stream, fmt, file_size)
+    if damage:
+        raise TruncatedError(name, damage)
+    if fmt == "gif" and not _gif_has_trailer(name, file_size):
+        raise TruncatedError(name, "the GIF ends without its end marker")
+
+
+def _trusted_frame_count(stream, fmt: str) -> int:
+    """The frame count the header states, or 0 when it states none or cannot be trusted."""
+    # AVI headers state a frame count that a cut-off file no longer has; trust it only when
+    # the index agrees.
+    known_frames = stream.frames if stream.frames > 0 else 0
+    if fmt == "avi" and known_frames and len(stream.index_entries) != known_frames:
+        known_frames = 0
+    return known_frames
+
+
+def _check_all_present(name: str, container, stream, fmt: str, is_image_format: bool,
+                       packets: int, end_s: float, container_s: float, avg_fps: float) -> None:
+    """After a counting scan: raise ``TruncatedError`` when fewer frames or seconds are
+    present than the file declares."""
+    if fmt == "avi" and stream.frames > packets:
+        raise TruncatedError(name, f"only {packets} of its {stream.frames} frames are present")
+    if not is_image_format and end_s:
+        expected_s = _declared_stream_seconds(stream, container, container_s)
+        slack = max(0.25, 3 / avg_fps if avg_fps else 0.25)
+        if expected_s and end_s < expected_s - slack:
+            raise TruncatedError(name, f"only {end_s:.2f} s of its {expected_s:.2f} s of video are present")
+
+
+def _video_rate_and_duration(stream, container, frame_count: int, estimated: bool,
+                             avg_fps: float, declared_s: float, container_s: float,
+                             end_s: float) -> tuple[float, float]:
+    """A video's frame rate and duration (seconds)."""
+    duration_s = (declared_s or _declared_stream_seconds(stream, container, container_s)
+                  or end_s or container_s)
+    if not estimated and duration_s > 0:
+        # the true average, also for variable frame rates where the header's rate is nominal
+        fps = frame_count / duration_s
+    else:
+        fps = avg_fps
+    if not duration_s and fps:
+        duration_s = frame_count / fps
+    return fps, duration_s
 
 
 def _scan(name, container, stream, codec: str, signature: str | None, count: bool):

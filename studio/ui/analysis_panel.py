@@ -818,6 +818,23 @@ class AnalysisPanel(QWidget):
     # ---- construction ------------------------------------------------------------------
 
     def _build(self) -> None:
+        self._build_actions()
+        header = self._build_header()
+        status = self._build_status_row()
+        # Page 0: a message (and the Analyse button); page 1: plots and the worst pairs.
+        self.stack = QStackedWidget(self)
+        self.stack.addWidget(self._build_message_page())
+        self.stack.addWidget(self._build_plots_page())
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addLayout(header)
+        layout.addLayout(status)
+        layout.addWidget(self.stack, 1)
+
+    def _build_actions(self) -> None:
+        """Analyse Clip (the window's action when one was given) and Cancel Analysis."""
         self.analyse_action = self._analyse_action
         if self.analyse_action is None:
             self.analyse_action = QAction(self)
@@ -831,6 +848,9 @@ class AnalysisPanel(QWidget):
         self.cancel_action.setIconText("Cancel")
         self.cancel_action.triggered.connect(self.cancel)
 
+    def _build_header(self) -> QHBoxLayout:
+        """Title, legend, the Compare combo and the Analyse button (the Cancel button is made
+        here too and sits in the status row)."""
         self.title_label = QLabel(self)
         title_font = QFont(self.font())
         title_font.setBold(True)
@@ -869,7 +889,10 @@ class AnalysisPanel(QWidget):
         header.addWidget(compare_label)
         header.addWidget(self.compare_combo)
         header.addWidget(self.analyse_button)
+        return header
 
+    def _build_status_row(self) -> QHBoxLayout:
+        """The progress bar, the status text and the Cancel button."""
         self.progress = QProgressBar(self)
         self.progress.setTextVisible(True)
         self.progress.setMaximumHeight(16)
@@ -882,9 +905,10 @@ class AnalysisPanel(QWidget):
         status.addWidget(self.progress, 1)
         status.addWidget(self.status_label, 1)
         status.addWidget(self.cancel_button)
+        return status
 
-        # Page 0: a message (and the Analyse button); page 1: plots and the worst pairs.
-        self.stack = QStackedWidget(self)
+    def _build_message_page(self) -> QWidget:
+        """The stack's page 0: a message and a large Analyse button."""
         message_page = QWidget(self.stack)
         self.message_label = QLabel(message_page)
         self.message_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -902,8 +926,10 @@ class AnalysisPanel(QWidget):
         page0.addWidget(self.message_label)
         page0.addWidget(self.message_button, 0, Qt.AlignmentFlag.AlignHCenter)
         page0.addStretch(1)
-        self.stack.addWidget(message_page)
+        return message_page
 
+    def _build_plots_page(self) -> QWidget:
+        """The stack's page 1: a plot per metric over the worst-pairs strip; clicks seek."""
         plots_page = QWidget(self.stack)
         self.plots = [MetricPlot(spec, plots_page, show_x_labels=(spec is METRICS[-1]))
                       for spec in METRICS]
@@ -919,14 +945,7 @@ class AnalysisPanel(QWidget):
         for plot in self.plots:
             page1.addWidget(plot, 1)
         page1.addWidget(self.worst_strip)
-        self.stack.addWidget(plots_page)
-
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(2)
-        layout.addLayout(header)
-        layout.addLayout(status)
-        layout.addWidget(self.stack, 1)
+        return plots_page
 
     def sizeHint(self) -> QSize:
         return QSize(760, 440)

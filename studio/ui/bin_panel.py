@@ -363,6 +363,42 @@ class BinPanel(QWidget):
         self.setObjectName("BinPanel")
         self.project = project
         self.undo_stack = undo_stack if undo_stack is not None else QUndoStack(self)
+        self._init_workers()
+        self._selected_id: int | None = None
+        self._shut_down = False
+        # The stored clips' thumbnails start once the window has been painted: their worker
+        # loads OpenCV, which would take the GIL from the first paint. The rows show at once.
+        self._thumbnails_after_paint: list[Clip] | None = []
+
+        self.model = BinModel(self)
+        self.proxy = BinFilterModel(self)
+        self.proxy.setSourceModel(self.model)
+
+        self.filter_box = QLineEdit(self)
+        self.filter_box.setPlaceholderText("Filter by name, folder or caption words…")
+        self.filter_box.setClearButtonEnabled(True)
+        self.filter_box.textChanged.connect(self._on_filter_text)
+
+        self._build_view()
+        self._build_empty_hint()
+        self._build_progress_row()
+        self._build_actions()
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(4)
+        layout.addWidget(self.filter_box)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.empty_hint, 1)
+        layout.addWidget(self.progress_row)
+        self.setAcceptDrops(True)
+
+        self.reload()
+        after_first_paint(self, self._request_deferred_thumbnails, THUMBNAILS_FALLBACK_MS)
+
+    # -- construction ---------------------------------------------------------------------
+    def _init_workers(self) -> None:
+        """The probe and thumbnail pool, its signals, and the import's cancel token and counts."""
         self.pool = QThreadPool(self)
         # Two workers probe and thumbnail, but never every core: on 2 cores two busy Python
         # workers starve the GUI thread (bench/bin_drop.py: worst gaps 25-60 ms against
@@ -382,21 +418,9 @@ class BinPanel(QWidget):
         self._import_skipped = 0
         self._import_new = 0
         self._import_failed: list[str] = []
-        self._selected_id: int | None = None
-        self._shut_down = False
-        # The stored clips' thumbnails start once the window has been painted: their worker
-        # loads OpenCV, which would take the GIL from the first paint. The rows show at once.
-        self._thumbnails_after_paint: list[Clip] | None = []
 
-        self.model = BinModel(self)
-        self.proxy = BinFilterModel(self)
-        self.proxy.setSourceModel(self.model)
-
-        self.filter_box = QLineEdit(self)
-        self.filter_box.setPlaceholderText("Filter by name, folder or caption words…")
-        self.filter_box.setClearButtonEnabled(True)
-        self.filter_box.textChanged.connect(self._on_filter_text)
-
+    def _build_view(self) -> None:
+        """The clip table over ``proxy``: columns, drops, selection and context menu."""
         self.view = BinView(self)
         self.view.setObjectName("BinView")
         self.view.setModel(self.proxy)
@@ -425,6 +449,8 @@ class BinPanel(QWidget):
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._on_context_menu)
 
+    def _build_empty_hint(self) -> None:
+        """What an empty bin shows instead of the table."""
         self.empty_hint = QLabel(
             "Drop video files, GIFs, images or whole folders here, or use File › Import (Ctrl+I)",
             self)
@@ -434,6 +460,8 @@ class BinPanel(QWidget):
         self.empty_hint.setStyleSheet(
             "color: palette(mid); padding: 24px; border: 2px dashed palette(mid); border-radius: 8px;")
 
+    def _build_progress_row(self) -> None:
+        """The import's progress bar and Cancel button, hidden until an import runs."""
         self.progress_bar = QProgressBar(self)
         self.progress_bar.setObjectName("BinProgress")
         self.progress_bar.setTextVisible(True)
@@ -448,6 +476,8 @@ class BinPanel(QWidget):
         row.addWidget(self.cancel_button)
         self.progress_row.hide()
 
+    def _build_actions(self) -> None:
+        """Remove from Project (Delete, on the table) and Relink…."""
         self.remove_action = QAction("Remove from Project", self)
         self.remove_action.setShortcut(QKeySequence.StandardKey.Delete)
         self.remove_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -455,18 +485,6 @@ class BinPanel(QWidget):
         self.view.addAction(self.remove_action)
         self.relink_action = QAction("Relink…", self)
         self.relink_action.triggered.connect(self.relink_selected)
-
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.setSpacing(4)
-        layout.addWidget(self.filter_box)
-        layout.addWidget(self.view, 1)
-        layout.addWidget(self.empty_hint, 1)
-        layout.addWidget(self.progress_row)
-        self.setAcceptDrops(True)
-
-        self.reload()
-        after_first_paint(self, self._request_deferred_thumbnails, THUMBNAILS_FALLBACK_MS)
 
     # -- loading --------------------------------------------------------------------------
     def reload(self) -> None:

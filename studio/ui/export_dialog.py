@@ -261,6 +261,34 @@ class ExportDialog(QDialog):
         self.sources = list(sources)
         self.queue = queue
         self._settings = settings
+        self._init_plan_state()
+        s = self._store()
+
+        self._build_preset_section()
+        folder_row = self._build_folder_section(s, default_folder)
+        pattern_row = self._build_name_section(s)
+        size_row = self._build_size_section(s)
+        self._build_quality_section(s)
+        self._build_overwrite_check()
+        form = self._build_form(folder_row, pattern_row, size_row)
+        self._build_clip_table()
+        self._build_buttons()
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.summary_label)
+        layout.addWidget(self.problem_label)
+        layout.addWidget(self.buttons)
+
+        self._restore_preset(s)
+        self._connect_option_signals()
+        self.resize(820, 640)
+        self._on_options_changed()
+
+    # -- construction -------------------------------------------------------------------
+    def _init_plan_state(self) -> None:
+        """The job, the per-row plans and problems, and the planning pool, cache and timer."""
         self.job = None  # the job queued by Export
         self.plans: list = [None] * len(self.sources)  # ExportPlan per row, when planned
         self.problems: list[str | None] = [None] * len(self.sources)
@@ -280,9 +308,8 @@ class ExportDialog(QDialog):
         self._plan_timer.setSingleShot(True)
         self._plan_timer.setInterval(_PLAN_DELAY_MS)
         self._plan_timer.timeout.connect(self.replan)
-        s = self._store()
 
-        # -- preset
+    def _build_preset_section(self) -> None:
         self.preset_combo = QComboBox(self)
         self.preset_combo.setObjectName("ExportPreset")
         for name, preset in PRESETS.items():
@@ -294,7 +321,9 @@ class ExportDialog(QDialog):
         self.preset_description.setWordWrap(True)
         self.preset_description.setStyleSheet(f"color: {_NOTE};")
 
-        # -- folder
+    def _build_folder_section(self, s: QSettings,
+                              default_folder: str | os.PathLike | None) -> QHBoxLayout:
+        """The folder field, its Choose… button and its message; returns the field's row."""
         folder = s.value("folder") or (os.fspath(default_folder) if default_folder else "")
         self.folder_edit = QLineEdit(str(folder), self)
         self.folder_edit.setObjectName("ExportFolder")
@@ -307,8 +336,10 @@ class ExportDialog(QDialog):
         self.folder_label.setObjectName("ExportFolderMessage")
         self.folder_label.setWordWrap(True)
         self.folder_label.hide()
+        return folder_row
 
-        # -- name
+    def _build_name_section(self, s: QSettings) -> QHBoxLayout:
+        """The name pattern, its fields and the name preview; returns the pattern's row."""
         self.pattern_edit = QLineEdit(s.value("pattern") or DEFAULT_PATTERN, self)
         self.pattern_edit.setObjectName("ExportPattern")
         self.pattern_edit.setToolTip("Fields: " + ", ".join("{" + f + "}" for f in PATTERN_FIELDS)
@@ -323,8 +354,10 @@ class ExportDialog(QDialog):
         self.name_preview.setObjectName("ExportNamePreview")
         self.name_preview.setWordWrap(True)
         self.name_preview.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        return pattern_row
 
-        # -- size and rate
+    def _build_size_section(self, s: QSettings) -> QHBoxLayout:
+        """Width, height and fit (returned as one row), then the frame-rate spin box."""
         self.width_spin = self._size_spin("ExportWidth", "width")
         self.height_spin = self._size_spin("ExportHeight", "height")
         self.fit_combo = QComboBox(self)
@@ -351,8 +384,10 @@ class ExportDialog(QDialog):
         self.fps_spin.setMinimumWidth(150)
         self.fps_spin.setToolTip("A constant output frame rate; at the lowest value, the "
                                  "source's own frame times (or the preset's rate)")
+        return size_row
 
-        # -- quality
+    def _build_quality_section(self, s: QSettings) -> None:
+        """CRF and encoder speed in ``quality_box``."""
         self.crf_spin = QSpinBox(self)
         self.crf_spin.setObjectName("ExportCrf")
         self.crf_spin.setToolTip("Constant quality: lower is better and larger (H.264: 18 is "
@@ -374,11 +409,15 @@ class ExportDialog(QDialog):
         quality_row.setContentsMargins(0, 0, 0, 0)
         self.quality_box.setLayout(quality_row)
 
+    def _build_overwrite_check(self) -> None:
         self.overwrite_check = QCheckBox("Replace existing files with the same name", self)
         self.overwrite_check.setObjectName("ExportOverwrite")
         self.overwrite_check.setToolTip("Off: a number is added instead (walk_2.mp4); "
                                         "nothing is ever replaced unasked")
 
+    def _build_form(self, folder_row: QHBoxLayout, pattern_row: QHBoxLayout,
+                    size_row: QHBoxLayout) -> QFormLayout:
+        """The options form: one labelled row per section."""
         fps_row = QHBoxLayout()
         fps_row.addWidget(self.fps_spin)
         fps_row.addStretch(1)
@@ -390,8 +429,11 @@ class ExportDialog(QDialog):
         form.addRow("Frame rate", fps_row)
         form.addRow("Quality", self.quality_box)
         form.addRow("Existing", self.overwrite_check)
+        return form
 
-        # -- the clips
+    def _build_clip_table(self) -> None:
+        """The clips table (a row per source, its clip and range filled in) and the summary
+        and problem labels under it."""
         self.table = QTableWidget(len(self.sources), len(COLUMNS), self)
         self.table.setObjectName("ExportClips")
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
@@ -416,6 +458,7 @@ class ExportDialog(QDialog):
         self.problem_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.problem_label.hide()
 
+    def _build_buttons(self) -> None:
         self.buttons = QDialogButtonBox(self)
         self.export_button = self.buttons.addButton("Export",
                                                     QDialogButtonBox.ButtonRole.AcceptRole)
@@ -426,17 +469,15 @@ class ExportDialog(QDialog):
         self.export_button.clicked.connect(self.start_export)
         self.close_button.clicked.connect(self.reject)
 
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.table, 1)
-        layout.addWidget(self.summary_label)
-        layout.addWidget(self.problem_label)
-        layout.addWidget(self.buttons)
-
+    def _restore_preset(self, s: QSettings) -> None:
+        """Select the remembered preset (mp4 if none) and apply it before any signal is wired."""
         preset = s.value("preset")
         index = self.preset_combo.findData(preset if preset in PRESETS else "mp4")
         self.preset_combo.setCurrentIndex(index)
         self._apply_preset()
+
+    def _connect_option_signals(self) -> None:
+        """Option changes replan the rows; folder, pattern and overwrite changes rename them."""
         self.preset_combo.currentIndexChanged.connect(self._on_preset_changed)
         for signal in (self.width_spin.valueChanged, self.height_spin.valueChanged,
                        self.fit_combo.currentIndexChanged, self.fps_spin.valueChanged,
@@ -445,8 +486,6 @@ class ExportDialog(QDialog):
         self.folder_edit.textChanged.connect(self._on_names_changed)
         self.pattern_edit.textChanged.connect(self._on_names_changed)
         self.overwrite_check.toggled.connect(self._on_names_changed)
-        self.resize(820, 640)
-        self._on_options_changed()
 
     # -- widgets ------------------------------------------------------------------------
     def _size_spin(self, name: str, what: str) -> QSpinBox:

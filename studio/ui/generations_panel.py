@@ -196,6 +196,26 @@ class GenerationsPanel(QWidget):
         self._running: set[int] = set()
         self._export_dialog = None
         self._cancel = CancelToken()
+        self._init_workers()
+        self._placeholder = QPixmap(THUMB_W, THUMB_H)
+        self._placeholder.fill(QColor(40, 40, 44))
+
+        self._build_view()
+        buttons = self._build_buttons()
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.view, 1)
+        layout.addLayout(buttons)
+        layout.addWidget(self.status)
+
+        if manager is not None:
+            manager.job_finished.connect(self._on_job_finished)
+        self.refresh()
+        self._update_buttons()
+
+    # -- construction ---------------------------------------------------------------------
+    def _init_workers(self) -> None:
+        """One pool for thumbnails and one for analyses, a job at a time each, and their
+        signals."""
         self.thumb_pool = QThreadPool(self)
         self.thumb_pool.setMaxThreadCount(1)
         self.analysis_pool = QThreadPool(self)
@@ -208,9 +228,9 @@ class GenerationsPanel(QWidget):
         self._signals.analysing.connect(self._on_analysing)
         self._signals.analysed.connect(self._on_analysed)
         self._signals.failed.connect(self._on_failed)
-        self._placeholder = QPixmap(THUMB_W, THUMB_H)
-        self._placeholder.fill(QColor(40, 40, 44))
 
+    def _build_view(self) -> None:
+        """The generations table: one row each, a thumbnail first; a double click plays."""
         self.model = QStandardItemModel(0, len(COLUMNS), self)
         self.model.setHorizontalHeaderLabels(list(COLUMNS))
         self.view = QTableView(self)
@@ -232,6 +252,8 @@ class GenerationsPanel(QWidget):
         self.view.doubleClicked.connect(lambda _index: self.play_selected())
         self.view.selectionModel().selectionChanged.connect(self._update_buttons)
 
+    def _build_buttons(self) -> QHBoxLayout:
+        """The selected generation's buttons (returned as a row) and the status line."""
         self.play_button = QPushButton("Play")
         self.play_button.clicked.connect(self.play_selected)
         self.analyse_button = QPushButton("Analyse")
@@ -256,15 +278,7 @@ class GenerationsPanel(QWidget):
                        self.export_button, self.add_to_bin_button, self.folder_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.view, 1)
-        layout.addLayout(buttons)
-        layout.addWidget(self.status)
-
-        if manager is not None:
-            manager.job_finished.connect(self._on_job_finished)
-        self.refresh()
-        self._update_buttons()
+        return buttons
 
     # -- listing --------------------------------------------------------------------------
     def refresh(self) -> None:

@@ -106,6 +106,16 @@ class MainWindow(FileDropTarget, QMainWindow):
 
     # -- menus ----------------------------------------------------------------------------
     def _build_menus(self) -> None:
+        """The menu bar, a menu at a time, in the order it shows them."""
+        self._build_file_menu()
+        self._build_edit_menu()
+        self._build_playback_menu()
+        self._build_caption_menu()
+        self._build_view_menu()
+        self._build_generate_menu()
+        self._build_help_menu()
+
+    def _build_file_menu(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         self.import_files_action = QAction("&Import Files…", self)
         self.import_files_action.setShortcut(QKeySequence("Ctrl+I"))
@@ -137,6 +147,7 @@ class MainWindow(FileDropTarget, QMainWindow):
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
 
+    def _build_edit_menu(self) -> None:
         edit_menu = self.menuBar().addMenu("&Edit")
         self.undo_action = self.undo_stack.createUndoAction(self, "&Undo")
         self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
@@ -145,10 +156,13 @@ class MainWindow(FileDropTarget, QMainWindow):
         edit_menu.addAction(self.undo_action)
         edit_menu.addAction(self.redo_action)
 
+    def _build_playback_menu(self) -> None:
         playback = self.menuBar().addMenu("&Playback")
         for action in self.player.actions():
             playback.addAction(action)
 
+    def _build_caption_menu(self) -> None:
+        """The caption panel's actions, then Export Training Set (made by the File menu)."""
         caption_menu = self.menuBar().addMenu("&Caption")
         for action in (self.captions.caption_action, self.captions.caption_all_action,
                        self.captions.cancel_action, None, self.captions.save_action,
@@ -160,6 +174,7 @@ class MainWindow(FileDropTarget, QMainWindow):
         caption_menu.addSeparator()
         caption_menu.addAction(self.export_dataset_action)
 
+    def _build_view_menu(self) -> None:
         view_menu = self.menuBar().addMenu("&View")
         self._view_menu = view_menu
         view_menu.addAction(self.bin_dock.toggleViewAction())
@@ -171,12 +186,14 @@ class MainWindow(FileDropTarget, QMainWindow):
         self.theme_menu = ThemeMenu(self.theme, self)
         view_menu.addMenu(self.theme_menu)
 
+    def _build_generate_menu(self) -> None:
         generate_menu = self.menuBar().addMenu("&Generate")
         generate_menu.addAction(self.generate_dock.toggleViewAction())
         generate_menu.addAction(self.generation_preview_dock.toggleViewAction())
         generate_menu.addAction(self.generations_dock.toggleViewAction())
         generate_menu.addAction(self.queue_dock.toggleViewAction())
 
+    def _build_help_menu(self) -> None:
         help_menu = self.menuBar().addMenu("&Help")
         self.shortcuts_action = QAction("&Keyboard Shortcuts", self)
         self.shortcuts_action.setShortcut(QKeySequence("Ctrl+/"))
