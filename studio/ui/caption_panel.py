@@ -171,7 +171,8 @@ class CaptionRun:
         return self.targets[self.current] if self.current < len(self.targets) else None
 
 
-# The widgets CaptionPanel._build_body makes (the body is built on first use).
+# The widgets CaptionPanel._build_body makes (the body is built on first use): the panel
+# keeps each section's widgets (CaptionTextBox.WIDGETS, …) as its own attributes.
 _BODY_WIDGETS = frozenset({
     "title_label", "state_label", "meta_label", "demo_label", "editor", "count_label",
     "save_label", "error_label", "frames_label", "frame_strip", "history_list",
@@ -179,6 +180,8 @@ _BODY_WIDGETS = frozenset({
     "prompt_edit", "max_tokens_spin", "sample_check", "temperature_spin", "settings_section",
     "caption_button", "caption_all_button", "progress_bar", "cancel_button", "progress_row",
     "live_label",
+    # the sections themselves (studio.ui.caption_widgets), whose widgets are the ones above
+    "caption_box", "history_box", "settings_box", "buttons_box",
 })
 
 
@@ -294,60 +297,62 @@ class CaptionPanel(QWidget):
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def _build_body(self) -> None:
-        from PySide6.QtWidgets import (
-            QCheckBox,
-            QComboBox,
-            QDoubleSpinBox,
-            QFormLayout,
-            QFrame,
-            QHBoxLayout,
-            QListWidget,
-            QPlainTextEdit,
-            QProgressBar,
-            QPushButton,
-            QScrollArea,
-            QSizePolicy,
-            QSpinBox,
-            QToolButton,
+        """The body, from the sections of studio.ui.caption_widgets: the caption text, the
+        history and the settings (both folding), and the buttons. The panel reads each
+        section's widgets as its own attributes (``_BODY_WIDGETS``)."""
+        from studio.ui.caption_widgets import (
+            CaptionButtons,
+            CaptionSettingsBox,
+            CaptionTextBox,
+            HistoryBox,
+            Section,
         )
-
-        from studio.ui.caption_widgets import CaptionEdit, FrameStrip, Section, rule
 
         self._body_built = True
         self._empty.hide()
         self.layout().removeWidget(self._empty)
         self._empty.deleteLater()
-        self.title_label = QLabel(self)
-        self.title_label.setObjectName("CaptionClipName")
+        self.caption_box = CaptionTextBox(self)
+        self.history_box = HistoryBox(self)
+        self.settings_box = CaptionSettingsBox(LOCAL_FOLDER, self)
+        self.buttons_box = CaptionButtons(self)
+        for section in (self.caption_box, self.history_box, self.settings_box,
+                        self.buttons_box):
+            for name in section.WIDGETS:
+                setattr(self, name, getattr(section, name))
         _make_title_font(self.title_label)
-        self.title_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.state_label = QLabel(self)
-        self.state_label.setObjectName("CaptionState")
-        self.state_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        head = QHBoxLayout()
-        head.setContentsMargins(0, 0, 0, 0)
-        head.addWidget(self.title_label, 1)
-        head.addWidget(self.state_label)
+        self.history_section = Section("History", self.history_box, expanded=False, parent=self)
+        self.settings_section = Section("Settings", self.settings_box, expanded=True,
+                                        parent=self)
+        self.caption_button.setToolTip(self.caption_action.toolTip())
+        self.caption_all_button.setToolTip(self.caption_all_action.toolTip())
+        self._connect_body()
+        self._lay_out_body()
+        if self.api is not None:
+            self._fill_presets()
+        if self._pending_settings is not None:
+            self._apply_settings(self._pending_settings)
+            self._pending_settings = None
+        self._update_settings_summary()
+        self._update_actions()
+        self.selection_changed()
+        self._refresh()
 
-        self.meta_label = QLabel(self)
-        self.meta_label.setObjectName("CaptionMeta")
-        self.meta_label.setWordWrap(True)
-        self.meta_label.setStyleSheet("color: palette(mid);")
-        self.demo_label = QLabel(f"⚠ {registry.DEMO_LABEL}", self)
-        self.demo_label.setObjectName("CaptionDemoLabel")
-        self.demo_label.setStyleSheet("color: #e0ac3a; font-weight: 600;")
-        self.demo_label.hide()
-
-        self.editor = CaptionEdit(self)
-        self.editor.setObjectName("CaptionEditor")
-        self.editor.setPlaceholderText("No caption yet. Click Caption, or type one here.")
-        self.editor.setTabChangesFocus(True)
-        efont = self.editor.font()
-        efont.setPointSizeF(efont.pointSizeF() * 1.1)
-        self.editor.setFont(efont)
-        self.editor.setMinimumHeight(90)
-        self.editor.textChanged.connect(self._on_text_changed)
-        self.editor.focus_lost.connect(self._on_editor_focus_lost)
+    def _connect_body(self) -> None:
+        """What the sections say goes to the panel's slots; the draft timer; the look for
+        models that are not here."""
+        self.caption_box.text_changed.connect(self._on_text_changed)
+        self.caption_box.focus_lost.connect(self._on_editor_focus_lost)
+        self.caption_box.frame_clicked.connect(self._on_frame_clicked)
+        self.history_box.item_double_clicked.connect(self._on_history_double_clicked)
+        self.history_box.restore_clicked.connect(self.restore_selected_version)
+        self.settings_box.model_activated.connect(self._on_model_activated)
+        self.settings_box.preset_changed.connect(self._on_preset_changed)
+        self.settings_box.prompt_edited.connect(self._on_prompt_edited)
+        self.settings_box.changed.connect(self._update_settings_summary)
+        self.buttons_box.caption_clicked.connect(self.caption_action.trigger)
+        self.buttons_box.caption_all_clicked.connect(self.caption_all_action.trigger)
+        self.buttons_box.cancel_clicked.connect(self.cancel)
         # What is typed is kept in the project a moment after typing stops (a draft, not a
         # version), so a crash or a killed process loses none of it.
         self._draft_timer = QTimer(self)
@@ -355,159 +360,21 @@ class CaptionPanel(QWidget):
         self._draft_timer.setInterval(DRAFT_DELAY_MS)
         self._draft_timer.timeout.connect(self._keep_draft)
         self._draft_clip: int | None = None  # the clip whose draft the project keeps
-
-        self.count_label = QLabel(self)
-        self.count_label.setStyleSheet("color: palette(mid);")
-        self.save_label = QLabel(self)
-        self.save_label.setObjectName("CaptionSaveState")
-        counts = QHBoxLayout()
-        counts.setContentsMargins(0, 0, 0, 0)
-        counts.addWidget(self.count_label, 1)
-        counts.addWidget(self.save_label)
-
-        self.error_label = QLabel(self)
-        self.error_label.setObjectName("CaptionError")
-        self.error_label.setWordWrap(True)
-        self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.error_label.setStyleSheet("color: #e0604f;")
-        self.error_label.hide()
-
-        self.frames_label = QLabel(self)
-        self.frames_label.setStyleSheet("color: palette(mid);")
-        self.frame_strip = FrameStrip(self)
-        self.frame_strip.itemClicked.connect(self._on_frame_clicked)
-
-        # History: every version, newest first, restorable.
-        history_body = QWidget(self)
-        self.history_list = QListWidget(history_body)
-        self.history_list.setObjectName("CaptionHistory")
-        self.history_list.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.history_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.history_list.setUniformItemSizes(True)
-
-        self.history_list.setAlternatingRowColors(True)
-        self.history_list.currentRowChanged.connect(self._on_history_row)
-        self.history_list.itemDoubleClicked.connect(self._on_history_double_clicked)
-        self.restore_button = QPushButton("Restore this version", history_body)
-        self.restore_button.setEnabled(False)
-        self.restore_button.clicked.connect(self.restore_selected_version)
-        hl = QVBoxLayout(history_body)
-        hl.setContentsMargins(0, 0, 0, 0)
-        hl.setSpacing(2)
-        self.history_empty = QLabel("No versions yet: a caption's every version is kept here.",
-                                    history_body)
-        self.history_empty.setStyleSheet("color: palette(mid);")
-        self.history_empty.setWordWrap(True)
-        hl.addWidget(self.history_empty)
-        hl.addWidget(self.history_list)
-        hl.addWidget(self.restore_button, 0, Qt.AlignmentFlag.AlignRight)
-        self.history_section = Section("History", history_body, expanded=False, parent=self)
-
-        # Settings: model, prompt, generation.
-        settings_body = QWidget(self)
-        self.model_combo = QComboBox(settings_body)
-        self.model_combo.setObjectName("CaptionModel")
-        for spec in registry.models("captioner"):
-            self.model_combo.addItem(spec.title, spec.id)
-        self.model_combo.addItem("Local folder…", LOCAL_FOLDER)
-        self.model_combo.setCurrentIndex(max(0, self.model_combo.findData(
-            registry.DEFAULT_CAPTIONER)))
-        self.model_combo.activated.connect(self._on_model_activated)
         from studio.ui.model_availability import model_availability
 
         self._availability = model_availability()  # says which models are not here
         self._availability.keep_marked(self.model_combo)
         if self.api is not None:  # else once it is: the scan waits for the first paint too
             self._availability.refresh()
-        self.preset_combo = QComboBox(settings_body)
-        self.preset_combo.setObjectName("CaptionPreset")
-        for combo in (self.model_combo, self.preset_combo):
-            # Long model titles must not set the dock's minimum width: the text elides instead.
-            combo.setSizeAdjustPolicy(
-                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-            combo.setMinimumContentsLength(10)
-        self.preset_combo.currentIndexChanged.connect(self._on_preset_changed)
-        self.prompt_edit = QPlainTextEdit(settings_body)
-        self.prompt_edit.setObjectName("CaptionPrompt")
-        self.prompt_edit.setPlaceholderText("Your prompt, e.g. Describe the lighting and the "
-                                            "camera movement.")
-        self.prompt_edit.setTabChangesFocus(True)
-        self.prompt_edit.setFixedHeight(self.fontMetrics().lineSpacing() * 3 + 12)
-        self.prompt_edit.textChanged.connect(self._on_prompt_edited)
-        self.max_tokens_spin = QSpinBox(settings_body)
-        self.max_tokens_spin.setObjectName("CaptionMaxTokens")
-        self.max_tokens_spin.setRange(8, 4096)
-        self.max_tokens_spin.setSingleStep(32)
-        self.max_tokens_spin.setValue(256)
-        self.max_tokens_spin.setSuffix(" tokens")
-        self.sample_check = QCheckBox("Sample (varied wording)", settings_body)
-        self.sample_check.setObjectName("CaptionSample")
-        self.sample_check.setToolTip("Off: greedy decoding, so the same clip and settings always "
-                                     "give the same caption. On: sampled at the temperature "
-                                     "below, different each time.")
-        self.temperature_spin = QDoubleSpinBox(settings_body)
-        self.temperature_spin.setRange(0.05, 2.0)
-        self.temperature_spin.setSingleStep(0.05)
-        self.temperature_spin.setValue(0.7)
-        self.temperature_spin.setPrefix("temperature ")
-        self.temperature_spin.setEnabled(False)
-        self.sample_check.toggled.connect(self.temperature_spin.setEnabled)
-        for w in (self.max_tokens_spin, self.sample_check, self.temperature_spin,
-                  self.model_combo):
-            signal = getattr(w, "valueChanged", None) or getattr(w, "toggled", None) \
-                or w.currentIndexChanged
-            signal.connect(self._update_settings_summary)
-        form = QFormLayout(settings_body)
-        form.setContentsMargins(0, 0, 0, 0)
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        form.addRow("Model", self.model_combo)
-        form.addRow("Prompt", self.preset_combo)
-        form.addRow("", self.prompt_edit)
-        form.addRow("Length", self.max_tokens_spin)
-        form.addRow("", self.sample_check)
-        form.addRow("", self.temperature_spin)
-        self.settings_section = Section("Settings", settings_body, expanded=True, parent=self)
 
-        self.caption_button = QPushButton("Caption", self)
-        self.caption_button.setObjectName("CaptionButton")
-        self.caption_button.setDefault(True)
-        self.caption_button.setToolTip(self.caption_action.toolTip())
-        self.caption_button.clicked.connect(self.caption_action.trigger)
-        self.caption_button.setStyleSheet(
-            "QPushButton#CaptionButton { background: #2f6fd0; color: white; font-weight: 600;"
-            " border-radius: 4px; padding: 5px 14px; }"
-            "QPushButton#CaptionButton:disabled { background: palette(mid); }")
-        self.caption_all_button = QPushButton("Caption all uncaptioned", self)
-        self.caption_all_button.setObjectName("CaptionAllButton")
-        self.caption_all_button.setToolTip(self.caption_all_action.toolTip())
-        self.caption_all_button.clicked.connect(self.caption_all_action.trigger)
-        buttons = QHBoxLayout()
-        buttons.setContentsMargins(0, 0, 0, 0)
-        buttons.addWidget(self.caption_button)
-        buttons.addWidget(self.caption_all_button)
-        buttons.addStretch(1)
+    def _lay_out_body(self) -> None:
+        """The caption, history and settings in a scroll area: a short dock (a small screen,
+        docks stacked) scrolls instead of forcing the whole window taller. Below it, always
+        in view, the buttons and a running job's progress."""
+        from PySide6.QtWidgets import QFrame, QScrollArea
 
-        self.progress_bar = QProgressBar(self)
-        self.progress_bar.setObjectName("CaptionProgress")
-        self.progress_bar.setTextVisible(True)
-        self.cancel_button = QToolButton(self)
-        self.cancel_button.setText("Cancel")
-        self.cancel_button.setToolTip("Stop captioning (captions already made are kept)")
-        self.cancel_button.clicked.connect(self.cancel)
-        self.progress_row = QWidget(self)
-        pr = QHBoxLayout(self.progress_row)
-        pr.setContentsMargins(0, 0, 0, 0)
-        pr.addWidget(self.progress_bar, 1)
-        pr.addWidget(self.cancel_button)
-        self.progress_row.hide()
-        self.live_label = QLabel(self)  # the running caption, when another clip is shown
-        self.live_label.setObjectName("CaptionLive")
-        self.live_label.setStyleSheet("color: palette(mid); font-style: italic;")
-        self.live_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.live_label.hide()
+        from studio.ui.caption_widgets import rule
 
-        # In a scroll area: a short dock (a small screen, docks stacked) scrolls instead of
-        # forcing the whole window taller.
         inner = QWidget(self)
         inner.setObjectName("CaptionPanelContents")
         scroll = QScrollArea(self)
@@ -520,35 +387,16 @@ class CaptionPanel(QWidget):
         layout = QVBoxLayout(inner)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.setSpacing(5)
-        layout.addLayout(head)
-        layout.addWidget(self.meta_label)
-        layout.addWidget(self.demo_label)
-        layout.addWidget(self.editor, 3)
-        layout.addLayout(counts)
-        layout.addWidget(self.error_label)
-        layout.addWidget(self.frames_label)
-        layout.addWidget(self.frame_strip)
+        layout.addWidget(self.caption_box, 3)
         layout.addWidget(self.history_section)
         layout.addWidget(rule(self))
         layout.addWidget(self.settings_section)
         layout.addStretch(0)
-        # Always in view, below the scrolling part: the buttons and a running job's progress.
-        bottom = QVBoxLayout()
-        bottom.setContentsMargins(6, 2, 6, 6)
-        bottom.setSpacing(4)
-        bottom.addLayout(buttons)
-        bottom.addWidget(self.progress_row)
-        bottom.addWidget(self.live_label)
-        outer.addLayout(bottom)
-        if self.api is not None:
-            self._fill_presets()
-        if self._pending_settings is not None:
-            self._apply_settings(self._pending_settings)
-            self._pending_settings = None
-        self._update_settings_summary()
-        self._update_actions()
-        self.selection_changed()
-        self._refresh()
+        outer.addWidget(self.buttons_box)
+        # Shown now, not when the layout gets to it: a job's progress row (which a submit
+        # shows straight away) is visible as soon as the panel is, as it was when it sat in
+        # the panel itself.
+        self.buttons_box.show()
 
     # -- wiring -------------------------------------------------------------------------
     def set_manager(self, manager) -> None:
@@ -771,10 +619,10 @@ class CaptionPanel(QWidget):
             self.frames_label.setText(f"Captioned from {frames_span(times)}" if times else "")
         self.frames_label.setVisible(bool(self.frames_label.text()))
 
-    @Slot(QListWidgetItem)
-    def _on_frame_clicked(self, item: QListWidgetItem) -> None:
+    @Slot(int)
+    def _on_frame_clicked(self, index: int) -> None:
         if self.clip is not None:
-            self.frame_clicked.emit(self.clip.id, item.data(Qt.ItemDataRole.UserRole))
+            self.frame_clicked.emit(self.clip.id, index)
 
     # -- editing --------------------------------------------------------------------------
     @property
@@ -886,10 +734,6 @@ class CaptionPanel(QWidget):
             self._refresh(keep_editor=self.dirty)
 
     # -- history --------------------------------------------------------------------------
-    @Slot(int)
-    def _on_history_row(self, row: int) -> None:
-        self.restore_button.setEnabled(row > 0)  # row 0 is the current version
-
     @Slot(QListWidgetItem)
     def _on_history_double_clicked(self, item: QListWidgetItem) -> None:
         if self.history_list.row(item) > 0:
