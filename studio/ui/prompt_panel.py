@@ -32,51 +32,27 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
-from PySide6.QtCore import (
-    QEvent,
-    QObject,
-    QRegularExpression,
-    QRunnable,
-    Qt,
-    QThreadPool,
-    QTimer,
-    Signal,
-    Slot,
-)
-from PySide6.QtGui import QRegularExpressionValidator
-from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QDoubleSpinBox,
-    QFileDialog,
-    QFormLayout,
-    QGridLayout,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QPlainTextEdit,
-    QPushButton,
-    QSizePolicy,
-    QSpinBox,
-    QToolButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import QEvent, QObject, QRunnable, QThreadPool, QTimer, Signal, Slot
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from studio.core.paths import display_path
 from studio.ui.file_drops import FileDropTarget, dropped_paths
 from studio.ui.first_paint import after_first_paint
+from studio.ui.prompt_sections import (
+    IMAGE_FILE,
+    PLAYER_CLIP,
+    PLAYER_FRAME,
+    SELECTED_CLIP,
+    VIDEO_FILE,
+    VIDEO_MODES,
+    AdvancedSection,
+    FormLabel,
+    ModelSection,
+    PromptSection,
+    SizeSection,
+    SourceSection,
+)
 
-LOCAL_FOLDER = "Local folder…"
-PLAYER_FRAME = "Player's current frame"
-IMAGE_FILE = "Image file"
-CUSTOM_SIZE = "Custom"
-MODES = (("t2v", "Text to video"), ("i2v", "Image to video"), ("v2v", "Video to video"),
-         ("extend", "Extend clip"), ("condition", "Conditions at frames"))
-VIDEO_MODES = ("v2v", "extend")  # the modes that start from a clip
-SELECTED_CLIP = "Selected clip"
-PLAYER_CLIP = "Player's clip"
-VIDEO_FILE = "Video file"
 _MISSING_VIDEO = {SELECTED_CLIP: "select a clip in the bin",
                   PLAYER_CLIP: "show a clip in the player",
                   VIDEO_FILE: "choose a video file (or drop one here)"}
@@ -84,10 +60,6 @@ _MISSING_VIDEO = {SELECTED_CLIP: "select a clip in the bin",
 # generation runs exactly as it ran. None today: the Advanced section has the last ones
 # (offload, vae_tiling, decode_timestep, decode_noise_scale, multiscale).
 HIDDEN_FIELDS: tuple[str, ...] = ()
-# Advanced: GenerationParams.offload and vae_tiling (None: automatic, from the GPU's free memory)
-OFFLOAD_CHOICES = (("Automatic", None), ("Off", "none"), ("Model CPU offload", "model"),
-                   ("Sequential CPU offload", "sequential"))
-TILING_CHOICES = (("Automatic", None), ("On", True), ("Off", False))
 _DRAG_EVENTS = (QEvent.Type.DragEnter, QEvent.Type.DragMove, QEvent.Type.Drop)
 
 
@@ -194,248 +166,23 @@ class _DropReader(QRunnable):
             pass
 
 
-def _is_video_path(path: str) -> bool:
-    from studio.core.media import VIDEO_EXTENSIONS
-
-    return Path(path).suffix.lower() in VIDEO_EXTENSIONS | {".gif"}
-
-
-class ConditionRow:
-    """One condition's widgets (a row of the editor's grid): the picture or clip, the frame of
-    the clip to show (clips only), the output frame that shows it, and the strength."""
-
-    def __init__(self, editor: ConditionsEditor):
-        self.number = QLabel()
-        self.path = QLineEdit()
-        self.path.setPlaceholderText("a picture or a clip")
-        self.browse = QToolButton()
-        self.browse.setText("…")
-        self.browse.setToolTip("Choose a picture or a clip")
-        self.frame = QSpinBox()
-        self.frame.setRange(0, 99_999)
-        self.frame.setToolTip("The frame of the clip to show")
-        self.at = QSpinBox()
-        self.at.setRange(0, 9_999)  # past the video's end: conform says where it moves
-        self.at.setToolTip("The frame of the new video that shows it")
-        self.strength = QDoubleSpinBox()
-        self.strength.setRange(0.0, 1.0)
-        self.strength.setSingleStep(0.05)
-        self.strength.setValue(1.0)
-        self.strength.setToolTip("How strictly the video keeps to it (1: exactly)")
-        self.remove = QToolButton()
-        self.remove.setText("✕")
-        self.remove.setToolTip("Remove this condition")
-        for spin in (self.frame, self.at, self.strength):
-            spin.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
-        self.path.setMinimumWidth(80)
-        self.range: tuple[int | None, int | None] | None = None  # a restored clip range
-        self.browse.clicked.connect(lambda: editor.browse(self))
-        self.remove.clicked.connect(lambda: editor.remove(self))
-        self.path.textChanged.connect(lambda _t: self._path_changed(editor))
-        self.frame.valueChanged.connect(lambda _v: self._frame_changed(editor))
-        self.at.valueChanged.connect(lambda _v: editor.changed.emit())
-        self.strength.valueChanged.connect(lambda _v: editor.changed.emit())
-
-    @property
-    def widgets(self) -> tuple[QWidget, ...]:
-        return (self.number, self.path, self.browse, self.frame, self.at, self.strength,
-                self.remove)
-
-    def _path_changed(self, editor: ConditionsEditor) -> None:
-        self._single_frame()
-        self.path.setToolTip(self.path.text())
-        self.frame.setVisible(_is_video_path(self.path.text().strip()))
-        editor.changed.emit()
-
-    def _frame_changed(self, editor: ConditionsEditor) -> None:
-        self._single_frame()  # the person chose one frame
-        editor.changed.emit()
-
-    def _single_frame(self) -> None:
-        if self.range is not None:
-            self.range = None
-            self.frame.setSuffix("")
-            self.frame.setToolTip("The frame of the clip to show")
-
-    def show_range(self, in_frame: int | None, out_frame: int | None) -> None:
-        """Keep a clip range (a restored video condition) until a frame is chosen."""
-        self.range = (in_frame, out_frame)
-        self.frame.setSuffix(f"..{out_frame if out_frame is not None else 'end'}")
-        self.frame.setToolTip("These frames of the clip (as restored); choose a frame to use "
-                              "that one alone")
-
-    def condition(self, P):
-        path = self.path.text().strip()
-        in_frame = out_frame = None
-        if self.range is not None:
-            in_frame, out_frame = self.range
-        elif _is_video_path(path):
-            in_frame = out_frame = self.frame.value()
-        return P.Condition(path=path, frame_index=self.at.value(),
-                           strength=round(self.strength.value(), 4), in_frame=in_frame,
-                           out_frame=out_frame)
-
-
-class ConditionsEditor(QWidget):
-    """The conditions of "Conditions at frames": each a picture, or one frame of a clip, that
-    the new video shows at a chosen frame, with a strength. Rows are added (a file, the
-    player's frame, a dropped file) and removed here; the panel checks them live."""
-
-    changed = Signal()
-    row_added = Signal(object)  # ConditionRow
-    message = Signal(str)  # why a button did nothing
-
-    HEADERS = ("", "Condition: picture or clip", "", "Its frame", "At frame", "Strength", "")
-
-    def __init__(self, player_frame: Callable[[], tuple[str, int] | None],
-                 parent: QWidget | None = None):
-        super().__init__(parent)
-        self._player_frame = player_frame
-        self.rows: list[ConditionRow] = []
-        self._grid = QGridLayout()
-        self._grid.setContentsMargins(0, 0, 0, 0)
-        self._grid.setHorizontalSpacing(4)
-        self._grid.setColumnStretch(1, 1)
-        self._headers = []
-        for column, text in enumerate(self.HEADERS):
-            label = QLabel(text)
-            label.setStyleSheet("color: palette(placeholder-text);")
-            self._grid.addWidget(label, 0, column)
-            self._headers.append(label)
-        self.empty_label = QLabel("No conditions yet: add a picture or a clip's frame, or drop "
-                                  "a file on the panel.")
-        self.empty_label.setWordWrap(True)
-        self.add_file_button = QPushButton("Add picture or clip…")
-        self.add_file_button.clicked.connect(self.add_from_file)
-        self.add_player_button = QPushButton("Add player's frame")
-        self.add_player_button.setToolTip("The frame the player shows, at frame 0 (or at the "
-                                          "end when there are conditions already)")
-        self.add_player_button.clicked.connect(self.add_player_frame)
-        buttons = QHBoxLayout()
-        buttons.setContentsMargins(0, 0, 0, 0)
-        buttons.addWidget(self.add_file_button)
-        buttons.addWidget(self.add_player_button)
-        buttons.addStretch(1)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(self._grid)
-        layout.addWidget(self.empty_label)
-        layout.addLayout(buttons)
-        self._relayout()
-
-    def add(self, path: str = "", frame_index: int = 0, strength: float = 1.0,
-            in_frame: int | None = None, out_frame: int | None = None) -> ConditionRow:
-        """A row for ``path`` shown at ``frame_index``. A clip's ``in_frame`` equal to its
-        ``out_frame`` is one frame of it; any other range (None, None included: all of it, as
-        ``studio generate`` writes a clip condition) is kept as it is."""
-        row = ConditionRow(self)
-        row.path.setText(path)
-        row.frame.setValue(in_frame or 0)
-        row.at.setValue(max(0, frame_index))
-        row.strength.setValue(strength)
-        if _is_video_path(path) and (in_frame is None or in_frame != out_frame):
-            row.show_range(in_frame, out_frame)
-        self.rows.append(row)
-        self._relayout()
-        self.row_added.emit(row)
-        self.changed.emit()
-        return row
-
-    def remove(self, row: ConditionRow) -> None:
-        if row not in self.rows:
-            return
-        self.rows.remove(row)
-        for widget in row.widgets:
-            self._grid.removeWidget(widget)
-            widget.deleteLater()
-        self._relayout()
-        self.changed.emit()
-
-    def clear(self) -> None:
-        for row in list(self.rows):
-            self.remove(row)
-
-    def conditions(self, P) -> list:
-        """The rows as ``studio.core.params.Condition`` (``P``: that module)."""
-        return [row.condition(P) for row in self.rows]
-
-    def set_conditions(self, conditions) -> None:
-        self.clear()
-        for c in conditions:
-            self.add(c.path, c.frame_index, c.strength, c.in_frame, c.out_frame)
-
-    def next_frame_index(self) -> int:
-        """Where a new condition goes: frame 0 first, then the end (the last row's frame + 8,
-        at least; conform moves it inside the video)."""
-        if not self.rows:
-            return 0
-        return max(r.at.value() for r in self.rows) + 8
-
-    def add_from_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Picture or clip to show at a frame", "",
-            "Pictures and clips (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff *.gif *.mp4 *.mov "
-            "*.mkv *.webm *.avi *.m4v);;All files (*)")
-        if path:
-            first = 0 if _is_video_path(path) else None  # a clip: its first frame
-            self.add(path, self.next_frame_index(), 1.0, first, first)
-
-    def add_player_frame(self) -> bool:
-        shown = self._player_frame()
-        if shown is None:
-            self.message.emit("Add player's frame: show a clip or a picture in the player first")
-            return False
-        path, index = shown
-        video = _is_video_path(path)
-        self.add(path, self.next_frame_index(), 1.0, index if video else None,
-                 index if video else None)
-        return True
-
-    def browse(self, row: ConditionRow) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Picture or clip", row.path.text())
-        if path:
-            row.path.setText(path)
-
-    def _relayout(self) -> None:
-        for i, row in enumerate(self.rows):
-            row.number.setText(f"{i + 1}")
-            row.number.setToolTip(f"conditions[{i}]")
-            video = _is_video_path(row.path.text().strip())
-            for column, widget in enumerate(row.widgets):
-                self._grid.addWidget(widget, i + 1, column)
-                # explicitly: a widget added to a shown parent stays hidden otherwise
-                widget.setVisible(widget is not row.frame or video)
-        for label in self._headers:
-            label.setVisible(bool(self.rows))
-        self.empty_label.setVisible(not self.rows)
-
-
-class BoundedTextEdit(QPlainTextEdit):
-    """A text box that refuses a paste or a drop of text that would make it longer than
-    ``max_chars`` (a 500 kB paste froze the window for seconds: Qt lays out a long line slowly),
-    and says so through ``refused``."""
-
-    refused = Signal(str)
-
-    def __init__(self, max_chars: int, what: str) -> None:
-        super().__init__()
-        self.max_chars, self.what = max_chars, what
-
-    def insertFromMimeData(self, source) -> None:  # noqa: N802 - Qt's name
-        incoming = source.text() if source is not None and source.hasText() else ""
-        selected = len(self.textCursor().selectedText())
-        length = len(self.toPlainText()) - selected + len(incoming)
-        if length > self.max_chars:
-            self.refused.emit(f"Not pasted: the {self.what} would be {length:,} characters, "
-                              f"more than the {self.max_chars:,} Studio takes.")
-            return
-        super().insertFromMimeData(source)
-
-
 class PromptPanel(FileDropTarget, QWidget):
     job_submitted = Signal(int, object)  # job id, GenerationParams of the run (with its seed)
     status_message = Signal(str)
     drop_handled = Signal(bool, str)  # ok, what happened (naming the file)
+
+    # The panel's attributes for the fields of its sections (tests and callers use them).
+    SECTION_FIELDS = {
+        "model_section": ("model", "mode"),
+        "source_section": ("image_source", "image_path", "image_browse", "strength",
+                           "source_label", "video_source", "video_path", "video_browse",
+                           "conditions_editor"),
+        "prompt_section": ("prompt", "negative", "template", "from_caption_button"),
+        "size_section": ("size_preset", "width_spin", "height_spin", "frames", "fps",
+                         "duration", "steps", "guidance", "seed", "seed_locked", "seed_used"),
+        "advanced_section": ("advanced_toggle", "advanced_summary", "offload", "vae_tiling",
+                             "decode_timestep", "decode_noise_scale", "multiscale"),
+    }
 
     def __init__(self, project, parent: QWidget | None = None, *, manager=None, player=None,
                  clip_source: Callable[[], list] | None = None, template_store=None,
@@ -466,16 +213,25 @@ class PromptPanel(FileDropTarget, QWidget):
         self._error = None
         self._caption_record: dict | None = None  # caption, template_id of the last fill
         self._filling = False
+        self._hidden: dict = {}  # HIDDEN_FIELDS of the last fill
 
-        self.model = QComboBox()
-        from studio.inference import registry
+        self._build_sections()
+        self._build_footer()
+        self._lay_out()
+        self._connect(player)
+        self.apply_params(P.GenerationParams.defaults(self.model.currentData()))
+        self._on_mode_changed()
+        self._restore_state()
+        if queue is not None:
+            self.set_queue(queue)
+        if manager is not None:
+            self.set_manager(manager)
 
-        for spec in registry.models("generator"):
-            self.model.addItem(spec.title, spec.id)
-        self.model.addItem(LOCAL_FOLDER, None)
-        self.model.setCurrentIndex(0)
-        self.model.activated.connect(self._on_model_activated)
-        self.model.currentIndexChanged.connect(self._on_model_changed)
+    def _build_sections(self) -> None:
+        """The sections, in the panel's order; their fields are the panel's attributes too."""
+        self._labels: list[FormLabel] = []  # every section's form labels, lined up
+        self.model_section = ModelSection(self._labels)
+        self._keep_fields("model_section")
         from studio.ui.model_availability import model_availability
 
         self._availability = model_availability()  # says which models are not here
@@ -483,117 +239,30 @@ class PromptPanel(FileDropTarget, QWidget):
         # The first look: its pool thread imports huggingface_hub, so not while the window is
         # first drawn (a layout restored with this dock open builds the panel before that).
         after_first_paint(self, self._availability.refresh)
+        self.source_section = SourceSection(self._labels, self._player_frame)
+        self._keep_fields("source_section")
+        self._image_row, self._video_row = (self.source_section.image_row,
+                                            self.source_section.video_row)
+        self.prompt_section = PromptSection(self._labels, self._P.MAX_TEXT_CHARS, self.templates)
+        self._keep_fields("prompt_section")
+        self.size_section = SizeSection(self._labels)
+        self._keep_fields("size_section")
+        # Advanced (folded away): memory settings, LTX-Video's decode noise, multi-scale
+        self.advanced_section = AdvancedSection(self._labels, self._multiscale_applies)
+        self._keep_fields("advanced_section")
+        self.sections = (self.model_section, self.source_section, self.prompt_section,
+                         self.size_section, self.advanced_section)
 
-        self.mode = QComboBox()
-        for key, title in MODES:
-            self.mode.addItem(title, key)
-        self.mode.currentIndexChanged.connect(self._on_mode_changed)
-        self.image_source = QComboBox()
-        self.image_source.addItems([PLAYER_FRAME, IMAGE_FILE])
-        self.image_path = QLineEdit()
-        self.image_path.setPlaceholderText("an image file")
-        self.image_browse = QPushButton("Browse…")
-        self.image_browse.clicked.connect(self._browse_image)
-        self.strength = QDoubleSpinBox()
-        self.strength.setRange(0.0, 1.0)
-        self.strength.setSingleStep(0.05)
-        self.strength.setValue(0.6)
-        self.source_label = QLabel()
-        self.source_label.setWordWrap(True)
-        # the clip of video to video and extend: the bin's selection, the player's or a file
-        self.video_source = QComboBox()
-        self.video_source.addItems([SELECTED_CLIP, PLAYER_CLIP, VIDEO_FILE])
-        self.video_path = QLineEdit()
-        self.video_path.setPlaceholderText("a video file")
-        self.video_browse = QPushButton("Browse…")
-        self.video_browse.clicked.connect(self._browse_video)
-        self._video_file: tuple = (None, None, None)  # in, out, clip id of a restored source
-        self.conditions_editor = ConditionsEditor(self._player_frame)
-        self._hidden: dict = {}  # HIDDEN_FIELDS of the last fill
+    def _keep_fields(self, name: str) -> None:
+        section = getattr(self, name)
+        for field in self.SECTION_FIELDS[name]:
+            setattr(self, field, getattr(section, field))
+
+    def _build_footer(self) -> None:
+        """What the checks found (changes, error, a drop's notice, the cost) and the buttons."""
         self.notice_label = QLabel()  # what a drop did
         self.notice_label.setWordWrap(True)
         self.notice_label.setVisible(False)
-
-        limits = self._P.MAX_TEXT_CHARS
-        self.prompt = BoundedTextEdit(limits["prompt"], "prompt")
-        self.prompt.setPlaceholderText("Describe the video: action, details, camera, lighting")
-        self.prompt.setMaximumHeight(90)
-        self.negative = BoundedTextEdit(limits["negative_prompt"], "negative prompt")
-        self.negative.setMaximumHeight(50)
-        for box in (self.prompt, self.negative):
-            box.refused.connect(self._say)
-        self.template = QComboBox()
-        for tpl in self.templates.templates():
-            self.template.addItem(tpl.name, tpl.id)
-        self.from_caption_button = QPushButton("Prompt from caption")
-        self.from_caption_button.clicked.connect(self.prompt_from_caption)
-
-        self.size_preset = QComboBox()
-        self.width_spin = QSpinBox()
-        self.height_spin = QSpinBox()
-        for spin in (self.width_spin, self.height_spin):
-            spin.setRange(0, 100_000)
-            spin.setSingleStep(32)
-        self.size_preset.currentIndexChanged.connect(self._on_preset)
-        self.frames = QSpinBox()
-        self.frames.setRange(0, 100_000)
-        self.fps = QDoubleSpinBox()
-        self.fps.setRange(0.0, 10_000.0)
-        self.fps.setDecimals(2)
-        self.duration = QLabel()
-        self.steps = QSpinBox()
-        self.steps.setRange(0, 100_000)
-        self.guidance = QDoubleSpinBox()
-        self.guidance.setRange(0.0, 1000.0)
-        self.guidance.setSingleStep(0.5)
-        self.seed = QLineEdit()
-        self.seed.setPlaceholderText("random")
-        self.seed.setValidator(QRegularExpressionValidator(QRegularExpression(r"\d{0,20}")))
-        self.seed.setMaximumWidth(120)
-        self.seed_locked = QCheckBox("Lock seed")
-        self.seed_used = QLabel("Seed: random")
-        self.seed_used.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-
-        # Advanced (folded away): memory settings and LTX-Video's decode noise
-        self.advanced_toggle = QToolButton()
-        self.advanced_toggle.setText("Advanced")
-        self.advanced_toggle.setCheckable(True)
-        self.advanced_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.advanced_toggle.setAutoRaise(True)
-        self.advanced_toggle.setStyleSheet("QToolButton { font-weight: 600; border: none; }")
-        self.advanced_summary = QLabel()
-        self.advanced_summary.setStyleSheet("color: palette(mid);")
-        self.advanced_summary.setWordWrap(True)  # a narrow dock cut it off ("decode 0.")
-        self.advanced_summary.setSizePolicy(QSizePolicy.Policy.Ignored,
-                                            QSizePolicy.Policy.Preferred)
-        self.offload = QComboBox()
-        for title, value in OFFLOAD_CHOICES:
-            self.offload.addItem(title, value)
-        self.offload.setToolTip(
-            "CUDA only: keep parts of the model in CPU memory while it runs (needs accelerate)."
-            "\nAutomatic: chosen before each run from the GPU's free memory.")
-        self.vae_tiling = QComboBox()
-        for title, value in TILING_CHOICES:
-            self.vae_tiling.addItem(title, value)
-        self.vae_tiling.setToolTip("Decode the video in 512 px tiles: less memory, a slower "
-                                   "decode.\nAutomatic: on when the GPU's free memory needs it.")
-        self.decode_timestep = QDoubleSpinBox()
-        self.decode_noise_scale = QDoubleSpinBox()
-        for spin in (self.decode_timestep, self.decode_noise_scale):
-            spin.setRange(0.0, 1.0)
-            spin.setDecimals(3)
-            spin.setSingleStep(0.005)
-        self._decode_exact: dict = {}  # spin: the value the last fill gave it, unrounded
-        # GenerationParams.multiscale: the model's multi-scale recipe (a first pass at about
-        # 2/3 size, the latent upsampler, a refine pass) or one pass at full size; shown only
-        # for a model that has the recipe, in a mode that follows it (not video to video)
-        self.multiscale = QCheckBox("Multi-scale (two passes with the latent upsampler)")
-        self.multiscale.setChecked(True)
-        self.multiscale.setToolTip(
-            "The model's multi-scale recipe: a first pass at about 2/3 of the size, the latent "
-            "upsampler doubles it, a short refine pass, then the frames are resized to the "
-            "size asked for.\nUnchecked: one pass at the full size.")
-
         self.changes_label = QLabel()
         self.changes_label.setWordWrap(True)
         self.changes_label.setObjectName("conformChanges")
@@ -613,121 +282,39 @@ class PromptPanel(FileDropTarget, QWidget):
         self.stop_edit_button.setVisible(False)
         self.stop_edit_button.clicked.connect(self.stop_editing)
 
-        form = QFormLayout()
-        self._form = form
-        form.addRow("Model", self.model)
-        form.addRow("Mode", self.mode)
-        image_row = QHBoxLayout()
-        image_row.addWidget(self.image_source)
-        image_row.addWidget(self.image_path, 1)
-        image_row.addWidget(self.image_browse)
-        self._image_row = QWidget()
-        self._image_row.setLayout(image_row)
-        image_row.setContentsMargins(0, 0, 0, 0)
-        form.addRow("Image", self._image_row)
-        video_row = QHBoxLayout()
-        video_row.setContentsMargins(0, 0, 0, 0)
-        video_row.addWidget(self.video_source)
-        video_row.addWidget(self.video_path, 1)
-        video_row.addWidget(self.video_browse)
-        self._video_row = QWidget()
-        self._video_row.setLayout(video_row)
-        form.addRow("Strength", self.strength)
-        form.addRow("Source", self._video_row)
-        form.addRow(self.conditions_editor)  # the whole width: its rows need it
-        form.addRow("", self.source_label)
-        form.addRow("Prompt", self.prompt)
-        form.addRow("Negative", self.negative)
-        cap_row = QHBoxLayout()
-        cap_row.setContentsMargins(0, 0, 0, 0)
-        cap_row.addWidget(self.template, 1)
-        cap_row.addWidget(self.from_caption_button)
-        form.addRow("Template", cap_row)
-        size_row = QHBoxLayout()
-        size_row.addWidget(self.size_preset)
-        size_row.addWidget(self.width_spin)
-        size_row.addWidget(QLabel("×"))
-        size_row.addWidget(self.height_spin)
-        form.addRow("Size", size_row)
-        frames_row = QHBoxLayout()
-        frames_row.addWidget(self.frames)
-        frames_row.addWidget(QLabel("at"))
-        frames_row.addWidget(self.fps)
-        frames_row.addWidget(QLabel("fps"))
-        frames_row.addWidget(self.duration, 1)
-        form.addRow("Frames", frames_row)
-        form.addRow("Steps", self.steps)
-        form.addRow("Guidance", self.guidance)
-        seed_row = QHBoxLayout()
-        seed_row.addWidget(self.seed)
-        seed_row.addWidget(self.seed_locked)
-        seed_row.addWidget(self.seed_used, 1)
-        form.addRow("Seed", seed_row)
-        advanced_head = QHBoxLayout()
-        advanced_head.setContentsMargins(0, 0, 0, 0)
-        advanced_head.addWidget(self.advanced_toggle)
-        advanced_head.addWidget(self.advanced_summary, 1)
-        form.addRow(advanced_head)
-        form.addRow(self.multiscale)  # the whole width: its text is long for a narrow dock
-        form.addRow("Offload", self.offload)
-        form.addRow("VAE tiling", self.vae_tiling)
-        decode_row = QHBoxLayout()
-        decode_row.setContentsMargins(0, 0, 0, 0)
-        decode_row.addWidget(QLabel("timestep"))
-        decode_row.addWidget(self.decode_timestep, 1)
-        decode_row.addWidget(QLabel("noise"))
-        decode_row.addWidget(self.decode_noise_scale, 1)
-        self._decode_row = QWidget()
-        self._decode_row.setLayout(decode_row)
-        form.addRow("Decode", self._decode_row)
-        self._advanced_rows = (self.offload, self.vae_tiling, self._decode_row)
-
+    def _lay_out(self) -> None:
+        sections = QVBoxLayout()
+        sections.setSpacing(self.model_section.form.verticalSpacing())  # as one form's rows
+        for section in self.sections:
+            sections.addWidget(section)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         buttons.addWidget(self.stop_edit_button)
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.generate_button)
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.changes_label)
-        layout.addWidget(self.error_label)
-        layout.addWidget(self.notice_label)
-        layout.addWidget(self.cost_label)
+        layout.addLayout(sections)
+        for label in (self.changes_label, self.error_label, self.notice_label, self.cost_label):
+            layout.addWidget(label)
         layout.addLayout(buttons)
         layout.addStretch(1)
 
+    def _connect(self, player) -> None:
         # live rules: re-check shortly after any change (one pass per burst of edits)
         self._recheck = QTimer(self)
         self._recheck.setSingleShot(True)
         self._recheck.setInterval(60)
         self._recheck.timeout.connect(self.revalidate)
-        for spin in (self.width_spin, self.height_spin, self.frames, self.steps):
-            spin.valueChanged.connect(self._changed)
-        for spin in (self.fps, self.guidance, self.strength):
-            spin.valueChanged.connect(self._changed)
-        for edit in (self.prompt, self.negative):
-            edit.textChanged.connect(self._changed)
-        self.image_path.textChanged.connect(self._changed)
-        self.seed.textChanged.connect(self._changed)
-        self.image_source.currentIndexChanged.connect(self._changed)
-        self.seed_locked.toggled.connect(self._changed)
-        self.multiscale.toggled.connect(self._changed)
-        for combo in (self.offload, self.vae_tiling):
-            combo.currentIndexChanged.connect(self._changed)
-        for spin in (self.decode_timestep, self.decode_noise_scale):
-            spin.valueChanged.connect(self._changed)
-        self.advanced_toggle.toggled.connect(self._on_advanced_toggled)
-        self._on_advanced_toggled(False)
-        self.video_source.currentIndexChanged.connect(self._on_video_source_changed)
-        self.video_source.currentIndexChanged.connect(self._changed)
-        self.video_path.textChanged.connect(self._changed)
-        self.video_path.textEdited.connect(self._video_path_edited)
-        self.conditions_editor.changed.connect(self._changed)
+        self.model.currentIndexChanged.connect(self._on_model_changed)
+        self.mode.currentIndexChanged.connect(self._on_mode_changed)
+        for section in self.sections:
+            section.changed.connect(self._changed)
+        self.prompt_section.refused.connect(self._say)
+        self.prompt_section.from_caption.connect(self.prompt_from_caption)
         self.conditions_editor.row_added.connect(self._on_condition_row_added)
         self.conditions_editor.message.connect(self._say)
         if player is not None and hasattr(player, "in_out_changed"):
             player.in_out_changed.connect(self._changed)
-        self._on_video_source_changed(0)
         # drops: a Studio generation restores its settings, a plain file becomes the source
         self.setAcceptDrops(True)
         self._drop_signals = _DropSignals(self)
@@ -736,14 +323,6 @@ class PromptPanel(FileDropTarget, QWidget):
         self._drop_others = 0
         self._route_drops(self.findChildren(QWidget))
         self.prompt.textChanged.connect(self._prompt_edited)
-
-        self.apply_params(P.GenerationParams.defaults(self.model.currentData()))
-        self._on_mode_changed()
-        self._restore_state()
-        if queue is not None:
-            self.set_queue(queue)
-        if manager is not None:
-            self.set_manager(manager)
 
     # -- wiring ---------------------------------------------------------------------------
     def set_manager(self, manager) -> None:
@@ -778,14 +357,7 @@ class PromptPanel(FileDropTarget, QWidget):
 
     def set_model(self, model: str) -> None:
         """Select ``model`` (a registry id or a local folder, added to the list)."""
-        index = self.model.findData(model)
-        if index < 0:
-            from pathlib import Path
-
-            self.model.insertItem(self.model.count() - 1, Path(model).name or model, model)
-            self.model.setItemData(self.model.count() - 2, model, Qt.ItemDataRole.ToolTipRole)
-            index = self.model.count() - 2
-        self.model.setCurrentIndex(index)
+        self.model_section.set_model(model)
 
     def params(self):
         """The settings as entered (not conformed)."""
@@ -801,8 +373,8 @@ class PromptPanel(FileDropTarget, QWidget):
             seed_locked=self.seed_locked.isChecked(),
             denoise_strength=self.strength.value(),
             offload=self.offload.currentData(), vae_tiling=self.vae_tiling.currentData(),
-            decode_timestep=self._decode_value(self.decode_timestep),
-            decode_noise_scale=self._decode_value(self.decode_noise_scale),
+            decode_timestep=self.advanced_section.decode_value(self.decode_timestep),
+            decode_noise_scale=self.advanced_section.decode_value(self.decode_noise_scale),
             multiscale=self.multiscale.isChecked())
         values.update(self._hidden)
         if self._caption_record:
@@ -864,7 +436,7 @@ class PromptPanel(FileDropTarget, QWidget):
             self.strength.setValue(params.denoise_strength)
             self.seed.setText("" if params.seed is None else str(params.seed))
             self.seed_locked.setChecked(params.seed_locked)
-            self._fill_advanced(params)
+            self.advanced_section.fill(params, self._P.rules_for(params.model))
             if params.image_path and params.mode == "i2v":
                 # a still, or a frame of a video (a player's frame): the same picture again
                 self._image_file_frame = (None if params.image_frame is None else
@@ -872,10 +444,9 @@ class PromptPanel(FileDropTarget, QWidget):
                 self.image_source.setCurrentText(IMAGE_FILE)
                 self.image_path.setText(params.image_path)
             if params.mode in VIDEO_MODES and params.source_path:
-                self.video_source.setCurrentText(VIDEO_FILE)
-                self.video_path.setText(params.source_path)
-                self._video_file = (params.source_in_frame, params.source_out_frame,
-                                    params.source_clip_id)
+                self.source_section.set_video_file(
+                    params.source_path, (params.source_in_frame, params.source_out_frame,
+                                         params.source_clip_id))
             self.conditions_editor.set_conditions(params.conditions)
             self._hidden = {name: getattr(params, name) for name in HIDDEN_FIELDS}
             self._caption_record = ({"caption": params.caption,
@@ -918,36 +489,10 @@ class PromptPanel(FileDropTarget, QWidget):
         self.seed_used.setText(f"Seed: {params.seed} (restored)")
 
     def _fill_presets(self, model) -> None:
-        rules = self._P.rules_for(model)
-        self.size_preset.blockSignals(True)
-        self.size_preset.clear()
-        for w, h in rules.presets:
-            self.size_preset.addItem(f"{w}×{h}", f"{w}x{h}")
-        self.size_preset.addItem(CUSTOM_SIZE, None)
-        self.size_preset.blockSignals(False)
+        self.size_section.fill_presets(self._P.rules_for(model).presets)
 
     def _sync_preset(self) -> None:
-        index = self.size_preset.findData(f"{self.width_spin.value()}x{self.height_spin.value()}")
-        self.size_preset.blockSignals(True)
-        self.size_preset.setCurrentIndex(index if index >= 0 else self.size_preset.count() - 1)
-        self.size_preset.blockSignals(False)
-
-    @Slot(int)
-    def _on_preset(self, _index: int) -> None:
-        size = self.size_preset.currentData()
-        if size:
-            w, h = (int(v) for v in size.split("x"))
-            self.width_spin.setValue(w)
-            self.height_spin.setValue(h)
-
-    @Slot(int)
-    def _on_model_activated(self, index: int) -> None:
-        if self.model.itemText(index) == LOCAL_FOLDER and self.model.itemData(index) is None:
-            folder = QFileDialog.getExistingDirectory(self, "Choose a diffusers model folder")
-            if folder:
-                self.set_model(folder)
-            else:
-                self.model.setCurrentIndex(0)
+        self.size_section.sync_preset()
 
     @Slot(int)
     def _on_model_changed(self, _index: int) -> None:
@@ -963,21 +508,10 @@ class PromptPanel(FileDropTarget, QWidget):
 
     @Slot(int)
     def _on_mode_changed(self, *_args) -> None:
-        mode = self.mode.currentData()
-        self._form.setRowVisible(self._image_row, mode == "i2v")
-        self._form.setRowVisible(self._video_row, mode in VIDEO_MODES)
-        self._form.setRowVisible(self.strength, mode == "v2v")
-        self._form.setRowVisible(self.conditions_editor, mode == "condition")
+        self.source_section.show_mode(self.mode.currentData())
         self._show_multiscale()
         self._set_notice("")
         self._changed()
-
-    def _browse_image(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Image for image to video", "",
-                                              "Images (*.png *.jpg *.jpeg *.webp *.bmp)")
-        if path:
-            self.image_source.setCurrentText(IMAGE_FILE)
-            self.image_path.setText(path)
 
     def _selected_clip(self):
         clips = self._clip_source() or []
@@ -1003,7 +537,7 @@ class PromptPanel(FileDropTarget, QWidget):
         path = self.video_path.text().strip()
         if not path:
             return None
-        in_frame, out_frame, clip_id = self._video_file
+        in_frame, out_frame, clip_id = self.source_section.video_file
         return VideoSource(path, clip_id, in_frame, out_frame, Path(path).name)
 
     def _video_source_text(self, mode: str) -> str:
@@ -1030,32 +564,9 @@ class PromptPanel(FileDropTarget, QWidget):
 
     def _fill_modes(self, model) -> None:
         """Offer the modes ``model``'s rules allow (a Wan or CogVideoX model: text to video)."""
-        allowed = self._P.rules_for(model).modes
-        keys = [key for key, _title in MODES if key in allowed]
-        if [self.mode.itemData(i) for i in range(self.mode.count())] == keys:
-            return
-        current = self.mode.currentData()
-        self.mode.blockSignals(True)
-        try:
-            self.mode.clear()
-            for key, title in MODES:
-                if key in allowed:
-                    self.mode.addItem(title, key)
-            index = self.mode.findData(current)
-            self.mode.setCurrentIndex(max(index, 0))
-        finally:
-            self.mode.blockSignals(False)
+        self.model_section.fill_modes(self._P.rules_for(model).modes)
 
     # -- advanced -------------------------------------------------------------------------
-    @Slot(bool)
-    def _on_advanced_toggled(self, expanded: bool) -> None:
-        self.advanced_toggle.setArrowType(Qt.ArrowType.DownArrow if expanded
-                                          else Qt.ArrowType.RightArrow)
-        for row in self._advanced_rows:
-            self._form.setRowVisible(row, expanded)
-        self._show_multiscale()
-        self.advanced_summary.setVisible(not expanded)
-
     def _multiscale_applies(self) -> bool:
         """Whether the Multi-scale box means anything: the model has the recipe and the mode
         follows it (video to video denoises its source's latent in one pass)."""
@@ -1063,50 +574,7 @@ class PromptPanel(FileDropTarget, QWidget):
                 and self.mode.currentData() != "v2v")
 
     def _show_multiscale(self) -> None:
-        applies = self._multiscale_applies()
-        self.multiscale.setEnabled(applies)
-        self._form.setRowVisible(self.multiscale, applies and self.advanced_toggle.isChecked())
-
-    def _fill_advanced(self, params) -> None:
-        """The Advanced fields from ``params``; decode timestep and noise only for models
-        whose rules use them (LTX-Video 0.9.1+)."""
-        for combo, value in ((self.offload, params.offload),
-                             (self.vae_tiling, params.vae_tiling)):
-            index = combo.findData(value)
-            combo.setCurrentIndex(max(index, 0))
-        self.multiscale.setChecked(bool(params.multiscale))
-        self._decode_exact = {}
-        for spin, value in ((self.decode_timestep, params.decode_timestep),
-                            (self.decode_noise_scale, params.decode_noise_scale)):
-            spin.setValue(value)
-            self._decode_exact[spin] = value
-        rules = self._P.rules_for(params.model)
-        uses = rules.uses_decode_timestep
-        for spin in (self.decode_timestep, self.decode_noise_scale):
-            spin.setEnabled(uses)
-            spin.setToolTip("Noise added to the latent before the VAE decode, and the decoder's "
-                            "timestep (LTX-Video 0.9.1+; 0.05 and 0.025 by default)" if uses
-                            else f"{rules.title} does not use it")
-
-    def _decode_value(self, spin) -> float:
-        """The spin's value, or the exact value a fill gave it while it still shows that
-        value rounded to its decimals (a restored run must not change by rounding)."""
-        exact = self._decode_exact.get(spin)
-        shown = 0.5 * 10 ** -spin.decimals() + 1e-9  # half the last digit, and float noise
-        if exact is not None and abs(spin.value() - exact) <= shown:
-            return exact
-        return spin.value()
-
-    def _advanced_summary_text(self) -> str:
-        offload = self.offload.currentData()
-        parts = ["multi-scale off"] if (self._multiscale_applies()
-                                        and not self.multiscale.isChecked()) else []
-        parts += [f"offload {({None: 'automatic', 'none': 'off'}).get(offload, offload)}",
-                 f"tiling {self.vae_tiling.currentText().lower()}"]
-        if self.decode_timestep.isEnabled():
-            parts.append(f"decode {self.decode_timestep.value():g} / "
-                         f"{self.decode_noise_scale.value():g}")
-        return " · ".join(parts)
+        self.advanced_section.show_multiscale()
 
     def _cost_text(self, cp) -> str:
         """The latent, the token count and the peak-memory estimate for the memory settings
@@ -1172,28 +640,6 @@ class PromptPanel(FileDropTarget, QWidget):
         bad = _condition_row_of(error.field) if error is not None else None
         for i, row in enumerate(self.conditions_editor.rows):
             row.number.setStyleSheet("color: #d33; font-weight: bold;" if i == bad else "")
-
-    def _browse_video(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Video for video to video or extend", "",
-            "Videos (*.mp4 *.mov *.mkv *.webm *.avi *.m4v *.gif);;All files (*)")
-        if path:
-            self._set_video_file(path)
-
-    def _set_video_file(self, path: str) -> None:
-        self._video_file = (None, None, None)
-        self.video_source.setCurrentText(VIDEO_FILE)
-        self.video_path.setText(path)
-
-    @Slot(str)
-    def _video_path_edited(self, _text: str) -> None:
-        self._video_file = (None, None, None)  # a new file: all of it, no clip of the bin
-
-    @Slot(int)
-    def _on_video_source_changed(self, _index: int) -> None:
-        is_file = self.video_source.currentText() == VIDEO_FILE
-        self.video_path.setVisible(is_file)
-        self.video_browse.setVisible(is_file)
 
     @Slot(str)
     def _say(self, text: str) -> None:
@@ -1296,10 +742,9 @@ class PromptPanel(FileDropTarget, QWidget):
                            f"{'clip' if is_video else 'picture'} cannot be its source; nothing "
                            "was changed")
         if is_video:
-            self._set_video_file(path)
+            self.source_section.set_video_file(path)
         else:
-            self.image_source.setCurrentText(IMAGE_FILE)
-            self.image_path.setText(path)
+            self.source_section.set_image_file(path)
         self.mode.setCurrentIndex(self.mode.findData(target))
         if target == "i2v":
             return True, f"{name}: image to video from this picture ({info.width}×{info.height})"
@@ -1374,9 +819,10 @@ class PromptPanel(FileDropTarget, QWidget):
                                       f"{os.path.basename(p.image_path or '')}")
         else:
             self.source_label.setText("")
-        for label in (self.error_label, self.changes_label, self.cost_label, self.source_label):
+        for label in (self.error_label, self.changes_label, self.cost_label):
             label.setVisible(bool(label.text()))
-        self.advanced_summary.setText(self._advanced_summary_text())
+        self.source_section.show_text(self.source_label.text())
+        self.advanced_summary.setText(self.advanced_section.summary_text())
         self._update_buttons()
 
     @property
