@@ -516,7 +516,8 @@ def cached_models() -> list[CachedModel]:
                 continue
             main = [r for r in repo.revisions if "main" in r.refs]
             rev = main[0] if main else max(repo.revisions, key=lambda r: r.last_modified)
-            found.append(CachedModel(repo.repo_id, rev.snapshot_path, repo.size_on_disk))
+            found.append(CachedModel(repo.repo_id, rev.snapshot_path,
+                                     repo.size_on_disk + upsampler_bytes(repo.repo_id)))
         found += _cached_single_file_models()
     root = demo_root()
     if root.is_dir():
@@ -547,8 +548,21 @@ def _cached_single_file_models() -> list[CachedModel]:
             size = model.single_file.stat().st_size + sum(p.stat().st_size for p in used)
         except OSError:
             continue
-        found.append(CachedModel(spec.id, model.path, size))
+        found.append(CachedModel(spec.id, model.path, size + upsampler_bytes(spec.id)))
     return found
+
+
+def upsampler_bytes(model_id: str) -> int:
+    """The size of the latent upsampler file of ``model_id``'s multi-scale recipe where it is
+    here (it lives in another repo than the model: a scan of the model's repo misses it)."""
+    spec = registry.get(model_id)
+    upsampler = getattr(spec, "upsampler", None)
+    if upsampler is None:
+        return 0
+    try:
+        return resolve_upsampler(model_id, upsampler).stat().st_size
+    except (ModelError, OSError):
+        return 0
 
 
 def single_file_sources() -> set[str]:

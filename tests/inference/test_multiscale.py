@@ -267,3 +267,19 @@ def test_a_video_to_video_run_keeps_multiscale_as_asked(default_generator, media
     assert [c["pipeline"] for c in out.calls] == ["LTXConditionPipeline"]
     assert out.params.multiscale is True
     assert all(c.field != "multiscale" for c in out.changes)
+
+
+def test_models_list_counts_the_upsampler_with_the_model(with_upsampler, offline,  # noqa: F811
+                                                         monkeypatch):
+    """The upsampler lives in another repo than the model: a scan of the model's own files
+    left its size out of the size on disk."""
+    from studio.inference import loading
+
+    def size():
+        (model,) = [m for m in loading.cached_models() if m.id == DEFAULT]
+        return model.size_bytes
+
+    upsampler = loading.resolve_upsampler(DEFAULT, SPEC.upsampler).stat().st_size
+    with_it = size()
+    monkeypatch.setattr(loading, "upsampler_bytes", lambda model_id: 0)
+    assert upsampler > 0 and with_it - size() == upsampler
