@@ -15,6 +15,9 @@ from pathlib import Path
 
 from studio import __version__
 
+# light (os, json): the window's start-up imports it anyway, through the project library
+from studio.core.paths import display_path, json_text
+
 VERBS = ("probe", "frames", "caption", "generate", "models", "export", "analyze")
 
 
@@ -211,21 +214,6 @@ def cmd_probe(args: argparse.Namespace) -> int:
     return 0 if all(r["ok"] for r in rows) else 1
 
 
-def _json_line(row) -> str:
-    """A JSON object for stdout or a manifest: readable, with escapes where a file name's bytes
-    are not UTF-8 (json.loads gives the same name back)."""
-    from studio.core.paths import json_text
-
-    return json_text(row)
-
-
-def display_path(text: str) -> str:
-    """A path (or a message naming one) that may hold bytes that are not UTF-8, printable."""
-    from studio.core.paths import display_path as readable
-
-    return readable(text)
-
-
 def cmd_frames(args: argparse.Namespace) -> int:
     """Exact frames as PNG files. Prints the written frame indices as a JSON array; a file that
     cannot be used prints one JSON line ``{"ok": false, "file", "error"}`` (and the message on
@@ -392,7 +380,7 @@ def cmd_caption(args: argparse.Namespace) -> int:
                         row.update(ok=False, error=f"{sidecar}: cannot write it "
                                    f"({err.strerror or err})")
             all_ok = all_ok and row["ok"]
-            print(_json_line(row), flush=True)
+            print(json_text(row), flush=True)
     except KeyboardInterrupt:
         print("studio caption: interrupted", file=sys.stderr)
         all_ok = False
@@ -402,7 +390,7 @@ def cmd_caption(args: argparse.Namespace) -> int:
     finally:
         captioner.unload()
     if args.jsonl is not None:
-        lines = "".join(_json_line(m) + "\n" for m in manifest)
+        lines = "".join(json_text(m) + "\n" for m in manifest)
         try:
             _write_text_sidecar(args.jsonl, lines, overwrite=True)
         except OSError as err:
@@ -484,7 +472,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         items.append((name, options))
 
     def emit(result) -> None:
-        print(_json_line(result.to_dict()), flush=True)
+        print(json_text(result.to_dict()), flush=True)
 
     problem = _export_target_problem(args, len(items))
     if problem:  # before any work: a row for each file, as a failed export gives
@@ -716,7 +704,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     row["seconds"] = round(time.monotonic() - started, 3)
     if result is None:
         row["error"] = events.error or "the generation did not finish"
-        print(_json_line(row), flush=True)
+        print(json_text(row), flush=True)
         print(f"studio generate: {row['error']}", file=sys.stderr)
         return 1
     row.update(ok=True, output=result.output, sidecar=result.sidecar, seed=result.seed,
@@ -725,7 +713,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
                generation_id=result.generation_id)
     if result.register_error:
         row["warning"] = result.register_error
-    print(_json_line(row), flush=True)
+    print(json_text(row), flush=True)
     return 0
 
 

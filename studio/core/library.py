@@ -390,7 +390,9 @@ class Project:
     def __init__(self, root: str | Path, *, forget_removed: bool = True):
         """``forget_removed``: delete clips removed in an earlier session (no undo can reach
         them any more). A second connection opened beside a live one, as a worker's, passes
-        False so that it does not take away what the live session can still undo."""
+        False so that it does not take away what the live session can still undo; it also
+        skips the checks the session's open made (the database's quick check, cleaning up
+        what killed runs left), which would repeat for every import task and generation."""
         self.root = Path(root).expanduser().absolute()
         self._forget_removed_on_open = forget_removed
         self.db_path = self.root / DB_NAME
@@ -417,8 +419,9 @@ class Project:
             conn = sqlite3.connect(self.db_path, isolation_level=None, timeout=LOCK_TIMEOUT_S)
         except sqlite3.Error as err:
             raise ProjectError(f"{self.root}: cannot open {DB_NAME} ({err})") from None
-        for folder in (self.generations_dir, self.exports_dir):
-            clean_stale_parts(folder)  # what killed generations and exports left
+        if forget_removed:  # the session's own open; a worker's second connection skips it
+            for folder in (self.generations_dir, self.exports_dir):
+                clean_stale_parts(folder)  # what killed generations and exports left
         try:
             self._open(conn)
         except sqlite3.OperationalError as err:
@@ -501,7 +504,7 @@ class Project:
         # a database Studio cannot use is left exactly as it was.
         self._refuse_future(version)
         self._refuse_foreign(conn, version)
-        if version:
+        if version and self._forget_removed_on_open:  # once a session, not on each worker's
             self._refuse_damaged(conn)
         try:
             conn.execute("PRAGMA foreign_keys = ON")

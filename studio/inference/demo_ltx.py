@@ -23,6 +23,22 @@ _WORDS = ("a the of and in on with at to from is are camera slowly moves pans zo
           "dark soft cinematic style realistic animation water tree house road mountain").split()
 
 
+# The tiny transformer and VAE (diffusers' own LTX tests' sizes); tests build their published-repo
+# stand-ins from the same configs. 4x spatial and 4x temporal compression; the decoder mirrors
+# the encoder (its defaults are the full-size 128..512 channels).
+TRANSFORMER_CONFIG = dict(
+    in_channels=8, out_channels=8, patch_size=1, patch_size_t=1, num_attention_heads=4,
+    attention_head_dim=8, cross_attention_dim=32, num_layers=1, caption_channels=_TEXT_DIM)
+VAE_CONFIG = dict(
+    latent_channels=8, block_out_channels=(8, 8, 8, 8), decoder_block_out_channels=(8, 8, 8, 8),
+    layers_per_block=(1, 1, 1, 1, 1), decoder_layers_per_block=(1, 1, 1, 1, 1),
+    spatio_temporal_scaling=(True, True, False, False),
+    decoder_spatio_temporal_scaling=(True, True, False, False),
+    decoder_inject_noise=(False, False, False, False, False),
+    upsample_residual=(False, False, False, False), upsample_factor=(1, 1, 1, 1),
+    patch_size=1, patch_size_t=1, encoder_causal=True, decoder_causal=False)
+
+
 def make_demo_ltx(directory: str | os.PathLike) -> Path:
     """Build the tiny LTX-Video pipeline into ``directory`` (created; its files replaced) and
     return it. Written beside its final place and renamed in, so a reader never sees half of it."""
@@ -46,21 +62,8 @@ def build_demo_ltx_pipeline():
     tokenizer = _make_tokenizer()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(_SEED)
-        transformer = LTXVideoTransformer3DModel(
-            in_channels=8, out_channels=8, patch_size=1, patch_size_t=1,
-            num_attention_heads=4, attention_head_dim=8, cross_attention_dim=32,
-            num_layers=1, caption_channels=_TEXT_DIM)
-        # 4x spatial and 4x temporal compression, as diffusers' tests; the decoder mirrors the
-        # encoder (its defaults are the full-size 128..512 channels)
-        vae = AutoencoderKLLTXVideo(
-            latent_channels=8, block_out_channels=(8, 8, 8, 8),
-            decoder_block_out_channels=(8, 8, 8, 8),
-            layers_per_block=(1, 1, 1, 1, 1), decoder_layers_per_block=(1, 1, 1, 1, 1),
-            spatio_temporal_scaling=(True, True, False, False),
-            decoder_spatio_temporal_scaling=(True, True, False, False),
-            decoder_inject_noise=(False, False, False, False, False),
-            upsample_residual=(False, False, False, False), upsample_factor=(1, 1, 1, 1),
-            patch_size=1, patch_size_t=1, encoder_causal=True, decoder_causal=False)
+        transformer = LTXVideoTransformer3DModel(**TRANSFORMER_CONFIG)
+        vae = AutoencoderKLLTXVideo(**VAE_CONFIG)
         text_encoder = T5EncoderModel(T5Config(
             vocab_size=len(tokenizer), d_model=_TEXT_DIM, d_kv=8, d_ff=37, num_layers=2,
             num_heads=4, relative_attention_num_buckets=8, dropout_rate=0.0,

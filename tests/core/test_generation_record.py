@@ -63,16 +63,20 @@ def test_from_the_sidecar_when_the_video_has_no_tag(generation, tmp_path):
     assert read_generation_params(tmp_path / "bare.json") == PARAMS
 
 
-def test_another_tools_comment_is_not_a_record(tmp_path):
-    path = tmp_path / "phone.mp4"
+def comment_video(path, comment: str):
     with av.open(str(path), "w") as out:
-        out.metadata["comment"] = "shot on a phone"
+        out.metadata["comment"] = comment
         stream = out.add_stream("libx264", rate=24)
         stream.width = stream.height = 32
         stream.pix_fmt = "yuv420p"
         for image in frames():
             out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
         out.mux(stream.encode())
+    return path
+
+
+def test_another_tools_comment_is_not_a_record(tmp_path):
+    path = comment_video(tmp_path / "phone.mp4", "shot on a phone")
     with pytest.raises(NoGenerationRecord, match=r"phone\.mp4: not a Studio generation"):
         read_generation_record(path)
     shutil.copy(tmp_path / "phone.mp4", tmp_path / "phone2.mp4")
@@ -118,16 +122,6 @@ def test_bad_files_are_named(tmp_path, generation):
 
 # ---- hostile records (issue 14, items 1 and 8) -----------------------------------------------
 
-def comment_video(path, comment: str):
-    with av.open(str(path), "w") as out:
-        out.metadata["comment"] = comment
-        stream = out.add_stream("libx264", rate=24)
-        stream.width = stream.height = 32
-        stream.pix_fmt = "yuv420p"
-        for image in frames():
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
-        out.mux(stream.encode())
-    return path
 
 
 def test_a_huge_record_in_the_comment_tag_is_refused_unread(tmp_path):

@@ -317,25 +317,19 @@ def tiny_ltx_transformer(seed: int, layers: int = 1):
     stand-ins have a second block."""
     from diffusers import LTXVideoTransformer3DModel
 
+    from studio.inference.demo_ltx import TRANSFORMER_CONFIG
+
     return _seeded(seed, lambda: LTXVideoTransformer3DModel(
-        in_channels=8, out_channels=8, patch_size=1, patch_size_t=1, num_attention_heads=4,
-        attention_head_dim=8, cross_attention_dim=32, num_layers=layers,
-        caption_channels=TEXT_DIM).eval())
+        **{**TRANSFORMER_CONFIG, "num_layers": layers, "caption_channels": TEXT_DIM}).eval())
 
 
 def tiny_ltx_vae(seed: int):
     """The LTX VAE of diffusers' LTX tests and Studio's demo (4x in time and space)."""
     from diffusers import AutoencoderKLLTXVideo
 
-    return _seeded(seed, lambda: AutoencoderKLLTXVideo(
-        latent_channels=8, block_out_channels=(8, 8, 8, 8),
-        decoder_block_out_channels=(8, 8, 8, 8),
-        layers_per_block=(1, 1, 1, 1, 1), decoder_layers_per_block=(1, 1, 1, 1, 1),
-        spatio_temporal_scaling=(True, True, False, False),
-        decoder_spatio_temporal_scaling=(True, True, False, False),
-        decoder_inject_noise=(False, False, False, False, False),
-        upsample_residual=(False, False, False, False), upsample_factor=(1, 1, 1, 1),
-        patch_size=1, patch_size_t=1, encoder_causal=True, decoder_causal=False).eval())
+    from studio.inference.demo_ltx import VAE_CONFIG
+
+    return _seeded(seed, lambda: AutoencoderKLLTXVideo(**VAE_CONFIG).eval())
 
 
 def ltx_scheduler_files() -> Files:

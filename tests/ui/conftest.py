@@ -49,3 +49,24 @@ def manager():
     m = ModelManager(device="cpu", freeze_heap=False)
     yield m
     assert m.shutdown(20_000)
+
+
+@pytest.fixture
+def panels(qtbot, project, manager, tmp_path):
+    """A Generate panel and a Preview panel wired as the main window wires them (the bin's
+    selection is ``prompt.selected``)."""
+    from studio.core.prompts import TemplateStore
+    from studio.ui.preview_panel import PreviewPanel
+    from studio.ui.prompt_panel import PromptPanel
+
+    selected: list = []
+    prompt = PromptPanel(project, manager=manager, clip_source=lambda: selected,
+                         template_store=TemplateStore(tmp_path / "templates.json"))
+    preview = PreviewPanel(manager=manager, project=project)
+    prompt.queue.run_started.connect(preview.track)
+    preview.restore_requested.connect(prompt.restore)
+    qtbot.addWidget(prompt)
+    qtbot.addWidget(preview)
+    prompt.selected = selected
+    yield prompt, preview
+    preview.shutdown()

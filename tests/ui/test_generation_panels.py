@@ -7,31 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from studio.core.params import GenerationParams
 
 TINY = dict(width=32, height=32, num_frames=9, steps=2, guidance_scale=1.0, negative_prompt="",
             seed=77, seed_locked=True)
-
-
-@pytest.fixture
-def panels(qtbot, project, manager, tmp_path):
-    from studio.core.prompts import TemplateStore
-    from studio.ui.preview_panel import PreviewPanel
-    from studio.ui.prompt_panel import PromptPanel
-
-    selected: list = []
-    prompt = PromptPanel(project, manager=manager, clip_source=lambda: selected,
-                         template_store=TemplateStore(tmp_path / "templates.json"))
-    preview = PreviewPanel(manager=manager, project=project)
-    prompt.queue.run_started.connect(preview.track)
-    preview.restore_requested.connect(prompt.restore)
-    qtbot.addWidget(prompt)
-    qtbot.addWidget(preview)
-    prompt.selected = selected
-    yield prompt, preview
-    preview.shutdown()
 
 
 def fill(panel, model, **changes):

@@ -28,23 +28,13 @@ SMALL = dict(prompt="a red car on a street at night", negative_prompt="", width=
 
 
 @pytest.fixture
-def panels(qtbot, project, manager, tmp_path):
-    from studio.core.prompts import TemplateStore
-    from studio.ui.preview_panel import PreviewPanel
-    from studio.ui.prompt_panel import PromptPanel
-
-    prompt = PromptPanel(project, manager=manager,
-                         template_store=TemplateStore(tmp_path / "templates.json"))
-    preview = PreviewPanel(manager=manager, project=project)
-    prompt.queue.run_started.connect(preview.track)
-    preview.restore_requested.connect(prompt.restore)
-    qtbot.addWidget(prompt)
-    qtbot.addWidget(preview)
+def panels(qtbot, panels):
+    """tests/ui/conftest.py's panels, the Generate panel shown at a dock's size."""
+    prompt, _preview = panels
     prompt.resize(440, 900)
     prompt.show()
     qtbot.waitExposed(prompt)
-    yield prompt, preview
-    preview.shutdown()
+    return panels
 
 
 def _expanded(prompt) -> None:
