@@ -39,7 +39,11 @@ class ProjectError(Exception):
 
 
 class DamagedProjectError(ProjectError):
-    """The project's database is empty or damaged; Studio left it exactly as it was."""
+    """The project's database is empty or damaged; Studio left it exactly as it was.
+    ``readable``: SQLite may still read some of it (``Project(root, read_only=True)``,
+    ``project_copy.copy_project``)."""
+
+    readable = False
 
 
 class ReadOnlyProjectError(ProjectError):
@@ -52,6 +56,37 @@ class ProjectLockedError(ProjectError):
 
 # How long a write waits for another program's write lock before ProjectLockedError.
 LOCK_TIMEOUT_S = 10.0
+# One try of an open that shows its wait for a lock (the GUI's), over LOCK_TIMEOUT_S in all.
+OPEN_LOCK_TRY_S = 0.25
+
+# The roots of the projects open read-only in this process: a worker's connection beside one
+# (``forget_removed=False``) is read-only too. A list: appends and removes are atomic.
+_READ_ONLY_SESSIONS: list[Path] = []
+
+
+def _read_only_here(root: Path) -> bool:
+    return root in _READ_ONLY_SESSIONS
+
+
+def connect_read_only(db: Path, timeout: float) -> sqlite3.Connection:
+    """A connection to the SQLite file ``db`` that never writes it: ``mode=ro``, or
+    ``immutable=1`` where the file or its folder cannot be written and no -wal file holds
+    changes (SQLite could not make its -shm file there, nor lock); ``query_only`` on top."""
+    wal = db.with_name(db.name + "-wal")
+    try:
+        wal_holds_changes = wal.stat().st_size > 0
+    except OSError:
+        wal_holds_changes = False
+    writable = os.access(db, os.W_OK) and os.access(db.parent, os.W_OK)
+    mode = "mode=ro" if writable or wal_holds_changes else "immutable=1"
+    conn = sqlite3.connect(f"{db.absolute().as_uri()}?{mode}", uri=True, isolation_level=None,
+                           timeout=timeout)
+    try:
+        conn.execute("PRAGMA query_only = ON")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 class UnknownIdError(ProjectError, LookupError):
@@ -387,12 +422,19 @@ class Project:
     Use from one thread. Every write is a short transaction of its own.
     """
 
-    def __init__(self, root: str | Path, *, forget_removed: bool = True):
+    def __init__(self, root: str | Path, *, forget_removed: bool = True, read_only: bool = False,
+                 lock_timeout_s: float | None = None):
         """``forget_removed``: delete clips removed in an earlier session (no undo can reach
         them any more). A second connection opened beside a live one, as a worker's, passes
         False so that it does not take away what the live session can still undo; it also
         skips the checks the session's open made (the database's quick check, cleaning up
-        what killed runs left), which would repeat for every import task and generation."""
+        what killed runs left), which would repeat for every import task and generation, and
+        it is read-only when the session beside it in this process is.
+
+        ``read_only``: open without ever writing (see ``_open_read_only``); every write
+        method then raises ``ReadOnlyProjectError`` before touching the database.
+        ``lock_timeout_s``: how long the open waits for another program's lock (default
+        ``LOCK_TIMEOUT_S``, which later writes wait in any case)."""
         self.root = Path(root).expanduser().absolute()
         self._forget_removed_on_open = forget_removed
         self.db_path = self.root / DB_NAME
@@ -400,11 +442,23 @@ class Project:
         self.exports_dir = self.root / "exports"
         self.thumbnails_dir = self.root / "thumbnails"
         self._conn: sqlite3.Connection | None = None
+        self._lock_timeout_s = LOCK_TIMEOUT_S if lock_timeout_s is None else lock_timeout_s
+        # A worker's connection beside a read-only session is read-only too.
+        self.read_only = read_only or (not forget_removed and _read_only_here(self.root))
+        self.read_only_reason = ""  # why, for ReadOnlyProjectError's message
+        self.damage: str | None = None  # what SQLite's check found, for a damaged project
 
         if self.root.exists() and not self.root.is_dir():
             raise ProjectError(f"{self.root}: not a project folder (it is a file)")
         if self.db_path.exists() and not self.db_path.is_file():
             raise ProjectError(f"{self.root}: not a Studio project ({DB_NAME} is not a file)")
+        if self.read_only:
+            self._conn = self._open_read_only()
+            _READ_ONLY_SESSIONS.append(self.root)
+        else:
+            self._conn = self._open_writable()
+
+    def _open_writable(self) -> sqlite3.Connection:
         self._refuse_unusable_file()
         try:
             for folder in (self.root, self.generations_dir, self.exports_dir, self.thumbnails_dir):
@@ -416,21 +470,100 @@ class Project:
             if not self.db_path.exists():
                 self._create_database()
             # isolation_level=None: no implicit transactions; _write() opens them explicitly.
-            conn = sqlite3.connect(self.db_path, isolation_level=None, timeout=LOCK_TIMEOUT_S)
+            conn = sqlite3.connect(self.db_path, isolation_level=None,
+                                   timeout=self._lock_timeout_s)
         except sqlite3.Error as err:
             raise ProjectError(f"{self.root}: cannot open {DB_NAME} ({err})") from None
-        if forget_removed:  # the session's own open; a worker's second connection skips it
+        if self._forget_removed_on_open:  # the session's own open; a worker's skips it
             for folder in (self.generations_dir, self.exports_dir):
                 clean_stale_parts(folder)  # what killed generations and exports left
         try:
             self._open(conn)
+            conn.execute(f"PRAGMA busy_timeout = {int(LOCK_TIMEOUT_S * 1000)}")  # later writes
         except sqlite3.OperationalError as err:
             conn.close()
             raise self._sqlite_error(err) from None
         except BaseException:
             conn.close()
             raise
-        self._conn = conn
+        return conn
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        """The database opened without ever writing it (``connect_read_only``): no folder
+        made, no migration, no clean-up, no journal mode change, nothing forgotten. A damaged
+        database SQLite can still read is read into memory at open, table by table
+        (``project_copy.salvage``): what its damaged pages held is missing, and ``damage``
+        says what SQLite's check found. One it cannot read at all raises as a writable open
+        would."""
+        if not self.db_path.is_file():
+            raise ProjectError(f"{self.root}: there is no project to open ({DB_NAME} is "
+                               "missing)")
+        self._refuse_empty_file()
+        unwritable = self._unwritable()
+        try:
+            conn = connect_read_only(self.db_path, self._lock_timeout_s)
+        except sqlite3.Error as err:
+            raise ProjectError(f"{self.root}: cannot open {DB_NAME} ({err})") from None
+        try:
+            conn = self._check_read_only(conn)
+        except sqlite3.OperationalError as err:
+            conn.close()
+            raise self._sqlite_error(err) from None
+        except BaseException:
+            conn.close()
+            raise
+        self.read_only_reason = (
+            self.damage or (f"{unwritable} cannot be written" if unwritable else
+                            "it was opened read-only, as asked"))
+        return conn
+
+    def _check_read_only(self, conn: sqlite3.Connection) -> sqlite3.Connection:
+        """The checks of ``_open`` that only read; the connection to read from."""
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.OperationalError:
+            raise
+        except sqlite3.DatabaseError as err:
+            raise ProjectError(f"{self.root}: not a Studio project ({DB_NAME} is not an "
+                               f"SQLite database: {err})") from None
+        self._refuse_future(version)
+        self._refuse_foreign(conn, version)
+        if version == 0:
+            raise DamagedProjectError(f"{self.root}: {DB_NAME} holds no project (an empty "
+                                      "SQLite database); it was left untouched.")
+        if version < len(MIGRATIONS):
+            raise ProjectError(
+                f"{self.root}: this project was saved by an older version of Studio (schema "
+                f"version {version}); opening it upgrades it, which writes it, so it cannot "
+                "be opened read-only. Make a copy and open the copy.")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if self._forget_removed_on_open:
+            found = self._quick_check(conn)
+            if found != ["ok"]:
+                self.damage = (f"{DB_NAME} is damaged (SQLite's check: {found[0]}); what "
+                               "could be read is shown")
+                return self._read_into_memory(conn)
+        return conn
+
+    def _read_into_memory(self, conn: sqlite3.Connection) -> sqlite3.Connection:
+        """What can be read of the damaged database behind ``conn`` (closed here), in an
+        in-memory database that is queried instead of it."""
+        from studio.core.project_copy import salvage  # which imports this module
+
+        memory = sqlite3.connect(":memory:", isolation_level=None)
+        try:
+            salvage(conn, memory)
+            memory.execute("PRAGMA foreign_keys = ON")
+            memory.execute("PRAGMA query_only = ON")
+        except sqlite3.DatabaseError as err:
+            memory.close()
+            raise DamagedProjectError(
+                f"{self.root}: {DB_NAME} is damaged beyond reading ({err}); it was left "
+                "untouched. Open a backup of the folder, or start a new project elsewhere.") \
+                from None
+        finally:
+            conn.close()
+        return memory
 
     def _create_database(self) -> None:
         """A new project's database, built whole under a hidden temporary name and linked into
@@ -460,6 +593,22 @@ class Project:
         """Before SQLite touches anything: an empty database file is not a new project (it
         was one once, or something else wrote it), and a database or folder that cannot be
         written would fail at the first write, halfway through the session."""
+        self._refuse_empty_file()
+        unwritable = self._unwritable()
+        if unwritable:
+            raise ReadOnlyProjectError(
+                f"{self.root}: the project is read-only ({unwritable} cannot be written), and "
+                "Studio writes every change as it happens. Open it read-only, make it "
+                "writable, or make a copy somewhere you can write and open the copy.")
+
+    def _unwritable(self) -> str | None:
+        """What cannot be written, the database file or the folder ("" when both can)."""
+        for what, path in ((DB_NAME, self.db_path), ("the folder", self.root)):
+            if path.exists() and not os.access(path, os.W_OK):
+                return what
+        return ""
+
+    def _refuse_empty_file(self) -> None:
         try:
             size = self.db_path.stat().st_size if self.db_path.exists() else None
         except OSError as err:
@@ -470,12 +619,6 @@ class Project:
                 f"{self.root}: {DB_NAME} is empty (0 bytes), so there is no project in it; it "
                 "was left untouched. Move it away to start a new project in this folder, or "
                 "open another folder.")
-        for what, path in ((DB_NAME, self.db_path), ("the folder", self.root)):
-            if path.exists() and not os.access(path, os.W_OK):
-                raise ReadOnlyProjectError(
-                    f"{self.root}: the project is read-only ({what} cannot be written), and "
-                    "Studio writes every change as it happens. Make it writable, or copy the "
-                    "folder somewhere you can write and open the copy.")
 
     def _sqlite_error(self, err: sqlite3.Error) -> ProjectError:
         """SQLite's error as a message naming the project and what to do."""
@@ -483,12 +626,14 @@ class Project:
         if "locked" in text or "busy" in text:
             return ProjectLockedError(
                 f"{self.root}: the project is busy: another program (another Studio?) has "
-                f"been writing to it for more than {LOCK_TIMEOUT_S:g} s. Close it, or wait, "
+                f"been writing to it for more than {self._lock_timeout_s:g} s. Close it, or wait, "
                 "and try again; nothing was changed.")
         if "readonly" in text or "read-only" in text:
             return ReadOnlyProjectError(f"{self.root}: the project is read-only ({text}).")
         if "malformed" in text or "corrupt" in text or "not a database" in text:
-            return DamagedProjectError(f"{self.root}: {DB_NAME} is damaged ({text}).")
+            err = DamagedProjectError(f"{self.root}: {DB_NAME} is damaged ({text}).")
+            err.readable = "not a database" not in text
+            return err
         return ProjectError(f"{self.root}: cannot use {DB_NAME} ({text})")
 
     def _open(self, conn: sqlite3.Connection) -> None:
@@ -512,31 +657,54 @@ class Project:
             conn.execute("PRAGMA synchronous = NORMAL")  # durable enough with WAL, much faster
             self._migrate(conn)
             if self._forget_removed_on_open:
-                self._forget_removed(conn)
+                self._take_write_lock_once(conn)
+        except sqlite3.OperationalError:
+            raise
         except sqlite3.DatabaseError as err:
             raise ProjectError(f"{self.root}: cannot use {DB_NAME} ({err})") from None
 
     def _refuse_damaged(self, conn: sqlite3.Connection) -> None:
         """SQLite's quick check of every page (milliseconds for a project of thousands of
         clips): a damaged database is refused at open, not discovered by a failing import."""
+        found = self._quick_check(conn)
+        if found != ["ok"]:
+            err = DamagedProjectError(
+                f"{self.root}: {DB_NAME} is damaged (SQLite's check: {found[0]}); it was left "
+                "untouched. Open it read-only, make a copy (which keeps what can still be "
+                "read), or start a new project elsewhere and import the clips again (the "
+                "media files themselves are not affected).")
+            err.readable = True
+            raise err
+
+    @staticmethod
+    def _quick_check(conn: sqlite3.Connection) -> list[str]:
+        """SQLite's quick check: ["ok"], or what it found wrong (at most five lines)."""
         try:
             found = [row[0] for row in conn.execute("PRAGMA quick_check(5)")]
         except sqlite3.OperationalError:
             raise
         except sqlite3.DatabaseError as err:
             found = [str(err)]
-        if found != ["ok"]:
-            raise DamagedProjectError(
-                f"{self.root}: {DB_NAME} is damaged (SQLite's check: {found[0]}); it was left "
-                "untouched. Open a backup of the folder, or start a new project elsewhere and "
-                "import the clips again (the media files themselves are not affected).")
+        lines = [line for text in found for line in text.splitlines()
+                 if line.strip() and not line.startswith("*** in database")]
+        return lines or found
 
     @staticmethod
-    def _forget_removed(conn: sqlite3.Connection) -> None:
-        """Clips removed in an earlier session can no longer be undone: delete them (and,
-        by cascade, their captions)."""
-        if conn.execute("SELECT 1 FROM clips WHERE removed_at IS NOT NULL LIMIT 1").fetchone():
-            conn.execute("DELETE FROM clips WHERE removed_at IS NOT NULL")
+    def _take_write_lock_once(conn: sqlite3.Connection) -> None:
+        """The session's open takes the write lock once, so that a lock another program
+        holds is found now (ProjectLockedError: the person can wait, or open the project
+        read-only) and not at the first change, halfway through the session. Under it, clips
+        removed in an earlier session, which no undo can reach any more, are deleted (and, by
+        cascade, their captions); an empty transaction writes nothing."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if conn.execute("SELECT 1 FROM clips WHERE removed_at IS NOT NULL LIMIT 1").fetchone():
+                conn.execute("DELETE FROM clips WHERE removed_at IS NOT NULL")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
     def _refuse_future(self, version: int) -> None:
         if version > len(MIGRATIONS):
@@ -588,8 +756,17 @@ class Project:
             raise ProjectError(f"{self.root}: the project is closed")
         return self._conn
 
+    def _refuse_read_only(self) -> None:
+        """Before any write (and before the slow work leading to one): a project open
+        read-only is never written."""
+        if self.read_only:
+            raise ReadOnlyProjectError(
+                f"{self.root} is open read-only: {self.read_only_reason}; nothing was changed. "
+                "Make a copy of the project to work on it.")
+
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
+        self._refuse_read_only()
         conn = self._db
         try:
             conn.execute("BEGIN IMMEDIATE")  # waits LOCK_TIMEOUT_S for another writer
@@ -611,6 +788,8 @@ class Project:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+            if self.read_only and self.root in _READ_ONLY_SESSIONS:
+                _READ_ONLY_SESSIONS.remove(self.root)
 
     def __enter__(self) -> "Project":
         return self
@@ -636,6 +815,7 @@ class Project:
         vanished or cannot be read (a worker saw it a moment ago): it is recorded with that
         error, and shows as missing if it is gone.
         """
+        self._refuse_read_only()
         resolved = _resolve(path)
         stamp_error = None
         if file_stamp is None:
@@ -693,6 +873,7 @@ class Project:
         Unusable media is recorded with its error. Raises ``MediaError`` only when there is
         no file to record (see ``inspect_file``).
         """
+        self._refuse_read_only()
         found = inspect_file(path)
         return self.add_clip(found.path, found.info, found.error, found.stamp)
 
@@ -776,6 +957,7 @@ class Project:
         Raises ``RelinkError`` (a ``ValueError``) if ``new_path`` is already another clip or
         there is no file there. Unusable media is recorded with its error.
         """
+        self._refuse_read_only()
         self.clip(clip_id)  # an unknown id or a taken path fail before the slow work
         self._refuse_taken_path(self._db, clip_id, _resolve(new_path))
         try:
@@ -1059,7 +1241,11 @@ class Project:
 
     def mark_interrupted_jobs(self) -> list[int]:
         """Jobs left "running" by a Studio that stopped mid-run become "interrupted"; their ids.
-        Only the process that runs the queue calls this, at start, before it runs anything."""
+        Only the process that runs the queue calls this, at start, before it runs anything.
+        A project open read-only runs no queue: nothing is marked, and the ids are [] (the
+        one write method that does not raise there, so that opening the queue writes none)."""
+        if self.read_only:
+            return []
         now = time.time()
         with self._write() as db:
             ids = [r[0] for r in db.execute("SELECT id FROM jobs WHERE state = 'running' "
