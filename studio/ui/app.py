@@ -128,9 +128,32 @@ def run_gui(project_dir: Path | None = None, exit_after_show: bool = False,
         _restore_gc()
 
 
+def _open_project(root: Path, exit_after_show: bool):
+    """The project at ``root``, or None. One that cannot be opened is a choice, not an exit
+    (``project_recovery``): open it read-only, make a copy, try again (a lock, permissions),
+    a new project elsewhere, quit. A lock is waited for visibly first, not blocked on."""
+    from studio.core.library import OPEN_LOCK_TRY_S, Project, ProjectError
+
+    try:
+        # Without --exit-after-show the open waits only a moment for a lock; the wait for
+        # one goes on visibly in project_recovery.
+        return Project(root, **({} if exit_after_show else {"lock_timeout_s": OPEN_LOCK_TRY_S}))
+    except (ProjectError, OSError) as err:
+        first_error = err
+    if exit_after_show:
+        print(f"Studio cannot open the project folder {root}:\n{first_error}", file=sys.stderr)
+        return None
+    from studio.ui.project_recovery import ask, open_with_recovery, wait_visibly
+
+    project = open_with_recovery(root, ask, waiter=wait_visibly)  # opens again, then asks
+    if project is None:
+        print(f"Studio cannot open the project folder {root}:\n{first_error}", file=sys.stderr)
+    return project
+
+
 def _run_gui(project_dir: Path | None, exit_after_show: bool, files: list[str] | None) -> int:
     # Before PySide6 (see the docstring).
-    from studio.core.library import Project, ProjectError
+    import studio.core.library  # noqa: F401  (the project's modules, before PySide6)
     from studio.settings import default_project_dir
 
     for name in PURE_PYTHON_NEEDED_BY_THE_WINDOW:
@@ -156,18 +179,9 @@ def _run_gui(project_dir: Path | None, exit_after_show: bool, files: list[str] |
     app.setWindowIcon(app_icon())
     theme_manager(style_set=style_set)  # the light or dark palette, before any widget exists
 
-    try:
-        project = Project(root)
-    except (ProjectError, OSError) as err:
-        print(f"Studio cannot open the project folder {root}:\n{err}", file=sys.stderr)
-        if exit_after_show:
-            return 1
-        # a choice, not an exit: try again (a lock, permissions), another folder, quit
-        from studio.ui.project_recovery import ask, open_with_recovery
-
-        project = open_with_recovery(root, ask)  # opens again (cheap), then asks
-        if project is None:
-            return 1
+    project = _open_project(root, exit_after_show)
+    if project is None:
+        return 1
 
     from studio.ui.first_paint import when_first_painted
     from studio.ui.main_window import MainWindow

@@ -91,6 +91,7 @@ class MainWindow(FileDropTarget, QMainWindow):
         self._status_project = QLabel(str(project.root))
         self._status_project.setStyleSheet("color: palette(mid);")
         self.statusBar().addPermanentWidget(self._status_project)
+        self._show_read_only()
         self._build_exports()
 
         self._build_menus()
@@ -103,6 +104,19 @@ class MainWindow(FileDropTarget, QMainWindow):
         # Files dropped anywhere the panels do not take them themselves (the player, the
         # caption panel, the toolbar) are opened as `studio FILE...` opens them.
         self.setAcceptDrops(True)
+
+    def _show_read_only(self) -> None:
+        """A project open read-only says so: in the title, and in a status-bar label saying
+        why (what ``Project.read_only_reason`` says) for as long as the window is open."""
+        self._status_read_only = None
+        if not getattr(self.project, "read_only", False):
+            return
+        self.setWindowTitle(f"{self.windowTitle()} (read-only)")
+        why = self.project.read_only_reason
+        self._status_read_only = QLabel(f"Read-only: {why.split(' (')[0]}")
+        self._status_read_only.setToolTip(f"{self.project.root} is open read-only: {why}. "
+                                          "Nothing in it can be changed; make a copy to work on it.")
+        self.statusBar().addPermanentWidget(self._status_read_only)
 
     # -- menus ----------------------------------------------------------------------------
     def _build_menus(self) -> None:
@@ -789,7 +803,7 @@ class MainWindow(FileDropTarget, QMainWindow):
             return
         self._shut_down = True
         self.captions.shutdown()  # saves an unsaved caption edit
-        if self._prompt_panel is not None:
+        if self._prompt_panel is not None and not self.project.read_only:
             self._prompt_panel.save_state()  # the last keys typed in the Generate panel
         if self._export_dialog is not None:
             self._export_dialog.shutdown()
