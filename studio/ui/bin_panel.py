@@ -1,6 +1,6 @@
 """The clip bin: a sortable, filterable table of the project's clips with thumbnails.
 
-Drop files or folders on it (or use File > Import). Probing and thumbnails run on a thread
+Drop files or folders on it (or use File > Import). Probing and thumbnails run on the shared
 pool; results come back to bound slots here and are written to the project in the GUI thread.
 """
 
@@ -16,7 +16,6 @@ from PySide6.QtCore import (
     QModelIndex,
     QSortFilterProxyModel,
     Qt,
-    QThreadPool,
     Signal,
     Slot,
 )
@@ -24,7 +23,6 @@ from PySide6.QtGui import (
     QAction,
     QColor,
     QIcon,
-    QImage,
     QKeySequence,
     QPixmap,
     QStandardItem,
@@ -57,10 +55,11 @@ from studio.ui.media_workers import (
     CancelToken,
     ImportSignals,
     ImportTask,
-    ThumbnailSignals,
-    ThumbnailTask,
+    Thumbnail,
+    load_thumbnail,
     thumbnail_pixmap,
 )
+from studio.ui.workers import Workers
 
 THUMB_MAX_SIDE = 192  # cached at twice the shown size, for high-DPI screens
 THUMBNAILS_FALLBACK_MS = 1000  # the stored clips' thumbnails start after this if no paint came
@@ -398,19 +397,16 @@ class BinPanel(QWidget):
 
     # -- construction ---------------------------------------------------------------------
     def _init_workers(self) -> None:
-        """The probe and thumbnail pool, its signals, and the import's cancel token and counts."""
-        self.pool = QThreadPool(self)
+        """The probe and thumbnail lane on the shared pool, the import's signals, and the
+        import's cancel token and counts."""
         # Two workers probe and thumbnail, but never every core: on 2 cores two busy Python
         # workers starve the GUI thread (bench/bin_drop.py: worst gaps 25-60 ms against
         # 16-22 ms with one, and 500 clips take the same 1.2-1.6 s either way).
-        self.pool.setMaxThreadCount(min(2, cores_but_one()))
+        self.pool = Workers(self, limit=min(2, cores_but_one()))
         self._import_signals = ImportSignals(self)
         self._import_signals.scanned.connect(self._on_scanned)
         self._import_signals.imported.connect(self._on_imported)
         self._import_signals.finished.connect(self._on_import_task_finished)
-        self._thumb_signals = ThumbnailSignals(self)
-        self._thumb_signals.ready.connect(self._on_thumbnail)
-        self._thumb_signals.failed.connect(self._on_thumbnail_failed)
         self._cancel = CancelToken()
         self._imports_running = 0
         self._import_total = 0
@@ -599,17 +595,16 @@ class BinPanel(QWidget):
         if clip.info is None or clip.missing:
             return
         key = f"{clip.partial_hash}-{clip.size}-{THUMB_MAX_SIDE}.jpg"
-        task = ThumbnailTask(clip.id, clip.path, self.project.thumbnails_dir / key,
-                             THUMB_MAX_SIDE, self._thumb_signals)
-        self.pool.start(task, priority=-1)  # imports first: rows before pictures
+        self.pool.run(load_thumbnail, clip.id, clip.path, self.project.thumbnails_dir / key,
+                      THUMB_MAX_SIDE, returned=self._on_thumbnail,
+                      priority=-1)  # imports first: rows before pictures
 
-    @Slot(int, QImage)
-    def _on_thumbnail(self, clip_id: int, image: QImage) -> None:
-        self.model.set_thumbnail(clip_id, thumbnail_pixmap(image))
-
-    @Slot(int, str)
-    def _on_thumbnail_failed(self, clip_id: int, message: str) -> None:
-        self.status_message.emit(f"No thumbnail: {message}")
+    @Slot(object)
+    def _on_thumbnail(self, thumb: Thumbnail) -> None:
+        if thumb.image is None:
+            self.status_message.emit(f"No thumbnail: {thumb.error}")
+        else:
+            self.model.set_thumbnail(thumb.key, thumbnail_pixmap(thumb.image))
 
     # -- selection and editing ------------------------------------------------------------
     def selected_clips(self) -> list[Clip]:

@@ -3,10 +3,11 @@ first, with a thumbnail, the prompt, the model (and the demo label), seed, size 
 when it was made, and its analysis summary (mean warp error, flicker) once known.
 
 Finished generations without an analysis in their sidecar are analysed in the background
-(``core.metrics.analyze_generation`` on a one-thread pool, imported there: it loads OpenCV);
+(``core.metrics.analyze_generation``, one at a time on the shared worker pool, imported there:
+it loads OpenCV);
 the result goes into the list and into the ``.json`` sidecar under ``"analysis"`` (rewritten
 atomically: a temporary file, then ``os.replace``; every other key is kept). Thumbnails are
-made on a pool thread and cached under the project's ``thumbnails/`` like the bin's.
+made on the pool too and cached under the project's ``thumbnails/`` like the bin's.
 
 Actions on the selected generation: Play (``play_requested``: the main window plays it in
 the main player), Analyse (``analyse_requested``: the analysis panel measures it, beside its
@@ -22,12 +23,12 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import NamedTuple
 
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QUrl, Signal, Slot
+from PySide6.QtCore import Qt, QUrl, Signal, Slot
 from PySide6.QtGui import (
     QColor,
     QDesktopServices,
-    QImage,
     QPixmap,
     QStandardItem,
     QStandardItemModel,
@@ -51,10 +52,11 @@ from studio.inference.registry import (  # a light module (no torch)
 from studio.ui.media_workers import (
     THUMB_H,
     THUMB_W,
-    ThumbnailSignals,
-    ThumbnailTask,
+    Thumbnail,
+    load_thumbnail,
     thumbnail_pixmap,
 )
+from studio.ui.workers import Workers
 
 THUMB_MAX_SIDE = 192
 PROMPT_CHARS = 80
@@ -109,64 +111,70 @@ def summary_text(analysis: dict | None) -> tuple[str, str]:
 
 # ---- background work ----------------------------------------------------------------------------
 
-class AnalysisSignals(QObject):
-    inspected = Signal(int, bool, object)  # generation id, demo, analysis dict or None
-    analysing = Signal(int)  # generation id
-    analysed = Signal(int, object, str)  # generation id, analysis dict, note ('' or a problem)
-    failed = Signal(int, str)  # generation id, message naming the file
+class Inspected(NamedTuple):
+    generation_id: int
+    demo: bool
+    analysis: dict | None  # the sidecar's, or None
 
 
-class GenerationAnalysisTask(QRunnable):
-    """Read a generation's sidecar (demo? analysed?) and, when it has no analysis yet,
-    analyse every frame and write the result into the sidecar."""
+class Analysing(NamedTuple):
+    generation_id: int
 
-    def __init__(self, generation_id: int, path: str, signals: AnalysisSignals,
-                 cancel: CancelToken, analyse: bool = True):
-        super().__init__()
-        self.generation_id = generation_id
-        self.path = str(path)
-        self._signals = signals
-        self._cancel = cancel
-        self._analyse = analyse
 
-    def run(self) -> None:
-        gid = self.generation_id
-        if self._cancel.cancelled:
-            return
-        try:
-            data = read_sidecar(self.path)
-        except ValueError as err:
-            self._signals.failed.emit(gid, str(err))
-            data = None
-        settings = (data or {}).get("settings")
-        demo = isinstance(settings, dict) and bool(settings.get("demo"))
-        existing = (data or {}).get("analysis")
-        existing = existing if isinstance(existing, dict) else None
-        self._signals.inspected.emit(gid, demo, existing)
-        if existing is not None or not self._analyse:
-            return
-        if not Path(self.path).is_file():
-            self._signals.failed.emit(gid, f"{self.path}: file not found")
-            return
-        self._signals.analysing.emit(gid)
-        try:
-            from studio.core import metrics
+class Analysed(NamedTuple):
+    generation_id: int
+    analysis: dict
+    note: str  # '' or a problem (the analysis is not saved)
 
-            analysis = metrics.analyze_generation(self.path, cancel=self._cancel)
-        except Cancelled:
-            return
-        except Exception as err:  # noqa: BLE001 - every failure becomes a message
-            from studio.ui.analysis_worker import describe_failure
 
-            self._signals.failed.emit(gid, describe_failure(self.path, err))
-            return
-        note = ""
-        try:
-            if write_analysis(self.path, analysis) is None:
-                note = f"{sidecar_path(self.path)}: no sidecar; the analysis is not saved"
-        except (OSError, ValueError) as err:
-            note = f"{sidecar_path(self.path)}: could not save the analysis ({err})"
-        self._signals.analysed.emit(gid, analysis, note)
+class Failed(NamedTuple):
+    generation_id: int
+    message: str  # names the file
+
+
+def analyse_generation(generation_id: int, path: str, cancel: CancelToken,
+                       analyse: bool = True):
+    """A pool thread (a superqt worker, ``Workers.run``): read a generation's sidecar (demo?
+    analysed?) and, when it has no analysis yet, analyse every frame and write the result
+    into the sidecar. Yields ``Inspected``, then ``Analysing`` and ``Analysed``, or
+    ``Failed``."""
+    gid, path = generation_id, str(path)
+    if cancel.cancelled:
+        return
+    try:
+        data = read_sidecar(path)
+    except ValueError as err:
+        yield Failed(gid, str(err))
+        data = None
+    settings = (data or {}).get("settings")
+    demo = isinstance(settings, dict) and bool(settings.get("demo"))
+    existing = (data or {}).get("analysis")
+    existing = existing if isinstance(existing, dict) else None
+    yield Inspected(gid, demo, existing)
+    if existing is not None or not analyse:
+        return
+    if not Path(path).is_file():
+        yield Failed(gid, f"{path}: file not found")
+        return
+    yield Analysing(gid)
+    try:
+        from studio.core import metrics
+
+        analysis = metrics.analyze_generation(path, cancel=cancel)
+    except Cancelled:
+        return
+    except Exception as err:  # noqa: BLE001 - every failure becomes a message
+        from studio.ui.analysis_worker import describe_failure
+
+        yield Failed(gid, describe_failure(path, err))
+        return
+    note = ""
+    try:
+        if write_analysis(path, analysis) is None:
+            note = f"{sidecar_path(path)}: no sidecar; the analysis is not saved"
+    except (OSError, ValueError) as err:
+        note = f"{sidecar_path(path)}: could not save the analysis ({err})"
+    yield Analysed(gid, analysis, note)
 
 
 # ---- the panel ------------------------------------------------------------------------------------
@@ -214,20 +222,10 @@ class GenerationsPanel(QWidget):
 
     # -- construction ---------------------------------------------------------------------
     def _init_workers(self) -> None:
-        """One pool for thumbnails and one for analyses, a job at a time each, and their
-        signals."""
-        self.thumb_pool = QThreadPool(self)
-        self.thumb_pool.setMaxThreadCount(1)
-        self.analysis_pool = QThreadPool(self)
-        self.analysis_pool.setMaxThreadCount(1)
-        self._thumb_signals = ThumbnailSignals(self)
-        self._thumb_signals.ready.connect(self._on_thumbnail)
-        self._thumb_signals.failed.connect(self._on_thumbnail_failed)
-        self._signals = AnalysisSignals(self)
-        self._signals.inspected.connect(self._on_inspected)
-        self._signals.analysing.connect(self._on_analysing)
-        self._signals.analysed.connect(self._on_analysed)
-        self._signals.failed.connect(self._on_failed)
+        """A lane of the shared pool for thumbnails and one for analyses, a job at a time
+        each."""
+        self.thumb_pool = Workers(self, limit=1)
+        self.analysis_pool = Workers(self, limit=1, long=True)
 
     def _build_view(self) -> None:
         """The generations table: one row each, a thumbnail first; a double click plays."""
@@ -383,46 +381,49 @@ class GenerationsPanel(QWidget):
         if Path(g.path).is_file():
             stat = Path(g.path).stat()
             key = f"gen-{g.id}-{stat.st_size}-{int(stat.st_mtime)}-{THUMB_MAX_SIDE}.jpg"
-            self.thumb_pool.start(ThumbnailTask(g.id, g.path, self.project.thumbnails_dir / key,
-                                                THUMB_MAX_SIDE, self._thumb_signals))
+            self.thumb_pool.run(load_thumbnail, g.id, g.path, self.project.thumbnails_dir / key,
+                                THUMB_MAX_SIDE, returned=self._on_thumbnail)
         else:
             self.problems[g.id] = f"{g.path}: file not found"
             self._update_row(g.id)
-        self.analysis_pool.start(GenerationAnalysisTask(
-            g.id, g.path, self._signals, self._cancel, analyse=self.analyse))
+        self.analysis_pool.run(analyse_generation, g.id, g.path, self._cancel,
+                               analyse=self.analyse, yielded=self._on_analysis)
 
     @property
     def busy(self) -> bool:
         return bool(self._running) or self.analysis_pool.activeThreadCount() > 0
 
-    @Slot(int, QImage)
-    def _on_thumbnail(self, generation_id: int, image: QImage) -> None:
-        canvas = self._thumbs[generation_id] = thumbnail_pixmap(image)
-        row = self._row_of(generation_id)
+    @Slot(object)
+    def _on_thumbnail(self, thumb: Thumbnail) -> None:
+        if thumb.image is None:
+            self.status_message.emit(f"No thumbnail: {thumb.error}")
+            return
+        canvas = self._thumbs[thumb.key] = thumbnail_pixmap(thumb.image)
+        row = self._row_of(thumb.key)
         if row >= 0:
             self.model.item(row, 0).setData(canvas, Qt.ItemDataRole.DecorationRole)
-
-    @Slot(int, str)
-    def _on_thumbnail_failed(self, generation_id: int, message: str) -> None:
-        self.status_message.emit(f"No thumbnail: {message}")
 
     def thumbnail(self, generation_id: int) -> QPixmap | None:
         return self._thumbs.get(generation_id)
 
-    @Slot(int, bool, object)
+    @Slot(object)
+    def _on_analysis(self, event) -> None:
+        """What an ``analyse_generation`` worker yielded."""
+        handler = {Inspected: self._on_inspected, Analysing: self._on_analysing,
+                   Analysed: self._on_analysed, Failed: self._on_failed}[type(event)]
+        handler(*event)
+
     def _on_inspected(self, generation_id: int, demo: bool, analysis) -> None:
         self.demo[generation_id] = demo
         if analysis is not None:
             self.analyses[generation_id] = analysis
         self._update_row(generation_id)
 
-    @Slot(int)
     def _on_analysing(self, generation_id: int) -> None:
         self._running.add(generation_id)
         self._update_row(generation_id)
         self._update_status()
 
-    @Slot(int, object, str)
     def _on_analysed(self, generation_id: int, analysis, note: str) -> None:
         self._running.discard(generation_id)
         self.analyses[generation_id] = analysis
@@ -432,7 +433,6 @@ class GenerationsPanel(QWidget):
         self._update_row(generation_id)
         self._update_status()
 
-    @Slot(int, str)
     def _on_failed(self, generation_id: int, message: str) -> None:
         self._running.discard(generation_id)
         self.problems[generation_id] = message

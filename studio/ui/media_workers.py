@@ -1,8 +1,9 @@
 """Thread-pool work for the bin: scanning dropped paths, probing files, making thumbnails.
 
-Each task runs on a QThreadPool thread and reports through a ``QObject`` whose signals are
-connected to bound slots of GUI-thread objects (see DESIGN.md, threading rules). The GUI
-thread never probes or decodes.
+Everything here runs on the shared worker pool (``studio.ui.workers``): the import task through
+a ``QObject`` whose signals are connected to bound slots of GUI-thread objects, thumbnails as
+a plain function (``load_thumbnail``) that a superqt worker runs, its answer coming back to a
+bound slot (see DESIGN.md, threading rules). The GUI thread never probes or decodes.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 from PySide6.QtCore import QObject, QRunnable, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
@@ -23,7 +25,7 @@ THUMB_W, THUMB_H = 96, 54  # a row's picture in the bin and the generations list
 
 
 def thumbnail_pixmap(image: QImage) -> QPixmap:
-    """GUI thread: ``image`` (a ``ThumbnailTask``'s) scaled to fit THUMB_W x THUMB_H, centred
+    """GUI thread: ``image`` (a ``load_thumbnail``'s) scaled to fit THUMB_W x THUMB_H, centred
     on a dark canvas of that size, so every row's picture has the same shape."""
     scaled = image.scaled(THUMB_W, THUMB_H, Qt.AspectRatioMode.KeepAspectRatio,
                           Qt.TransformationMode.SmoothTransformation)
@@ -119,65 +121,56 @@ class ImportTask(QRunnable):
             self._signals.finished.emit()
 
 
-class ThumbnailSignals(QObject):
-    ready = Signal(int, QImage)  # clip id, thumbnail
-    failed = Signal(int, str)  # clip id, message
+class Thumbnail(NamedTuple):
+    """A ``load_thumbnail``'s answer: the picture, or why there is none."""
+
+    key: int  # the clip's (or generation's) id
+    image: QImage | None
+    error: str = ""
 
 
-class ThumbnailTask(QRunnable):
-    """Thumbnail for one clip: from the disk cache, or decoded (nearest keyframe) and cached."""
-
-    def __init__(self, clip_id: int, path: str, cache_file: Path, max_side: int,
-                 signals: ThumbnailSignals):
-        super().__init__()
-        self._clip_id = clip_id
-        self._path = path
-        self._cache_file = cache_file
-        self._max_side = max_side
-        self._signals = signals
-
-    def run(self) -> None:
-        # Pixels stay numpy arrays and JPEG goes through OpenCV: Qt's image plugins, loaded
-        # on first use from two pool threads at once, crashed the process now and then.
-        rgb = self._load_cached()
-        if rgb is None:
-            try:
-                rgb = self._decode()
-            except (MediaError, OSError, IndexError) as err:
-                self._signals.failed.emit(self._clip_id, str(err))
-                return
-            self._save(rgb)
-        self._signals.ready.emit(self._clip_id, rgb_to_qimage(rgb))
-
-    def _load_cached(self):
-        import cv2
-        import numpy as np
-
-        try:
-            data = np.frombuffer(self._cache_file.read_bytes(), np.uint8)
-        except OSError:
-            return None
-        bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-        return None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-    def _decode(self):
+def load_thumbnail(key: int, path: str, cache_file: Path, max_side: int) -> Thumbnail:
+    """A pool thread (``Workers.run``): the thumbnail of ``path``, from the disk cache, or
+    decoded (nearest keyframe) and cached."""
+    # Pixels stay numpy arrays and JPEG goes through OpenCV: Qt's image plugins, loaded
+    # on first use from two pool threads at once, crashed the process now and then.
+    rgb = _load_cached(cache_file)
+    if rgb is None:
         from studio.core.frames import thumbnail
 
-        return thumbnail(self._path, self._max_side)
-
-    def _save(self, rgb) -> None:
-        import cv2
-
-        # Written under a temporary name and renamed: a crash never leaves half a JPEG in the cache.
-        tmp = self._cache_file.with_name(f".{self._cache_file.name}.{threading.get_ident()}.part")
         try:
-            ok, data = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
-                                    [cv2.IMWRITE_JPEG_QUALITY, 85])
-            if ok:
-                self._cache_file.parent.mkdir(parents=True, exist_ok=True)
-                tmp.write_bytes(data.tobytes())
-                os.replace(tmp, self._cache_file)
-        except OSError:
-            pass  # a cache that cannot be written only costs a decode next time
-        finally:
-            tmp.unlink(missing_ok=True)
+            rgb = thumbnail(path, max_side)
+        except (MediaError, OSError, IndexError) as err:
+            return Thumbnail(key, None, str(err))
+        _save(cache_file, rgb)
+    return Thumbnail(key, rgb_to_qimage(rgb))
+
+
+def _load_cached(cache_file: Path):
+    import cv2
+    import numpy as np
+
+    try:
+        data = np.frombuffer(cache_file.read_bytes(), np.uint8)
+    except OSError:
+        return None
+    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    return None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def _save(cache_file: Path, rgb) -> None:
+    import cv2
+
+    # Written under a temporary name and renamed: a crash never leaves half a JPEG in the cache.
+    tmp = cache_file.with_name(f".{cache_file.name}.{threading.get_ident()}.part")
+    try:
+        ok, data = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
+                                [cv2.IMWRITE_JPEG_QUALITY, 85])
+        if ok:
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_bytes(data.tobytes())
+            os.replace(tmp, cache_file)
+    except OSError:
+        pass  # a cache that cannot be written only costs a decode next time
+    finally:
+        tmp.unlink(missing_ok=True)
