@@ -2,7 +2,7 @@
 
 For the selected clip (within its in/out points), or a generation the project made (every
 frame; Analyse in the Generations list), ``core.metrics.analyze`` measures each pair
-of consecutive frames on a pool thread (``analysis_worker.AnalysisTask``): the warp error (how
+of consecutive frames on the shared pool (``analysis_worker.analyse_clip``): the warp error (how
 badly the flow explains the next frame), the motion and the flicker. The panel plots the
 three series against the frame index, painted with QPainter, and keeps them in step with the
 player: a click (or a drag) on a plot seeks the player to that frame, the player's position
@@ -22,7 +22,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QThreadPool, Signal, Slot
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal, Slot
 from PySide6.QtGui import (
     QAction,
     QColor,
@@ -50,12 +50,14 @@ from PySide6.QtWidgets import (
 
 from studio.core.cancel import CancelToken
 from studio.ui.analysis_worker import (
+    AnalysisEnd,
+    AnalysisProgress,
     AnalysisResult,
-    AnalysisSignals,
-    AnalysisTask,
     WorstPair,
+    analyse_clip,
 )
 from studio.ui.player import dark_palette
+from studio.ui.workers import Workers
 
 PANEL_BACKGROUND = QColor("#15171b")
 PLOT_BACKGROUND = QColor("#0f1115")
@@ -799,14 +801,8 @@ class AnalysisPanel(QWidget):
         self._generation_source: Callable[[], list] = list
         self._shut_down = False
 
-        self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(1)  # one analysis at a time: it keeps the cores busy
-        self._signals = AnalysisSignals(self)
-        self._signals.progress.connect(self._on_progress)
-        self._signals.pairs.connect(self._on_pairs)
-        self._signals.finished.connect(self._on_finished)
-        self._signals.failed.connect(self._on_failed)
-        self._signals.cancelled.connect(self._on_cancelled)
+        # One analysis at a time (it keeps the cores busy), on the shared pool.
+        self.pool = Workers(self, limit=1, long=True)
 
         self.setAutoFillBackground(True)
         self.setPalette(dark_palette(self.palette()))
@@ -1157,8 +1153,9 @@ class AnalysisPanel(QWidget):
         self._next_job += 1
         token = CancelToken()
         self._jobs[job] = _Job(key, subject, token)
-        self.pool.start(AnalysisTask(job, subject.path, subject.in_frame, subject.out_frame,
-                                     self._signals, token, WORST_PAIRS))
+        self.pool.run(analyse_clip, job, subject.path, subject.in_frame, subject.out_frame,
+                      token, WORST_PAIRS, reports=True, yielded=self._on_report,
+                      returned=self._on_end)
 
     def _cancel_unwanted(self) -> None:
         wanted = {s.key for s in (self._subject, self._compare) if s is not None}
@@ -1166,20 +1163,27 @@ class AnalysisPanel(QWidget):
             if job.key not in wanted:
                 job.token.cancel()
 
-    @Slot(int, int, int)
-    def _on_progress(self, job: int, done: int, total: int) -> None:
-        if job in self._jobs:
-            self._jobs[job].done, self._jobs[job].total = done, total
-            self._refresh_status()
-
-    @Slot(int, list)
-    def _on_pairs(self, job: int, pairs: list) -> None:
-        if job in self._jobs:
-            self._jobs[job].pairs.extend(pairs)
-            if self._is_shown(self._jobs[job].key):
+    @Slot(object)
+    def _on_report(self, report: AnalysisProgress) -> None:
+        record = self._jobs.get(report.job)
+        if record is None:
+            return
+        if report.pairs:
+            record.pairs.extend(report.pairs)
+            if self._is_shown(record.key):
                 self._refresh()
+        record.done, record.total = report.done, report.total
+        self._refresh_status()
 
-    @Slot(int, object)
+    @Slot(object)
+    def _on_end(self, end: AnalysisEnd) -> None:
+        if end.cancelled:
+            self._on_cancelled(end.job)
+        elif end.result is None:
+            self._on_failed(end.job, end.error)
+        else:
+            self._on_finished(end.job, end.result)
+
     def _on_finished(self, job: int, result: AnalysisResult) -> None:
         record = self._jobs.pop(job, None)
         if record is None:
@@ -1197,7 +1201,6 @@ class AnalysisPanel(QWidget):
             f"motion {format_value(analysis.flow_mean_px, ' px')}, "
             f"flicker {format_value(analysis.flicker)}")
 
-    @Slot(int, str)
     def _on_failed(self, job: int, message: str) -> None:
         record = self._jobs.pop(job, None)
         if record is None:
@@ -1206,7 +1209,6 @@ class AnalysisPanel(QWidget):
         self._refresh()
         self.status_message.emit(message)
 
-    @Slot(int)
     def _on_cancelled(self, job: int) -> None:
         record = self._jobs.pop(job, None)
         if record is None:

@@ -1,14 +1,15 @@
 """Background work for the analysis panel and the player's flow overlay.
 
-``AnalysisTask`` measures a clip's frame pairs (``core.metrics.analyze``) on a QThreadPool
-thread, streaming the pairs as they come, then decodes small pictures of the worst pairs.
-``FlowTask`` draws one pair's optical flow on the colour wheel. Both report through a
-signals ``QObject`` whose signals are connected to bound slots of GUI-thread objects
-(DESIGN.md, threading rules), and build their ``QImage``s from numpy arrays (no Qt image
-I/O off the GUI thread). ``core.metrics`` is imported inside the tasks: it loads OpenCV,
-which the GUI thread never needs.
+``analyse_clip`` measures a clip's frame pairs (``core.metrics.analyze``) on the shared worker
+pool (a superqt worker, ``studio.ui.workers``), reporting the pairs as they come
+(``AnalysisProgress``, the worker's ``yielded``), then decodes small pictures of the worst
+pairs and returns an ``AnalysisEnd``. ``draw_flow`` draws one pair's optical flow on the
+colour wheel. Their answers come back to bound slots of GUI-thread objects (DESIGN.md,
+threading rules); they build their ``QImage``s from numpy arrays (no Qt image I/O off the GUI
+thread). ``core.metrics`` is imported inside them: it loads OpenCV, which the GUI thread never
+needs.
 
-``FlowOverlayController`` lives in the GUI thread and keeps at most one ``FlowTask`` in
+``FlowOverlayController`` lives in the GUI thread and keeps at most one ``draw_flow`` in
 flight: requests made meanwhile collapse into the newest, so stepping or playing through a
 clip never builds a backlog.
 """
@@ -20,13 +21,15 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QImage
 
 from studio.core.cancel import Cancelled, CancelToken
 from studio.core.media import MediaError
 from studio.ui.frame_decoder import fit_within, rgb_to_qimage
+from studio.ui.workers import Workers
 
 # How often a running analysis reports (progress and new pairs) to the GUI thread, seconds.
 REPORT_INTERVAL_S = 0.1
@@ -69,83 +72,89 @@ class AnalysisResult:
 
 # ---- clip analysis ---------------------------------------------------------------------------
 
-class AnalysisSignals(QObject):
-    progress = Signal(int, int, int)  # job, pairs done, pairs total
-    pairs = Signal(int, list)  # job, [PairMetrics] measured since the last report
-    finished = Signal(int, object)  # job, AnalysisResult
-    failed = Signal(int, str)  # job, message naming the file
-    cancelled = Signal(int)  # job
+class AnalysisProgress(NamedTuple):
+    """What an analysis reports as it goes (at most every REPORT_INTERVAL_S)."""
+
+    job: int
+    done: int  # pairs measured
+    total: int
+    pairs: list  # [PairMetrics] measured since the last report
 
 
-class AnalysisTask(QRunnable):
-    """Analyse frames ``in_frame..out_frame`` of ``path`` (None: the file's ends)."""
+class AnalysisEnd(NamedTuple):
+    """How an analysis ended: a result, a message naming the file, or cancelled."""
 
-    def __init__(self, job: int, path: str, in_frame: int | None, out_frame: int | None,
-                 signals: AnalysisSignals, cancel: CancelToken, worst_count: int = 5):
-        super().__init__()
-        self.job = job
-        self.path = str(path)
-        self.in_frame = in_frame
-        self.out_frame = out_frame
-        self._signals = signals
-        self._cancel = cancel
-        self._worst_count = worst_count
-        self._pending: list = []
-        self._due = 0.0
+    job: int
+    result: AnalysisResult | None = None
+    error: str = ""
+    cancelled: bool = False
 
-    def run(self) -> None:
-        if self._cancel.cancelled:
-            self._signals.cancelled.emit(self.job)
-            return
-        try:
-            from studio.core import metrics
 
-            self._due = time.monotonic() + REPORT_INTERVAL_S
-            analysis = metrics.analyze(self.path, self.in_frame, self.out_frame,
-                                       progress=self._on_progress, on_pair=self._pending.append,
-                                       cancel=self._cancel)
-            self._flush()
-            worst = self._worst_pairs(analysis)
-        except Cancelled:
-            self._signals.cancelled.emit(self.job)
-            return
-        except Exception as err:  # noqa: BLE001 - every failure becomes a message
-            self._signals.failed.emit(self.job, describe_failure(self.path, err))
-            return
-        self._signals.finished.emit(self.job, AnalysisResult(analysis, worst))
+def analyse_clip(job: int, path: str, in_frame: int | None, out_frame: int | None,
+                 cancel: CancelToken, worst_count: int = 5, *, report) -> AnalysisEnd:
+    """A pool thread (``Workers.run(..., reports=True)``): analyse frames
+    ``in_frame..out_frame`` of ``path`` (None: the file's ends), calling ``report`` with an
+    ``AnalysisProgress`` as the pairs come."""
+    path = str(path)
+    if cancel.cancelled:
+        return AnalysisEnd(job, cancelled=True)
+    reporter = _Reporter(job, report)
+    try:
+        from studio.core import metrics
 
-    def _on_progress(self, done: int, total: int) -> None:
+        analysis = metrics.analyze(path, in_frame, out_frame, progress=reporter.progress,
+                                   on_pair=reporter.pending.append, cancel=cancel)
+        reporter.flush()
+        worst = _worst_pairs(path, analysis, worst_count, cancel)
+    except Cancelled:
+        return AnalysisEnd(job, cancelled=True)
+    except Exception as err:  # noqa: BLE001 - every failure becomes a message
+        return AnalysisEnd(job, error=describe_failure(path, err))
+    return AnalysisEnd(job, AnalysisResult(analysis, worst))
+
+
+class _Reporter:
+    """Batches an analysis' pairs into an ``AnalysisProgress`` every REPORT_INTERVAL_S."""
+
+    def __init__(self, job: int, report) -> None:
+        self._job, self._report = job, report
+        self.pending: list = []
+        self._done = self._total = 0
+        self._due = time.monotonic() + REPORT_INTERVAL_S
+
+    def progress(self, done: int, total: int) -> None:
+        self._done, self._total = done, total
         now = time.monotonic()
         if now >= self._due or done == total:
             self._due = now + REPORT_INTERVAL_S
-            self._flush()
-            self._signals.progress.emit(self.job, done, total)
+            self.flush(always=True)
 
-    def _flush(self) -> None:
-        if self._pending:
-            batch, self._pending = self._pending, []
-            self._signals.pairs.emit(self.job, batch)
+    def flush(self, always: bool = False) -> None:
+        if self.pending or always:
+            batch, self.pending = self.pending, []
+            self._report(AnalysisProgress(self._job, self._done, self._total, batch))
 
-    def _worst_pairs(self, analysis) -> list[WorstPair]:
-        errors = {p.index: p.warp_error for p in analysis.pairs}
-        worst = [WorstPair(i, errors[i]) for i in analysis.worst_pairs(self._worst_count)]
-        try:
-            from studio.core.frames import FrameReader
 
-            reader = FrameReader(self.path)
-        except Exception:  # noqa: BLE001 - pictures are a nicety; the figures stand
-            return worst
-        try:
-            for pair in sorted(worst, key=lambda w: w.index):  # decode forward, in order
-                self._cancel.raise_if_cancelled()
-                try:
-                    pair.first = _thumbnail(reader.frame_at(pair.index).image)
-                    pair.second = _thumbnail(reader.frame_at(pair.index + 1).image)
-                except (MediaError, IndexError, OSError):
-                    continue
-        finally:
-            reader.close()
+def _worst_pairs(path: str, analysis, count: int, cancel: CancelToken) -> list[WorstPair]:
+    errors = {p.index: p.warp_error for p in analysis.pairs}
+    worst = [WorstPair(i, errors[i]) for i in analysis.worst_pairs(count)]
+    try:
+        from studio.core.frames import FrameReader
+
+        reader = FrameReader(path)
+    except Exception:  # noqa: BLE001 - pictures are a nicety; the figures stand
         return worst
+    try:
+        for pair in sorted(worst, key=lambda w: w.index):  # decode forward, in order
+            cancel.raise_if_cancelled()
+            try:
+                pair.first = _thumbnail(reader.frame_at(pair.index).image)
+                pair.second = _thumbnail(reader.frame_at(pair.index + 1).image)
+            except (MediaError, IndexError, OSError):
+                continue
+    finally:
+        reader.close()
+    return worst
 
 
 def _thumbnail(rgb) -> QImage:
@@ -172,7 +181,7 @@ class FlowOverlay:
 class ReaderCache:
     """One open ``FrameReader``, kept between flow requests for the same file: opening a
     file indexes all its packets, which a request per displayed frame should not repeat.
-    Used by one task at a time (under the lock); ``close`` once the pool has stopped."""
+    Used by one worker at a time (under the lock); ``close`` once none runs."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -202,59 +211,53 @@ class ReaderCache:
                 reader.close()
 
 
-class FlowSignals(QObject):
-    ready = Signal(int, object)  # request, FlowOverlay
-    failed = Signal(int, str)  # request, message
+class FlowAnswer(NamedTuple):
+    request: int
+    overlay: FlowOverlay | None
+    error: str = ""  # a message naming the file, when there is no overlay
 
 
-class FlowTask(QRunnable):
-    def __init__(self, request: int, path: str, index: int, signals: FlowSignals,
-                 scale_px: float | None = None, readers: ReaderCache | None = None):
-        super().__init__()
-        self.request = request
-        self.path = str(path)
-        self.index = int(index)
-        self.scale_px = scale_px
-        self._signals = signals
-        self._readers = readers or ReaderCache()
+def draw_flow(request: int, path: str, index: int, scale_px: float | None = None,
+              readers: ReaderCache | None = None) -> FlowAnswer:
+    """A pool thread (``Workers.run``): the flow of pair ``index`` of ``path`` on the colour
+    wheel, its rim at ``scale_px`` (None: the pair's 99th percentile)."""
+    path = str(path)
+    try:
+        overlay = _draw(path, int(index), scale_px, readers or ReaderCache())
+    except Exception as err:  # noqa: BLE001 - every failure becomes a message
+        return FlowAnswer(request, None, describe_failure(path, err))
+    return FlowAnswer(request, overlay)
 
-    def run(self) -> None:
+
+def _draw(path: str, index: int, scale_px: float | None, readers: ReaderCache) -> FlowOverlay:
+    import numpy as np
+
+    from studio.core import metrics
+
+    with readers.lock:
         try:
-            overlay = self._draw()
-        except Exception as err:  # noqa: BLE001 - every failure becomes a message
-            self._signals.failed.emit(self.request, describe_failure(self.path, err))
-            return
-        self._signals.ready.emit(self.request, overlay)
-
-    def _draw(self) -> FlowOverlay:
-        import numpy as np
-
-        from studio.core import metrics
-
-        with self._readers.lock:
-            try:
-                reader = self._readers.reader(self.path)
-                first, second = metrics.reduced_pair(reader, self.index)
-            except BaseException:
-                self._readers.close()  # a file that failed is opened afresh next time
-                raise
-        flow = metrics.flow_between(first, second)  # vectors in pixels of the frame
-        width, height, k = first.width, first.height, first.factor
-        scale = self.scale_px
-        if scale is None or not scale > 0:
-            lengths = np.hypot(flow[..., 0], flow[..., 1])
-            scale = max(float(np.percentile(lengths, 99)), MIN_FLOW_SCALE_PX)
-        rgb = metrics.flow_to_rgb(flow, max_px=scale)
-        legend = metrics.flow_legend(128)
-        legend_image = QImage(legend.data, legend.shape[1], legend.shape[0],
-                              legend.strides[0], QImage.Format.Format_RGBA8888).copy()
-        fh, fw = flow.shape[:2]
-        return FlowOverlay(self.path, self.index, rgb_to_qimage(rgb), legend_image, scale,
-                           min(1.0, fw * k / width), min(1.0, fh * k / height))
+            reader = readers.reader(path)
+            first, second = metrics.reduced_pair(reader, index)
+        except BaseException:
+            readers.close()  # a file that failed is opened afresh next time
+            raise
+    flow = metrics.flow_between(first, second)  # vectors in pixels of the frame
+    width, height, k = first.width, first.height, first.factor
+    scale = scale_px
+    if scale is None or not scale > 0:
+        lengths = np.hypot(flow[..., 0], flow[..., 1])
+        scale = max(float(np.percentile(lengths, 99)), MIN_FLOW_SCALE_PX)
+    rgb = metrics.flow_to_rgb(flow, max_px=scale)
+    legend = metrics.flow_legend(128)
+    legend_image = QImage(legend.data, legend.shape[1], legend.shape[0],
+                          legend.strides[0], QImage.Format.Format_RGBA8888).copy()
+    fh, fw = flow.shape[:2]
+    return FlowOverlay(path, index, rgb_to_qimage(rgb), legend_image, scale,
+                       min(1.0, fw * k / width), min(1.0, fh * k / height))
 
 
 class FlowOverlayController(QObject):
-    """Asks a pool thread for the flow picture of one pair at a time (GUI thread).
+    """Asks the shared pool for the flow picture of one pair at a time (GUI thread).
 
     ``request(path, index)`` replaces any request not yet started. ``overlay_ready`` reports
     every answer for the current file, also one a newer request has overtaken (during
@@ -267,11 +270,7 @@ class FlowOverlayController(QObject):
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(1)
-        self._signals = FlowSignals(self)
-        self._signals.ready.connect(self._on_ready)
-        self._signals.failed.connect(self._on_failed)
+        self.pool = Workers(self, limit=1)
         self._request = 0  # the newest request's number
         self._first_current = 1  # requests numbered below this are for a cleared file
         self._in_flight: int | None = None
@@ -320,19 +319,15 @@ class FlowOverlayController(QObject):
         path, index = self._pending
         self._pending = None
         self._in_flight = self._request
-        self.pool.start(FlowTask(self._request, path, index, self._signals, self._scale_px,
-                                 self._readers))
+        self.pool.run(draw_flow, self._request, path, index, self._scale_px, self._readers,
+                      returned=self._on_answer)
 
-    @Slot(int, object)
-    def _on_ready(self, request: int, overlay: FlowOverlay) -> None:
+    @Slot(object)
+    def _on_answer(self, answer: FlowAnswer) -> None:
         self._in_flight = None
-        if request >= self._first_current and not self._shut_down:
-            self.overlay_ready.emit(overlay)
-        self._start_pending()
-
-    @Slot(int, str)
-    def _on_failed(self, request: int, message: str) -> None:
-        self._in_flight = None
-        if request == self._request and not self._shut_down:
-            self.overlay_failed.emit(message)
+        if answer.overlay is not None:
+            if answer.request >= self._first_current and not self._shut_down:
+                self.overlay_ready.emit(answer.overlay)
+        elif answer.request == self._request and not self._shut_down:
+            self.overlay_failed.emit(answer.error)
         self._start_pending()
