@@ -1,5 +1,5 @@
-"""File > Export Training Set…: choose a folder, a layout and which clips; the export runs on a
-pool thread (``core.dataset.write_training_set``, the writer of every training set, File >
+"""File > Export Training Set…: choose a folder, a layout and which clips; the export runs on the
+shared worker pool (``core.dataset.write_training_set``, the writer of every training set, File >
 Export…'s too) with progress and Cancel, and ends with a summary in the dialog. The captions
 are the project's saved ones, never an editor's unsaved text. Never a message-box storm:
 every problem is a line in the dialog."""
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QUrl, Signal, Slot
+from PySide6.QtCore import Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -28,42 +28,30 @@ from PySide6.QtWidgets import (
 
 from studio.core.cancel import CancelToken
 from studio.core.library import Project
+from studio.ui.workers import Workers
 
 
-class ExportSignals(QObject):
-    progress = Signal(int, int, str)  # items done, items total, current file name
-    finished = Signal(object)  # core.dataset.TrainingSetReport
-    failed = Signal(str)  # a message naming the folder or file
+class ExportFailed(Exception):
+    """The export wrote nothing: the message names the folder or file."""
 
 
-class ExportTask(QRunnable):
-    def __init__(self, items: list, folder: str, layout: str, signals: ExportSignals,
-                 cancel: CancelToken):
-        super().__init__()
-        self._items = items
-        self._folder = folder
-        self._layout = layout
-        self._signals = signals
-        self._cancel = cancel
+def write_items(items: list, folder: str, layout: str, cancel: CancelToken, *, report):
+    """A pool thread (``Workers.run(..., reports=True)``): write the training set, calling
+    ``report`` with (items done, items total, current file name); returns the
+    ``core.dataset.TrainingSetReport`` or raises ``ExportFailed``."""
+    from studio.core.dataset import write_training_set
+    from studio.core.export import ExportError
 
-    def run(self) -> None:
-        from studio.core.dataset import write_training_set
-        from studio.core.export import ExportError
-
-        try:
-            report = write_training_set(self._items, self._folder, self._layout,
-                                        on_item=self._signals.progress.emit,
-                                        cancel=self._cancel)
-        except ExportError as err:
-            self._signals.failed.emit(str(err))
-        except Exception as err:  # noqa: BLE001 - shown in the dialog, never a traceback
-            self._signals.failed.emit(f"{self._folder}: export failed ({type(err).__name__}: "
-                                      f"{err})")
-        else:
-            if report.error:  # the folder: nothing was written
-                self._signals.failed.emit(report.error)
-            else:
-                self._signals.finished.emit(report)
+    try:
+        result = write_training_set(items, folder, layout, cancel=cancel,
+                                    on_item=lambda *progress: report(progress))
+    except ExportError as err:
+        raise ExportFailed(str(err)) from err
+    except Exception as err:  # noqa: BLE001 - shown in the dialog, never a traceback
+        raise ExportFailed(f"{folder}: export failed ({type(err).__name__}: {err})") from err
+    if result.error:  # the folder: nothing was written
+        raise ExportFailed(result.error)
+    return result
 
 
 class DatasetExportDialog(QDialog):
@@ -81,12 +69,7 @@ class DatasetExportDialog(QDialog):
         self.report = None
         self.error: str | None = None
         self._cancel: CancelToken | None = None
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
-        self._signals = ExportSignals(self)
-        self._signals.progress.connect(self._on_progress)
-        self._signals.finished.connect(self._on_finished)
-        self._signals.failed.connect(self._on_failed)
+        self._pool = Workers(self, limit=1, long=True)
 
         self.folder_edit = QLineEdit(folder or str(project.exports_dir / "training-set"), self)
         self.folder_edit.setObjectName("DatasetFolder")
@@ -229,8 +212,9 @@ class DatasetExportDialog(QDialog):
         self.progress_bar.setRange(0, 0)
         self.progress_bar.setFormat("Starting…")
         self.progress_bar.show()
-        self._pool.start(ExportTask(items, str(Path(folder).expanduser()), self.layout_key,
-                                    self._signals, self._cancel))
+        self._pool.run(write_items, items, str(Path(folder).expanduser()), self.layout_key,
+                       self._cancel, reports=True, yielded=self._on_progress,
+                       returned=self._on_finished, errored=self._on_failed)
 
     @Slot()
     def cancel(self) -> None:
@@ -238,8 +222,9 @@ class DatasetExportDialog(QDialog):
             self._cancel.cancel()
             self.progress_bar.setFormat("Cancelling…")
 
-    @Slot(int, int, str)
-    def _on_progress(self, done: int, total: int, name: str) -> None:
+    @Slot(object)
+    def _on_progress(self, progress: tuple) -> None:
+        done, total, name = progress
         self.progress_bar.setRange(0, max(total, 1))
         self.progress_bar.setValue(done)
         self.progress_bar.setFormat(f"{done}/{total} · {name}" if name else f"{done}/{total}")
@@ -254,8 +239,9 @@ class DatasetExportDialog(QDialog):
         self.open_button.setVisible(bool(report.exported))
         self.export_finished.emit(report)
 
-    @Slot(str)
-    def _on_failed(self, message: str) -> None:
+    @Slot(object)
+    def _on_failed(self, err: Exception) -> None:
+        message = str(err)
         self._done()
         self.error = message
         self._show_result(message, error=True)

@@ -3,7 +3,7 @@
 The dialog shows, before anything runs, what each clip will become: its range (in/out
 points, to the frame), the output name (from a pattern, sanitised by ``core.export``'s
 rules, with the numbered suffix an existing file would cause), frames, size and duration
-(``core.export.plan_export``, worked out on a pool thread) and any problem (a missing
+(``core.export.plan_export``, worked out on the shared worker pool) and any problem (a missing
 source, a clip too short for a training preset, no caption). Export hands the job to the
 ``ExportQueue``: it runs in the background, after the exports queued before it. The training
 presets are ``core.dataset``'s layouts of the same names, written by its one writer; their
@@ -20,13 +20,11 @@ import string
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 from PySide6.QtCore import (
-    QObject,
-    QRunnable,
     QSettings,
     Qt,
-    QThreadPool,
     QTimer,
     Signal,
     Slot,
@@ -64,6 +62,7 @@ from studio.core.export import (
     with_range,
 )
 from studio.ui.export_queue import ExportQueue
+from studio.ui.workers import Workers
 
 PRESET_DESCRIPTIONS = {
     "mp4": "Plays anywhere: browsers, phones, editors. H.264 with the clip's audio as AAC.",
@@ -206,38 +205,33 @@ def predict_outputs(folder: Path, stems: list[str | None], suffixes: list[str],
 
 
 # ---------------------------------------------------------------------------------------
-# Planning on a pool thread
+# Planning on the shared worker pool
 
 
-class _PlanSignals(QObject):
-    planned = Signal(int, int, object, str)  # pass, row, ExportPlan or None, problem
+class _Planned(NamedTuple):
+    pass_id: int
+    row: int
+    plan: object  # ExportPlan, or None
+    problem: str  # '' when planned
 
 
-class _PlanTask(QRunnable):
-    def __init__(self, pass_id: int, work: list[tuple[int, str, ExportOptions]],
-                 signals: _PlanSignals, cancel: CancelToken):
-        super().__init__()
-        self._pass_id = pass_id
-        self._work = work
-        self._signals = signals
-        self._cancel = cancel
+def _plan_rows(pass_id: int, work: list[tuple[int, str, ExportOptions]], cancel: CancelToken):
+    """A pool thread (a superqt worker, ``Workers.run``): plan each (row, path, options),
+    yielding a ``_Planned`` per row."""
+    from studio.core.export import plan_export
+    from studio.core.media import MediaError
 
-    def run(self) -> None:
-        from studio.core.export import plan_export
-        from studio.core.media import MediaError
-
-        for row, path, options in self._work:
-            if self._cancel.cancelled:
-                return
-            try:
-                plan = plan_export(path, options)
-            except (MediaError, ValueError) as err:
-                self._signals.planned.emit(self._pass_id, row, None, str(err))
-            except Exception as err:  # noqa: BLE001 - a row's message, never a traceback
-                self._signals.planned.emit(self._pass_id, row, None,
-                                           f"cannot be planned ({type(err).__name__}: {err})")
-            else:
-                self._signals.planned.emit(self._pass_id, row, plan, "")
+    for row, path, options in work:
+        if cancel.cancelled:
+            return
+        try:
+            plan = plan_export(path, options)
+        except (MediaError, ValueError) as err:
+            yield _Planned(pass_id, row, None, str(err))
+        except Exception as err:  # noqa: BLE001 - a row's message, never a traceback
+            yield _Planned(pass_id, row, None, f"cannot be planned ({type(err).__name__}: {err})")
+        else:
+            yield _Planned(pass_id, row, plan, "")
 
 
 # ---------------------------------------------------------------------------------------
@@ -300,10 +294,7 @@ class ExportDialog(QDialog):
         self._option_problem: str | None = None
         self._folder_problem: str | None = None
         self._name_problem: str | None = None
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
-        self._plan_signals = _PlanSignals(self)
-        self._plan_signals.planned.connect(self._on_planned)
+        self._pool = Workers(self, limit=1)
         self._plan_timer = QTimer(self)
         self._plan_timer.setSingleShot(True)
         self._plan_timer.setInterval(_PLAN_DELAY_MS)
@@ -651,14 +642,15 @@ class ExportDialog(QDialog):
                 self.plans_ready.emit()
             return
         self._plan_cancel = CancelToken()
-        self._pool.start(_PlanTask(pass_id, work, self._plan_signals, self._plan_cancel))
+        self._pool.run(_plan_rows, pass_id, work, self._plan_cancel, yielded=self._on_planned)
 
     @staticmethod
     def _cache_key(source: ExportSource, options: ExportOptions):
         return (source.path, replace(options, name=None, overwrite=False, metadata=None))
 
-    @Slot(int, int, object, str)
-    def _on_planned(self, pass_id: int, row: int, plan, problem: str) -> None:
+    @Slot(object)
+    def _on_planned(self, planned: _Planned) -> None:
+        pass_id, row, plan, problem = planned
         if pass_id != self._pass_id:
             return
         source = self.sources[row]
@@ -847,7 +839,7 @@ class ExportDialog(QDialog):
             self._plan_cancel.cancel()
 
     def shutdown(self) -> None:
-        """Stop planning and wait for the pool thread (before the dialog is deleted)."""
+        """Stop planning and wait for the planning worker (before the dialog is deleted)."""
         self._stop_planning()
         self._pool.waitForDone(10000)
 

@@ -1,5 +1,6 @@
-"""The background export queue: exports run one at a time, first in first out, on a pool
-thread (``core.export.export_clips``) while the person keeps working.
+"""The background export queue: exports run one at a time, first in first out, on the shared
+worker pool (``core.export.export_clips`` in a superqt worker, ``studio.ui.workers``) while
+the person keeps working.
 
 - ``ExportQueue`` (a GUI-thread QObject) holds the jobs, starts the next one when the one
   running ends, and tells the panels what changed. Its worker talks to it only through
@@ -20,8 +21,9 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QUrl, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QFrame,
@@ -39,6 +41,7 @@ from PySide6.QtWidgets import (
 from studio.core.cancel import CancelToken
 from studio.core.export import ExportOptions, ExportResult
 from studio.ui.status_progress import StatusProgress
+from studio.ui.workers import Workers
 
 QUEUED, RUNNING, CANCELLING, DONE, FAILED, CANCELLED = (
     "queued", "running", "cancelling", "done", "failed", "cancelled")
@@ -148,51 +151,50 @@ def _plural(n: int, word: str) -> str:
 # The worker
 
 
-class _WorkerSignals(QObject):
-    """Lives in the GUI thread; emitted from the pool thread."""
-
-    progress = Signal(int, int, int)  # job id, frames done, frames total
-    result = Signal(int, object)  # job id, ExportResult (each source as it ends)
-    finished = Signal(int, object)  # job id, ExportBatch
-    failed = Signal(int, str)  # job id, message
+class _Progress(NamedTuple):
+    job_id: int
+    done: int  # frames
+    total: int
 
 
-class _ExportTask(QRunnable):
-    def __init__(self, job: ExportJob, signals: _WorkerSignals):
-        super().__init__()
-        self.setAutoDelete(True)
-        # Plain data only: the worker never touches the job object the GUI reads.
-        self._job_id = job.id
-        self._items = list(job.items)
-        self._folder = job.folder
-        self._options = job.options
-        self._cancel = job.cancel
-        self._signals = signals
-        self._last_emit = 0.0
+class _SourceDone(NamedTuple):
+    job_id: int
+    result: ExportResult  # each source as it ends
 
-    def _progress(self, done: int, total: int) -> None:
+
+class _Ended(NamedTuple):
+    job_id: int
+    batch: object = None  # the ExportBatch, or None when the job failed
+    error: str = ""
+
+
+def _export_job(job_id: int, items: list, folder, options, cancel: CancelToken, *,
+                report) -> _Ended:
+    """A pool thread (``Workers.run(..., reports=True)``): export ``items``, reporting
+    ``_Progress`` (at most every _PROGRESS_INTERVAL_S) and ``_SourceDone``. Plain data only:
+    the worker never touches the job object the GUI reads."""
+    from studio.core.export import ExportError, export_clips
+
+    last = 0.0
+
+    def progress(done: int, total: int) -> None:
+        nonlocal last
         now = time.monotonic()
-        if done >= total or now - self._last_emit >= _PROGRESS_INTERVAL_S:
-            self._last_emit = now
-            self._signals.progress.emit(self._job_id, done, total)
+        if done >= total or now - last >= _PROGRESS_INTERVAL_S:
+            last = now
+            report(_Progress(job_id, done, total))
 
-    def _on_result(self, result: ExportResult) -> None:
-        self._signals.result.emit(self._job_id, result)
+    def on_result(result: ExportResult) -> None:
+        report(_SourceDone(job_id, result))
 
-    def run(self) -> None:
-        from studio.core.export import ExportError, export_clips
-
-        try:
-            batch = export_clips(self._items, self._folder, self._options,
-                                 progress=self._progress, cancel=self._cancel,
-                                 on_result=self._on_result)
-        except ExportError as err:
-            self._signals.failed.emit(self._job_id, str(err))
-        except Exception as err:  # noqa: BLE001 - shown in the queue, never a traceback
-            self._signals.failed.emit(self._job_id, f"{self._folder}: export failed "
-                                                    f"({type(err).__name__}: {err})")
-        else:
-            self._signals.finished.emit(self._job_id, batch)
+    try:
+        batch = export_clips(items, folder, options, progress=progress, cancel=cancel,
+                             on_result=on_result)
+    except ExportError as err:
+        return _Ended(job_id, error=str(err))
+    except Exception as err:  # noqa: BLE001 - shown in the queue, never a traceback
+        return _Ended(job_id, error=f"{folder}: export failed ({type(err).__name__}: {err})")
+    return _Ended(job_id, batch)
 
 
 # ---------------------------------------------------------------------------------------
@@ -215,13 +217,7 @@ class ExportQueue(QObject):
         self._running: ExportJob | None = None
         self._was_active = False
         self._batch_ids: set[int] = set()  # jobs since the queue was last idle
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
-        self._signals = _WorkerSignals(self)
-        self._signals.progress.connect(self._on_progress)
-        self._signals.result.connect(self._on_result)
-        self._signals.finished.connect(self._on_finished)
-        self._signals.failed.connect(self._on_failed)
+        self._pool = Workers(self, limit=1, long=True)
         self._shut_down = False
 
     # -- reading ------------------------------------------------------------------------
@@ -323,7 +319,8 @@ class ExportQueue(QObject):
         job.started_at = time.time()
         self._running = job
         self.job_changed.emit(job)
-        self._pool.start(_ExportTask(job, self._signals))
+        self._pool.run(_export_job, job.id, list(job.items), job.folder, job.options, job.cancel,
+                       reports=True, yielded=self._on_report, returned=self._on_ended)
 
     def _update_active(self) -> None:
         active = self.active
@@ -331,27 +328,28 @@ class ExportQueue(QObject):
             self._was_active = active
             self.active_changed.emit(active)
 
-    @Slot(int, int, int)
-    def _on_progress(self, job_id: int, done: int, total: int) -> None:
-        job = self.job(job_id)
+    @Slot(object)
+    def _on_report(self, report) -> None:
+        job = self.job(report.job_id)
         if job is None:
             return
-        job.done_frames, job.total_frames = done, total
+        if isinstance(report, _Progress):
+            job.done_frames, job.total_frames = report.done, report.total
+        else:
+            job.results.append(report.result)
         self.job_changed.emit(job)
 
-    @Slot(int, object)
-    def _on_result(self, job_id: int, result) -> None:
-        job = self.job(job_id)
+    @Slot(object)
+    def _on_ended(self, ended: _Ended) -> None:
+        job = self.job(ended.job_id)
         if job is None:
             return
-        job.results.append(result)
-        self.job_changed.emit(job)
-
-    @Slot(int, object)
-    def _on_finished(self, job_id: int, batch) -> None:
-        job = self.job(job_id)
-        if job is None:
+        if ended.batch is None:
+            job.error = ended.error
+            job.state = CANCELLED if job.cancel.cancelled else FAILED
+            self._end(job)
             return
+        batch = ended.batch
         job.manifest = batch.manifest
         if batch.cancelled:
             job.state = CANCELLED
@@ -359,15 +357,6 @@ class ExportQueue(QObject):
             job.state = FAILED
         else:
             job.state = DONE  # some may have failed: the summary says which
-        self._end(job)
-
-    @Slot(int, str)
-    def _on_failed(self, job_id: int, message: str) -> None:
-        job = self.job(job_id)
-        if job is None:
-            return
-        job.error = message
-        job.state = CANCELLED if job.cancel.cancelled else FAILED
         self._end(job)
 
     def _end(self, job: ExportJob) -> None:
