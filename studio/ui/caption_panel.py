@@ -25,10 +25,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from PySide6.QtCore import (
-    QObject,
-    QRunnable,
     Qt,
-    QThreadPool,
     QTimer,
     Signal,
     Slot,
@@ -41,6 +38,7 @@ from studio.inference import registry
 from studio.ui.caption_frames import FrameThumb, frame_thumbs, frames_span
 from studio.ui.edits import SetCaptionCommand
 from studio.ui.first_paint import after_first_paint
+from studio.ui.workers import Workers
 
 STATE_COLORS = {"none": "#7f7f86", "captioned": "#4fb26c", "edited": "#5f96e8",
                 "failed": "#e0604f", "queued": "#b0965f", "captioning": "#e0ac3a"}
@@ -123,19 +121,11 @@ def caption_params(result) -> dict:
 # Loading the captioner API off the GUI thread
 
 
-class _ApiSignals(QObject):
-    loaded = Signal(object)  # the studio.inference.captioner module
+def _import_captioner():
+    """A pool thread (``Workers.run``): the studio.inference.captioner module."""
+    from studio.inference import captioner
 
-
-class _ApiLoadTask(QRunnable):
-    def __init__(self, signals: _ApiSignals):
-        super().__init__()
-        self._signals = signals
-
-    def run(self) -> None:
-        from studio.inference import captioner
-
-        self._signals.loaded.emit(captioner)
+    return captioner
 
 
 # ---------------------------------------------------------------------------------------
@@ -223,10 +213,7 @@ class CaptionPanel(QWidget):
         self._frames_by_clip: OrderedDict[int, list[FrameThumb]] = OrderedDict()
         self._busy = False
         self._model_folder: str | None = None
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
-        self._api_signals = _ApiSignals(self)
-        self._api_signals.loaded.connect(self._on_api_loaded)
+        self._pool = Workers(self, limit=1)
 
         self._body_built = False
         self._pending_settings: dict | None = None  # restore_settings before the body exists
@@ -438,7 +425,7 @@ class CaptionPanel(QWidget):
     def _load_api(self) -> None:
         if self.api is None and not self._api_requested:
             self._api_requested = True
-            self._pool.start(_ApiLoadTask(self._api_signals))
+            self._pool.run(_import_captioner, returned=self._on_api_loaded)
 
     @Slot(object)
     def _on_api_loaded(self, module) -> None:

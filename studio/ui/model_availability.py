@@ -2,38 +2,29 @@
 panels: a hub model that is not downloaded (or a demo model not built) says so in the list,
 before a job fails on it.
 
-The check runs on a pool thread: scanning the Hugging Face cache imports huggingface_hub and
-reads the disk. Its answer comes back to a bound slot in the GUI thread (DESIGN.md, threading
-rules). One per application: ``model_availability()``.
+The check runs on the shared worker pool (a superqt worker, ``studio.ui.workers``): scanning
+the Hugging Face cache imports huggingface_hub and reads the disk. Its answer comes back to a
+bound slot in the GUI thread (DESIGN.md, threading rules). One per application: ``model_availability()``.
 """
 
 from __future__ import annotations
 
 import shiboken6
-from PySide6.QtCore import QEvent, QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, Signal, Slot
 from PySide6.QtWidgets import QApplication, QComboBox
 
-
-class _ScanSignals(QObject):
-    found = Signal(object)  # frozenset of the model ids that are here, or None (no answer)
+from studio.ui.workers import Workers
 
 
-class _ScanTask(QRunnable):
-    def __init__(self, signals: _ScanSignals) -> None:
-        super().__init__()
-        self._signals = signals
+def _scan() -> frozenset[str] | None:
+    """A pool thread (``Workers.run``): the ids of the models that are here, or None (no
+    answer: the lists stay as they are)."""
+    try:
+        from studio.inference import loading
 
-    def run(self) -> None:
-        try:
-            from studio.inference import loading
-
-            here = frozenset(m.id for m in loading.cached_models())
-        except Exception:  # noqa: BLE001 - no answer: the lists stay as they are
-            here = None
-        try:
-            self._signals.found.emit(here)
-        except RuntimeError:  # the application (and the signals object) is gone
-            pass
+        return frozenset(m.id for m in loading.cached_models())
+    except Exception:  # noqa: BLE001 - no answer
+        return None
 
 
 class ModelAvailability(QObject):
@@ -46,8 +37,7 @@ class ModelAvailability(QObject):
         self._here: frozenset[str] | None = None
         self._scanning = False
         self._again = False
-        self._signals = _ScanSignals(self)
-        self._signals.found.connect(self._on_found)
+        self._workers = Workers(self)
         self._combos: list[QComboBox] = []  # kept marked (``keep_marked``)
 
     def refresh(self) -> None:
@@ -56,7 +46,7 @@ class ModelAvailability(QObject):
             self._again = True
             return
         self._scanning = True
-        QThreadPool.globalInstance().start(_ScanTask(self._signals))
+        self._workers.run(_scan, returned=self._on_found)
 
     def keep_marked(self, combo: QComboBox) -> None:
         """Mark ``combo``'s models now (``mark_missing_models``) and after every look, and look

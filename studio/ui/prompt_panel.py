@@ -32,7 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
-from PySide6.QtCore import QEvent, QObject, QRunnable, QThreadPool, QTimer, Signal, Slot
+from PySide6.QtCore import QEvent, QTimer, Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from studio.core.paths import display_path
@@ -52,6 +52,7 @@ from studio.ui.prompt_sections import (
     SizeSection,
     SourceSection,
 )
+from studio.ui.workers import Workers
 
 _MISSING_VIDEO = {SELECTED_CLIP: "select a clip in the bin",
                   PLAYER_CLIP: "show a clip in the player",
@@ -144,26 +145,14 @@ def read_dropped(path: str) -> tuple[str, object]:
                          f"can read ({reason})")
 
 
-class _DropSignals(QObject):
-    read = Signal(int, str, str, object)  # drop serial, path, kind, payload (read_dropped's)
-
-
-class _DropReader(QRunnable):
-    """Reads a dropped file on a pool thread (PyAV opens it) and reports back."""
-
-    def __init__(self, serial: int, path: str, signals: _DropSignals):
-        super().__init__()
-        self._serial, self._path, self._signals = serial, path, signals
-
-    def run(self) -> None:
-        try:
-            kind, payload = read_dropped(self._path)
-        except Exception as err:  # noqa: BLE001 - an unforeseen failure is still a message
-            kind, payload = "error", f"{self._path}: cannot be read ({type(err).__name__}: {err})"
-        try:
-            self._signals.read.emit(self._serial, self._path, kind, payload)
-        except RuntimeError:  # the panel (and its signals object) is gone
-            pass
+def _read_drop(serial: int, path: str) -> tuple[int, str, str, object]:
+    """A pool thread (``Workers.run``): (drop serial, path, kind, payload) of ``read_dropped``
+    (PyAV opens the file)."""
+    try:
+        kind, payload = read_dropped(path)
+    except Exception as err:  # noqa: BLE001 - an unforeseen failure is still a message
+        kind, payload = "error", f"{path}: cannot be read ({type(err).__name__}: {err})"
+    return serial, path, kind, payload
 
 
 class PromptPanel(FileDropTarget, QWidget):
@@ -317,8 +306,7 @@ class PromptPanel(FileDropTarget, QWidget):
             player.in_out_changed.connect(self._changed)
         # drops: a Studio generation restores its settings, a plain file becomes the source
         self.setAcceptDrops(True)
-        self._drop_signals = _DropSignals(self)
-        self._drop_signals.read.connect(self._on_drop_read)
+        self._drop_workers = Workers(self)
         self._drop_serial = 0
         self._drop_others = 0
         self._route_drops(self.findChildren(QWidget))
@@ -690,11 +678,12 @@ class PromptPanel(FileDropTarget, QWidget):
         self._drop_serial += 1
         self._drop_others = others
         self._set_notice(f"Reading {Path(path).name}…")
-        QThreadPool.globalInstance().start(
-            _DropReader(self._drop_serial, os.fspath(path), self._drop_signals))
+        self._drop_workers.run(_read_drop, self._drop_serial, os.fspath(path),
+                               returned=self._on_drop_read)
 
-    @Slot(int, str, str, object)
-    def _on_drop_read(self, serial: int, path: str, kind: str, payload) -> None:
+    @Slot(object)
+    def _on_drop_read(self, read: tuple) -> None:
+        serial, path, kind, payload = read
         if serial != self._drop_serial:
             return  # a later drop replaced this one
         warnings = []
