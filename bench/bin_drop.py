@@ -50,10 +50,11 @@ def main() -> int:
     app = QApplication(sys.argv[:1])
     from studio.core.library import Project
     from studio.ui.bin_panel import BinPanel
+    from studio.ui.project_model import ProjectModel
 
     project_dir = Path(tempfile.mkdtemp(prefix="studio-bench-bin-"))
     project = Project(project_dir)
-    panel = BinPanel(project)
+    panel = BinPanel(ProjectModel(project))
     panel.resize(900, 700)
     panel.show()
     meter = GapMeter()

@@ -61,10 +61,9 @@ def run_job(app, manager, panel, outcome, params, out_dir) -> tuple[float, float
     meter = GapMeter()
     job = GenerateJob(new_job_id(), params, output=str(out_dir), register=False)
     playing = panel.result_player.is_playing  # the last result, looping behind the previews
-    panel.track(job.job_id, params)
     meter.start()
     began = time.perf_counter()
-    manager.submit(job)
+    panel.track(job.job_id, params, manager.submit(job))  # the panel follows the run's handle
     while job.job_id not in outcome.ended and time.perf_counter() - began < 600:
         app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 5)
     ended = outcome.ended.get(job.job_id, "timed out")
@@ -128,7 +127,7 @@ def main() -> int:
     from bench.generate import bench_params
 
     manager = ModelManager(device="cpu")
-    panel = PreviewPanel(manager=manager)
+    panel = PreviewPanel()
     panel.resize(640, 480)
     panel.show()
     outcome = Outcome()

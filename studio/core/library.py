@@ -822,35 +822,43 @@ class Project:
             file_stamp, stamp_error = _stamp_or_placeholder(resolved)
             if error is None and info is None:
                 error = stamp_error
+        with self._write() as db:
+            clip_id, created = self._record_file(db, resolved, file_stamp, info, error,
+                                                 stamp_error)
+        return self.clip(clip_id), created
+
+    def _record_file(self, db, resolved: Path, file_stamp: FileStamp, info: MediaInfo | None,
+                     error: MediaError | None, stamp_error: Exception | None
+                     ) -> tuple[int, bool]:
+        """``add_clip``'s row, inside its transaction: (clip id, created or revived)."""
         info_json = _info_to_json(info)
         error_text = None if error is None else str(error)
         error_kind = None if error is None else type(error).__name__
-        with self._write() as db:
-            row = db.execute(f"SELECT {_CLIP_COLUMNS}, removed_at FROM clips WHERE path = ?",
-                             (db_path(resolved),)).fetchone()
-            revived = row is not None and row[-1] is not None
-            if revived:  # removed earlier in this session: it comes back as it was
-                db.execute("UPDATE clips SET removed_at = NULL WHERE id = ?", (row[0],))
-            if row is None:
-                cur = db.execute(
-                    "INSERT INTO clips (path, size, mtime, partial_hash, info_json, error, "
-                    "error_kind, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (db_path(resolved), file_stamp.size, file_stamp.mtime, file_stamp.partial_hash,
-                     info_json, error_text, error_kind, time.time()))
-                clip_id, created = cur.lastrowid, True
-            elif stamp_error is not None:
-                # A known clip whose file cannot be read now: keep what was recorded (it
-                # shows as missing), so relink and find_moved still know the real file.
-                clip_id, created = row[0], False
-            else:
-                clip_id, created = row[0], False
-                stamp_changed = (row[2], row[3], row[4]) != (
-                    file_stamp.size, file_stamp.mtime, file_stamp.partial_hash)
-                probed = info is not None or error is not None
-                if stamp_changed or probed:
-                    self._store_file(db, clip_id, row, file_stamp, info, info_json,
-                                     error_text, error_kind, keep_probe=not probed)
-        return self.clip(clip_id), created or revived
+        row = db.execute(f"SELECT {_CLIP_COLUMNS}, removed_at FROM clips WHERE path = ?",
+                         (db_path(resolved),)).fetchone()
+        revived = row is not None and row[-1] is not None
+        if revived:  # removed earlier in this session: it comes back as it was
+            db.execute("UPDATE clips SET removed_at = NULL WHERE id = ?", (row[0],))
+        if row is None:
+            cur = db.execute(
+                "INSERT INTO clips (path, size, mtime, partial_hash, info_json, error, "
+                "error_kind, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (db_path(resolved), file_stamp.size, file_stamp.mtime, file_stamp.partial_hash,
+                 info_json, error_text, error_kind, time.time()))
+            clip_id, created = cur.lastrowid, True
+        elif stamp_error is not None:
+            # A known clip whose file cannot be read now: keep what was recorded (it
+            # shows as missing), so relink and find_moved still know the real file.
+            clip_id, created = row[0], False
+        else:
+            clip_id, created = row[0], False
+            stamp_changed = (row[2], row[3], row[4]) != (
+                file_stamp.size, file_stamp.mtime, file_stamp.partial_hash)
+            probed = info is not None or error is not None
+            if stamp_changed or probed:
+                self._store_file(db, clip_id, row, file_stamp, info, info_json,
+                                 error_text, error_kind, keep_probe=not probed)
+        return clip_id, created or revived
 
     def _store_file(self, db, clip_id: int, row, file_stamp: FileStamp, info: MediaInfo | None,
                     info_json, error_text, error_kind, *, keep_probe: bool = False,
@@ -866,6 +874,26 @@ class Project:
             "error = ?, error_kind = ?, in_frame = ?, out_frame = ? WHERE id = ?",
             (path or row[1], file_stamp.size, file_stamp.mtime, file_stamp.partial_hash,
              info_json, error_text, error_kind, in_frame, out_frame, clip_id))
+
+    def add_clips(self, found: Iterable[FileInspection]) -> list[tuple[Clip, bool]]:
+        """``add_clip`` for each of ``inspect_file``'s results, in one transaction, with no
+        file system call: the GUI thread records a worker's batch with this, and every call
+        that releases the GIL can cost it a switch interval while workers run Python. Their
+        paths are resolved and their stamps new, so none is missing."""
+        self._refuse_read_only()
+        found = list(found)
+        with self._write() as db:
+            recorded = [self._record_file(db, Path(f.path), f.stamp, f.info, f.error, None)
+                        for f in found]
+            ids = [clip_id for clip_id, _ in recorded]
+            rows = {}
+            for start in range(0, len(ids), 500):  # SQLite's bound-parameter limit
+                part = ids[start:start + 500]
+                marks = ",".join("?" * len(part))
+                rows.update((r[0], r) for r in db.execute(
+                    f"SELECT {_CLIP_COLUMNS} FROM clips WHERE id IN ({marks})", part))
+        return [(self._clip_from_row(rows[clip_id], missing=False), created)
+                for clip_id, created in recorded]
 
     def import_file(self, path: str | Path) -> tuple[Clip, bool]:
         """Probe and stamp ``path`` (slow: call off the GUI thread or from the CLI) and add it.
@@ -885,7 +913,8 @@ class Project:
             # Written by another version of MediaInfo; re-probing (relink) refreshes it.
             return None, "the stored media details cannot be read; relink the file to refresh them"
 
-    def _clip_from_row(self, row) -> Clip:
+    def _clip_from_row(self, row, missing: bool | None = None) -> Clip:
+        """``missing``: None checks the file (a stat)."""
         info, load_error = self._load_info(row[5])
         error, error_kind = row[6], row[7]
         if load_error is not None:
@@ -895,7 +924,8 @@ class Project:
         return Clip(id=row[0], path=path, size=row[2], mtime=row[3], partial_hash=row[4],
                     info=info, error=error, error_kind=error_kind, in_frame=row[8],
                     out_frame=row[9], added_at=row[10],
-                    missing=_is_missing(path, row[2], row[3], row[4]))
+                    missing=_is_missing(path, row[2], row[3], row[4]) if missing is None
+                    else missing)
 
     def clips(self) -> list[Clip]:
         """Every clip, in the order they were added. Checks each file (a stat; a partial hash

@@ -143,6 +143,9 @@ class GenerateResult:
     demo: bool
     generation_id: int | None = None  # the project's new generation, when registered
     register_error: str | None = None  # why it could not be recorded (the files are there)
+    # ``core.media.probe`` of the written video (None for PNG frames or a file it cannot
+    # read), probed in the worker: what a GUI thread records without reading the file.
+    media_info: Any = None
 
 
 @dataclass
@@ -673,10 +676,10 @@ class Engine:
             seed=output.seed, params=output.params.to_dict(), conformed=record["conformed"],
             record=record, frames=written.frames, width=written.width or 0,
             height=written.height or 0, fps=written.fps or output.fps,
-            seconds=0.0, demo=bool(generator.demo))
+            seconds=0.0, demo=bool(generator.demo), media_info=_probe_output(written.output))
         if job.register and job.project_root is not None:
             try:
-                result.generation_id = _register_generation(job, output, record,
+                result.generation_id = _register_generation(job, output, result.media_info,
                                                             written.output)
             except Exception as err:  # noqa: BLE001 - the video is on disk whatever happens
                 log.warning("recording generation %s failed", written.output, exc_info=True)
@@ -708,18 +711,22 @@ def _memory_advice(saving: tuple[str, bool] | None) -> str:
     return ", ".join(steps[:-1]) + ", or " + steps[-1]
 
 
-def _register_generation(job: GenerateJob, output: Any, record: dict, path: str) -> int:
-    """Record a written generation in the project (its settings as ``GenerationParams.to_dict``,
-    so "Restore settings" reads them back with ``from_dict``; the full record is the sidecar),
-    through a connection of this thread's own: the GUI thread keeps its own, and SQLite in WAL
-    mode serialises the writes."""
-    from studio.core.library import Project
+def _probe_output(path: str):
     from studio.core.media import probe
 
     try:
-        info = probe(path)
-    except MediaError:
-        info = None
+        return probe(path)
+    except (MediaError, OSError):  # a folder of PNG frames, a file that cannot be read
+        return None
+
+
+def _register_generation(job: GenerateJob, output: Any, info: Any, path: str) -> int:
+    """Record a written generation in the project (its settings as ``GenerationParams.to_dict``,
+    so "Restore settings" reads them back with ``from_dict``; the full record is the sidecar),
+    through a connection of this thread's own. The CLI's way: the GUI submits jobs with
+    ``register=False`` and records the result through its ``ProjectModel``."""
+    from studio.core.library import Project
+
     params = output.params
     with Project(job.project_root, forget_removed=False) as project:
         generation = project.add_generation(

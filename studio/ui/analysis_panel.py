@@ -959,13 +959,13 @@ class AnalysisPanel(QWidget):
         self._clip_source = clips
         self._fill_compare_combo()
 
-    def set_generation_source(self, generations: Callable[[], list], manager=None) -> None:
+    def set_generation_source(self, generations: Callable[[], list], model=None) -> None:
         """Where the compare list's generations come from: a callable giving the project's
-        generations (``Project.generations``). ``manager``: a ``ModelManager`` whose finished
-        generation jobs add to the list while it is shown."""
+        generations (``Project.generations``). ``model``: the ``ProjectModel``, whose new
+        generations join the list while it is shown."""
         self._generation_source = generations
-        if manager is not None:
-            manager.job_finished.connect(self._on_job_finished)
+        if model is not None:
+            model.generation_added.connect(self._on_generation_added)
         self._fill_compare_combo()
 
     # ---- public state --------------------------------------------------------------------
@@ -1129,10 +1129,9 @@ class AnalysisPanel(QWidget):
         generation = next((g for g in self._generations() if g.id == item_id), None)
         return None if generation is None else subject_of_generation(generation)
 
-    @Slot(int, object)
-    def _on_job_finished(self, _job_id: int, result) -> None:
-        if getattr(result, "generation_id", None) is not None:
-            self._fill_compare_combo()
+    @Slot(object)
+    def _on_generation_added(self, _generation) -> None:
+        self._fill_compare_combo()
 
     # ---- jobs --------------------------------------------------------------------------
 

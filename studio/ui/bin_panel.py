@@ -1,7 +1,9 @@
 """The clip bin: a sortable, filterable table of the project's clips with thumbnails.
 
 Drop files or folders on it (or use File > Import). Probing and thumbnails run on the shared
-pool; results come back to bound slots here and are written to the project in the GUI thread.
+pool; results come back to bound slots here, which hand them to the ``ProjectModel`` (the
+GUI's one writer). The rows follow the model's signals, whoever made the change (an import,
+an undo, an in/out mark set in the player).
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from PySide6.QtCore import (
     QByteArray,
@@ -43,7 +45,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.library import Clip, Project
+from studio.core.library import Clip, ProjectError
 from studio.core.paths import display_path
 from studio.settings import cores_but_one
 from studio.ui.edits import RemoveClipsCommand
@@ -60,6 +62,9 @@ from studio.ui.media_workers import (
     thumbnail_pixmap,
 )
 from studio.ui.workers import Workers
+
+if TYPE_CHECKING:
+    from studio.ui.project_model import ProjectModel
 
 THUMB_MAX_SIDE = 192  # cached at twice the shown size, for high-DPI screens
 THUMBNAILS_FALLBACK_MS = 1000  # the stored clips' thumbnails start after this if no paint came
@@ -357,10 +362,11 @@ class BinPanel(QWidget):
     status_message = Signal(str)
     import_finished = Signal()
 
-    def __init__(self, project: Project, parent=None, undo_stack: QUndoStack | None = None):
+    def __init__(self, model: ProjectModel, parent=None, undo_stack: QUndoStack | None = None):
         super().__init__(parent)
         self.setObjectName("BinPanel")
-        self.project = project
+        self.project_model = model
+        self.project = model.project  # reads only: every write goes through the model
         self.undo_stack = undo_stack if undo_stack is not None else QUndoStack(self)
         self._init_workers()
         self._selected_id: int | None = None
@@ -392,8 +398,17 @@ class BinPanel(QWidget):
         layout.addWidget(self.progress_row)
         self.setAcceptDrops(True)
 
+        self._follow_model(model)
         self.reload()
         after_first_paint(self, self._request_deferred_thumbnails, THUMBNAILS_FALLBACK_MS)
+
+    def _follow_model(self, model: ProjectModel) -> None:
+        model.clips_added.connect(self._on_clips_added)
+        model.clips_restored.connect(self._on_clips_restored)
+        model.clips_changed.connect(self._on_clips_changed)
+        model.clips_removed.connect(self._on_clips_removed)
+        model.caption_changed.connect(self.refresh_caption_state)
+        model.caption_state_changed.connect(self._on_caption_state)
 
     # -- construction ---------------------------------------------------------------------
     def _init_workers(self) -> None:
@@ -405,7 +420,7 @@ class BinPanel(QWidget):
         self.pool = Workers(self, limit=min(2, cores_but_one()))
         self._import_signals = ImportSignals(self)
         self._import_signals.scanned.connect(self._on_scanned)
-        self._import_signals.imported.connect(self._on_imported)
+        self._import_signals.inspected.connect(self._on_inspected)
         self._import_signals.finished.connect(self._on_import_task_finished)
         self._cancel = CancelToken()
         self._imports_running = 0
@@ -524,14 +539,16 @@ class BinPanel(QWidget):
         """Import files and folders (recursively) in the background."""
         if not paths:
             return
+        if self.project_model.read_only:
+            self.status_message.emit("Nothing imported: the project is open read-only")
+            return
         if self._imports_running == 0:
             self._import_total = self._import_done = self._import_skipped = self._import_new = 0
             self._import_failed = []
             self._cancel = CancelToken()
         self._imports_running += 1
         self._show_progress()
-        self.pool.start(ImportTask(self.project.root, list(paths), self._import_signals,
-                                   self._cancel))
+        self.pool.start(ImportTask(list(paths), self._import_signals, self._cancel))
 
     @Slot()
     def cancel_imports(self) -> None:
@@ -548,22 +565,51 @@ class BinPanel(QWidget):
         self._show_progress()
 
     @Slot(list, list)
-    def _on_imported(self, results: list, failures: list) -> None:
-        new_clips = []
-        for clip, created in results:
-            self._import_done += 1
-            if created:
-                self._import_new += 1
-                new_clips.append(clip)
-            else:
-                self.model.update_clip(clip)
+    def _on_inspected(self, found: list, failures: list) -> None:
+        """A batch of probed and stamped files: recorded through the model (whose signals
+        add the rows); the counts for the progress line."""
         self._import_failed.extend(str(err) for err in failures)
         self._import_done += len(failures)
-        self.model.add_clips(new_clips)
-        for clip in new_clips:
+        if found:
+            try:
+                results = self.project_model.add_clips(found)
+            except ProjectError as err:  # read-only, disk full: none of the batch is in
+                self._import_failed.extend(f"{display_path(f.path)}: {err}" for f in found)
+                self._import_done += len(found)
+            else:
+                self._import_done += len(results)
+                self._import_new += sum(created for _clip, created in results)
+        self._show_progress()
+
+    @Slot(list)
+    def _on_clips_added(self, clips: list) -> None:
+        self.model.add_clips(clips)
+        for clip in clips:
             self._request_thumbnail(clip)
         self._update_empty_hint()
-        self._show_progress()
+
+    @Slot(list)
+    def _on_clips_restored(self, clips: list) -> None:
+        for clip in clips:
+            self.model.set_caption_mark(clip.id, self._stored_caption_mark(clip.id))
+        self._on_clips_added(clips)
+        self.status_message.emit(f"Restored {len(clips)} clip(s)")
+
+    @Slot(list)
+    def _on_clips_changed(self, clips: list) -> None:
+        for clip in clips:
+            before = self.model.clip_by_id(clip.id)
+            self.model.update_clip(clip)
+            if before is not None and (before.path, before.partial_hash, before.missing) != (
+                    clip.path, clip.partial_hash, clip.missing):  # another file: its picture
+                self._request_thumbnail(clip)
+
+    @Slot(list)
+    def _on_clips_removed(self, clip_ids: list) -> None:
+        self.model.remove_clip_ids(set(clip_ids))
+        self._update_empty_hint()
+        self.status_message.emit(f"Removed {len(clip_ids)} clip(s) from the project "
+                                 "(the files are untouched; Edit › Undo brings them back)")
 
     @Slot()
     def _on_import_task_finished(self) -> None:
@@ -637,38 +683,16 @@ class BinPanel(QWidget):
     def _on_filter_text(self, text: str) -> None:
         self.proxy.set_filter_text(text)
 
-    def set_in_out(self, clip_id: int, in_frame, out_frame) -> None:
-        try:
-            clip = self.project.set_in_out(clip_id, in_frame, out_frame)
-        except ValueError as err:
-            self.status_message.emit(str(err))
-            return
-        self.model.update_clip(clip)
-
     @Slot()
     def remove_selected(self) -> None:
         """Remove the selected clips from the project (undoable; files are never touched)."""
         clips = self.selected_clips()
         if clips:
-            self.undo_stack.push(RemoveClipsCommand(self, [c.id for c in clips],
-                                                    [c.path for c in clips]))
-
-    def apply_remove(self, clip_ids: list[int]) -> None:
-        self.project.remove_clips(clip_ids)
-        self.model.remove_clip_ids(set(clip_ids))
-        self._update_empty_hint()
-        self.status_message.emit(f"Removed {len(clip_ids)} clip(s) from the project "
-                                 "(the files are untouched; Edit › Undo brings them back)")
-
-    def apply_restore(self, clip_ids: list[int]) -> None:
-        clips = self.project.restore_clips(clip_ids)
-        for clip in clips:
-            self.model.set_caption_mark(clip.id, self._stored_caption_mark(clip.id))
-        self.model.add_clips(clips)
-        for clip in clips:
-            self._request_thumbnail(clip)
-        self._update_empty_hint()
-        self.status_message.emit(f"Restored {len(clips)} clip(s)")
+            command = RemoveClipsCommand(self.project_model, [c.id for c in clips],
+                                         [c.path for c in clips])
+            self.undo_stack.push(command)
+            if command.error:  # e.g. a project open read-only: nothing was removed
+                self.status_message.emit(f"Not removed: {command.error}")
 
     # -- caption state ------------------------------------------------------------------------
     def _stored_caption_mark(self, clip_id: int) -> CaptionMark:
@@ -680,6 +704,18 @@ class BinPanel(QWidget):
     def refresh_caption_state(self, clip_id: int) -> None:
         """Show the clip's stored caption (after a new version, an undo, a restore)."""
         self.model.set_caption_mark(clip_id, self._stored_caption_mark(clip_id))
+
+    @Slot(int, str, str)
+    def _on_caption_state(self, clip_id: int, state: str, message: str) -> None:
+        """A caption run's state over a clip (the model relays the caption panel's)."""
+        if state == "failed":
+            self.set_caption_failed(clip_id, message)
+        elif state == "queued":
+            self.set_caption_queued(clip_id)
+        elif state == "captioning":
+            self.set_caption_running(clip_id)
+        else:
+            self.refresh_caption_state(clip_id)
 
     def set_caption_failed(self, clip_id: int, message: str) -> None:
         """Mark a clip whose captioning failed; it stays so until it gets a caption. The stored
@@ -714,15 +750,13 @@ class BinPanel(QWidget):
 
     def relink(self, clip_id: int, new_path: str) -> bool:
         try:
-            clip = self.project.relink(clip_id, new_path)
-        except (ValueError, OSError) as err:
+            clip = self.project_model.relink(clip_id, new_path)
+        except (ValueError, OSError, ProjectError) as err:
             # Imported here: building its Python type slows start-up.
             from PySide6.QtWidgets import QMessageBox
 
             QMessageBox.warning(self, "Relink", str(err))
             return False
-        self.model.update_clip(clip)
-        self._request_thumbnail(clip)
         if clip.id == self._selected_id:
             self.clip_selected.emit(clip)
         return True

@@ -22,7 +22,7 @@ import math
 import time
 from collections import OrderedDict
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from PySide6.QtCore import (
     Qt,
@@ -33,12 +33,15 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QAction, QFont, QKeySequence, QUndoStack
 from PySide6.QtWidgets import QLabel, QListWidgetItem, QVBoxLayout, QWidget
 
-from studio.core.library import Caption, Clip, Project
+from studio.core.library import Caption, Clip
 from studio.inference import registry
 from studio.ui.caption_frames import FrameThumb, frame_thumbs, frames_span
 from studio.ui.edits import SetCaptionCommand
 from studio.ui.first_paint import after_first_paint
 from studio.ui.workers import Workers
+
+if TYPE_CHECKING:
+    from studio.ui.project_model import ProjectModel
 
 STATE_COLORS = {"none": "#7f7f86", "captioned": "#4fb26c", "edited": "#5f96e8",
                 "failed": "#e0604f", "queued": "#b0965f", "captioning": "#e0ac3a"}
@@ -189,16 +192,14 @@ class CaptionPanel(QWidget):
 
     status_message = Signal(str)
     frame_clicked = Signal(int, int)  # clip id, frame index: a frame of the strip was clicked
-    caption_changed = Signal(int)  # clip id: a version was added or removed
-    caption_failed = Signal(int, str)  # clip id, message
-    caption_queued = Signal(int)  # clip id: waiting in a caption job
-    caption_running = Signal(int)  # clip id: a model is working on it
     busy_changed = Signal(bool)
 
-    def __init__(self, project: Project, parent=None, undo_stack: QUndoStack | None = None):
+    def __init__(self, model: ProjectModel, parent=None, undo_stack: QUndoStack | None = None):
         super().__init__(parent)
         self.setObjectName("CaptionPanel")
-        self.project = project
+        self.project_model = model  # every write (versions, drafts, run states) goes here
+        self.project = model.project  # reads
+        model.caption_changed.connect(self._on_caption_changed)
         self.undo_stack = undo_stack if undo_stack is not None else QUndoStack(self)
         self.manager = None
         self.api = None  # studio.inference.captioner, once loaded
@@ -631,14 +632,14 @@ class CaptionPanel(QWidget):
     @Slot()
     def _keep_draft(self) -> None:
         if self.dirty and not self.project.closed:
-            self.project.set_caption_draft(self.clip.id, self.editor.toPlainText())
+            self.project_model.set_caption_draft(self.clip.id, self.editor.toPlainText())
             self._draft_clip = self.clip.id
 
     def _drop_draft(self, clip_id: int) -> None:
         """Forget the draft kept for ``clip_id`` (saved, reverted or typed back)."""
         self._draft_timer.stop()
         if self._draft_clip == clip_id:
-            self.project.clear_caption_draft(clip_id)
+            self.project_model.clear_caption_draft(clip_id)
             self._draft_clip = None
 
     def _restore_draft(self, clip: Clip, saved: str) -> None:
@@ -686,8 +687,14 @@ class CaptionPanel(QWidget):
             self._baseline = text
             self._update_save_label()
             return False
-        self._baseline = text  # before the push: its redo refreshes the panel
-        self.undo_stack.push(SetCaptionCommand(self, clip.id, clip.name, text))
+        baseline, self._baseline = self._baseline, text  # before the push: its redo refreshes
+        command = SetCaptionCommand(self.project_model, clip.id, clip.name, text)
+        self.undo_stack.push(command)
+        if command.error:  # e.g. a project open read-only: the text stays, unsaved
+            self._baseline = baseline
+            self._update_save_label()
+            self.status_message.emit(f"Caption not saved: {command.error}")
+            return False
         return True
 
     @Slot()
@@ -698,24 +705,11 @@ class CaptionPanel(QWidget):
             self._set_editor_text(self._baseline, read_only=False)
             self._update_save_label()
 
-    def apply_caption(self, clip_id: int, text: str, *, source: str = "edit", model=None,
-                      prompt=None, params=None) -> Caption | None:
-        """Store a new caption version (the undo commands call this). Returns it, or None
-        when nothing changed (an edit to the same text)."""
-        before = self.project.current_caption(clip_id)
-        caption = self.project.add_caption(clip_id, text, source=source, model=model,
-                                           prompt=prompt, params=params)
+    @Slot(int)
+    def _on_caption_changed(self, clip_id: int) -> None:
+        """A version was added or taken out (an edit, a model, an undo): a clip with a new
+        caption is no longer marked failed."""
         self._failed.pop(clip_id, None)
-        self._after_change(clip_id)
-        return None if before is not None and caption.id == before.id else caption
-
-    def remove_caption(self, clip_id: int, caption_id: int) -> None:
-        """Take a caption version back out (undo)."""
-        self.project.remove_caption(caption_id)
-        self._after_change(clip_id)
-
-    def _after_change(self, clip_id: int) -> None:
-        self.caption_changed.emit(clip_id)
         if self.clip is not None and self.clip.id == clip_id:
             # A dirty editor keeps its text: what a person typed is never overwritten.
             self._refresh(keep_editor=self.dirty)
@@ -743,11 +737,14 @@ class CaptionPanel(QWidget):
         if old is None or (versions and versions[-1].id == caption_id):
             return
         number = versions.index(old) + 1
-        self.undo_stack.push(SetCaptionCommand(
-            self, self.clip.id, self.clip.name, old.text, source=old.source, model=old.model,
-            prompt=old.prompt, params=old.params,
-            label=f"Restore caption v{number} of {self.clip.name}"))
-        self.status_message.emit(f"Restored caption v{number} of {self.clip.name}")
+        command = SetCaptionCommand(
+            self.project_model, self.clip.id, self.clip.name, old.text, source=old.source,
+            model=old.model, prompt=old.prompt, params=old.params,
+            label=f"Restore caption v{number} of {self.clip.name}")
+        self.undo_stack.push(command)
+        self.status_message.emit(f"Caption v{number} not restored: {command.error}"
+                                 if command.error else
+                                 f"Restored caption v{number} of {self.clip.name}")
 
     # -- settings -------------------------------------------------------------------------
     @Slot(int)
@@ -962,8 +959,8 @@ class CaptionPanel(QWidget):
         self._runs[job_id] = run
         for t in targets:
             self._failed.pop(t.clip_id, None)
-            self.caption_queued.emit(t.clip_id)
-        self.caption_running.emit(targets[0].clip_id)
+            self.project_model.set_caption_state(t.clip_id, "queued")
+        self.project_model.set_caption_state(targets[0].clip_id, "captioning")
         self.error_label.hide()
         self._show_progress(run, 0, len(targets), None)
         self._follow(self.manager.submit(job))
@@ -1011,7 +1008,7 @@ class CaptionPanel(QWidget):
         run.stream = ""
         run.frames = []
         if run.current != before and run.target is not None:
-            self.caption_running.emit(run.target.clip_id)
+            self.project_model.set_caption_state(run.target.clip_id, "captioning")
         shown = self.clip.id if self.clip is not None else None
         if shown is not None and shown in {t.clip_id for t in (finished, run.target) if t}:
             self._refresh(keep_editor=self.dirty)
@@ -1152,21 +1149,25 @@ class CaptionPanel(QWidget):
 
     # -- results --------------------------------------------------------------------------
     def _store_result(self, target: CaptionTarget, result, run: CaptionRun) -> None:
+        # The frames the model saw are kept first: the model's caption_changed, emitted while
+        # the version is added, refreshes the panel, which shows them.
+        thumbs = run.frames or (frame_thumbs(result.frames) if result.frames else None)
+        earlier = self._frames_by_clip.get(target.clip_id)
+        if thumbs:
+            self._keep_frames(target.clip_id, thumbs)
         try:
-            self.project.add_caption(target.clip_id, result.text, source="model",
-                                     model=result.model_id, prompt=result.prompt,
-                                     params=caption_params(result))
+            self.project_model.add_caption(target.clip_id, result.text, source="model",
+                                           model=result.model_id, prompt=result.prompt,
+                                           params=caption_params(result))
         except Exception as err:  # noqa: BLE001 - a clip removed meanwhile, a database error
+            if thumbs:  # they made no caption
+                self._frames_by_clip.pop(target.clip_id, None)
+                if earlier:
+                    self._frames_by_clip[target.clip_id] = earlier
             run.failed.append((target.name, str(err)))
             self._mark_failed(target.clip_id, str(err))
             return
         run.stored += 1
-        if run.frames:
-            self._keep_frames(target.clip_id, run.frames)
-        elif result.frames:
-            self._keep_frames(target.clip_id, frame_thumbs(result.frames))
-        self._failed.pop(target.clip_id, None)
-        self.caption_changed.emit(target.clip_id)
         if self.clip is not None and self.clip.id == target.clip_id and self.dirty:
             self.status_message.emit(
                 f"New caption of {target.name} saved to its history; your unsaved edit "
@@ -1180,7 +1181,7 @@ class CaptionPanel(QWidget):
 
     def _mark_failed(self, clip_id: int, message: str) -> None:
         self._failed[clip_id] = message
-        self.caption_failed.emit(clip_id, message)
+        self.project_model.set_caption_state(clip_id, "failed", message)
         if self.clip is not None and self.clip.id == clip_id:
             self._refresh(keep_editor=self.dirty)
 
@@ -1203,7 +1204,7 @@ class CaptionPanel(QWidget):
         for target in run.targets[run.current:]:
             self._frames_by_clip.pop(target.clip_id, None)
             if target.clip_id not in self._failed:
-                self.caption_changed.emit(target.clip_id)
+                self.project_model.set_caption_state(target.clip_id, "")  # not waiting now
         parts = [f"Captioned {run.stored} of {len(run.targets)} clip(s)"]
         if run.failed:
             parts.append(f"{len(run.failed)} failed")

@@ -5,8 +5,9 @@ Every generation a person asks for becomes a row of the project's ``jobs`` table
 queue survives a crash: on start a job left "running" by a Studio that died comes back as
 "interrupted", and queued jobs wait, paused, until the person resumes the queue (a restart
 should not start the GPU by surprise). The queue hands the first queued job to the
-ModelManager when the previous one has ended; the manager reports the run's end, which the
-queue writes back to the table.
+ModelManager when the previous one has ended; the run's handle reports its end, which the
+queue writes back to the table, and a finished run's video is recorded as a generation. Every
+write goes through the ``ProjectModel`` (the GUI's one writer).
 
 Views (the queue panel, the prompt panel, the preview panel) subscribe to the signals; none of
 them writes the jobs table.
@@ -27,20 +28,25 @@ RETRYABLE_STATES = ("failed", "cancelled", "interrupted")
 
 class GenerationQueue(QObject):
     changed = Signal()  # a job was added, removed, edited, moved or changed state
-    run_started = Signal(int, object)  # engine job id, GenerationParams of the run
+    run_started = Signal(int, object)  # engine job id, GenerationParams of the run (``handle``)
+    # engine job id, its GenerateResult, once recorded: ``generation_id`` names the project's
+    # new generation, or ``register_error`` says why there is none
+    run_finished = Signal(int, object)
     job_started = Signal(int)  # queue (jobs-table) id
     job_ended = Signal(int, str, str)  # queue id, final state, message ("" when done)
     paused_changed = Signal(bool)
     status_message = Signal(str)
 
-    def __init__(self, project, manager, parent: QObject | None = None) -> None:
+    def __init__(self, model, manager, parent: QObject | None = None) -> None:
+        """``model``: the window's ``ProjectModel`` (writes); ``manager``: a ``ModelManager``."""
         super().__init__(parent)
-        self.project = project
+        self.project_model = model
+        self.project = model.project  # reads
         self.manager = manager
         self.preview_every: int | None = None  # steps between previews (None: the engine's)
         self._running: tuple[int, int] | None = None  # (queue id, engine job id)
         self._closed = False
-        self.interrupted = project.mark_interrupted_jobs()
+        self.interrupted = model.mark_interrupted_jobs()
         # Jobs still queued from an earlier session wait for the person to resume.
         self.left_waiting = [j.id for j in self.jobs() if j.state == "queued"]
         self._paused = bool(self.left_waiting)
@@ -82,14 +88,14 @@ class GenerationQueue(QObject):
     def add(self, params):
         """Queue ``params`` (a GenerationParams whose seed ``for_run`` has drawn) at the end;
         the new Job. It starts at once when nothing runs and the queue is not paused."""
-        job = self.project.add_job(GENERATE, params.to_dict())
+        job = self.project_model.add_job(GENERATE, params.to_dict())
         self.changed.emit()
         self._pump_soon()
         return job
 
     def update(self, queue_id: int, params):
         """Replace the settings of a job that has not started; ProjectError when it has."""
-        job = self.project.update_job_params(queue_id, params.to_dict())
+        job = self.project_model.update_job_params(queue_id, params.to_dict())
         self.changed.emit()
         return job
 
@@ -100,7 +106,7 @@ class GenerationQueue(QObject):
 
     def retry(self, queue_id: int):
         """Queue a failed, cancelled or interrupted job again, with the same seed."""
-        job = self.project.requeue_job(queue_id)
+        job = self.project_model.requeue_job(queue_id)
         self.changed.emit()
         self._pump_soon()
         return job
@@ -111,7 +117,7 @@ class GenerationQueue(QObject):
             self.manager.cancel(self._running[1])
             return
         if self.project.job(queue_id).state == "queued":
-            self.project.set_job_state(queue_id, "cancelled")
+            self.project_model.set_job_state(queue_id, "cancelled")
             self.changed.emit()
             self.job_ended.emit(queue_id, "cancelled", "")
 
@@ -121,7 +127,7 @@ class GenerationQueue(QObject):
 
     def remove(self, queue_id: int) -> None:
         """Forget a job that is not running (its video, if any, stays in the project)."""
-        self.project.remove_job(queue_id)
+        self.project_model.remove_job(queue_id)
         self.changed.emit()
 
     def move(self, queue_id: int, offset: int) -> None:
@@ -134,7 +140,7 @@ class GenerationQueue(QObject):
         if to == at:
             return
         ids.insert(to, ids.pop(at))
-        self.project.reorder_jobs(ids)
+        self.project_model.reorder_jobs(ids)
         self.changed.emit()
 
     def set_paused(self, paused: bool) -> None:
@@ -151,13 +157,15 @@ class GenerationQueue(QObject):
         if self._closed:
             return
         self._closed = True
-        for signal, slot in ((self.manager.job_finished, self._on_finished),
-                             (self.manager.job_failed, self._on_failed),
-                             (self.manager.job_cancelled, self._on_cancelled)):
-            signal.disconnect(slot)
+        if self.handle is not None:  # what the closing manager says of it is not the queue's
+            for signal, slot in ((self.handle.finished, self._on_finished),
+                                 (self.handle.failed, self._on_failed),
+                                 (self.handle.cancelled, self._on_cancelled)):
+                signal.disconnect(slot)
+            self.handle = None
         if self._running is not None:
             queue_id, self._running = self._running[0], None
-            self.project.set_job_state(queue_id, "interrupted",
+            self.project_model.set_job_state(queue_id, "interrupted",
                                        error="Studio was closed while this job was running")
 
     # -- running --------------------------------------------------------------------------
@@ -181,26 +189,27 @@ class GenerationQueue(QObject):
             except ParamsError as err:  # a row a newer or broken Studio wrote
                 self._end(job.id, "failed", f"job #{job.id}: unreadable settings: {err}")
                 continue
-            self.project.set_job_state(job.id, "running")
+            self.project_model.set_job_state(job.id, "running")
+            # register=False: the engine writes the video; the queue records it (_on_finished)
             run = GenerateJob(new_job_id(), params, project_root=str(self.project.root),
-                              preview_every=self.preview_every, queue_job_id=job.id)
+                              preview_every=self.preview_every, queue_job_id=job.id,
+                              register=False)
+            try:
+                self.handle = handle = self.manager.submit(run)
+            except RuntimeError as err:  # the manager is shutting down: Studio is closing
+                self.project_model.set_job_state(job.id, "queued")
+                log.info("generation queue stopped: %s", err)
+                return
+            handle.finished.connect(self._on_finished)
+            handle.failed.connect(self._on_failed)
+            handle.cancelled.connect(self._on_cancelled)
             self._running = (job.id, run.job_id)
             self.changed.emit()
             self.job_started.emit(job.id)
             self.run_started.emit(run.job_id, params)
-            try:
-                self.handle = handle = self.manager.submit(run)
-                handle.finished.connect(self._on_finished)
-                handle.failed.connect(self._on_failed)
-                handle.cancelled.connect(self._on_cancelled)
-            except RuntimeError as err:  # the manager is shutting down: Studio is closing
-                self._running = None
-                self.project.set_job_state(job.id, "queued")
-                log.info("generation queue stopped: %s", err)
-                return
 
     def _end(self, queue_id: int, state: str, message: str) -> None:
-        self.project.set_job_state(queue_id, state, error=message or None)
+        self.project_model.set_job_state(queue_id, state, error=message or None)
         self.changed.emit()
         self.job_ended.emit(queue_id, state, message)
 
@@ -217,8 +226,32 @@ class GenerationQueue(QObject):
 
     @Slot(int, object)
     def _on_finished(self, engine_job_id: int, result) -> None:
-        """Its own run's result: an engine GenerateResult."""
+        """Its own run's result: an engine GenerateResult, recorded as a generation."""
+        queue_id = self.queue_id_of_run(engine_job_id)
+        if queue_id is None:
+            return
+        self._record(queue_id, result)
         self._run_ended(engine_job_id, "done", result.register_error or "")
+        self.run_finished.emit(engine_job_id, result)
+        note = ((result.record or {}).get("model") or {}).get("dtype_note")
+        if note:  # e.g. a GPU without bfloat16: say what the video was made in
+            self.status_message.emit(f"{result.record['model'].get('id', 'The model')}: {note}")
+
+    def _record(self, queue_id: int, result) -> None:
+        """The finished video in the project's generations (the file is on disk whatever
+        happens here; a failure is the result's ``register_error``)."""
+        p = result.params or {}
+        try:
+            generation = self.project_model.add_generation(
+                result.output, p, kind=p.get("mode"), model=p.get("model"),
+                prompt=p.get("prompt"), info=result.media_info,
+                source_clip_id=p.get("source_clip_id"), job_id=queue_id)
+        except Exception as err:  # noqa: BLE001 - e.g. its source clip removed meanwhile
+            log.warning("recording generation %s failed", result.output, exc_info=True)
+            result.register_error = f"{self.project.root}: could not record the video " \
+                                    f"({type(err).__name__}: {err})"
+        else:
+            result.generation_id = generation.id
 
     @Slot(int, str)
     def _on_failed(self, engine_job_id: int, message: str) -> None:

@@ -186,13 +186,14 @@ class GenerationsPanel(QWidget):
     add_to_bin_requested = Signal(str)  # path: import it as a clip (caption it, export it)
     status_message = Signal(str)
 
-    def __init__(self, project, parent: QWidget | None = None, *, manager=None,
-                 export_queue=None, analyse: bool = True):
-        """``export_queue``: a callable returning the ``ExportQueue`` Export… uses (None:
+    def __init__(self, model, parent: QWidget | None = None, *, export_queue=None,
+                 analyse: bool = True):
+        """``model``: the ``ProjectModel``, whose new generations join the list.
+        ``export_queue``: a callable returning the ``ExportQueue`` Export… uses (None:
         Export… is off). ``analyse``: analyse generations that have no summary yet."""
         super().__init__(parent)
         self.setObjectName("GenerationsPanel")
-        self.project = project
+        self.project = model.project  # reads only
         self.export_queue = export_queue
         self.analyse = analyse
         self.analyses: dict[int, dict] = {}  # generation id -> analysis (summary + series)
@@ -215,8 +216,7 @@ class GenerationsPanel(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.status)
 
-        if manager is not None:
-            manager.job_finished.connect(self._on_job_finished)
+        model.generation_added.connect(self._on_generation_added)
         self.refresh()
         self._update_buttons()
 
@@ -440,10 +440,9 @@ class GenerationsPanel(QWidget):
         self._update_status()
         self.status_message.emit(message)
 
-    @Slot(int, object)
-    def _on_job_finished(self, _job_id: int, result) -> None:
-        if getattr(result, "generation_id", None) is not None:
-            self.refresh()
+    @Slot(object)
+    def _on_generation_added(self, _generation) -> None:
+        self.refresh()
 
     # -- selection and actions ------------------------------------------------------------
     def selected_id(self) -> int | None:

@@ -20,6 +20,7 @@ from studio.ui.caption_panel import CaptionPanel
 from studio.ui.edits import SetInOutCommand
 from studio.ui.file_drops import FileDropTarget
 from studio.ui.player import PlayerPanel
+from studio.ui.project_model import ProjectModel
 from studio.ui.theme import ThemeMenu, app_icon, theme_manager
 
 SETTINGS_VERSION = 2  # bump when docks or bin columns change, so old layouts are not restored
@@ -33,6 +34,9 @@ class MainWindow(FileDropTarget, QMainWindow):
         None makes one. Its thread starts now; torch loads there on the first job."""
         super().__init__(parent)
         self.project = project
+        # The panels' one writer and the one source of their change signals: the window wires
+        # each panel to it, not panels to each other.
+        self.project_model = ProjectModel(project, self)
         self._shut_down = False
         self._export_dialog = None
         self._clip_export_dialog = None
@@ -54,13 +58,15 @@ class MainWindow(FileDropTarget, QMainWindow):
         self.player.in_out_changed.connect(self._on_in_out_changed)
 
         self.undo_stack = QUndoStack(self)
-        self.bin = BinPanel(project, self, undo_stack=self.undo_stack)
+        self.bin = BinPanel(self.project_model, self, undo_stack=self.undo_stack)
         self.bin_dock = QDockWidget("Bin", self)
         self.bin_dock.setObjectName("BinDock")
         self.bin_dock.setWidget(self.bin)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.bin_dock)
         self.resizeDocks([self.bin_dock], [440], Qt.Orientation.Horizontal)
-        self.bin.clip_selected.connect(self._on_clip_selected)
+        self.bin.clip_selected.connect(self.project_model.set_current_clip)
+        self.project_model.current_clip_changed.connect(self._on_clip_selected)
+        self.project_model.clips_changed.connect(self._on_clips_changed)
         self.bin.status_message.connect(self._on_status_message)
         self.bin.import_finished.connect(self._on_open_files_imported)
 
@@ -69,7 +75,7 @@ class MainWindow(FileDropTarget, QMainWindow):
 
             model_manager = ModelManager()
         self.model_manager = model_manager
-        self.captions = CaptionPanel(project, self, undo_stack=self.undo_stack)
+        self.captions = CaptionPanel(self.project_model, self, undo_stack=self.undo_stack)
         self.captions.set_manager(model_manager)
         self.captions.set_clip_sources(self.bin.selected_clips, self.bin.model.clips)
         self.caption_dock = QDockWidget("Caption", self)
@@ -77,11 +83,7 @@ class MainWindow(FileDropTarget, QMainWindow):
         self.caption_dock.setWidget(self.captions)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.caption_dock)
         self.resizeDocks([self.caption_dock], [380], Qt.Orientation.Horizontal)
-        self.bin.clip_selected.connect(self.captions.show_clip)
-        self.captions.caption_changed.connect(self.bin.refresh_caption_state)
-        self.captions.caption_failed.connect(self.bin.set_caption_failed)
-        self.captions.caption_queued.connect(self.bin.set_caption_queued)
-        self.captions.caption_running.connect(self.bin.set_caption_running)
+        self.project_model.current_clip_changed.connect(self.captions.show_clip)
         self.captions.status_message.connect(self._on_status_message)
         self.captions.frame_clicked.connect(self._on_caption_frame_clicked)
         self.bin.view.selectionModel().selectionChanged.connect(self.captions.selection_changed)
@@ -490,7 +492,7 @@ class MainWindow(FileDropTarget, QMainWindow):
         self.generations_dock.hide()
         self.generations_dock.toggleViewAction().setText("Generations")
         self.generations_dock.visibilityChanged.connect(self._on_generations_visibility)
-        self.model_manager.job_finished.connect(self._on_generation_job_finished)
+        self.project_model.generation_added.connect(self._on_generation_added)
         # The generation queue (the project's jobs table) and its dock: both built on first
         # use, or just after start-up when an earlier session left jobs in the queue.
         self._generation_queue = None
@@ -514,17 +516,19 @@ class MainWindow(FileDropTarget, QMainWindow):
             from studio.ui.prompt_panel import PromptPanel
 
             self._preview_panel = PreviewPanel(self.generation_preview_dock,
-                                               manager=self.model_manager,
                                                project=self.project)
             self.generation_preview_dock.setWidget(self._preview_panel)
-            panel = PromptPanel(self.project, self.generate_dock, queue=self.generation_queue,
+            self._preview_panel.follow_queue(self.generation_queue)
+            panel = PromptPanel(self.project_model, self.generate_dock,
+                                queue=self.generation_queue,
                                 player=self.player, clip_source=self.bin.selected_clips)
             self._prompt_panel = panel
             self.generate_dock.setWidget(panel)
             panel.job_submitted.connect(self._on_generation_submitted)
             panel.status_message.connect(self._on_status_message)
             self._preview_panel.restore_requested.connect(panel.restore)
-            self.bin.clip_selected.connect(panel.refresh_sources)  # "Selected clip" follows
+            # "Selected clip" follows
+            self.project_model.current_clip_changed.connect(panel.refresh_sources)
         return self._prompt_panel
 
     @property
@@ -533,8 +537,7 @@ class MainWindow(FileDropTarget, QMainWindow):
         if self._generations_panel is None:
             from studio.ui.generations_panel import GenerationsPanel
 
-            panel = GenerationsPanel(self.project, self.generations_dock,
-                                     manager=self.model_manager,
+            panel = GenerationsPanel(self.project_model, self.generations_dock,
                                      export_queue=lambda: self.export_queue)
             panel.play_requested.connect(self._on_play_generation)
             panel.analyse_requested.connect(self._on_analyse_generation)
@@ -552,15 +555,10 @@ class MainWindow(FileDropTarget, QMainWindow):
             if not self.generations_dock.isFloating():  # room for a few rows
                 self.resizeDocks([self.generations_dock], [260], Qt.Orientation.Vertical)
 
-    @Slot(int, object)
-    def _on_generation_job_finished(self, _job_id: int, result) -> None:
-        if getattr(result, "generation_id", None) is not None and self._generations_panel is None:
+    @Slot(object)
+    def _on_generation_added(self, _generation) -> None:
+        if self._generations_panel is None:
             self.generations_panel  # noqa: B018 -- built now, it lists and analyses the new one
-        record = getattr(result, "record", None) or {}
-        note = (record.get("model") or {}).get("dtype_note")
-        if note:  # e.g. a GPU without bfloat16: say what the video was made in
-            self.statusBar().showMessage(f"{record['model'].get('id', 'The model')}: {note}",
-                                         15000)
 
     @Slot(str, int, float)
     def _on_play_generation(self, path: str, frames: int, fps: float) -> None:
@@ -604,8 +602,8 @@ class MainWindow(FileDropTarget, QMainWindow):
         if self._generation_queue is None:
             from studio.ui.generation_queue import GenerationQueue
 
-            queue = self._generation_queue = GenerationQueue(self.project, self.model_manager,
-                                                             self)
+            queue = self._generation_queue = GenerationQueue(self.project_model,
+                                                             self.model_manager, self)
             queue.run_started.connect(self._on_generation_run_started)
             queue.status_message.connect(self._on_status_message)
             from studio.ui.queue_panel import QueueStatusWidget
@@ -671,7 +669,8 @@ class MainWindow(FileDropTarget, QMainWindow):
 
     @Slot(int, object)
     def _on_generation_run_started(self, job_id: int, params) -> None:
-        self.preview_panel.track(job_id, params)
+        queue = self.generation_queue
+        self.preview_panel.track(job_id, params, queue.handle, queue)
         if self.generation_preview_dock.isHidden() and not self._preview_dock_sized:
             # Shown for the first time it takes its size hint (about 550 px), which left the
             # player 170 px at 1280x800: give it two fifths of the height instead.
@@ -691,14 +690,14 @@ class MainWindow(FileDropTarget, QMainWindow):
             panel = AnalysisPanel(self.analysis_dock, player=self.player,
                                   analyse_action=self.analyse_action)
             panel.set_clip_source(self.bin.model.clips)
-            panel.set_generation_source(self.project.generations, self.model_manager)
+            panel.set_generation_source(self.project.generations, self.project_model)
             self._analysis = panel
             clip = self._selected_clip
             if clip is not None:
                 clip = self.bin.model.clip_by_id(clip.id) or clip
             panel.show_clip(clip)
             self.analysis_dock.setWidget(panel)
-            self.bin.clip_selected.connect(panel.show_clip)
+            self.project_model.current_clip_changed.connect(panel.show_clip)
             panel.status_message.connect(self._on_status_message)
         return self._analysis
 
@@ -746,17 +745,20 @@ class MainWindow(FileDropTarget, QMainWindow):
         clip = self.bin.model.clip_by_id(clip_id)
         if clip is None:
             return
-        self.undo_stack.push(SetInOutCommand(self, clip_id, clip.name,
-                                             (clip.in_frame, clip.out_frame),
-                                             (in_frame, out_frame)))
+        command = SetInOutCommand(self.project_model, clip_id, clip.name,
+                                  (clip.in_frame, clip.out_frame), (in_frame, out_frame))
+        self.undo_stack.push(command)
+        if command.error:  # marks that do not fit the clip: nothing was stored or kept
+            self._on_status_message(command.error)
 
-    def apply_in_out(self, clip_id: int, in_frame, out_frame) -> None:
-        """Store a clip's marks and show them wherever the clip is on screen."""
-        self.bin.set_in_out(clip_id, in_frame, out_frame)
-        if self.player.clip_id == clip_id:
-            self.player.show_in_out(in_frame, out_frame)
-        if self._analysis is not None:
-            self._analysis.set_in_out(clip_id, in_frame, out_frame)
+    @Slot(list)
+    def _on_clips_changed(self, clips: list) -> None:
+        """Marks set in the player, by an undo or by a relink: shown wherever the clip is."""
+        for clip in clips:
+            if self.player.clip_id == clip.id:
+                self.player.show_in_out(clip.in_frame, clip.out_frame)
+            if self._analysis is not None:
+                self._analysis.set_in_out(clip.id, clip.in_frame, clip.out_frame)
 
     @Slot(int, int)
     def _on_caption_frame_clicked(self, clip_id: int, index: int) -> None:

@@ -65,58 +65,49 @@ def scan_paths(paths: list[str]) -> tuple[list[str], int]:
 
 class ImportSignals(QObject):
     scanned = Signal(int, int)  # files to import, files skipped
-    # [(Clip, created)], written to the project by the worker; [MediaError] for paths with no file
-    imported = Signal(list, list)
+    # [FileInspection] probed and stamped, for the GUI thread to record (``ProjectModel``);
+    # [MediaError] for paths with no file to record
+    inspected = Signal(list, list)
     finished = Signal()
 
 
 class ImportTask(QRunnable):
-    """Scan, probe and stamp files and record them in the project, reporting in batches.
+    """Scan, probe and stamp files, reporting them in batches of about BATCH_SECONDS' work.
 
-    The task writes through a connection of its own (SQLite in WAL mode takes one writer at a
-    time and waits for the other), so the GUI thread only adds rows to the bin: database
-    statements release the GIL, and each release can cost the GUI thread a switch interval
-    while other workers run Python.
+    The task writes nothing: the GUI thread records each batch through the ``ProjectModel``
+    in one transaction (DESIGN.md: the GUI process's one writer).
     """
 
     BATCH_SECONDS = 0.05
 
-    def __init__(self, project_root: Path, paths: list[str], signals: ImportSignals,
-                 cancel: CancelToken):
+    def __init__(self, paths: list[str], signals: ImportSignals, cancel: CancelToken):
         super().__init__()
-        self._root = project_root
         self._paths = paths
         self._signals = signals
         self._cancel = cancel
 
     def run(self) -> None:
-        from studio.core.library import Project, ProjectError, inspect_file
+        from studio.core.library import inspect_file
 
         try:
             files, skipped = scan_paths(self._paths)
             self._signals.scanned.emit(len(files), skipped)
-            with Project(self._root, forget_removed=False) as project:
-                done: list = []
-                failed: list = []
-                due = time.monotonic() + self.BATCH_SECONDS
-                for path in files:
-                    if self._cancel.cancelled:
-                        break
-                    try:
-                        found = inspect_file(path)
-                    except MediaError as err:  # no file to record: gone, or a device
-                        failed.append(err)
-                    else:
-                        done.append(project.add_clip(found.path, found.info, found.error,
-                                                     found.stamp))
-                    if time.monotonic() >= due:
-                        self._signals.imported.emit(done, failed)
-                        done, failed = [], []
-                        due = time.monotonic() + self.BATCH_SECONDS
-                if done or failed:
-                    self._signals.imported.emit(done, failed)
-        except (ProjectError, OSError) as err:
-            self._signals.imported.emit([], [MediaError(self._root, f"cannot write: {err}")])
+            found: list = []
+            failed: list = []
+            due = time.monotonic() + self.BATCH_SECONDS
+            for path in files:
+                if self._cancel.cancelled:
+                    break
+                try:
+                    found.append(inspect_file(path))
+                except MediaError as err:  # no file to record: gone, or a device
+                    failed.append(err)
+                if time.monotonic() >= due:
+                    self._signals.inspected.emit(found, failed)
+                    found, failed = [], []
+                    due = time.monotonic() + self.BATCH_SECONDS
+            if found or failed:
+                self._signals.inspected.emit(found, failed)
         finally:
             self._signals.finished.emit()
 

@@ -81,10 +81,11 @@ def _frames_of(name: str, first: int | None, last: int | None, count: int) -> st
 class PreviewPanel(QWidget):
     restore_requested = Signal(object)  # GenerationParams of the shown result
 
-    def __init__(self, parent: QWidget | None = None, *, manager=None, project=None):
+    def __init__(self, parent: QWidget | None = None, *, project=None):
         super().__init__(parent)
         self.project = project  # for the source clip's size beside the result
-        self.manager = None
+        self._queues: list = []  # the generation queues whose finished runs it shows
+        self._followed = None  # the queue of follow_queue
         self._jobs: set[int] = set()
         self._job_id: int | None = None
         self._preview: list[QImage] = []
@@ -155,24 +156,35 @@ class PreviewPanel(QWidget):
         self._timer = QTimer(self)
         self._timer.setInterval(PREVIEW_INTERVAL_MS)
         self._timer.timeout.connect(self._next_preview_frame)
-        if manager is not None:
-            self.set_manager(manager)
         self._show_latest_generation()
 
-    def set_manager(self, manager) -> None:
-        self.manager = manager
-        manager.job_started.connect(self._on_started)
-        manager.progress.connect(self._on_progress)
-        manager.pass_started.connect(self._on_pass_started)
-        manager.preview.connect(self._on_preview)
-        manager.job_finished.connect(self._on_finished)
-        manager.job_failed.connect(self._on_failed)
-        manager.job_cancelled.connect(self._on_cancelled)
-
     # -- state ----------------------------------------------------------------------------
+    def follow_queue(self, queue) -> None:
+        """Follow every run ``queue`` (a ``GenerationQueue``) starts."""
+        self._followed = queue
+        queue.run_started.connect(self._on_run_started)
+
     @Slot(int, object)
-    def track(self, job_id: int, params=None) -> None:
-        """Follow ``job_id`` (a generation the prompt panel submitted)."""
+    def _on_run_started(self, job_id: int, params) -> None:
+        self.track(job_id, params, self._followed.handle, self._followed)
+
+    def track(self, job_id: int, params=None, handle=None, queue=None) -> None:
+        """Follow ``job_id``, a generation run: its ``handle`` (``ModelManager.submit``'s)
+        says how it goes, failed or cancelled; its ``queue`` (a ``GenerationQueue``) gives
+        the result once recorded in the project (``run_finished``). A run followed already
+        is left as it is."""
+        if job_id in self._jobs:
+            return
+        if handle is not None:
+            handle.started.connect(self._on_started)
+            handle.progress.connect(self._on_progress)
+            handle.pass_started.connect(self._on_pass_started)
+            handle.preview.connect(self._on_preview)
+            handle.failed.connect(self._on_failed)
+            handle.cancelled.connect(self._on_cancelled)
+        if queue is not None and queue not in self._queues:
+            self._queues.append(queue)
+            queue.run_finished.connect(self._on_finished)
         self._jobs.add(job_id)
         self._job_id = job_id
         self._params = params

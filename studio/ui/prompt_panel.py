@@ -173,7 +173,7 @@ class PromptPanel(FileDropTarget, QWidget):
                              "decode_timestep", "decode_noise_scale", "multiscale"),
     }
 
-    def __init__(self, project, parent: QWidget | None = None, *, manager=None, player=None,
+    def __init__(self, model, parent: QWidget | None = None, *, manager=None, player=None,
                  clip_source: Callable[[], list] | None = None, template_store=None,
                  queue=None):
         super().__init__(parent)
@@ -181,7 +181,8 @@ class PromptPanel(FileDropTarget, QWidget):
         from studio.core.prompts import TemplateStore
 
         self._P = P
-        self.project = project
+        self.project_model = model  # a ProjectModel: its writes (panel state, the queue's jobs)
+        self.project = model.project  # reads
         # What the panel holds is kept in the project a moment after each change (each
         # revalidate) and comes back when the panel is made again, in the next session: a
         # prompt being written is lost neither by closing Studio nor by a crash.
@@ -320,7 +321,7 @@ class PromptPanel(FileDropTarget, QWidget):
         if self.queue is None:
             from studio.ui.generation_queue import GenerationQueue
 
-            self.set_queue(GenerationQueue(self.project, manager, self))
+            self.set_queue(GenerationQueue(self.project_model, manager, self))
 
     def set_queue(self, queue) -> None:
         self.queue = queue
@@ -457,7 +458,7 @@ class PromptPanel(FileDropTarget, QWidget):
             state = self.params().to_dict()
         except ValueError:  # ParamsError, half-typed: the last good state stays
             return
-        self.project.save_panel_state(PANEL_STATE, state)
+        self.project_model.save_panel_state(PANEL_STATE, state)
 
     def _restore_state(self) -> None:
         state = self.project.panel_state(PANEL_STATE)
@@ -884,7 +885,12 @@ class PromptPanel(FileDropTarget, QWidget):
                 return None
             self.status_message.emit(f"Job #{job.id} updated (seed {params.seed})")
             return job.id
-        job = self.queue.add(params)
+        try:
+            job = self.queue.add(params)
+        except ProjectError as err:  # a project open read-only, a full disk
+            self.error_label.setText(f"Not queued: {err}")
+            self.error_label.setVisible(True)
+            return None
         self._job_id, self._job_seed = job.id, params.seed
         self.seed_used.setText(f"Seed: {params.seed} (job #{job.id}, queued)")
         self._update_buttons()

@@ -878,3 +878,20 @@ def test_what_killed_runs_left_is_cleaned_at_open_after_a_day(tmp_path):
     Project(root).close()
     assert not stale_file.exists() and not stale_dir.exists()
     assert fresh.exists() and mine.exists()
+
+
+def test_add_clips_records_a_workers_batch_as_add_clip_would(project, tmp_path):
+    """The bin's batches (one transaction): new clips are created, a known one (here removed
+    earlier in the session) comes back, a file dropped twice is one clip, and each result is
+    the clip ``Project.clip`` reads back."""
+    paths = [media_factory.make_video(tmp_path / f"c{i}.mp4", frames=6 + i) for i in range(3)]
+    old, _ = project.import_file(paths[0])
+    project.remove_clips([old.id])
+    found = [library.inspect_file(p) for p in (*paths, paths[1])]
+    results = project.add_clips(found)
+    assert [created for _, created in results] == [True, True, True, False]
+    assert results[0][0].id == old.id  # revived, not a second row
+    assert results[1][0].id == results[3][0].id
+    assert [clip for clip, _ in results] == [project.clip(c.id) for c, _ in results]
+    assert len(project.clips()) == 3
+    assert project.add_clips([]) == []

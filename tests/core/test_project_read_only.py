@@ -80,9 +80,7 @@ def write_calls(project: Project, tmp_path: Path) -> dict:
         "requeue_job": lambda: project.requeue_job(1),
         "reorder_jobs": lambda: project.reorder_jobs([1]),
     }
-    if hasattr(Project, "add_clips"):  # one transaction for many (the bin's imports)
-        calls["add_clips"] = lambda: project.add_clips([library.inspect_file(f)])
-        calls["batch"] = lambda: project.batch().__enter__()
+    calls["add_clips"] = lambda: project.add_clips([library.inspect_file(f)])  # the bin's
     return calls
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from studio.ui.project_model import ProjectModel
 from tests.media_factory import make_bad, make_gif, make_image, make_video
 
 
@@ -60,10 +61,10 @@ def panels(qtbot, project, manager, tmp_path):
     from studio.ui.prompt_panel import PromptPanel
 
     selected: list = []
-    prompt = PromptPanel(project, manager=manager, clip_source=lambda: selected,
+    prompt = PromptPanel(ProjectModel(project), manager=manager, clip_source=lambda: selected,
                          template_store=TemplateStore(tmp_path / "templates.json"))
-    preview = PreviewPanel(manager=manager, project=project)
-    prompt.queue.run_started.connect(preview.track)
+    preview = PreviewPanel(project=project)
+    preview.follow_queue(prompt.queue)
     preview.restore_requested.connect(prompt.restore)
     qtbot.addWidget(prompt)
     qtbot.addWidget(preview)

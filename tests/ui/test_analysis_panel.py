@@ -437,7 +437,7 @@ def test_main_window_view_analysis_shows_the_dock_and_analyses_the_selected_clip
         QTest.mouseClick(plot, Qt.MouseButton.LeftButton, pos=plot.point_at(0, 11).toPoint())
         qtbot.waitUntil(lambda: window.player.position == 11, timeout=WAIT_MS)
         # New marks in the player are a new range for the panel.
-        window.apply_in_out(clip.id, 2, 12)
+        window.project_model.set_in_out(clip.id, 2, 12)
         assert window.analysis.analysis is None
     finally:
         window.shutdown()
@@ -588,7 +588,6 @@ def test_a_generation_whose_file_is_gone_says_so(qtbot, rig, generations, tmp_pa
 
 def test_generations_analyse_opens_the_panel_and_new_generations_join_the_compare_list(
         qtbot, project, generations):
-    from studio.inference.engine import GenerateResult
     from studio.ui.main_window import MainWindow
 
     source, first, second, _ = generations
@@ -616,12 +615,9 @@ def test_generations_analyse_opens_the_panel_and_new_generations_join_the_compar
         # A generation finishes while the panel is open: it joins the list at once.
         path = write_translating_video(project.generations_dir / "fox_4.mp4", frames=24,
                                        seed=4, dx=2, dy=2)
-        fourth = project.add_generation(path, {"prompt": PROMPT, "seed": 4}, prompt=PROMPT,
-                                        info=probe(path), source_clip_id=source.id)
-        window.model_manager.job_finished.emit(9, GenerateResult(
-            job_id=9, output=path, sidecar=None, seed=4, params={}, conformed={}, record={},
-            frames=24, width=96, height=64, fps=24.0, seconds=1.0, demo=False,
-            generation_id=fourth.id))
+        fourth = window.project_model.add_generation(  # as the queue records a finished run
+            path, {"prompt": PROMPT, "seed": 4}, prompt=PROMPT, info=probe(path),
+            source_clip_id=source.id)
         refs = [ref for _, ref in panel.compare_items()]
         assert refs[1:4] == [("clip", source.id), ("generation", fourth.id),
                              ("generation", second.id)]

@@ -11,6 +11,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
 from studio.ui.bin_panel import COL_DURATION, COL_NAME, BinPanel
+from studio.ui.project_model import ProjectModel
 from tests.media_factory import make_video
 
 
@@ -30,7 +31,7 @@ def drop_paths(widget, paths) -> None:
 
 @pytest.fixture
 def bin_panel(qtbot, project):
-    panel = BinPanel(project)
+    panel = BinPanel(ProjectModel(project))
     qtbot.addWidget(panel)
     panel.resize(900, 600)
     panel.show()
@@ -128,7 +129,7 @@ def test_remove_selected_forgets_clips_but_never_touches_files(qtbot, bin_panel,
 
 def test_vanished_file_shows_as_missing_and_can_be_relinked(qtbot, project, tmp_path):
     clip_path = make_video(tmp_path / "moving.mp4", frames=10)
-    panel = BinPanel(project)
+    panel = BinPanel(ProjectModel(project))
     qtbot.addWidget(panel)
     try:
         import_and_wait(qtbot, panel, [clip_path])
@@ -137,7 +138,7 @@ def test_vanished_file_shows_as_missing_and_can_be_relinked(qtbot, project, tmp_
     moved = tmp_path / "elsewhere" / "moving.mp4"
     moved.parent.mkdir()
     clip_path.rename(moved)
-    panel = BinPanel(project)  # as on the next start
+    panel = BinPanel(ProjectModel(project))  # as on the next start
     qtbot.addWidget(panel)
     try:
         clip = panel.model.clip_at(0)

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QWidget
 from studio.ui.bin_panel import COL_CAPTION, COL_NAME
 from studio.ui.caption_frames import frames_span
 from studio.ui.caption_panel import CaptionPanel, format_eta
+from studio.ui.project_model import ProjectModel
 from tests.media_factory import make_bad, make_video
 
 
@@ -33,7 +34,7 @@ def clips(project, clip_files):
 @pytest.fixture
 def panel(qtbot, project):
     stack = QUndoStack()
-    panel = CaptionPanel(project, undo_stack=stack)
+    panel = CaptionPanel(ProjectModel(project), undo_stack=stack)
     panel.undo_stack_owner = stack  # keep it alive as long as the panel
     qtbot.addWidget(panel)
     panel.resize(420, 700)
@@ -66,9 +67,10 @@ from PySide6.QtWidgets import QApplication
 app = QApplication(sys.argv[:1])
 from studio.core.library import Project
 from studio.ui.caption_panel import CaptionPanel
+from studio.ui.project_model import ProjectModel
 project = Project(sys.argv[1])
 clip = project.clip(int(sys.argv[2]))
-panel = CaptionPanel(project)
+panel = CaptionPanel(ProjectModel(project))
 panel.show()
 panel.show_clip(clip)
 panel.editor.selectAll()
@@ -605,7 +607,7 @@ def test_settings_stay_as_stored_when_the_panel_was_never_built(qtbot, window, p
 
 
 def test_caption_all_from_the_menu_builds_the_panel_to_show_what_happens(qtbot, project, clips):
-    panel = CaptionPanel(project)  # no model manager: captioning is not available
+    panel = CaptionPanel(ProjectModel(project))  # no model manager: captioning is not available
     qtbot.addWidget(panel)
     panel.show()
     assert not panel.body_built
@@ -623,7 +625,7 @@ def test_the_body_widgets_listed_are_the_ones_the_body_makes(qtbot, project):
     list must name every widget the body makes, and nothing else."""
     from studio.ui.caption_panel import _BODY_WIDGETS
 
-    panel = CaptionPanel(project)
+    panel = CaptionPanel(ProjectModel(project))
     qtbot.addWidget(panel)
     before = set(vars(panel))
     assert not panel.body_built and not (before & _BODY_WIDGETS)
@@ -637,7 +639,7 @@ def test_the_body_widgets_listed_are_the_ones_the_body_makes(qtbot, project):
 
 
 def test_reading_a_body_widget_first_builds_the_body(qtbot, project):
-    panel = CaptionPanel(project)
+    panel = CaptionPanel(ProjectModel(project))
     qtbot.addWidget(panel)
     assert not panel.body_built
     assert panel.editor.isReadOnly()  # built on the read, showing "no clip"

@@ -7,10 +7,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QListWidgetItem
 
 from studio.ui.caption_panel import _BODY_WIDGETS, CaptionPanel
+from studio.ui.project_model import ProjectModel
 
 
 def test_the_panel_reads_each_sections_widgets_as_its_own(qtbot, project):
-    panel = CaptionPanel(project)
+    panel = CaptionPanel(ProjectModel(project))
     qtbot.addWidget(panel)
     panel._build_body()
     sections = [panel.caption_box, panel.history_box, panel.settings_box, panel.buttons_box]

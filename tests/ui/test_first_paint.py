@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QWidget
 from studio.ui import caption_panel
 from studio.ui.caption_panel import CaptionPanel
 from studio.ui.first_paint import process_age_s, when_first_painted
+from studio.ui.project_model import ProjectModel
 
 
 class PaintCounter(QWidget):
@@ -70,7 +71,7 @@ def test_caption_api_loads_after_the_first_paint(qtbot, tmp_path, monkeypatch):
 
     monkeypatch.setattr(caption_panel, "API_LOAD_FALLBACK_MS", 60000)
     with Project(tmp_path / "p") as project:
-        panel = CaptionPanel(project)
+        panel = CaptionPanel(ProjectModel(project))
         qtbot.addWidget(panel)
         qtbot.wait(300)  # the event loop runs, but nothing is painted: no import competes
         assert panel.api is None
@@ -85,7 +86,7 @@ def test_caption_api_loads_even_if_the_panel_is_never_shown(qtbot, tmp_path, mon
 
     monkeypatch.setattr(caption_panel, "API_LOAD_FALLBACK_MS", 30)
     with Project(tmp_path / "p") as project:
-        panel = CaptionPanel(project)
+        panel = CaptionPanel(ProjectModel(project))
         qtbot.addWidget(panel)
         qtbot.waitUntil(lambda: panel.api is not None, timeout=20000)
         panel.shutdown()
@@ -241,7 +242,7 @@ def test_bin_thumbnails_of_stored_clips_start_after_the_first_paint(qtbot, tmp_p
 
     monkeypatch.setattr(bin_panel, "THUMBNAILS_FALLBACK_MS", 60000)
     project, clip = _project_with_a_clip(tmp_path)
-    panel = BinPanel(project)
+    panel = BinPanel(ProjectModel(project))
     qtbot.addWidget(panel)
     try:
         assert panel.model.rowCount() == 1  # the row is there at once
@@ -260,7 +261,7 @@ def test_bin_thumbnails_come_even_if_the_bin_is_never_shown(qtbot, tmp_path, mon
 
     monkeypatch.setattr(bin_panel, "THUMBNAILS_FALLBACK_MS", 30)
     project, clip = _project_with_a_clip(tmp_path)
-    panel = BinPanel(project)
+    panel = BinPanel(ProjectModel(project))
     qtbot.addWidget(panel)
     try:
         qtbot.waitUntil(lambda: panel.model.thumbnail(clip.id) is not None, timeout=30000)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from studio.core.params import GenerationParams
+from studio.ui.project_model import ProjectModel
 
 TINY = dict(width=32, height=32, num_frames=9, steps=2, guidance_scale=1.0, negative_prompt="",
             seed=77, seed_locked=True)
@@ -38,7 +39,7 @@ def test_the_prompt_and_settings_come_back_in_the_next_session(qtbot, panels, pr
     assert project.panel_state("generate")["prompt"] == typed_last
 
     with Project(project.root) as again:  # the next session
-        fresh = PromptPanel(again, template_store=TemplateStore(tmp_path / "t.json"))
+        fresh = PromptPanel(ProjectModel(again), template_store=TemplateStore(tmp_path / "t.json"))
         qtbot.addWidget(fresh)
         p = fresh.params()
         assert (p.prompt, p.model, p.steps, p.seed, p.seed_locked) == \
@@ -308,7 +309,7 @@ def test_image_to_video_from_the_players_frame(qtbot, project, manager, tiny_ltx
     path = make_video(tmp_path / "frame.mp4", frames=6, width=48, height=40)
     player.set_clip(1, str(path), 6, 24.0)
     qtbot.waitUntil(lambda: player.displayed_index is not None, timeout=10_000)
-    prompt = PromptPanel(project, manager=manager, player=player,
+    prompt = PromptPanel(ProjectModel(project), manager=manager, player=player,
                          template_store=TemplateStore(tmp_path / "t.json"))
     qtbot.addWidget(prompt)
     try:

@@ -19,6 +19,7 @@ from studio.ui.generations_panel import (
     GenerationsPanel,
     write_analysis,
 )
+from studio.ui.project_model import ProjectModel
 from tests.media_factory import make_video
 
 TIMEOUT = 30_000
@@ -27,6 +28,8 @@ COL = {name: i for i, name in enumerate(COLUMNS)}
 
 def record(path: Path, project, *, prompt: str, seed: int, model: str, demo: bool,
            sidecar: bool = True):
+    """A video and its sidecar written as a run writes them, recorded by ``project`` (a
+    ``Project``, or a ``ProjectModel``, which says so to the panels)."""
     make_video(path, width=64, height=48, frames=10, fps=24)
     params = GenerationParams(model=model, prompt=prompt, width=64, height=48, num_frames=9,
                               steps=3, seed=seed, negative_prompt="blurry").to_dict()
@@ -54,7 +57,7 @@ def generations(project):
 
 
 def make_panel(qtbot, project, **kwargs) -> GenerationsPanel:
-    panel = GenerationsPanel(project, **kwargs)
+    panel = GenerationsPanel(ProjectModel(project), **kwargs)
     qtbot.addWidget(panel)
     panel.resize(1150, 300)
     return panel
@@ -146,7 +149,7 @@ def test_restore_settings_refills_the_prompt_panel(qtbot, project, generations, 
     from studio.ui.prompt_panel import PromptPanel
 
     _, (b, _) = generations
-    prompt = PromptPanel(project, template_store=TemplateStore(tmp_path / "templates.json"))
+    prompt = PromptPanel(ProjectModel(project), template_store=TemplateStore(tmp_path / "templates.json"))
     qtbot.addWidget(prompt)
     panel = make_panel(qtbot, project, analyse=False)
     panel.restore_requested.connect(prompt.restore)
@@ -236,29 +239,25 @@ def test_the_window_lists_generations_plays_and_restores(qtbot, project, generat
 
 
 def test_a_finished_generation_is_listed_and_analysed(qtbot, project, generations):
-    """The engine's job_finished for a registered generation: a window whose list was never
-    shown builds it (listing and analysing the new video); a built list refreshes."""
-    from studio.inference.engine import GenerateResult
+    """A generation recorded through the window's ProjectModel (as the generation queue
+    records a finished run): a window whose list was never shown builds it (listing and
+    analysing the new video); a built list refreshes."""
     from studio.ui.main_window import MainWindow
 
     (a, _), _ = generations
     window = MainWindow(project)
     qtbot.addWidget(window)
     try:
-        def finished(g):
-            return GenerateResult(job_id=7, output=g.path, sidecar=None, seed=1, params=g.params,
-                                  conformed={}, record={}, frames=10, width=64, height=48,
-                                  fps=24.0, seconds=1.0, demo=False, generation_id=g.id)
-
-        window.model_manager.job_finished.emit(7, finished(a))
+        folder = project.generations_dir
+        assert window._generations_panel is None
+        new, _ = record(folder / "n.mp4", window.project_model, prompt="first new", seed=3,
+                        model="Lightricks/LTX-Video", demo=False)
         panel = window._generations_panel
-        assert panel is not None and panel.model.rowCount() == 2
-        wait_analysed(qtbot, panel, [a.id])
-        project.generations_dir.mkdir(exist_ok=True)
-        c, _ = record(project.generations_dir / "c.mp4", project, prompt="new one", seed=5,
+        assert panel is not None and panel.model.rowCount() == 3
+        wait_analysed(qtbot, panel, [a.id, new.id])
+        c, _ = record(folder / "c.mp4", window.project_model, prompt="new one", seed=5,
                       model="Lightricks/LTX-Video", demo=False)
-        window.model_manager.job_finished.emit(8, finished(c))
-        assert panel.model.rowCount() == 3 and cell(panel, c.id, "Prompt") == "new one"
+        assert panel.model.rowCount() == 4 and cell(panel, c.id, "Prompt") == "new one"
         wait_analysed(qtbot, panel, [c.id])
         data = json.loads(Path(c.path).with_suffix(".json").read_text(encoding="utf-8"))
         assert data["analysis"]["flicker"] == panel.analyses[c.id]["flicker"]

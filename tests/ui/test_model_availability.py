@@ -10,6 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from studio.inference import registry
+from studio.ui.project_model import ProjectModel
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ def test_the_caption_model_list_says_which_models_are_not_here(qtbot, models_her
     availability = model_availability()
     with qtbot.waitSignal(availability.changed, timeout=30_000):
         availability.refresh()
-    panel = CaptionPanel(project)
+    panel = CaptionPanel(ProjectModel(project))
     qtbot.addWidget(panel)
     combo = panel.model_combo  # the body is built on this first read
     qtbot.waitUntil(lambda: texts(combo)[registry.DEFAULT_CAPTIONER].endswith(
@@ -94,7 +95,7 @@ def test_the_generator_list_too_and_a_demo_not_built_says_how_to_build_it(
     availability = model_availability()
     with qtbot.waitSignal(availability.changed, timeout=30_000):
         availability.refresh()
-    panel = PromptPanel(project, template_store=TemplateStore(tmp_path / "t.json"))
+    panel = PromptPanel(ProjectModel(project), template_store=TemplateStore(tmp_path / "t.json"))
     qtbot.addWidget(panel)
     shown = texts(panel.model)
     assert shown["demo/ltx-video-tiny"].endswith("— not built")

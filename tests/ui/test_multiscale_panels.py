@@ -12,6 +12,7 @@ from PySide6.QtCore import QObject, Slot
 
 from studio.core.params import GenerationParams, rules_for
 from studio.inference import registry
+from studio.ui.project_model import ProjectModel
 from tests.inference.test_loading import offline  # noqa: F401 (fixture)
 from tests.inference.test_multiscale import with_upsampler  # noqa: F401 (fixture)
 from tests.inference.test_single_file import (  # noqa: F401 (fixtures)
@@ -113,7 +114,7 @@ def test_multiscale_is_kept_with_the_panels_fields(qtbot, panels, project, tmp_p
     assert project.panel_state("generate")["multiscale"] is False
 
     with Project(project.root) as again:  # the next session
-        fresh = PromptPanel(again, template_store=TemplateStore(tmp_path / "t.json"))
+        fresh = PromptPanel(ProjectModel(again), template_store=TemplateStore(tmp_path / "t.json"))
         qtbot.addWidget(fresh)
         assert not fresh.multiscale.isChecked()
         assert fresh.params().multiscale is False and fresh.params().prompt == "a paper boat"
@@ -130,42 +131,46 @@ def test_multiscale_is_kept_with_the_panels_fields(qtbot, panels, project, tmp_p
     assert prompt.multiscale.isChecked() and prompt.params().multiscale is True
 
 
-def test_the_preview_says_which_pass_from_the_managers_signals(qtbot, manager):
-    """The signals as the worker sends them for a two-pass run (8 + 4 steps), then a one-pass
-    run: "step n/N of pass k/2" counts within the pass; one pass keeps "step n/N"; another
-    job's signals change nothing; a cancelled run leaves no pass text behind."""
+def test_the_preview_says_which_pass_from_its_runs_signals(qtbot, manager):
+    """The signals as a run's handle sends them for a two-pass run (8 + 4 steps), then a
+    one-pass run: "step n/N of pass k/2" counts within the pass; one pass keeps "step n/N";
+    another job's signals change nothing; a cancelled run leaves no pass text behind."""
+    from studio.ui.model_manager import JobHandle
     from studio.ui.preview_panel import PreviewPanel
 
-    preview = PreviewPanel(manager=manager)
+    preview = PreviewPanel()
     qtbot.addWidget(preview)
     try:
-        job = 9_001
-        preview.track(job, GenerationParams.defaults(DEFAULT, prompt="a fox"))
+        job, other = 9_001, 9_002
+        run, another = JobHandle(job, manager), JobHandle(other, manager)
+        preview.track(job, GenerationParams.defaults(DEFAULT, prompt="a fox"), run)
         assert preview.progress.maximum() == 12  # both passes' steps from the start
-        manager.progress.emit(job, 0, 12, -1.0)
+        run.progress.emit(job, 0, 12, -1.0)
         assert preview.progress.text() == "step 0/12"
-        manager.pass_started.emit(job, 1, 2, 0, 8)
-        manager.progress.emit(job, 3, 12, 9.0)
+        run.pass_started.emit(job, 1, 2, 0, 8)
+        run.progress.emit(job, 3, 12, 9.0)
         assert preview.progress.text() == "step 3/8 of pass 1/2"
-        manager.pass_started.emit(job + 1, 2, 2, 8, 4)  # not the panel's job
-        manager.progress.emit(job + 1, 9, 12, 1.0)
+        another.pass_started.emit(other, 2, 2, 8, 4)  # not the panel's job
+        another.progress.emit(other, 9, 12, 1.0)
         assert preview.progress.text() == "step 3/8 of pass 1/2"
-        manager.progress.emit(job, 8, 12, 4.0)
+        run.progress.emit(job, 8, 12, 4.0)
         assert preview.progress.text() == "step 8/8 of pass 1/2"
-        manager.pass_started.emit(job, 2, 2, 8, 4)
+        run.pass_started.emit(job, 2, 2, 8, 4)
         assert preview.progress.text() == "step 0/4 of pass 2/2"
-        manager.progress.emit(job, 10, 12, 2.0)
+        run.progress.emit(job, 10, 12, 2.0)
         assert preview.progress.text() == "step 2/4 of pass 2/2"
         assert preview.progress.value() == 10  # the bar fills over both passes
-        manager.job_cancelled.emit(job)
+        run.cancelled.emit(job)
         assert preview.status.text().startswith("Cancelled")
         assert "pass" not in preview.progress.text()
 
-        one = 9_002  # a one-pass run, as today
-        preview.track(one, GenerationParams.defaults(DEFAULT, prompt="a fox", multiscale=False))
+        one = 9_003  # a one-pass run, as today
+        single = JobHandle(one, manager)
+        preview.track(one, GenerationParams.defaults(DEFAULT, prompt="a fox", multiscale=False),
+                      single)
         assert preview.progress.text() == "step 0/8"
-        manager.pass_started.emit(one, 1, 1, 0, 8)
-        manager.progress.emit(one, 5, 8, 3.0)
+        single.pass_started.emit(one, 1, 1, 0, 8)
+        single.progress.emit(one, 5, 8, 3.0)
         assert preview.progress.text() == "step 5/8"
     finally:
         preview.shutdown()

@@ -19,6 +19,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
 from studio.core.params import Condition, GenerationParams, conform
+from studio.ui.project_model import ProjectModel
 from tests.media_factory import make_image, make_video
 
 MADE = {"mode": "t2v", "prompt": "a lighthouse at dusk, waves breaking",
@@ -51,7 +52,7 @@ def panel(qtbot, project, tmp_path):
     from studio.ui.prompt_panel import PromptPanel
 
     selected: list = []
-    p = PromptPanel(project, clip_source=lambda: selected,
+    p = PromptPanel(ProjectModel(project), clip_source=lambda: selected,
                     template_store=TemplateStore(tmp_path / "templates.json"))
     qtbot.addWidget(p)
     p.selected = selected
@@ -427,7 +428,7 @@ def test_a_condition_run_from_the_panel_goes_through_the_engine_and_restores(
     assert result.record["pipeline"] == "LTXConditionPipeline"
     assert [Condition.from_dict(c) for c in result.params["conditions"]] == params.conditions
 
-    fresh = PromptPanel(project, template_store=TemplateStore(tmp_path / "t.json"))
+    fresh = PromptPanel(ProjectModel(project), template_store=TemplateStore(tmp_path / "t.json"))
     qtbot.addWidget(fresh)
     ok, _ = drop(qtbot, fresh, result.output)
     assert ok
@@ -539,7 +540,7 @@ def test_a_stored_prompt_over_the_limit_is_not_restored(qtbot, project, tmp_path
 
     state = GenerationParams(prompt="a" * 500_000).to_dict()
     project.save_panel_state(PANEL_STATE, state)
-    panel = PromptPanel(project, clip_source=lambda: [],
+    panel = PromptPanel(ProjectModel(project), clip_source=lambda: [],
                         template_store=TemplateStore(tmp_path / "templates.json"))
     qtbot.addWidget(panel)
     assert len(panel.prompt.toPlainText()) <= 10_000

@@ -13,9 +13,10 @@ MODES = ("t2v", "i2v", "v2v", "extend", "condition")
 @pytest.fixture
 def panel(qtbot, project, tmp_path):
     from studio.core.prompts import TemplateStore
+    from studio.ui.project_model import ProjectModel
     from studio.ui.prompt_panel import PromptPanel
 
-    p = PromptPanel(project, template_store=TemplateStore(tmp_path / "templates.json"))
+    p = PromptPanel(ProjectModel(project), template_store=TemplateStore(tmp_path / "templates.json"))
     qtbot.addWidget(p)
     p.resize(440, 900)
     p.show()

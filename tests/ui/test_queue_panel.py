@@ -16,6 +16,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from studio.core.params import GenerationParams
+from studio.ui.project_model import ProjectModel
 
 TINY = {"width": 32, "height": 32, "num_frames": 9, "steps": 2, "guidance_scale": 1.0,
         "negative_prompt": "", "seed_locked": True}
@@ -26,7 +27,7 @@ def rig(qtbot, project, manager):
     from studio.ui.generation_queue import GenerationQueue
     from studio.ui.queue_panel import QueuePanel
 
-    queue = GenerationQueue(project, manager)
+    queue = GenerationQueue(ProjectModel(project), manager)
     panel = QueuePanel(queue)
     qtbot.addWidget(panel)
     started: list[int] = []  # engine ids, in the order the manager started them
@@ -168,7 +169,7 @@ def test_edit_a_queued_job_in_the_prompt_panel(qtbot, rig, tiny_ltx, tmp_path):
 
     queue, panel = rig
     queue.set_paused(True)
-    prompt = PromptPanel(queue.project, queue=queue,
+    prompt = PromptPanel(queue.project_model, queue=queue,
                          template_store=TemplateStore(tmp_path / "t.json"))
     qtbot.addWidget(prompt)
     job = queue.add(params(tiny_ltx, "a red kite", 11))
