@@ -56,7 +56,7 @@ from studio.ui.analysis_worker import (
     WorstPair,
     analyse_clip,
 )
-from studio.ui.player import dark_palette
+from studio.ui.theme import video_palette
 from studio.ui.workers import Workers
 
 PANEL_BACKGROUND = QColor("#15171b")
@@ -805,7 +805,7 @@ class AnalysisPanel(QWidget):
         self.pool = Workers(self, limit=1, long=True)
 
         self.setAutoFillBackground(True)
-        self.setPalette(dark_palette(self.palette()))
+        self.setPalette(video_palette(self.palette()))
         self._build()
         if player is not None:
             self.attach_player(player)

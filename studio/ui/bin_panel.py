@@ -55,9 +55,10 @@ from studio.ui.media_workers import (
     THUMB_H,
     THUMB_W,
     CancelToken,
-    ImportSignals,
-    ImportTask,
+    Inspected,
+    Scanned,
     Thumbnail,
+    import_files,
     load_thumbnail,
     thumbnail_pixmap,
 )
@@ -418,10 +419,6 @@ class BinPanel(QWidget):
         # workers starve the GUI thread (bench/bin_drop.py: worst gaps 25-60 ms against
         # 16-22 ms with one, and 500 clips take the same 1.2-1.6 s either way).
         self.pool = Workers(self, limit=min(2, cores_but_one()))
-        self._import_signals = ImportSignals(self)
-        self._import_signals.scanned.connect(self._on_scanned)
-        self._import_signals.inspected.connect(self._on_inspected)
-        self._import_signals.finished.connect(self._on_import_task_finished)
         self._cancel = CancelToken()
         self._imports_running = 0
         self._import_total = 0
@@ -548,7 +545,9 @@ class BinPanel(QWidget):
             self._cancel = CancelToken()
         self._imports_running += 1
         self._show_progress()
-        self.pool.start(ImportTask(list(paths), self._import_signals, self._cancel))
+        self.pool.run(import_files, list(paths), self._cancel, priority=1,  # rows first
+                      yielded=self._on_import_report, errored=self._on_import_error,
+                      finished=self._on_import_task_finished)
 
     @Slot()
     def cancel_imports(self) -> None:
@@ -558,13 +557,19 @@ class BinPanel(QWidget):
     def importing(self) -> bool:
         return self._imports_running > 0
 
-    @Slot(int, int)
-    def _on_scanned(self, count: int, skipped: int) -> None:
-        self._import_total += count
-        self._import_skipped += skipped
-        self._show_progress()
+    @Slot(object)
+    def _on_import_report(self, report: Scanned | Inspected) -> None:
+        if isinstance(report, Scanned):
+            self._import_total += report.files
+            self._import_skipped += report.skipped
+            self._show_progress()
+        else:
+            self._on_inspected(report.found, report.failed)
 
-    @Slot(list, list)
+    @Slot(object)
+    def _on_import_error(self, err: Exception) -> None:
+        self._import_failed.append(f"{type(err).__name__}: {err}")
+
     def _on_inspected(self, found: list, failures: list) -> None:
         """A batch of probed and stamped files: recorded through the model (whose signals
         add the rows); the counts for the progress line."""

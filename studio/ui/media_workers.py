@@ -1,9 +1,9 @@
 """Thread-pool work for the bin: scanning dropped paths, probing files, making thumbnails.
 
-Everything here runs on the shared worker pool (``studio.ui.workers``): the import task through
-a ``QObject`` whose signals are connected to bound slots of GUI-thread objects, thumbnails as
-a plain function (``load_thumbnail``) that a superqt worker runs, its answer coming back to a
-bound slot (see DESIGN.md, threading rules). The GUI thread never probes or decodes.
+Everything here runs as superqt workers on the shared worker pool (``studio.ui.workers``): the
+import as a generator (``import_files``) whose reports reach a bound slot as they come,
+thumbnails as a plain function (``load_thumbnail``) whose answer comes back to a bound slot
+(see DESIGN.md, threading rules). The GUI thread never probes or decodes.
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-from PySide6.QtCore import QObject, QRunnable, Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 
 from studio.core.cancel import CancelToken
@@ -63,53 +64,48 @@ def scan_paths(paths: list[str]) -> tuple[list[str], int]:
     return files, skipped
 
 
-class ImportSignals(QObject):
-    scanned = Signal(int, int)  # files to import, files skipped
-    # [FileInspection] probed and stamped, for the GUI thread to record (``ProjectModel``);
-    # [MediaError] for paths with no file to record
-    inspected = Signal(list, list)
-    finished = Signal()
+class Scanned(NamedTuple):
+    """``import_files``' first report: how many files it will import, how many it skipped."""
+
+    files: int
+    skipped: int
 
 
-class ImportTask(QRunnable):
-    """Scan, probe and stamp files, reporting them in batches of about BATCH_SECONDS' work.
+class Inspected(NamedTuple):
+    """A batch of ``import_files``: [FileInspection] probed and stamped, for the GUI thread to
+    record (``ProjectModel.add_clips``); [MediaError] for paths with no file to record."""
 
-    The task writes nothing: the GUI thread records each batch through the ``ProjectModel``
-    in one transaction (DESIGN.md: the GUI process's one writer).
-    """
+    found: list
+    failed: list
 
-    BATCH_SECONDS = 0.05
 
-    def __init__(self, paths: list[str], signals: ImportSignals, cancel: CancelToken):
-        super().__init__()
-        self._paths = paths
-        self._signals = signals
-        self._cancel = cancel
+BATCH_SECONDS = 0.05  # about this much probing between two reports
 
-    def run(self) -> None:
-        from studio.core.library import inspect_file
 
+def import_files(paths: list[str], cancel: CancelToken) -> Iterator[Scanned | Inspected]:
+    """A superqt generator worker (``Workers.run``): scan, probe and stamp files, reporting
+    them in batches. It writes nothing: the GUI thread records each batch through the
+    ``ProjectModel`` in one transaction (DESIGN.md: the GUI process's one writer)."""
+    from studio.core.library import inspect_file
+
+    files, skipped = scan_paths(paths)
+    yield Scanned(len(files), skipped)
+    found: list = []
+    failed: list = []
+    due = time.monotonic() + BATCH_SECONDS
+    for path in files:
+        if cancel.cancelled:
+            break
         try:
-            files, skipped = scan_paths(self._paths)
-            self._signals.scanned.emit(len(files), skipped)
-            found: list = []
-            failed: list = []
-            due = time.monotonic() + self.BATCH_SECONDS
-            for path in files:
-                if self._cancel.cancelled:
-                    break
-                try:
-                    found.append(inspect_file(path))
-                except MediaError as err:  # no file to record: gone, or a device
-                    failed.append(err)
-                if time.monotonic() >= due:
-                    self._signals.inspected.emit(found, failed)
-                    found, failed = [], []
-                    due = time.monotonic() + self.BATCH_SECONDS
-            if found or failed:
-                self._signals.inspected.emit(found, failed)
-        finally:
-            self._signals.finished.emit()
+            found.append(inspect_file(path))
+        except MediaError as err:  # no file to record: gone, or a device
+            failed.append(err)
+        if time.monotonic() >= due:
+            yield Inspected(found, failed)
+            found, failed = [], []
+            due = time.monotonic() + BATCH_SECONDS
+    if found or failed:
+        yield Inspected(found, failed)
 
 
 class Thumbnail(NamedTuple):

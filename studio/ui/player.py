@@ -52,6 +52,7 @@ from PySide6.QtWidgets import (
 
 from studio.ui.frame_decoder import FrameDecoder
 from studio.ui.side_by_side import SideBySide
+from studio.ui.theme import video_palette
 from studio.ui.timeline import TimelineWidget, fill_rect
 
 PLACEHOLDER_TEXT = "Select a clip in the bin"
@@ -145,31 +146,6 @@ def _icon_pixmap(kind: str, color: QColor, size: int = 44) -> QPixmap:
         p.drawPath(path)
     p.end()
     return pm
-
-
-def dark_palette(base: QPalette) -> QPalette:
-    palette = QPalette(base)
-    roles = {
-        QPalette.ColorRole.Window: "#15171b",
-        QPalette.ColorRole.WindowText: "#d7dbe2",
-        QPalette.ColorRole.Button: "#23262d",
-        QPalette.ColorRole.ButtonText: "#d7dbe2",
-        QPalette.ColorRole.Text: "#d7dbe2",
-        QPalette.ColorRole.Base: "#1b1d22",
-        QPalette.ColorRole.Light: "#3a3f48",
-        QPalette.ColorRole.Midlight: "#2e323a",
-        QPalette.ColorRole.Mid: "#23262d",
-        QPalette.ColorRole.Dark: "#0e0f12",
-        QPalette.ColorRole.Shadow: "#000000",
-        QPalette.ColorRole.Highlight: "#3d7fd9",
-        QPalette.ColorRole.HighlightedText: "#ffffff",
-    }
-    for role, color in roles.items():
-        palette.setColor(role, QColor(color))
-    for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.ButtonText,
-                 QPalette.ColorRole.Text):
-        palette.setColor(QPalette.ColorGroup.Disabled, role, QColor("#5b616b"))
-    return palette
 
 
 class ElidedLabel(QLabel):
@@ -449,7 +425,7 @@ class PlayerPanel(QWidget):
         # The transport bar is dark like the video and the timeline, whatever the app palette.
         self.controls = TransportBar(self)
         self.controls.setAutoFillBackground(True)
-        self.controls.setPalette(dark_palette(self.controls.palette()))
+        self.controls.setPalette(video_palette(self.controls.palette()))
 
         mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         mono.setPointSizeF(max(mono.pointSizeF(), self.font().pointSizeF()) * 1.05)

@@ -63,6 +63,27 @@ def dark_palette() -> QPalette:
     return _palette(_DARK, _DARK_DISABLED)
 
 
+# The player's transport bar and timeline (and the analysis plots under it) stay dark in both
+# themes, as in every video editor: the picture sets the tone.
+_VIDEO = {
+    _R.Window: "#15171b", _R.WindowText: "#d7dbe2", _R.Button: "#23262d",
+    _R.ButtonText: "#d7dbe2", _R.Text: "#d7dbe2", _R.Base: "#1b1d22", _R.Light: "#3a3f48",
+    _R.Midlight: "#2e323a", _R.Mid: "#23262d", _R.Dark: "#0e0f12", _R.Shadow: "#000000",
+    _R.Highlight: "#3d7fd9", _R.HighlightedText: "#ffffff",
+}
+_VIDEO_DISABLED = {_R.WindowText: "#5b616b", _R.ButtonText: "#5b616b", _R.Text: "#5b616b"}
+
+
+def video_palette(base: QPalette) -> QPalette:
+    """``base`` with the video area's dark colours (the player's controls)."""
+    palette = QPalette(base)
+    for role, color in _VIDEO.items():
+        palette.setColor(role, QColor(color))
+    for role, color in _VIDEO_DISABLED.items():
+        palette.setColor(_G.Disabled, role, QColor(color))
+    return palette
+
+
 def is_dark(palette: QPalette) -> bool:
     return palette.color(_R.Window).lightness() < 128
 

@@ -207,3 +207,19 @@ def test_a_dropped_file_whose_name_is_not_utf8_is_imported_with_the_rest(qtbot, 
     shown = sorted(bin_panel.model.index(r, COL_NAME).data().split("\n")[0]
                    for r in range(bin_panel.model.rowCount()))
     assert shown == ["caf\ufffd.mp4", "good.mp4"]
+
+
+def test_import_files_reports_the_scan_then_batches_and_stops_when_cancelled(clip_folder):
+    """The bin's import worker (a superqt generator): its first report counts the files and
+    what the scan skipped, the rest are probed batches; a cancelled one probes nothing more."""
+    from studio.core.cancel import CancelToken
+    from studio.ui.media_workers import Inspected, Scanned, import_files
+
+    reports = list(import_files([str(clip_folder)], CancelToken()))
+    assert reports[0] == Scanned(6, 1)  # five media files and a broken one; notes.txt skipped
+    batches = reports[1:]
+    assert batches and all(isinstance(r, Inspected) for r in batches)
+    assert sum(len(r.found) + len(r.failed) for r in batches) == 6
+    cancelled = CancelToken()
+    cancelled.cancel()
+    assert list(import_files([str(clip_folder)], cancelled)) == [Scanned(6, 1)]

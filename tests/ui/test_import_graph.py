@@ -70,3 +70,12 @@ def test_no_listener_duck_types_a_jobs_result():
                  for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
                  if pattern.search(line)]
     assert offenders == []
+
+
+def test_palettes_are_made_in_one_module():
+    """One palette module (issue 15, item 5): only studio.ui.theme makes QPalettes (the player
+    had a second ``dark_palette`` of its own)."""
+    makers = [f"{p.name}:{n}" for p in sorted(UI.glob("*.py")) if p.name != "theme.py"
+              for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+              if re.search(r"def \w*palette\w*\(", line)]
+    assert makers == []
