@@ -326,7 +326,7 @@ class ModelRules:
     """
 
     id: str
-    family: str  # "ltx" | "wan" | "cogvideox"
+    family: str  # "ltx" | "ltx2" | "wan" | "cogvideox"
     title: str
     defaults: Defaults
     frame_step: int = 8
@@ -352,6 +352,7 @@ class ModelRules:
     uses_decode_timestep: bool = False
     distilled: bool = False
     multiscale: MultiScale | None = None  # the official multi-scale recipe, where there is one
+    audio: bool = False  # it generates a sound track with the video (LTX-2)
 
     def valid_frames(self, n: int) -> bool:
         return n >= 1 and (n - 1) % self.frame_step == 0 and (
@@ -454,6 +455,57 @@ COGVIDEOX_5B = dataclasses.replace(
     COGVIDEOX_2B, id="cogvideox-5b", title="CogVideoX 5B", hidden=3072, layers=42,
     transformer_b=5.6)
 
+#: LTX-2's default negative prompt: diffusers' pipelines/ltx2/utils.py DEFAULT_NEGATIVE_PROMPT,
+#: taken from Lightricks' LTX-2 reference (ltx-pipelines utils/constants.py).
+LTX2_NEGATIVE_PROMPT = (
+    "blurry, out of focus, overexposed, underexposed, low contrast, washed out colors, excessive noise, "
+    "grainy texture, poor lighting, flickering, motion blur, distorted proportions, unnatural skin tones, "
+    "deformed facial features, asymmetrical face, missing facial features, extra limbs, disfigured hands, "
+    "wrong hand count, artifacts around text, inconsistent perspective, camera shake, incorrect depth of "
+    "field, background too sharp, background clutter, distracting reflections, harsh shadows, inconsistent "
+    "lighting direction, color banding, cartoonish rendering, 3D CGI look, unrealistic materials, uncanny "
+    "valley effect, incorrect ethnicity, wrong gender, exaggerated expressions, wrong gaze direction, "
+    "mismatched lip sync, silent or muted audio, distorted voice, robotic voice, echo, background noise, "
+    "off-sync audio, incorrect dialogue, added dialogue, repetitive speech, jittery movement, awkward "
+    "pauses, incorrect timing, unnatural transitions, inconsistent framing, tilted camera, flat lighting, "
+    "inconsistent tone, cinematic oversaturation, stylized filters, or AI artifacts.")
+
+# LTX-2 (video and audio from one DiT; diffusers pipelines/ltx2). Where each figure comes from:
+# - frames 8k+1, width and height multiples of 32: Lightricks' LTX-2 model card ("Width & height
+#   settings must be divisible by 32. Frame count must be divisible by 8 + 1") and LTX2Pipeline.
+#   check_inputs (sizes); the video VAE compresses 8x in time and 32x32 in space (the pipeline's
+#   fallbacks, vae_temporal/spatial_compression_ratio 8 and 32), 128 latent channels, patches
+#   1x1x1 (LTX2VideoTransformer3DModel's defaults: in_channels 128, patch sizes 1).
+# - transformer 48 blocks of 32 heads x 128 = 4096 wide (LTX2VideoTransformer3DModel's defaults);
+#   19B parameters for LTX-2 ("ltx-2-19b-dev" on the model card), 22B for LTX-2.3 (its
+#   checkpoints are named ltx-2.3-22b-*).
+# - text encoder Gemma 3 12B (LTX2TextConnectors: caption_channels 3840 is "Gemma-3-12B"'s
+#   hidden size, text_proj_in_factor 49 its 48 layers + 1); 12B parameters.
+# - video VAE, audio VAE and vocoder 1.5B together: a guess (not on a listing Studio could read).
+# - defaults 768x512, 121 frames at 24 fps, 30 steps, guidance 3.0: LTX2Pipeline's docstring
+#   example (and its __call__ defaults); decode_timestep 0 (its default). Presets: Lightricks'
+#   LTX-2.3 space's "low" canvas sizes (768x512, 512x768, 768x768, 768x576, 576x768, 768x384)
+#   and two of its "high" ones.
+# - distilled checkpoints: 8 steps at guidance 1 (the LTX-2.3 distilled model cards: "8 steps
+#   with CFG = 1"), the schedule diffusers' ltx2/utils.py DISTILLED_SIGMA_VALUES.
+_LTX2_PRESETS = ((768, 512), (512, 768), (768, 768), (768, 576), (576, 768), (768, 384),
+                 (1536, 1024), (1024, 1536))
+LTX2_DEV = ModelRules(
+    id="ltx2-19b-dev", family="ltx2", title="LTX-2 19B",
+    defaults=Defaults(768, 512, 121, 24.0, 30, 3.0, LTX2_NEGATIVE_PROMPT, 0.0, 0.0),
+    frame_step=8, size_multiple=32, presets=_LTX2_PRESETS, modes=("t2v",),
+    vae_temporal=8, vae_spatial=32, latent_channels=128, patch_t=1, patch_s=1,
+    hidden=4096, layers=48, transformer_b=19.0, text_encoder_b=12.0, vae_b=1.5,
+    vae_elems_per_pixel=8.0, audio=True)
+LTX2_3_DEV = dataclasses.replace(LTX2_DEV, id="ltx2.3-22b-dev", title="LTX-2.3 22B",
+                                 transformer_b=22.0)
+LTX2_3_DISTILLED = dataclasses.replace(
+    LTX2_3_DEV, id="ltx2.3-22b-distilled", title="LTX-2.3 22B distilled", distilled=True,
+    defaults=Defaults(768, 512, 121, 24.0, 8, 1.0, LTX2_NEGATIVE_PROMPT, 0.0, 0.0))
+# LTX-2.5: the same shapes as 2.3 is a guess (diffusers names the repo, Lightricks/LTX-2.5-
+# Diffusers, in its DFR pipeline's example; Studio has read no listing of it)
+LTX2_5 = dataclasses.replace(LTX2_3_DEV, id="ltx2.5", title="LTX-2.5")
+
 # Studio's tiny demo LTX pipeline (studio.inference.demo_ltx): 4x compression in time and
 # space, 8 latent channels, one transformer block of width 32. The pipeline still checks that
 # width and height are multiples of 32.
@@ -464,10 +516,21 @@ DEMO_LTX = dataclasses.replace(
     vae_temporal=4, vae_spatial=4, latent_channels=8, hidden=32, layers=1,
     transformer_b=0.00002, text_encoder_b=0.00003, vae_b=0.00002, vae_elems_per_pixel=0.5)
 
+# Studio's tiny demo LTX-2 pipeline (studio.inference.demo_ltx2): 4x compression in time and
+# space, 4 latent channels, two transformer blocks of width 16; sizes still multiples of 32
+# (LTX2Pipeline.check_inputs).
+DEMO_LTX2 = dataclasses.replace(
+    LTX2_DEV, id="demo-ltx2", title="Demo LTX-2 (tiny, random weights)",
+    defaults=Defaults(64, 64, 9, 24.0, 4, 1.0, LTX2_NEGATIVE_PROMPT, 0.0, 0.0),
+    frame_step=4, presets=((64, 64), (96, 64), (64, 96), (32, 32)),
+    vae_temporal=4, vae_spatial=4, latent_channels=4, hidden=16, layers=2,
+    transformer_b=0.00003, text_encoder_b=0.00003, vae_b=0.00002, vae_elems_per_pixel=0.5)
+
 RULES: dict[str, ModelRules] = {r.id: r for r in (
     LTX_2B_DISTILLED, LTX_2B_DEV, LTX_13B_DISTILLED, LTX_13B_DEV, LTX_2B_DISTILLED_098,
     LTX_13B_DISTILLED_098, WAN_1_3B, WAN_14B,
-    COGVIDEOX_2B, COGVIDEOX_5B, DEMO_LTX)}
+    COGVIDEOX_2B, COGVIDEOX_5B, DEMO_LTX, LTX2_DEV, LTX2_3_DEV, LTX2_3_DISTILLED, LTX2_5,
+    DEMO_LTX2)}
 
 
 def rules_for(model: str | os.PathLike | None) -> ModelRules:
@@ -497,9 +560,11 @@ def _is_file(path: Path) -> bool:
 
 
 def _rules_by_name(name: str, family: str | None = None) -> ModelRules:
-    if name.startswith("demo/") and "ltx" in name:
-        return DEMO_LTX
     family = family or _family_from_name(name)
+    if name.startswith("demo/") and family in ("ltx", "ltx2"):
+        return DEMO_LTX2 if family == "ltx2" else DEMO_LTX
+    if family == "ltx2":
+        return _ltx2_by_name(name)
     if family == "wan":
         return WAN_14B if "14b" in name else WAN_1_3B
     if family == "cogvideox":
@@ -514,10 +579,25 @@ def _rules_by_name(name: str, family: str | None = None) -> ModelRules:
     return LTX_13B_DEV if big else LTX_2B_DEV
 
 
+#: "ltx-2", "ltx2", "ltx-2.3", "LTX2Pipeline": LTX-2, never LTX-Video's "ltx-2b" or "ltxv-2b"
+_LTX2_NAME = re.compile(r"ltx-?2(?![0-9]*b)")
+
+
+def _ltx2_by_name(name: str) -> ModelRules:
+    """LTX-2's rules by what a name says: 2.5, 2.3 (distilled or not), else LTX-2 19B."""
+    if re.search(r"ltx-?2\.5", name):
+        return LTX2_5
+    if re.search(r"ltx-?2\.3", name):
+        return LTX2_3_DISTILLED if "distilled" in name else LTX2_3_DEV
+    return LTX2_DEV
+
+
 def _family_from_name(name: str) -> str | None:
     name = name.lower()
     if "cogvideo" in name:
         return "cogvideox"
+    if _LTX2_NAME.search(name):
+        return "ltx2"
     if "ltx" in name:
         return "ltx"
     if re.search(r"(^|[^a-z])wan", name):
@@ -572,10 +652,11 @@ def rules_from_folder(folder: str | os.PathLike) -> ModelRules:
         if counts[name]:
             changes[key] = counts[name] / 1e9
     if counts["transformer"] and counts["transformer"] < 10_000_000:
+        demo = DEMO_LTX2 if base.family == "ltx2" else DEMO_LTX
         changes["defaults"] = dataclasses.replace(
-            DEMO_LTX.defaults, negative_prompt=base.defaults.negative_prompt)
-        changes["presets"] = DEMO_LTX.presets
-        changes["vae_elems_per_pixel"] = DEMO_LTX.vae_elems_per_pixel
+            demo.defaults, negative_prompt=base.defaults.negative_prompt)
+        changes["presets"] = demo.presets
+        changes["vae_elems_per_pixel"] = demo.vae_elems_per_pixel
     return dataclasses.replace(base, **changes)
 
 
@@ -583,8 +664,9 @@ def _vae_compression(cfg: dict) -> tuple[int | None, int | None]:
     spatial = cfg.get("spatial_compression_ratio", cfg.get("scale_factor_spatial"))
     temporal = cfg.get("temporal_compression_ratio", cfg.get("scale_factor_temporal"))
     scaling = cfg.get("spatio_temporal_scaling")
-    if isinstance(scaling, list) and cfg.get("_class_name") == "AutoencoderKLLTXVideo":
-        # AutoencoderKLLTXVideo: patch_size * 2**(scaling levels), unless given explicitly
+    if isinstance(scaling, list) and cfg.get("_class_name") in ("AutoencoderKLLTXVideo",
+                                                                "AutoencoderKLLTX2Video"):
+        # AutoencoderKLLTX(2)Video: patch_size * 2**(scaling levels), unless given explicitly
         levels = sum(1 for v in scaling if v)
         if not _is_int(spatial) and _is_int(cfg.get("patch_size", 4)):
             spatial = cfg.get("patch_size", 4) * 2 ** levels
