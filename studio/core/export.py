@@ -49,6 +49,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 from studio.core.cancel import Cancelled, CancelToken
 from studio.core.media import MediaError
@@ -167,6 +168,21 @@ class ExportOptions:
     sidecar: bool | None = None
     overwrite: bool = False
     max_side: int | None = None
+
+
+@dataclass(frozen=True)
+class AudioSamples:
+    """A sound track held in memory (a generated video's): ``samples`` float (channels, n), or
+    (n,) for mono, in [-1, 1], at ``rate`` samples a second. :func:`write_frames` encodes it
+    beside the frames (AAC in mp4, Opus in webm), to its own length: make it as long as the
+    video (``num_frames / fps`` seconds) first."""
+
+    samples: Any
+    rate: int
+
+    @property
+    def seconds(self) -> float:
+        return int(self.samples.shape[-1]) / self.rate
 
 
 @dataclass
@@ -816,6 +832,17 @@ class _AudioTrack:
         else:
             rate = in_context.sample_rate if in_context.sample_rate in _AAC_RATES else 48000
             layout = "mono" if channels == 1 else "stereo"
+        self._open_output(out, codec, rate, layout, max(0, round((end_s - start_s) * rate)))
+        seek_to = int(max(0.0, self.abs_start - 0.5) / stream.time_base)
+        try:
+            container.seek(seek_to, stream=stream, backward=True)
+        except av.FFmpegError:
+            container.seek(0)
+        self.packets = container.demux(stream)
+
+    def _open_output(self, out, codec: str, rate: int, layout: str, total: int) -> None:
+        """The encoder's stream in ``out``, the resampler to its format, the sample counts."""
+        av = self._av
         self.rate = rate
         self.out_stream = out.add_stream(codec, rate=rate, layout=layout)
         self.out_stream.codec_context.bit_rate = 96000 if layout == "mono" else 160000
@@ -824,19 +851,13 @@ class _AudioTrack:
         self.channels = 1 if layout == "mono" else 2
         self.frame_size = _AUDIO_FRAME_SIZE[codec]
         self.resampler = av.AudioResampler(format=self.format, layout=layout, rate=rate)
-        self.total = max(0, round((end_s - start_s) * rate))  # samples to write
+        self.total = total  # samples to write
         self.pending: list = []  # planar (channels, n) arrays, in order
         self.pending_n = 0
         self.position: int | None = None  # output sample of the next decoded sample
         self.emitted = 0  # samples handed to the encoder
         self.appended = 0  # samples put into pending so far (from output sample 0)
         self.done = False
-        seek_to = int(max(0.0, self.abs_start - 0.5) / stream.time_base)
-        try:
-            container.seek(seek_to, stream=stream, backward=True)
-        except av.FFmpegError:
-            container.seek(0)
-        self.packets = container.demux(stream)
 
     def _planar(self, frame):
         array = frame.to_ndarray()
@@ -942,6 +963,39 @@ class _AudioTrack:
         if self.container is not None:
             self.container.close()
             self.container = None
+
+
+class _SamplesTrack(_AudioTrack):
+    """An :class:`AudioSamples` track, resampled to the encoder's rate and format and handed
+    out in step with the video as a source's audio is. Its length is the samples' own."""
+
+    def __init__(self, out, codec: str, audio: AudioSamples):
+        import av
+        import numpy as np
+
+        self._av, self._np = av, np
+        self.container, self.stream, self.warnings = None, None, []
+        samples = np.asarray(audio.samples, dtype=np.float32)
+        samples = samples[None] if samples.ndim == 1 else samples[:2]
+        self._source, self._source_rate = np.clip(samples, -1.0, 1.0), int(audio.rate)
+        layout = "mono" if samples.shape[0] == 1 else "stereo"
+        rate = 48000 if codec == "libopus" or audio.rate not in _AAC_RATES else int(audio.rate)
+        self._open_output(out, codec, rate, layout,
+                          round(samples.shape[1] * rate / self._source_rate))
+
+    def _decode_more(self) -> bool:
+        av, np = self._av, self._np
+        if self._source is not None:
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(self._source), format="fltp",
+                                               layout=self.layout)
+            frame.sample_rate = self._source_rate
+            self._source = None
+            self.position = 0
+            for made in (*self.resampler.resample(frame), *self.resampler.resample(None)):
+                self._take(self._planar(made))
+            if self.appended < self.total:  # the resampler's delay: silence to the end
+                self._append(np.zeros((self.channels, self.total - self.appended), np.float32))
+        return False
 
 
 # ---------------------------------------------------------------------------------------
@@ -1534,13 +1588,16 @@ def _plan_items(items: Sequence[tuple[str, ExportOptions]]) -> tuple[list[int], 
 def write_frames(frames: Iterable, target: str | os.PathLike, fps: float,
                  options: ExportOptions = ExportOptions(), *, frame_count: int | None = None,
                  progress: ProgressCallback | None = None,
-                 cancel: CancelToken | None = None) -> ExportResult:
+                 cancel: CancelToken | None = None,
+                 audio: AudioSamples | None = None) -> ExportResult:
     """Write RGB uint8 frames (H, W, 3 arrays, all one size) at ``fps`` as ``options.preset``
     (mp4, webm, gif or png) into ``target`` (a folder or a file name), atomically, with
     ``options.metadata`` in the comment tag and the sidecar. The name is ``options.name``
     (e.g. ``name_from_prompt(prompt)``) or ``generation``. ``options.width``/``height``
     resize as for clips; in/out points do not apply. ``frame_count``: the total, for
-    ``progress`` (None: the progress total is 0 until the end)."""
+    ``progress`` (None: the progress total is 0 until the end). ``audio``: a sound track
+    (AAC in mp4, Opus in webm; gif and png have none), written unless ``options.audio`` is
+    False; the sidecar's ``audio`` says what was written."""
     preset = check_options(options)
     if preset.kind == "train":
         raise ValueError("write_frames writes mp4, webm, gif or png; export a training set "
@@ -1580,6 +1637,7 @@ def write_frames(frames: Iterable, target: str | os.PathLike, fps: float,
                     timing = _Timing(width, height, rate, 1 / rate)
                     sink = _open_sink(os.fspath(media), timing, options, preset,
                                       json_text(record))
+                    _add_samples(sink, audio, options, preset, record)
                 if image.shape[:2] != (sh, sw):
                     raise ValueError(f"frame {written} is {image.shape[1]}x{image.shape[0]}, "
                                      f"the first was {sw}x{sh}")
@@ -1611,6 +1669,18 @@ def write_frames(frames: Iterable, target: str | os.PathLike, fps: float,
                         seconds=written / float(rate), width=width, height=height,
                         fps=float(rate), sidecars=[os.fspath(p) for p in finals[1:]],
                         elapsed_s=time.perf_counter() - started)
+
+
+def _add_samples(sink, audio: AudioSamples | None, options: ExportOptions, preset: Preset,
+                 record: dict) -> None:
+    """``audio`` into a video sink (mp4, webm) as the preset's audio codec, when wanted."""
+    if audio is None or not options.audio or not isinstance(sink, _VideoSink) or \
+            not preset.audio_codec:
+        return
+    sink.audio = _SamplesTrack(sink.out, preset.audio_codec, audio)
+    record["audio"] = {"codec": preset.audio_codec, "sample_rate": sink.audio.rate,
+                       "channels": sink.audio.channels,
+                       "seconds": round(sink.audio.total / sink.audio.rate, 6)}
 
 
 def with_range(options: ExportOptions, in_frame: int | None,
