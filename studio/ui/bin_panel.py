@@ -496,7 +496,7 @@ class BinPanel(QWidget):
 
     # -- loading --------------------------------------------------------------------------
     def reload(self) -> None:
-        clips = self.project.clips()
+        clips = self.project_model.clips(fresh=True)
         self.model.set_clips(clips, {c.id: self._stored_caption_mark(c.id) for c in clips})
         self._update_empty_hint()
         if self._thumbnails_after_paint is not None:  # starting: see __init__
@@ -679,6 +679,7 @@ class BinPanel(QWidget):
             clip = self.model.clip_at(self.proxy.mapToSource(current).row())
         elif clips:
             clip = clips[0]
+        self.project_model.set_selection(clips)
         new_id = clip.id if clip else None
         if new_id != self._selected_id:
             self._selected_id = new_id

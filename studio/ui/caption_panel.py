@@ -203,8 +203,10 @@ class CaptionPanel(QWidget):
         self.undo_stack = undo_stack if undo_stack is not None else QUndoStack(self)
         self.manager = None
         self.api = None  # studio.inference.captioner, once loaded
-        self._selected_clips = lambda: [self.clip] if self.clip is not None else []
-        self._all_clips = self.project.clips
+        # The bin's selection (Caption selected) and every listed clip (Caption all)
+        self._selected_clips = model.selected_clips
+        self._all_clips = model.clips
+        model.selection_changed.connect(self.selection_changed)
         self.clip: Clip | None = None
         self._baseline = ""  # the stored text the editor started from
         self._loading = False
@@ -406,11 +408,6 @@ class CaptionPanel(QWidget):
         handle.finished.connect(self.on_job_finished)
         handle.failed.connect(self.on_job_failed)
         handle.cancelled.connect(self.on_job_cancelled)
-
-    def set_clip_sources(self, selected, all_clips) -> None:
-        """``selected()`` and ``all_clips()`` return the bin's selected and listed clips."""
-        self._selected_clips = selected
-        self._all_clips = all_clips
 
     @Slot()
     def selection_changed(self, *_args) -> None:

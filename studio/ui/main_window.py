@@ -77,7 +77,6 @@ class MainWindow(FileDropTarget, QMainWindow):
         self.model_manager = model_manager
         self.captions = CaptionPanel(self.project_model, self, undo_stack=self.undo_stack)
         self.captions.set_manager(model_manager)
-        self.captions.set_clip_sources(self.bin.selected_clips, self.bin.model.clips)
         self.caption_dock = QDockWidget("Caption", self)
         self.caption_dock.setObjectName("CaptionDock")
         self.caption_dock.setWidget(self.captions)
@@ -86,7 +85,6 @@ class MainWindow(FileDropTarget, QMainWindow):
         self.project_model.current_clip_changed.connect(self.captions.show_clip)
         self.captions.status_message.connect(self._on_status_message)
         self.captions.frame_clicked.connect(self._on_caption_frame_clicked)
-        self.bin.view.selectionModel().selectionChanged.connect(self.captions.selection_changed)
         self._build_analysis()
         self._build_generation()
 
@@ -148,7 +146,7 @@ class MainWindow(FileDropTarget, QMainWindow):
                                       "training sets) in the background")
         self.export_action.triggered.connect(self.export_clips_dialog)
         file_menu.addAction(self.export_action)
-        self.bin.view.selectionModel().selectionChanged.connect(self._update_export_action)
+        self.project_model.selection_changed.connect(self._update_export_action)
         self._update_export_action()
         self.export_dataset_action = QAction("Export &Training Set…", self)
         self.export_dataset_action.setShortcut(QKeySequence("Ctrl+Shift+E"))
@@ -301,7 +299,7 @@ class MainWindow(FileDropTarget, QMainWindow):
 
     @Slot()
     def _update_export_action(self, *_args) -> None:
-        self.export_action.setEnabled(bool(self.bin.view.selectionModel().selectedRows()))
+        self.export_action.setEnabled(bool(self.project_model.selected_clips()))
 
     @Slot()
     def export_clips_dialog(self):
@@ -313,7 +311,7 @@ class MainWindow(FileDropTarget, QMainWindow):
             dialog.raise_()
             dialog.activateWindow()
             return dialog
-        clips = [c for c in self.bin.selected_clips() if c is not None]
+        clips = self.project_model.selected_clips()
         if not clips:
             self.statusBar().showMessage("Select the clips to export first.", 8000)
             return None
@@ -355,7 +353,8 @@ class MainWindow(FileDropTarget, QMainWindow):
             self._export_dialog.activateWindow()
             return self._export_dialog
         s = self.settings()
-        dialog = DatasetExportDialog(self.project, [c.id for c in self.bin.selected_clips()],
+        dialog = DatasetExportDialog(self.project,
+                                     [c.id for c in self.project_model.selected_clips()],
                                      self, folder=s.value("dataset/folder") or None,
                                      layout=s.value("dataset/layout") or "diffusion-pipe")
         dialog.export_finished.connect(self._on_dataset_exported)
@@ -419,7 +418,8 @@ class MainWindow(FileDropTarget, QMainWindow):
         imported = self.statusBar().currentMessage()  # the bin's "Imported n new of m…"
         clip = None
         if first.is_dir():  # its first clip in scan order that plays, else its first file
-            inside = [c for c in self.bin.model.clips() if Path(c.path).is_relative_to(first)]
+            inside = [c for c in self.project_model.clips()
+                      if Path(c.path).is_relative_to(first)]
             clip = min(inside, key=lambda c: (not c.ok, Path(c.path).parts), default=None)
         else:
             clip = self.project.clip_for_path(first)
@@ -521,7 +521,8 @@ class MainWindow(FileDropTarget, QMainWindow):
             self._preview_panel.follow_queue(self.generation_queue)
             panel = PromptPanel(self.project_model, self.generate_dock,
                                 queue=self.generation_queue,
-                                player=self.player, clip_source=self.bin.selected_clips)
+                                player=self.player,
+                                clip_source=self.project_model.selected_clips)
             self._prompt_panel = panel
             self.generate_dock.setWidget(panel)
             panel.job_submitted.connect(self._on_generation_submitted)
@@ -689,12 +690,12 @@ class MainWindow(FileDropTarget, QMainWindow):
 
             panel = AnalysisPanel(self.analysis_dock, player=self.player,
                                   analyse_action=self.analyse_action)
-            panel.set_clip_source(self.bin.model.clips)
+            panel.set_clip_source(self.project_model.clips)
             panel.set_generation_source(self.project.generations, self.project_model)
             self._analysis = panel
             clip = self._selected_clip
             if clip is not None:
-                clip = self.bin.model.clip_by_id(clip.id) or clip
+                clip = self.project_model.clip(clip.id) or clip
             panel.show_clip(clip)
             self.analysis_dock.setWidget(panel)
             self.project_model.current_clip_changed.connect(panel.show_clip)
@@ -742,7 +743,7 @@ class MainWindow(FileDropTarget, QMainWindow):
 
     @Slot(int, object, object)
     def _on_in_out_changed(self, clip_id: int, in_frame, out_frame) -> None:
-        clip = self.bin.model.clip_by_id(clip_id)
+        clip = self.project_model.clip(clip_id)
         if clip is None:
             return
         command = SetInOutCommand(self.project_model, clip_id, clip.name,

@@ -38,11 +38,43 @@ class ProjectModel(QObject):
     generation_added = Signal(object)  # Generation
     jobs_changed = Signal(list)  # [int]: queue job ids added, edited, moved, removed or re-stated
     current_clip_changed = Signal(object)  # Clip | None: the clip the panels follow
+    selection_changed = Signal(list)  # [Clip]: the clips chosen in the bin (Caption, Export…)
 
     def __init__(self, project: Project, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.project = project
         self._current: Clip | None = None
+        self._selection: list[int] = []  # clip ids, in the order the bin lists them
+        self._clips: dict[int, Clip] | None = None  # the listed clips, read on first use
+
+    # -- what the panels list and select ----------------------------------------------------
+    def clips(self, *, fresh: bool = False) -> list[Clip]:
+        """The project's clips as the last change left them (read from the project once, or
+        again with ``fresh``; the model's own changes keep it current), in the order they
+        were added."""
+        if self._clips is None or fresh:
+            self._clips = {clip.id: clip for clip in self.project.clips()}
+        return list(self._clips.values())
+
+    def clip(self, clip_id: int) -> Clip | None:
+        return self._listed().get(clip_id)
+
+    def set_selection(self, clips: list[Clip]) -> None:
+        self._selection = [clip.id for clip in clips]
+        self.selection_changed.emit(self.selected_clips())
+
+    def selected_clips(self) -> list[Clip]:
+        listed = self._listed()
+        return [listed[i] for i in self._selection if i in listed]
+
+    def _listed(self) -> dict[int, Clip]:
+        if self._clips is None:
+            self.clips()
+        return self._clips
+
+    def _keep(self, clips: list[Clip]) -> None:
+        if self._clips is not None:
+            self._clips.update((clip.id, clip) for clip in clips)
 
     # -- the clip the panels follow -------------------------------------------------------
     @property
@@ -63,6 +95,7 @@ class ProjectModel(QObject):
         returns (clip, created) for each. New and revived clips are ``clips_added``, known
         ones whose file or probe changed ``clips_changed``."""
         results = self.project.add_clips(found)
+        self._keep([clip for clip, _ in results])
         added = [clip for clip, created in results if created]
         known = [clip for clip, created in results if not created]
         if added:
@@ -73,6 +106,7 @@ class ProjectModel(QObject):
 
     def set_in_out(self, clip_id: int, in_frame: int | None, out_frame: int | None) -> Clip:
         clip = self.project.set_in_out(clip_id, in_frame, out_frame)
+        self._keep([clip])
         self.clips_changed.emit([clip])
         return clip
 
@@ -80,15 +114,19 @@ class ProjectModel(QObject):
         """Take clips out of the project (undoable in this session; files are never touched)."""
         ids = list(clip_ids)
         self.project.remove_clips(ids)
+        for clip_id in ids:
+            self._listed().pop(clip_id, None)
         self.clips_removed.emit(ids)
 
     def restore_clips(self, clip_ids: Iterable[int]) -> list[Clip]:
         clips = self.project.restore_clips(clip_ids)
+        self._keep(clips)
         self.clips_restored.emit(clips)
         return clips
 
     def relink(self, clip_id: int, new_path: str | Path) -> Clip:
         clip = self.project.relink(clip_id, new_path)
+        self._keep([clip])
         self.clips_changed.emit([clip])
         return clip
 

@@ -195,3 +195,28 @@ def test_a_write_that_fails_emits_nothing(project, tmp_path):
     with pytest.raises(library.ProjectError):
         model.add_caption(clip.id + 100, "no such clip")
     assert changes.take() == []
+
+
+def test_the_bins_selection_reaches_the_panels_through_the_model(qtbot, project, tmp_path):
+    """The panels read the bin's selection from the model (the window wires no panel to
+    another): select all, and the model has both clips and File › Export… is on; an in/out
+    change shows in the selected clip the model gives; clear, and Export… is off."""
+    from studio.ui.main_window import MainWindow
+
+    first, _ = project.import_file(make_video(tmp_path / "a.mp4", frames=10))
+    second, _ = project.import_file(make_video(tmp_path / "b.mp4", frames=12))
+    window = MainWindow(project)
+    qtbot.addWidget(window)
+    try:
+        model = window.project_model
+        assert not window.export_action.isEnabled()
+        window.bin.view.selectAll()
+        assert [c.id for c in model.selected_clips()] == [first.id, second.id]
+        assert window.export_action.isEnabled()
+        model.set_in_out(second.id, 2, 9)
+        assert (model.selected_clips()[1].in_frame, model.clip(second.id).out_frame) == (2, 9)
+        assert window.captions._caption_targets(None) == model.selected_clips()
+        window.bin.view.clearSelection()
+        assert model.selected_clips() == [] and not window.export_action.isEnabled()
+    finally:
+        window.close()
