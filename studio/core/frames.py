@@ -20,6 +20,9 @@ decoded once to learn their frames; random access then still seeks when every fr
 a packet, and otherwise decodes from the start. When that is found out on a request rather
 than at the first look, ``frame_count`` is corrected from then on.
 
+The index is kept on disk (``core.frame_index_cache``, keyed by the file's path, size and
+mtime), so a second reader of the same file, in this process or another, skips building it.
+
 Animated WebP, which FFmpeg cannot decode, is read with OpenCV (as ``media.probe`` does).
 
 For analysis, ``reduced_frame_at`` gives a frame shrunk by a whole factor, cheaper and not
@@ -39,11 +42,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 import av
 import numpy as np
 
+from studio.core.frame_index_cache import FileKey, FrameIndexCache, IndexRecord, default_cache
 from studio.core.media import (
     AudioOnlyError,
     MediaError,
@@ -63,6 +67,8 @@ from studio.core.probing import (
     _sniff,
     _webp_is_animated,
 )
+
+_DEFAULT: Any = object()  # FrameReader's index_cache when none is given: the user's cache
 
 # Decoding this many extra frames costs about as much as a seek (decoder flush, the frame
 # thread pipeline filling again), so a target this close ahead is reached by decoding.
@@ -152,6 +158,7 @@ class _Index:
         # Matroska), or by its dts when it has no pts. Ambiguous stamps are left out.
         self._ord_of_pts = _unique_positions(pkt_pts)
         self._ord_of_dts = _unique_positions(pkt_dts)
+        self.explicit_times = frame_times  # given, not derived from frame_pts (kept in a cache)
         if frame_times is None:
             first = frame_pts[0] if frame_pts else 0
             frame_times = (np.asarray(frame_pts, dtype=np.float64) - first) * float(time_base)
@@ -210,9 +217,13 @@ class FrameReader:
     ``seek_count`` counts the seeks (and reopenings) made and ``decoded_count`` the frames the
     decoder returned, so tests and benchmarks can see what requests cost. The image of a
     ``Frame`` may be shared with a later request for the same index: copy before changing it.
+
+    ``index_cache``: where the index is kept between processes (``core.frame_index_cache``;
+    default: the user's cache folder, ``None``: no cache). ``index_source`` says whether the
+    index was built here or read from it.
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, *, index_cache: FrameIndexCache | None = _DEFAULT):
         name = os.fspath(path)
         self.path = os.fsdecode(name) if isinstance(name, bytes) else name
         self.seek_count = 0
@@ -228,6 +239,10 @@ class FrameReader:
         self._last_frame: Frame | None = None
         self._animation: list[np.ndarray] | None = None  # animated WebP frames, once read
         self._pkt_durations: list = []  # packet durations (time base units), as demuxed
+        # Where the index came from: "built" (demuxed or decoded here), "cache" (core.
+        # frame_index_cache: stored by an earlier reader, maybe in another process) or None.
+        self.index_source: str | None = None
+        self._index_cache = index_cache if index_cache is not _DEFAULT else default_cache()
         self._reset_decoder_state(dirty=True)
 
         file_size = _check_file(self.path)
@@ -310,13 +325,56 @@ class FrameReader:
             self._check_open()
             if self._is_animated_webp:
                 index = self._read_animation()
+                self.index_source = "built"
             else:
-                index = self._build_packet_index()
+                index = self._cached_index()
+                if index is None:
+                    key = self._file_key()
+                    index = self._build_packet_index()
+                    self.index_source = "built"
+                    if len(index):
+                        self._store_index(index, key)
             if len(index) == 0:  # packets, but none that decodes (a file cut inside them)
                 raise TruncatedError(self.path, "no frame of its video can be decoded (the "
                                                 "file is cut short or damaged)")
             self._index = index
         return self._index
+
+    # ---- the index cache (core.frame_index_cache) ----------------------------------------------
+
+    def _file_key(self) -> FileKey | None:
+        if self._index_cache is None:
+            return None
+        try:
+            return FileKey.of(self.path)
+        except OSError:
+            return None
+
+    def _cached_index(self) -> _Index | None:
+        """The index a reader of this same file (in any process) stored; None if there is
+        none to trust. The index it gives is the one building it would give."""
+        key = self._file_key()
+        record = self._index_cache.load(key) if key is not None else None
+        if record is None:
+            return None
+        self._pkt_durations = record.pkt_durations
+        self._decoded_index_built = record.decoded
+        self.index_source = "cache"
+        return _Index(record.time_base, record.pkt_pts, record.pkt_dts, record.pkt_key,
+                      record.frame_pts, record.frame_ord, frame_times=record.frame_times)
+
+    def _store_index(self, index: _Index, key: FileKey | None) -> None:
+        """Keep ``index`` for the next reader, if the file is still the one it was built from
+        (``key``, taken before building)."""
+        if key is None or self._file_key() != key:
+            return
+        record = IndexRecord(
+            time_base=index.time_base, pkt_pts=index.pkt_pts, pkt_dts=index.pkt_dts,
+            pkt_key=index.pkt_key, pkt_durations=self._pkt_durations,
+            frame_pts=index.frame_pts, frame_ord=index.frame_ord if index.seekable else None,
+            frame_times=None if index.explicit_times is None else index.times,
+            decoded=self._decoded_index_built)
+        self._index_cache.store(key, record)
 
     def _build_packet_index(self) -> _Index:
         if not self._at_start:
@@ -446,9 +504,12 @@ class FrameReader:
 
     def _rebuild_from_decoding(self) -> None:
         index = self._index
+        key = self._file_key()
         self._index = self._build_decoded_index(index.pkt_pts, index.pkt_dts, index.pkt_key,
                                                 index.time_base)
+        self.index_source = "built"
         self._last_frame = None
+        self._store_index(self._index, key)  # the next reader starts from what was learnt
 
     def _read_animation(self) -> _Index:
         ok, animation = _read_webp_animation(self.path)

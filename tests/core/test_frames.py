@@ -164,6 +164,29 @@ def test_frame_at_equals_sequential_decoding_in_any_order(name, media, files):
                 assert np.array_equal(frame.image, reference[i]), f"{order_name}: frame {i} differs"
 
 
+@pytest.mark.parametrize("name", EXACT_FROM_MEDIA + EXACT_FROM_HERE)
+def test_an_index_read_from_the_cache_gives_the_same_exact_frames(name, media, files, tmp_path):
+    """A second reader takes the index the first stored (core.frame_index_cache) instead of
+    building it, and every frame is still the one sequential decoding gives."""
+    from studio.core.frame_index_cache import FrameIndexCache
+
+    path = _path(name, media, files)
+    cache = FrameIndexCache(tmp_path / "index-cache")
+    reference = sequential(path)
+    with FrameReader(path, index_cache=cache) as built:
+        assert built.frame_count == len(reference)
+        assert built.index_source == "built"
+        times = [built.time_of(i) for i in range(built.frame_count)]
+        duration = built.duration_s
+    with FrameReader(path, index_cache=cache) as reader:
+        assert reader.frame_count == len(reference)
+        assert reader.index_source == "cache"
+        assert [reader.time_of(i) for i in range(reader.frame_count)] == times
+        assert reader.duration_s == duration
+        for i in random.Random(name).sample(range(len(reference)), len(reference)):
+            assert np.array_equal(reader.frame_at(i).image, reference[i]), f"frame {i} differs"
+
+
 @pytest.mark.parametrize("name", ["h264_cfr", "vfr_bframes_mkv", "open_gop_mp4", "hevc_open_gop",
                                   "mpeg4_bframes_avi", "gif_anim"])
 def test_frame_index_is_the_encoded_frame_number(name, media, files):
