@@ -90,11 +90,13 @@ def local_files(mime) -> list[str]:
     return [path for path in dropped_paths(mime) if os.path.isfile(path)]
 
 
-def restore_warnings(params) -> list[str]:
+def restore_warnings(params, near: tuple[str, ...] = ()) -> list[str]:
     """What restored settings name that is not here: the picture, the source clip or a
-    condition's file missing, a model that is neither a known one nor a folder. The settings
-    are restored all the same (the person may fix the path); each is said. Stats files: call
-    it off the GUI thread."""
+    condition's file missing, a model that is neither a known one nor a folder; and, given the
+    folders a person expects the files in (``near``: the dropped file's, the project's), a
+    file that is elsewhere (settings from someone else can name any file of this computer,
+    which a run would read). The settings are restored all the same (the person may fix the
+    path); each is said. Stats files: call it off the GUI thread."""
     from studio.inference import registry
 
     said = []
@@ -103,12 +105,24 @@ def restore_warnings(params) -> list[str]:
                          for i, c in enumerate(params.conditions))):
         if path and not _exists(path):
             said.append(f"{what} {display_path(path)} is not on this computer")
+        elif path and near and not _inside(path, near):
+            said.append(f"{what} {display_path(path)} is outside this project and the "
+                        "dropped file's folder: check it is the one you mean")
     model = params.model
     if model and registry.get(model) is None and not model.startswith(registry.DEMO_PREFIX) \
             and not _exists(model) and (model.count("/") != 1 or model.startswith("/")):
         said.append(f"the model {display_path(model)} is not one Studio knows, nor a folder "
                     "here")
     return said
+
+
+def _inside(path: str, folders: tuple[str, ...]) -> bool:
+    try:
+        resolved = os.path.realpath(path)
+        return any(os.path.commonpath([resolved, os.path.realpath(f)]) == os.path.realpath(f)
+                   for f in folders)
+    except (OSError, ValueError):
+        return False
 
 
 def _exists(path: str) -> bool:
@@ -118,7 +132,7 @@ def _exists(path: str) -> bool:
         return False
 
 
-def read_dropped(path: str) -> tuple[str, object]:
+def read_dropped(path: str, project_root: str | None = None) -> tuple[str, object]:
     """What a dropped file is: ("generation", GenerationParams) for a Studio generation (its
     comment tag, else its sidecar; or the sidecar itself), ("media", MediaInfo) for a plain
     video or picture, or ("error", a message naming the file). Opens the file: call it off the
@@ -132,7 +146,9 @@ def read_dropped(path: str) -> tuple[str, object]:
 
     try:
         params = read_generation_params(path)
-        return "generation", (params, restore_warnings(params))
+        near = (os.path.dirname(os.path.abspath(path)),
+                *((project_root,) if project_root else ()))
+        return "generation", (params, restore_warnings(params, near))
     except NoGenerationRecord:
         pass
     except GenerationRecordError as err:
@@ -145,11 +161,11 @@ def read_dropped(path: str) -> tuple[str, object]:
                          f"can read ({reason})")
 
 
-def _read_drop(serial: int, path: str) -> tuple[int, str, str, object]:
+def _read_drop(serial: int, path: str, project_root: str) -> tuple[int, str, str, object]:
     """A pool thread (``Workers.run``): (drop serial, path, kind, payload) of ``read_dropped``
     (PyAV opens the file)."""
     try:
-        kind, payload = read_dropped(path)
+        kind, payload = read_dropped(path, project_root)
     except Exception as err:  # noqa: BLE001 - an unforeseen failure is still a message
         kind, payload = "error", f"{path}: cannot be read ({type(err).__name__}: {err})"
     return serial, path, kind, payload
@@ -680,7 +696,7 @@ class PromptPanel(FileDropTarget, QWidget):
         self._drop_others = others
         self._set_notice(f"Reading {Path(path).name}…")
         self._drop_workers.run(_read_drop, self._drop_serial, os.fspath(path),
-                               returned=self._on_drop_read)
+                               str(self.project.root), returned=self._on_drop_read)
 
     @Slot(object)
     def _on_drop_read(self, read: tuple) -> None:

@@ -580,3 +580,23 @@ def test_restored_settings_that_name_missing_files_say_so(qtbot, panel, tiny_ltx
     (tmp_path / "model.json").write_text(json.dumps(record))
     ok, message = drop(qtbot, panel, tmp_path / "model.json")
     assert ok and "no-such-model is not one Studio knows, nor a folder here" in message
+
+
+def test_restored_settings_that_name_a_file_elsewhere_say_so(qtbot, panel, studio_mp4, tmp_path):
+    """Issue 14 item 5: settings from someone else can name any file of this computer (which a
+    run would read); one outside the project and the dropped file's folder is said, one
+    beside the dropped file is not."""
+    from tests.media_factory import make_image
+
+    record = json.loads(studio_mp4.with_suffix(".json").read_text())
+    (tmp_path / "private").mkdir()
+    elsewhere = make_image(tmp_path / "private" / "me.png")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    beside = make_image(shared / "start.png")
+    for picture, said in ((elsewhere, True), (beside, False)):
+        record["settings"]["params"].update(mode="i2v", image_path=str(picture))
+        (shared / "i2v.json").write_text(json.dumps(record))
+        ok, message = drop(qtbot, panel, shared / "i2v.json")
+        assert ok and panel.mode.currentData() == "i2v"
+        assert ("outside this project and the dropped file's folder" in message) is said
