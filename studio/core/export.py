@@ -1587,17 +1587,13 @@ def _plan_items(items: Sequence[tuple[str, ExportOptions]]) -> tuple[list[int], 
 
 def write_frames(frames: Iterable, target: str | os.PathLike, fps: float,
                  options: ExportOptions = ExportOptions(), *, frame_count: int | None = None,
-                 progress: ProgressCallback | None = None,
-                 cancel: CancelToken | None = None,
+                 progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
                  audio: AudioSamples | None = None) -> ExportResult:
-    """Write RGB uint8 frames (H, W, 3 arrays, all one size) at ``fps`` as ``options.preset``
-    (mp4, webm, gif or png) into ``target`` (a folder or a file name), atomically, with
-    ``options.metadata`` in the comment tag and the sidecar. The name is ``options.name``
-    (e.g. ``name_from_prompt(prompt)``) or ``generation``. ``options.width``/``height``
-    resize as for clips; in/out points do not apply. ``frame_count``: the total, for
-    ``progress`` (None: the progress total is 0 until the end). ``audio``: a sound track
-    (AAC in mp4, Opus in webm; gif and png have none), written unless ``options.audio`` is
-    False; the sidecar's ``audio`` says what was written."""
+    """Write RGB uint8 frames (H, W, 3, all one size) at ``fps`` as ``options.preset`` (mp4,
+    webm, gif or png) into ``target`` (a folder or a file name), atomically, with
+    ``options.metadata`` in the comment tag and the sidecar; named ``options.name`` or
+    ``generation``; ``width``/``height`` resize as for clips. ``frame_count``: the total, for
+    ``progress``. ``audio``: a sound track for mp4/webm unless ``options.audio`` is False."""
     preset = check_options(options)
     if preset.kind == "train":
         raise ValueError("write_frames writes mp4, webm, gif or png; export a training set "

@@ -64,6 +64,8 @@ PreviewCallback = Callable[[int, np.ndarray], None]  # step, (T, H, W, 3) uint8 
 PassCallback = Callable[[int, int, int, int], None]  # pass, passes, first step, its steps
 
 LTX_CLASSES = ("LTXPipeline", "LTXConditionPipeline", "LTXImageToVideoPipeline")
+# LTX-2 (video with sound): text-to-video through LTX2Pipeline
+LTX2_CLASSES = ("LTX2Pipeline", "LTX2ImageToVideoPipeline", "LTX2ConditionPipeline")
 # the pipelines of an LTXPipeline model's other modes
 MODE_PIPELINES = {"i2v": "LTXImageToVideoPipeline", "v2v": "LTXConditionPipeline",
                   "extend": "LTXConditionPipeline", "condition": "LTXConditionPipeline"}
@@ -102,6 +104,11 @@ class GenerationOutput:
     # (describe_call); and each denoising pass's size and steps
     calls: list[dict] = dataclasses.field(default_factory=list)
     passes: list[dict] = dataclasses.field(default_factory=list)
+    # the sound track (LTX-2): float32 (channels, samples) at ``sample_rate``, as long as the
+    # video; ``audio_info`` says what the vocoder made and how it was fitted
+    audio: np.ndarray | None = None
+    sample_rate: int | None = None
+    audio_info: dict | None = None
 
     @property
     def fps(self) -> float:
@@ -238,6 +245,9 @@ def ltx_pipeline_class(index: dict, spec, *, distilled: bool) -> str | None:
     LTX folders as the class they name, LTXPipeline for an image-to-video one."""
     named = str(index.get("_class_name", ""))
     transformer = index.get("transformer")
+    if named in LTX2_CLASSES or (isinstance(transformer, list) and len(transformer) == 2
+                                 and transformer[1] == "LTX2VideoTransformer3DModel"):
+        return "LTX2Pipeline"
     is_ltx = named in LTX_CLASSES or (isinstance(transformer, list) and len(transformer) == 2
                                       and transformer[1] == "LTXVideoTransformer3DModel")
     if not is_ltx:
@@ -284,7 +294,8 @@ class Generator:
         self.device = device
         self.dtype_name = dtype_name
         self.class_name = class_name  # of the loaded pipeline: Studio's choice for LTX
-        self.family = "ltx" if class_name in LTX_CLASSES else "other"
+        self.family = ("ltx" if class_name in LTX_CLASSES else
+                       "ltx2" if class_name in LTX2_CLASSES else "other")
         self._pipes: dict[str, Any] = {type(pipe).__name__: pipe}
         self._base = pipe
         self._folder_hash: str | None = None
@@ -525,7 +536,8 @@ class Generator:
                    "total_s": finished - started}
         if run.upsample_s:
             timings["upsample_s"] = run.upsample_s
-        return GenerationOutput(
+        sound = fit_audio(run.audio, self._base, frames_out.shape[0], p.fps)
+        return GenerationOutput(**sound,
             frames=frames_out, params=p, changes=tuple(changes), seed=int(p.seed),
             timings={k: round(v, 4) for k, v in timings.items()},
             pipeline=type(pipe).__name__, source=inputs.source, image=inputs.image_info,
@@ -616,13 +628,21 @@ class Generator:
             prompt=p.prompt, negative_prompt=p.negative_prompt, height=height, width=width,
             num_frames=p.num_frames, num_inference_steps=p.steps,
             guidance_scale=p.guidance_scale)
+        spec = registry.get(self.model_id)
         if self.family == "ltx":
             kwargs.update(frame_rate=p.fps, decode_timestep=p.decode_timestep,
                           decode_noise_scale=p.decode_noise_scale,
                           max_sequence_length=LTX_MAX_SEQUENCE_LENGTH)
-            spec = registry.get(self.model_id)
             if spec is not None and type(pipe).__name__ == "LTXConditionPipeline":
                 kwargs.update(spec.defaults.get("call_kwargs", {}))
+        elif self.family == "ltx2":
+            # LTX-2: its own guidance settings (registry), the sigmas of a distilled model
+            # only when the run takes as many steps
+            kwargs.update(frame_rate=p.fps, decode_timestep=p.decode_timestep)
+            extra = dict(spec.defaults.get("call_kwargs", {})) if spec is not None else {}
+            if len(extra.get("sigmas", ())) != p.steps:
+                extra.pop("sigmas", None)
+            kwargs.update(extra)
         return kwargs
 
     def torch_generator(self, seed: int):
@@ -852,6 +872,7 @@ class _Run:
         self.preview_s = 0.0
         self.previews = 0
         self.upsample_s = 0.0
+        self.audio = None  # the sound track of the last decoding call (LTX-2)
 
     def single_pass(self, inputs: _ModeInputs, timesteps: list[float] | None) -> np.ndarray:
         p = self.p
@@ -927,6 +948,8 @@ class _Run:
         callback.preview_s = time.perf_counter() - fit_began  # previews' cost includes the fit
         kwargs = {**kwargs, "output_type": output_type, "callback_on_step_end": callback}
         result = self.call(self.pipe, kwargs, described)
+        if getattr(result, "audio", None) is not None and output_type != "latent":
+            self.audio = result.audio[0]  # LTX-2: (channels, samples), the vocoder's
         self.last_step_at = callback.last_step_at or self.last_step_at
         self.preview_s += callback.preview_s
         self.previews += callback.previews
@@ -1172,6 +1195,27 @@ def _fit(image: np.ndarray, width: int, height: int) -> np.ndarray:
                       interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
 
 
+def fit_audio(audio, pipe, frames: int, fps: float) -> dict:
+    """The GenerationOutput fields of a run's sound track: the vocoder's waveform (a tensor,
+    (channels, samples)) as float32 at its ``output_sampling_rate``, cut or padded with
+    silence to exactly ``frames / fps`` seconds (LTX-2's causal audio VAE decodes a little
+    short of the video: 7928 samples for 9000 in the demo), and what was done. Empty without
+    a sound track."""
+    if audio is None:
+        return {}
+    rate = int(pipe.vocoder.config.output_sampling_rate)
+    made = audio.detach().float().cpu().numpy()
+    made = made[None] if made.ndim == 1 else made
+    want = round(frames / fps * rate)
+    fitted = np.zeros((made.shape[0], want), np.float32)
+    fitted[:, :min(want, made.shape[1])] = made[:, :want]
+    info = {"sample_rate": rate, "channels": int(made.shape[0]),
+            "samples_generated": int(made.shape[1]), "samples": want,
+            "seconds": round(want / rate, 6),
+            "vocoder": type(pipe.vocoder).__name__}
+    return {"audio": fitted, "sample_rate": rate, "audio_info": info}
+
+
 def _to_pil(image: np.ndarray):
     import PIL.Image
 
@@ -1218,6 +1262,7 @@ def generation_record(output: GenerationOutput, generator: Generator | None = No
         "timings": timings,
         "memory": output.memory,
         "calls": output.calls, "passes": output.passes,
+        "audio": output.audio_info,
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
 
@@ -1234,10 +1279,13 @@ def save_generation(output: GenerationOutput, target: str | os.PathLike, record:
     if name is None and Path(target).suffix.lower() != PRESETS[preset].suffix and \
             preset != "png":
         name = name_from_prompt(output.params.prompt)
+    from studio.core.export import AudioSamples
+
+    sound = None if output.audio is None else AudioSamples(output.audio, output.sample_rate)
     options = ExportOptions(preset=preset, name=name, metadata=record, sidecar=True,
-                            audio=False, overwrite=overwrite)
+                            audio=sound is not None, overwrite=overwrite)
     return write_frames(iter(output.frames), target, output.fps, options,
-                        frame_count=int(output.frames.shape[0]), cancel=cancel)
+                        frame_count=int(output.frames.shape[0]), cancel=cancel, audio=sound)
 
 
 def read_record(path: str | os.PathLike) -> dict:

@@ -93,6 +93,8 @@ DEMO_MODELS: dict[str, DemoModel] = {
                   "studio.inference.demo:make_demo_captioner"),
         DemoModel("demo/ltx-video-tiny", "generator", "ltx-video-tiny",
                   "studio.inference.demo_ltx:make_demo_ltx"),
+        DemoModel("demo/ltx2-tiny", "generator", "ltx2-tiny",
+                  "studio.inference.demo_ltx2:make_demo_ltx2"),
     )
 }
 

@@ -96,6 +96,43 @@ _LTX_DISTILLED = {"steps": 8, "guidance_scale": 1.0, "timesteps": LTX_DISTILLED_
 # layout beside the checkpoints; the configs ltxv-2b-0.9.8-distilled.yaml and
 # ltxv-13b-0.9.8-distilled.yaml both name it.
 LTX_098_UPSAMPLER = UpsamplerFile("Lightricks/LTX-Video", "ltxv-spatial-upscaler-0.9.8.safetensors")
+# LTX-2 (video and sound; diffusers pipelines/ltx2). Rules and their sources: core.params
+# (LTX2_DEV and below). Call settings, from diffusers' LTX2Pipeline.__call__ docs: LTX-2.3's
+# suggested guidance is 3.0 for video, 7.0 for audio, STG 1.0 at block 28 (29 for LTX-2.0),
+# modality guidance 3.0, guidance rescale 0.7 (its defaults); use_cross_timestep False is "the
+# legacy LTX-2.0 behavior". Distilled checkpoints run with no guidance of any kind on diffusers'
+# DISTILLED_SIGMA_VALUES (ltx2/utils.py, from Lightricks' ltx-pipelines constants).
+# (the negative prompt is core.params.LTX2_NEGATIVE_PROMPT, the rules' default)
+_LTX2 = {"width": 768, "height": 512,
+         "num_frames": 121, "fps": 24.0, "steps": 30, "guidance_scale": 3.0, "frame_step": 8,
+         "size_multiple": 32, "audio": True}
+_LTX2_GUIDANCE = {"audio_guidance_scale": 7.0, "stg_scale": 1.0, "audio_stg_scale": 1.0,
+                  "modality_scale": 3.0, "audio_modality_scale": 3.0, "guidance_rescale": 0.7,
+                  "audio_guidance_rescale": 0.7}
+LTX2_NO_GUIDANCE = {"audio_guidance_scale": 1.0, "stg_scale": 0.0, "audio_stg_scale": 0.0,
+                    "modality_scale": 1.0, "audio_modality_scale": 1.0}
+LTX2_DISTILLED_SIGMAS = (1.0, 0.99375, 0.9875, 0.98125, 0.975, 0.909375, 0.725, 0.421875)
+# Download sizes are estimates from parameter counts in bf16 (transformer 19B/22B, Gemma 3 12B
+# 24 GB, VAEs and vocoder about 3 GB): Studio has read no file listing of these repos. The
+# latent upsamplers are named for the two-stage recipe (not run yet): Lightricks/LTX-2's
+# latent_upsampler/ folder (LTX2LatentUpsamplePipeline's docstring example).
+LTX2_GENERATORS = (
+    ModelSpec("Lightricks/LTX-2", "generator", "LTX-2 19B (video with sound)", "LTX2Pipeline",
+              {**_LTX2, "call_kwargs": {**_LTX2_GUIDANCE,
+                                        "spatio_temporal_guidance_blocks": [29],
+                                        "use_cross_timestep": False},
+               "latent_upsampler": {"repo": "Lightricks/LTX-2",
+                                    "subfolder": "latent_upsampler"}}, 65.0),
+    ModelSpec("diffusers/LTX-2.3-Diffusers", "generator", "LTX-2.3 22B (video with sound)",
+              "LTX2Pipeline",
+              {**_LTX2, "call_kwargs": {**_LTX2_GUIDANCE,
+                                        "spatio_temporal_guidance_blocks": [28]}}, 71.0),
+    ModelSpec("diffusers/LTX-2.3-Distilled-Diffusers", "generator",
+              "LTX-2.3 22B distilled (video with sound)", "LTX2Pipeline",
+              {**_LTX2, "steps": 8, "guidance_scale": 1.0,
+               "call_kwargs": {**LTX2_NO_GUIDANCE, "sigmas": list(LTX2_DISTILLED_SIGMAS)}},
+              71.0),
+)
 LTX_2B_DISTILLED_ID = "Lightricks/LTX-Video:ltxv-2b-0.9.8-distilled"
 GENERATORS = (
     ModelSpec(LTX_2B_DISTILLED_ID, "generator", "LTX-Video 2B distilled (0.9.8)",
@@ -134,6 +171,11 @@ GENERATORS = (
               # UMT5-XXL text encoder 22.7 GB and transformer 5.68 GB (fp32, hub listings),
               # VAE about 0.5 GB
               29.0),
+    *LTX2_GENERATORS,
+    ModelSpec("demo/ltx2-tiny", "generator", "Demo LTX-2 with sound (tiny, random weights)",
+              "LTX2Pipeline",
+              {**_LTX2, "width": 64, "height": 64, "num_frames": 9, "steps": 4,
+               "guidance_scale": 1.0, "frame_step": 4, "call_kwargs": LTX2_NO_GUIDANCE}, 0.0),
     ModelSpec("demo/ltx-video-tiny", "generator", "Demo LTX-Video (tiny, random weights)",
               "LTXPipeline",
               {**_LTX, "width": 64, "height": 64, "num_frames": 9, "steps": 4,
@@ -141,6 +183,8 @@ GENERATORS = (
 )
 
 DEFAULT_GENERATOR = GENERATORS[0].id
+
+
 
 MODELS: dict[str, ModelSpec] = {m.id: m for m in (*CAPTIONERS, *GENERATORS)}
 

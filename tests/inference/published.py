@@ -560,6 +560,29 @@ def _smolvlm(model_id: str, *, shards: int = 1, onnx: bool = True) -> Repos:
     return {model_id: files}
 
 
+LTX2_IDS = tuple(m.id for m in registry.models("generator")
+                 if m.loader == "LTX2Pipeline" and not m.demo)
+
+
+@functools.cache
+def _ltx2_files() -> Files:
+    """An LTX-2 repo in the diffusers layout: the tiny LTX-2 (studio.inference.demo_ltx2) as
+    ``save_pretrained`` writes it (model_index.json naming LTX2Pipeline; transformer/, vae/,
+    audio_vae/, vocoder/, connectors/, text_encoder/ (Gemma 3), tokenizer/ (tokenizer.json),
+    scheduler/). The real repos' listings were not read: shard counts and any files beside
+    these (Lightricks/LTX-2's original single-file checkpoints at its root, which Studio's
+    patterns leave out) are not mimicked."""
+    from studio.inference.captioner import quiet_progress
+    from studio.inference.demo_ltx2 import build_demo_ltx2_pipeline
+
+    with tempfile.TemporaryDirectory() as tmp, quiet_progress():
+        folder = Path(tmp) / "m"
+        build_demo_ltx2_pipeline().save_pretrained(folder, safe_serialization=True)
+        files = {p.relative_to(folder).as_posix(): p.read_bytes()
+                 for p in folder.rglob("*") if p.is_file()}
+    return {**files, "README.md": b"# LTX-2\n", "ltx-2-19b-dev.safetensors": b"not fetched"}
+
+
 _BUILDS: dict[str, Callable[[], Repos]] = {
     LTX_2B_DISTILLED: _ltx_2b_distilled,
     LTX_095: _ltx_095,
@@ -570,6 +593,8 @@ _BUILDS: dict[str, Callable[[], Repos]] = {
     SMOL_256M: functools.cache(lambda: _smolvlm(SMOL_256M)),
     SMOL_500M: functools.cache(lambda: _smolvlm(SMOL_500M)),
     SMOL_2B: functools.cache(lambda: _smolvlm(SMOL_2B, shards=2, onnx=False)),
+    **{model_id: functools.partial(lambda i: {i: _ltx2_files()}, model_id)
+       for model_id in LTX2_IDS},
 }
 
 # registry id -> lay the entry's repos out in a hub cache folder; returns the main snapshot

@@ -113,7 +113,9 @@ def test_make_demo_builds_both_where_the_demo_ids_find_them(offline, capsys):
     out = capsys.readouterr().out.splitlines()
     root = settings.models_dir() / "demo"
     assert out == [f"demo/smolvlm2-tiny: {root / 'smolvlm2-tiny'}",
-                   f"demo/ltx-video-tiny: {root / 'ltx-video-tiny'}"]
+                   f"demo/ltx-video-tiny: {root / 'ltx-video-tiny'}",
+                   f"demo/ltx2-tiny: {root / 'ltx2-tiny'}"]  # LTX-2 with sound (issue 17)
+    assert loading.resolve("demo/ltx2-tiny", expect="generator").demo
     captioner = loading.resolve("demo/smolvlm2-tiny", expect="captioner")
     generator = loading.resolve("demo/ltx-video-tiny", expect="generator")
     assert captioner.demo and generator.demo
@@ -132,4 +134,5 @@ def test_make_demo_into_a_folder_of_ones_choice(offline, tmp_path, capsys):
     loading.check_folder(out_dir / "smolvlm2-tiny", "captioner")
     loading.check_folder(out_dir / "ltx-video-tiny", "generator")
     assert loading.resolve(str(out_dir / "ltx-video-tiny")).demo  # labelled even as a folder
-    assert sorted(p.name for p in out_dir.iterdir()) == ["ltx-video-tiny", "smolvlm2-tiny"]
+    assert sorted(p.name for p in out_dir.iterdir()) == ["ltx-video-tiny", "ltx2-tiny",
+                                                         "smolvlm2-tiny"]

@@ -22,7 +22,8 @@ from tests.inference.test_loading import COMMIT, offline  # noqa: F401 (fixture)
 PROMPT = "a red car drives slowly down a quiet city street at night"
 PUBLISHED = [m.id for m in registry.models() if not m.demo]
 GENERATORS = [m.id for m in registry.models("generator") if not m.demo]
-LTX = [i for i in GENERATORS if i.startswith("Lightricks/")]
+LTX = [i for i in GENERATORS if i.startswith("Lightricks/LTX-Video")]
+LTX2 = list(published.LTX2_IDS)
 DISTILLED = [i for i in LTX if registry.get(i).defaults.get("timesteps")]
 DISTILLED_TIMESTEPS = [float(t) for t in registry.LTX_DISTILLED_TIMESTEPS]
 # the sizes each generator runs at here: LTX and Wan at the smallest their rules allow;
@@ -100,6 +101,9 @@ def run_generator(model_id: str, snapshot: Path) -> None:
     from studio.inference.generator import Generator
 
     generator = Generator.load(model_id, "cpu")
+    if model_id in LTX2:
+        run_ltx2(generator, model_id, snapshot)
+        return
     pipe = generator.pipeline("t2v")
     extra_ids = published.UMT5_EXTRA_IDS if model_id == published.WAN_13B else \
         published.T5_EXTRA_IDS
@@ -130,6 +134,20 @@ def run_generator(model_id: str, snapshot: Path) -> None:
         got = pipe.transformer.state_dict()["proj_out.weight"]
         assert np.array_equal(got.numpy(), want.numpy())
         assert not (snapshot / "transformer" / "diffusion_pytorch_model.safetensors").exists()
+    generator.unload()
+
+
+def run_ltx2(generator, model_id: str, snapshot: Path) -> None:
+    """An LTX-2 repo: LTX2Pipeline with the registry's call settings, video with sound; the
+    root's original checkpoints are never fetched."""
+    assert not (snapshot / "ltx-2-19b-dev.safetensors").exists()
+    p = generator_params(model_id, steps=8 if "Distilled" in model_id else 2)
+    out = generator.generate(p)
+    assert out.frames.shape == (9, 32, 32, 3) and out.audio.shape[1] == round(9 / 24 * 24000)
+    (call,) = out.calls
+    assert call["pipeline"] == generator.class_name == "LTX2Pipeline"
+    wanted = registry.get(model_id).defaults["call_kwargs"]
+    assert {k: call["kwargs"][k] for k in wanted} == wanted
     generator.unload()
 
 

@@ -1,0 +1,119 @@
+"""A tiny LTX-2 pipeline (video and sound) with random weights, built offline in the real
+diffusers layout (model_index.json naming LTX2Pipeline; transformer/, vae/, audio_vae/,
+vocoder/, connectors/, text_encoder/ (Gemma 3), tokenizer/, scheduler/; safetensors), so tests
+and `studio models make-demo` load it through the same ``from_pretrained`` a download goes
+through. What it makes is noise, with a noise sound track: it is labelled a demo model.
+
+Sizes follow diffusers' own LTX-2 pipeline tests (tests/pipelines/ltx2/test_ltx2.py), except:
+the text encoder is a Gemma 3 built from a tiny config here (the tests download
+hf-internal-testing/tiny-gemma3), the video VAE has two levels (4x in time and space, so a
+64x64 video is a 16x16 latent), and the vocoder upsamples 240x as the real one does (6, 5, 2,
+2, 2), so that 100 mel frames a second become 24000 samples a second: its
+``output_sampling_rate``, a rate AAC takes. torch, diffusers and transformers are imported
+inside the functions.
+"""
+
+from __future__ import annotations
+
+import os
+import string
+from pathlib import Path
+
+DEMO_LTX2_ID = "demo/ltx2-tiny"
+SAMPLE_RATE = 24000  # the real LTX-2 vocoder's (LTX2Pipeline's docstring: "should be 24000")
+_SEED = 20250317
+_TEXT_DIM = 32  # Gemma's hidden size == the connectors' width == the transformer's caption_channels
+_TEXT_LAYERS = 2
+_SPECIALS = ("<pad>", "<eos>", "<bos>", "<unk>", "<mask>")
+
+TRANSFORMER_CONFIG = dict(
+    in_channels=4, out_channels=4, patch_size=1, patch_size_t=1, num_attention_heads=2,
+    attention_head_dim=8, cross_attention_dim=16, audio_in_channels=4, audio_out_channels=4,
+    audio_num_attention_heads=2, audio_attention_head_dim=4, audio_cross_attention_dim=8,
+    num_layers=2, qk_norm="rms_norm_across_heads", caption_channels=_TEXT_DIM,
+    rope_double_precision=False, rope_type="split")
+CONNECTORS_CONFIG = dict(
+    caption_channels=_TEXT_DIM, text_proj_in_factor=_TEXT_LAYERS + 1,
+    video_connector_num_attention_heads=4, video_connector_attention_head_dim=8,
+    video_connector_num_layers=1, video_connector_num_learnable_registers=None,
+    audio_connector_num_attention_heads=4, audio_connector_attention_head_dim=8,
+    audio_connector_num_layers=1, audio_connector_num_learnable_registers=None,
+    connector_rope_base_seq_len=32, rope_theta=10000.0, rope_double_precision=False,
+    causal_temporal_positioning=False, rope_type="split")
+VAE_CONFIG = dict(
+    in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(8, 8),
+    decoder_block_out_channels=(8, 8), layers_per_block=(1, 1), decoder_layers_per_block=(1, 1, 1),
+    spatio_temporal_scaling=(True, True), decoder_spatio_temporal_scaling=(True, True),
+    decoder_inject_noise=(False, False, False), downsample_type=("spatiotemporal", "spatiotemporal"),
+    upsample_residual=(False, False), upsample_factor=(1, 1), timestep_conditioning=False,
+    patch_size=1, patch_size_t=1, encoder_causal=True, decoder_causal=False)
+AUDIO_VAE_CONFIG = dict(
+    base_channels=4, output_channels=2, ch_mult=(1,), num_res_blocks=1, attn_resolutions=None,
+    in_channels=2, resolution=32, latent_channels=2, norm_type="pixel", causality_axis="height",
+    dropout=0.0, mid_block_add_attention=False, sample_rate=16000, mel_hop_length=160,
+    is_causal=True, mel_bins=8)
+VOCODER_CONFIG = dict(
+    in_channels=2 * 8, hidden_channels=32, out_channels=2, upsample_kernel_sizes=[12, 10, 4, 4, 4],
+    upsample_factors=[6, 5, 2, 2, 2], resnet_kernel_sizes=[3], resnet_dilations=[[1, 3, 5]],
+    leaky_relu_negative_slope=0.1, output_sampling_rate=SAMPLE_RATE)
+
+
+def make_demo_ltx2(directory: str | os.PathLike) -> Path:
+    """Build the tiny LTX-2 pipeline into ``directory`` (created; its files replaced) and
+    return it. Written beside its final place and renamed in, so a reader never sees half of it."""
+    from studio.inference.demo import build_folder
+
+    return build_folder(directory, lambda folder: build_demo_ltx2_pipeline().save_pretrained(
+        folder, safe_serialization=True))
+
+
+def build_demo_ltx2_pipeline():
+    """The tiny ``LTX2Pipeline`` in memory (random weights, fixed seed)."""
+    import torch
+    from diffusers import (
+        AutoencoderKLLTX2Audio,
+        AutoencoderKLLTX2Video,
+        FlowMatchEulerDiscreteScheduler,
+        LTX2Pipeline,
+        LTX2VideoTransformer3DModel,
+    )
+    from diffusers.pipelines.ltx2 import LTX2TextConnectors, LTX2Vocoder
+    from transformers import Gemma3ForConditionalGeneration
+
+    tokenizer = make_tokenizer()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(_SEED)
+        text_encoder = Gemma3ForConditionalGeneration(gemma3_config(len(tokenizer)))
+        transformer = LTX2VideoTransformer3DModel(**TRANSFORMER_CONFIG)
+        connectors = LTX2TextConnectors(**CONNECTORS_CONFIG)
+        vae = AutoencoderKLLTX2Video(**VAE_CONFIG)
+        audio_vae = AutoencoderKLLTX2Audio(**AUDIO_VAE_CONFIG)
+        vocoder = LTX2Vocoder(**VOCODER_CONFIG)
+    return LTX2Pipeline(scheduler=FlowMatchEulerDiscreteScheduler(), vae=vae,
+                        audio_vae=audio_vae, text_encoder=text_encoder, tokenizer=tokenizer,
+                        connectors=connectors, transformer=transformer, vocoder=vocoder)
+
+
+def gemma3_config(vocab_size: int):
+    """A Gemma 3 (text + SigLIP vision tower, as LTX-2's text encoder is) at tiny size."""
+    from transformers import Gemma3Config
+
+    return Gemma3Config(
+        text_config=dict(vocab_size=vocab_size, hidden_size=_TEXT_DIM, intermediate_size=32,
+                         num_hidden_layers=_TEXT_LAYERS, num_attention_heads=2,
+                         num_key_value_heads=1, head_dim=8, max_position_embeddings=1024,
+                         sliding_window=16, pad_token_id=0, eos_token_id=1, bos_token_id=2),
+        vision_config=dict(hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                           num_attention_heads=2, image_size=32, patch_size=8),
+        mm_tokens_per_image=4, image_token_index=vocab_size + 1,
+        boi_token_index=vocab_size + 2, eoi_token_index=vocab_size + 3)
+
+
+def make_tokenizer():
+    """A Gemma tokenizer (BPE, no merges) over single characters: every prompt tokenizes,
+    character by character. Gemma's special tokens: <pad> 0, <eos> 1, <bos> 2."""
+    from transformers import GemmaTokenizerFast
+
+    chars = string.ascii_letters + string.digits + string.punctuation
+    vocab = {token: i for i, token in enumerate((*_SPECIALS, "\u2581", *chars))}
+    return GemmaTokenizerFast(vocab=vocab, merges=[], model_max_length=1024)
