@@ -30,12 +30,9 @@ from studio.core.library import (
     DamagedProjectError,
     ProjectError,
     ProjectLockedError,
-    _split_sql,
     connect_read_only,
+    salvage,
 )
-
-_FIRST_ROWID = -(2 ** 63)
-_LAST_ROWID = 2 ** 63 - 1
 
 
 def copy_project(source_root: str | Path, target_root: str | Path) -> Path:
@@ -155,61 +152,3 @@ def _link_into_place(temp: Path, database: Path) -> None:
             raise ProjectError(f"{database.parent} already holds a project; choose another "
                                "folder for the copy (nothing was overwritten).") from None
         os.replace(temp, database)
-
-
-def salvage(source: sqlite3.Connection, target: sqlite3.Connection) -> tuple[int, bool]:
-    """Copy every row SQLite can still read from the Studio database ``source`` into the
-    empty database ``target``, whose schema is built fresh (indexes included) from Studio's
-    migrations; ids are kept. Tables are read in rowid order without their indexes (which
-    may be what is damaged), skipping over pages that cannot be read. Returns (rows copied,
-    whether every row could be read). Raises ``sqlite3.DatabaseError`` when not even the
-    schema can be read. ``source`` is only read."""
-    version = source.execute("PRAGMA user_version").fetchone()[0]
-    source.execute("SELECT name FROM sqlite_master").fetchall()  # the schema is readable
-    version = min(version, len(MIGRATIONS))
-    target.execute("BEGIN")
-    try:
-        for number in range(version):
-            for statement in _split_sql(MIGRATIONS[number]):
-                target.execute(statement)
-        target.execute(f"PRAGMA user_version = {version}")
-        copied, whole = 0, True
-        tables = [r[0] for r in target.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY rowid")]
-        for table in tables:
-            columns = [r[1] for r in target.execute(f"PRAGMA table_info({table})")]
-            rows, complete = _salvage_table(source, target, table, columns)
-            copied, whole = copied + rows, whole and complete
-        target.execute("COMMIT")
-    except BaseException:
-        if target.in_transaction:
-            target.execute("ROLLBACK")
-        raise
-    return copied, whole
-
-
-def _salvage_table(source: sqlite3.Connection, target: sqlite3.Connection, table: str,
-                   columns: list[str]) -> tuple[int, bool]:
-    """The readable rows of one table; past a page that cannot be read, the next rowid
-    tried doubles its distance each time, so a damaged stretch costs some 64 tries."""
-    names = ", ".join(columns)
-    select = (f"SELECT rowid, {names} FROM {table} NOT INDEXED WHERE rowid > ? "
-              "ORDER BY rowid")
-    insert = (f"INSERT OR IGNORE INTO {table} ({names}) "
-              f"VALUES ({', '.join('?' * len(columns))})")
-    after, step, copied, complete = _FIRST_ROWID, 1, 0, True
-    while True:
-        try:
-            for row in source.execute(select, (after,)):
-                target.execute(insert, row[1:])
-                after, step, copied = row[0], 1, copied + 1
-            return copied, complete
-        except sqlite3.OperationalError as err:
-            if "no such" in str(err):  # a table or column this database never had
-                return copied, complete
-            complete = False
-        except sqlite3.DatabaseError:
-            complete = False
-        if after > _LAST_ROWID - step:
-            return copied, complete
-        after, step = after + step, step * 2
