@@ -56,6 +56,7 @@ from studio.ui.analysis_worker import (
     WorstPair,
     analyse_clip,
 )
+from studio.ui.elided_label import ElidedLabel
 from studio.ui.theme import video_palette
 from studio.ui.workers import Workers
 
@@ -183,7 +184,7 @@ class MetricPlot(QWidget):
         self._show_x_labels = show_x_labels
         self._dragging = False
         self.setMouseTracking(True)
-        self.setMinimumHeight(70)
+        self.setMinimumHeight(52)  # three plots and the strip fit a short Analysis dock
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setCursor(Qt.CursorShape.CrossCursor)
         self.setToolTip(spec.tip)
@@ -847,12 +848,11 @@ class AnalysisPanel(QWidget):
     def _build_header(self) -> QHBoxLayout:
         """Title, legend, the Compare combo and the Analyse button (the Cancel button is made
         here too and sits in the status row)."""
-        self.title_label = QLabel(self)
+        # elided (was cut off: "b_audio.mp4 · all 90 frame"), the whole title in its tooltip
+        self.title_label = ElidedLabel(parent=self)
         title_font = QFont(self.font())
         title_font.setBold(True)
         self.title_label.setFont(title_font)
-        self.title_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.title_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.legend_label = QLabel(self)
         self.legend_label.setTextFormat(Qt.TextFormat.RichText)
         # In a narrow dock the second entry goes under the first (it was cut off): each

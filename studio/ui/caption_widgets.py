@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from studio.inference import registry
 from studio.ui.caption_frames import FRAME_THUMB, FrameThumb, format_time
+from studio.ui.elided_label import ElidedLabel
 
 
 class CaptionEdit(QPlainTextEdit):
@@ -171,9 +172,8 @@ class CaptionTextBox(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.title_label = QLabel(self)
+        self.title_label = ElidedLabel(parent=self)  # a long name: elided, whole in the tooltip
         self.title_label.setObjectName("CaptionClipName")
-        self.title_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.state_label = QLabel(self)
         self.state_label.setObjectName("CaptionState")
         self.state_label.setAlignment(Qt.AlignmentFlag.AlignCenter)

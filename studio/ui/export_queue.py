@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.cancel import CancelToken
 from studio.core.export import ExportOptions, ExportResult
+from studio.ui.elided_label import ElidedLabel
 from studio.ui.status_progress import StatusProgress
 from studio.ui.workers import Workers
 
@@ -390,12 +391,11 @@ class _JobRow(QFrame):
         self._panel = panel
         self.setObjectName(f"ExportJob{job.id}")
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.title = QLabel(self)
+        self.title = ElidedLabel(parent=self)  # was cut off ("Colour_ba"): now elided
         self.title.setObjectName("ExportJobTitle")
         font = self.title.font()
         font.setBold(True)
         self.title.setFont(font)
-        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.state_label = QLabel(self)
         self.state_label.setObjectName("ExportJobState")
         self.state_label.setWordWrap(True)
@@ -478,6 +478,7 @@ class ExportQueuePanel(QWidget):
                                     self)
         self.overall_label.setObjectName("ExportOverallLabel")
         self.overall_label.setWordWrap(True)
+        self.overall_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.overall = QProgressBar(self)
         self.overall.setObjectName("ExportOverallProgress")
         self.overall.setFormat("%p%")

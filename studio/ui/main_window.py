@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QRect, QSettings, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence, QUndoStack
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow
 
@@ -18,12 +18,22 @@ from studio.settings import ui_settings_path
 from studio.ui.bin_panel import BinPanel
 from studio.ui.caption_panel import CaptionPanel
 from studio.ui.edits import SetInOutCommand
+from studio.ui.elided_label import ElidedLabel
 from studio.ui.file_drops import FileDropTarget
 from studio.ui.player import PlayerPanel
 from studio.ui.project_model import ProjectModel
 from studio.ui.theme import ThemeMenu, app_icon, theme_manager
 
-SETTINGS_VERSION = 2  # bump when docks or bin columns change, so old layouts are not restored
+SETTINGS_VERSION = 3  # bump when docks or bin columns change, so old layouts are not restored
+DEFAULT_SIZE = QSize(1280, 800)  # the window's size at first start and after Reset Layout
+DEFAULT_DOCK_WIDTHS = (440, 380)  # the bin's and the caption panel's
+
+
+def available_geometry(widget) -> QRect:
+    """The part of ``widget``'s screen a window may take (without panels and docks of the
+    desktop); an empty rectangle when there is no screen."""
+    screen = widget.screen()
+    return screen.availableGeometry() if screen is not None else QRect()
 
 
 class MainWindow(FileDropTarget, QMainWindow):
@@ -46,6 +56,8 @@ class MainWindow(FileDropTarget, QMainWindow):
         self._analysis = None  # the analysis panel, built on first use (``analysis``)
         self._selected_clip: Clip | None = None
         self._export_queue = None  # built on first use (``export_queue``)
+        self._restored_state = False  # a saved dock layout was restored (see showEvent)
+        self._shown_once = False
         self.setObjectName("MainWindow")
         self.setWindowIcon(app_icon())
         self.theme = theme_manager()
@@ -63,7 +75,7 @@ class MainWindow(FileDropTarget, QMainWindow):
         self.bin_dock.setObjectName("BinDock")
         self.bin_dock.setWidget(self.bin)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.bin_dock)
-        self.resizeDocks([self.bin_dock], [440], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.bin_dock], [DEFAULT_DOCK_WIDTHS[0]], Qt.Orientation.Horizontal)
         self.bin.clip_selected.connect(self.project_model.set_current_clip)
         self.project_model.current_clip_changed.connect(self._on_clip_selected)
         self.project_model.clips_changed.connect(self._on_clips_changed)
@@ -81,14 +93,14 @@ class MainWindow(FileDropTarget, QMainWindow):
         self.caption_dock.setObjectName("CaptionDock")
         self.caption_dock.setWidget(self.captions)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.caption_dock)
-        self.resizeDocks([self.caption_dock], [380], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.caption_dock], [DEFAULT_DOCK_WIDTHS[1]], Qt.Orientation.Horizontal)
         self.project_model.current_clip_changed.connect(self.captions.show_clip)
         self.captions.status_message.connect(self._on_status_message)
         self.captions.frame_clicked.connect(self._on_caption_frame_clicked)
         self._build_analysis()
         self._build_generation()
 
-        self._status_project = QLabel(str(project.root))
+        self._status_project = ElidedLabel(str(project.root), min_width=120)
         self._status_project.setStyleSheet("color: palette(mid);")
         self.statusBar().addPermanentWidget(self._status_project)
         self._show_read_only()
@@ -96,7 +108,14 @@ class MainWindow(FileDropTarget, QMainWindow):
 
         self._build_menus()
         self._build_toolbar()
-        self.resize(1280, 800)
+        self.resize(DEFAULT_SIZE)
+        # the side docks' widths, set once every dock is in place (tabifying the hidden
+        # bottom docks had set them back to their minimums)
+        self.resizeDocks([self.bin_dock, self.caption_dock], list(DEFAULT_DOCK_WIDTHS),
+                         Qt.Orientation.Horizontal)
+        # The layout View > Reset Layout goes back to, and a saved one too big for the screen
+        # falls back to.
+        self._default_state = self.saveState(SETTINGS_VERSION)
         self._restore_layout()
         # Start with the clip list focused, not the filter box: Space and arrows then drive the
         # player instead of typing into the filter.
@@ -197,6 +216,12 @@ class MainWindow(FileDropTarget, QMainWindow):
         view_menu.addAction(self.analyse_action)
         view_menu.addAction(self.exports_dock.toggleViewAction())
         view_menu.addSeparator()
+        self.reset_layout_action = QAction("&Reset Layout", self)
+        self.reset_layout_action.setToolTip("Put every panel back where it was at the first start, "
+                                            "and the window at its first size")
+        self.reset_layout_action.triggered.connect(self.reset_layout)
+        view_menu.addAction(self.reset_layout_action)
+        view_menu.addSeparator()
         self.theme_menu = ThemeMenu(self.theme, self)
         view_menu.addMenu(self.theme_menu)
 
@@ -213,6 +238,11 @@ class MainWindow(FileDropTarget, QMainWindow):
         self.shortcuts_action.setShortcut(QKeySequence("Ctrl+/"))
         self.shortcuts_action.triggered.connect(self.show_shortcuts)
         help_menu.addAction(self.shortcuts_action)
+        self.open_log_action = QAction("Open &Log Folder", self)
+        self.open_log_action.setToolTip("The folder of Studio's log: what went wrong, and each "
+                                        "job with its timings")
+        self.open_log_action.triggered.connect(self.open_log_folder)
+        help_menu.addAction(self.open_log_action)
         help_menu.addSeparator()
         self.about_action = QAction("&About Studio", self)
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
@@ -271,6 +301,7 @@ class MainWindow(FileDropTarget, QMainWindow):
         self.exports_dock = QDockWidget("Exports", self)
         self.exports_dock.setObjectName("ExportsDock")
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.exports_dock)
+        self.tabifyDockWidget(self.queue_dock, self.exports_dock)  # a tab of the lists
         self.exports_dock.hide()
         self.exports_dock.visibilityChanged.connect(self._on_exports_visibility)
 
@@ -371,6 +402,25 @@ class MainWindow(FileDropTarget, QMainWindow):
             s = self.settings()
             s.setValue("dataset/folder", dialog.folder_edit.text())
             s.setValue("dataset/layout", dialog.layout_key)
+
+    @Slot()
+    def open_log_folder(self) -> bool:
+        """Help › Open Log Folder, in the desktop's file manager; whether it opened (if not,
+        the status bar names the folder)."""
+        from PySide6.QtCore import QUrl
+        from PySide6.QtGui import QDesktopServices
+
+        from studio import logs
+
+        folder = logs.log_dir()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            pass  # the file manager, or the status line, says what is there
+        opened = QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+        if not opened:
+            self.statusBar().showMessage(f"Studio's log folder: {folder}", 15000)
+        return opened
 
     @Slot()
     def show_about(self):
@@ -480,6 +530,10 @@ class MainWindow(FileDropTarget, QMainWindow):
         self.generation_preview_dock = QDockWidget("Preview", self)
         self.generation_preview_dock.setObjectName("GenerationPreviewDock")
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.generation_preview_dock)
+        # Under the player the docks make two tab groups (the Preview with the Analysis, the
+        # lists: Generations, Queue, Exports), not a row of five: side by side their minimum
+        # widths added up to a window wider than the screen.
+        self.tabifyDockWidget(self.analysis_dock, self.generation_preview_dock)
         self.generation_preview_dock.hide()
         self.generation_preview_dock.toggleViewAction().setText("Generation Preview")
         self.generation_preview_dock.visibilityChanged.connect(self._on_generation_visibility)
@@ -787,8 +841,66 @@ class MainWindow(FileDropTarget, QMainWindow):
         state = s.value("layout/state")
         if state is not None:
             self.restoreState(state, SETTINGS_VERSION)
+            self._restored_state = True
         self.bin.restore_state(s.value("bin/header"))
         self.captions.restore_settings(s)
+        self.fit_to_screen()
+
+    @Slot()
+    def reset_layout(self) -> None:
+        """View > Reset Layout: the docks as at the first start (the side docks at their
+        widths, the others hidden) and the window at its first size, within the screen."""
+        self.restoreState(self._default_state, SETTINGS_VERSION)
+        self._preview_dock_sized = False
+        size = DEFAULT_SIZE
+        available = available_geometry(self)
+        if not available.isEmpty():
+            size = size.boundedTo(available.size() - self._frame_extra())
+        self.resize(size.expandedTo(self.minimumSizeHint()))
+        self.resizeDocks([self.bin_dock, self.caption_dock], list(DEFAULT_DOCK_WIDTHS),
+                         Qt.Orientation.Horizontal)
+        self.fit_to_screen()
+
+    def _frame_extra(self) -> QSize:
+        """What the window manager's frame adds to the window's size."""
+        frame, inner = self.frameGeometry(), self.geometry()
+        return QSize(frame.width() - inner.width(), frame.height() - inner.height())
+
+    def layout_fits(self, available: QRect | None = None) -> bool:
+        """Whether the window's minimum size, with the panels shown now, fits ``available``
+        (the screen's, by default)."""
+        available = available_geometry(self) if available is None else available
+        if available.isEmpty():
+            return True
+        need = self.minimumSizeHint() + self._frame_extra()
+        return need.width() <= available.width() and need.height() <= available.height()
+
+    def fit_to_screen(self, available: QRect | None = None) -> None:
+        """Keep the window on the screen: no larger than its available part, and inside it.
+        A restored layout whose panels need more room than the screen has falls back to the
+        default layout (it came back wider than the screen after every restart)."""
+        available = available_geometry(self) if available is None else available
+        if available.isEmpty():
+            return
+        if not self.layout_fits(available):
+            self.restoreState(self._default_state, SETTINGS_VERSION)
+        extra = self._frame_extra()
+        size = self.size().boundedTo(available.size() - extra).expandedTo(self.minimumSizeHint())
+        if size != self.size():
+            self.resize(size)
+        frame = self.frameGeometry()
+        x = max(available.left(), min(frame.x(), available.right() + 1 - frame.width()))
+        y = max(available.top(), min(frame.y(), available.bottom() + 1 - frame.height()))
+        if (x, y) != (frame.x(), frame.y()):
+            self.move(x, y)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._restored_state and not self._shown_once:
+            # The panels a restored layout shows are built as their docks first show: only
+            # now does the minimum size count them.
+            QTimer.singleShot(0, self, self.fit_to_screen)
+        self._shown_once = True
 
     def save_layout(self) -> None:
         s = self.settings()

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.ui.elided_label import ElidedLabel
 from studio.ui.player import PlayerPanel
 from studio.ui.side_by_side import SideBySide
 
@@ -97,10 +98,12 @@ class PreviewPanel(QWidget):
         # the pass the current job is in: (index, count, steps before it, its steps)
         self._pass: tuple[int, int, int, int] | None = None
 
-        self.status = QLabel("No generation yet: write a prompt and click Generate.")
-        self.status.setWordWrap(True)
+        # One line each, elided (the whole text in the tooltip): a long file name in them
+        # widened the dock, and the window with it, past the screen.
+        self.status = ElidedLabel("No generation yet: write a prompt and click Generate.")
         self.error_label = QLabel()
         self.error_label.setWordWrap(True)
+        self.error_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.error_label.setStyleSheet("color: #d33;")
         self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.progress = QProgressBar()
@@ -137,8 +140,7 @@ class PreviewPanel(QWidget):
         self.restore_button = QPushButton("Restore settings")
         self.restore_button.setEnabled(False)
         self.restore_button.clicked.connect(self.restore_settings)
-        self.record_label = QLabel()
-        self.record_label.setWordWrap(True)
+        self.record_label = ElidedLabel()
 
         top = QHBoxLayout()
         top.addWidget(self.progress, 1)

@@ -28,12 +28,20 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
 from PySide6.QtCore import QEvent, QTimer, Signal, Slot
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from studio.core.paths import display_path
 from studio.ui.file_drops import FileDropTarget, dropped_paths
@@ -67,6 +75,9 @@ _DRAG_EVENTS = (QEvent.Type.DragEnter, QEvent.Type.DragMove, QEvent.Type.Drop)
 EMPTY_PROMPT_HINT = "Write a prompt to generate."
 PANEL_STATE = "generate"  # the name the project keeps this panel's fields under
 STATE_DELAY_MS = 500  # the fields are kept this long after the last change
+# A click on Cancel this soon after Generate was pressed is the second click of a double
+# click on Generate, not a wish to cancel: it is ignored.
+CANCEL_GUARD_S = 0.5
 
 
 def _condition_row_of(field: str) -> int | None:
@@ -280,30 +291,50 @@ class PromptPanel(FileDropTarget, QWidget):
         self.generate_button = QPushButton("Generate")
         self.generate_button.setDefault(True)
         self.generate_button.clicked.connect(self.generate)
+        self.generate_button.pressed.connect(self._on_generate_pressed)
+        self._generate_pressed_at = float("-inf")
         self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Cancel the job this panel queued last")
         self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(self.cancel)
+        self.cancel_button.clicked.connect(self._on_cancel_clicked)
         self.stop_edit_button = QPushButton("Stop Editing")
         self.stop_edit_button.setToolTip("Leave the queued job as it is; Generate queues a new job")
         self.stop_edit_button.setVisible(False)
         self.stop_edit_button.clicked.connect(self.stop_editing)
 
     def _lay_out(self) -> None:
-        sections = QVBoxLayout()
+        """The sections and what the checks found in a scroll area (a short dock scrolls
+        instead of making the window taller); under it, always at the dock's bottom right and
+        never moved by the texts above, Generate, with Cancel on its left."""
+        from PySide6.QtWidgets import QFrame, QScrollArea
+
+        inner = QWidget(self)
+        inner.setObjectName("PromptPanelContents")
+        sections = QVBoxLayout(inner)
         sections.setSpacing(self.model_section.form.verticalSpacing())  # as one form's rows
         for section in self.sections:
             sections.addWidget(section)
+        for label in (self.changes_label, self.error_label, self.notice_label, self.cost_label):
+            # wrapped, and never wider than the dock for a long file name or path in them
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+            sections.addWidget(label)
+        sections.addStretch(1)
+        self.scroll = QScrollArea(self)
+        self.scroll.setObjectName("PromptPanelScroll")
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setWidget(inner)
         buttons = QHBoxLayout()
+        buttons.setContentsMargins(9, 4, 9, 9)
         buttons.addStretch(1)
         buttons.addWidget(self.stop_edit_button)
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.generate_button)
         layout = QVBoxLayout(self)
-        layout.addLayout(sections)
-        for label in (self.changes_label, self.error_label, self.notice_label, self.cost_label):
-            layout.addWidget(label)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.scroll, 1)
         layout.addLayout(buttons)
-        layout.addStretch(1)
 
     def _connect(self, player) -> None:
         # live rules: re-check shortly after any change (one pass per burst of edits)
@@ -933,6 +964,17 @@ class PromptPanel(FileDropTarget, QWidget):
         """Leave editing: Generate queues a new job again."""
         self._editing = None
         self._update_buttons()
+
+    @Slot()
+    def _on_generate_pressed(self) -> None:
+        self._generate_pressed_at = time.monotonic()
+
+    @Slot()
+    def _on_cancel_clicked(self) -> None:
+        """Cancel, unless the click is the second of a double click begun on Generate."""
+        if time.monotonic() - self._generate_pressed_at < CANCEL_GUARD_S:
+            return
+        self.cancel()
 
     def cancel(self) -> None:
         """Cancel the job this panel queued last (queued or running)."""

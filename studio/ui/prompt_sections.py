@@ -39,6 +39,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.ui.elided_label import ElidedLabel
+
 LOCAL_FOLDER = "Local folder…"
 PLAYER_FRAME = "Player's current frame"
 IMAGE_FILE = "Image file"
@@ -53,6 +55,13 @@ VIDEO_FILE = "Video file"
 OFFLOAD_CHOICES = (("Automatic", None), ("Off", "none"), ("Model CPU offload", "model"),
                    ("Sequential CPU offload", "sequential"))
 TILING_CHOICES = (("Automatic", None), ("On", True), ("Off", False))
+
+
+def narrow_combo(combo: QComboBox, chars: int) -> None:
+    """``combo`` asks for about ``chars`` characters, not its longest item's width: a long
+    model name widened the Generate dock, and the window with it."""
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(chars)
 
 
 def _is_video_path(path: str) -> bool:
@@ -386,6 +395,7 @@ class ModelSection(FormSection):
             self.model.addItem(spec.title, spec.id)
         self.model.addItem(LOCAL_FOLDER, None)
         self.model.setCurrentIndex(0)
+        narrow_combo(self.model, 14)  # a long model title or folder name: elided, not wider
         self.model.activated.connect(self._on_model_activated)
         self.mode = QComboBox()
         for key, title in MODES:
@@ -554,6 +564,7 @@ class PromptSection(FormSection):
         self.template = QComboBox()
         for tpl in templates.templates():
             self.template.addItem(tpl.name, tpl.id)
+        narrow_combo(self.template, 10)
         self.from_caption_button = QPushButton("Prompt from caption")
         self.from_caption_button.clicked.connect(self.from_caption)
         self.add_row("Prompt", self.prompt)
@@ -569,6 +580,7 @@ class SizeSection(FormSection):
     def __init__(self, labels: list[FormLabel], parent: QWidget | None = None):
         super().__init__(labels, parent)
         self.size_preset = QComboBox()
+        narrow_combo(self.size_preset, 9)
         self.width_spin, self.height_spin = QSpinBox(), QSpinBox()
         for spin in (self.width_spin, self.height_spin):
             spin.setRange(0, 100_000)
@@ -590,7 +602,7 @@ class SizeSection(FormSection):
         self.seed.setValidator(QRegularExpressionValidator(QRegularExpression(r"\d{0,20}")))
         self.seed.setMaximumWidth(120)
         self.seed_locked = QCheckBox("Lock seed")
-        self.seed_used = QLabel("Seed: random")
+        self.seed_used = ElidedLabel("Seed: random", mode=Qt.TextElideMode.ElideRight)
         self.seed_used.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._lay_out()
         self.relay(self.width_spin.valueChanged, self.height_spin.valueChanged,

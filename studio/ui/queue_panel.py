@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QMenu,
     QPushButton,
     QToolButton,
@@ -26,7 +25,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.ui.elided_label import ElidedLabel
 from studio.ui.generation_queue import RETRYABLE_STATES
+from studio.ui.side_by_side import SideBySide
 from studio.ui.status_progress import StatusProgress
 
 COLUMNS = ("#", "State", "Prompt", "Model", "Size", "Seed", "Time")
@@ -59,7 +60,7 @@ class QueuePanel(QWidget):
         self.queue = queue
         self._progress: tuple[int, int, int] | None = None  # queue id, done, total
 
-        self.summary = QLabel()
+        self.summary = ElidedLabel(mode=Qt.TextElideMode.ElideRight)
         self.pause_button = QPushButton("Pause")
         self.pause_button.setCheckable(True)
         self.pause_button.setToolTip("Finish the running job and start no other")
@@ -108,18 +109,12 @@ class QueuePanel(QWidget):
         top = QHBoxLayout()
         top.addWidget(self.summary, 1)
         top.addWidget(self.pause_button)
-        buttons = QHBoxLayout()
-        for button in (self.up_button, self.down_button, self.edit_button,
-                       self.duplicate_button, self.retry_button, self.cancel_button,
-                       self.remove_button):
-            buttons.addWidget(button)
-        buttons.addStretch(1)
-        buttons.addWidget(self.clear_button)
+        buttons = self._button_rows()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
         layout.addWidget(self.view, 1)
-        layout.addLayout(buttons)
+        layout.addWidget(buttons)
 
         queue.changed.connect(self.refresh)
         queue.paused_changed.connect(self._on_paused_changed)
@@ -127,6 +122,26 @@ class QueuePanel(QWidget):
         self.view.selectionModel().selectionChanged.connect(self._update_buttons)
         self._on_paused_changed(queue.paused)
         self.refresh()
+
+    def _button_rows(self) -> SideBySide:
+        """Two groups of buttons, side by side when the dock is wide enough, else one above
+        the other: in one row they made the dock, and the window, 500 px wide at least."""
+        groups = []
+        for group in ((self.up_button, self.down_button, self.edit_button,
+                       self.duplicate_button),
+                      (self.retry_button, self.cancel_button, self.remove_button, None,
+                       self.clear_button)):
+            box = QWidget()
+            row = QHBoxLayout(box)
+            row.setContentsMargins(0, 0, 0, 0)
+            for button in group:
+                if button is None:
+                    row.addStretch(1)
+                else:
+                    row.addWidget(button)
+            groups.append(box)
+        return SideBySide(groups, spacing=6, stacked_spacing=2, stretches=(0, 1),
+                          left_when_stacked=groups[:1])
 
     def _button(self, text: str, tip: str, slot, shortcut: str | None = None) -> QToolButton:
         # tool buttons: seven of them fit a dock a third of the window wide

@@ -4,7 +4,9 @@ generations) runs or waits; a click on it asks for that work's dock (``clicked``
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QWidget
+
+from studio.ui.elided_label import ElidedLabel
 
 
 class StatusProgress(QWidget):
@@ -13,7 +15,7 @@ class StatusProgress(QWidget):
     def __init__(self, name: str, tooltip: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName(name)
-        self.label = QLabel(self)
+        self.label = ElidedLabel(parent=self, mode=Qt.TextElideMode.ElideRight, min_width=120)
         self.bar = QProgressBar(self)
         self.bar.setMaximumWidth(120)
         self.bar.setMaximumHeight(12)

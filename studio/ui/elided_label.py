@@ -1,0 +1,80 @@
+"""A label that never widens its panel: what does not fit is elided ("…"), and the whole text
+is in its tooltip.
+
+A plain one-line ``QLabel`` asks for the width of its whole text as its minimum, so a long
+file name in a status line ("Finished: <long name> · seed 42") widened its dock and with it
+the main window, past the screen. ``ElidedLabel`` asks for ``min_width`` at most and paints
+each line of its text elided to the width it gets.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QPainter, QPaintEvent, QResizeEvent
+from PySide6.QtWidgets import QLabel, QSizePolicy, QStyle, QWidget
+
+MIN_WIDTH = 48  # px: a few characters and the ellipsis
+
+
+class ElidedLabel(QLabel):
+    """A plain-text label of one or a few lines, each elided (``mode``) to the label's width;
+    while something is elided the tooltip holds the whole text (after the label's own tooltip,
+    if it has one)."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None, *,
+                 mode: Qt.TextElideMode = Qt.TextElideMode.ElideMiddle,
+                 min_width: int = MIN_WIDTH) -> None:
+        super().__init__(parent)
+        self._mode = mode
+        self._min_width = min_width
+        self._own_tip = ""
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        self.setText(text)
+
+    # -- text and tooltip -----------------------------------------------------------------
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self._update_tip()
+
+    def setToolTip(self, tip: str) -> None:
+        self._own_tip = tip
+        self._update_tip()
+
+    def is_elided(self) -> bool:
+        """Whether a line of the text is wider than the label shows."""
+        width = self.contentsRect().width()
+        metrics = self.fontMetrics()
+        return any(metrics.horizontalAdvance(line) > width for line in self.text().split("\n"))
+
+    def shown_lines(self) -> list[str]:
+        """The lines as painted, elided to the label's width."""
+        width = self.contentsRect().width()
+        metrics = self.fontMetrics()
+        return [metrics.elidedText(line, self._mode, width) for line in self.text().split("\n")]
+
+    def _update_tip(self) -> None:
+        tip = self._own_tip
+        if self.text() and self.is_elided():
+            tip = f"{tip}\n{self.text()}" if tip and tip != self.text() else self.text()
+        super().setToolTip(tip)
+
+    # -- size and painting ----------------------------------------------------------------
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        return QSize(min(hint.width(), self._min_width), hint.height())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._update_tip()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        if not self.is_elided():
+            super().paintEvent(event)
+            return
+        painter = QPainter(self)
+        rect = self.contentsRect()
+        align = QStyle.visualAlignment(self.layoutDirection(), self.alignment())
+        self.style().drawItemText(painter, rect, int(align), self.palette(), self.isEnabled(),
+                                  "\n".join(self.shown_lines()), self.foregroundRole())
+        painter.end()
