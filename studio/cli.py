@@ -25,7 +25,9 @@ def _gui_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="studio",
         description="Studio, a desktop video studio. With no verb, opens the window. "
-        f"Verbs: {', '.join(VERBS)} (studio VERB --help).",
+        f"Verbs: {', '.join(VERBS)} (studio VERB --help). -v or -vv before or after a verb: "
+        "log lines on stderr (STUDIO_LOG_LEVEL=DEBUG says the same); the log file is in the "
+        "user log folder (Help › Open Log Folder).",
     )
     p.add_argument("--version", action="version", version=f"studio {__version__}")
     p.add_argument("--project", metavar="DIR", type=Path,
@@ -929,18 +931,52 @@ def _write_atomic(final: Path, data: bytes) -> None:
         tmp.unlink(missing_ok=True)
 
 
+VERBOSE = {"-v": 1, "-vv": 2, "-vvv": 3, "--verbose": 1}
+
+
+def take_verbosity(argv: list[str]) -> tuple[int, list[str]]:
+    """``-v``/``-vv``/``--verbose`` anywhere before a ``--``, counted and taken out: ``studio -v
+    caption x.mp4`` and ``studio caption -v x.mp4`` both log INFO lines on stderr."""
+    level, rest = 0, []
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            return level, rest + argv[i:]
+        if arg in VERBOSE:
+            level += VERBOSE[arg]
+        else:
+            rest.append(arg)
+    return level, rest
+
+
+def _run_verb(args: argparse.Namespace, verbosity: int) -> int:
+    import logging
+    import time
+
+    from studio import logs
+
+    logs.setup(verbosity)
+    log = logging.getLogger("studio.cli")
+    verb = {"probe": cmd_probe, "frames": cmd_frames, "caption": cmd_caption,
+            "models": cmd_models, "export": cmd_export, "analyze": cmd_analyze,
+            "generate": cmd_generate}[args.verb]
+    started = time.monotonic()
+    log.info("studio %s started", args.verb)
+    code = 130
+    try:
+        code = verb(args)
+    except KeyboardInterrupt:  # Ctrl-C: a line and the shell's usual status, no traceback
+        print(f"studio {args.verb}: interrupted", file=sys.stderr)
+    log.info("studio %s ended in %.1f s (exit status %s)", args.verb,
+             time.monotonic() - started, code)
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    verbosity, argv = take_verbosity(argv)
     if argv and argv[0] in VERBS:
         args = _verb_parser().parse_args(argv)
-        verb = {"probe": cmd_probe, "frames": cmd_frames, "caption": cmd_caption,
-                "models": cmd_models, "export": cmd_export, "analyze": cmd_analyze,
-                "generate": cmd_generate}[args.verb]
-        try:
-            return verb(args)
-        except KeyboardInterrupt:  # Ctrl-C: a line and the shell's usual status, no traceback
-            print(f"studio {args.verb}: interrupted", file=sys.stderr)
-            return 130
+        return _run_verb(args, verbosity)
     args = _plain_gui_args(argv) or _gui_parser().parse_args(argv)
     from studio.settings import has_display
 
@@ -951,4 +987,4 @@ def main(argv: list[str] | None = None) -> int:
     from studio.ui.app import run_gui
 
     return run_gui(project_dir=args.project, exit_after_show=args.exit_after_show,
-                   files=args.files)
+                   files=args.files, verbosity=verbosity)

@@ -8,7 +8,7 @@ import tempfile
 
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 _HOME = tempfile.mkdtemp(prefix="studio-test-home-")
-for _var in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"):
+for _var in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
     os.environ[_var] = os.path.join(_HOME, _var.lower())
 
 

@@ -23,7 +23,8 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -339,13 +340,24 @@ def import_ml_stack(freeze_heap: bool = True, cancel: CancelToken | None = None)
 def _load_generator(model: str, device: str | None, allow_download: bool = False) -> Generator:
     from studio.inference.generator import Generator
 
-    return Generator.load(model, device, allow_download=allow_download)
+    with _timed_load("generator", model, device):
+        return Generator.load(model, device, allow_download=allow_download)
 
 
 def _load_captioner(model: str, device: str | None) -> Captioner:
     from studio.inference.captioner import Captioner
 
-    return Captioner.load(model, device)
+    with _timed_load("captioner", model, device):
+        return Captioner.load(model, device)
+
+
+@contextmanager
+def _timed_load(kind: str, model: str, device: str | None) -> Iterator[None]:
+    """Log a model load and how long it took (the log file: Help › Open Log Folder)."""
+    started = time.monotonic()
+    log.info("loading the %s %s on %s", kind, model, device or "the default device")
+    yield
+    log.info("loaded the %s %s in %.1f s", kind, model, time.monotonic() - started)
 
 
 def _model_title(model: str) -> str:
@@ -503,12 +515,15 @@ class Engine:
         handler = self._handlers.get(type(job))
         with self._lock:
             self._running = (job_id, token)
+        started = time.monotonic()
+        log.info("job %s started: %s", job_id, _describe_job(job))
         try:
             if handler is None:
                 raise TypeError(f"the engine cannot run a {type(job).__name__}")
             token.raise_if_cancelled()
             result = handler(job, token)
         except Cancelled:
+            log.info("job %s cancelled after %.1f s", job_id, time.monotonic() - started)
             self._report("cancelled", job_id)
             return None
         except Exception as err:  # noqa: BLE001 - every failure becomes a message; the engine lives on
@@ -524,6 +539,7 @@ class Engine:
         finally:
             with self._lock:
                 self._running = None
+        log.info("job %s finished in %.1f s", job_id, time.monotonic() - started)
         self._report("finished", job_id, result)
         return result
 

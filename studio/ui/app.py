@@ -118,12 +118,13 @@ class FirstPaintReporter:
 
 
 def run_gui(project_dir: Path | None = None, exit_after_show: bool = False,
-            files: list[str] | None = None) -> int:
+            files: list[str] | None = None, verbosity: int = 0) -> int:
     """Open the main window on ``project_dir`` (default: the default project); ``files``:
-    paths to import and select, as a file manager passes them (``studio FILE...``)."""
+    paths to import and select, as a file manager passes them (``studio FILE...``);
+    ``verbosity``: ``-v`` given that many times (``studio.logs``)."""
     gc.disable()
     try:
-        return _run_gui(project_dir, exit_after_show, files)
+        return _run_gui(project_dir, exit_after_show, files, verbosity)
     finally:
         _restore_gc()
 
@@ -151,7 +152,8 @@ def _open_project(root: Path, exit_after_show: bool):
     return project
 
 
-def _run_gui(project_dir: Path | None, exit_after_show: bool, files: list[str] | None) -> int:
+def _run_gui(project_dir: Path | None, exit_after_show: bool, files: list[str] | None,
+             verbosity: int = 0) -> int:
     # Before PySide6 (see the docstring).
     import studio.core.library  # noqa: F401  (the project's modules, before PySide6)
     from studio.settings import default_project_dir
@@ -198,8 +200,12 @@ def _run_gui(project_dir: Path | None, exit_after_show: bool, files: list[str] |
         if reporter is not None:
             reporter.painted()
         # From now on a bug in a slot is a status line and a log entry, not a traceback on a
-        # terminal nobody sees (set up after the paint: nothing a person does comes before).
+        # terminal nobody sees (set up after the paint: nothing a person does comes before,
+        # and logging's file handler imports would slow the first paint).
+        from studio import logs
         from studio.ui.errors import report_errors_in
+
+        logs.setup(verbosity)
 
         errors.append(report_errors_in(window))
 

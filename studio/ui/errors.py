@@ -8,10 +8,9 @@ is for the ones that slipped through.
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
-import time
-import traceback
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
@@ -19,10 +18,12 @@ from PySide6.QtCore import QObject, Signal, Slot
 MESSAGE_MS = 20_000  # how long the status bar shows the error
 
 
-def log_path() -> Path:
-    from studio.settings import cache_dir
+def log_path() -> Path | None:
+    """Studio's log file (``studio.logs``), configured now if it was not; None when there is
+    no folder to write one in."""
+    from studio import logs
 
-    return cache_dir() / "errors.log"
+    return logs.setup()
 
 
 class ErrorReporter(QObject):
@@ -59,16 +60,11 @@ class ErrorReporter(QObject):
 
     @staticmethod
     def _write_log(exc_type, exc_value, exc_traceback) -> str:
-        text = "".join(traceback.format_exception(exc_type, exc_value, exc_traceback))
         path = log_path()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(path, "a", encoding="utf-8") as log:
-                log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')}\n{text}")
-        except OSError:
-            sys.__stderr__.write(text)  # no log file: the terminal, if any, still gets it
-            return "Details could not be written to a log."
-        return f"Details: {path}"
+        logging.getLogger("studio.errors").error(  # the file, and stderr where there is one
+            "unhandled error", exc_info=(exc_type, exc_value, exc_traceback))
+        return f"Details: {path}" if path is not None else \
+            "Details could not be written to a log."
 
 
 def report_errors_in(window) -> ErrorReporter:

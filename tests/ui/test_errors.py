@@ -49,3 +49,36 @@ def test_an_error_in_a_thread_reaches_the_window_too(qtbot, window):
     thread.join()
     qtbot.waitUntil(lambda: "disk full" in window.statusBar().currentMessage(), timeout=5000)
     assert "OSError" in log_path().read_text()
+
+
+def test_help_open_log_folder_opens_the_log_folder(qtbot, tmp_path):
+    """Help › Open Log Folder hands the desktop the folder the error line names."""
+    from PySide6.QtCore import QObject, Slot
+    from PySide6.QtGui import QDesktopServices
+
+    from studio import logs
+    from studio.core.library import Project
+    from studio.ui.main_window import MainWindow
+
+    class Catcher(QObject):
+        urls: list = []
+
+        @Slot("QUrl")
+        def open(self, url) -> None:
+            self.urls.append(url.toLocalFile())
+
+    catcher = Catcher()
+    QDesktopServices.setUrlHandler("file", catcher, "open")
+    project = Project(tmp_path / "p")
+    window = MainWindow(project)
+    qtbot.addWidget(window)
+    try:
+        menus = {m.text(): m.menu() for m in window.menuBar().actions() if m.menu()}
+        assert window.open_log_action in menus["&Help"].actions()
+        window.open_log_action.trigger()
+        assert catcher.urls == [str(logs.log_dir())]
+        assert logs.log_dir().is_dir()
+    finally:
+        QDesktopServices.unsetUrlHandler("file")
+        window.close()
+        project.close()
