@@ -519,15 +519,7 @@ class Project:
 
     def _check_read_only(self, conn: sqlite3.Connection) -> sqlite3.Connection:
         """The checks of ``_open`` that only read; the connection to read from."""
-        try:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-        except sqlite3.OperationalError:
-            raise
-        except sqlite3.DatabaseError as err:
-            raise ProjectError(f"{self.root}: not a Studio project ({DB_NAME} is not an "
-                               f"SQLite database: {err})") from None
-        self._refuse_future(version)
-        self._refuse_foreign(conn, version)
+        version = self._usable_version(conn)
         if version == 0:
             raise DamagedProjectError(f"{self.root}: {DB_NAME} holds no project (an empty "
                                       "SQLite database); it was left untouched.")
@@ -634,7 +626,10 @@ class Project:
             return err
         return ProjectError(f"{self.root}: cannot use {DB_NAME} ({text})")
 
-    def _open(self, conn: sqlite3.Connection) -> None:
+    def _usable_version(self, conn: sqlite3.Connection) -> int:
+        """The schema version of a database Studio can use (the checks that only read, before
+        any write: journal_mode changes the file header, so a database Studio cannot use is
+        left exactly as it was); ProjectError for another program's or a newer Studio's."""
         try:
             # The first read makes SQLite look at the file header.
             version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -643,10 +638,12 @@ class Project:
         except sqlite3.DatabaseError as err:
             raise ProjectError(f"{self.root}: not a Studio project ({DB_NAME} is not an "
                                f"SQLite database: {err})") from None
-        # These checks come before the first write (journal_mode changes the file header):
-        # a database Studio cannot use is left exactly as it was.
         self._refuse_future(version)
         self._refuse_foreign(conn, version)
+        return version
+
+    def _open(self, conn: sqlite3.Connection) -> None:
+        version = self._usable_version(conn)
         if version and self._forget_removed_on_open:  # once a session, not on each worker's
             self._refuse_damaged(conn)
         try:
