@@ -175,6 +175,10 @@ def _add_caption_parser(sub) -> None:
     ca.add_argument("--top-p", type=float, default=None, help="with --sample (default 0.9)")
     ca.add_argument("--device", choices=("cuda", "mps", "cpu"), default=None,
                     help="where the model runs (default: CUDA, then MPS, then CPU)")
+    ca.add_argument("--batch-size", default="auto", metavar="auto|N",
+                    help="clips per forward pass: auto chooses from the free memory (at most 8 "
+                    "on a CPU), 1 captions one at a time; greedy captions are the same either "
+                    "way (default: auto)")
     ca.add_argument("--jsonl", type=Path, default=None, metavar="OUT",
                     help='also write a manifest of {"video_path", "caption"} lines (the '
                     "musubi-tuner layout) to OUT, replacing it")
@@ -327,11 +331,12 @@ def _caption_settings(args: argparse.Namespace, model: str):
 
 
 def cmd_caption(args: argparse.Namespace) -> int:
-    from studio.core.media import MediaError
+    from studio.inference.batching import ClipInput, caption_many
     from studio.inference.loading import ModelError
 
     try:
         settings = _caption_settings(args, args.model)
+        batch_size = _batch_size_flag(args.batch_size)
     except ValueError as err:
         print(f"studio caption: {err}", file=sys.stderr)
         return 2
@@ -350,49 +355,20 @@ def cmd_caption(args: argparse.Namespace) -> int:
         print("studio caption: interrupted", file=sys.stderr)
         return 130
 
-    manifest: list[dict] = []
-    all_ok = True
+    rows = _CaptionRows(args, captioner)
     try:
-        for name in args.files:
-            row = {"path": name, "ok": False, "caption": None, "model": captioner.model_id,
-                   "demo": captioner.demo, "frame_times": [], "seconds": None, "error": None}
-            try:
-                result = captioner.caption(name, settings)
-            except MediaError as err:
-                row["error"] = str(err)
-            except (ValueError, IndexError) as err:
-                row["error"] = f"{name}: {err}" if name not in str(err) else str(err)
-            except Exception as err:  # noqa: BLE001 - one file fails, the run goes on
-                row["error"] = f"{name}: captioning failed: {type(err).__name__}: {err}"
-            else:
-                row.update(ok=True, caption=result.text, frame_times=result.frame_times,
-                           seconds=round(result.seconds, 3))
-                manifest.append({"video_path": Path(name).resolve().as_posix(),
-                                 "caption": result.text})
-                if args.txt:
-                    row["txt"] = None
-                    sidecar = Path(name).with_suffix(".txt")
-                    try:
-                        _write_text_sidecar(sidecar, result.text + "\n", args.overwrite)
-                        row["txt"] = str(sidecar)
-                    except FileExistsError:
-                        row.update(ok=False, error=f"{sidecar}: exists; not replaced (use "
-                                   "--overwrite to replace it)")
-                    except OSError as err:
-                        row.update(ok=False, error=f"{sidecar}: cannot write it "
-                                   f"({err.strerror or err})")
-            all_ok = all_ok and row["ok"]
-            print(json_text(row), flush=True)
+        caption_many(captioner, [ClipInput(name) for name in args.files], settings,
+                     batch_size=batch_size, callbacks=rows.callbacks())
     except KeyboardInterrupt:
         print("studio caption: interrupted", file=sys.stderr)
-        all_ok = False
+        rows.all_ok = False
         interrupted = True
     else:
         interrupted = False
     finally:
         captioner.unload()
     if args.jsonl is not None:
-        lines = "".join(json_text(m) + "\n" for m in manifest)
+        lines = "".join(json_text(m) + "\n" for m in rows.manifest)
         try:
             _write_text_sidecar(args.jsonl, lines, overwrite=True)
         except OSError as err:
@@ -401,7 +377,80 @@ def cmd_caption(args: argparse.Namespace) -> int:
             return 1
     if interrupted:
         return 130
-    return 0 if all_ok else 1
+    return 0 if rows.all_ok else 1
+
+
+def _batch_size_flag(text: str) -> int | None:
+    from studio.inference.batching import parse_batch_size
+
+    try:
+        return parse_batch_size(text)
+    except ValueError as err:
+        raise ValueError(f"--batch-size: {err}") from None
+
+
+class _CaptionRows:
+    """`studio caption`'s output: one JSON line per file, printed in the order of the files as
+    soon as every file before it is done (a batch's clips end together), the manifest and the
+    .txt sidecars."""
+
+    def __init__(self, args: argparse.Namespace, captioner) -> None:
+        self.args, self.captioner = args, captioner
+        self.manifest: list[dict] = []
+        self.all_ok = True
+        self._done: dict[int, dict] = {}
+        self._printed = 0
+
+    def callbacks(self):
+        from studio.inference.batching import BatchCallbacks
+
+        return BatchCallbacks(finished=self.finished, failed=self.failed)
+
+    def _row(self, index: int) -> dict:
+        return {"path": self.args.files[index], "ok": False, "caption": None,
+                "model": self.captioner.model_id, "demo": self.captioner.demo,
+                "frame_times": [], "seconds": None, "error": None}
+
+    def failed(self, index: int, err: BaseException) -> None:
+        from studio.core.media import MediaError
+
+        name, row = self.args.files[index], self._row(index)
+        if isinstance(err, MediaError):
+            row["error"] = str(err)
+        elif isinstance(err, (ValueError, IndexError)):
+            row["error"] = f"{name}: {err}" if name not in str(err) else str(err)
+        else:
+            row["error"] = f"{name}: captioning failed: {type(err).__name__}: {err}"
+        self._ended(index, row)
+
+    def finished(self, index: int, result) -> None:
+        name, row = self.args.files[index], self._row(index)
+        row.update(ok=True, caption=result.text, frame_times=result.frame_times,
+                   seconds=round(result.seconds, 3))
+        if self.args.txt:
+            row["txt"] = None
+            sidecar = Path(name).with_suffix(".txt")
+            try:
+                _write_text_sidecar(sidecar, result.text + "\n", self.args.overwrite)
+                row["txt"] = str(sidecar)
+            except FileExistsError:
+                row.update(ok=False, error=f"{sidecar}: exists; not replaced (use "
+                           "--overwrite to replace it)")
+            except OSError as err:
+                row.update(ok=False, error=f"{sidecar}: cannot write it ({err.strerror or err})")
+        row["_manifest"] = {"video_path": Path(name).resolve().as_posix(), "caption": result.text}
+        self._ended(index, row)
+
+    def _ended(self, index: int, row: dict) -> None:
+        self._done[index] = row
+        while self._printed in self._done:
+            row = self._done.pop(self._printed)
+            self._printed += 1
+            entry = row.pop("_manifest", None)
+            if entry is not None:
+                self.manifest.append(entry)
+            self.all_ok = self.all_ok and row["ok"]
+            print(json_text(row), flush=True)
 
 
 def _write_text_sidecar(final: Path, text: str, overwrite: bool) -> None:

@@ -539,6 +539,48 @@ class Captioner:
         new_ids = outcome["ids"][0, prompt_len:]
         return self.tokenizer.decode(new_ids, skip_special_tokens=True).strip()
 
+    def generate_batch(self, prepared: list[PreparedInput], *,
+                       cancel: CancelToken | None = None) -> list[str]:
+        """Run the model once on several prepared inputs (one ``generate`` call): prompts
+        left-padded to the longest with attention masks, each clip's images padded with
+        blank (all-zero) images, which SmolVLM drops before its vision encoder, as
+        ``SmolVLMProcessor`` pads a batch. Greedy captions are the ones ``generate`` gives
+        one at a time. No streaming: the texts come back together, in order. Raises
+        ``Cancelled`` when ``cancel`` fires."""
+        from transformers import StoppingCriteriaList
+
+        self._check_loaded()
+        if not prepared:
+            return []
+        cancel = cancel or CancelToken()
+        settings = prepared[0].settings
+        if any((p.settings.max_new_tokens, p.settings.do_sample)
+               != (settings.max_new_tokens, settings.do_sample) for p in prepared):
+            raise ValueError("a batch needs the same max_new_tokens and sampling for every clip")
+        kwargs: dict[str, Any] = batch_tensors([p.tensors for p in prepared], self.pad_token_id)
+        kwargs.update(max_new_tokens=settings.max_new_tokens, do_sample=settings.do_sample,
+                      stopping_criteria=StoppingCriteriaList([_cancel_criteria(cancel)]))
+        if settings.do_sample:
+            kwargs.update(temperature=float(settings.temperature), top_p=float(settings.top_p))
+        else:
+            kwargs.update(temperature=None, top_p=None, top_k=None)
+        cancel.raise_if_cancelled()
+        ids = self.model.generate(**kwargs)
+        if cancel.cancelled:
+            raise Cancelled()
+        new_ids = ids[:, kwargs["input_ids"].shape[1]:]
+        return [self.tokenizer.decode(row, skip_special_tokens=True).strip() for row in new_ids]
+
+    @property
+    def pad_token_id(self) -> int:
+        """The id a left-padded prompt starts with (masked out; never seen by the model)."""
+        for owner in (self.tokenizer, getattr(self.model, "generation_config", None),
+                      getattr(self.model, "config", None)):
+            value = getattr(owner, "pad_token_id", None)
+            if isinstance(value, int):
+                return value
+        return 0
+
     # ---- inputs ----
 
     def _frame_pixels(self, frame: Frame, settings: CaptionSettings):
@@ -628,6 +670,42 @@ def _preview(frame: Frame) -> Frame:
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     image = Image.fromarray(frame.image).resize(size, Image.Resampling.BOX)
     return Frame(index=frame.index, time_s=frame.time_s, image=np.asarray(image))
+
+
+def batch_tensors(items: list[dict], pad_token_id: int) -> dict:
+    """The inputs of several prompts as one batch: ``input_ids`` left-padded with
+    ``pad_token_id`` (``attention_mask`` 0 there); ``pixel_values`` of shape (batch, images,
+    channels, height, width) padded with all-zero images (and zero pixels where sizes differ,
+    ``pixel_attention_mask`` False there), which SmolVLM leaves out. One item is returned as
+    it is."""
+    import torch
+
+    if len(items) == 1:
+        return dict(items[0])
+    longest = max(t["input_ids"].shape[1] for t in items)
+    ids, masks = [], []
+    for t in items:
+        pad = longest - t["input_ids"].shape[1]
+        ids.append(torch.nn.functional.pad(t["input_ids"], (pad, 0), value=pad_token_id))
+        masks.append(torch.nn.functional.pad(t["attention_mask"], (pad, 0), value=0))
+    shapes = [t["pixel_values"].shape for t in items]
+    images, height, width = (max(s[i] for s in shapes) for i in (1, 3, 4))
+    pixels, pixel_masks = [], []
+    for t in items:
+        value = t["pixel_values"]
+        _, n, _, h, w = value.shape
+        pixels.append(torch.nn.functional.pad(value, (0, width - w, 0, height - h, 0, 0,
+                                                      0, images - n)))
+        mask = t.get("pixel_attention_mask")
+        if mask is None:
+            mask = torch.ones((1, n, h, w), dtype=torch.bool, device=value.device)
+        pixel_masks.append(torch.nn.functional.pad(mask, (0, width - w, 0, height - h,
+                                                          0, images - n), value=False))
+    batch = {"input_ids": torch.cat(ids), "attention_mask": torch.cat(masks),
+             "pixel_values": torch.cat(pixels)}
+    if any("pixel_attention_mask" in t for t in items) or (height, width) != shapes[0][3:]:
+        batch["pixel_attention_mask"] = torch.cat(pixel_masks)
+    return batch
 
 
 def _checked_range(path: str, count: int, in_frame: int | None, out_frame: int | None):

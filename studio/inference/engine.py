@@ -12,7 +12,10 @@ Every job reports through an ``EngineEvents`` listener, in this order::
     started -> progress(0, N) -> [item_started -> frames -> text* -> item_finished | item_failed
             -> progress(i, N)]* -> finished | failed | cancelled
 
-(a single caption reports frames and text without item events). Exactly one of finished,
+(a single caption reports frames and text without item events). A ``CaptionBatchJob`` with a
+``batch_size`` above 1 prepares the clips of a forward pass first (``item_started -> frames``
+for each, or ``item_failed`` for one that cannot be read), then reports each clip's
+``item_finished -> progress`` in order, with no text events. Exactly one of finished,
 failed and cancelled ends every job, also a job cancelled before it began. An exception in a
 job becomes ``failed`` with a message a person can act on; the engine lives on.
 """
@@ -79,12 +82,17 @@ class CaptionItem:
 @dataclass
 class CaptionBatchJob:
     """Caption many clips with one model, loaded once. ``items`` are ``CaptionItem``s (a
-    ``CaptionJob`` works too: its clip, path and in/out are used, its model and settings not)."""
+    ``CaptionJob`` works too: its clip, path and in/out are used, its model and settings not).
+
+    ``batch_size``: clips per forward pass (``inference.batching``); None chooses it from the
+    free memory. With 1 each clip's text streams (``text`` events); with more, the clips of a
+    pass start together and finish together, their results still reported one by one."""
 
     job_id: int
     items: list[CaptionItem]
     model: str = DEFAULT_CAPTIONER
     settings: CaptionSettings | None = None
+    batch_size: int | None = 1
 
 
 @dataclass
@@ -576,45 +584,50 @@ class Engine:
         return result
 
     def _run_caption_batch(self, job: CaptionBatchJob, token: CancelToken) -> BatchResult:
+        from studio.inference.batching import BatchCallbacks, ClipInput, caption_many
+
         settings = self._settings(job.settings)
         events, job_id, total = self.events, job.job_id, len(job.items)
         events.started(job_id, f"Captioning {total} clip{'s' if total != 1 else ''} "
                                f"with {_model_title(job.model)}")
         events.progress(job_id, 0, total, -1.0)
-        outcome = BatchResult(results=[])
+        outcome = BatchResult(results=[None] * total)
         if total == 0:
             return outcome
         started = time.monotonic()
         captioner = self.captioner(job.model)  # once for the whole batch
-        for index, item in enumerate(job.items):
-            token.raise_if_cancelled()
-            events.item_started(job_id, index)
-            try:
-                result = captioner.caption(
-                    item.path, settings, in_frame=item.in_frame, out_frame=item.out_frame,
-                    on_text=lambda chunk: events.text(job_id, chunk),
-                    on_frames=lambda frames: events.frames(job_id, frames),
-                    cancel=token)
-            except (Cancelled, KeyboardInterrupt):
-                raise
-            except Exception as err:  # noqa: BLE001 - one bad clip fails its item, not the batch
-                message = describe_failure(f"captioning {_name(item.path)}", err, item.path)
-                expected = _is_expected(err, item.path)
-                log.log(logging.INFO if expected else logging.ERROR, "job %s item %s failed: %s",
-                        job_id, index, message, exc_info=None if expected else err)
-                if _is_gpu_out_of_memory(err):
-                    self._free_memory(self._device_name())
-                outcome.results.append(None)
-                outcome.errors[index] = message
-                events.item_failed(job_id, index, message)
-            else:
-                outcome.results.append(result)
+
+        def ended(index: int, result: Any = None, err: BaseException | None = None) -> None:
+            if err is None:
+                outcome.results[index] = result
                 events.item_finished(job_id, index, result)
-            done = index + 1
+            else:
+                outcome.errors[index] = self._item_failure(job_id, index, job.items[index], err)
+                events.item_failed(job_id, index, outcome.errors[index])
+            done = sum(r is not None for r in outcome.results) + len(outcome.errors)
             elapsed = time.monotonic() - started
             events.progress(job_id, done, total, elapsed / done * (total - done))
+
+        caption_many(
+            captioner, [ClipInput(i.path, i.in_frame, i.out_frame) for i in job.items], settings,
+            batch_size=job.batch_size, cancel=token, callbacks=BatchCallbacks(
+                started=lambda index: events.item_started(job_id, index),
+                frames=lambda index, frames: events.frames(job_id, frames),
+                text=lambda index, chunk: events.text(job_id, chunk),
+                finished=ended, failed=lambda index, err: ended(index, err=err)))
         outcome.seconds = time.monotonic() - started
         return outcome
+
+    def _item_failure(self, job_id: int, index: int, item: Any, err: BaseException) -> str:
+        """The message for a batch item that failed; logged (with a traceback when the failure
+        is Studio's), and device memory freed after running out of it."""
+        message = describe_failure(f"captioning {_name(item.path)}", err, item.path)
+        expected = _is_expected(err, item.path)
+        log.log(logging.INFO if expected else logging.ERROR, "job %s item %s failed: %s",
+                job_id, index, message, exc_info=None if expected else err)
+        if _is_gpu_out_of_memory(err):
+            self._free_memory(self._device_name())
+        return message
 
     def _run_frames(self, job: FramesJob, token: CancelToken) -> list[Frame]:
         from studio.core.frames import FrameReader

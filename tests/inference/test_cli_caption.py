@@ -60,6 +60,28 @@ def test_one_json_line_per_file_and_the_run_goes_on(tiny_captioner_dir, files, c
     assert "Traceback" not in captured.err
 
 
+def test_batch_size_gives_the_captions_of_one_at_a_time(tiny_captioner_dir, files, tmp_path,
+                                                        capsys):
+    """--batch-size N runs N clips per forward pass: the same greedy captions as --batch-size 1,
+    one line per file in the order of the files, a bad file failing alone."""
+    more = make_video(tmp_path / "longer.mp4", frames=55, fps=10, quality=30)
+    names = [str(files["video"]), str(files["bad"]), str(files["still"]), str(more)]
+    runs = {}
+    for size in ("1", "3", "auto"):
+        assert main(["caption", *names, "--model", str(tiny_captioner_dir),
+                     "--max-new-tokens", "12", "--batch-size", size]) == 1
+        runs[size] = lines_of(capsys.readouterr().out)
+    for rows in runs.values():
+        assert [row["path"] for row in rows] == names
+        assert [row["ok"] for row in rows] == [True, False, True, True]
+        assert [row["caption"] for row in rows] == [row["caption"] for row in runs["1"]]
+        assert [row["frame_times"] for row in rows] == [row["frame_times"] for row in runs["1"]]
+    for bad in ("0", "many", "33"):
+        assert main(["caption", names[0], "--model", str(tiny_captioner_dir),
+                     "--batch-size", bad]) == 2
+        assert "--batch-size" in capsys.readouterr().err
+
+
 def test_settings_reach_the_captioner(tiny_captioner_dir, files, capsys):
     argv = ["caption", str(files["video"]), "--model", str(tiny_captioner_dir),
             "--fps", "2", "--max-frames", "4", "--max-new-tokens", "3",
