@@ -8,7 +8,10 @@ The table of first releases was made by reading the released wheels from PyPI (e
                and LTXImageToVideoPipeline; 0.32.2 none of LTXConditionPipeline / Wan, 0.33.0
                LTXConditionPipeline, LTXVideoCondition, WanPipeline, AutoencoderKLWan; 0.33.1
                no latent upsampler, 0.34.0 LTXLatentUpsamplePipeline and
-               pipelines/ltx/modeling_latent_upsampler.py (LTXLatentUpsamplerModel).
+               pipelines/ltx/modeling_latent_upsampler.py (LTXLatentUpsamplerModel); 0.36.0
+               no pipelines/ltx2, 0.37.0 LTX2Pipeline, LTX2ImageToVideoPipeline,
+               LTX2ConditionPipeline, LTX2TextConnectors, LTX2Vocoder; 0.38.0
+               LTX2VocoderWithBWE (LTX-2.3's vocoder).
   transformers 5.0.0 (the first release the <6 pin's major admits) has SmolVLM's model and
                processor; models/smolvlm/image_processing_pil_smolvlm.py (SmolVLMImageProcessorPil)
                is absent from 5.0.0-5.3.0 and first in 5.4.0.
@@ -50,6 +53,15 @@ FIRST_RELEASE: dict[tuple[str, str], tuple[str, str]] = {
     ("diffusers", "WanPipeline"): ("diffusers", "0.33.0"),
     ("diffusers", "AutoencoderKLWan"): ("diffusers", "0.33.0"),
     ("diffusers", "LTXLatentUpsamplePipeline"): ("diffusers", "0.34.0"),
+    ("diffusers", "LTX2Pipeline"): ("diffusers", "0.37.0"),
+    ("diffusers", "LTX2ImageToVideoPipeline"): ("diffusers", "0.37.0"),
+    ("diffusers", "LTX2ConditionPipeline"): ("diffusers", "0.37.0"),
+    ("diffusers", "AutoencoderKLLTX2Video"): ("diffusers", "0.37.0"),
+    ("diffusers", "AutoencoderKLLTX2Audio"): ("diffusers", "0.37.0"),
+    ("diffusers", "LTX2VideoTransformer3DModel"): ("diffusers", "0.37.0"),
+    ("diffusers.pipelines.ltx2", "LTX2TextConnectors"): ("diffusers", "0.37.0"),
+    ("diffusers.pipelines.ltx2", "LTX2Vocoder"): ("diffusers", "0.37.0"),
+    ("diffusers.pipelines.ltx2", "LTX2VocoderWithBWE"): ("diffusers", "0.38.0"),
     ("diffusers.pipelines.ltx.modeling_latent_upsampler", "LTXLatentUpsamplerModel"):
         ("diffusers", "0.34.0"),
     ("transformers", "SmolVLMForConditionalGeneration"): ("transformers", "5.0.0"),
