@@ -56,7 +56,7 @@ from studio.ui.analysis_worker import (
     WorstPair,
     analyse_clip,
 )
-from studio.ui.elided_label import ElidedLabel
+from studio.ui.elided_label import ElidedLabel, breakable
 from studio.ui.theme import video_palette
 from studio.ui.workers import Workers
 
@@ -909,9 +909,12 @@ class AnalysisPanel(QWidget):
         self.message_label = QLabel(message_page)
         self.message_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.message_label.setWordWrap(True)
+        self.message_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.message_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.message_button = QToolButton(message_page)
         self.message_button.setDefaultAction(self.analyse_action)
+        # its label beside the icon (it showed the icon alone)
+        self.message_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.message_button.setStyleSheet(
             "QToolButton { background: #3d7fd9; color: white; border-radius: 4px; "
             "padding: 5px 18px; font-weight: bold; }"
@@ -1320,7 +1323,7 @@ class AnalysisPanel(QWidget):
     def _show_message(self, text: str, error: bool = False) -> None:
         self._message = text
         self._message_is_error = error
-        self.message_label.setText(text)
+        self.message_label.setText(breakable(text))  # a long file name wraps, not widens
         self.message_label.setStyleSheet(f"color: {(ERROR_TEXT if error else QColor('#9aa3b0')).name()};"
                                          " font-size: 11pt;")
         self.stack.setCurrentIndex(0)

@@ -9,9 +9,11 @@ each line of its text elided to the width it gets.
 
 from __future__ import annotations
 
+import re
+
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QPainter, QPaintEvent, QResizeEvent
-from PySide6.QtWidgets import QLabel, QSizePolicy, QStyle, QWidget
+from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QSizePolicy, QStyle, QWidget
 
 MIN_WIDTH = 48  # px: a few characters and the ellipsis
 
@@ -78,3 +80,34 @@ class ElidedLabel(QLabel):
         self.style().drawItemText(painter, rect, int(align), self.palette(), self.isEnabled(),
                                   "\n".join(self.shown_lines()), self.foregroundRole())
         painter.end()
+
+
+_BREAK_AFTER = re.compile(r"([_./\\-])(?=\S)")
+_LONG_WORD = re.compile(r"\S{25,}")
+
+
+def breakable(text: str) -> str:
+    """``text`` with a zero-width space after each ``_ . / \\ -`` of its long words (file names,
+    paths), so a word-wrapped label can break them rather than ask for their whole width."""
+    return _LONG_WORD.sub(lambda word: _BREAK_AFTER.sub("\\1\u200b", word.group()), text)
+
+
+class VerticalScrollArea(QScrollArea):
+    """Scrolls a tall panel up and down, never sideways: as narrow as its contents' minimum
+    (plus the scroll bar), as short as ``min_height``. A tall panel in a dock then never
+    makes the window taller than a small screen, and its form is never cut at the right."""
+
+    def __init__(self, contents: QWidget, parent: QWidget | None = None, *,
+                 min_height: int = 80) -> None:
+        super().__init__(parent)
+        self._min_height = min_height
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setWidget(contents)
+
+    def minimumSizeHint(self) -> QSize:
+        inner = self.widget().minimumSizeHint() if self.widget() is not None else QSize()
+        bar = self.verticalScrollBar().sizeHint().width()
+        margins = self.contentsMargins()
+        return QSize(inner.width() + bar + margins.left() + margins.right(), self._min_height)

@@ -108,6 +108,26 @@ class MainWindow(FileDropTarget, QMainWindow):
 
         self._build_menus()
         self._build_toolbar()
+        self._lay_out_docks()
+        self._restore_layout()
+        # Start with the clip list focused, not the filter box: Space and arrows then drive the
+        # player instead of typing into the filter.
+        self.bin.view.setFocus()
+        # Files dropped anywhere the panels do not take them themselves (the player, the
+        # caption panel, the toolbar) are opened as `studio FILE...` opens them.
+        self.setAcceptDrops(True)
+
+    def _lay_out_docks(self) -> None:
+        """The first layout: the window's size, the side docks' widths, shown docks in front
+        of their tab groups; kept as the default (View > Reset Layout, a saved layout too big
+        for the screen)."""
+        for dock in (self.caption_dock, self.generate_dock, self.analysis_dock,
+                     self.generation_preview_dock, self.generations_dock, self.queue_dock,
+                     self.exports_dock):  # shown from a menu or the toolbar: its tab in front
+            dock.toggleViewAction().triggered.connect(
+                lambda checked, d=dock: d.raise_() if checked else None)
+        for action in (self.captions.caption_action, self.captions.caption_all_action):
+            action.triggered.connect(self.caption_dock.raise_)  # the running caption in view
         self.resize(DEFAULT_SIZE)
         # the side docks' widths, set once every dock is in place (tabifying the hidden
         # bottom docks had set them back to their minimums)
@@ -116,13 +136,6 @@ class MainWindow(FileDropTarget, QMainWindow):
         # The layout View > Reset Layout goes back to, and a saved one too big for the screen
         # falls back to.
         self._default_state = self.saveState(SETTINGS_VERSION)
-        self._restore_layout()
-        # Start with the clip list focused, not the filter box: Space and arrows then drive the
-        # player instead of typing into the filter.
-        self.bin.view.setFocus()
-        # Files dropped anywhere the panels do not take them themselves (the player, the
-        # caption panel, the toolbar) are opened as `studio FILE...` opens them.
-        self.setAcceptDrops(True)
 
     def _show_read_only(self) -> None:
         """A project open read-only says so: in the title, and in a status-bar label saying
@@ -527,6 +540,9 @@ class MainWindow(FileDropTarget, QMainWindow):
         self.generate_dock.toggleViewAction().setText("Prompt Panel")
         self.generate_dock.toggleViewAction().setShortcut(QKeySequence("Ctrl+G"))
         self.generate_dock.visibilityChanged.connect(self._on_generation_visibility)
+        # a tab beside the Caption panel: each gets the right column's whole height (below
+        # the caption panel it had a sliver of it, and the two scrolled)
+        self.tabifyDockWidget(self.caption_dock, self.generate_dock)
         self.generation_preview_dock = QDockWidget("Preview", self)
         self.generation_preview_dock.setObjectName("GenerationPreviewDock")
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.generation_preview_dock)

@@ -306,7 +306,7 @@ class PromptPanel(FileDropTarget, QWidget):
         """The sections and what the checks found in a scroll area (a short dock scrolls
         instead of making the window taller); under it, always at the dock's bottom right and
         never moved by the texts above, Generate, with Cancel on its left."""
-        from PySide6.QtWidgets import QFrame, QScrollArea
+        from studio.ui.elided_label import VerticalScrollArea
 
         inner = QWidget(self)
         inner.setObjectName("PromptPanelContents")
@@ -319,11 +319,8 @@ class PromptPanel(FileDropTarget, QWidget):
             label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             sections.addWidget(label)
         sections.addStretch(1)
-        self.scroll = QScrollArea(self)
+        self.scroll = VerticalScrollArea(inner, self)
         self.scroll.setObjectName("PromptPanelScroll")
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setWidget(inner)
         buttons = QHBoxLayout()
         buttons.setContentsMargins(9, 4, 9, 9)
         buttons.addStretch(1)

@@ -31,7 +31,7 @@ def test_a_second_click_on_generate_does_not_cancel_the_run(qtbot, project, tiny
         qtbot.waitExposed(window)
         # every panel open, as in a session: the window is as narrow as it may be
         for show in (window.show_queue, window.show_exports, window.show_analysis,
-                     window.generate_dock.show):
+                     window.generate_dock.toggleViewAction().trigger):
             show()
         window.resize(1280, 800)
         prompt = window.prompt_panel
