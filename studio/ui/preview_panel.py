@@ -202,6 +202,10 @@ class PreviewPanel(QWidget):
         self.progress.setValue(0)
         self.eta.setText("")
         self.status.setText(f"Queued: {getattr(params, 'prompt', '')[:80]}")
+        # the last result is no longer shown: its record line and settings go with it
+        self.record_label.setText("")
+        self._shown_params = None
+        self.restore_button.setEnabled(False)
         self._preview = []
         self._preview_step = None
         self.preview_label.setText("Waiting for the first preview…")
@@ -420,6 +424,8 @@ class PreviewPanel(QWidget):
         self._timer.stop()
         self.status.setText("Generation failed")
         self.error_label.setText(message)
+        if job_id == self._job_id:
+            self._ended_without_result("Generation failed: no video was written")
 
     @Slot(int)
     def _on_cancelled(self, job_id: int) -> None:
@@ -430,6 +436,15 @@ class PreviewPanel(QWidget):
             self._run_over()
         self._timer.stop()
         self.status.setText("Cancelled: nothing was written")
+        if job_id == self._job_id:
+            self._ended_without_result("Cancelled: nothing was written")
+
+    def _ended_without_result(self, text: str) -> None:
+        """No "Waiting for the first preview…" or ETA is left behind by a run that ended
+        without a video; its last preview, if any, stays."""
+        self.eta.setText("")
+        if not self._preview:
+            self.preview_label.setText(text)
 
     def restore_settings(self):
         """Emit the shown result's settings (GenerationParams); the params, or None."""

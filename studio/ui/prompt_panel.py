@@ -372,6 +372,7 @@ class PromptPanel(FileDropTarget, QWidget):
         self.manager = queue.manager
         queue.job_started.connect(self._on_queue_job_started)
         queue.job_ended.connect(self._on_queue_job_ended)
+        self.project_model.jobs_changed.connect(self._on_jobs_changed)
         self._update_buttons()
 
     @property
@@ -977,6 +978,26 @@ class PromptPanel(FileDropTarget, QWidget):
         """Cancel the job this panel queued last (queued or running)."""
         if self._job_id is not None and self.queue is not None:
             self.queue.cancel(self._job_id)
+
+    @Slot(list)
+    def _on_jobs_changed(self, job_ids: list) -> None:
+        """A job this panel names removed from the queue (it ends no other way): the seed
+        line says so, Cancel has nothing left to cancel, editing stops."""
+        from studio.core.library import UnknownIdError
+
+        for queue_id in {self._job_id, self._editing} & set(job_ids) - {None}:
+            try:
+                self.project.job(queue_id)
+                continue
+            except UnknownIdError:
+                pass
+            if queue_id == self._editing:
+                self.stop_editing()
+                self.seed_used.setText(f"Job #{queue_id} was removed: Generate queues a new job")
+            if queue_id == self._job_id:
+                self._job_id = None
+                self.seed_used.setText(f"Seed: {self._job_seed} (job #{queue_id} removed)")
+                self._update_buttons()
 
     @Slot(int)
     def _on_queue_job_started(self, queue_id: int) -> None:
