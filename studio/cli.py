@@ -96,7 +96,48 @@ def _verb_parser() -> argparse.ArgumentParser:
     md.add_argument("dir", nargs="?", type=Path, default=None, metavar="DIR",
                     help="where to build them (default: the demo folder Studio looks in)")
     _add_export_parser(sub)
+    _add_output_flags(p, top=True)
+    for parser in _verb_parsers(p):
+        _add_output_flags(parser)
     return p
+
+
+def _add_output_flags(parser: argparse.ArgumentParser, top: bool = False) -> None:
+    """-q/--quiet and --progress, before or after the verb (SUPPRESS: a verb's parser does not
+    reset what was given before the verb)."""
+    from studio.progress import MODES
+
+    group = parser.add_argument_group("progress on stderr") if not top else parser
+    group.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                       help="no progress on stderr (warnings and errors still are)")
+    group.add_argument("--progress", choices=MODES, default=argparse.SUPPRESS,
+                       help="auto: a bar when stderr is a terminal, nothing otherwise; bar: "
+                       "always a bar; json: one JSON line per update, e.g. "
+                       '{"progress": {"verb", "file", "done", "total", "unit", "eta_s"}}; '
+                       "none: nothing, as -q (default: auto)")
+
+
+def _verb_parsers(parser: argparse.ArgumentParser):
+    """Every parser below ``parser`` (verbs, and the models' own verbs)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                yield child
+                yield from _verb_parsers(child)
+
+
+def _progress(args: argparse.Namespace):
+    """The verb's progress reporter (``_run_verb`` makes it; a silent one otherwise)."""
+    from studio.progress import Progress
+
+    report = getattr(args, "report", None)
+    if report is None:
+        report = args.report = Progress(getattr(args, "verb", "studio"), "none")
+    return report
+
+
+def _progress_mode(args: argparse.Namespace) -> str:
+    return "none" if getattr(args, "quiet", False) else getattr(args, "progress", "auto")
 
 
 def _add_export_parser(sub) -> None:
@@ -193,6 +234,9 @@ def cmd_probe(args: argparse.Namespace) -> int:
     from studio.core.media import MediaError, MediaInfo, probe
 
     rows = []
+    report = _progress(args)
+    if len(args.files) > 1:  # one file is quick
+        report.start(len(args.files), unit="files")
     for name in args.files:
         try:
             info = probe(name)
@@ -203,6 +247,8 @@ def cmd_probe(args: argparse.Namespace) -> int:
             row = {"path": name, "ok": True, "error": None}
             row.update({k: v for k, v in info.to_dict().items() if k != "path"})
         rows.append(row)
+        report.advance(file=name)
+    report.end()
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
@@ -251,7 +297,10 @@ def cmd_frames(args: argparse.Namespace) -> int:
             if taken is not None:
                 raise _FramesError(f"{taken}: exists; studio frames never overwrites a file "
                                    "(choose another --out folder, or move the files away)")
-            written = _write_frames(reader, indices, args.out)
+            report = _progress(args)
+            report.start(len(indices), file=args.file, unit="frames")
+            written = _write_frames(reader, indices, args.out, report.advance)
+            report.end()
     except (MediaError, _FramesError) as err:
         return _frames_failed(args.file, str(err))
     except OSError as err:
@@ -275,8 +324,9 @@ def _check_frame_range(args: argparse.Namespace, reader) -> None:
                                f"({length:.3f} s)")
 
 
-def _write_frames(reader, indices: list[int], out: Path) -> list[int]:
-    """Decode ``indices`` and write each as PNG, one frame in memory at a time."""
+def _write_frames(reader, indices: list[int], out: Path, written_one=None) -> list[int]:
+    """Decode ``indices`` and write each as PNG, one frame in memory at a time;
+    ``written_one()`` after each."""
     import cv2
 
     written: list[int] = []
@@ -290,6 +340,8 @@ def _write_frames(reader, indices: list[int], out: Path) -> list[int]:
             raise _FramesError(f"{final}: exists; studio frames never overwrites a file")
         _write_atomic(final, buf.tobytes())
         written.append(f.index)
+        if written_one is not None:
+            written_one()
     return written
 
 
@@ -357,8 +409,10 @@ def cmd_caption(args: argparse.Namespace) -> int:
 
     rows = _CaptionRows(args, captioner)
     try:
-        caption_many(captioner, [ClipInput(name) for name in args.files], settings,
-                     batch_size=batch_size, callbacks=rows.callbacks())
+        with rows.report:  # the bar ends before the interrupted line
+            rows.report.start(len(args.files), file=args.files[0], unit="clips")
+            caption_many(captioner, [ClipInput(name) for name in args.files], settings,
+                         batch_size=batch_size, callbacks=rows.callbacks())
     except KeyboardInterrupt:
         print("studio caption: interrupted", file=sys.stderr)
         rows.all_ok = False
@@ -400,6 +454,7 @@ class _CaptionRows:
         self.all_ok = True
         self._done: dict[int, dict] = {}
         self._printed = 0
+        self.report = _progress(args)  # clips done, in whatever order they end
 
     def callbacks(self):
         from studio.inference.batching import BatchCallbacks
@@ -442,6 +497,7 @@ class _CaptionRows:
         self._ended(index, row)
 
     def _ended(self, index: int, row: dict) -> None:
+        self.report.advance(file=self.args.files[index])
         self._done[index] = row
         while self._printed in self._done:
             row = self._done.pop(self._printed)
@@ -522,8 +578,15 @@ def cmd_export(args: argparse.Namespace) -> int:
                 pass  # the export then says the caption is missing
         items.append((name, options))
 
+    report = _progress(args)
+    ended = []
+
     def emit(result) -> None:
+        ended.append(result)
         print(json_text(result.to_dict()), flush=True)
+
+    def progress(done: int, total: int) -> None:  # the file of the first result still to come
+        report.update(done, total, file=items[min(len(ended), len(items) - 1)][0])
 
     problem = _export_target_problem(args, len(items))
     if problem:  # before any work: a row for each file, as a failed export gives
@@ -536,7 +599,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     from studio.core.export import ExportError
 
     try:
-        batch = export_clips(items, args.output, base, on_result=emit)
+        with report:
+            report.start(None, file=items[0][0], unit="frames")
+            batch = export_clips(items, args.output, base, on_result=emit, progress=progress)
     except ExportError as err:  # the training set's manifest could not be written
         print(f"studio export: {err}", file=sys.stderr)
         return 1
@@ -740,13 +805,23 @@ def cmd_generate(args: argparse.Namespace) -> int:
     class Events(EngineEvents):
         error: str | None = None
 
+        def __init__(self, report) -> None:
+            self.report = report
+
+        def progress(self, job_id: int, done: int, total: int, eta_s: float) -> None:
+            self.report.update(done, total, eta_s=eta_s)
+
         def failed(self, job_id: int, message: str) -> None:
             self.error = message
 
-    events = Events()
+    report = _progress(args)
+    events = Events(report)
     engine = Engine(events, device=args.device)
     try:
-        result = engine.run(job)
+        with report:  # the bar ends before the interrupted line
+            report.start(None, file=None if args.output is None else str(args.output),
+                         unit="steps")
+            result = engine.run(job)
     except KeyboardInterrupt:
         print("studio generate: interrupted", file=sys.stderr)
         return 130
@@ -838,9 +913,12 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     figures = ("frames", "flow_mean_px", "flow_mean_dx", "flow_mean_dy", "warp_error_mean",
                "warp_error_p95", "flicker", "worst_pairs", "per_pair")
     all_ok = True
+    report = _progress(args)
     for name in args.files:
+        report.start(None, file=name, unit="pairs")
         try:
-            result = analyze(name, args.first, args.last, max_side=max_side)
+            result = analyze(name, args.first, args.last, max_side=max_side,
+                             progress=report.callback())
         except (MediaError, ValueError) as err:  # both name the file
             all_ok = False
             row = {"path": name, "ok": False, "error": str(err), **dict.fromkeys(figures)}
@@ -851,6 +929,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                    "per_pair": [{"index": p.index, "warp_error": p.warp_error,
                                  "motion_px": p.motion_px, "flicker": p.flicker}
                                 for p in result.pairs]}
+        report.end()
         if args.json:
             print(json.dumps(row), flush=True)
         elif row["ok"]:
@@ -872,7 +951,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         if args.models_verb == "list":
             return _models_list(args.json)
         if args.models_verb == "pull":
-            return _models_pull(args.model_id)
+            return _models_pull(args.model_id, _progress(args).tqdm_class())
         return _models_make_demo(args.dir)
     except ModelError as err:
         print(f"studio models {args.models_verb}: {err}", file=sys.stderr)
@@ -950,10 +1029,11 @@ def _human_size(n: int) -> str:
     return ""
 
 
-def _models_pull(model_id: str) -> int:
+def _models_pull(model_id: str, progress=None) -> int:
     from studio.inference import loading
 
-    path = loading.pull(model_id)  # huggingface_hub draws its progress bars on stderr
+    # progress: a tqdm class; None: huggingface_hub draws its own bars on stderr
+    path = loading.pull(model_id, progress=progress)
     print(path)
     return 0
 
@@ -997,6 +1077,15 @@ def take_verbosity(argv: list[str]) -> tuple[int, list[str]]:
     return level, rest
 
 
+def _names_verb(argv: list[str]) -> bool:
+    """Whether ``argv`` is a verb's, the verb perhaps after -q/--quiet/--progress MODE."""
+    i = 0
+    while i < len(argv) and argv[i] in ("-q", "--quiet", "--progress") \
+            or i < len(argv) and argv[i].startswith("--progress="):
+        i += 2 if argv[i] == "--progress" else 1
+    return i < len(argv) and argv[i] in VERBS
+
+
 def _run_verb(args: argparse.Namespace, verbosity: int) -> int:
     import logging
     import time
@@ -1010,9 +1099,14 @@ def _run_verb(args: argparse.Namespace, verbosity: int) -> int:
             "generate": cmd_generate}[args.verb]
     started = time.monotonic()
     log.info("studio %s started", args.verb)
+    from studio.progress import Progress
+
+    name = args.verb if args.verb != "models" else f"models {args.models_verb}"
+    args.report = Progress(name, _progress_mode(args))
     code = 130
     try:
-        code = verb(args)
+        with args.report:
+            code = verb(args)
     except KeyboardInterrupt:  # Ctrl-C: a line and the shell's usual status, no traceback
         print(f"studio {args.verb}: interrupted", file=sys.stderr)
     log.info("studio %s ended in %.1f s (exit status %s)", args.verb,
@@ -1023,7 +1117,7 @@ def _run_verb(args: argparse.Namespace, verbosity: int) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     verbosity, argv = take_verbosity(argv)
-    if argv and argv[0] in VERBS:
+    if _names_verb(argv):
         args = _verb_parser().parse_args(argv)
         return _run_verb(args, verbosity)
     args = _plain_gui_args(argv) or _gui_parser().parse_args(argv)
