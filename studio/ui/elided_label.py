@@ -93,21 +93,23 @@ def breakable(text: str) -> str:
 
 
 class VerticalScrollArea(QScrollArea):
-    """Scrolls a tall panel up and down, never sideways: as narrow as its contents' minimum
-    (plus the scroll bar), as short as ``min_height``. A tall panel in a dock then never
-    makes the window taller than a small screen, and its form is never cut at the right."""
+    """Scrolls a tall panel: as short as ``min_height``, and as narrow as its contents'
+    minimum (plus the scroll bar) up to ``max_min_width``; squeezed narrower than its form
+    (a dock beside many others on a small screen), it scrolls sideways too. A tall panel in a
+    dock then never makes the window taller or wider than a small screen."""
 
     def __init__(self, contents: QWidget, parent: QWidget | None = None, *,
-                 min_height: int = 80) -> None:
+                 min_height: int = 80, max_min_width: int = 300) -> None:
         super().__init__(parent)
         self._min_height = min_height
+        self._max_min_width = max_min_width
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setWidget(contents)
 
     def minimumSizeHint(self) -> QSize:
         inner = self.widget().minimumSizeHint() if self.widget() is not None else QSize()
         bar = self.verticalScrollBar().sizeHint().width()
         margins = self.contentsMargins()
-        return QSize(inner.width() + bar + margins.left() + margins.right(), self._min_height)
+        return QSize(min(self._max_min_width, inner.width() + bar + margins.left() + margins.right()),
+                     self._min_height)
