@@ -21,13 +21,73 @@ from studio.core.paths import display_path, json_text
 VERBS = ("probe", "frames", "caption", "generate", "models", "export", "analyze")
 
 
+def _verb_guide() -> list[tuple[str, str, list[str]]]:
+    """(verb, what it does in a line, examples) for ``studio --help`` and each verb's help
+    (a function, not a constant: the window's start-up never reads it)."""
+    return [
+        ("probe", "describe media files: size, fps, duration, frames, codec, audio",
+         ["studio probe clip.mp4", "studio probe clips/*.mp4 --json > info.json"]),
+        ("frames", "write exact frames as PNG, evenly spaced",
+         ["studio frames clip.mp4 --count 8 --start 2 --end 6 --out frames/"]),
+        ("caption", "caption videos and images with SmolVLM2, one JSON line per file",
+         ["studio caption clips/*.mp4 --txt --jsonl captions.jsonl",
+          'studio caption clip.mp4 --prompt "Describe the camera motion."']),
+        ("generate", "generate a video with LTX-Video (or CogVideoX, Wan, LTX-2)",
+         ['studio generate "a red kite over a windy beach" --seed 42 -o kite.mp4',
+          'studio generate "she turns and smiles" --image face.png --frames 97 -o smile.mp4']),
+        ("models", "list, download and build models",
+         ["studio models list", "studio models pull HuggingFaceTB/SmolVLM2-256M-Video-Instruct",
+          "studio models make-demo"]),
+        ("models list", "known models: kind, whether here and where, size",
+         ["studio models list", "studio models list --json"]),
+        ("models pull", "download a model from the Hugging Face hub (resumable)",
+         ["studio models pull Lightricks/LTX-Video:ltxv-2b-0.9.8-distilled",
+          "studio models pull HuggingFaceTB/SmolVLM2-256M-Video-Instruct --progress json"]),
+        ("models make-demo", "build tiny random-weight demo models (no download)",
+         ["studio models make-demo",
+          "studio caption clip.mp4 --model demo/smolvlm2-tiny"]),
+        ("export", "export clips as mp4, webm, gif, PNG frames or a training set",
+         ["studio export clip.mp4 --in 2 --out 6 -o trimmed.mp4",
+          "studio export clips/*.mp4 --preset ltx-train -o dataset/"]),
+        ("analyze", "temporal coherence: optical flow, warp error, motion, flicker",
+         ["studio analyze generated.mp4", "studio analyze a.mp4 b.mp4 --json > analysis.jsonl"]),
+    ]
+
+
+def _examples(examples: list[str]) -> str:
+    return "examples:\n" + "".join(f"  {e}\n" for e in examples)
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's wrapping, except for texts written in lines (the examples), kept as they
+    are, as RawDescriptionHelpFormatter keeps them."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n" in text:
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
+def _gui_epilog() -> str:
+    guide = [(verb, line, examples) for verb, line, examples in _verb_guide() if " " not in verb]
+    width = max(len(verb) for verb, _, _ in guide) + 2
+    lines = ["verbs (studio VERB --help says more; each prints its results on stdout):"]
+    for verb, line, examples in guide:
+        lines.append(f"  {verb:<{width}}{line}")
+        lines.extend(f"  {'':<{width}}  {example}" for example in examples[:1])
+    lines += ["", "examples:", "  studio", "  studio --project ~/Videos/kites clip1.mp4 clip2.mp4",
+              "  studio export long.mp4 --preset mp4 -o out.mp4 --progress json",
+              "", "-v or -vv before or after a verb: log lines on stderr (STUDIO_LOG_LEVEL=DEBUG "
+              "says the same);", "the log file is in the user log folder (Help › Open Log "
+              "Folder). -q/--quiet or --progress", "auto|bar|json|none: progress on stderr."]
+    return "\n".join(lines) + "\n"
+
+
 def _gui_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="studio",
-        description="Studio, a desktop video studio. With no verb, opens the window. "
-        f"Verbs: {', '.join(VERBS)} (studio VERB --help). -v or -vv before or after a verb: "
-        "log lines on stderr (STUDIO_LOG_LEVEL=DEBUG says the same); the log file is in the "
-        "user log folder (Help › Open Log Folder).",
+        prog="studio", formatter_class=_HelpFormatter, epilog=_gui_epilog(),
+        description="Studio, a desktop video studio. With no verb, opens the window (with "
+        "FILEs: imports them into the project). With a verb, works on the command line.",
     )
     p.add_argument("--version", action="version", version=f"studio {__version__}")
     p.add_argument("--project", metavar="DIR", type=Path,
@@ -97,8 +157,15 @@ def _verb_parser() -> argparse.ArgumentParser:
                     help="where to build them (default: the demo folder Studio looks in)")
     _add_export_parser(sub)
     _add_output_flags(p, top=True)
+    guide = {verb: (line, examples) for verb, line, examples in _verb_guide()}
     for parser in _verb_parsers(p):
         _add_output_flags(parser)
+        name = parser.prog.removeprefix("studio ")
+        if name in guide:
+            parser.formatter_class = _HelpFormatter
+            parser.epilog = _examples(guide[name][1])
+            parser.description = parser.description or guide[name][0][:1].upper() \
+                + guide[name][0][1:] + "."
     return p
 
 
