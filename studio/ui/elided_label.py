@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QPainter, QPaintEvent, QResizeEvent
+from PySide6.QtGui import QPainter, QPaintEvent, QPalette, QResizeEvent
 from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QSizePolicy, QStyle, QWidget
 
 MIN_WIDTH = 48  # px: a few characters and the ellipsis
@@ -113,3 +113,41 @@ class VerticalScrollArea(QScrollArea):
         margins = self.contentsMargins()
         return QSize(min(self._max_min_width, inner.width() + bar + margins.left() + margins.right()),
                      self._min_height)
+
+
+class FittingTextLabel(QLabel):
+    """A label with several wordings of one text (``set_texts``, longest first, as the
+    player's in/out marks): it shows the first that fits and asks for the width of the last,
+    the shortest; given less, it shows that one elided, right-aligned."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._texts: list[str] = []
+
+    def set_texts(self, texts: list[str]) -> None:
+        self._texts = [t for t in texts if t]
+        self.setText(self._texts[0] if self._texts else "")
+
+    def shown_text(self) -> str:
+        metrics = self.fontMetrics()
+        for text in self._texts:
+            if metrics.horizontalAdvance(text) <= self.width():
+                return text
+        last = self._texts[-1] if self._texts else ""
+        return metrics.elidedText(last, Qt.TextElideMode.ElideRight, self.width())
+
+    def minimumSizeHint(self) -> QSize:
+        shortest = self._texts[-1] if self._texts else ""
+        return QSize(self.fontMetrics().horizontalAdvance(shortest) + 4 if shortest else 0,
+                     super().minimumSizeHint().height())
+
+    def sizeHint(self) -> QSize:
+        return QSize(self.fontMetrics().horizontalAdvance(self.text()) + 4,
+                     super().sizeHint().height())
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        p = QPainter(self)
+        p.setPen(self.palette().color(QPalette.ColorRole.WindowText))
+        p.drawText(self.rect(), int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight),
+                   self.shown_text())
+        p.end()

@@ -34,7 +34,6 @@ from PySide6.QtGui import (
     QPainter,
     QPainterPath,
     QPaintEvent,
-    QPalette,
     QPen,
     QPixmap,
     QResizeEvent,
@@ -50,6 +49,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.ui.elided_label import FittingTextLabel
 from studio.ui.frame_decoder import FrameDecoder
 from studio.ui.side_by_side import SideBySide
 from studio.ui.theme import video_palette
@@ -146,44 +146,6 @@ def _icon_pixmap(kind: str, color: QColor, size: int = 44) -> QPixmap:
         p.drawPath(path)
     p.end()
     return pm
-
-
-class ElidedLabel(QLabel):
-    """A label that gives up width gracefully: it shows the first of its texts that fits
-    (``set_texts``, longest first) and asks for the width of the last, the shortest; given
-    less, it shows that one elided."""
-
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        self._texts: list[str] = []
-
-    def set_texts(self, texts: list[str]) -> None:
-        self._texts = [t for t in texts if t]
-        self.setText(self._texts[0] if self._texts else "")
-
-    def shown_text(self) -> str:
-        metrics = self.fontMetrics()
-        for text in self._texts:
-            if metrics.horizontalAdvance(text) <= self.width():
-                return text
-        last = self._texts[-1] if self._texts else ""
-        return metrics.elidedText(last, Qt.TextElideMode.ElideRight, self.width())
-
-    def minimumSizeHint(self) -> QSize:
-        shortest = self._texts[-1] if self._texts else ""
-        return QSize(self.fontMetrics().horizontalAdvance(shortest) + 4 if shortest else 0,
-                     super().minimumSizeHint().height())
-
-    def sizeHint(self) -> QSize:
-        return QSize(self.fontMetrics().horizontalAdvance(self.text()) + 4,
-                     super().sizeHint().height())
-
-    def paintEvent(self, event: QPaintEvent) -> None:
-        p = QPainter(self)
-        p.setPen(self.palette().color(QPalette.ColorRole.WindowText))
-        p.drawText(self.rect(), int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight),
-                   self.shown_text())
-        p.end()
 
 
 class VideoView(QWidget):
@@ -439,7 +401,7 @@ class PlayerPanel(QWidget):
         self.frame_label.setToolTip("Frame index (counting from 0) / frame count")
         self._frame_label_digits = 0
         self._fit_frame_label(0)
-        self.in_out_label = ElidedLabel(self.controls)
+        self.in_out_label = FittingTextLabel(self.controls)
         self.in_out_label.setToolTip("In and out points (I, O; Alt+X clears them)")
 
         self._playback_timer = QTimer(self)
