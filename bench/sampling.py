@@ -18,7 +18,7 @@ Prints the medians and the two ratios against the floor (targets: first <= 2.0x,
 every frame (the Foundation issue's comparison: target >= 20x faster). The file is made once
 and kept under bench/out/.
 
-    .venv/bin/python bench/sampling.py [--rounds 7] [--minutes 10] [--decode-all]
+    .venv/bin/python bench/sampling.py [--rounds 21] [--minutes 10] [--decode-all]
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def timed(fn, *args):
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--minutes", type=float, default=10)
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=21)
     parser.add_argument("--decode-all", action="store_true")
     args = parser.parse_args()
     path = make_long_video(ROOT / "bench" / "out" / f"long_{args.minutes:g}min_360p.mp4", args.minutes)

@@ -277,7 +277,7 @@ def _checked_record(header: dict, arrays: dict) -> IndexRecord | None:
             return None
     return IndexRecord(
         time_base=Fraction(num, den), pkt_pts=_optional(arrays["pkt_pts"]),
-        pkt_dts=_optional(arrays["pkt_dts"]), pkt_key=[bool(k) for k in arrays["pkt_key"].tolist()],
+        pkt_dts=_optional(arrays["pkt_dts"]), pkt_key=arrays["pkt_key"].astype(bool).tolist(),
         pkt_durations=_optional(arrays["pkt_durations"]), frame_pts=_optional(arrays["frame_pts"]),
         frame_ord=frame_ord, frame_times=times, decoded=bool(header["decoded"]))
 

@@ -154,10 +154,6 @@ class _Index:
         self.frame_ord = frame_ord or []
         self.key_ords = [o for o, k in enumerate(pkt_key) if k]
         self.key_pts = [pkt_pts[o] for o in self.key_ords]
-        # After a seek a packet is recognised by its pts (dts can be unknown there, as in
-        # Matroska), or by its dts when it has no pts. Ambiguous stamps are left out.
-        self._ord_of_pts = _unique_positions(pkt_pts)
-        self._ord_of_dts = _unique_positions(pkt_dts)
         self.explicit_times = frame_times  # given, not derived from frame_pts (kept in a cache)
         if frame_times is None:
             first = frame_pts[0] if frame_pts else 0
@@ -187,6 +183,17 @@ class _Index:
         if packet.pts is not None:
             return self._ord_of_pts.get(packet.pts)
         return self._ord_of_dts.get(packet.dts) if packet.dts is not None else None
+
+    # After a seek a packet is recognised by its pts (dts can be unknown there, as in
+    # Matroska), or by its dts when it has no pts. Ambiguous stamps are left out. Made on
+    # the first seek: an index read from the cache for a few frames may never need them.
+    @functools.cached_property
+    def _ord_of_pts(self) -> dict:
+        return _unique_positions(self.pkt_pts)
+
+    @functools.cached_property
+    def _ord_of_dts(self) -> dict:
+        return _unique_positions(self.pkt_dts)
 
     def same_packet(self, packet, ord_: int) -> bool:
         if packet.pts is not None or self.pkt_pts[ord_] is not None:
@@ -295,13 +302,23 @@ class FrameReader:
             raise UnsupportedCodecError(self.path, "this FFmpeg build has no decoder for its video codec")
         return stream
 
-    def _configure_threads(self, thread_type: str) -> None:
+    def _configure_threads(self, thread_type: str, purpose: str | None = None) -> None:
         """Before the codec opens at its first decode. Frame threads decode runs of frames
-        fastest; a single keyframe for a thumbnail does better without their pipeline."""
+        fastest; a single keyframe for a thumbnail does better without their pipeline, and
+        so do sparse requests on a machine of few cores (``_sparse_threads``). ``purpose``
+        names the choice where the thread type alone does not ("SPARSE")."""
         context = self._stream.codec_context
         context.thread_type = thread_type
         context.thread_count = 0  # FFmpeg picks one per core
-        self._thread_type = thread_type
+        self._thread_type = purpose or thread_type
+
+    @property
+    def decoder_threads(self) -> str | None:
+        """How the decoder is threaded: "frame" (frame and slice threads, for runs of frames),
+        "slice" (a thumbnail, or sparse requests on few cores), None before the first decode."""
+        if self._thread_type is None:
+            return None
+        return "frame" if self._thread_type == "AUTO" else "slice"
 
     def _reset_decoder_state(self, dirty: bool) -> None:
         self._packets: Iterator | None = None  # demuxed packets; the next has ordinal _fed_ord + 1
@@ -710,8 +727,22 @@ class FrameReader:
     def iter_frames(self, indices: Iterable[int]) -> Iterator[Frame]:
         """Frames at ``indices``, visited in increasing order, each index once: the decoder
         seeks only when the next index lies beyond what decoding forward reaches cheaply."""
-        for i in sorted({self._checked_index(i) for i in indices}):
+        wanted = sorted({self._checked_index(i) for i in indices})
+        if self._thread_type is None and self._container is not None and _sparse_threads() \
+                and self._sparse(wanted):
+            self._configure_threads("SLICE", purpose="SPARSE")
+        for i in wanted:
             yield self.frame_at(i)
+
+    def _sparse(self, wanted: list[int]) -> bool:
+        """Whether most of ``wanted`` (sorted) start a decoding run of their own: their
+        keyframe comes after the packet of the index before them."""
+        index = self._index
+        if not index.seekable or not wanted:
+            return False
+        own_runs = sum(index.start_ord(b) > index.frame_ord[a]
+                       for a, b in itertools.pairwise(wanted))
+        return 2 * (own_runs + 1) > len(wanted)
 
     @_as_media_errors
     def sample_indices(self, count: int | None = None, fps: float | None = None,
@@ -1066,9 +1097,20 @@ def _next_data_packet(packets):
     return None
 
 
+def _sparse_threads() -> bool:
+    """Whether sparse requests decode with slice threads (PyAV's default) rather than frame
+    threads: on 2 cores or fewer. There a seek for every frame flushes the frame threads'
+    pipeline each time and they cost 20-30% more CPU time than they save (bench/sampling.py,
+    16 frames of a 10-minute 360p H.264 file: 230-255 ms of CPU against 190-240 ms)."""
+    return (os.cpu_count() or 1) <= 2
+
+
 def _unique_positions(values: list) -> dict:
     """value -> position for the values that occur exactly once (None left out)."""
-    positions: dict = {}
+    positions = dict(zip(values, range(len(values))))
+    if len(positions) == len(values) and None not in positions:
+        return positions  # the usual case, made in C: every value once
+    positions = {}
     repeated = set()
     for position, value in enumerate(values):
         if value is None:

@@ -415,6 +415,28 @@ def test_going_back_or_far_ahead_seeks(files):
         assert reader.decoded_count - decoded < 25
 
 
+@pytest.mark.parametrize("cores, sparse_threads", [(2, "slice"), (1, "slice"), (8, "frame")])
+def test_sparse_requests_on_few_cores_decode_with_slice_threads(files, monkeypatch, cores,
+                                                                sparse_threads):
+    """A sample whose frames each need a seek decodes with slice threads on 2 cores or fewer
+    (frame threads' pipeline is flushed at every seek); a run of frames keeps frame threads.
+    The frames are exact either way."""
+    path = files["long_gop10"]
+    reference = sequential(path)
+    monkeypatch.setattr(frames_mod.os, "cpu_count", lambda: cores)
+    with FrameReader(path) as reader:
+        assert reader.decoder_threads is None
+        frames = reader.sample(count=6)  # about 48 frames apart: a seek each
+        assert reader.decoder_threads == sparse_threads
+        assert all(np.array_equal(f.image, reference[f.index]) for f in frames)
+        for i in range(100, 110):  # then playback, on the same decoder
+            assert np.array_equal(reader.frame_at(i).image, reference[i])
+    with FrameReader(path) as reader:
+        frames = list(reader.iter_frames(range(20, 30)))  # one run: frame threads
+        assert reader.decoder_threads == "frame"
+        assert all(np.array_equal(f.image, reference[f.index]) for f in frames)
+
+
 def test_same_index_again_is_free(media):
     with FrameReader(media["h264_cfr"]) as reader:
         first = reader.frame_at(20)
