@@ -565,7 +565,7 @@ class Captioner:
         else:
             kwargs.update(temperature=None, top_p=None, top_k=None)
         cancel.raise_if_cancelled()
-        ids = self.model.generate(**kwargs)
+        ids = _on_a_thread(lambda: self.model.generate(**kwargs), cancel)
         if cancel.cancelled:
             raise Cancelled()
         new_ids = ids[:, kwargs["input_ids"].shape[1]:]
@@ -670,6 +670,33 @@ def _preview(frame: Frame) -> Frame:
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     image = Image.fromarray(frame.image).resize(size, Image.Resampling.BOX)
     return Frame(index=frame.index, time_s=frame.time_s, image=np.asarray(image))
+
+
+def _on_a_thread(work: Callable[[], Any], cancel: CancelToken) -> Any:
+    """``work()`` run on a thread of its own, as ``generate`` runs the model: on a busy CPU
+    torch's generate called from the main thread ran 10-15x slower than from a new thread
+    (bench/caption_batch.py with the machine's load at 3-4: 2.2-2.9 s against 0.16 s for the
+    same batch of 8), as bench/caption.py found for single captions. Interrupted while it
+    waits (Ctrl-C), it cancels the work and waits for it to stop before passing that on."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as err:  # noqa: BLE001 - handed to the calling thread
+            outcome["error"] = err
+
+    worker = threading.Thread(target=run, name="studio-caption-batch", daemon=True)
+    worker.start()
+    try:
+        worker.join()
+    except BaseException:
+        cancel.cancel()
+        worker.join()
+        raise
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def batch_tensors(items: list[dict], pad_token_id: int) -> dict:

@@ -101,6 +101,25 @@ def test_running_out_of_memory_splits_the_batch(tiny_captioner, inputs, singles,
     assert sizes == [5, 3, 2, 1, 2, 2, 2, 2, 2, 1]
 
 
+def test_a_batch_runs_the_model_on_a_thread_of_its_own(tiny_captioner, inputs, monkeypatch):
+    """As a single caption does: on a busy CPU torch's generate from the calling (main) thread
+    ran many times slower (bench/caption_batch.py)."""
+    import threading
+
+    model = tiny_captioner.model
+    real_generate = model.generate
+    threads = []
+
+    def generate(**kwargs):
+        threads.append(threading.current_thread())
+        return real_generate(**kwargs)
+
+    monkeypatch.setattr(model, "generate", generate)
+    _, results, failures, _ = _collect(tiny_captioner, inputs[:3], 3)
+    assert len(results) == 3 and not failures
+    assert threads and all(t is not threading.current_thread() for t in threads)
+
+
 def test_other_errors_fail_the_clips_of_their_batch(tiny_captioner, inputs, monkeypatch):
     def generate(**kwargs):
         raise RuntimeError("something else broke")
