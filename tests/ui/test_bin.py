@@ -223,3 +223,36 @@ def test_import_files_reports_the_scan_then_batches_and_stops_when_cancelled(cli
     cancelled = CancelToken()
     cancelled.cancel()
     assert list(import_files([str(clip_folder)], cancelled)) == [Scanned(6, 1)]
+
+
+def test_a_big_project_shows_its_first_rows_at_once_and_the_rest_after(qtbot, tmp_path,
+                                                                         monkeypatch):
+    """Start-up that does not grow with the project (issue 19, item 6): the bin makes the
+    first rows before the window paints and the rest a few at a time from the event loop; a
+    clip removed before its row was made gets none."""
+    import shutil
+
+    from studio.core.library import Project
+    from studio.ui import bin_panel
+    from studio.ui.bin_panel import BinPanel
+    from studio.ui.project_model import ProjectModel
+    from tests.media_factory import make_video
+
+    monkeypatch.setattr(bin_panel, "FIRST_ROWS", 3)
+    monkeypatch.setattr(bin_panel, "ROWS_PER_TICK", 2)
+    first = make_video(tmp_path / "c0.mp4", frames=4)
+    for i in range(1, 8):
+        shutil.copy(first, tmp_path / f"c{i}.mp4")
+    with Project(tmp_path / "p") as project:
+        ids = [project.import_file(tmp_path / f"c{i}.mp4")[0].id for i in range(8)]
+        model = ProjectModel(project)
+        panel = BinPanel(model)
+        qtbot.addWidget(panel)
+        try:
+            assert panel.model.rowCount() == 3 and panel.loading_rows
+            model.remove_clips([ids[6]])
+            panel.show()
+            qtbot.waitUntil(lambda: not panel.loading_rows, timeout=10_000)
+            assert [c.id for c in panel.model.clips()] == ids[:6] + ids[7:]
+        finally:
+            panel.shutdown()
