@@ -1,6 +1,7 @@
 """Command line: ``studio`` opens the GUI; ``studio VERB ...`` works headless.
 
-Verbs: ``probe``, ``frames``, ``caption``, ``generate``, ``models``, ``export``, ``analyze``.
+Verbs: ``probe``, ``frames``, ``caption``, ``generate``, ``models``, ``export``, ``analyze``,
+``desktop``.
 The GUI and
 its Qt imports load only when no verb is given.
 """
@@ -18,7 +19,7 @@ from studio import __version__
 # light (os, json): the window's start-up imports it anyway, through the project library
 from studio.core.paths import display_path, json_text
 
-VERBS = ("probe", "frames", "caption", "generate", "models", "export", "analyze")
+VERBS = ("probe", "frames", "caption", "generate", "models", "export", "analyze", "desktop")
 
 
 def _verb_guide() -> list[tuple[str, str, list[str]]]:
@@ -51,6 +52,14 @@ def _verb_guide() -> list[tuple[str, str, list[str]]]:
           "studio export clips/*.mp4 --preset ltx-train -o dataset/"]),
         ("analyze", "temporal coherence: optical flow, warp error, motion, flicker",
          ["studio analyze generated.mp4", "studio analyze a.mp4 b.mp4 --json > analysis.jsonl"]),
+        ("desktop", "add Studio to the desktop's menus and Open With, or take it away (Linux)",
+         ["studio desktop install --user", "studio desktop uninstall --user"]),
+        ("desktop install", "place the desktop entry, icons, AppStream metainfo and MIME "
+         "associations, then refresh the caches",
+         ["studio desktop install --user", "sudo studio desktop install --system",
+          "studio desktop install --prefix /tmp/pkg/usr/share"]),
+        ("desktop uninstall", "remove what desktop install placed, then refresh the caches",
+         ["studio desktop uninstall --user"]),
     ]
 
 
@@ -156,6 +165,7 @@ def _verb_parser() -> argparse.ArgumentParser:
     md.add_argument("dir", nargs="?", type=Path, default=None, metavar="DIR",
                     help="where to build them (default: the demo folder Studio looks in)")
     _add_export_parser(sub)
+    _add_desktop_parser(sub)
     _add_output_flags(p, top=True)
     guide = {verb: (line, examples) for verb, line, examples in _verb_guide()}
     for parser in _verb_parsers(p):
@@ -205,6 +215,50 @@ def _progress(args: argparse.Namespace):
 
 def _progress_mode(args: argparse.Namespace) -> str:
     return "none" if getattr(args, "quiet", False) else getattr(args, "progress", "auto")
+
+
+def _add_desktop_parser(sub) -> None:
+    de = sub.add_parser(
+        "desktop", help="add Studio to the desktop's menus and Open With (Linux)",
+        description="Install or remove Studio's desktop integration: the desktop entry "
+        "(menus, Open With for video/mp4, video/webm, image/gif and more), the icons in the "
+        "hicolor theme and the AppStream metainfo, all named io.github.studio_app.Studio, then "
+        "refresh the caches whose tools exist (update-desktop-database, gtk-update-icon-cache). "
+        "Prints one JSON object: ok, action, app_id, share, files, exec, caches, error.")
+    desub = de.add_subparsers(dest="desktop_verb", required=True)
+    for name, what in (("install", "place the desktop entry, icons and metainfo"),
+                       ("uninstall", "remove them")):
+        d = desub.add_parser(name, help=what)
+        scope = d.add_mutually_exclusive_group()
+        scope.add_argument("--user", dest="scope", action="store_const", const="user",
+                           default="user", help="for you: under $XDG_DATA_HOME, else "
+                           "~/.local/share (the default)")
+        scope.add_argument("--system", dest="scope", action="store_const", const="system",
+                           help="for everyone: under /usr/local/share (needs root)")
+        d.add_argument("--prefix", type=Path, default=None, metavar="SHARE_DIR",
+                       help="under this share folder instead (packaging: e.g. "
+                       "$DESTDIR/usr/share)")
+
+
+def cmd_desktop(args: argparse.Namespace) -> int:
+    from studio import desktop
+    from studio.settings import APP_ID
+
+    row = {"ok": False, "action": args.desktop_verb, "app_id": APP_ID, "share": None,
+           "files": [], "error": None}
+    if sys.platform in ("win32", "darwin"):
+        row["error"] = "desktop entries are for Linux and BSD desktops (freedesktop.org)"
+    else:
+        act = desktop.install if args.desktop_verb == "install" else desktop.uninstall
+        try:
+            row.update(act(args.scope, args.prefix), ok=True)
+        except desktop.DesktopError as err:
+            row["error"] = str(err)
+    print(json_text(row), flush=True)
+    if row["error"]:
+        print(f"studio desktop {args.desktop_verb}: {row['error']}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _add_export_parser(sub) -> None:
@@ -1163,12 +1217,13 @@ def _run_verb(args: argparse.Namespace, verbosity: int) -> int:
     log = logging.getLogger("studio.cli")
     verb = {"probe": cmd_probe, "frames": cmd_frames, "caption": cmd_caption,
             "models": cmd_models, "export": cmd_export, "analyze": cmd_analyze,
-            "generate": cmd_generate}[args.verb]
+            "generate": cmd_generate, "desktop": cmd_desktop}[args.verb]
     started = time.monotonic()
     log.info("studio %s started", args.verb)
     from studio.progress import Progress
 
-    name = args.verb if args.verb != "models" else f"models {args.models_verb}"
+    name = " ".join([args.verb, getattr(args, "models_verb", None)
+                     or getattr(args, "desktop_verb", None) or ""]).strip()
     args.report = Progress(name, _progress_mode(args))
     code = 130
     try:

@@ -14,6 +14,9 @@ import sys
 from pathlib import Path
 
 APP_NAME = "studio"
+# The one reverse-DNS id of the desktop entry's file name, the icon's name, the AppStream id and
+# the window's desktop file name (Wayland's app_id): studio/resources/desktop, studio.desktop.
+APP_ID = "io.github.studio_app.Studio"
 
 _XDG_DEFAULTS = {"data": ("XDG_DATA_HOME", "~/.local/share"),
                  "config": ("XDG_CONFIG_HOME", "~/.config"),

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-DESKTOP = ROOT / "packaging" / "linux" / "studio.desktop"
-METAINFO = ROOT / "packaging" / "linux" / "io.github.studio_app.Studio.metainfo.xml"
+# shipped in the wheel and placed by `studio desktop install` (tests/test_desktop.py)
+DESKTOP = ROOT / "studio" / "resources" / "desktop" / "io.github.studio_app.Studio.desktop"
+METAINFO = ROOT / "studio" / "resources" / "desktop" / "io.github.studio_app.Studio.metainfo.xml"
 
 
 def desktop_entry() -> configparser.SectionProxy:
@@ -28,7 +29,8 @@ def test_desktop_entry_launches_the_installed_command_with_files():
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     command, *args = entry["Exec"].split()
     assert command in scripts and args == ["%F"]
-    assert (ROOT / "studio" / "resources" / "icons" / "studio.svg").exists() and entry["Icon"] == "studio"
+    assert (ROOT / "studio" / "resources" / "icons" / "studio.svg").exists()
+    assert entry["Icon"] == "io.github.studio_app.Studio"  # installed under that name
     mime = [m for m in entry["MimeType"].split(";") if m]
     assert {"video/mp4", "video/webm", "video/x-matroska", "video/quicktime", "image/gif"} <= set(mime)
 
@@ -100,6 +102,8 @@ def test_built_wheel_ships_the_icons(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "studio/resources/__init__.py" in names
     assert "studio/resources/icons/studio.svg" in names
+    assert {"studio/resources/desktop/io.github.studio_app.Studio.desktop",
+            "studio/resources/desktop/io.github.studio_app.Studio.metainfo.xml"} <= names
     for size in ICON_SIZES:
         assert f"studio/resources/icons/hicolor/{size}x{size}/apps/studio.png" in names
     actions = sorted(p.name for p in (ROOT / "studio" / "resources" / "icons" / "actions").glob("*.svg"))

@@ -156,7 +156,7 @@ def _run_gui(project_dir: Path | None, exit_after_show: bool, files: list[str] |
              verbosity: int = 0) -> int:
     # Before PySide6 (see the docstring).
     import studio.core.library  # noqa: F401  (the project's modules, before PySide6)
-    from studio.settings import default_project_dir
+    from studio.settings import APP_ID, default_project_dir
 
     for name in PURE_PYTHON_NEEDED_BY_THE_WINDOW:
         importlib.import_module(name)
@@ -175,7 +175,9 @@ def _run_gui(project_dir: Path | None, exit_after_show: bool, files: list[str] |
     app.setApplicationName("Studio")
     app.setOrganizationName("Studio")
     app.setApplicationVersion(__import__("studio").__version__)
-    app.setDesktopFileName("studio")  # packaging/linux/studio.desktop: Wayland's window icon
+    # the desktop entry's name (studio/resources/desktop, `studio desktop install`): Wayland's
+    # app_id, which finds the window's icon and groups it with its launcher
+    app.setDesktopFileName(APP_ID)
     from studio.ui.theme import app_icon, theme_manager
 
     app.setWindowIcon(app_icon())

@@ -12,6 +12,9 @@ import pytest
 from studio import cli
 from studio.cli import VERBS, main
 
+ALL_VERBS = [*VERBS, "models list", "models pull", "models make-demo", "desktop install",
+             "desktop uninstall"]
+
 
 def help_of(capsys, *argv) -> str:
     with pytest.raises(SystemExit) as exit_:
@@ -33,7 +36,7 @@ def test_studio_help_lists_each_verb_with_a_line_and_an_example(capsys):
     assert "--progress" in text and "-v" in text
 
 
-@pytest.mark.parametrize("verb", [*VERBS, "models list", "models pull", "models make-demo"])
+@pytest.mark.parametrize("verb", ALL_VERBS)
 def test_each_verbs_help_ends_with_examples_of_it(verb, capsys):
     text = help_of(capsys, *verb.split())
     examples = examples_of(text)
@@ -44,12 +47,13 @@ def test_each_verbs_help_ends_with_examples_of_it(verb, capsys):
 
 
 def test_every_example_is_a_command_line_studio_accepts(capsys):
-    examples = {e for verb in [*VERBS, "models list", "models pull", "models make-demo"]
+    examples = {e for verb in ALL_VERBS
                 for e in examples_of(help_of(capsys, *verb.split()))}
     examples |= set(examples_of(help_of(capsys)))
     assert len(examples) >= 15
     for example in sorted(examples):
-        argv = shlex.split(example)[1:]
+        argv = shlex.split(example)
+        argv = argv[argv.index("studio") + 1:]  # after sudo
         argv = argv[: argv.index(">")] if ">" in argv else argv
         if argv and argv[0] in VERBS:
             cli._verb_parser().parse_args(argv)  # SystemExit(2) if not
