@@ -477,16 +477,21 @@ class Project:
         if self._forget_removed_on_open:  # the session's own open; a worker's skips it
             for folder in (self.generations_dir, self.exports_dir):
                 clean_stale_parts(folder)  # what killed generations and exports left
+        self._closing_on_error(conn, self._open)
+        conn.execute(f"PRAGMA busy_timeout = {int(LOCK_TIMEOUT_S * 1000)}")  # later writes
+        return conn
+
+    def _closing_on_error(self, conn: sqlite3.Connection, check):
+        """``check(conn)``'s answer; when it raises, ``conn`` is closed first (an SQLite
+        operational error raised as the project's own kind: locked, read-only, ...)."""
         try:
-            self._open(conn)
-            conn.execute(f"PRAGMA busy_timeout = {int(LOCK_TIMEOUT_S * 1000)}")  # later writes
+            return check(conn)
         except sqlite3.OperationalError as err:
             conn.close()
             raise self._sqlite_error(err) from None
         except BaseException:
             conn.close()
             raise
-        return conn
 
     def _open_read_only(self) -> sqlite3.Connection:
         """The database opened without ever writing it (``connect_read_only``): no folder
@@ -504,14 +509,7 @@ class Project:
             conn = connect_read_only(self.db_path, self._lock_timeout_s)
         except sqlite3.Error as err:
             raise ProjectError(f"{self.root}: cannot open {DB_NAME} ({err})") from None
-        try:
-            conn = self._check_read_only(conn)
-        except sqlite3.OperationalError as err:
-            conn.close()
-            raise self._sqlite_error(err) from None
-        except BaseException:
-            conn.close()
-            raise
+        conn = self._closing_on_error(conn, self._check_read_only)
         self.read_only_reason = (
             self.damage or (f"{unwritable} cannot be written" if unwritable else
                             "it was opened read-only, as asked"))
