@@ -1,10 +1,14 @@
 """Make the README screenshots from demo media, offscreen, so they can be remade after any UI change.
 
     .venv/bin/python packaging/screenshots.py [--out docs] [--theme light|dark] [--name FILE]
+    .venv/bin/python packaging/screenshots.py --workspaces [--out docs]
 
 Builds a few synthetic clips (PyAV), imports them into a throwaway project, selects one, sets
 in/out points, runs one generation with the tiny demo LTX-Video (the Preview dock shows it) and
-grabs the main window; --analysis also analyses the selected clip.
+grabs the main window; --analysis also analyses the selected clip. --workspaces does all of it
+(a generation, two queued jobs, an analysis, an export) and grabs each workspace at 1280x800
+in its default layout: workspace-media.png, workspace-generate.png, workspace-analyse.png,
+workspace-deliver.png.
 """
 
 from __future__ import annotations
@@ -147,6 +151,52 @@ def show_queue(window, wait) -> None:
     wait(lambda: False, 0.3)
 
 
+def workspace_shots(window, work: Path, wait, out: Path) -> list[Path]:
+    """Work in each workspace as a person would (a generation, two jobs queued behind it, an
+    analysis of the selected clip, an export of it), then one PNG per workspace, each in its
+    default layout at 1280x800."""
+    from studio.core.params import GenerationParams
+    from studio.inference.demo_ltx import make_demo_ltx
+    from studio.ui.workspaces import WORKSPACES
+
+    window.workspaces.switch("generate")
+    prompt = window.prompt_panel
+    prompt.apply_params(GenerationParams(
+        model=str(make_demo_ltx(work / "models" / "demo-ltx")), prompt=GENERATION_PROMPT,
+        negative_prompt="", width=96, height=64, num_frames=17, steps=2, guidance_scale=1.0,
+        seed=1234, seed_locked=True))
+    if prompt.generate() is None:
+        raise SystemExit(f"the demo generation did not start: {prompt.error}")
+    wait(lambda: prompt.job_id is None, 600)
+    queue = window.generation_queue
+    queue.set_paused(True)
+    waiting = queue.add(queue.params_of(queue.jobs()[-1].id).replace(
+        prompt="Waves rolling onto a pebble beach at dusk, slow dolly in", seed=77))
+    queue.duplicate(waiting.id)
+    window.workspaces.switch("analyse")
+    analysed = []
+    window.analysis.analysis_finished.connect(lambda *a: analysed.append(a))
+    window.analysis.analyse()
+    wait(lambda: analysed)
+    window.workspaces.switch("deliver")
+    dialog = window.export_clips_dialog()
+    wait(lambda: dialog.export_button.isEnabled(), 30)
+    job = dialog.start_export()
+    wait(lambda: job is not None and not job.active, 120)
+    shots = []
+    for space in WORKSPACES:
+        window.workspaces.switch(space.key)
+        window.reset_layout()  # its default layout, at 1280x800
+        window.resize(1280, 800)
+        wait(lambda: window.size().toTuple() == (1280, 800), 5)
+        window.workspaces.apply_default()
+        wait(lambda: False, 0.6)  # the panels and the players paint
+        target = out / f"workspace-{space.key}.png"
+        window.grab().save(str(target))
+        shots.append(target)
+    return shots
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
@@ -157,6 +207,8 @@ def main() -> int:
                         help="analyse the selected clip and show the analysis panel")
     parser.add_argument("--queue", action="store_true",
                         help="queue two more generations (paused) and show the Queue dock")
+    parser.add_argument("--workspaces", action="store_true",
+                        help="one PNG per workspace (workspace-KEY.png), after some work in each")
     parser.add_argument("--no-generation", dest="generation", action="store_false",
                         help="skip the demo generation (the Preview dock with its result)")
     args = parser.parse_args()
@@ -217,6 +269,13 @@ def main() -> int:
     player.set_out_point()
     player.seek(52)
     wait(lambda: player.displayed_index == 52)
+    if args.workspaces:
+        args.out.mkdir(parents=True, exist_ok=True)
+        for target in workspace_shots(window, work, wait, args.out):
+            print(target)
+        window.close()
+        project.close()
+        return 0
     if args.analysis:
         finished_analysis = []
         window.analysis.analysis_finished.connect(lambda *a: finished_analysis.append(a))

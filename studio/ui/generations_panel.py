@@ -56,6 +56,7 @@ from studio.ui.media_workers import (
     load_thumbnail,
     thumbnail_pixmap,
 )
+from studio.ui.side_by_side import SideBySide
 from studio.ui.workers import Workers
 
 THUMB_MAX_SIDE = 192
@@ -213,7 +214,7 @@ class GenerationsPanel(QWidget):
         buttons = self._build_buttons()
         layout = QVBoxLayout(self)
         layout.addWidget(self.view, 1)
-        layout.addLayout(buttons)
+        layout.addWidget(buttons)
         layout.addWidget(self.status)
 
         model.generation_added.connect(self._on_generation_added)
@@ -250,7 +251,7 @@ class GenerationsPanel(QWidget):
         self.view.doubleClicked.connect(lambda _index: self.play_selected())
         self.view.selectionModel().selectionChanged.connect(self._update_buttons)
 
-    def _build_buttons(self) -> QHBoxLayout:
+    def _build_buttons(self) -> SideBySide:
         """The selected generation's buttons (returned as a row) and the status line."""
         self.play_button = QPushButton("Play")
         self.play_button.clicked.connect(self.play_selected)
@@ -271,12 +272,19 @@ class GenerationsPanel(QWidget):
         self.add_to_bin_button.clicked.connect(self.add_selected_to_bin)
         self.status = QLabel()
         self.status.setWordWrap(True)
-        buttons = QHBoxLayout()
-        for button in (self.play_button, self.analyse_button, self.restore_button,
-                       self.export_button, self.add_to_bin_button, self.folder_button):
-            buttons.addWidget(button)
-        buttons.addStretch(1)
-        return buttons
+        # two groups, side by side when the dock is wide enough, else one above the other: in
+        # one row they made the dock 583 px wide at least (too wide beside the Analysis dock)
+        groups = []
+        for group in ((self.play_button, self.analyse_button, self.restore_button),
+                      (self.export_button, self.add_to_bin_button, self.folder_button)):
+            box = QWidget()
+            row = QHBoxLayout(box)
+            row.setContentsMargins(0, 0, 0, 0)
+            for button in group:
+                row.addWidget(button)
+            row.addStretch(1)
+            groups.append(box)
+        return SideBySide(groups, spacing=6, stacked_spacing=2, stretches=(0, 1))
 
     # -- listing --------------------------------------------------------------------------
     def refresh(self) -> None:

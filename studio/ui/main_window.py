@@ -23,8 +23,9 @@ from studio.ui.file_drops import FileDropTarget
 from studio.ui.player import PlayerPanel
 from studio.ui.project_model import ProjectModel
 from studio.ui.theme import ThemeMenu, app_icon, theme_manager
+from studio.ui.workspaces import Workspaces, drop_stale_tab_bars
 
-SETTINGS_VERSION = 3  # bump when docks or bin columns change, so old layouts are not restored
+SETTINGS_VERSION = 4  # bump when docks or bin columns change, so old layouts are not restored
 DEFAULT_SIZE = QSize(1280, 800)  # the window's size at first start and after Reset Layout
 DEFAULT_DOCK_WIDTHS = (440, 380)  # the bin's and the caption panel's
 
@@ -106,6 +107,7 @@ class MainWindow(FileDropTarget, QMainWindow):
         self._show_read_only()
         self._build_exports()
 
+        self.workspaces = Workspaces(self, SETTINGS_VERSION)
         self._build_menus()
         self._build_toolbar()
         self._lay_out_docks()
@@ -131,11 +133,20 @@ class MainWindow(FileDropTarget, QMainWindow):
         self.resize(DEFAULT_SIZE)
         # the side docks' widths, set once every dock is in place (tabifying the hidden
         # bottom docks had set them back to their minimums)
-        self.resizeDocks([self.bin_dock, self.caption_dock], list(DEFAULT_DOCK_WIDTHS),
-                         Qt.Orientation.Horizontal)
-        # The layout View > Reset Layout goes back to, and a saved one too big for the screen
-        # falls back to.
-        self._default_state = self.saveState(SETTINGS_VERSION)
+        self.side_dock_widths()
+        # Every dock in its place, the bin and the caption panel shown: the Media & Captions
+        # workspace, and where each workspace's default starts from (View > Reset Layout, a
+        # saved layout too big for the screen).
+        self.base_state = self.saveState(SETTINGS_VERSION)
+
+    def side_dock_widths(self, widths: tuple[int, int] = DEFAULT_DOCK_WIDTHS) -> None:
+        """The bin and the right column (the caption or the Generate panel) at ``widths``."""
+        right = next((d for d in (self.caption_dock, self.generate_dock) if not d.isHidden()),
+                     None)
+        docks = [d for d in (self.bin_dock, right) if d is not None and not d.isHidden()]
+        widths = [widths[0] if d is self.bin_dock else widths[1] for d in docks]
+        if docks:
+            self.resizeDocks(docks, widths, Qt.Orientation.Horizontal)
 
     def _show_read_only(self) -> None:
         """A project open read-only says so: in the title, and in a status-bar label saying
@@ -223,6 +234,10 @@ class MainWindow(FileDropTarget, QMainWindow):
     def _build_view_menu(self) -> None:
         view_menu = self.menuBar().addMenu("&View")
         self._view_menu = view_menu
+        workspace_menu = view_menu.addMenu("&Workspace")
+        for action in self.workspaces.actions.values():
+            workspace_menu.addAction(action)
+        view_menu.addSeparator()
         view_menu.addAction(self.bin_dock.toggleViewAction())
         view_menu.addAction(self.caption_dock.toggleViewAction())
         view_menu.addAction(self.analysis_dock.toggleViewAction())
@@ -230,8 +245,9 @@ class MainWindow(FileDropTarget, QMainWindow):
         view_menu.addAction(self.exports_dock.toggleViewAction())
         view_menu.addSeparator()
         self.reset_layout_action = QAction("&Reset Layout", self)
-        self.reset_layout_action.setToolTip("Put every panel back where it was at the first start, "
-                                            "and the window at its first size")
+        self.reset_layout_action.setToolTip("Put the current workspace's panels back where they "
+                                            "were at the first start, and the window at its "
+                                            "first size")
         self.reset_layout_action.triggered.connect(self.reset_layout)
         view_menu.addAction(self.reset_layout_action)
         view_menu.addSeparator()
@@ -290,6 +306,10 @@ class MainWindow(FileDropTarget, QMainWindow):
             action.setIconText(label)  # the button's label; menus keep the full text
             self.main_toolbar.addAction(action)
         self._view_menu.addAction(self.main_toolbar.toggleViewAction())
+        # the workspaces' tabs, on the toolbar's row
+        self.workspace_toolbar = self.addToolBar("Workspaces")
+        self.workspace_toolbar.setObjectName("WorkspaceToolBar")
+        self.workspace_toolbar.addWidget(self.workspaces.tab_bar)
 
     @Slot()
     def import_files_dialog(self) -> None:
@@ -854,27 +874,24 @@ class MainWindow(FileDropTarget, QMainWindow):
         geometry = s.value("layout/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
-        state = s.value("layout/state")
-        if state is not None:
-            self.restoreState(state, SETTINGS_VERSION)
-            self._restored_state = True
+        self._restored_state = self.workspaces.restore(s)
         self.bin.restore_state(s.value("bin/header"))
         self.captions.restore_settings(s)
         self.fit_to_screen()
 
     @Slot()
     def reset_layout(self) -> None:
-        """View > Reset Layout: the docks as at the first start (the side docks at their
-        widths, the others hidden) and the window at its first size, within the screen."""
-        self.restoreState(self._default_state, SETTINGS_VERSION)
+        """View > Reset Layout: the current workspace's docks as at the first start (the side
+        docks at their widths) and the window at its first size, within the screen."""
+        self.workspaces.forget(self.workspaces.current)
+        self.workspaces.apply_default()
         self._preview_dock_sized = False
         size = DEFAULT_SIZE
         available = available_geometry(self)
         if not available.isEmpty():
             size = size.boundedTo(available.size() - self._frame_extra())
         self.resize(size.expandedTo(self.minimumSizeHint()))
-        self.resizeDocks([self.bin_dock, self.caption_dock], list(DEFAULT_DOCK_WIDTHS),
-                         Qt.Orientation.Horizontal)
+        self.workspaces.apply_default()  # the docks' sizes for the window's new size
         self.fit_to_screen()
 
     def _frame_extra(self) -> QSize:
@@ -899,7 +916,8 @@ class MainWindow(FileDropTarget, QMainWindow):
         if available.isEmpty():
             return
         if not self.layout_fits(available):
-            self.restoreState(self._default_state, SETTINGS_VERSION)
+            self.workspaces.forget(self.workspaces.current)
+            self.workspaces.apply_default()
         extra = self._frame_extra()
         size = self.size().boundedTo(available.size() - extra).expandedTo(self.minimumSizeHint())
         if size != self.size():
@@ -916,13 +934,19 @@ class MainWindow(FileDropTarget, QMainWindow):
             # The panels a restored layout shows are built as their docks first show: only
             # now does the minimum size count them.
             QTimer.singleShot(0, self, self.fit_to_screen)
+            QTimer.singleShot(0, self, self._drop_stale_tab_bars)
         self._shown_once = True
+
+    @Slot()
+    def _drop_stale_tab_bars(self) -> None:
+        drop_stale_tab_bars(self)
 
     def save_layout(self) -> None:
         s = self.settings()
         s.setValue("layout/version", SETTINGS_VERSION)
         s.setValue("layout/geometry", self.saveGeometry())
-        s.setValue("layout/state", self.saveState(SETTINGS_VERSION))
+        s.remove("layout/state")  # one per workspace now
+        self.workspaces.save(s)
         s.setValue("bin/header", self.bin.save_state())
         self.captions.save_settings(s)
         s.sync()

@@ -180,3 +180,42 @@ def test_a_saved_layout_bigger_than_the_screen_does_not_come_back(qtbot, tmp_pat
     finally:
         again.shutdown()
         project.close()
+
+
+def _assert_no_overlap(window: MainWindow) -> None:
+    docks = _shown_docks(window)
+    boxes = [(d.objectName(), d.geometry()) for d in docks]
+    boxes.append(("player", window.player.geometry()))
+    for i, (name, box) in enumerate(boxes):
+        assert window.rect().contains(box), name
+        for other, other_box in boxes[i + 1:]:
+            assert not box.intersects(other_box), (name, other)
+    for dock in docks:
+        need = dock.minimumSizeHint()
+        assert dock.width() >= need.width() and dock.height() >= need.height(), dock.objectName()
+
+
+@pytest.mark.parametrize("size", ((1280, 800), (1920, 1080)), ids=("1280x800", "1920x1080"))
+def test_every_workspace_with_every_panel_open_fits(qtbot, window, monkeypatch, size):
+    """Each workspace (issue 16, item 1) at its default, then with every panel opened in it:
+    the minimum stays within 1280x720, the docks do not overlap and each has its room."""
+    from studio.ui.workspaces import WORKSPACES
+
+    monkeypatch.setattr(main_window_module, "available_geometry",
+                        lambda _widget: QRect(0, 0, *size))
+    window.resize(*size)
+    for space in WORKSPACES:
+        window.workspaces.switch(space.key)
+        _settle()
+        _assert_fits(window, f"{space.key} default")
+        qtbot.waitUntil(lambda: window.size().toTuple() == size, timeout=5000)
+        _assert_no_overlap(window)
+        for name in ORDERS[space.key == "analyse"]:
+            OPENERS[name](window)
+            _assert_fits(window, f"{space.key}: {name}")
+        _long_texts(window)
+        _assert_fits(window, f"{space.key}: long texts")
+        window.resize(*size)
+        qtbot.waitUntil(lambda: window.size().toTuple() == size, timeout=5000)
+        _settle()
+        _assert_no_overlap(window)
