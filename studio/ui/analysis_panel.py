@@ -57,16 +57,11 @@ from studio.ui.analysis_worker import (
     analyse_clip,
 )
 from studio.ui.elided_label import ElidedLabel, breakable
-from studio.ui.theme import video_palette
+from studio.ui.theme import plot_colors
 from studio.ui.workers import Workers
 
-PANEL_BACKGROUND = QColor("#15171b")
-PLOT_BACKGROUND = QColor("#0f1115")
-GRID = QColor("#242831")
 AXIS_TEXT = QColor("#8b93a1")
-TITLE_TEXT = QColor("#e3e6eb")
 MARKER = QColor("#ff5a4f")  # the timeline's playhead colour
-HOVER_LINE = QColor(255, 255, 255, 110)
 SERIES_COLORS = (QColor("#4fb3ff"), QColor("#ffb547"))  # the clip, the clip compared
 ERROR_TEXT = QColor("#ff8a80")
 WORST_PAIRS = 5
@@ -319,16 +314,21 @@ class MetricPlot(QWidget):
 
     # ---- painting ----------------------------------------------------------------------
 
+    def _colors(self):
+        """The theme's plot colours, kept for this paint (``self._c``)."""
+        self._c = plot_colors(self.palette())
+        return self._c
+
     def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
-        p.fillRect(self.rect(), PANEL_BACKGROUND)
+        p.fillRect(self.rect(), self._colors().panel)
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         rect = self.plot_rect()
         small = QFont(self.font())
         small.setPointSizeF(max(6.5, small.pointSizeF() * 0.82))
         self._paint_title(p)
         p.setPen(Qt.PenStyle.NoPen)
-        p.setBrush(PLOT_BACKGROUND)
+        p.setBrush(self._c.plot)
         p.drawRoundedRect(rect, 4, 4)
         p.setFont(small)
         self._paint_grid(p, rect)
@@ -347,7 +347,7 @@ class MetricPlot(QWidget):
         title_font.setBold(True)
         title_font.setPointSizeF(title_font.pointSizeF() * 0.92)
         p.setFont(title_font)
-        p.setPen(TITLE_TEXT)
+        p.setPen(self._c.title)
         band = QRectF(self.LEFT, 2, self.width() - self.LEFT - self.RIGHT, self.TOP - 4)
         p.drawText(band, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
                    self.spec.title)
@@ -370,9 +370,9 @@ class MetricPlot(QWidget):
         metrics = p.fontMetrics()
         for fraction in (0.0, 0.5, 1.0):
             y = self.y_to_px(self._y_top * fraction)
-            p.setPen(QPen(GRID, 1))
+            p.setPen(QPen(self._c.grid, 1))
             p.drawLine(QPointF(rect.left(), y), QPointF(rect.right(), y))
-            p.setPen(AXIS_TEXT)
+            p.setPen(self._c.axis)
             label = format_value(self._y_top * fraction)
             p.drawText(QRectF(0, y - metrics.height() / 2, self.LEFT - 6, metrics.height()),
                        int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), label)
@@ -383,10 +383,10 @@ class MetricPlot(QWidget):
         first = math.ceil(x0 / step) * step
         for x in range(first, x1 + 1, step):
             px = self.x_to_px(x)
-            p.setPen(QPen(GRID, 1, Qt.PenStyle.DotLine))
+            p.setPen(QPen(self._c.grid, 1, Qt.PenStyle.DotLine))
             p.drawLine(QPointF(px, rect.top()), QPointF(px, rect.bottom()))
             if self._show_x_labels:
-                p.setPen(AXIS_TEXT)
+                p.setPen(self._c.axis)
                 p.drawText(QRectF(px - 30, rect.bottom() + 2, 60, 16),
                            int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop), str(x))
 
@@ -436,15 +436,15 @@ class MetricPlot(QWidget):
             if y is None:
                 continue
             point = QPointF(self.x_to_px(x), self.y_to_px(y))
-            p.setPen(QPen(QColor("#ffffff"), 1.4))
+            p.setPen(QPen(self._c.outline, 1.4))
             p.setBrush(series.color)
             p.drawEllipse(point, 3.6, 3.6)
             badge = QRectF(point.x() - 7, point.y() - 19, 14, 12)
             badge.moveTop(max(self.plot_rect().top() + 1, badge.top()))
             p.setPen(Qt.PenStyle.NoPen)
-            p.setBrush(QColor(255, 255, 255, 225))
+            p.setBrush(self._c.badge)
             p.drawRoundedRect(badge, 3, 3)
-            p.setPen(QColor("#15171b"))
+            p.setPen(self._c.badge_text)
             p.drawText(badge, int(Qt.AlignmentFlag.AlignCenter), str(rank))
 
     def _paint_marker(self, p: QPainter, rect: QRectF) -> None:
@@ -466,7 +466,7 @@ class MetricPlot(QWidget):
             return
         x = self._hover
         px = self.x_to_px(x)
-        p.setPen(QPen(HOVER_LINE, 1, Qt.PenStyle.DashLine))
+        p.setPen(QPen(self._c.hover_line, 1, Qt.PenStyle.DashLine))
         p.drawLine(QPointF(px, rect.top()), QPointF(px, rect.bottom()))
         lines: list[tuple[str, QColor | None]] = []
         for series in self._series:
@@ -474,7 +474,7 @@ class MetricPlot(QWidget):
             if k is None:
                 continue
             y = series.ys[k]
-            p.setPen(QPen(QColor("#ffffff"), 1.2))
+            p.setPen(QPen(self._c.outline, 1.2))
             p.setBrush(series.color)
             p.drawEllipse(QPointF(px, self.y_to_px(y)), 3.2, 3.2)
             frame = series.frames[k]
@@ -488,8 +488,8 @@ class MetricPlot(QWidget):
         h = metrics.height() * len(lines) + 8
         left = px + 10 if px + 10 + w <= rect.right() else px - 10 - w
         box = QRectF(max(rect.left(), left), rect.top() + 4, w, h)
-        p.setPen(QPen(QColor(255, 255, 255, 40), 1))
-        p.setBrush(QColor(24, 26, 31, 235))
+        p.setPen(QPen(self._c.hover_border, 1))
+        p.setBrush(self._c.hover_box)
         p.drawRoundedRect(box, 4, 4)
         for i, (text, color) in enumerate(lines):
             row = QRectF(box.left() + 6, box.top() + 4 + i * metrics.height(), w - 12,
@@ -498,7 +498,7 @@ class MetricPlot(QWidget):
             p.setBrush(color)
             p.drawRoundedRect(QRectF(row.left(), row.center().y() - swatch / 2, swatch, swatch),
                               2, 2)
-            p.setPen(TITLE_TEXT)
+            p.setPen(self._c.title)
             p.drawText(row.adjusted(swatch + 6, 0, 0, 0),
                        int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), text)
 
@@ -588,16 +588,21 @@ class WorstPairsStrip(QWidget):
         self.update()
         super().leaveEvent(event)
 
+    def _colors(self):
+        """The theme's plot colours, kept for this paint (``self._c``)."""
+        self._c = plot_colors(self.palette())
+        return self._c
+
     def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
-        p.fillRect(self.rect(), PANEL_BACKGROUND)
+        p.fillRect(self.rect(), self._colors().panel)
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
         title = QFont(self.font())
         title.setBold(True)
         title.setPointSizeF(title.pointSizeF() * 0.92)
         p.setFont(title)
-        p.setPen(TITLE_TEXT)
+        p.setPen(self._c.title)
         p.drawText(QRectF(6, 0, self.TITLE_W - 10, self.height()),
                    int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
                        | Qt.TextFlag.TextWordWrap), "Worst pairs")
@@ -607,7 +612,7 @@ class WorstPairsStrip(QWidget):
         for rank, (pair, rect) in enumerate(zip(self._pairs, self.tile_rects()), start=1):
             self._paint_tile(p, rank, pair, rect)
         if not self._pairs:
-            p.setPen(AXIS_TEXT)
+            p.setPen(self._c.axis)
             p.drawText(QRectF(self.TITLE_W, 0, self.width() - self.TITLE_W, self.height()),
                        int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
                        "The pairs with the highest warp error appear here when the analysis "
@@ -620,13 +625,13 @@ class WorstPairsStrip(QWidget):
         for k, image in enumerate((pair.first, pair.second)):
             box = QRectF(rect.left() + k * (thumb_w + 2), rect.top(), thumb_w, thumb_h)
             if image is None or image.isNull():
-                p.fillRect(box, QColor("#23262d"))
+                p.fillRect(box, self._c.empty_thumb)
             else:
                 p.drawImage(box, image)
         current = self._marker is not None and pair.index <= self._marker <= pair.index + 1
         if current or self._hover == rank - 1:
             p.setBrush(Qt.BrushStyle.NoBrush)
-            p.setPen(QPen(MARKER if current else QColor(255, 255, 255, 160), 2))
+            p.setPen(QPen(MARKER if current else self._c.hover_tile, 2))
             p.drawRoundedRect(QRectF(rect.left() - 1, rect.top() - 1, rect.width() + 2,
                                      thumb_h + 2), 3, 3)
         label = QRectF(rect.left(), rect.top() + thumb_h + 1, rect.width(), self.LABEL_H - 1)
@@ -640,7 +645,7 @@ class WorstPairsStrip(QWidget):
                 metrics.horizontalAdvance(shown_value) + 6 if shown_value else 0)
             if needed <= label.width():
                 break
-        p.setPen(TITLE_TEXT)
+        p.setPen(self._c.title)
         p.drawText(label, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), name)
         if shown_value:
             p.setPen(SERIES_COLORS[0])
@@ -806,7 +811,6 @@ class AnalysisPanel(QWidget):
         self.pool = Workers(self, limit=1, long=True)
 
         self.setAutoFillBackground(True)
-        self.setPalette(video_palette(self.palette()))
         self._build()
         if player is not None:
             self.attach_player(player)

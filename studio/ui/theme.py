@@ -63,8 +63,8 @@ def dark_palette() -> QPalette:
     return _palette(_DARK, _DARK_DISABLED)
 
 
-# The player's transport bar and timeline (and the analysis plots under it) stay dark in both
-# themes, as in every video editor: the picture sets the tone.
+# The player's transport bar and timeline stay dark in both themes, as in every video editor:
+# the picture sets the tone. (The analysis plots follow the theme: plot_colors.)
 _VIDEO = {
     _R.Window: "#15171b", _R.WindowText: "#d7dbe2", _R.Button: "#23262d",
     _R.ButtonText: "#d7dbe2", _R.Text: "#d7dbe2", _R.Base: "#1b1d22", _R.Light: "#3a3f48",
@@ -86,6 +86,36 @@ def video_palette(base: QPalette) -> QPalette:
 
 def is_dark(palette: QPalette) -> bool:
     return palette.color(_R.Window).lightness() < 128
+
+
+class PlotColors:
+    """The analysis plots' colours for one theme (a plain class: no dataclass at start-up)."""
+
+    def __init__(self, **colors: str | tuple[int, int, int, int]) -> None:
+        for name, value in colors.items():
+            setattr(self, name, QColor(*value) if isinstance(value, tuple) else QColor(value))
+
+
+_DARK_PLOTS = dict(panel="#15171b", plot="#0f1115", grid="#242831", axis="#8b93a1",
+                   title="#e3e6eb", hover_line=(255, 255, 255, 110),
+                   hover_border=(255, 255, 255, 40), hover_box=(24, 26, 31, 235),
+                   outline="#ffffff", badge=(255, 255, 255, 225), badge_text="#15171b",
+                   empty_thumb="#23262d", hover_tile=(255, 255, 255, 160))
+_LIGHT_PLOTS = dict(panel="#eef0f3", plot="#ffffff", grid="#dde1e7", axis="#5f6670",
+                    title="#1d2026", hover_line=(0, 0, 0, 110), hover_border=(0, 0, 0, 50),
+                    hover_box=(255, 255, 255, 240), outline="#ffffff",
+                    badge=(29, 32, 38, 225), badge_text="#ffffff", empty_thumb="#d5d9e0",
+                    hover_tile=(0, 0, 0, 140))
+_PLOTS: dict[bool, PlotColors] = {}
+
+
+def plot_colors(palette: QPalette) -> PlotColors:
+    """The analysis plots' colours for ``palette``'s theme: they follow it (they were dark in
+    the light theme); the player's video area alone stays dark (``video_palette``)."""
+    dark = is_dark(palette)
+    if dark not in _PLOTS:
+        _PLOTS[dark] = PlotColors(**(_DARK_PLOTS if dark else _LIGHT_PLOTS))
+    return _PLOTS[dark]
 
 
 _ICON: QIcon | None = None
@@ -180,6 +210,14 @@ class ThemeManager(QObject):
             return
         self._theme = theme
         self._app.setPalette(dark_palette() if theme == "dark" else light_palette())
+        # A widget with a style sheet keeps the palette it was polished with (the section
+        # headers stayed dark text on the dark theme's background): polished again, it takes
+        # the new one, and its sheet's palette(...) colours with it.
+        for widget in self._app.allWidgets():
+            sheet = widget.styleSheet()
+            if sheet:
+                widget.setStyleSheet("")
+                widget.setStyleSheet(sheet)
         self.theme_changed.emit(theme)
 
 

@@ -4,6 +4,7 @@ Keyboard Shortcuts, and opening files as a file manager does (``MainWindow.open_
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from importlib import metadata
@@ -117,6 +118,51 @@ def test_view_theme_overrides_the_desktop_and_is_remembered(qtbot, window):
     assert is_dark(app.palette()) and settings().value(SETTINGS_KEY) == "system"
 
 
+def _text_contrast(button) -> float:
+    """The lightness between a section header's text and the panel behind it, as painted."""
+    fg = button.palette().color(button.foregroundRole()).lightness()
+    bg = button.window().palette().color(QPalette.ColorRole.Window).lightness()
+    return abs(fg - bg)
+
+
+def test_section_headers_stay_readable_when_the_theme_changes(qtbot, window):
+    """Issue 16: in the dark theme the History, Settings and Advanced headers were nearly
+    invisible: they kept the light theme's dark text (a widget with a style sheet kept the
+    palette it was first polished with)."""
+    captions = window.captions
+    captions.show_clip(None)
+    headers = [captions.history_section.toggle, captions.settings_section.toggle]
+    window.generate_dock.show()
+    headers.append(window.prompt_panel.advanced_toggle)
+    for scheme, dark in ((Qt.ColorScheme.Dark, True), (Qt.ColorScheme.Light, False),
+                         (Qt.ColorScheme.Dark, True)):
+        system_scheme(scheme)
+        qtbot.waitUntil(lambda d=dark: is_dark(window.bin.view.palette()) == d)
+        for header in headers:
+            assert _text_contrast(header) > 120, (header.text(), scheme)
+
+
+def test_analysis_plots_follow_the_theme(qtbot, window):
+    """Issue 16: the analysis plots were dark in the light theme."""
+    from studio.ui.analysis_panel import METRICS, MetricPlot
+
+    window.show_analysis()
+    plot = MetricPlot(METRICS[0])  # as the panel shows it once a clip is analysed
+    qtbot.addWidget(plot)
+    plot.resize(320, 120)
+    plot.show()
+    system_scheme(Qt.ColorScheme.Light)
+    qtbot.waitUntil(lambda: not is_dark(plot.palette()))
+    assert mean_lightness(plot) > 180
+    system_scheme(Qt.ColorScheme.Dark)
+    qtbot.waitUntil(lambda: is_dark(plot.palette()))
+    assert mean_lightness(plot) < 70
+    assert mean_lightness(window.analysis) < 90
+    system_scheme(Qt.ColorScheme.Light)
+    qtbot.waitUntil(lambda: not is_dark(plot.palette()))
+    assert mean_lightness(window.analysis) > 180
+
+
 def test_unknown_theme_names_are_refused(follow_system):
     with pytest.raises(ValueError, match="unknown theme 'blue'"):
         follow_system.set_mode("blue")
@@ -209,8 +255,8 @@ def test_shortcuts_lists_every_shortcut_of_the_window_and_never_goes_stale(qtbot
     assert ("Playback", "Play", native(Qt.Key.Key_Space)) in rows
     assert ("Help", "Keyboard Shortcuts", native("Ctrl+/")) in rows
     # Every action of the window that has a shortcut is listed, once.
-    bound = {(a.text().replace("&", ""), native(a.shortcut())) for a in window.findChildren(QAction)
-             if not a.shortcut().isEmpty()}
+    bound = {(re.sub("&(.)", r"\1", a.text()), native(a.shortcut()))  # "&&" is one "&"
+             for a in window.findChildren(QAction) if not a.shortcut().isEmpty()}
     listed = [(command, keys.split(", ")[0]) for _, command, keys in rows]
     assert bound == set(listed) and len(listed) == len(set(listed))
     table = [tuple(dialog.table.item(r, c).text() for c in range(3))
