@@ -158,6 +158,8 @@ class CaptionRun:
         self.frames: list = []  # of the current target
         self.model = model
         self.max_new_tokens = max_new_tokens
+        self.started = time.monotonic()  # for the time left, until the manager says
+        self.item_started = self.started  # the current target's start
 
     @property
     def target(self) -> CaptionTarget | None:
@@ -545,9 +547,15 @@ class CaptionPanel(QWidget):
     def _set_editor_text(self, text: str, read_only: bool) -> None:
         self._loading = True
         try:
+            streamed = self.editor.isReadOnly() and not read_only  # a caption just written
             if self.editor.toPlainText() != text:
                 self.editor.setPlainText(text)  # also clears the editor's own undo history
             self.editor.setReadOnly(read_only)
+            if streamed:  # its start in view, not the end the stream left it at
+                cursor = self.editor.textCursor()
+                cursor.movePosition(cursor.MoveOperation.Start)
+                self.editor.setTextCursor(cursor)
+                self.editor.verticalScrollBar().setValue(0)
         finally:
             self._loading = False
         streaming = read_only and self.clip is not None
@@ -1003,6 +1011,8 @@ class CaptionPanel(QWidget):
         before = run.current
         run.current = max(run.current, index + 1)
         run.stream = ""
+        if run.current != before:
+            run.item_started = time.monotonic()
         run.frames = []
         if run.current != before and run.target is not None:
             self.project_model.set_caption_state(run.target.clip_id, "captioning")
@@ -1033,14 +1043,31 @@ class CaptionPanel(QWidget):
         total = max(total, 1)
         self.progress_bar.setRange(0, total)
         self.progress_bar.setValue(min(done, total))
-        eta = format_eta(eta_s)
-        text = f"Captioning {min(done + 1, total)}/{total}" if done < total else f"{total}/{total}"
-        if len(run.targets) == 1:
-            text = f"Captioning {run.targets[0].name}"
-        if eta:
-            text += f" · {eta} left"
-        self.progress_bar.setFormat(text)
+        self.progress_bar.setFormat(self._progress_text(run, done, total, eta_s))
         self.progress_row.show()
+
+    @staticmethod
+    def _progress_text(run: CaptionRun, done: int, total: int, eta_s=None) -> str:
+        """"Captioning 2/5 · b.mp4 · 0:42 left": the clip's place in the batch, its name and
+        the time left (the manager's estimate, else one from the clips done so far, else from
+        the words written against the token budget: an upper bound)."""
+        now = time.monotonic()
+        if eta_s is None or not math.isfinite(eta_s) or eta_s <= 0:
+            eta_s = None
+            if 0 < done < total:
+                eta_s = (now - run.started) / done * (total - done)
+            elif run.stream and run.max_new_tokens:
+                words = len(run.stream.split())
+                per_word = (now - run.item_started) / max(words, 1)
+                eta_s = per_word * max(run.max_new_tokens - words, 0) \
+                    + (now - run.item_started) * (total - done - 1)
+        parts = [f"Captioning {min(done + 1, total)}/{total}"]
+        target = run.target
+        if target is not None:
+            parts.append(target.name)
+        eta = format_eta(eta_s)
+        parts.append(f"{eta} left" if eta else "estimating the time left")
+        return " · ".join(parts)
 
     @Slot(int, str)
     def on_text(self, job_id: int, chunk: str) -> None:
@@ -1057,6 +1084,7 @@ class CaptionPanel(QWidget):
             # One clip: the bar follows the words against the token budget (an upper bound).
             self.progress_bar.setRange(0, max(run.max_new_tokens, 1))
             self.progress_bar.setValue(min(len(run.stream.split()), run.max_new_tokens))
+            self.progress_bar.setFormat(self._progress_text(run, 0, 1))
         if self.clip is not None and run.target.clip_id == self.clip.id:
             cursor = self.editor.textCursor()
             cursor.movePosition(cursor.MoveOperation.End)  # QTextCursor's type: not at start-up

@@ -670,3 +670,43 @@ def test_exports_take_the_saved_caption_and_leave_the_editor_alone(qtbot, window
                     timeout=5000)  # kept as a draft, as the panel keeps any unsaved text
     dialog.close()
     training.close()
+
+
+def test_the_caption_box_starts_at_the_top_after_captioning(qtbot, captioning, project, clips):
+    """Issue 16: the box scrolled to the end as the caption streamed in and stayed there,
+    hiding its start."""
+    w = captioning(max_new_tokens=120)
+    panel = w.captions
+    select(qtbot, w, clips[0].id)
+    panel.editor.setFixedHeight(60)  # a long caption does not fit: the box scrolls
+    panel.caption_action.trigger()
+    qtbot.waitUntil(lambda: panel.editor.verticalScrollBar().value() > 0, timeout=60000)
+    qtbot.waitUntil(lambda: not panel.running, timeout=60000)
+    assert project.current_caption(clips[0].id).text == panel.editor.toPlainText()
+    assert panel.editor.verticalScrollBar().maximum() > 0
+    assert panel.editor.verticalScrollBar().value() == 0
+    assert panel.editor.textCursor().position() == 0
+
+
+def test_caption_progress_says_n_of_N_the_clip_and_the_time_left(qtbot, captioning, project,
+                                                                 clips):
+    """Issue 16: the bar said "Captioning b_audio.mp4", without the n/N and the time left
+    the README promises."""
+    import re
+
+    w = captioning(max_new_tokens=60)
+    panel = w.captions
+    select(qtbot, w, clips[0].id)
+    panel.caption_action.trigger()
+    pattern = rf"^Captioning 1/1 · {re.escape(clips[0].name)} · (\d+ s|\d+:\d\d) left$"
+    qtbot.waitUntil(lambda: re.match(pattern, panel.progress_bar.format()) is not None,
+                    timeout=60000)
+    qtbot.waitUntil(lambda: not panel.running, timeout=60000)
+    job_id = panel.caption_uncaptioned()
+    assert job_id is not None and len(panel.job_clip_ids(job_id)) >= 2
+    total = len(panel.job_clip_ids(job_id))
+    pattern = rf"^Captioning 2/{total} · .+ · (\d+ s|\d+:\d\d) left$"
+    qtbot.waitUntil(lambda: re.match(pattern, panel.progress_bar.format()) is not None,
+                    timeout=60000)
+    panel.cancel_button.click()
+    qtbot.waitUntil(lambda: not panel.running, timeout=10000)
