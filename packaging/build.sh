@@ -7,15 +7,15 @@
 # non-editable install, so the bundle holds exactly what a wheel holds) with PyInstaller and
 # pyinstaller-hooks-contrib (its torch hook), runs packaging/studio.spec and writes
 # dist/studio/: the `studio` executable and its libraries. Then runs the bundle with an empty
-# environment: `studio --version`, `studio --exit-after-show` offscreen, and a caption with the
-# tiny demo model (torch + transformers inside the bundle).
+# environment: `studio --version`, `studio --exit-after-show` offscreen, then every verb once
+# (the ML ones with the tiny demo models: torch, transformers and diffusers inside the bundle).
 #
 # Environment:
 #   PYTHON      the Python to build with (default python3): 3.11+, built with a shared libpython
 #   VENV        the build environment (default build/pyinstaller/venv; reused when present)
 #   PIP_ARGS    extra pip arguments, e.g. "--extra-index-url https://download.pytorch.org/whl/cpu"
 #               for a CPU-only torch
-#   SKIP_ML_SMOKE=1   skip the demo-model caption check
+#   SKIP_ML_SMOKE=1   skip the verbs that load the demo models
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -66,12 +66,30 @@ seconds="$(run --exit-after-show | head -n1)"
 echo "--exit-after-show: window shown after $seconds s"
 [ -f "$SMOKE/data/studio/default-project/project.sqlite" ] || { echo "no default project"; exit 1; }
 
+# Every verb once, as a person would run them, in the bundle: media (probe, frames, export,
+# analyze), the models (list, make-demo), the demo models (caption, generate: torch,
+# transformers and diffusers inside the bundle) and the desktop entry.
+verb() {
+    local name="$1"; shift
+    run "$@" >"$SMOKE/$name.out" 2>"$SMOKE/$name.err" || {
+        echo "studio $*: failed"; tail -n 20 "$SMOKE/$name.err"; exit 1; }
+    echo "studio $1: ok"
+}
+icon="$(find "$DIST/studio" -path '*studio/resources/icons/hicolor/64x64/apps/*.png' | head -n1)"
+verb probe probe "$icon"
+verb frames frames "$icon" --count 1 --out "$SMOKE/frames"
+verb export export "$icon" --preset png -o "$SMOKE/export"
+verb models-list models list
+verb desktop desktop install --prefix "$SMOKE/share"
 if [ "${SKIP_ML_SMOKE:-0}" != 1 ]; then
-    run models make-demo "$SMOKE/models" >/dev/null
-    icon="$(find "$DIST/studio" -path '*studio/resources/icons/hicolor/64x64/apps/studio.png' | head -n1)"
-    out="$(run caption --model "$SMOKE/models/smolvlm2-tiny" --max-new-tokens 4 "$icon")"
-    echo "$out" | grep -q '"ok": true' || { echo "caption in the bundle failed: $out"; exit 1; }
-    echo "caption with the demo model: ok"
+    verb make-demo models make-demo "$SMOKE/models"
+    verb caption caption --model "$SMOKE/models/smolvlm2-tiny" --max-new-tokens 4 "$icon"
+    grep -q '"ok": true' "$SMOKE/caption.out" || { echo "caption in the bundle failed"; exit 1; }
+    verb generate generate --model "$SMOKE/models/ltx-video-tiny" --prompt "a boat" --width 32 \
+        --height 32 --frames 9 --steps 1 -o "$SMOKE/generated.mp4"
+    verb analyze analyze "$SMOKE/generated.mp4"
+    verb generate-sound generate --model "$SMOKE/models/ltx2-tiny" --prompt "a bell" \
+        --width 32 --height 32 --frames 9 --steps 1 -o "$SMOKE/with-sound.mp4"
 fi
 
 say "done: $APP ($(du -sh "$DIST/studio" | cut -f1))"

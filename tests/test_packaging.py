@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import os
 import shutil
 import subprocess
 import sys
@@ -214,5 +215,66 @@ def test_build_script_builds_the_spec_and_smoke_tests_the_bundle():
     assert f'APP="$DIST/{app}/{app}"' in text
     assert "run --version" in text and "run --exit-after-show" in text
     assert "QT_QPA_PLATFORM=offscreen" in text
+    from studio.cli import VERBS
+
+    smoked = {line.split()[2] for line in text.splitlines() if line.strip().startswith("verb ")}
+    assert smoked >= set(VERBS), f"build.sh's smoke run skips {set(VERBS) - smoked}"
     result = subprocess.run(["bash", "-n", str(BUILD)], check=False, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+# Runs Studio's verbs in one process and lists the non-code files it opened from the installed
+# libraries (sys.addaudithook's "open" events): what a bundle must carry beside their code.
+DATA_FILES_READ = r"""
+import json, os, sys, sysconfig
+
+libraries = {os.path.realpath(sysconfig.get_paths()[k]) for k in ("purelib", "platlib")}
+opened = set()
+
+def audit(event, args):
+    if event != "open" or not isinstance(args[0], str):
+        return
+    path = os.path.realpath(args[0])
+    for root in libraries:
+        if path.startswith(root + os.sep) and ".dist-info" not in path and "__pycache__" not in path \
+                and not path.endswith((".py", ".pyc", ".so", ".pth")):
+            opened.add(os.path.relpath(path, root))
+
+sys.addaudithook(audit)
+from studio.cli import main
+for argv in json.loads(sys.argv[1]):
+    code = main(argv)
+    assert code == 0, (argv, code)
+print(json.dumps(sorted(opened)))
+"""
+
+
+def test_every_library_data_file_the_verbs_read_is_bundled(tmp_path, tiny_captioner_dir,
+                                                          tiny_ltx_dir):
+    """Issue 19: the bundle failed `studio models make-demo` because transformers imports
+    kernels, which reads kernels/_internals/python_depends.json, and no hook collected it.
+    Every verb runs here once (the demo models' building included); each library data file
+    they read must come from a package the spec collects data files of (DATA_PACKAGES)."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.media_factory import make_video
+
+    video = str(make_video(tmp_path / "a.mp4", frames=12))
+    verbs = [["probe", video], ["frames", video, "--count", "2", "--out", str(tmp_path / "f")],
+             ["export", video, "--preset", "mp4", "-o", str(tmp_path / "e.mp4")],
+             ["analyze", video], ["models", "list"],
+             ["models", "make-demo", str(tmp_path / "models")],
+             ["caption", video, "--model", str(tiny_captioner_dir), "--max-new-tokens", "2"],
+             ["generate", "--model", str(tiny_ltx_dir), "--prompt", "a", "--width", "32",
+              "--height", "32", "--frames", "9", "--steps", "1", "-o", str(tmp_path / "g.mp4")]]
+    env = dict(os.environ, HF_HUB_OFFLINE="1", XDG_DATA_HOME=str(tmp_path / "data"))
+    done = subprocess.run([sys.executable, "-c", DATA_FILES_READ, json.dumps(verbs)], env=env,
+                          capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    read = json.loads(done.stdout.strip().splitlines()[-1])
+    collected = spec_constants()["DATA_PACKAGES"]
+    missing = [f for f in read if f.replace(os.sep, "/").split("/")[0] not in collected]
+    assert missing == [], f"library data files the bundle would lack: {missing}"
+    assert "kernels/_internals/python_depends.json" in read  # the audit sees what it should

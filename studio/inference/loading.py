@@ -760,14 +760,25 @@ def make_demo_models(root: str | os.PathLike | None = None, ids=None,
                 shutil.rmtree(final)
             partial.rename(final)
         except OSError as err:
-            raise ModelError(f"{err.filename or root}: cannot write the demo model "
-                             f"({err.strerror or err}).") from None
+            raise _demo_build_error(err, root) from None
         finally:
             shutil.rmtree(partial, ignore_errors=True)
         built[model_id] = final
         if on_built is not None:
             on_built(model_id, final)
     return built
+
+
+def _demo_build_error(err: OSError, root: Path) -> ModelError:
+    """What stopped a demo build: a write in ``root`` (disk full, permissions), or a file
+    outside it that the libraries could not read while building (an incomplete installation,
+    as a bundle without a library's data file was: blamed on a write, it sent people to check
+    the wrong folder)."""
+    where = err.filename
+    if where and not os.path.abspath(os.fspath(where)).startswith(os.path.abspath(root)):
+        return ModelError(f"cannot build the demo model: {where} cannot be read "
+                          f"({err.strerror or err}); the installation is incomplete.")
+    return ModelError(f"{where or root}: cannot write the demo model ({err.strerror or err}).")
 
 
 class _quiet_progress_bars:

@@ -5,6 +5,7 @@ asked-for shape."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -68,3 +69,32 @@ def test_make_demo_models_puts_it_where_the_demo_id_finds_it(tmp_path, monkeypat
     assert found.path == built[DEMO_LTX_ID].resolve() and found.demo
     marker = json.loads((found.path / loading.DEMO_MARKER).read_text())
     assert marker["id"] == DEMO_LTX_ID and marker["label"] == "demo model: random weights"
+
+
+def _build_that_cannot_read_a_library_file(target):
+    """A demo builder whose library misses a data file (as a bundle without kernels'
+    python_depends.json did): the failure is a read outside the target folder."""
+    raise FileNotFoundError(2, "No such file or directory",
+                            "/opt/studio/_internal/kernels/_internals/python_depends.json")
+
+
+def _build_that_cannot_write(target):
+    raise PermissionError(13, "Permission denied", str(Path(target) / "model_index.json"))
+
+
+@pytest.mark.parametrize("builder,said", [
+    ("_build_that_cannot_read_a_library_file",
+     "cannot build the demo model: /opt/studio/_internal/kernels/_internals/python_depends.json "
+     "cannot be read (No such file or directory); the installation is incomplete."),
+    ("_build_that_cannot_write", "cannot write the demo model (Permission denied)."),
+])
+def test_a_failed_demo_build_names_the_real_cause(tmp_path, monkeypatch, builder, said):
+    """Issue 19: any OSError, a library's missing data file too, was "cannot write the demo
+    model", which sent people to check the wrong folder."""
+    demo = loading.DEMO_MODELS[DEMO_LTX_ID]
+    monkeypatch.setitem(loading.DEMO_MODELS, DEMO_LTX_ID, loading.DemoModel(
+        demo.id, demo.kind, demo.folder, f"{__name__}:{builder}"))
+    with pytest.raises(loading.ModelError) as raised:
+        loading.make_demo_models(tmp_path / "models", ids=[DEMO_LTX_ID])
+    assert str(raised.value).endswith(said)
+    assert not any((tmp_path / "models").iterdir())  # no half-built folder left
