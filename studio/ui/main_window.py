@@ -11,10 +11,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QRect, QSettings, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence, QUndoStack
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow
+from PySide6.QtWidgets import QApplication, QDockWidget, QLabel, QMainWindow
 
 from studio.core.library import Clip, Project
 from studio.settings import ui_settings_path
+from studio.ui import wheel_guard
 from studio.ui.bin_panel import BinPanel
 from studio.ui.caption_panel import CaptionPanel
 from studio.ui.edits import SetInOutCommand
@@ -60,6 +61,7 @@ class MainWindow(FileDropTarget, QMainWindow):
         self._restored_state = False  # a saved dock layout was restored (see showEvent)
         self._shown_once = False
         self.setObjectName("MainWindow")
+        wheel_guard.install(QApplication.instance())  # the wheel scrolls panels, not values
         self.setWindowIcon(app_icon())
         self.theme = theme_manager()
         self.setWindowTitle(f"Studio — {project.root.name}")
