@@ -429,6 +429,7 @@ class BinPanel(QWidget):
         self._import_done = 0
         self._import_skipped = 0
         self._import_new = 0
+        self._import_unusable: list[str] = []  # files of this import that are no media
         self._import_failed: list[str] = []
 
     def _build_view(self) -> None:
@@ -494,6 +495,7 @@ class BinPanel(QWidget):
         self.remove_action.setShortcut(QKeySequence.StandardKey.Delete)
         self.remove_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.remove_action.triggered.connect(self.remove_selected)
+        self.remove_action.setEnabled(False)  # until clips are selected (_on_selection_changed)
         self.view.addAction(self.remove_action)
         self.relink_action = QAction("Relink…", self)
         self.relink_action.triggered.connect(self.relink_selected)
@@ -577,6 +579,7 @@ class BinPanel(QWidget):
         if self._imports_running == 0:
             self._import_total = self._import_done = self._import_skipped = self._import_new = 0
             self._import_failed = []
+            self._import_unusable = []
             self._cancel = CancelToken()
         self._imports_running += 1
         self._show_progress()
@@ -618,7 +621,9 @@ class BinPanel(QWidget):
                 self._import_done += len(found)
             else:
                 self._import_done += len(results)
-                self._import_new += sum(created for _clip, created in results)
+                # a file that is not media gets a row saying why, but is not a usable clip
+                self._import_new += sum(created and clip.ok for clip, created in results)
+                self._import_unusable.extend(clip.name for clip, _ in results if not clip.ok)
         self._show_progress()
 
     @Slot(list)
@@ -657,6 +662,10 @@ class BinPanel(QWidget):
         if self._imports_running:
             return
         text = f"Imported {self._import_new} new of {self._import_done} file(s)"
+        if self._import_unusable:
+            n, first = len(self._import_unusable), self._import_unusable[0]
+            text += (f"; 1 is not media ({first})" if n == 1 else
+                     f"; {n} are not media ({first} and {n - 1} more)")
         if self._import_skipped:
             text += f"; skipped {self._import_skipped} non-media file(s) in folders"
         if self._import_failed:
@@ -715,6 +724,7 @@ class BinPanel(QWidget):
         elif clips:
             clip = clips[0]
         self.project_model.set_selection(clips)
+        self.remove_action.setEnabled(bool(clips) and not self.project_model.read_only)
         new_id = clip.id if clip else None
         if new_id != self._selected_id:
             self._selected_id = new_id

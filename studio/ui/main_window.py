@@ -197,6 +197,10 @@ class MainWindow(FileDropTarget, QMainWindow):
         self.export_dataset_action.setShortcut(QKeySequence("Ctrl+Shift+E"))
         self.export_dataset_action.triggered.connect(self.export_training_set_dialog)
         file_menu.addAction(self.export_dataset_action)
+        self._update_export_action()
+        for signal in (self.project_model.clips_added, self.project_model.clips_restored,
+                       self.project_model.clips_removed):  # off with an empty bin
+            signal.connect(self._update_export_action)
         file_menu.addSeparator()
         file_menu.addAction(self.bin.remove_action)
         file_menu.addSeparator()
@@ -365,7 +369,11 @@ class MainWindow(FileDropTarget, QMainWindow):
 
     @Slot()
     def _update_export_action(self, *_args) -> None:
+        """File › Export… needs selected clips; Export Training Set… clips in the bin."""
         self.export_action.setEnabled(bool(self.project_model.selected_clips()))
+        dataset = getattr(self, "export_dataset_action", None)
+        if dataset is not None:
+            dataset.setEnabled(bool(self.project_model.clips()))
 
     @Slot()
     def export_clips_dialog(self):

@@ -67,7 +67,9 @@ def test_drop_folder_imports_media_recursively_and_marks_bad_files(qtbot, bin_pa
     walk = clips["a_walk.mp4"]
     row = bin_panel.model.row_of(walk.id)
     assert bin_panel.model.index(row, COL_DURATION).data() == "0:01.00"
-    assert any("Imported 6 new of 6" in m and "skipped 1 non-media" in m for m in messages), messages
+    # f_broken.mp4 has its row, which says why, but is not counted as imported (issue 16)
+    assert any("Imported 5 new of 6 file(s); 1 is not media (f_broken.mp4)" in m
+               and "skipped 1 non-media" in m for m in messages), messages
     # Thumbnails arrive from the pool and are cached on disk for next time.
     qtbot.waitUntil(lambda: len(list(bin_panel.project.thumbnails_dir.glob("*.jpg"))) == 5,
                     timeout=30000)
@@ -256,3 +258,33 @@ def test_a_big_project_shows_its_first_rows_at_once_and_the_rest_after(qtbot, tm
             assert [c.id for c in panel.model.clips()] == ids[:6] + ids[7:]
         finally:
             panel.shutdown()
+
+
+def test_import_counts_say_how_many_files_were_usable(qtbot, bin_panel, tmp_path):
+    """Issue 16: a video and a file that is not media said "Imported 2 new of 2 file(s)"."""
+    video = make_video(tmp_path / "video.mp4", width=64, height=48, frames=4)
+    notes = tmp_path / "notes.mp4"
+    notes.write_text("not a video")
+    messages: list[str] = []
+    bin_panel.status_message.connect(messages.append)
+    import_and_wait(qtbot, bin_panel, [video, notes])
+    assert messages[-1] == "Imported 1 new of 2 file(s); 1 is not media (notes.mp4)"
+    other = tmp_path / "other.txt"
+    other.write_text("neither")
+    import_and_wait(qtbot, bin_panel, [notes, other])
+    assert messages[-1] == "Imported 0 new of 2 file(s); 2 are not media (notes.mp4 and 1 more)"
+
+
+def test_remove_from_project_needs_a_selection(qtbot, bin_panel, tmp_path):
+    """Issue 16: with an empty bin, Remove from Project was enabled."""
+    assert not bin_panel.remove_action.isEnabled()
+    video = make_video(tmp_path / "video.mp4", width=64, height=48, frames=4)
+    import_and_wait(qtbot, bin_panel, [video])
+    bin_panel.view.clearSelection()
+    assert not bin_panel.remove_action.isEnabled()
+    clip = bin_panel.project.clips()[0]
+    bin_panel.select_clip(clip.id)
+    assert bin_panel.remove_action.isEnabled()
+    bin_panel.remove_action.trigger()
+    qtbot.waitUntil(lambda: bin_panel.model.rowCount() == 0, timeout=5000)
+    assert not bin_panel.remove_action.isEnabled()

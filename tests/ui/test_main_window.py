@@ -227,3 +227,27 @@ def test_the_docks_keep_their_widths_when_a_clip_opens_and_plays(qtbot, tmp_path
         qtbot.waitUntil(lambda t=target: player.position == t, timeout=10000)
         QApplication.processEvents()
         assert (window.bin_dock.width(), window.caption_dock.width()) == widths, target
+
+
+def test_export_training_set_needs_clips_in_the_bin(qtbot, tmp_path):
+    """Issue 16: with an empty bin, File › Export Training Set… was enabled."""
+    project = Project(tmp_path / "project")
+    window = MainWindow(project)
+    qtbot.addWidget(window)
+    try:
+        window.show()
+        qtbot.waitExposed(window)
+        assert not window.export_dataset_action.isEnabled()
+        assert not window.bin.remove_action.isEnabled()
+        video = make_video(tmp_path / "video.mp4", width=64, height=48, frames=4)
+        with qtbot.waitSignal(window.files_opened, timeout=60_000):
+            window.open_files([str(video)])
+        assert window.export_dataset_action.isEnabled()
+        assert window.bin.remove_action.isEnabled()  # the opened file is selected
+        window.bin.remove_action.trigger()
+        qtbot.waitUntil(lambda: not project.clips(), timeout=5000)
+        assert not window.export_dataset_action.isEnabled()
+        assert not window.bin.remove_action.isEnabled()
+    finally:
+        window.close()
+        project.close()
