@@ -355,6 +355,7 @@ class CaptionPanel(QWidget):
         from studio.ui.model_availability import model_availability
 
         self._availability = model_availability()  # says which models are not here
+        self._availability.default_moved.connect(self.status_message)  # and say so
         self._availability.keep_marked(self.model_combo)
         if self.api is not None:  # else once it is: the scan waits for the first paint too
             self._availability.refresh()
@@ -766,8 +767,11 @@ class CaptionPanel(QWidget):
             self.model_combo.setCurrentIndex(max(0, self.model_combo.findData(
                 self._model_folder or registry.DEFAULT_CAPTIONER)))
 
-    def set_model(self, model: str) -> None:
-        """Choose the captioner: a registry or hub id, or a local folder."""
+    def set_model(self, model: str, chosen: bool = True) -> None:
+        """Choose the captioner: a registry or hub id, or a local folder. ``chosen``: a
+        person's choice, kept even when the model is not here (a remembered one is not: it
+        gives way to a model that is, model_availability.choose_present_model)."""
+        self.model_combo.setProperty("model_chosen", chosen)
         index = self.model_combo.findData(model)
         if index < 0:
             label = f"Folder: {Path(model).name}" if Path(model).is_dir() else model
@@ -878,7 +882,7 @@ class CaptionPanel(QWidget):
     def _apply_settings(self, wanted: dict) -> None:
         model = wanted["model"]
         if model and (registry.get(model) is not None or Path(model).is_dir()):
-            self.set_model(model)
+            self.set_model(model, chosen=False)
         if wanted["preset"]:
             self.set_preset(wanted["preset"], wanted["prompt"])
         self.max_tokens_spin.setValue(wanted["max_new_tokens"])

@@ -31,6 +31,9 @@ class ModelAvailability(QObject):
     """The ids of the models that are here, as of the last check (``refresh``)."""
 
     changed = Signal()
+    # a combo a person had not chosen in moved from a model that is not here to one that is:
+    # what it says (the main window shows it in the status bar; the combo's tooltip keeps it)
+    default_moved = Signal(str)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -55,6 +58,12 @@ class ModelAvailability(QObject):
         self._combos.append(combo)
         mark_missing_models(combo, self)
         combo.view().installEventFilter(self)
+        # a person's choice (from the list) stays, here or not
+        combo.activated.connect(lambda _i, c=combo: c.setProperty("model_chosen", True))
+        if self.checked and not combo.property("model_chosen"):  # a panel built after a look
+            said = choose_present_model(combo, self)
+            if said:
+                self.default_moved.emit(said)
 
     def eventFilter(self, watched, event) -> bool:
         if event.type() == QEvent.Type.Show:
@@ -77,6 +86,10 @@ class ModelAvailability(QObject):
             self._combos = [combo for combo in self._combos if shiboken6.isValid(combo)]
             for combo in self._combos:
                 mark_missing_models(combo, self)
+                if not combo.property("model_chosen"):
+                    said = choose_present_model(combo, self)
+                    if said:
+                        self.default_moved.emit(said)
             self.changed.emit()
         if self._again:
             self._again = False
@@ -122,3 +135,30 @@ def mark_missing_models(combo: QComboBox, availability: ModelAvailability) -> No
             combo.setItemText(index, f"{spec.title} — not downloaded")
             combo.setItemData(index, f"Not on this computer: studio models pull {model_id}",
                               Qt.ItemDataRole.ToolTipRole)
+
+
+def choose_present_model(combo: QComboBox, availability: ModelAvailability) -> str | None:
+    """When ``combo``'s model is known not to be here, choose the first of its models that is
+    (a downloaded one first, else a demo one: after ``studio models make-demo`` the panels
+    defaulted to models "— not downloaded"), and say so in its tooltip; what it says, or None
+    when nothing moved."""
+    from studio.inference import registry
+
+    current = combo.currentData()
+    if not isinstance(current, str) or registry.get(current) is None \
+            or availability.is_here(current) is not False:
+        return None  # a local folder, a model that is here, or no answer yet
+    here = [i for i in range(combo.count())
+            if isinstance(combo.itemData(i), str) and availability.is_here(combo.itemData(i))]
+    if not here:
+        return None
+    real = [i for i in here if not getattr(registry.get(combo.itemData(i)), "demo", False)]
+    index = (real or here)[0]
+    before = registry.get(current)
+    chosen = registry.get(combo.itemData(index))
+    only = "" if real else ", the only kind on this computer"
+    text = (f"{chosen.title if chosen else combo.itemData(index)}{only}: "
+            f"{before.title if before else current} is not here (studio models pull {current})")
+    combo.setCurrentIndex(index)
+    combo.setToolTip(f"Chosen because it is on this computer. {text}")
+    return text

@@ -252,6 +252,7 @@ class PromptPanel(FileDropTarget, QWidget):
         from studio.ui.model_availability import model_availability
 
         self._availability = model_availability()  # says which models are not here
+        self._availability.default_moved.connect(self.status_message)  # and say so
         self._availability.keep_marked(self.model)
         # The first look: its pool thread imports huggingface_hub, so not while the window is
         # first drawn (a layout restored with this dock open builds the panel before that).
@@ -519,6 +520,7 @@ class PromptPanel(FileDropTarget, QWidget):
     def restore(self, params) -> None:
         """Restore settings: fill from a result's params with its seed locked (the same
         settings and seed make the same video)."""
+        self.model.setProperty("model_chosen", True)  # kept, here or not
         self.apply_params(params.replace(seed_locked=params.seed is not None))
         self.seed_used.setText(f"Seed: {params.seed} (restored)")
 

@@ -52,7 +52,9 @@ def test_the_caption_model_list_says_which_models_are_not_here(qtbot, models_her
     index = combo.findData(registry.DEFAULT_CAPTIONER)
     assert combo.itemData(index, Qt.ItemDataRole.ToolTipRole) == \
         f"Not on this computer: studio models pull {registry.DEFAULT_CAPTIONER}"
-    assert panel.model == registry.DEFAULT_CAPTIONER  # the choice itself is unchanged
+    # nobody chose the default: the panel takes the captioner that is here (issue 16)
+    assert panel.model == "demo/smolvlm2-tiny"
+    panel.set_model(registry.DEFAULT_CAPTIONER)  # a person's choice stays, here or not
 
     # Caption with it: said at once, and the clip is not marked failed for a missing model.
     from studio.ui.model_manager import ModelManager
@@ -103,3 +105,43 @@ def test_the_generator_list_too_and_a_demo_not_built_says_how_to_build_it(
     assert panel.model.itemData(index, Qt.ItemDataRole.ToolTipRole) == \
         "Not built yet: studio models make-demo"
     assert shown[registry.DEFAULT_GENERATOR].endswith("— not downloaded")
+
+
+def test_the_panels_default_to_models_on_this_computer_and_say_so(qtbot, models_here, tmp_path,
+                                                                  tiny_ltx_dir):
+    """Issue 16: after `studio models make-demo` the Caption and Generate panels still
+    defaulted to models "— not downloaded"."""
+    from studio.core.library import Project
+    from studio.inference.loading import demo_root
+    from studio.ui.main_window import MainWindow
+    from studio.ui.model_availability import model_availability
+
+    shutil.copytree(tiny_ltx_dir, demo_root() / "ltx-video-tiny")
+    availability = model_availability()
+    project = Project(tmp_path / "project")
+    window = MainWindow(project)
+    qtbot.addWidget(window)
+    try:
+        window.show()
+        qtbot.waitExposed(window)
+        combo = window.captions.model_combo
+        with qtbot.waitSignal(availability.changed, timeout=30_000):
+            availability.refresh()
+        qtbot.waitUntil(lambda: window.captions.model == "demo/smolvlm2-tiny", timeout=30_000)
+        assert "on this computer" in combo.toolTip()
+        assert "SmolVLM2 256M" in combo.toolTip() and "is not here" in combo.toolTip()
+        window.generate_dock.show()  # built after the look: it takes the demo generator
+        prompt = window.prompt_panel
+        assert prompt.model.currentData() == "demo/ltx-video-tiny"
+        assert "Demo LTX-Video" in window.statusBar().currentMessage()
+        assert "the only kind on this computer" in window.statusBar().currentMessage()
+        # a person's choice stays: the list's own pick of a model that is not here
+        index = combo.findData(registry.DEFAULT_CAPTIONER)
+        combo.setCurrentIndex(index)
+        combo.activated.emit(index)
+        with qtbot.waitSignal(availability.changed, timeout=30_000):
+            availability.refresh()
+        assert window.captions.model == registry.DEFAULT_CAPTIONER
+    finally:
+        window.close()
+        project.close()
