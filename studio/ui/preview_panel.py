@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.inference.registry import DEMO_LABEL, DEMO_PREFIX  # a light module (no torch)
 from studio.ui.elided_label import ElidedLabel
 from studio.ui.player import PlayerPanel
 from studio.ui.side_by_side import SideBySide
@@ -78,6 +79,13 @@ def _frames_of(name: str, first: int | None, last: int | None, count: int) -> st
     """"walk.mp4, frames 4–15": a clip's inclusive range (None: from the start, to the end)."""
     return f"{name}, frames {first or 0}–{count - 1 if last is None else last}"
 
+
+
+def _demo_first(status: str, demo: bool) -> str:
+    """``status`` with the demo label in front when a demo model made the video: first, so
+    that a long file name elides and the label stays (issue 16: the Preview's "Finished"
+    line had none)."""
+    return f"⚠ {DEMO_LABEL} · {status}" if demo else status
 
 class PreviewPanel(QWidget):
     restore_requested = Signal(object)  # GenerationParams of the shown result
@@ -299,7 +307,8 @@ class PreviewPanel(QWidget):
                   f"Not recorded in the project: {result.register_error}"
                   if result.register_error else "Written to disk")
         self._show(result.output, result.frames, result.fps, result.params or {},
-                   f"Finished: {Path(result.output).name} · seed {result.seed}",
+                   _demo_first(f"Finished: {Path(result.output).name} · seed {result.seed}",
+                               result.demo),
                    f"{record}\n{result.output}", play=True)
 
     def _show_latest_generation(self) -> None:
@@ -319,9 +328,11 @@ class PreviewPanel(QWidget):
         self.progress.setVisible(False)  # nothing running: no step count to show
         self._run_over()
         self.eta.setText("")
+        demo = str(params.get("model") or getattr(generation, "model", "") or "")
         self._show(generation.path, generation.info.frame_count, generation.info.fps, params,
-                   f"Last generation: {Path(generation.path).name}"
-                   + (f" · seed {seed}" if seed is not None else ""),
+                   _demo_first(f"Last generation: {Path(generation.path).name}"
+                               + (f" · seed {seed}" if seed is not None else ""),
+                               demo.startswith(DEMO_PREFIX)),
                    f"Generation #{generation.id} in the project\n{generation.path}",
                    play=False)
 

@@ -63,3 +63,24 @@ def test_a_cancelled_or_failed_run_does_not_keep_waiting_for_a_preview(qtbot, pa
     preview.track(8, None)
     preview._on_failed(8, "out of memory")
     assert preview.preview_label.text().startswith("Generation failed")
+
+
+def test_the_preview_labels_a_demo_result_where_it_shows_it(qtbot, panels, tmp_path):
+    """Issue 16: the Preview's "Finished" line had no "demo model: random weights" label."""
+    from types import SimpleNamespace
+
+    from studio.inference.registry import DEMO_LABEL
+    from tests.media_factory import make_video
+
+    _prompt, preview = panels
+    long_name = "a_generation_with_a_long_name_" * 4 + ".mp4"
+    video = make_video(tmp_path / long_name, width=64, height=48, frames=4)
+    result = SimpleNamespace(output=str(video), frames=4, fps=12.0, params={}, seed=7,
+                             seconds=1.0, demo=True, generation_id=1, register_error=None)
+    preview.resize(360, 400)
+    preview.show()
+    preview.show_result(result)
+    assert preview.status.text().startswith(f"⚠ {DEMO_LABEL}")
+    assert DEMO_LABEL in preview.status.shown_lines()[0]  # elided: the file name gives way
+    preview.show_result(SimpleNamespace(**{**vars(result), "demo": False}))
+    assert DEMO_LABEL not in preview.status.text()
