@@ -73,7 +73,9 @@ def test_a_new_session_shows_the_last_generation(qtbot, project, tmp_path):
     preview = PreviewPanel(project=project)
     qtbot.addWidget(preview)
     try:
-        assert preview.status.text() == "Last generation: second.mp4 · seed 8"
+        # made by the demo model: labelled so (issue 16)
+        assert preview.status.text() == \
+            "⚠ demo model: random weights · Last generation: second.mp4 · seed 8"
         assert preview.result_player.path == made[1].path
         assert not preview.result_player.is_playing and preview.progress.isHidden()
         params = preview.restore_settings()
