@@ -177,13 +177,23 @@ def _resolve_demo(model_id: str) -> ResolvedModel:
     return ResolvedModel(id=model_id, path=folder.resolve(), demo=True, revision=None)
 
 
+OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+
+
 def hub_offline() -> bool:
     """HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE) as set now. huggingface_hub reads the variable
     once, at import; Studio honours it whenever it is set."""
     from huggingface_hub import constants
 
-    env = (os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or "")
-    return env.strip().upper() in {"1", "ON", "YES", "TRUE"} or constants.is_offline_mode()
+    return offline_variable() is not None or constants.is_offline_mode()
+
+
+def offline_variable() -> str | None:
+    """The first of OFFLINE_VARIABLES that switches the hub off now, or None."""
+    for name in OFFLINE_VARIABLES:
+        if os.environ.get(name, "").strip().upper() in {"1", "ON", "YES", "TRUE"}:
+            return name
+    return None
 
 
 def download_patterns(model_id: str) -> list[str]:
@@ -258,7 +268,8 @@ def _resolve_error(model_id: str, err: Exception, *, allow_download: bool) -> Mo
             "or use a folder that holds the model, e.g. studio caption --model /path/to/folder")
     if isinstance(err, errors.LocalEntryNotFoundError):
         if hub_offline():
-            reason = "the Hugging Face hub is switched off (HF_HUB_OFFLINE is set)"
+            reason = (f"the Hugging Face hub is switched off "
+                      f"({offline_variable() or 'HF_HUB_OFFLINE'} is set)")
         elif not allow_download:
             reason = "Studio does not download models by itself"
         else:
@@ -376,9 +387,10 @@ def pull(model_id: str, progress=None) -> Path:
             raise ModelError(f"{model_id}: not a model id (hub ids look like owner/name).") \
                 from None
     if hub_offline():
+        variable = offline_variable() or "HF_HUB_OFFLINE"
         raise ModelNotAvailableError(
-            f"Cannot download {model_id}: the Hugging Face hub is switched off (HF_HUB_OFFLINE is "
-            "set). Unset HF_HUB_OFFLINE, or copy the model folder here from another computer and "
+            f"Cannot download {model_id}: the Hugging Face hub is switched off ({variable} is "
+            f"set). Unset {variable}, or copy the model folder here from another computer and "
             "use it as a folder, e.g. studio caption --model /path/to/folder")
     check_space(model_id)  # before the hub is asked anything
     try:

@@ -137,6 +137,20 @@ def test_hub_id_not_cached_with_download_allowed_but_offline(offline):
     assert f"studio models pull {SMOL}" in str(info.value)
 
 
+def test_the_offline_message_names_the_variable_that_is_set(offline, monkeypatch):
+    """Issue 19: with only TRANSFORMERS_OFFLINE set, the message said HF_HUB_OFFLINE."""
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    with pytest.raises(ModelNotAvailableError) as info:
+        resolve(SMOL, allow_download=True)
+    assert "(TRANSFORMERS_OFFLINE is set)" in str(info.value)
+    assert "HF_HUB_OFFLINE" not in str(info.value)
+    with pytest.raises(ModelNotAvailableError) as info:
+        loading.pull(SMOL)
+    assert "Unset TRANSFORMERS_OFFLINE" in str(info.value)
+    assert "HF_HUB_OFFLINE" not in str(info.value)
+
+
 def test_offline_set_after_import_is_honoured(offline, monkeypatch):
     """Only the environment says offline (huggingface_hub read it as 'online' at import):
     no network is tried and the message says why."""
