@@ -308,7 +308,7 @@ class PreviewPanel(QWidget):
                   if result.register_error else "Written to disk")
         self._show(result.output, result.frames, result.fps, result.params or {},
                    _demo_first(f"Finished: {Path(result.output).name} · seed {result.seed}",
-                               getattr(result, "demo", False)),
+                               result.demo),
                    f"{record}\n{result.output}", play=True)
 
     def _show_latest_generation(self) -> None:

@@ -39,7 +39,8 @@ def test_editing_a_job_that_is_removed_stops_the_edit(qtbot, panels, tiny_ltx):
 
 def _result(path, generation_id=1):
     return SimpleNamespace(output=str(path), frames=4, fps=24.0, params={"seed": 1}, seed=1,
-                           seconds=1.0, generation_id=generation_id, register_error=None)
+                           seconds=1.0, generation_id=generation_id, register_error=None,
+                           demo=False)
 
 
 def test_a_new_run_clears_the_last_results_record_line(qtbot, panels, tmp_path):
