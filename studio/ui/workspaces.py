@@ -10,7 +10,7 @@ puts the current workspace back to its default. The bin and the player are in ev
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from PySide6.QtCore import QByteArray, QObject, QPoint, QSettings, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
@@ -43,8 +43,7 @@ def drop_stale_tab_bars(window: QMainWindow) -> None:
             bar.hide()
 
 
-@dataclass(frozen=True)
-class Workspace:
+class Workspace(NamedTuple):  # a NamedTuple: dataclasses would cost start-up its import
     key: str  # in QSettings
     title: str  # tab and menu text (``&&`` is one ampersand)
     docks: tuple[str, ...]  # the docks shown, by objectName
