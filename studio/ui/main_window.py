@@ -21,6 +21,7 @@ from studio.ui.caption_panel import CaptionPanel
 from studio.ui.edits import SetInOutCommand
 from studio.ui.elided_label import ElidedLabel
 from studio.ui.file_drops import FileDropTarget
+from studio.ui.first_paint import after_first_paint
 from studio.ui.player import PlayerPanel
 from studio.ui.project_model import ProjectModel
 from studio.ui.theme import ThemeMenu, app_icon, theme_manager
@@ -61,7 +62,7 @@ class MainWindow(FileDropTarget, QMainWindow):
         self._restored_state = False  # a saved dock layout was restored (see showEvent)
         self._shown_once = False
         self.setObjectName("MainWindow")
-        wheel_guard.install(QApplication.instance())  # the wheel scrolls panels, not values
+        after_first_paint(self, self._install_wheel_guard)
         self.setWindowIcon(app_icon())
         self.theme = theme_manager()
         self.setWindowTitle(f"Studio — {project.root.name}")
@@ -946,6 +947,12 @@ class MainWindow(FileDropTarget, QMainWindow):
             QTimer.singleShot(0, self, self.fit_to_screen)
             QTimer.singleShot(0, self, self._drop_stale_tab_bars)
         self._shown_once = True
+
+    @Slot()
+    def _install_wheel_guard(self) -> None:
+        """The wheel scrolls panels, not values; installed after the first paint (an
+        application filter in Python sees every event: 175 M instructions of start-up)."""
+        wheel_guard.install(QApplication.instance())
 
     @Slot()
     def _drop_stale_tab_bars(self) -> None:

@@ -1,7 +1,8 @@
 """The mouse wheel scrolls the panel under it, never the value of a box it passes over
 (issue 16: scrolling the caption panel changed its prompt preset).
 
-One event filter on the application: a wheel event over a spin box or a combo box that does not
+One event filter on the application (installed after the window's first paint: it sees every
+event, which start-up would pay for): a wheel event over a spin box or a combo box that does not
 have the keyboard focus goes to the scroll area around it (or nowhere); with the focus (clicked
 or tabbed into), the wheel changes the value as before. Such boxes no longer take the focus from
 the wheel itself.
@@ -55,4 +56,8 @@ def install(app: QApplication) -> WheelGuard:
     if guard is None:
         guard = WheelGuard(app)
         app.installEventFilter(guard)
+        for widget in app.allWidgets():  # polished before: no focus from the wheel either
+            box = _box_of(widget)
+            if box is not None and box.focusPolicy() == Qt.FocusPolicy.WheelFocus:
+                box.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
     return guard

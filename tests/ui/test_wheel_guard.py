@@ -35,6 +35,11 @@ def test_the_wheel_over_unfocused_boxes_scrolls_the_panel(qtbot, tmp_path):
         window.resize(1280, 720)
         window.show()
         qtbot.waitExposed(window)
+        from studio.ui.wheel_guard import WheelGuard
+
+        # after the first paint (start-up does not pay for a filter on every event)
+        qtbot.waitUntil(lambda: QApplication.instance().findChild(WheelGuard) is not None,
+                        timeout=5000)
         window.generate_dock.show()
         panel = window.prompt_panel
         steps = panel.steps
