@@ -25,6 +25,12 @@ def models_here(monkeypatch, tmp_path, tiny_captioner_dir):
     from studio.inference.loading import demo_root
 
     shutil.copytree(tiny_captioner_dir, demo_root() / "smolvlm2-tiny")
+    yield
+    # the application's answer (these models are here) must not outlive this test's folders:
+    # later panels would move to them (model_availability.choose_present_model)
+    import studio.ui.model_availability as availability_module
+
+    availability_module._availability = None
 
 
 def texts(combo) -> dict[str, str]:
