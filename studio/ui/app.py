@@ -31,10 +31,36 @@ PURE_PYTHON_NEEDED_BY_THE_WINDOW = ("studio.core.cancel", "studio.inference.regi
                                     "studio.resources")
 
 
+_collector = None  # the GuiThreadCollector, from the first paint on
+
+
 def _restore_gc() -> None:
-    if not gc.isenabled():
-        gc.freeze()  # what start-up made lives as long as the window: never scan it again
+    """At the first paint (or after GC_FALLBACK_MS): what start-up made lives as long as the
+    window, so it is frozen (never scanned again); from then on garbage is collected in the
+    GUI thread only (``ui.gui_gc``: a collection on a worker thread can destroy Qt objects
+    there)."""
+    global _collector
+    if _collector is not None or gc.isenabled():
+        return
+    from PySide6.QtWidgets import QApplication
+
+    from studio.ui.gui_gc import GuiThreadCollector
+
+    gc.freeze()
+    app = QApplication.instance()
+    if app is None:
         gc.enable()
+        return
+    _collector = GuiThreadCollector(app)
+
+
+def _end_gc() -> None:
+    """The window is gone: the automatic collector again."""
+    global _collector
+    if _collector is not None:
+        _collector.stop()
+        _collector = None
+    gc.enable()
 
 
 def mark_loaded_modules_featureless() -> list[str]:
@@ -126,7 +152,7 @@ def run_gui(project_dir: Path | None = None, exit_after_show: bool = False,
     try:
         return _run_gui(project_dir, exit_after_show, files, verbosity)
     finally:
-        _restore_gc()
+        _end_gc()
 
 
 def _open_project(root: Path, exit_after_show: bool):

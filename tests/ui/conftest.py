@@ -27,6 +27,17 @@ def clip_folder(tmp_path_factory):
     return root
 
 
+@pytest.fixture(scope="session", autouse=True)
+def gui_thread_gc(qapp):
+    """As in the window (studio.ui.app): garbage is collected in the GUI thread only, never in
+    a worker's (where a cycle holding Qt objects must not be destroyed)."""
+    from studio.ui.gui_gc import GuiThreadCollector
+
+    collector = GuiThreadCollector(qapp)
+    yield collector
+    collector.stop()
+
+
 @pytest.fixture
 def project(tmp_path):
     from studio.core.library import Project
