@@ -58,6 +58,7 @@ from studio.ui.analysis_worker import (
 )
 from studio.ui.elided_label import ElidedLabel, breakable
 from studio.ui.theme import plot_colors
+from studio.ui.wheel_guard import ComboBox
 from studio.ui.workers import Workers
 
 AXIS_TEXT = QColor("#8b93a1")
@@ -655,7 +656,7 @@ class WorstPairsStrip(QWidget):
 
 # ---- the panel -----------------------------------------------------------------------------------
 
-class _CompareCombo(QComboBox):
+class _CompareCombo(ComboBox):
     """Refreshes its list of clips and generations each time it opens."""
 
     about_to_open = Signal()

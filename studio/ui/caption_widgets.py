@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFormLayout,
     QFrame,
     QHBoxLayout,
@@ -24,7 +23,6 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSizePolicy,
-    QSpinBox,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -33,6 +31,7 @@ from PySide6.QtWidgets import (
 from studio.inference import registry
 from studio.ui.caption_frames import FRAME_THUMB, FrameThumb, format_time
 from studio.ui.elided_label import ElidedLabel
+from studio.ui.wheel_guard import ComboBox, DoubleSpinBox, SpinBox
 
 
 class CaptionEdit(QPlainTextEdit):
@@ -275,7 +274,7 @@ class CaptionSettingsBox(QWidget):
 
     def __init__(self, local_folder: str, parent=None):
         super().__init__(parent)
-        self.model_combo = QComboBox(self)
+        self.model_combo = ComboBox(self)
         self.model_combo.setObjectName("CaptionModel")
         for spec in registry.models("captioner"):
             self.model_combo.addItem(spec.title, spec.id)
@@ -283,7 +282,7 @@ class CaptionSettingsBox(QWidget):
         self.model_combo.setCurrentIndex(max(0, self.model_combo.findData(
             registry.DEFAULT_CAPTIONER)))
         self.model_combo.activated.connect(self.model_activated)
-        self.preset_combo = QComboBox(self)
+        self.preset_combo = ComboBox(self)
         self.preset_combo.setObjectName("CaptionPreset")
         for combo in (self.model_combo, self.preset_combo):
             # Long model titles must not set the dock's minimum width: the text elides instead.
@@ -310,7 +309,7 @@ class CaptionSettingsBox(QWidget):
         form.addRow("", self.temperature_spin)
 
     def _make_generation_controls(self) -> None:
-        self.max_tokens_spin = QSpinBox(self)
+        self.max_tokens_spin = SpinBox(self)
         self.max_tokens_spin.setObjectName("CaptionMaxTokens")
         self.max_tokens_spin.setRange(8, 4096)
         self.max_tokens_spin.setSingleStep(32)
@@ -321,7 +320,7 @@ class CaptionSettingsBox(QWidget):
         self.sample_check.setToolTip("Off: greedy decoding, so the same clip and settings always "
                                      "give the same caption. On: sampled at the temperature "
                                      "below, different each time.")
-        self.temperature_spin = QDoubleSpinBox(self)
+        self.temperature_spin = DoubleSpinBox(self)
         self.temperature_spin.setRange(0.05, 2.0)
         self.temperature_spin.setSingleStep(0.05)
         self.temperature_spin.setValue(0.7)

@@ -33,10 +33,8 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
-    QComboBox,
     QDialog,
     QDialogButtonBox,
-    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -62,6 +60,7 @@ from studio.core.export import (
     with_range,
 )
 from studio.ui.export_queue import ExportQueue
+from studio.ui.wheel_guard import ComboBox, DoubleSpinBox, SpinBox
 from studio.ui.workers import Workers
 
 PRESET_DESCRIPTIONS = {
@@ -301,7 +300,7 @@ class ExportDialog(QDialog):
         self._plan_timer.timeout.connect(self.replan)
 
     def _build_preset_section(self) -> None:
-        self.preset_combo = QComboBox(self)
+        self.preset_combo = ComboBox(self)
         self.preset_combo.setObjectName("ExportPreset")
         for name, preset in PRESETS.items():
             self.preset_combo.addItem(preset.title, name)
@@ -351,7 +350,7 @@ class ExportDialog(QDialog):
         """Width, height and fit (returned as one row), then the frame-rate spin box."""
         self.width_spin = self._size_spin("ExportWidth", "width")
         self.height_spin = self._size_spin("ExportHeight", "height")
-        self.fit_combo = QComboBox(self)
+        self.fit_combo = ComboBox(self)
         self.fit_combo.setObjectName("ExportFit")
         self.fit_combo.addItem("Pad (black bars)", "pad")
         self.fit_combo.addItem("Crop (fill)", "crop")
@@ -366,7 +365,7 @@ class ExportDialog(QDialog):
         size_row.addWidget(self.height_spin)
         size_row.addWidget(self.fit_combo)
         size_row.addStretch(1)
-        self.fps_spin = QDoubleSpinBox(self)
+        self.fps_spin = DoubleSpinBox(self)
         self.fps_spin.setObjectName("ExportFps")
         self.fps_spin.setRange(0, 240)
         self.fps_spin.setDecimals(3)
@@ -379,11 +378,11 @@ class ExportDialog(QDialog):
 
     def _build_quality_section(self, s: QSettings) -> None:
         """CRF and encoder speed in ``quality_box``."""
-        self.crf_spin = QSpinBox(self)
+        self.crf_spin = SpinBox(self)
         self.crf_spin.setObjectName("ExportCrf")
         self.crf_spin.setToolTip("Constant quality: lower is better and larger (H.264: 18 is "
                                  "visually lossless; VP9: 32 is good)")
-        self.speed_combo = QComboBox(self)
+        self.speed_combo = ComboBox(self)
         self.speed_combo.setObjectName("ExportSpeed")
         self.speed_combo.addItems(list(ENCODER_SPEEDS))
         self.speed_combo.setCurrentText(s.value("speed") or "medium")
@@ -480,7 +479,7 @@ class ExportDialog(QDialog):
 
     # -- widgets ------------------------------------------------------------------------
     def _size_spin(self, name: str, what: str) -> QSpinBox:
-        spin = QSpinBox(self)
+        spin = SpinBox(self)
         spin.setObjectName(name)
         spin.setRange(0, 16384)
         spin.setSingleStep(2)

@@ -11,17 +11,15 @@ from pathlib import Path
 
 from PySide6.QtCore import QRect, QSettings, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence, QUndoStack
-from PySide6.QtWidgets import QApplication, QDockWidget, QLabel, QMainWindow
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow
 
 from studio.core.library import Clip, Project
 from studio.settings import ui_settings_path
-from studio.ui import wheel_guard
 from studio.ui.bin_panel import BinPanel
 from studio.ui.caption_panel import CaptionPanel
 from studio.ui.edits import SetInOutCommand
 from studio.ui.elided_label import ElidedLabel
 from studio.ui.file_drops import FileDropTarget
-from studio.ui.first_paint import after_first_paint
 from studio.ui.player import PlayerPanel
 from studio.ui.project_model import ProjectModel
 from studio.ui.theme import ThemeMenu, app_icon, theme_manager
@@ -62,7 +60,6 @@ class MainWindow(FileDropTarget, QMainWindow):
         self._restored_state = False  # a saved dock layout was restored (see showEvent)
         self._shown_once = False
         self.setObjectName("MainWindow")
-        after_first_paint(self, self._install_wheel_guard)
         self.setWindowIcon(app_icon())
         self.theme = theme_manager()
         self.setWindowTitle(f"Studio — {project.root.name}")
@@ -947,12 +944,6 @@ class MainWindow(FileDropTarget, QMainWindow):
             QTimer.singleShot(0, self, self.fit_to_screen)
             QTimer.singleShot(0, self, self._drop_stale_tab_bars)
         self._shown_once = True
-
-    @Slot()
-    def _install_wheel_guard(self) -> None:
-        """The wheel scrolls panels, not values; installed after the first paint (an
-        application filter in Python sees every event: 175 M instructions of start-up)."""
-        wheel_guard.install(QApplication.instance())
 
     @Slot()
     def _drop_stale_tab_bars(self) -> None:

@@ -23,7 +23,6 @@ from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QGridLayout,
@@ -33,13 +32,13 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSizePolicy,
-    QSpinBox,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from studio.ui.elided_label import ElidedLabel
+from studio.ui.wheel_guard import ComboBox, DoubleSpinBox, SpinBox
 
 LOCAL_FOLDER = "Local folder…"
 PLAYER_FRAME = "Player's current frame"
@@ -81,13 +80,13 @@ class ConditionRow:
         self.browse = QToolButton()
         self.browse.setText("…")
         self.browse.setToolTip("Choose a picture or a clip")
-        self.frame = QSpinBox()
+        self.frame = SpinBox()
         self.frame.setRange(0, 99_999)
         self.frame.setToolTip("The frame of the clip to show")
-        self.at = QSpinBox()
+        self.at = SpinBox()
         self.at.setRange(0, 9_999)  # past the video's end: conform says where it moves
         self.at.setToolTip("The frame of the new video that shows it")
-        self.strength = QDoubleSpinBox()
+        self.strength = DoubleSpinBox()
         self.strength.setRange(0.0, 1.0)
         self.strength.setSingleStep(0.05)
         self.strength.setValue(1.0)
@@ -390,14 +389,14 @@ class ModelSection(FormSection):
         super().__init__(labels, parent)
         from studio.inference import registry
 
-        self.model = QComboBox()
+        self.model = ComboBox()
         for spec in registry.models("generator"):
             self.model.addItem(spec.title, spec.id)
         self.model.addItem(LOCAL_FOLDER, None)
         self.model.setCurrentIndex(0)
         narrow_combo(self.model, 14)  # a long model title or folder name: elided, not wider
         self.model.activated.connect(self._on_model_activated)
-        self.mode = QComboBox()
+        self.mode = ComboBox()
         for key, title in MODES:
             self.mode.addItem(title, key)
         self.add_row("Model", self.model)
@@ -449,19 +448,19 @@ class SourceSection(FormSection):
                  player_frame: Callable[[], tuple[str, int] | None],
                  parent: QWidget | None = None):
         super().__init__(labels, parent)
-        self.image_source = QComboBox()
+        self.image_source = ComboBox()
         self.image_source.addItems([PLAYER_FRAME, IMAGE_FILE])
         self.image_path = QLineEdit()
         self.image_path.setPlaceholderText("an image file")
         self.image_browse = QPushButton("Browse…")
         self.image_browse.clicked.connect(self._browse_image)
-        self.strength = QDoubleSpinBox()
+        self.strength = DoubleSpinBox()
         self.strength.setRange(0.0, 1.0)
         self.strength.setSingleStep(0.05)
         self.strength.setValue(0.6)
         self.source_label = QLabel()
         self.source_label.setWordWrap(True)
-        self.video_source = QComboBox()
+        self.video_source = ComboBox()
         self.video_source.addItems([SELECTED_CLIP, PLAYER_CLIP, VIDEO_FILE])
         self.video_path = QLineEdit()
         self.video_path.setPlaceholderText("a video file")
@@ -561,7 +560,7 @@ class PromptSection(FormSection):
         self.negative.setMaximumHeight(50)
         for box in (self.prompt, self.negative):
             box.refused.connect(self.refused)
-        self.template = QComboBox()
+        self.template = ComboBox()
         for tpl in templates.templates():
             self.template.addItem(tpl.name, tpl.id)
         narrow_combo(self.template, 10)
@@ -579,22 +578,22 @@ class SizeSection(FormSection):
 
     def __init__(self, labels: list[FormLabel], parent: QWidget | None = None):
         super().__init__(labels, parent)
-        self.size_preset = QComboBox()
+        self.size_preset = ComboBox()
         narrow_combo(self.size_preset, 9)
-        self.width_spin, self.height_spin = QSpinBox(), QSpinBox()
+        self.width_spin, self.height_spin = SpinBox(), SpinBox()
         for spin in (self.width_spin, self.height_spin):
             spin.setRange(0, 100_000)
             spin.setSingleStep(32)
         self.size_preset.currentIndexChanged.connect(self._on_preset)
-        self.frames = QSpinBox()
+        self.frames = SpinBox()
         self.frames.setRange(0, 100_000)
-        self.fps = QDoubleSpinBox()
+        self.fps = DoubleSpinBox()
         self.fps.setRange(0.0, 10_000.0)
         self.fps.setDecimals(2)
         self.duration = QLabel()
-        self.steps = QSpinBox()
+        self.steps = SpinBox()
         self.steps.setRange(0, 100_000)
-        self.guidance = QDoubleSpinBox()
+        self.guidance = DoubleSpinBox()
         self.guidance.setRange(0.0, 1000.0)
         self.guidance.setSingleStep(0.5)
         self.seed = QLineEdit()
@@ -654,19 +653,19 @@ class AdvancedSection(FormSection):
         super().__init__(labels, parent)
         self._multiscale_applies = multiscale_applies  # for the model and mode chosen
         self._build_head()
-        self.offload = QComboBox()
+        self.offload = ComboBox()
         for title, value in OFFLOAD_CHOICES:
             self.offload.addItem(title, value)
         self.offload.setToolTip(
             "CUDA only: keep parts of the model in CPU memory while it runs (needs accelerate)."
             "\nAutomatic: chosen before each run from the GPU's free memory.")
-        self.vae_tiling = QComboBox()
+        self.vae_tiling = ComboBox()
         for title, value in TILING_CHOICES:
             self.vae_tiling.addItem(title, value)
         self.vae_tiling.setToolTip("Decode the video in 512 px tiles: less memory, a slower "
                                    "decode.\nAutomatic: on when the GPU's free memory needs it.")
-        self.decode_timestep = QDoubleSpinBox()
-        self.decode_noise_scale = QDoubleSpinBox()
+        self.decode_timestep = DoubleSpinBox()
+        self.decode_noise_scale = DoubleSpinBox()
         for spin in (self.decode_timestep, self.decode_noise_scale):
             spin.setRange(0.0, 1.0)
             spin.setDecimals(3)

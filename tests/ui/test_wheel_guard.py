@@ -35,11 +35,6 @@ def test_the_wheel_over_unfocused_boxes_scrolls_the_panel(qtbot, tmp_path):
         window.resize(1280, 720)
         window.show()
         qtbot.waitExposed(window)
-        from studio.ui.wheel_guard import WheelGuard
-
-        # after the first paint (start-up does not pay for a filter on every event)
-        qtbot.waitUntil(lambda: QApplication.instance().findChild(WheelGuard) is not None,
-                        timeout=5000)
         window.generate_dock.show()
         panel = window.prompt_panel
         steps = panel.steps
@@ -64,6 +59,35 @@ def test_the_wheel_over_unfocused_boxes_scrolls_the_panel(qtbot, tmp_path):
         qtbot.waitUntil(lambda: steps.hasFocus(), timeout=5000)
         _wheel(steps, 1)
         assert steps.value() == before + 1
+    finally:
+        window.close()
+        project.close()
+
+
+def test_every_box_in_the_window_lets_the_wheel_through_and_no_filter_sees_every_event(
+        qtbot, tmp_path):
+    """The guard is the boxes' own (wheel_guard's subclasses), not an application event filter,
+    which made Python see every event of the application."""
+    from PySide6.QtWidgets import QAbstractSpinBox, QComboBox
+
+    from studio.ui import wheel_guard
+
+    project = Project(tmp_path / "project")
+    window = MainWindow(project)
+    qtbot.addWidget(window)
+    try:
+        window.show()
+        qtbot.waitExposed(window)
+        window.generate_dock.show()
+        window.prompt_panel  # noqa: B018 -- builds it
+        window.analysis  # noqa: B018
+        window.captions.show_clip(None)
+        boxes = window.findChildren(QComboBox) + window.findChildren(QAbstractSpinBox)
+        assert len(boxes) > 10
+        guarded = (wheel_guard.ComboBox, wheel_guard.SpinBox, wheel_guard.DoubleSpinBox)
+        assert [b.objectName() or type(b).__name__ for b in boxes
+                if not isinstance(b, guarded)] == []
+        assert not hasattr(wheel_guard, "install")
     finally:
         window.close()
         project.close()
