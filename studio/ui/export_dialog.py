@@ -74,7 +74,10 @@ PRESET_DESCRIPTIONS = {
                  "caption .txt beside each clip and a metadata.jsonl manifest.",
 }
 PATTERN_FIELDS = ("name", "in", "out", "preset", "date")
-DEFAULT_PATTERN = "{name}_{preset}"
+# The file's name as it was (a.mp4, a.webm; a_2.mp4 when taken): the suffix says the format.
+# "{name}_{preset}", the default before (a_mp4.mp4), is read as this one when remembered.
+DEFAULT_PATTERN = "{name}"
+OLD_DEFAULT_PATTERNS = ("{name}_{preset}",)
 SETTINGS_GROUP = "export"
 _ERROR = "#e0604f"
 _NOTE = "palette(mid)"
@@ -125,7 +128,7 @@ def format_name(pattern: str, source: ExportSource, preset: str, date: str) -> s
     """The output stem of ``source`` for ``pattern``, sanitised (``core.export.sanitize_name``).
     ``ValueError`` naming the problem when the pattern is not valid."""
     if not pattern.strip():
-        raise ValueError("the name pattern is empty; e.g. {name}_{preset}")
+        raise ValueError("the name pattern is empty; e.g. {name} or {name}_{preset}")
     try:
         parsed = list(string.Formatter().parse(pattern))
     except ValueError as err:
@@ -330,7 +333,10 @@ class ExportDialog(QDialog):
 
     def _build_name_section(self, s: QSettings) -> QHBoxLayout:
         """The name pattern, its fields and the name preview; returns the pattern's row."""
-        self.pattern_edit = QLineEdit(s.value("pattern") or DEFAULT_PATTERN, self)
+        remembered = s.value("pattern") or DEFAULT_PATTERN
+        if remembered in OLD_DEFAULT_PATTERNS:
+            remembered = DEFAULT_PATTERN
+        self.pattern_edit = QLineEdit(remembered, self)
         self.pattern_edit.setObjectName("ExportPattern")
         self.pattern_edit.setToolTip("Fields: " + ", ".join("{" + f + "}" for f in PATTERN_FIELDS)
                                      + ". {in} and {out} are frame numbers; {date} is today.")

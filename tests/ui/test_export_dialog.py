@@ -195,7 +195,7 @@ def test_dialog_plans_each_clip_and_previews_names(qtbot, tmp_path, sources_dir,
     assert dialog.folder_label.text() == f"out will be created in {tmp_path}."
 
     # the name pattern previews live, per clip, sanitised
-    assert dialog.table.item(0, 2).text() == "walk_mp4.mp4"
+    assert dialog.table.item(0, 2).text() == "walk.mp4"
     dialog.pattern_edit.setText("{name} / {in}-{out} : {preset}")
     assert dialog.table.item(0, 2).text() == "walk_5-14_mp4.mp4"
     assert dialog.table.item(1, 2).text() == "pan_0-19_mp4.mp4"
@@ -285,7 +285,7 @@ def test_a_write_refused_during_the_run_is_shown_and_leaves_nothing(
     monkeypatch.undo()
     assert job.state == FAILED
     row = panel.rows[job.id]
-    assert row.state_label.text() == (f"Failed: {out / 'walk_mp4.mp4'}: cannot write it "
+    assert row.state_label.text() == (f"Failed: {out / 'walk.mp4'}: cannot write it "
                                       "(permission denied)")
     assert not row.show_button.isVisible() and not row.cancel_button.isVisible()
     assert finals(out) == [] and leftovers(out) == []
@@ -328,26 +328,26 @@ def test_existing_file_is_numbered_unless_replace_is_ticked(qtbot, tmp_path, sou
     project, ids = clip_project(tmp_path, sources_dir, ["walk.mp4"])
     out = tmp_path / "out"
     out.mkdir()
-    (out / "walk_mp4.mp4").write_bytes(b"precious")
+    (out / "walk.mp4").write_bytes(b"precious")
     dialog = open_dialog(sources_for_clips(project, ids), folder=out)
-    assert dialog.table.item(0, 2).text() == "walk_mp4_2.mp4"
+    assert dialog.table.item(0, 2).text() == "walk_2.mp4"
     assert "numbered" in dialog.name_preview.text()
     job = dialog.start_export()
     wait_job(qtbot, job)
     assert job.state == DONE
-    assert (out / "walk_mp4.mp4").read_bytes() == b"precious"
-    assert decoded(out / "walk_mp4_2.mp4")[3] == list(range(30))
+    assert (out / "walk.mp4").read_bytes() == b"precious"
+    assert decoded(out / "walk_2.mp4")[3] == list(range(30))
 
     dialog = open_dialog(sources_for_clips(project, ids), folder=out)
-    assert dialog.table.item(0, 2).text() == "walk_mp4_3.mp4"
+    assert dialog.table.item(0, 2).text() == "walk_3.mp4"
     dialog.overwrite_check.setChecked(True)
-    assert dialog.table.item(0, 2).text() == "walk_mp4.mp4"
+    assert dialog.table.item(0, 2).text() == "walk.mp4"
     assert "replaces the existing file" in dialog.name_preview.text()
     job = dialog.start_export()
     wait_job(qtbot, job)
     assert job.state == DONE
-    assert decoded(out / "walk_mp4.mp4")[3] == list(range(30))
-    assert finals(out) == ["walk_mp4.mp4", "walk_mp4_2.mp4"]
+    assert decoded(out / "walk.mp4")[3] == list(range(30))
+    assert finals(out) == ["walk.mp4", "walk_2.mp4"]
     project.close()
 
 
@@ -363,10 +363,10 @@ def test_training_preset_writes_captions_and_a_manifest(qtbot, tmp_path, sources
     job = dialog.start_export()
     wait_job(qtbot, job)
     assert job.state == DONE and len(job.items) == 1
-    assert finals(out) == ["metadata.jsonl", "pan_wan-train.mp4", "pan_wan-train.txt"]
-    assert (out / "pan_wan-train.txt").read_text() == "a slow pan over a city\n"
-    assert job.outputs == [str(out / "pan_wan-train.mp4"), str(out / "metadata.jsonl")]
-    assert len(decoded(out / "pan_wan-train.mp4")[3]) == 13  # 4k+1 at 16 fps
+    assert finals(out) == ["metadata.jsonl", "pan.mp4", "pan.txt"]
+    assert (out / "pan.txt").read_text() == "a slow pan over a city\n"
+    assert job.outputs == [str(out / "pan.mp4"), str(out / "metadata.jsonl")]
+    assert len(decoded(out / "pan.mp4")[3]) == 13  # 4k+1 at 16 fps
     project.close()
 
 
@@ -401,8 +401,8 @@ def test_exports_queue_up_and_run_one_at_a_time_in_order(qtbot, tmp_path, source
     transitions = [t for k, t in enumerate(order) if t not in order[:k]
                    and t != (first.id, RUNNING)]
     assert transitions == [(first.id, DONE), (second.id, RUNNING), (second.id, DONE)]
-    assert decoded(tmp_path / "a" / "long_mp4.mp4")[3] == list(range(120))
-    assert decoded(tmp_path / "b" / "walk_webm.webm")[:3] == ("vp9", 96, 64)
+    assert decoded(tmp_path / "a" / "long.mp4")[3] == list(range(120))
+    assert decoded(tmp_path / "b" / "walk.webm")[:3] == ("vp9", 96, 64)
     assert panel.overall_label.text() == "All exports ended · 2 done"
     assert status.isHidden()
 
@@ -479,7 +479,7 @@ def test_file_export_in_the_main_window(qtbot, tmp_path, sources_dir):
         assert window.exports_dock.isVisible()
         wait_job(qtbot, job)
         assert job.state == DONE
-        assert finals(tmp_path / "out") == ["pan_mp4.mp4", "walk_mp4.mp4"]
+        assert finals(tmp_path / "out") == ["pan.mp4", "walk.mp4"]
         assert "Done · 2 files" in window.statusBar().currentMessage()
         # the next Export (from the event loop, as a key press runs it) is a fresh dialog
         # remembering the folder; the old one is deleted
@@ -499,7 +499,7 @@ def test_screenshot(qtbot, tmp_path, sources_dir, open_dialog, queue, monkeypatc
                                 marks={0: (5, 14)})
     out = tmp_path / "out"
     out.mkdir()
-    (out / "pan_mp4.mp4").write_bytes(b"x")
+    (out / "pan.mp4").write_bytes(b"x")
     missing = ExportSource(str(tmp_path / "gone.mp4"), "gone.mp4", "gone", frame_count=10)
     panel = ExportQueuePanel(queue)
     qtbot.addWidget(panel)
@@ -526,4 +526,20 @@ def test_screenshot(qtbot, tmp_path, sources_dir, open_dialog, queue, monkeypatc
     assert canvas.save("/tmp/export.png")
     gate.release.set()
     wait_job(qtbot, running)
+    project.close()
+
+
+def test_names_are_the_sources_own_and_an_old_default_pattern_gives_way(
+        tmp_path, sources_dir, open_dialog, settings):
+    """Issue 16: exports were named walk_mp4.mp4 (the pattern {name}_{preset}); the name is
+    now the source's (walk.mp4, walk_2.mp4 when taken). A remembered {name}_{preset}, the
+    old default, gives way; a pattern a person wrote stays."""
+    project, ids = clip_project(tmp_path, sources_dir, ["walk.mp4"])
+    settings.setValue("export/pattern", "{name}_{preset}")
+    dialog = open_dialog(sources_for_clips(project, ids), folder=tmp_path / "out")
+    assert dialog.pattern_edit.text() == "{name}"
+    assert dialog.table.item(0, 2).text() == "walk.mp4"
+    settings.setValue("export/pattern", "{name}_{in}")
+    again = open_dialog(sources_for_clips(project, ids), folder=tmp_path / "out")
+    assert again.pattern_edit.text() == "{name}_{in}"
     project.close()
