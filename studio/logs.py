@@ -8,8 +8,7 @@ adds two handlers to it, once per process:
   person who started Studio from the desktop can find them (Help › Open Log Folder; the
   window's error line names the file). It lives in the platform's log folder: on Linux
   ``$XDG_STATE_HOME/studio/log`` (``~/.local/state/studio/log``), as platformdirs'
-  ``user_log_dir`` says, read here directly as ``settings`` does (importing platformdirs is
-  a noticeable part of start-up);
+  ``user_log_dir`` says (``settings.log_dir``);
 - stderr, at WARNING, INFO with ``-v``, DEBUG with ``-vv``; ``STUDIO_LOG_LEVEL`` (a level
   name or number) sets it instead (and the file's, where it is below INFO).
 
@@ -24,7 +23,7 @@ import os
 import sys
 from pathlib import Path
 
-from studio.settings import APP_NAME
+from studio.settings import APP_NAME, log_dir
 
 LOG_NAME = "studio.log"
 MAX_BYTES = 1_000_000
@@ -34,17 +33,6 @@ FILE_FORMAT = "%(asctime)s %(levelname)-7s %(threadName)s %(name)s: %(message)s"
 STDERR_FORMAT = "studio: %(levelname)s: %(name)s: %(message)s"
 
 _configured: dict = {}  # "file": the log file in use (None: stderr only), "stderr": handler
-
-
-def log_dir() -> Path:
-    if sys.platform in ("win32", "darwin") or hasattr(sys, "getandroidapilevel"):
-        import platformdirs
-
-        return Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
-    base = os.environ.get("XDG_STATE_HOME", "")
-    if not os.path.isabs(base):  # unset, empty or relative: the spec says use the default
-        base = os.path.expanduser("~/.local/state")
-    return Path(base) / APP_NAME / "log"
 
 
 def log_file() -> Path:

@@ -20,7 +20,8 @@ APP_ID = "io.github.studio_app.Studio"
 
 _XDG_DEFAULTS = {"data": ("XDG_DATA_HOME", "~/.local/share"),
                  "config": ("XDG_CONFIG_HOME", "~/.config"),
-                 "cache": ("XDG_CACHE_HOME", "~/.cache")}
+                 "cache": ("XDG_CACHE_HOME", "~/.cache"),
+                 "state": ("XDG_STATE_HOME", "~/.local/state")}
 
 
 def _user_dir(kind: str) -> Path:
@@ -45,6 +46,15 @@ def config_dir() -> Path:
 
 def cache_dir() -> Path:
     return _user_dir("cache")
+
+
+def log_dir() -> Path:
+    """The log folder: XDG state's ``studio/log`` where the base directory spec applies
+    (``~/.local/state/studio/log``, as platformdirs' ``user_log_dir`` says), platformdirs'
+    own elsewhere."""
+    if sys.platform in ("win32", "darwin") or hasattr(sys, "getandroidapilevel"):
+        return _user_dir("log")
+    return _user_dir("state") / "log"
 
 
 def models_dir() -> Path:

@@ -769,7 +769,7 @@ class MainWindow(FileDropTarget, QMainWindow):
     @Slot(int, object)
     def _on_generation_run_started(self, job_id: int, params) -> None:
         queue = self.generation_queue
-        self.preview_panel.track(job_id, params, queue.handle, queue)
+        self.preview_panel.track(job_id, params, queue.handle)
         if self.generation_preview_dock.isHidden() and not self._preview_dock_sized:
             # Shown for the first time it takes its size hint (about 550 px), which left the
             # player 170 px at 1280x800: give it two fifths of the height instead.

@@ -93,8 +93,7 @@ class PreviewPanel(QWidget):
     def __init__(self, parent: QWidget | None = None, *, project=None):
         super().__init__(parent)
         self.project = project  # for the source clip's size beside the result
-        self._queues: list = []  # the generation queues whose finished runs it shows
-        self._followed = None  # the queue of follow_queue
+        self._followed = None  # the GenerationQueue of follow_queue
         self._jobs: set[int] = set()
         self._job_id: int | None = None
         self._preview: list[QImage] = []
@@ -170,19 +169,19 @@ class PreviewPanel(QWidget):
 
     # -- state ----------------------------------------------------------------------------
     def follow_queue(self, queue) -> None:
-        """Follow every run ``queue`` (a ``GenerationQueue``) starts."""
+        """Follow every run ``queue`` (a ``GenerationQueue``) starts, and show each result
+        once the queue has recorded it in the project (``run_finished``)."""
         self._followed = queue
         queue.run_started.connect(self._on_run_started)
+        queue.run_finished.connect(self._on_finished)
 
     @Slot(int, object)
     def _on_run_started(self, job_id: int, params) -> None:
-        self.track(job_id, params, self._followed.handle, self._followed)
+        self.track(job_id, params, self._followed.handle)
 
-    def track(self, job_id: int, params=None, handle=None, queue=None) -> None:
+    def track(self, job_id: int, params=None, handle=None) -> None:
         """Follow ``job_id``, a generation run: its ``handle`` (``ModelManager.submit``'s)
-        says how it goes, failed or cancelled; its ``queue`` (a ``GenerationQueue``) gives
-        the result once recorded in the project (``run_finished``). A run followed already
-        is left as it is."""
+        says how it goes, failed or cancelled. A run followed already is left as it is."""
         if job_id in self._jobs:
             return
         if handle is not None:
@@ -192,9 +191,6 @@ class PreviewPanel(QWidget):
             handle.preview.connect(self._on_preview)
             handle.failed.connect(self._on_failed)
             handle.cancelled.connect(self._on_cancelled)
-        if queue is not None and queue not in self._queues:
-            self._queues.append(queue)
-            queue.run_finished.connect(self._on_finished)
         self._jobs.add(job_id)
         self._job_id = job_id
         self._params = params
