@@ -279,10 +279,11 @@ def _add_export_parser(sub) -> None:
     ex.add_argument("-o", "--output", type=Path, required=True, metavar="DIR_OR_FILE",
                     help="a folder (made when missing), or a file name for one FILE")
     ex.add_argument("--in", dest="in_s", type=float, default=None, metavar="S",
-                    help="in point, seconds: the frames that start from then on are kept "
-                    "(with --fps: from the frame shown then)")
+                    help="in point, seconds: the first frame kept is the one shown then")
     ex.add_argument("--out", dest="out_s", type=float, default=None, metavar="S",
-                    help="out point, seconds: frames that start before it are kept")
+                    help="out point, seconds: the last frame kept is the one shown then "
+                    "(included, as the player's Out mark: --in 1 --out 3 at 24 fps keeps "
+                    "frames 24-72)")
     ex.add_argument("--in-frame", type=int, default=None, metavar="N", help="first frame index")
     ex.add_argument("--out-frame", type=int, default=None, metavar="N",
                     help="last frame index (included)")
@@ -763,7 +764,7 @@ def _add_generate_parser(sub) -> None:
     ge.add_argument("--in", dest="in_s", type=float, default=None, metavar="S",
                     help="with --video: in point, seconds (the frame shown then is the first)")
     ge.add_argument("--out", dest="out_s", type=float, default=None, metavar="S",
-                    help="with --video: out point, seconds (frames that start before it)")
+                    help="with --video: out point, seconds (the frame shown then is the last)")
     ge.add_argument("--strength", type=float, default=None, metavar="F",
                     help="video-to-video: denoise strength, 0..1 (1: the source is ignored)")
     ge.add_argument("--width", type=int, default=None, metavar="W")
@@ -876,10 +877,10 @@ def _frame_range(path: str, in_s: float | None, out_s: float | None) -> dict:
             raise ValueError(f"--in: {in_s} s is past the end of {path} "
                              f"({reader.duration_s:.3f} s)")
         end = last
-        if out_s is not None:
-            if out_s <= (in_s or 0.0):
-                raise ValueError(f"--out: {out_s} s is not after the in point")
-            end = min(last, reader.index_at(max(0.0, out_s - 1e-6)))
+        if out_s is not None:  # the frame shown then, included (as export's --out)
+            if out_s < (in_s or 0.0):
+                raise ValueError(f"--out: {out_s} s is before the in point")
+            end = min(last, reader.index_at(out_s))
     return {"source_in_frame": first, "source_out_frame": max(first, end)}
 
 

@@ -135,9 +135,9 @@ class ExportOptions:
     """What to write. Every field has a default, so ``ExportOptions(preset="gif")`` works.
 
     Range: ``in_frame``/``out_frame`` (inclusive frame indices, as the project stores marks)
-    or ``in_s``/``out_s`` (seconds: the frames that start in [``in_s``, ``out_s``), so the
-    duration is within one frame of the range; with ``fps``, sampled from ``in_s`` itself);
-    not both kinds for one end. Size: ``width``/``height`` (either alone keeps
+    or ``in_s``/``out_s`` (seconds: the frames shown at those times, both included, as an
+    editor's in and out marks and the player's; with ``fps``, sampled from ``in_s`` itself to
+    the end of the out frame); not both kinds for one end. Size: ``width``/``height`` (either alone keeps
     the aspect ratio; both: ``fit`` pads with black or crops the middle), rounded down to the
     preset's multiple; none: the source size (GIFs fit ``max_side``, default 480).
     ``fps``: constant output rate; None keeps the source's frame times (mp4, webm, png) or
@@ -285,8 +285,8 @@ def check_options(options: ExportOptions, caption_required: bool = True) -> Pres
     for label, value in (("in point", options.in_s), ("out point", options.out_s)):
         if value is not None and not (math.isfinite(value) and value >= 0):
             raise ValueError(f"the {label} must be a time in seconds, 0 or more, not {value!r}")
-    if options.in_s is not None and options.out_s is not None and options.out_s <= options.in_s:
-        raise ValueError(f"the out point ({options.out_s:g} s) must come after the in point "
+    if options.in_s is not None and options.out_s is not None and options.out_s < options.in_s:
+        raise ValueError(f"the out point ({options.out_s:g} s) is before the in point "
                          f"({options.in_s:g} s)")
     if options.in_frame is not None and options.out_frame is not None \
             and options.in_frame > options.out_frame:
@@ -370,14 +370,14 @@ def conform_frame_count(available: int, rule: int) -> int:
     return (available - 1) // rule * rule + 1
 
 
-def _frame_range(reader, options: ExportOptions, count: int,
-                 shown_at_in: bool) -> tuple[int, int, float | None, float | None]:
-    """(first, last, in time, out time): the source frames of the range, inclusive, and the
-    times given in seconds (None when given as frames or not at all).
+def _frame_range(reader, options: ExportOptions,
+                 count: int) -> tuple[int, int, float | None]:
+    """(first, last, in time): the source frames of the range, inclusive, and the in time
+    when given in seconds (None when given as a frame or not at all).
 
-    In seconds the range holds the frames that start in [in, out), so that its duration is
-    within one frame of out - in; with ``shown_at_in`` (constant-rate output, which samples
-    from the in point itself) it starts with the frame shown at the in point instead."""
+    In seconds each point names the frame shown at that time, and both are included: the
+    player's In 1.000 / Out 3.000 (the times its marked frames start) and ``--in 1 --out 3``
+    are the same frames, 24-72 at 24 fps."""
     duration = reader.duration_s
     first, in_s = 0, None
     if options.in_frame is not None:
@@ -388,23 +388,18 @@ def _frame_range(reader, options: ExportOptions, count: int,
             raise ValueError(f"the in point {in_s:g} s is at or past the end of the clip "
                              f"({duration:.3f} s)")
         first = reader.index_at(in_s)
-        if not shown_at_in and reader.time_of(first) < in_s - _TIME_EPS:
-            first += 1  # starts before the in point
-    last, out_s = count - 1, None
+    last = count - 1
     if options.out_frame is not None:
         last = options.out_frame
     elif options.out_s is not None:
-        out_s = min(options.out_s, duration) if duration > 0 else options.out_s
-        last = min(count - 1, reader.index_at(max(0.0, out_s - _TIME_EPS)))
-        if reader.time_of(last) >= out_s - _TIME_EPS and count > 1:
-            raise ValueError(f"the out point {options.out_s:g} s is before the first frame")
+        last = min(count - 1, reader.index_at(options.out_s))
     if first >= count:
         raise ValueError(f"the in point (frame {first}) is past the last frame ({count - 1})")
     if last >= count:
         raise ValueError(f"the out frame {last} is past the last frame ({count - 1})")
     if first > last:
         raise ValueError(f"the in point (frame {first}) is after the out point (frame {last})")
-    return first, last, in_s, out_s
+    return first, last, in_s
 
 
 def _output_size(sw: int, sh: int, options: ExportOptions, preset: Preset) -> tuple[int, int, str]:
@@ -467,7 +462,7 @@ def _plan(path: str, reader, options: ExportOptions, preset: Preset) -> ExportPl
     if preset.kind == "gif":
         source_fps = reader.fps or GIF_MAX_FPS
         fps = min(options.fps or min(source_fps, preset.default_fps), GIF_MAX_FPS)
-    first, last, in_s, out_s = _frame_range(reader, options, count, shown_at_in=fps is not None)
+    first, last, in_s = _frame_range(reader, options, count)
     start = reader.time_of(first)
     end = reader.time_of(last + 1) if last + 1 < count else reader.duration_s
     if end - start <= _TIME_EPS:  # a still image: one frame of the output rate
@@ -476,9 +471,7 @@ def _plan(path: str, reader, options: ExportOptions, preset: Preset) -> ExportPl
         # Constant rate: frame k is the one shown at start + k / fps.
         rate = Fraction(fps).limit_denominator(1001)
         if in_s is not None:
-            start = in_s
-        if out_s is not None:
-            end = out_s
+            start = in_s  # sampled from the in point itself, to the end of the out frame
         n = max(1, math.ceil((end - start) * float(rate) - _TIME_EPS))
         if preset.frame_rule is not None:
             conformed = conform_frame_count(n, preset.frame_rule)

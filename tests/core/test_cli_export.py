@@ -49,12 +49,13 @@ def test_one_json_object_per_output_and_status_0(clips, tmp_path, capsys):
     a, b = rows
     assert (a["source"], a["ok"], a["error"]) == (str(clips["a"]), True, None)
     assert Path(a["output"]).parent == tmp_path / "out"
-    assert (a["frames"], a["seconds"]) == (6, 0.25)  # 24 fps: frames 6..11
-    assert numbers(a["output"]) == list(range(6, 12))
-    # 30 fps: frames 8..14 start in [0.25, 0.5); frame 15 starts at the out point
-    assert b["frames"] == 7 and numbers(b["output"]) == list(range(8, 15))
-    assert abs(b["seconds"] - 0.25) <= 1 / 30
-    assert Path(b["output"]).name == "b_clip_8-14.mp4"
+    # the frames shown at the in and out points, both included: 24 fps, frames 6..12
+    assert (a["frames"], a["seconds"]) == (7, pytest.approx(7 / 24, abs=1e-6))
+    assert numbers(a["output"]) == list(range(6, 13))
+    # 30 fps: frame 7 is shown at 0.25 s (0.233-0.267), frame 15 at 0.5 s
+    assert b["frames"] == 9 and numbers(b["output"]) == list(range(7, 16))
+    assert b["seconds"] == pytest.approx(9 / 30, abs=1e-6)
+    assert Path(b["output"]).name == "b_clip_7-15.mp4"
 
 
 def test_a_failed_file_is_a_row_with_its_message_and_status_1(clips, tmp_path, capsys):
@@ -69,7 +70,7 @@ def test_a_failed_file_is_a_row_with_its_message_and_status_1(clips, tmp_path, c
 
 @pytest.mark.parametrize("argv, words", [
     (["--crf", "99"], "crf"),
-    (["--in", "1", "--out", "0.5"], "must come after the in point"),
+    (["--in", "1", "--out", "0.5"], "is before the in point"),
     (["--fps", "0"], "frame rate"),
     (["--width", "1"], "width"),
     (["--name", "x"], "one FILE"),

@@ -211,22 +211,34 @@ def test_trim_by_frame_indices_is_exact(clips, tmp_path):
     assert (record["in_frame"], record["out_frame"]) == (5, 20)
 
 
-def test_trim_in_seconds_keeps_the_frames_starting_in_the_range(clips, tmp_path):
+def test_trim_in_seconds_keeps_the_frames_shown_at_the_in_and_out_points(clips, tmp_path):
     result = export_clip(clips["cfr"], tmp_path, ExportOptions(preset="webm", in_s=0.2,
                                                                out_s=0.8))
     seen = decode(Path(result.output))
-    # 24 fps: frame 5 starts at 0.208 s, frame 19 at 0.792 s
-    assert seen["numbers"] == list(range(5, 20))
-    assert abs(result.seconds - 0.6) <= 1 / 24
+    # 24 fps: frame 4 is shown at 0.2 s (0.167-0.208), frame 19 at 0.8 s (0.792-0.833)
+    assert seen["numbers"] == list(range(4, 20))
+    assert result.seconds == pytest.approx(16 / 24, abs=0.002)
     assert seen["duration"] == pytest.approx(result.seconds, abs=0.002)
+
+
+def test_in_and_out_seconds_mean_what_the_players_marks_mean(clips, tmp_path):
+    """Issue 16: the player's In 1.000 / Out 3.000 exports frames 24-72 (out included);
+    the same times in seconds were 24-71."""
+    by_frames = export_clip(clips["cfr"], tmp_path, ExportOptions(in_frame=24, out_frame=36))
+    by_seconds = export_clip(clips["cfr"], tmp_path, ExportOptions(in_s=1.0, out_s=1.5))
+    assert decode(Path(by_seconds.output))["numbers"] == list(range(24, 37))
+    assert decode(Path(by_seconds.output))["numbers"] == decode(Path(by_frames.output))["numbers"]
+    one = export_clip(clips["cfr"], tmp_path, ExportOptions(in_s=1.0, out_s=1.0))
+    assert decode(Path(one.output))["numbers"] == [24]
 
 
 def test_constant_frame_rate_picks_the_frame_shown_at_each_tick(clips, tmp_path):
     result = export_clip(clips["cfr"], tmp_path, ExportOptions(fps=10, in_s=0.5, out_s=1.5))
     seen = decode(Path(result.output))
-    assert seen["numbers"] == [int((0.5 + k / 10) * 24 + 1e-9) for k in range(10)]
-    assert seen["times"] == pytest.approx([k / 10 for k in range(10)])
-    assert seen["duration"] == pytest.approx(1.0, abs=0.1)
+    # to the end of frame 36, the one shown at the out point (1.5-1.542 s): 11 ticks
+    assert seen["numbers"] == [int((0.5 + k / 10) * 24 + 1e-9) for k in range(11)]
+    assert seen["times"] == pytest.approx([k / 10 for k in range(11)])
+    assert seen["duration"] == pytest.approx(1.1, abs=0.1)
 
 
 def test_variable_frame_rate_keeps_its_frame_times(clips, tmp_path):
@@ -421,7 +433,7 @@ def test_options_that_do_not_fit_the_source_say_why(clips, tmp_path):
         (ExportOptions(in_frame=10, out_frame=5), "after the out"),
         (ExportOptions(out_frame=99), "past the last frame (47)"),
         (ExportOptions(in_s=5.0), "past the end of the clip"),
-        (ExportOptions(in_s=1.0, out_s=0.5), "must come after the in point"),
+        (ExportOptions(in_s=1.0, out_s=0.5), "is before the in point"),
         (ExportOptions(preset="ltx-train"), "needs a caption"),
         (ExportOptions(crf=80), "crf"),
         (ExportOptions(width=1), "width"),

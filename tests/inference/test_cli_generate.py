@@ -116,7 +116,7 @@ def test_image_and_video_modes(capsys, tiny_ltx_dir, tmp_path):
     assert code == 0, err
     p = row["params"]
     assert p["mode"] == "v2v" and p["denoise_strength"] == 0.4
-    assert (p["source_in_frame"], p["source_out_frame"]) == (5, 19)  # 0.2 s .. before 0.8 s
+    assert (p["source_in_frame"], p["source_out_frame"]) == (5, 20)  # shown at 0.2 s, 0.8 s
     record = json.loads(Path(row["sidecar"]).read_text())["settings"]
     assert record["source"]["first_frame"] == 5 and record["source"]["frames"] == 9
 
