@@ -424,6 +424,18 @@ def _output_size(sw: int, sh: int, options: ExportOptions, preset: Preset) -> tu
     return w, h, fit
 
 
+def size_warnings(plan: ExportPlan, options: ExportOptions) -> list[str]:
+    """What the export says when the size asked for is not the size written: the encoder
+    takes multiples of ``plan.preset.size_multiple`` (321x181 becomes 320x180)."""
+    changed = [f"{label} {asked} became {written}" for label, asked, written in
+               (("width", options.width, plan.width), ("height", options.height, plan.height))
+               if asked is not None and asked != written]
+    if not changed:
+        return []
+    return [f"the size asked for was changed: {', '.join(changed)} (the {plan.preset.name} "
+            f"encoder takes multiples of {plan.preset.size_multiple})"]
+
+
 def plan_export(source: str | os.PathLike, options: ExportOptions = ExportOptions(),
                 reader=None) -> ExportPlan:
     """Check ``options`` against ``source`` and work out the frames, times and size.
@@ -1296,6 +1308,7 @@ def encode_to(source: str | os.PathLike, dest: str | os.PathLike,
     warnings: list[str] = []
     with FrameReader(os.fspath(source)) as reader:
         plan = _plan(os.fspath(source), reader, options, preset)
+        warnings.extend(size_warnings(plan, options))
         comment = json_text(_comment(os.fspath(source), plan, options, preset))
         _render(reader, plan, os.fspath(dest), options, comment, progress, cancel, warnings)
     return ExportResult(source=os.fspath(source), output=os.fspath(dest), ok=True,
@@ -1353,6 +1366,7 @@ def _export_one(source: str, target: _Target, options: ExportOptions, preset: Pr
             raise ExportError(source, str(err)) from None
         except MediaError as err:
             raise ExportError(None, str(err)) from None
+        warnings.extend(size_warnings(plan, options))
         folder = target.folder
         prepare_folder(folder)
         record = _comment(source, plan, options, preset)

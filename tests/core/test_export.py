@@ -665,3 +665,13 @@ def test_an_export_cleans_what_killed_exports_left_in_its_folder(tmp_path):
     write_frames([np.zeros((32, 32, 3), np.uint8)] * 3, out / "clip.mp4", 24.0,
                  ExportOptions(audio=False))
     assert not stale.exists() and fresh.exists() and (out / "clip.mp4").is_file()
+
+
+def test_a_size_the_encoder_changes_is_a_warning(clips, tmp_path):
+    """Issue 16: --width 321 --height 181 wrote 320x180 and said "warnings": []."""
+    result = export_clip(clips["cfr"], tmp_path, ExportOptions(width=321, height=181))
+    assert (result.width, result.height) == (320, 180)
+    assert any("width 321 became 320" in w and "height 181 became 180" in w
+               for w in result.warnings), result.warnings
+    exact = export_clip(clips["cfr"], tmp_path, ExportOptions(width=320, height=180))
+    assert exact.warnings == []
