@@ -634,3 +634,73 @@ def test_generations_analyse_opens_the_panel_and_new_generations_join_the_compar
     finally:
         window.shutdown()
     assert window.analysis.pool.activeThreadCount() == 0
+
+
+# ---- plots that keep up (issue 16, item 6) -----------------------------------------------------
+
+def _long_plot(qtbot, pairs=18000):
+    import math
+
+    from studio.ui.analysis_panel import METRICS, SERIES_COLORS, MetricPlot, Series
+
+    plot = MetricPlot(METRICS[0])
+    qtbot.addWidget(plot)
+    xs = list(range(pairs))
+    ys = [1.0 + 0.8 * math.sin(x / 37.0) + 0.3 * math.sin(x / 3.1) for x in xs]
+    plot.set_series([Series("clip", SERIES_COLORS[0], xs, ys, xs)])
+    plot.set_highlights([pairs // 5, pairs // 2])
+    plot.resize(600, 110)
+    plot.show()
+    qtbot.waitExposed(plot)
+    return plot
+
+
+def test_a_new_playhead_draws_the_marker_alone_not_every_point(qtbot):
+    """The plots drew all 18,000 points of a long clip for every player frame (292 ms for
+    three): the static part is drawn once per data change, the playhead on top of it.
+    (grab() paints the widget as a repaint does, on any platform.)"""
+    plot = _long_plot(qtbot)
+    plot.grab()
+    drawn = plot.static_draws
+    for frame in range(0, 18000, 300):
+        plot.set_marker(frame)
+        plot.grab()
+        plot.set_hover(frame + 7)
+        plot.grab()
+    assert plot.static_draws == drawn
+    plot.set_highlights([5])  # a data change draws it again, once
+    plot.grab()
+    plot.set_marker(9)
+    plot.grab()
+    assert plot.static_draws == drawn + 1
+    plot.resize(500, 110)  # so does a new size
+    plot.grab()
+    assert plot.static_draws == drawn + 2
+
+
+def test_the_kept_plot_looks_as_a_fresh_one(qtbot):
+    plot = _long_plot(qtbot)
+    plot.set_marker(100)
+    plot.grab()
+    plot.set_marker(9000)  # moved over the kept static part
+    kept = plot.grab().toImage()
+    plot.invalidate_static()  # drawn from scratch at the same playhead
+    fresh = plot.grab().toImage()
+    assert kept == fresh
+    marker_column = round(plot.x_to_px(9000))
+    assert kept.pixelColor(marker_column, int(plot.plot_rect().center().y())).red() > 200
+
+
+def test_a_thinned_line_keeps_each_pixel_columns_extremes():
+    from studio.ui.analysis_panel import column_envelope
+
+    rng = np.random.default_rng(3)
+    px = np.sort(rng.uniform(0, 100, 5000))
+    py = rng.normal(50, 20, 5000)
+    kept = column_envelope(px, py)
+    assert len(kept) <= 4 * 100 and list(kept) == sorted(kept)
+    for column in range(100):
+        every = py[np.floor(px) == column]
+        thinned = py[kept][np.floor(px[kept]) == column]
+        assert (every.min(), every.max()) == (thinned.min(), thinned.max())
+    assert kept[0] == 0 and kept[-1] == len(px) - 1
