@@ -387,6 +387,9 @@ class BinPanel(QWidget):
         self.filter_box = QLineEdit(self)
         self.filter_box.setPlaceholderText("Filter by name, folder or caption words…")
         self.filter_box.setClearButtonEnabled(True)
+        self.filter_box.setAccessibleName("Filter clips")
+        self.filter_box.setAccessibleDescription("Shows only the clips whose name, folder or "
+                                                 "caption holds these words")
         self.filter_box.textChanged.connect(self._on_filter_text)
 
         self._build_view()
@@ -436,6 +439,9 @@ class BinPanel(QWidget):
         """The clip table over ``proxy``: columns, drops, selection and context menu."""
         self.view = BinView(self)
         self.view.setObjectName("BinView")
+        self.view.setAccessibleName("Clip bin")
+        self.view.setAccessibleDescription("The project's clips: name, duration, size and "
+                                           "caption. Drop video files here to import them")
         self.view.setModel(self.proxy)
         self.view.setSortingEnabled(True)
         self.view.sortByColumn(-1, Qt.SortOrder.AscendingOrder)

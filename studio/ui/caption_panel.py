@@ -371,6 +371,7 @@ class CaptionPanel(QWidget):
         inner = QWidget(self)
         inner.setObjectName("CaptionPanelContents")
         scroll = QScrollArea(self)
+        scroll.setAccessibleName("Caption panel")
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)

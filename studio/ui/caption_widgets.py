@@ -191,6 +191,7 @@ class CaptionTextBox(QWidget):
         self.save_label.setObjectName("CaptionSaveState")
         self.error_label = QLabel(self)
         self.error_label.setObjectName("CaptionError")
+        self.error_label.setAccessibleName("Caption error")
         self.error_label.setWordWrap(True)
         self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.error_label.setStyleSheet("color: #e0604f;")
@@ -212,6 +213,9 @@ class CaptionTextBox(QWidget):
     def _make_editor(self) -> None:
         self.editor = CaptionEdit(self)
         self.editor.setObjectName("CaptionEditor")
+        self.editor.setAccessibleName("Caption")
+        self.editor.setAccessibleDescription("The clip's caption; edits are saved as you type "
+                                             "and can be undone")
         self.editor.setPlaceholderText("No caption yet. Click Caption, or type one here.")
         self.editor.setTabChangesFocus(True)
         font = self.editor.font()
@@ -238,6 +242,8 @@ class HistoryBox(QWidget):
         super().__init__(parent)
         self.history_list = QListWidget(self)
         self.history_list.setObjectName("CaptionHistory")
+        self.history_list.setAccessibleName("Caption history")
+        self.history_list.setAccessibleDescription("Every version of the caption, newest first")
         self.history_list.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.history_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.history_list.setUniformItemSizes(True)
@@ -292,6 +298,8 @@ class CaptionSettingsBox(QWidget):
         self.preset_combo.currentIndexChanged.connect(self.preset_changed)
         self.prompt_edit = QPlainTextEdit(self)
         self.prompt_edit.setObjectName("CaptionPrompt")
+        self.prompt_edit.setAccessibleName("Caption prompt")
+        self.prompt_edit.setAccessibleDescription("What the captioning model is asked")
         self.prompt_edit.setPlaceholderText("Your prompt, e.g. Describe the lighting and the "
                                             "camera movement.")
         self.prompt_edit.setTabChangesFocus(True)
@@ -321,6 +329,7 @@ class CaptionSettingsBox(QWidget):
                                      "give the same caption. On: sampled at the temperature "
                                      "below, different each time.")
         self.temperature_spin = DoubleSpinBox(self)
+        self.temperature_spin.setAccessibleName("Sampling temperature")
         self.temperature_spin.setRange(0.05, 2.0)
         self.temperature_spin.setSingleStep(0.05)
         self.temperature_spin.setValue(0.7)

@@ -73,6 +73,7 @@ class DatasetExportDialog(QDialog):
 
         self.folder_edit = QLineEdit(folder or str(project.exports_dir / "training-set"), self)
         self.folder_edit.setObjectName("DatasetFolder")
+        self.folder_edit.setAccessibleName("Training set folder")
         browse = QPushButton("Choose…", self)
         browse.clicked.connect(self._browse)
         folder_row = QHBoxLayout()
@@ -99,6 +100,7 @@ class DatasetExportDialog(QDialog):
         self.progress_bar.hide()
         self.result_label = QLabel(self)
         self.result_label.setObjectName("DatasetResult")
+        self.result_label.setAccessibleName("Export result")
         self.result_label.setWordWrap(True)
         self.result_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.result_label.hide()

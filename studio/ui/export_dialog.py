@@ -320,6 +320,7 @@ class ExportDialog(QDialog):
         folder = s.value("folder") or (os.fspath(default_folder) if default_folder else "")
         self.folder_edit = QLineEdit(str(folder), self)
         self.folder_edit.setObjectName("ExportFolder")
+        self.folder_edit.setAccessibleName("Export folder")
         browse = QPushButton("Choose…", self)
         browse.clicked.connect(self._browse)
         folder_row = QHBoxLayout()
@@ -338,6 +339,7 @@ class ExportDialog(QDialog):
             remembered = DEFAULT_PATTERN
         self.pattern_edit = QLineEdit(remembered, self)
         self.pattern_edit.setObjectName("ExportPattern")
+        self.pattern_edit.setAccessibleName("File name pattern")
         self.pattern_edit.setToolTip("Fields: " + ", ".join("{" + f + "}" for f in PATTERN_FIELDS)
                                      + ". {in} and {out} are frame numbers; {date} is today.")
         self.pattern_edit.setPlaceholderText(DEFAULT_PATTERN)
@@ -373,6 +375,7 @@ class ExportDialog(QDialog):
         size_row.addStretch(1)
         self.fps_spin = DoubleSpinBox(self)
         self.fps_spin.setObjectName("ExportFps")
+        self.fps_spin.setAccessibleName("Frame rate")
         self.fps_spin.setRange(0, 240)
         self.fps_spin.setDecimals(3)
         self.fps_spin.setSingleStep(1)
@@ -386,6 +389,7 @@ class ExportDialog(QDialog):
         """CRF and encoder speed in ``quality_box``."""
         self.crf_spin = SpinBox(self)
         self.crf_spin.setObjectName("ExportCrf")
+        self.crf_spin.setAccessibleName("Quality (CRF)")
         self.crf_spin.setToolTip("Constant quality: lower is better and larger (H.264: 18 is "
                                  "visually lossless; VP9: 32 is good)")
         self.speed_combo = ComboBox(self)
@@ -432,6 +436,7 @@ class ExportDialog(QDialog):
         and problem labels under it."""
         self.table = QTableWidget(len(self.sources), len(COLUMNS), self)
         self.table.setObjectName("ExportClips")
+        self.table.setAccessibleName("Clips to export")
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -449,6 +454,7 @@ class ExportDialog(QDialog):
         self.summary_label.setWordWrap(True)
         self.problem_label = QLabel(self)
         self.problem_label.setObjectName("ExportProblems")
+        self.problem_label.setAccessibleName("Export problems")
         self.problem_label.setWordWrap(True)
         self.problem_label.setStyleSheet(f"color: {_ERROR};")
         self.problem_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -487,6 +493,7 @@ class ExportDialog(QDialog):
     def _size_spin(self, name: str, what: str) -> QSpinBox:
         spin = SpinBox(self)
         spin.setObjectName(name)
+        spin.setAccessibleName(f"Output {what}")
         spin.setRange(0, 16384)
         spin.setSingleStep(2)
         spin.setSpecialValueText("auto")

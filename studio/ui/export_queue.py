@@ -494,6 +494,7 @@ class ExportQueuePanel(QWidget):
         self._list_layout.setSpacing(4)
         self._list_layout.addStretch(1)
         scroll = QScrollArea(self)
+        scroll.setAccessibleName("Exports")
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setFrameShape(QFrame.Shape.NoFrame)

@@ -233,6 +233,8 @@ class GenerationsPanel(QWidget):
         self.model = QStandardItemModel(0, len(COLUMNS), self)
         self.model.setHorizontalHeaderLabels(list(COLUMNS))
         self.view = QTableView(self)
+        self.view.setAccessibleName("Generations")
+        self.view.setAccessibleDescription("The videos generated in this project, newest first")
         self.view.setModel(self.model)
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)

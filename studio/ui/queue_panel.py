@@ -69,6 +69,8 @@ class QueuePanel(QWidget):
         self.model = QStandardItemModel(0, len(COLUMNS), self)
         self.model.setHorizontalHeaderLabels(COLUMNS)
         self.view = QTreeView()
+        self.view.setAccessibleName("Generation queue")
+        self.view.setAccessibleDescription("Jobs waiting, running and finished, in order")
         self.view.setModel(self.model)
         self.view.setRootIsDecorated(False)
         self.view.setUniformRowHeights(True)
