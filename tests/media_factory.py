@@ -106,6 +106,7 @@ def make_video(
     vfr_pts: list[float] | None = None,
     rotation: int = 0,
     audio: bool = False,
+    audio_levels: tuple[float, ...] | None = None,
     faststart: bool = False,
     preset: str = "veryfast",
     quality: int | None = None,
@@ -120,6 +121,8 @@ def make_video(
     the stream display matrix (what phones write).
     ``faststart``: mp4/mov index (moov) before the media data.
     ``quality``: crf for libx264/libx265/libvpx-vp9, qscale for mjpeg; None is a high quality.
+    ``audio``: a 440 Hz AAC tone (48 kHz, mono) as long as the video; ``audio_levels``: its
+    amplitude over equal parts of that length (loud then quiet: ``(0.8, 0.05)``), 0.2 if None.
     """
     path = Path(path)
     if vfr_pts is not None and len(vfr_pts) != frames:
@@ -181,15 +184,23 @@ def make_video(
             out.mux(packet)
         if audio_stream is not None:
             end = (vfr_pts[-1] + 1 / float(fps)) if vfr_pts else frames / float(fps)
-            _write_tone(out, audio_stream, end)
+            _write_tone(out, audio_stream, end, audio_levels or (0.2,))
     return path
 
 
-def _write_tone(out, audio_stream, seconds: float) -> None:
-    rate = audio_stream.codec_context.sample_rate
+def tone(seconds: float, rate: int = 48000, levels: tuple[float, ...] = (0.2,)) -> np.ndarray:
+    """A 440 Hz sine, float32, its amplitude ``levels[i]`` over the i-th of equal parts."""
     total = int(rate * seconds)
     t = np.arange(total) / rate
-    samples = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    amplitude = np.asarray(levels, np.float64)[np.minimum(
+        np.arange(total) * len(levels) // max(1, total), len(levels) - 1)]
+    return (amplitude * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+
+
+def _write_tone(out, audio_stream, seconds: float, levels: tuple[float, ...] = (0.2,)) -> None:
+    rate = audio_stream.codec_context.sample_rate
+    total = int(rate * seconds)
+    samples = tone(seconds, rate, levels)
     chunk = 1024
     for start in range(0, total, chunk):
         part = samples[start:start + chunk]

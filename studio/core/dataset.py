@@ -13,7 +13,14 @@ One writer, ``write_training_set(items, folder, layout)``, for every layout (``L
 
 In the copy layouts (``COPY_LAYOUTS``, File > Export Training Set…) a clip with in/out points
 is cut to that range: its exact frames re-encoded as H.264 yuv420p (``TRIM_OPTIONS``), keeping
-their timing; a clip without marks, or with marks that cover all of it, is copied byte for byte.
+their timing and the sound of that range (AAC); a clip without marks, or with marks that cover
+all of it, is copied byte for byte.
+
+Sound: the copy layouts keep a clip's sound, cut or not, as a trainer reading the clips as they
+are expects: Lightricks' LTX-2 trainer and musubi-tuner's LTX-2 audio-video mode take the sound
+from the video files, and video-only trainers ignore the stream. The re-encoding layouts are for
+video-only trainers and drop it (``core.export``'s presets have no audio codec): ``ltx-train`` for
+the LTX-Video 0.9 trainer, ``wan-train`` for Wan 2.1 / HunyuanVideo trainers.
 
 The rules, the same for every layout (the files are written by ``core.export``'s helpers):
 
@@ -62,9 +69,9 @@ from studio.core.media import MissingFileError
 from studio.core.paths import json_text
 
 MANIFEST_NAME = "metadata.jsonl"
-TRIM_OPTIONS = ExportOptions(preset="mp4", crf=15, speed="medium", audio=False)
+TRIM_OPTIONS = ExportOptions(preset="mp4", crf=15, speed="medium", audio=True)
 """How the copy layouts cut a clip to its marks: near-lossless for training data (the source
-was lossy already), no audio."""
+was lossy already), with the sound of that range, as an uncut copy keeps all of it."""
 
 ItemCallback = Callable[[int, int, str], None]  # (clips done, clips to write, current name)
 

@@ -87,7 +87,8 @@ PRESETS: dict[str, Preset] = {
                    video_codec="libvpx-vp9", audio_codec="libopus", container="webm"),
     "gif": Preset("gif", "Animated GIF", ".gif", "gif", 1, default_fps=15.0),
     "png": Preset("png", "PNG sequence (a folder of frames)", "", "png", 1),
-    # Training data: near-lossless (the source was lossy already), no audio.
+    # Training data: near-lossless (the source was lossy already), no audio: these two are
+    # for video-only trainers (the LTX-Video 0.9 trainer, Wan 2.1 / HunyuanVideo trainers).
     "ltx-train": Preset("ltx-train", "LTX-Video training set (8k+1 frames, 32 px)", ".mp4",
                         "train", 32, frame_rule=8, default_fps=24.0, default_crf=15,
                         video_codec="libx264", container="mp4"),

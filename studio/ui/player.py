@@ -49,6 +49,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.ui.audio_controls import PlayerSound, SoundControls
 from studio.ui.elided_label import FittingTextLabel
 from studio.ui.frame_decoder import FrameDecoder
 from studio.ui.side_by_side import SideBySide
@@ -345,12 +346,16 @@ class PlayerPanel(QWidget):
     position_changed = Signal(int)
     frame_displayed = Signal(int)  # the index of the frame now painted
 
-    def __init__(self, parent: QWidget | None = None, *, keyboard_shortcuts: bool = True):
+    def __init__(self, parent: QWidget | None = None, *, keyboard_shortcuts: bool = True,
+                 sound: bool = True):
         """``keyboard_shortcuts``: the main player's keys work anywhere in the window. A second
         player in the same window (the generation preview) passes False: two enabled actions
-        sharing Space, the arrows, I and O make Qt fire neither, in any focus."""
+        sharing Space, the arrows, I and O make Qt fire neither, in any focus. ``sound``: play
+        a clip's sound, with mute and volume in the transport bar (a player beside another,
+        the Preview's source, passes False: two sounds at once help nobody)."""
         super().__init__(parent)
         self._keyboard_shortcuts = keyboard_shortcuts
+        self._sound_wanted = sound
         self._clip_id: int | None = None
         self._path: str | None = None
         self._frame_count = 0
@@ -427,7 +432,8 @@ class PlayerPanel(QWidget):
                 action.setIcon(_icon(icon))
             key = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
             action.setToolTip(f"{text} ({key})" if key else text)
-            action.triggered.connect(slot)
+            if slot is not None:
+                action.triggered.connect(slot)
             self.addAction(action)
             return action
 
@@ -449,25 +455,35 @@ class PlayerPanel(QWidget):
             "Optical flow to the next frame over the picture, on the colour wheel (F)")
         self._icon_play = self.play_action.icon()
         self._icon_pause = _icon("pause")
+        self.mute_action = None
+        self.sound_controls = None
+        if self._sound_wanted:  # the controls say the rest (SoundControls.mute_action)
+            self.mute_action = make("Mute", Qt.Key.Key_M, None, checkable=True)
+            self.sound_controls = SoundControls(self.mute_action, self.controls)
 
-        def button(action: QAction, text: str | None = None) -> QToolButton:
-            b = QToolButton(self.controls)
-            if text is not None:
-                action.setIconText(text)  # what a tool button shows; the menu keeps text()
-            b.setDefaultAction(action)
-            b.setAutoRaise(True)
-            b.setIconSize(QSize(22, 22))
-            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-            if text is not None:
-                b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-            return b
+        self._lay_out()
 
+    def _tool_button(self, action: QAction, text: str | None = None) -> QToolButton:
+        """A transport-bar button showing ``action`` (as ``text`` alone, when given)."""
+        b = QToolButton(self.controls)
+        if text is not None:
+            action.setIconText(text)  # what a tool button shows; the menu keeps text()
+        b.setDefaultAction(action)
+        b.setAutoRaise(True)
+        b.setIconSize(QSize(22, 22))
+        b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        if text is not None:
+            b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        return b
+
+    def _lay_out(self) -> None:
+        """The picture, the timeline under it, the transport bar's two rows under that."""
         playback = QHBoxLayout(self.controls.playback_row)
         playback.setContentsMargins(0, 0, 0, 0)
         playback.setSpacing(2)
         for action in (self.to_start_action, self.step_back_action, self.play_action,
                        self.step_forward_action, self.to_end_action):
-            playback.addWidget(button(action))
+            playback.addWidget(self._tool_button(action))
         playback.addSpacing(8)
         playback.addWidget(self.timecode_button)
         playback.addSpacing(6)
@@ -477,12 +493,15 @@ class PlayerPanel(QWidget):
         marks.setSpacing(2)
         marks.addWidget(self.in_out_label, 1)
         marks.addSpacing(6)
-        marks.addWidget(button(self.set_in_action, "In"))
-        marks.addWidget(button(self.set_out_action, "Out"))
-        marks.addWidget(button(self.clear_in_out_action, "Clear"))
+        marks.addWidget(self._tool_button(self.set_in_action, "In"))
+        marks.addWidget(self._tool_button(self.set_out_action, "Out"))
+        marks.addWidget(self._tool_button(self.clear_in_out_action, "Clear"))
         marks.addSpacing(4)
-        marks.addWidget(button(self.loop_action))
-        marks.addWidget(button(self.flow_overlay_action, "Flow"))
+        marks.addWidget(self._tool_button(self.loop_action))
+        marks.addWidget(self._tool_button(self.flow_overlay_action, "Flow"))
+        if self.sound_controls is not None:
+            marks.addSpacing(4)
+            marks.addWidget(self.sound_controls)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -511,15 +530,21 @@ class PlayerPanel(QWidget):
         # controller made on first use (its module is not needed to show the window).
         self._flow_controller = None
         self._flow_scale_px: float | None = None
+        # The sound: its thread is made for the first clip (PlayerSound.open).
+        self._sound = None
+        if self.sound_controls is not None:
+            self._sound = PlayerSound(self.sound_controls, self.timeline, self)
+            self._sound.ready.connect(self._on_sound_ready)
 
     # ---- public API --------------------------------------------------------------------
 
     def actions(self) -> list[QAction]:  # noqa: D401 - Qt's name, narrowed to ours
         """The playback actions with their shortcuts, for the main window's menu."""
-        return [self.play_action, self.step_back_action, self.step_forward_action,
-                self.to_start_action, self.to_end_action, self.set_in_action,
-                self.set_out_action, self.clear_in_out_action, self.loop_action,
-                self.flow_overlay_action]
+        actions = [self.play_action, self.step_back_action, self.step_forward_action,
+                   self.to_start_action, self.to_end_action, self.set_in_action,
+                   self.set_out_action, self.clear_in_out_action, self.loop_action,
+                   self.flow_overlay_action]
+        return actions + ([self.mute_action] if self.mute_action is not None else [])
 
     def set_clip(self, clip_id: int | None, path: str | None, frame_count: int, fps: float,
                  in_frame: int | None = None, out_frame: int | None = None) -> None:
@@ -545,6 +570,8 @@ class PlayerPanel(QWidget):
         self._clear_flow()
         self.view.set_flow_overlay(None)
         self._generation = self._decoder.open(self._path)
+        if self._sound is not None:  # a still has no sound to look for
+            self._sound.open(self._path if self._frame_count > 1 and self._fps > 0 else None)
         if self._path is None:
             self.view.set_message(PLACEHOLDER_TEXT)
             self._set_position(0)
@@ -607,6 +634,11 @@ class PlayerPanel(QWidget):
     def flow_overlay_on(self) -> bool:
         return self.flow_overlay_action.isChecked()
 
+    @property
+    def sound(self):
+        """The player's ``PlayerSound`` (None for a player made without sound)."""
+        return self._sound
+
     def set_flow_overlay(self, on: bool) -> None:
         self.flow_overlay_action.setChecked(on)
         self._on_flow_overlay_toggled()
@@ -663,16 +695,18 @@ class PlayerPanel(QWidget):
                 self._show(first)
         elif self._position >= last:
             self._show(self._in if self._in is not None and self._in < last else 0)
-        self._anchor(self._position)
         # Ticking at twice the frame rate keeps the shown frame within half a frame of
         # the clock; a tick only asks for a frame when the due index changed.
         self._playback_timer.start(max(1, int(500 / self._fps)))
+        self._anchor(self._position)  # playing: the sound starts there too
         self._refresh_play_action()
 
     @Slot()
     def pause(self) -> None:
         if self._playback_timer.isActive():
             self._playback_timer.stop()
+        if self._sound is not None:
+            self._sound.stop()
         self._refresh_play_action()
 
     @Slot()
@@ -743,6 +777,8 @@ class PlayerPanel(QWidget):
         self._decoder_thread.quit()
         self._decoder_thread.wait()
         self._decoder.close_reader()  # the thread has stopped: no race on the reader
+        if self._sound is not None:
+            self._sound.shutdown()
 
     # ---- internals ---------------------------------------------------------------------
 
@@ -791,8 +827,26 @@ class PlayerPanel(QWidget):
             self.in_out_changed.emit(self._clip_id, in_frame, out_frame)
 
     def _anchor(self, index: int) -> None:
+        """Frame ``index`` is due now; while playing, its sound starts (a new run)."""
         self._anchor_time = time.monotonic()
         self._anchor_frame = index
+        if self._sound is not None and self.is_playing:
+            self._sound.start(index / self._fps)
+
+    def _follow_sound(self, now: float) -> bool:
+        """Set the clock by the sound heard now, when there is any: the picture follows the
+        sound card's clock, which no wall clock drifts from. True while the picture waits
+        for the sound to start."""
+        sound = self._sound
+        if sound is None:
+            return False
+        if sound.holding():
+            self._anchor_time = now
+            return True
+        heard = sound.clock()
+        if heard is not None:
+            self._anchor_time = now - (heard - self._anchor_frame / self._fps)
+        return False
 
     def _set_position(self, index: int) -> None:
         changed = index != self._position
@@ -824,17 +878,28 @@ class PlayerPanel(QWidget):
         if not self._can_play():
             self.pause()
             return
-        due = self._anchor_frame + int((time.monotonic() - self._anchor_time) * self._fps + 1e-6)
+        now = time.monotonic()
+        if self._follow_sound(now):
+            return
+        due = self._anchor_frame + int((now - self._anchor_time) * self._fps + 1e-6)
         if self.loop:
             first, last = self._loop_range()
             if due > last:
                 due = first + (due - first) % (last - first + 1)
+                if self._sound is not None and self._sound.audible:
+                    self._anchor(due)  # the sound starts again with the picture
         elif due >= self._frame_count - 1:
             self._show(self._frame_count - 1)
             self.pause()
             return
         if due != self._position:
             self._show(due)
+
+    @Slot()
+    def _on_sound_ready(self) -> None:
+        """The clip's sound can play: if the picture already does, the sound joins it."""
+        if self.is_playing:
+            self._anchor(self._position)
 
     @Slot(int)
     def _on_scrubbed(self, index: int) -> None:

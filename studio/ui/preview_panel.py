@@ -1,7 +1,8 @@
 """The preview panel: a generation's progress (step n/N, ETA; "step n/N of pass k/2" within
 the pass of a two-pass, multi-scale run), its latent previews looping as
 they arrive, then the result video looping in a PlayerPanel (decoded on the player's worker,
-never in the GUI thread), beside its source clip for image- and video-to-video (for
+never in the GUI thread) with its sound (an LTX-2 generation's; mute and volume in its transport
+bar), beside its source clip (shown without sound) for image- and video-to-video (for
 conditions at frames: the first condition it can show). "Restore settings" hands the
 result's settings back (``restore_requested``) for the prompt panel. Errors show as text."""
 
@@ -127,8 +128,8 @@ class PreviewPanel(QWidget):
         self.result_player = PlayerPanel(
             self, keyboard_shortcuts=False)  # the main player keeps the keys
         self.result_player.set_loop(True)
-        self.source_player = PlayerPanel(
-            self, keyboard_shortcuts=False)  # the main player keeps the keys
+        self.source_player = PlayerPanel(  # the main player keeps the keys; the result the sound
+            self, keyboard_shortcuts=False, sound=False)
         self.source_player.set_loop(True)
         self.source_player.setVisible(False)
         # Each under a title once the source is shown (which is which, and what the source

@@ -1,9 +1,11 @@
 """The player's timeline: the whole clip as a bar, the in/out range shaded, a playhead, a
-time ruler, and click-and-drag scrubbing.
+time ruler, click-and-drag scrubbing and, for a clip with sound, a waveform strip under the bar.
 
 Frame ``i`` owns the horizontal cell ``[i, i + 1) * width / frame_count`` of the bar; the
 playhead sits in the middle of its cell, and the in/out shading covers the in cell through
-the out cell, so a one-frame range is still visible.
+the out cell, so a one-frame range is still visible. The waveform strip is drawn from the peaks
+given to ``set_waveform`` (computed once per clip, off the GUI thread), reduced to one peak a
+pixel column once per width.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ PLAYHEAD = QColor("#ff5a4f")
 HOVER = QColor(255, 255, 255, 60)
 TICK = QColor("#6b7280")
 TICK_LABEL = QColor("#9aa3b0")
+WAVE = QColor("#4cc38a")
+WAVE_OUTSIDE_RANGE = QColor(76, 195, 138, 90)
 
 # Candidate ruler steps in seconds; the smallest one giving labels room is used.
 _TICK_STEPS_S = (0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)
@@ -64,6 +68,7 @@ class TimelineWidget(QWidget):
     MARGIN_X = 10
     RULER_HEIGHT = 16
     TRACK_HEIGHT = 22
+    WAVE_HEIGHT = 22  # the waveform strip, under the track, for a clip with sound
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -74,6 +79,8 @@ class TimelineWidget(QWidget):
         self._out: int | None = None
         self._hover_x: float | None = None
         self._dragging = False
+        self._waveform = None  # core.audio.Waveform of the clip's sound, or None
+        self._wave_columns: tuple[tuple, object] | None = None  # (key, peaks a pixel column)
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
@@ -83,11 +90,15 @@ class TimelineWidget(QWidget):
 
     # ---- state -------------------------------------------------------------------------
 
+    def _height(self) -> int:
+        strip = self.WAVE_HEIGHT + 4 if self._waveform is not None else 0
+        return self.RULER_HEIGHT + self.TRACK_HEIGHT + 12 + strip
+
     def sizeHint(self) -> QSize:
-        return QSize(480, self.RULER_HEIGHT + self.TRACK_HEIGHT + 12)
+        return QSize(480, self._height())
 
     def minimumSizeHint(self) -> QSize:
-        return QSize(120, self.RULER_HEIGHT + self.TRACK_HEIGHT + 12)
+        return QSize(120, self._height())
 
     @property
     def frame_count(self) -> int:
@@ -116,6 +127,24 @@ class TimelineWidget(QWidget):
         self._in, self._out = in_frame, out_frame
         self.update()
 
+    @property
+    def waveform(self):
+        """The peaks the strip is drawn from (``core.audio.Waveform``), or None: no strip."""
+        return self._waveform
+
+    def set_waveform(self, waveform) -> None:
+        """Draw a strip of ``waveform``'s peaks under the track (None: no strip)."""
+        if waveform is not None and len(waveform.peaks) == 0:
+            waveform = None
+        if waveform is self._waveform:
+            return
+        had = self._waveform is not None
+        self._waveform = waveform
+        self._wave_columns = None
+        if had != (waveform is not None):
+            self.updateGeometry()  # the strip adds to the height
+        self.update()
+
     # ---- geometry ----------------------------------------------------------------------
 
     def _track_rect(self) -> QRectF:
@@ -132,6 +161,31 @@ class TimelineWidget(QWidget):
     def x_of_frame(self, index: int) -> float:
         """The playhead's x for ``index``: the middle of its cell."""
         return self.x_of_frame_start(index) + self._cell_width() / 2
+
+    def waveform_rect(self) -> QRectF:
+        """Where the strip is drawn; empty without a waveform."""
+        if self._waveform is None:
+            return QRectF()
+        track = self._track_rect()
+        return QRectF(track.left(), track.bottom() + 4, track.width(), self.WAVE_HEIGHT)
+
+    def waveform_columns(self):
+        """The strip's peak (0 to 1) in each pixel column of the track, from the cached
+        waveform; computed again only when the width or the clip's length changes."""
+        import numpy as np
+
+        wave = self._waveform
+        track = self._track_rect()
+        columns = max(1, int(track.width()))
+        key = (columns, self._frame_count, self._fps)
+        if self._wave_columns is not None and self._wave_columns[0] == key:
+            return self._wave_columns[1]
+        if wave is None or self._fps <= 0 or self._frame_count <= 0:
+            values = np.zeros(columns, np.float32)
+        else:
+            values = _column_peaks(wave, columns, self._frame_count / self._fps)
+        self._wave_columns = (key, values)
+        return values
 
     def index_at_x(self, x: float) -> int:
         if self._frame_count <= 0:
@@ -215,12 +269,35 @@ class TimelineWidget(QWidget):
             if self._out is not None:
                 self._paint_bracket(p, x1, track, opening=False)
 
+        if self._waveform is not None:
+            self._paint_waveform(p)
         if self._hover_x is not None and track.left() <= self._hover_x <= track.right():
             p.setPen(QPen(HOVER, 1))
             p.drawLine(QPointF(self._hover_x, track.top()), QPointF(self._hover_x, track.bottom()))
 
         self._paint_playhead(p, track)
         p.end()
+
+    def _paint_waveform(self, p: QPainter) -> None:
+        """One vertical line a pixel column, as tall as its peak, mirrored about the strip's
+        middle; dimmer outside the in/out range."""
+        rect = self.waveform_rect()
+        peaks = self.waveform_columns()
+        first_x = last_x = None
+        if self._in is not None or self._out is not None:
+            n = self._frame_count
+            first_x = self.x_of_frame_start(max(0, self._in or 0))
+            last_x = self.x_of_frame_start(min(n, (self._out if self._out is not None
+                                                   else n - 1) + 1))
+        mid, half = rect.center().y(), rect.height() / 2
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        inside, outside = QPen(WAVE, 1), QPen(WAVE_OUTSIDE_RANGE, 1)
+        for column, peak in enumerate(peaks.tolist()):
+            x = rect.left() + column + 0.5
+            p.setPen(outside if first_x is not None and not first_x <= x < last_x else inside)
+            h = max(0.5, peak * half)
+            p.drawLine(QPointF(x, mid - h), QPointF(x, mid + h))
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
 
     def _paint_bracket(self, p: QPainter, x: float, track: QRectF, opening: bool) -> None:
         """``[`` at the in point, ``]`` at the out point, so the two read apart at a glance."""
@@ -236,7 +313,8 @@ class TimelineWidget(QWidget):
     def _paint_playhead(self, p: QPainter, track: QRectF) -> None:
         x = self.x_of_frame(max(0, min(self._position, self._frame_count - 1)))
         p.setPen(QPen(PLAYHEAD, 2))
-        p.drawLine(QPointF(x, track.top() - 3), QPointF(x, track.bottom() + 3))
+        bottom = self.waveform_rect().bottom() if self._waveform is not None else track.bottom()
+        p.drawLine(QPointF(x, track.top() - 3), QPointF(x, bottom + 3))
         head = QPainterPath()
         y = track.top() - 3
         head.moveTo(x - 5, y - 6)
@@ -286,3 +364,19 @@ class TimelineWidget(QWidget):
                 p.setPen(TICK_LABEL)
                 p.drawText(QPointF(x + 3, baseline - 4), label(value))
             k += 1
+
+
+def _column_peaks(wave, columns: int, duration_s: float):
+    """The loudest of ``wave``'s peaks within each of ``columns`` equal spans of
+    ``duration_s`` seconds from the clip's start (0 where there is no sound)."""
+    import numpy as np
+
+    peaks = wave.peaks
+    edges = np.arange(columns + 1) * (duration_s / columns)
+    index = np.floor((edges - wave.start_s) / wave.bucket_s).astype(np.int64)
+    count = len(peaks)
+    starts = np.clip(index[:-1], 0, count)
+    padded = np.append(peaks, np.float32(0))  # index ``count``: past the sound's end
+    values = np.maximum.reduceat(padded, np.append(starts, count))[:-1]
+    values[(edges[1:] <= wave.start_s) | (edges[:-1] >= wave.end_s)] = 0.0  # no sound there
+    return values.astype(np.float32)
