@@ -920,7 +920,7 @@ class AnalysisPanel(QWidget):
         self.cancel_action.setIconText("Cancel")
         self.cancel_action.triggered.connect(self.cancel)
 
-    def _build_header(self) -> QHBoxLayout:
+    def _build_header(self) -> QVBoxLayout:
         """Title, legend, the Compare combo and the Analyse button (the Cancel button is made
         here too and sits in the status row)."""
         # elided (was cut off: "b_audio.mp4 · all 90 frame"), the whole title in its tooltip
@@ -949,17 +949,22 @@ class AnalysisPanel(QWidget):
         self.cancel_button = QToolButton(self)
         self.cancel_button.setDefaultAction(self.cancel_action)
 
-        header = QHBoxLayout()
+        # The title names the clip (with a comparison the legend names both instead) on a
+        # line of its own: beside the Compare box a dock of the default size cut it to
+        # "night_d… frames".
+        header = QVBoxLayout()
         header.setContentsMargins(8, 6, 8, 2)
-        header.setSpacing(8)
-        # The title names the clip; with a comparison the legend names both instead.
-        header.addWidget(self.title_label, 1)
-        header.addWidget(self.legend_label, 1)
+        header.setSpacing(4)
+        header.addWidget(self.title_label)
+        header.addWidget(self.legend_label)
+        controls = QHBoxLayout()
+        controls.setSpacing(8)
         compare_label = QLabel("Compare", self)
         compare_label.setStyleSheet("color: #8b93a1;")
-        header.addWidget(compare_label)
-        header.addWidget(self.compare_combo)
-        header.addWidget(self.analyse_button)
+        controls.addWidget(compare_label)
+        controls.addWidget(self.compare_combo, 1)
+        controls.addWidget(self.analyse_button)
+        header.addLayout(controls)
         return header
 
     def _build_status_row(self) -> QHBoxLayout:

@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMenu,
     QProgressBar,
+    QStyle,
     QTableView,
     QToolButton,
     QVBoxLayout,
@@ -77,6 +78,14 @@ ROWS_PER_TICK = 100  # the rest, this many per turn of the event loop (about 15 
 COLUMNS = ("Name", "Duration", "Size", "FPS", "Frames", "In / Out", "Codec", "Folder", "Caption")
 (COL_NAME, COL_DURATION, COL_SIZE, COL_FPS, COL_FRAMES, COL_INOUT, COL_CODEC, COL_FOLDER,
  COL_CAPTION) = range(9)
+# What a narrow bin shows beside the name, most wanted first: the columns that fit beside a
+# readable name (NAME_MIN_PX) are shown and the rest hidden, so no header is cut at the edge
+# ("Durati") and the table never scrolls sideways.
+COLUMN_PRIORITY = (COL_CAPTION, COL_DURATION, COL_SIZE, COL_FPS, COL_FRAMES, COL_INOUT,
+                   COL_CODEC, COL_FOLDER)
+COLUMN_WIDTHS = {COL_CAPTION: 84, COL_DURATION: 72, COL_SIZE: 90, COL_FPS: 48, COL_FRAMES: 60,
+                 COL_INOUT: 80, COL_CODEC: 64, COL_FOLDER: 160}
+NAME_MIN_PX = 200  # the thumbnail and about 15 characters of the name
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 CLIP_ID_ROLE = Qt.ItemDataRole.UserRole + 2
 SEARCH_ROLE = Qt.ItemDataRole.UserRole + 3
@@ -344,10 +353,22 @@ class BinFilterModel(QSortFilterProxyModel):
         self.setFilterRegularExpression(QRegularExpression(pattern) if words else QRegularExpression())
 
 
+def columns_that_fit(width: int, widths: dict[int, int]) -> list[int]:
+    """The columns (in COLUMN_PRIORITY order) that fit beside the name in ``width`` px."""
+    room, shown = width - NAME_MIN_PX, []
+    for column in COLUMN_PRIORITY:
+        if widths[column] > room:
+            break
+        shown.append(column)
+        room -= widths[column]
+    return shown
+
+
 class BinView(FileDropTarget, QTableView):
     """The table itself; accepts drops of files and folders."""
 
     paths_dropped = Signal(list)
+    width_changed = Signal(int)  # the viewport's new width
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -357,6 +378,11 @@ class BinView(FileDropTarget, QTableView):
 
     def take_dropped(self, paths: list[str]) -> None:
         self.paths_dropped.emit(paths)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if event.size().width() != event.oldSize().width():
+            self.width_changed.emit(self.viewport().width())
 
 
 class BinPanel(QWidget):
@@ -455,18 +481,35 @@ class BinPanel(QWidget):
         self.view.verticalHeader().hide()
         self.view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.view.verticalHeader().setDefaultSectionSize(THUMB_H + 8)
-        header = self.view.horizontalHeader()
-        header.setSectionsMovable(True)
-        header.setStretchLastSection(True)
-        header.resizeSection(COL_NAME, 300)
-        for col, width in ((COL_DURATION, 72), (COL_SIZE, 90), (COL_FPS, 48),
-                           (COL_FRAMES, 60), (COL_INOUT, 80), (COL_CODEC, 64), (COL_CAPTION, 84)):
-            header.resizeSection(col, width)
-        header.moveSection(header.visualIndex(COL_CAPTION), COL_NAME + 1)
+        self._build_header()
         self.view.paths_dropped.connect(self.import_paths)
         self.view.selectionModel().selectionChanged.connect(self._on_selection_changed)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._on_context_menu)
+
+    def _build_header(self) -> None:
+        """The name fills the width the other columns leave; those that do not fit are
+        hidden (``_fit_columns``), each at least as wide as its title."""
+        header = self.view.horizontalHeader()
+        header.setSectionsMovable(True)
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)
+        padding = 2 * header.style().pixelMetric(QStyle.PixelMetric.PM_HeaderMargin) + 16
+        self._column_widths = {
+            col: max(width, header.fontMetrics().horizontalAdvance(COLUMNS[col]) + padding)
+            for col, width in COLUMN_WIDTHS.items()}
+        for col, width in self._column_widths.items():
+            header.resizeSection(col, width)
+        header.moveSection(header.visualIndex(COL_CAPTION), COL_NAME + 1)
+        self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.view.width_changed.connect(self._fit_columns)
+        self._fit_columns(self.view.viewport().width())
+
+    @Slot(int)
+    def _fit_columns(self, width: int) -> None:
+        shown = set(columns_that_fit(width, self._column_widths))
+        for col in COLUMN_PRIORITY:
+            self.view.setColumnHidden(col, col not in shown)
 
     def _build_empty_hint(self) -> None:
         """What an empty bin shows instead of the table."""

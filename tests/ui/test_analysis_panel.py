@@ -338,8 +338,9 @@ def test_a_narrow_panel_shows_both_legend_entries(qtbot, rig, clips, add_clip):
         return any(_close(image.pixelColor(x, y), color, tolerance=20)
                    for x in range(image.width()) for y in range(image.height()))
 
-    rig.window.resize(rig.window.minimumSizeHint().width(), 800)
-    qtbot.waitUntil(lambda: label.width() < label.sizeHint().width(), timeout=WAIT_MS)
+    narrowest = rig.window.minimumSizeHint().width()
+    rig.window.resize(narrowest, 800)
+    qtbot.waitUntil(lambda: rig.window.width() == narrowest, timeout=WAIT_MS)
     qtbot.waitUntil(lambda: label.height() >= label.heightForWidth(label.width()),
                     timeout=WAIT_MS)
     assert painted(SERIES_COLORS[0]) and painted(SERIES_COLORS[1])

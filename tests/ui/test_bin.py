@@ -288,3 +288,27 @@ def test_remove_from_project_needs_a_selection(qtbot, bin_panel, tmp_path):
     bin_panel.remove_action.trigger()
     qtbot.waitUntil(lambda: bin_panel.model.rowCount() == 0, timeout=5000)
     assert not bin_panel.remove_action.isEnabled()
+
+
+@pytest.mark.parametrize("width", [185, 300, 480, 760, 1400])
+def test_no_column_title_is_cut_off_at_any_bin_width(qtbot, bin_panel, clip_folder, width):
+    """Issue 16: a narrow bin showed "Durati" at its edge and scrolled sideways; it shows
+    the columns that fit beside the name, each as wide as its title at least."""
+    from studio.ui.bin_panel import COLUMNS
+
+    import_and_wait(qtbot, bin_panel, [clip_folder / "day1" / "a_walk.mp4"])
+    bin_panel.resize(width, 400)
+    bin_panel.show()
+    qtbot.waitExposed(bin_panel)
+    view = bin_panel.view
+    header = view.horizontalHeader()
+    qtbot.waitUntil(lambda: header.length() <= view.viewport().width() + 1)
+    shown = [c for c in range(len(COLUMNS)) if not view.isColumnHidden(c)]
+    assert COL_NAME in shown
+    for column in shown:
+        title = header.fontMetrics().horizontalAdvance(COLUMNS[column])
+        assert header.sectionSize(column) >= title, (width, COLUMNS[column])
+    if width >= 1400:
+        assert len(shown) == len(COLUMNS)
+    if width >= 480:
+        assert COL_DURATION in shown

@@ -219,3 +219,30 @@ def test_every_workspace_with_every_panel_open_fits(qtbot, window, monkeypatch, 
         qtbot.waitUntil(lambda: window.size().toTuple() == size, timeout=5000)
         _settle()
         _assert_no_overlap(window)
+
+
+def test_titles_are_whole_at_the_default_size(qtbot, tmp_path):
+    """Issue 16: at 1280x800 the Analyse workspace cut its title to "b_audio.mp… frames" and
+    the bin's headers to "Durati"; with a file name of an ordinary length neither is cut."""
+    project = Project(tmp_path / "project")
+    clip = project.import_file(make_video(tmp_path / "night_drive.mp4", width=64, height=48,
+                                          frames=4))[0]
+    window = MainWindow(project)
+    qtbot.addWidget(window)
+    window.resize(1280, 800)
+    window.show()
+    qtbot.waitExposed(window)
+    window.bin.select_clip(clip.id)
+    try:
+        for space in ("media", "generate", "analyse", "deliver"):
+            window.workspaces.switch(space)
+            window.show_analysis()
+            _settle()
+            view = window.bin.view
+            assert view.horizontalHeader().length() <= view.viewport().width() + 1, space
+            title = window.analysis.title_label
+            qtbot.waitUntil(lambda t=title: "night_drive.mp4" in t.text())
+            assert not title.is_elided(), (space, title.text(), title.width())
+    finally:
+        window.shutdown()
+        project.close()
