@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QObject, QPointF, QRectF, QSettings, Qt, Signal, Slot
-from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPainterPath, QPen, QPixmap
-from PySide6.QtWidgets import QHBoxLayout, QSlider, QToolButton, QWidget
+from PySide6.QtCore import QObject, QPointF, QRectF, QSettings, QSize, Qt, Signal, Slot
+from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPainterPath, QPalette, QPen, QPixmap
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QToolButton, QWidget
 
 VOLUME_KEY = "player/volume"
 MUTED_KEY = "player/muted"
 DEFAULT_VOLUME = 100
 START_GRACE_S = 0.5  # the picture waits this long at most for its sound to start
 NO_SOUND_TIP = "This clip has no sound"
+NO_OUTPUT_TEXT = "No output"  # in the slider's place; the tooltip says why
+DISABLED = QColor("#4a505a")  # as the transport icons' disabled colour
 
 
 def gain_for(volume: int, muted: bool) -> float:
@@ -81,6 +83,7 @@ class SoundControls(QWidget):
         self.mute_button = QToolButton(self)
         self.mute_button.setDefaultAction(mute_action)
         self.mute_button.setAutoRaise(True)
+        self.mute_button.setIconSize(QSize(22, 22))  # as the transport bar's other buttons
         self.mute_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.mute_button.setAccessibleName("Mute")
         self.volume_slider = QSlider(Qt.Orientation.Horizontal, self)
@@ -91,12 +94,21 @@ class SoundControls(QWidget):
         self.volume_slider.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.volume_slider.setAccessibleName("Volume")
         self.volume_slider.valueChanged.connect(self._on_volume_moved)
+        palette = self.volume_slider.palette()  # off, the filled groove is grey, not blue
+        palette.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Highlight, DISABLED)
+        self.volume_slider.setPalette(palette)
+        self.no_output_label = QLabel(NO_OUTPUT_TEXT, self)
+        self.no_output_label.setAccessibleName("No audio output")
+        self.no_output_label.setEnabled(False)
+        self.no_output_label.setMinimumWidth(72)
+        self.no_output_label.hide()
         mute_action.toggled.connect(self._on_mute_toggled)
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(0)
         row.addWidget(self.mute_button)
         row.addWidget(self.volume_slider)
+        row.addWidget(self.no_output_label)
         self.state = ""
         self.show_no_sound()
 
@@ -131,6 +143,9 @@ class SoundControls(QWidget):
         self.state = state
         self.mute_action.setEnabled(enabled)
         self.volume_slider.setEnabled(enabled)
+        self.volume_slider.setVisible(state != "no-output")
+        self.no_output_label.setVisible(state == "no-output")
+        self.no_output_label.setToolTip(tip)
         key = self.mute_action.shortcut().toString()
         self.mute_action.setToolTip(tip or ("Mute" + (f" ({key})" if key else "")))
         self.volume_slider.setToolTip(tip or f"Volume {self.volume}%")

@@ -16,6 +16,7 @@ thread, never at start-up.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from collections import deque
@@ -140,6 +141,34 @@ class PcmBuffer:
             return self._run, (self._start + max(0.0, heard)) / self.rate
 
 
+_alsa_handler = None  # kept alive: ALSA holds a pointer to it
+
+
+def _quiet_alsa() -> None:
+    """ALSA prints its complaints to stderr from C (a machine without a sound card gets some 40
+    lines per device opened), which a person reads as errors; the transport bar says what
+    matters. Route them nowhere, once, on Linux."""
+    global _alsa_handler
+    if _alsa_handler is not None or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        alsa = ctypes.CDLL("libasound.so.2")
+        # void (*)(const char *file, int line, const char *function, int err, const char *fmt,
+        # ...): the variable arguments are never read, so the fixed ones are enough
+        handler = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                                   ctypes.c_int, ctypes.c_char_p)(_ignore_alsa)
+        alsa.snd_lib_error_set_handler(handler)
+    except (OSError, AttributeError):  # no ALSA here: nothing to quieten
+        return
+    _alsa_handler = handler
+
+
+def _ignore_alsa(*_args) -> None:
+    return None
+
+
 def _backends(miniaudio) -> list | None:
     if os.environ.get(BACKEND_VARIABLE, "").strip().lower() == "null":
         return [miniaudio.Backend.NULL]
@@ -153,12 +182,15 @@ def open_device(rate: int, channels: int):
         import miniaudio
     except ImportError as err:  # an installation without it: the picture still plays
         raise NoAudioOutput(f"no audio output: the miniaudio package is missing ({err})") from err
+    _quiet_alsa()
     try:
         return miniaudio.PlaybackDevice(
             output_format=miniaudio.SampleFormat.FLOAT32, nchannels=channels, sample_rate=rate,
             buffersize_msec=PERIOD_MS, backends=_backends(miniaudio), app_name="Studio")
     except miniaudio.MiniaudioError as err:
-        raise NoAudioOutput(f"no audio output: no sound device could be opened ({err})") from err
+        detail = err.args[0] if err.args else type(err).__name__
+        raise NoAudioOutput(f"no audio output: no sound device could be opened ({detail})"
+                            ) from err
 
 
 def feed(buffer: PcmBuffer):
