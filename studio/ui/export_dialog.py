@@ -69,9 +69,11 @@ PRESET_DESCRIPTIONS = {
     "gif": "A looping animation for chats and docs: 15 fps and 480 px unless you choose.",
     "png": "A folder of numbered lossless PNG frames per clip (no audio).",
     "ltx-train": "LTX-Video training set: 8k+1 frames, sides ×32, 24 fps, caption .txt "
-                 "beside each clip and a metadata.jsonl manifest.",
+                 "beside each clip and a metadata.jsonl manifest. No audio: its trainer "
+                 "learns from the picture only.",
     "wan-train": "Wan 2.1 / HunyuanVideo training set: 4k+1 frames, sides ×16, 16 fps, "
-                 "caption .txt beside each clip and a metadata.jsonl manifest.",
+                 "caption .txt beside each clip and a metadata.jsonl manifest. No audio: "
+                 "their trainers learn from the picture only.",
 }
 PATTERN_FIELDS = ("name", "in", "out", "preset", "date")
 # The file's name as it was (a.mp4, a.webm; a_2.mp4 when taken): the suffix says the format.
