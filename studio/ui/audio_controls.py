@@ -304,8 +304,8 @@ class PlayerSound(QObject):
         from studio.core.audio import cached_waveform
         from studio.ui.workers import Workers
 
-        if self._pool is None:
-            self._pool = Workers(self, limit=1)
+        if self._pool is None:  # long: a two-hour clip's sound takes a while to read
+            self._pool = Workers(self, limit=1, long=True)
         self._pool.clear()  # an earlier clip's, not started: nobody wants it now
         self._pool.run(_waveform_of, cached_waveform, self._path, self._generation,
                        returned=self._on_waveform)

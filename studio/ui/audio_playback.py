@@ -135,8 +135,10 @@ class AudioPlayback(QObject):
                     return
                 if wishes.generation != self._generation:
                     self._switch(wishes.generation, wishes.path)
-                if wishes.run != self._run:
-                    self._start(wishes) if wishes.run else self._halt()
+                if wishes.run and wishes.run != self._run:
+                    self._start(wishes)
+                elif not wishes.run and self._run:
+                    self._halt()
                 if self._run:
                     self._top_up()
         finally:
