@@ -778,9 +778,22 @@ def _add_generate_parser(sub) -> None:
                     help="seed (default: a random one, printed and recorded)")
     ge.add_argument("--device", choices=("cuda", "mps", "cpu"), default=None,
                     help="where the model runs (default: CUDA, then MPS, then CPU)")
-    ge.add_argument("--offload", choices=("none", "model", "sequential"), default=None,
-                    help="CUDA: keep parts of the model in CPU memory (default: automatic, "
-                         "when the run's estimate does not fit the free GPU memory)")
+    ge.add_argument("--offload", choices=("none", "model", "group", "sequential"),
+                    default=None,
+                    help="CUDA: keep parts of the model in CPU memory: model (each model on "
+                         "the GPU while it runs), group (a few blocks at a time, copied ahead; "
+                         "works on the CPU too), sequential (one layer at a time; slowest) "
+                         "(default: automatic, when the run's estimate does not fit the free "
+                         "GPU memory)")
+    ge.add_argument("--transformer-dtype", choices=("bf16", "fp8"), default=None,
+                    help="store the transformer's weights in fp8 (half the memory; each layer "
+                         "computed in bf16) or in the compute dtype (default: automatic for "
+                         "LTX-2, bf16 for others)")
+    ge.add_argument("--text-encoder-dtype", choices=("bf16", "fp8"), default=None,
+                    help="the same for the text encoder (LTX-2's Gemma 3 12B: 23 GB in bf16)")
+    ge.add_argument("--transformer-file", default=None, metavar="FILE.gguf",
+                    help="a GGUF file (e.g. a Q4 or Q8 quantisation) whose weights replace the "
+                         "model's transformer, kept quantised")
     ge.add_argument("--vae-tiling", action=argparse.BooleanOptionalAction, default=None,
                     help="decode the video in tiles, for less GPU memory (default: automatic "
                          "on CUDA, off elsewhere)")
@@ -799,7 +812,8 @@ _GENERATE_FLAGS = {"num_frames": "--frames", "guidance_scale": "--guidance",
                    "denoise_strength": "--strength", "image_path": "--image",
                    "image_frame": "--image-frame", "source_path": "--video",
                    "source_in_frame": "--in", "source_out_frame": "--out",
-                   "negative_prompt": "--negative", "prompt": "PROMPT", "vae_tiling": "--vae-tiling"}
+                   "negative_prompt": "--negative", "prompt": "PROMPT", "vae_tiling": "--vae-tiling",
+                   "transformer_file": "--transformer-file"}
 
 
 def _generate_params(args: argparse.Namespace):
@@ -834,11 +848,14 @@ def _generate_params(args: argparse.Namespace):
                         ("height", args.height), ("num_frames", args.frames),
                         ("fps", args.fps), ("steps", args.steps),
                         ("guidance_scale", args.guidance), ("denoise_strength", args.strength),
-                        ("offload", args.offload)):
+                        ("offload", args.offload), ("transformer_dtype", args.transformer_dtype),
+                        ("text_encoder_dtype", args.text_encoder_dtype)):
         if value is not None:
             overrides[name] = value
     if args.vae_tiling is not None:
         overrides["vae_tiling"] = args.vae_tiling
+    if args.transformer_file is not None:
+        overrides["transformer_file"] = str(Path(args.transformer_file).expanduser().absolute())
     if args.multiscale is not None:
         overrides["multiscale"] = args.multiscale
     if args.seed is not None:

@@ -26,7 +26,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 MODES = ("t2v", "i2v", "v2v", "extend", "condition")
 MODE_TITLES = {
@@ -70,7 +70,8 @@ LIMITS = {
 # few hundred words (LTX-Video reads 256 tokens, Wan 512); a page of text is already far more.
 # Longer text is refused, never shown (a 500 kB prompt froze the prompt panel for seconds).
 MAX_TEXT_CHARS = {"prompt": 10_000, "negative_prompt": 10_000, "caption": 10_000,
-                  "model": 4096, "source_path": 4096, "image_path": 4096, "template_id": 200}
+                  "model": 4096, "source_path": 4096, "image_path": 4096, "template_id": 200,
+                  "transformer_file": 4096}
 MAX_CONDITIONS = 64
 
 #: The generator a new GenerationParams names. studio.inference.registry owns the model list;
@@ -166,8 +167,15 @@ class GenerationParams:
     caption: str | None = None
     template_id: str | None = None
     # memory settings (None: automatic, from the device's free memory; see memory_plan)
-    offload: str | None = None  # None | "none" | "model" | "sequential"
+    offload: str | None = None  # None | "none" | "model" | "group" | "sequential"
     vae_tiling: bool | None = None
+    # how the transformer's and the text encoder's weights are stored (None: automatic):
+    # "bf16", the run's compute dtype (float32 on a CPU), or "fp8" (float8_e4m3fn storage,
+    # each layer cast to the compute dtype as it runs: diffusers' layerwise casting)
+    transformer_dtype: str | None = None
+    text_encoder_dtype: str | None = None
+    # a GGUF file holding the transformer's weights (quantised), in place of the model's own
+    transformer_file: str | None = None
     # the model's multi-scale recipe (distilled LTX-Video 0.9.8: a first pass at 2/3 size, the
     # latent upsampler, a refine pass) where it has one; False: one pass at full size
     multiscale: bool = True
@@ -353,6 +361,16 @@ class ModelRules:
     distilled: bool = False
     multiscale: MultiScale | None = None  # the official multi-scale recipe, where there is one
     audio: bool = False  # it generates a sound track with the video (LTX-2)
+    # For the memory plan's offload levels: the text encoder's layers and its biggest single
+    # piece (the token embedding, billions), the transformer's parameters outside its blocks,
+    # and text connectors run between text encoder and transformer (LTX-2). ``quantizable``:
+    # automatic settings may store the transformer and text encoder in fp8 and use group
+    # offload (LTX2_MEMORY_LADDER); other models keep MEMORY_LADDER.
+    text_encoder_layers: int = 24
+    text_encoder_embed_b: float = 0.0
+    transformer_top_b: float = 0.0
+    connectors_b: float = 0.0
+    quantizable: bool = False
 
     def valid_frames(self, n: int) -> bool:
         return n >= 1 and (n - 1) % self.frame_step == 0 and (
@@ -480,8 +498,13 @@ LTX2_NEGATIVE_PROMPT = (
 #   19B parameters for LTX-2 ("ltx-2-19b-dev" on the model card), 22B for LTX-2.3 (its
 #   checkpoints are named ltx-2.3-22b-*).
 # - text encoder Gemma 3 12B (LTX2TextConnectors: caption_channels 3840 is "Gemma-3-12B"'s
-#   hidden size, text_proj_in_factor 49 its 48 layers + 1); 12B parameters.
-# - video VAE, audio VAE and vocoder 1.5B together: a guess (not on a listing Studio could read).
+#   hidden size, text_proj_in_factor 49 its 48 layers + 1).
+# - parameter counts, of the models the installed diffusers and transformers build from their
+#   default configs (LTX-2's: diffusers' LTX2 classes default to it) on the meta device:
+#   transformer 18.88B (0.34B of it outside its 48 blocks); Gemma 3 12B (hidden 3840, 48
+#   layers, vocabulary 262208, its SigLIP tower) 12.2B, 1.0B of it the token embedding;
+#   text connectors 1.43B; video VAE 1.22B, audio VAE 0.05B, vocoder 0.06B (LTX-2.3's vocoder
+#   with bandwidth extension 0.13B); LTX-2's latent upsampler 0.5B.
 # - defaults 768x512, 121 frames at 24 fps, 30 steps, guidance 3.0: LTX2Pipeline's docstring
 #   example (and its __call__ defaults); decode_timestep 0 (its default). Presets: Lightricks'
 #   LTX-2.3 space's "low" canvas sizes (768x512, 512x768, 768x768, 768x576, 576x768, 768x384)
@@ -495,10 +518,11 @@ LTX2_DEV = ModelRules(
     defaults=Defaults(768, 512, 121, 24.0, 30, 3.0, LTX2_NEGATIVE_PROMPT, 0.0, 0.0),
     frame_step=8, size_multiple=32, presets=_LTX2_PRESETS, modes=("t2v",),
     vae_temporal=8, vae_spatial=32, latent_channels=128, patch_t=1, patch_s=1,
-    hidden=4096, layers=48, transformer_b=19.0, text_encoder_b=12.0, vae_b=1.5,
-    vae_elems_per_pixel=8.0, audio=True)
+    hidden=4096, layers=48, transformer_b=19.0, text_encoder_b=12.2, vae_b=1.33,
+    vae_elems_per_pixel=8.0, audio=True, text_encoder_layers=48, text_encoder_embed_b=1.01,
+    transformer_top_b=0.34, connectors_b=1.43, quantizable=True)
 LTX2_3_DEV = dataclasses.replace(LTX2_DEV, id="ltx2.3-22b-dev", title="LTX-2.3 22B",
-                                 transformer_b=22.0)
+                                 transformer_b=22.0, vae_b=1.40)
 LTX2_3_DISTILLED = dataclasses.replace(
     LTX2_3_DEV, id="ltx2.3-22b-distilled", title="LTX-2.3 22B distilled", distilled=True,
     defaults=Defaults(768, 512, 121, 24.0, 8, 1.0, LTX2_NEGATIVE_PROMPT, 0.0, 0.0))
@@ -524,7 +548,9 @@ DEMO_LTX2 = dataclasses.replace(
     defaults=Defaults(64, 64, 9, 24.0, 4, 1.0, LTX2_NEGATIVE_PROMPT, 0.0, 0.0),
     frame_step=4, presets=((64, 64), (96, 64), (64, 96), (32, 32)),
     vae_temporal=4, vae_spatial=4, latent_channels=4, hidden=16, layers=2,
-    transformer_b=0.00003, text_encoder_b=0.00003, vae_b=0.00002, vae_elems_per_pixel=0.5)
+    transformer_b=0.00003, text_encoder_b=0.00003, vae_b=0.00002, vae_elems_per_pixel=0.5,
+    text_encoder_layers=2, text_encoder_embed_b=0.000004, transformer_top_b=0.00001,
+    connectors_b=0.00001)
 
 RULES: dict[str, ModelRules] = {r.id: r for r in (
     LTX_2B_DISTILLED, LTX_2B_DEV, LTX_13B_DISTILLED, LTX_13B_DEV, LTX_2B_DISTILLED_098,
@@ -647,10 +673,7 @@ def rules_from_folder(folder: str | os.PathLike) -> ModelRules:
 
     counts = {name: _safetensors_params(folder / name)
               for name in ("transformer", "text_encoder", "vae")}
-    for name, key in (("transformer", "transformer_b"), ("text_encoder", "text_encoder_b"),
-                      ("vae", "vae_b")):
-        if counts[name]:
-            changes[key] = counts[name] / 1e9
+    changes.update(_counted_sizes(folder, base, counts))
     if counts["transformer"] and counts["transformer"] < 10_000_000:
         demo = DEMO_LTX2 if base.family == "ltx2" else DEMO_LTX
         changes["defaults"] = dataclasses.replace(
@@ -658,6 +681,28 @@ def rules_from_folder(folder: str | os.PathLike) -> ModelRules:
         changes["presets"] = demo.presets
         changes["vae_elems_per_pixel"] = demo.vae_elems_per_pixel
     return dataclasses.replace(base, **changes)
+
+
+def _counted_sizes(folder: Path, base: ModelRules, counts: dict[str, int]) -> dict[str, Any]:
+    """The sizes a folder's safetensors headers give (billions): transformer, text encoder
+    and VAE; for LTX-2 also its text connectors, and its audio VAE and vocoder with the VAE
+    (they decode in the same phase). The parts the memory plan keeps resident with group
+    offload (the text encoder's embedding, the transformer outside its blocks) are scaled
+    with their model from the family's figures."""
+    changes: dict[str, Any] = {}
+    if base.family == "ltx2":
+        extra = sum(_safetensors_params(folder / name) for name in ("audio_vae", "vocoder"))
+        counts = {**counts, "vae": counts["vae"] + extra if counts["vae"] else 0,
+                  "connectors": _safetensors_params(folder / "connectors")}
+    for name, key in (("transformer", "transformer_b"), ("text_encoder", "text_encoder_b"),
+                      ("vae", "vae_b"), ("connectors", "connectors_b")):
+        if counts.get(name):
+            changes[key] = counts[name] / 1e9
+    for key, part in (("transformer_b", "transformer_top_b"),
+                      ("text_encoder_b", "text_encoder_embed_b")):
+        if key in changes and getattr(base, key):
+            changes[part] = getattr(base, part) * changes[key] / getattr(base, key)
+    return changes
 
 
 def _vae_compression(cfg: dict) -> tuple[int | None, int | None]:
@@ -813,9 +858,30 @@ def _validate(p: GenerationParams, rules: ModelRules) -> None:
         if not _is_number(cond.strength) or not 0.0 <= cond.strength <= 1.0:
             raise ParamsError(f"conditions[{i}].strength",
                               f"must be between 0 and 1, got {cond.strength!r}")
-    if p.offload not in (None, "none", "model", "sequential"):
-        raise ParamsError("offload", f"unknown offload {p.offload!r}; choose none, model or "
-                                     "sequential")
+    _validate_memory(p)
+
+
+def _validate_memory(p: GenerationParams) -> None:
+    """The memory settings: a known offload and weight dtypes, and a transformer file that is
+    a GGUF file Studio can read (quantised already: no other transformer dtype goes with it)."""
+    if p.offload not in (None, *OFFLOADS):
+        raise ParamsError("offload", f"unknown offload {p.offload!r}; choose "
+                                     f"{', '.join(OFFLOADS[:-1])} or {OFFLOADS[-1]}")
+    for name in ("transformer_dtype", "text_encoder_dtype"):
+        if getattr(p, name) not in (None, *WEIGHT_DTYPES):
+            raise ParamsError(name, f"unknown dtype {getattr(p, name)!r}; choose "
+                                    f"{' or '.join(WEIGHT_DTYPES)}")
+    if p.transformer_file is None:
+        return
+    if not p.transformer_file.lower().endswith(".gguf"):
+        raise ParamsError("transformer_file", f"{p.transformer_file}: not a .gguf file (a "
+                                              "transformer file is a GGUF quantisation)")
+    if not _is_file(Path(p.transformer_file)):
+        raise ParamsError("transformer_file", f"{p.transformer_file}: no such file")
+    if p.transformer_dtype is not None:
+        raise ParamsError("transformer_dtype", f"{p.transformer_dtype}: the GGUF file "
+                                               f"{Path(p.transformer_file).name} sets the "
+                                               "transformer's weights; leave the dtype out")
 
 
 def _check_range(name: str, value: Any, kind: type) -> None:
@@ -875,7 +941,8 @@ class Cost:
 
 
 def cost(params: GenerationParams, rules: ModelRules | None = None, *, dtype: str = "bf16",
-         offload: str | None = None, vae_tiling: bool | None = None) -> Cost:
+         offload: str | None = None, vae_tiling: bool | None = None,
+         transformer_dtype: str | None = None, text_encoder_dtype: str | None = None) -> Cost:
     """What a run of ``params`` costs on ``rules``' model: latent shape, token count, duration
     and an ESTIMATE of peak GPU memory. ``params`` should be conformed first (the shapes are
     the ones diffusers builds from valid settings).
@@ -888,9 +955,14 @@ def cost(params: GenerationParams, rules: ModelRules | None = None, *, dtype: st
     Peak memory is an estimate, derived (not measured) as follows, in three phases, each one
     resident weights plus that phase's working set:
 
-    * weights: parameters x bytes per parameter of ``dtype`` (text encoder, transformer, VAE).
-      Without offload all three stay on the GPU; with model CPU offload (``offload="model"``)
-      only the running component does; sequential offload keeps one transformer block.
+    * weights: parameters x bytes per parameter of ``dtype`` (text encoder, transformer, VAE),
+      1 byte for a transformer or text encoder stored in fp8 (``transformer_dtype``,
+      ``text_encoder_dtype``: "bf16" is ``dtype`` itself), the GGUF file's size for a
+      transformer from ``params.transformer_file``. Without offload all of them stay on the
+      GPU; with model CPU offload (``offload="model"``) only the running component does; group
+      offload (``"group"``) keeps the transformer's parts outside its blocks and two blocks
+      (the one running and the next, copied ahead on a CUDA stream), and of the text encoder
+      its biggest piece (the token embedding) and a layer; sequential offload keeps one block.
     * denoising: batch x N x hidden x bytes x :data:`ACTIVATION_FACTOR` (one block's
       feed-forward working set; attention through SDPA/flash kernels is linear in N, not
       quadratic). The batch is 2 when guidance_scale > 1 (classifier-free guidance runs the
@@ -911,22 +983,22 @@ def cost(params: GenerationParams, rules: ModelRules | None = None, *, dtype: st
     are RAM, in float32 (``dtype="fp32"``).
     """
     rules = rules or rules_for(params.model)
-    offload = offload if offload is not None else (params.offload or "none")
-    tiling = vae_tiling if vae_tiling is not None else bool(params.vae_tiling)
+    option = _option_of(params, offload, vae_tiling, transformer_dtype, text_encoder_dtype)
+    offload = option.offload
     if dtype not in BYTES_PER_PARAM:
         raise ParamsError("dtype", f"unknown dtype {dtype!r}; choose {', '.join(BYTES_PER_PARAM)}")
     recipe = multiscale_recipe(params, rules)
     if recipe is None:
-        shape, tokens, phases, parts = _pass_cost(params, rules, dtype, offload, tiling)
+        shape, tokens, phases, parts = _pass_cost(params, rules, dtype, option)
     else:  # the first pass stops at its latent; the refine pass (bigger) decodes
         m = rules.size_multiple
         w1, h1 = recipe.first_size(params.width, params.height, m)
         w2, h2 = recipe.refine_size(params.width, params.height, m)
         extra = recipe.upsampler_b * 1e9 * BYTES_PER_PARAM[dtype] / 1024 ** 3
-        _, _, first, _ = _pass_cost(params.replace(width=w1, height=h1), rules, dtype, offload,
-                                    tiling, extra_gb=extra)
+        _, _, first, _ = _pass_cost(params.replace(width=w1, height=h1), rules, dtype, option,
+                                    extra_gb=extra)
         shape, tokens, phases, parts = _pass_cost(params.replace(width=w2, height=h2), rules,
-                                                  dtype, offload, tiling, extra_gb=extra)
+                                                  dtype, option, extra_gb=extra)
         # upsampling: what stays resident (which holds the upsampler) or, offloaded, the
         # upsampler alone; its activations are a few latents, small beside either
         phases = {**{f"first_pass_{k}": v for k, v in first.items() if k != "vae_decode"},
@@ -934,7 +1006,9 @@ def cost(params: GenerationParams, rules: ModelRules | None = None, *, dtype: st
                   **phases}
         parts["upsampler_weights"] = round(extra, 3)
     peak = max(phases.values()) + CUDA_OVERHEAD_GB
-    breakdown = {**parts, "overhead": CUDA_OVERHEAD_GB, "peak_phase": max(phases, key=phases.get)}
+    breakdown = {**parts, "overhead": CUDA_OVERHEAD_GB, "peak_phase": max(phases, key=phases.get),
+                 "transformer_dtype": option.transformer_dtype,
+                 "text_encoder_dtype": option.text_encoder_dtype}
     return Cost(shape, tokens, params.num_frames / params.fps, round(peak, 2), breakdown)
 
 
@@ -947,12 +1021,11 @@ def multiscale_recipe(params: GenerationParams, rules: ModelRules) -> MultiScale
     return rules.multiscale
 
 
-def _pass_cost(params: GenerationParams, rules: ModelRules, dtype: str, offload: str,
-               tiling: bool, extra_gb: float = 0.0) -> tuple[tuple, int, dict, dict]:
+def _pass_cost(params: GenerationParams, rules: ModelRules, dtype: str,
+               option: MemoryOption, extra_gb: float = 0.0) -> tuple[tuple, int, dict, dict]:
     """One pipeline pass of :func:`cost`: latent shape, tokens, the peak of each phase and
     the breakdown's parts. ``extra_gb``: weights of another model kept beside the pipeline's
     (the latent upsampler) when nothing is offloaded."""
-    bpp = BYTES_PER_PARAM[dtype]
     act_bytes = 4 if dtype == "fp32" else 2  # fp8 weights still compute in bf16
     gb = 1024 ** 3
 
@@ -960,9 +1033,7 @@ def _pass_cost(params: GenerationParams, rules: ModelRules, dtype: str, offload:
     _, t, h, w = shape
     tokens = math.ceil(t / rules.patch_t) * math.ceil(h / rules.patch_s) * math.ceil(w / rules.patch_s)
 
-    text_w = rules.text_encoder_b * 1e9 * bpp / gb
-    transformer_w = rules.transformer_b * 1e9 * bpp / gb
-    vae_w = rules.vae_b * 1e9 * act_bytes / gb  # the VAE usually runs in the compute dtype
+    weights = weights_gb(params, rules, dtype, option)
     batch = 2 if params.guidance_scale > 1.0 else 1
     denoise_act = batch * tokens * rules.hidden * act_bytes * ACTIVATION_FACTOR / gb
 
@@ -970,51 +1041,158 @@ def _pass_cost(params: GenerationParams, rules: ModelRules, dtype: str, offload:
     area = params.width * params.height
     if rules.vae_decode_frames is not None:
         frames = min(frames, rules.vae_decode_frames)
-    if tiling:
+    if option.vae_tiling:
         area = min(params.width, TILE_SIZE) * min(params.height, TILE_SIZE)
     decode_act = frames * area * rules.vae_elems_per_pixel * act_bytes * VAE_FACTOR / gb
     output = params.num_frames * params.width * params.height * 3 * 4 / gb
 
-    if offload == "none":
-        resident = text_w + transformer_w + vae_w + extra_gb
-        phases = {"text_encoder": resident, "denoise": resident + denoise_act,
-                  "vae_decode": resident + decode_act + output}
-    elif offload == "model":
-        phases = {"text_encoder": text_w, "denoise": transformer_w + denoise_act,
-                  "vae_decode": vae_w + decode_act + output}
-    else:  # sequential: one block (of the biggest model) at a time
-        block = max(transformer_w / max(rules.layers, 1), text_w / 24)
-        phases = {"text_encoder": block, "denoise": block + denoise_act,
-                  "vae_decode": block + decode_act + output}
-    parts = {"weights": round(text_w + transformer_w + vae_w + extra_gb, 3),
-             "text_encoder_weights": round(text_w, 3),
-             "transformer_weights": round(transformer_w, 3), "vae_weights": round(vae_w, 3),
+    resident = resident_weights_gb(weights, rules, option.offload, extra_gb)
+    phases = {"text_encoder": resident["text_encoder"],
+              "denoise": resident["denoise"] + denoise_act,
+              "vae_decode": resident["vae_decode"] + decode_act + output}
+    parts = {"weights": round(sum(weights.values()) + extra_gb, 3),
+             "text_encoder_weights": round(weights["text_encoder"], 3),
+             "transformer_weights": round(weights["transformer"], 3),
+             "vae_weights": round(weights["vae"], 3),
              "denoise_activations": round(denoise_act, 3),
              "vae_decode_activations": round(decode_act + output, 3)}
+    if weights["connectors"]:
+        parts["connectors_weights"] = round(weights["connectors"], 3)
     return shape, tokens, phases, parts
+
+
+#: Bytes per parameter of a transformer or text encoder stored otherwise than in the compute
+#: dtype: fp8 storage (layerwise casting), and GGUF quantisations Studio suggests (Q8_0: 8.5
+#: bits a weight, Q4_K: 4.5; a GGUF file given is weighed by its size instead).
+STORAGE_BYTES = {"fp8": 1.0, "gguf-q8": 8.5 / 8, "gguf-q4": 4.5 / 8}
+
+
+def weights_gb(params: GenerationParams, rules: ModelRules, dtype: str,
+               option: MemoryOption) -> dict[str, float]:
+    """GiB of weights of each part of the model as ``option`` stores them: "text_encoder",
+    "connectors", "transformer", "vae" (with LTX-2's audio VAE and vocoder). ``dtype`` is the
+    compute dtype (the VAE and the connectors run in it; "fp32" on a CPU)."""
+    gb = 1024 ** 3
+    bpp = BYTES_PER_PARAM[dtype]
+    act_bytes = 4 if dtype == "fp32" else 2
+
+    def stored(billions: float, how: str) -> float:
+        return billions * 1e9 * STORAGE_BYTES.get(how, bpp) / gb
+
+    if option.transformer_dtype == "gguf":
+        transformer = _file_gb(params.transformer_file)
+    else:
+        transformer = stored(rules.transformer_b, option.transformer_dtype)
+    return {"text_encoder": stored(rules.text_encoder_b, option.text_encoder_dtype),
+            "connectors": rules.connectors_b * 1e9 * act_bytes / gb,
+            "transformer": transformer,
+            "vae": rules.vae_b * 1e9 * act_bytes / gb}
+
+
+def _file_gb(path: str | None) -> float:
+    """The size of a weights file, GiB (its weights stay as stored in it: GGUF quantisations)."""
+    try:
+        return os.stat(path).st_size / 1024 ** 3 if path else 0.0
+    except (OSError, ValueError):
+        raise ParamsError("transformer_file", f"{path}: cannot be read") from None
+
+
+def resident_weights_gb(weights: dict[str, float], rules: ModelRules, offload: str,
+                        extra_gb: float = 0.0) -> dict[str, float]:
+    """GiB of weights on the GPU in each phase ("text_encoder", "denoise", "vae_decode") with
+    ``offload``. Model offload holds the running model; group offload the transformer's parts
+    outside its blocks and two blocks, or the text encoder's biggest piece (its embedding)
+    and a layer, with the VAEs kept on the device; sequential offload one block (or piece)
+    of the biggest model."""
+    text, conn = weights["text_encoder"], weights["connectors"]
+    transformer, vae = weights["transformer"], weights["vae"]
+    if offload == "none":
+        everything = text + conn + transformer + vae + extra_gb
+        return {"text_encoder": everything, "denoise": everything, "vae_decode": everything}
+    if offload == "model":
+        return {"text_encoder": max(text, conn), "denoise": transformer, "vae_decode": vae}
+    top = transformer * min(1.0, rules.transformer_top_b / rules.transformer_b) \
+        if rules.transformer_b else 0.0
+    block = (transformer - top) / max(rules.layers, 1)
+    text_layer = text / max(rules.text_encoder_layers, 1)
+    embed = text * min(1.0, rules.text_encoder_embed_b / rules.text_encoder_b) \
+        if rules.text_encoder_b else 0.0
+    if offload == "group":  # the VAEs stay on the device (generator.GROUP_OFFLOAD_KEPT)
+        return {"text_encoder": max(embed, text_layer) + text_layer + vae,
+                "denoise": top + 2 * block + vae, "vae_decode": vae}
+    piece = max(transformer / max(rules.layers, 1), text_layer, embed)  # sequential
+    return {"text_encoder": piece, "denoise": piece, "vae_decode": piece}
 
 
 # --- memory plan -------------------------------------------------------------------------
 
-OFFLOADS = ("none", "model", "sequential")
+OFFLOADS = ("none", "model", "group", "sequential")
+#: How a transformer or text encoder may be stored: in the compute dtype ("bf16": float16 on a
+#: card without bf16, float32 on a CPU) or in fp8 (diffusers' layerwise casting). A GGUF
+#: transformer file ("gguf") stores its own quantisation.
+WEIGHT_DTYPES = ("bf16", "fp8")
+
+
+class MemoryOption(NamedTuple):
+    """One set of memory settings a run may take: offload, VAE tiling and how the transformer
+    and the text encoder are stored ("bf16", "fp8", or "gguf" for a GGUF transformer file)."""
+
+    offload: str
+    vae_tiling: bool
+    transformer_dtype: str = "bf16"
+    text_encoder_dtype: str = "bf16"
+
+    def describe(self) -> str:
+        return describe_memory(*self)
+
+    def cost_kwargs(self) -> dict:
+        """The keyword arguments of :func:`cost` for this option."""
+        return self._asdict()
+
+    def flags(self) -> str:
+        """The ``studio generate`` flags that ask for it ("--offload group --vae-tiling
+        --transformer-dtype fp8 --text-encoder-dtype fp8")."""
+        words = [f"--offload {self.offload}", "--vae-tiling" if self.vae_tiling
+                 else "--no-vae-tiling"]
+        if self.transformer_dtype in WEIGHT_DTYPES:
+            words.append(f"--transformer-dtype {self.transformer_dtype}")
+        words.append(f"--text-encoder-dtype {self.text_encoder_dtype}")
+        return " ".join(words)
+
+
 #: What automatic memory settings try, fastest first: everything on the GPU, then VAE tiling
 #: (a slower decode), then model CPU offload (each model moves to the GPU when it runs) and
 #: sequential offload (one block at a time, several times slower), both with tiling.
-MEMORY_LADDER = (("none", False), ("none", True), ("model", True), ("sequential", True))
+MEMORY_LADDER = tuple(MemoryOption(o, t) for o, t in (
+    ("none", False), ("none", True), ("model", True), ("sequential", True)))
+#: LTX-2's (rules with ``quantizable``): its Gemma 3 12B text encoder is 23 GB in bf16 and its
+#: transformer 35-41 GB, so after model offload come the text encoder in fp8, then the
+#: transformer too (both halve the CPU memory that offload holds them in, and fp8 is the
+#: precision Lightricks publishes for smaller cards), then group offload (two transformer
+#: blocks on the GPU at a time, copied ahead on a CUDA stream), then sequential offload.
+LTX2_MEMORY_LADDER = tuple(MemoryOption(*o) for o in (
+    ("none", False, "bf16", "bf16"), ("none", True, "bf16", "bf16"),
+    ("model", True, "bf16", "bf16"), ("model", True, "bf16", "fp8"),
+    ("model", True, "fp8", "fp8"), ("group", True, "fp8", "fp8"),
+    ("sequential", True, "fp8", "fp8")))
 # Room the estimate must leave: its factors are reasoned, not measured, and the allocator
 # fragments. A tenth of the free memory, at least half a GB.
 MEMORY_HEADROOM = 0.10
 MEMORY_HEADROOM_MIN_GB = 0.5
 _MEMORY_WORDS = {"none": "no offload", "model": "model CPU offload",
-                 "sequential": "sequential CPU offload"}
+                 "group": "group offload", "sequential": "sequential CPU offload"}
+_STORAGE_WORDS = {"fp8": "fp8", "gguf": "GGUF", "gguf-q8": "GGUF Q8_0", "gguf-q4": "GGUF Q4"}
 
 
 @dataclass(frozen=True)
 class MemoryPlan:
-    """The memory settings a run uses: ``offload`` ("none", "model" or "sequential") and
-    ``vae_tiling``, with the peak-memory estimate of that choice (:func:`cost`), the free
-    memory it was weighed against (None: no figure, as on a CPU), whether any setting was
-    chosen automatically, whether the estimate fits, and why, in words."""
+    """The memory settings a run uses: ``offload`` ("none", "model", "group" or
+    "sequential"), ``vae_tiling`` and how the transformer and text encoder are stored, with
+    the peak-memory estimate of that choice (:func:`cost`), the free memory it was weighed
+    against (None: no figure, as on a CPU), whether any setting was chosen automatically,
+    whether the estimate fits, and why, in words. ``refusal``: why the run must not start,
+    when a part of the model cannot be on the GPU even alone (its weights more than the free
+    memory), with the settings that would fit; None otherwise."""
 
     offload: str
     vae_tiling: bool
@@ -1023,41 +1201,73 @@ class MemoryPlan:
     automatic: bool
     fits: bool | None  # None: no free-memory figure to weigh it against
     reason: str
+    transformer_dtype: str = "bf16"
+    text_encoder_dtype: str = "bf16"
+    refusal: str | None = None
+
+    @property
+    def option(self) -> MemoryOption:
+        return MemoryOption(self.offload, self.vae_tiling, self.transformer_dtype,
+                            self.text_encoder_dtype)
 
     def describe(self) -> str:
-        return describe_memory(self.offload, self.vae_tiling)
+        return describe_memory(*self.option)
 
     def as_dict(self) -> dict:
         """What a generation's record keeps under ``memory``."""
         return {"offload": self.offload, "vae_tiling": self.vae_tiling,
+                "transformer_dtype": self.transformer_dtype,
+                "text_encoder_dtype": self.text_encoder_dtype,
                 "automatic": self.automatic,
                 "free_gb": None if self.free_gb is None else round(self.free_gb, 2),
                 "estimate_gb": self.estimate_gb, "fits": self.fits, "reason": self.reason}
 
 
-def describe_memory(offload: str, vae_tiling: bool) -> str:
-    """"model CPU offload, VAE tiling", "no offload, no tiling" and so on."""
-    return f"{_MEMORY_WORDS.get(offload, offload)}, {'VAE tiling' if vae_tiling else 'no tiling'}"
+def describe_memory(offload: str, vae_tiling: bool, transformer_dtype: str = "bf16",
+                    text_encoder_dtype: str = "bf16") -> str:
+    """"model CPU offload, VAE tiling", "group offload, VAE tiling, fp8 transformer, fp8 text
+    encoder" and so on (weights in the compute dtype are not mentioned)."""
+    words = [_MEMORY_WORDS.get(offload, offload), "VAE tiling" if vae_tiling else "no tiling"]
+    for part, how in (("transformer", transformer_dtype), ("text encoder", text_encoder_dtype)):
+        if how in _STORAGE_WORDS:
+            words.append(f"{_STORAGE_WORDS[how]} {part}")
+    return ", ".join(words)
 
 
-def memory_options(params: GenerationParams, *, offload_available: bool = True
-                   ) -> tuple[tuple[str, bool], ...]:
-    """The (offload, vae_tiling) pairs automatic settings may choose for ``params``, fastest
-    first. A setting given explicitly (``params.offload``/``params.vae_tiling`` not None) is
-    kept; with both automatic it is :data:`MEMORY_LADDER`. ``offload_available`` False (no
-    accelerate) leaves out automatic offload."""
-    offload, tiling = params.offload, params.vae_tiling
-    if offload is None and tiling is None:
-        options = MEMORY_LADDER
-    elif offload is None:
-        options = tuple((o, bool(tiling)) for o in OFFLOADS)
-    elif tiling is None:
-        options = ((offload, False), (offload, True))
-    else:
-        options = ((offload, bool(tiling)),)
-    if offload is None and not offload_available:
-        options = tuple(o for o in options if o[0] == "none")
+def memory_ladder(rules: ModelRules) -> tuple[MemoryOption, ...]:
+    """The options automatic settings try for a model, fastest first."""
+    return LTX2_MEMORY_LADDER if rules.quantizable else MEMORY_LADDER
+
+
+def memory_options(params: GenerationParams, rules: ModelRules | None = None, *,
+                   offload_available: bool = True) -> tuple[MemoryOption, ...]:
+    """The options automatic settings may choose for ``params``, fastest first: the model's
+    :func:`memory_ladder` with each setting given explicitly (not None in ``params``) put in
+    place of the ladder's, without repeats. A GGUF transformer file stores the transformer
+    as "gguf". ``offload_available`` False (no accelerate) leaves out automatic model and
+    sequential offload (group offload is diffusers' own)."""
+    rules = rules or rules_for(params.model)
+    given = {"offload": params.offload, "vae_tiling": params.vae_tiling,
+             "transformer_dtype": "gguf" if params.transformer_file else params.transformer_dtype,
+             "text_encoder_dtype": params.text_encoder_dtype}
+    given = {k: v for k, v in given.items() if v is not None}
+    options = tuple(dict.fromkeys(o._replace(**given) for o in memory_ladder(rules)))
+    if params.offload is None and not offload_available:
+        options = tuple(o for o in options if o.offload in ("none", "group"))
     return options
+
+
+def _option_of(params: GenerationParams, offload: str | None, vae_tiling: bool | None,
+               transformer_dtype: str | None, text_encoder_dtype: str | None) -> MemoryOption:
+    """The option :func:`cost` weighs: each setting given to it, else ``params``' own (None
+    there: no offload, no tiling, weights in the compute dtype; a GGUF file: "gguf")."""
+    stored = "gguf" if params.transformer_file else (params.transformer_dtype or "bf16")
+    return MemoryOption(
+        offload if offload is not None else (params.offload or "none"),
+        vae_tiling if vae_tiling is not None else bool(params.vae_tiling),
+        transformer_dtype if transformer_dtype is not None else stored,
+        text_encoder_dtype if text_encoder_dtype is not None else
+        (params.text_encoder_dtype or "bf16"))
 
 
 def memory_plan(params: GenerationParams, rules: ModelRules | None = None,
@@ -1071,43 +1281,136 @@ def memory_plan(params: GenerationParams, rules: ModelRules | None = None,
     :data:`MEMORY_HEADROOM` of the free memory (at least :data:`MEMORY_HEADROOM_MIN_GB`), fits
     in ``free_gb``. When none fits, the plan is the most frugal option, ``fits`` is False and
     the reason says the estimate exceeds the free memory: the run is still tried (the estimate
-    is an estimate). ``free_gb`` None (a CPU, or no figure): automatic settings stay off.
+    is an estimate), unless a part of the model cannot be on the GPU even alone: then
+    ``refusal`` says which, its size, the free memory and the settings that would fit
+    (:func:`unfit_part`). ``free_gb`` None (a CPU, or no figure): automatic settings stay off.
     """
     rules = rules or rules_for(params.model)
-    automatic = params.offload is None or params.vae_tiling is None
+    automatic = _automatic(params, rules)
     if free_gb is None:
-        offload, tiling = params.offload or "none", bool(params.vae_tiling)
-        estimate = cost(params, rules, dtype=dtype, offload=offload,
-                        vae_tiling=tiling).peak_memory_estimate_gb
-        return MemoryPlan(offload, tiling, estimate, None, False, None,
-                          f"{describe_memory(offload, tiling)} as set (no free-memory figure "
-                          "for this device)")
-    usable = free_gb - max(MEMORY_HEADROOM_MIN_GB, MEMORY_HEADROOM * free_gb)
-    options = memory_options(params, offload_available=offload_available)
-    estimates = [cost(params, rules, dtype=dtype, offload=o,
-                      vae_tiling=t).peak_memory_estimate_gb for o, t in options]
+        option = _option_of(params, None, None, None, None)
+        estimate = cost(params, rules, dtype=dtype, **option.cost_kwargs()).peak_memory_estimate_gb
+        return MemoryPlan(*option[:2], estimate, None, False, None,
+                          f"{option.describe()} as set (no free-memory figure for this device)",
+                          *option[2:])
+    usable = usable_gb(free_gb)
+    options = memory_options(params, rules, offload_available=offload_available)
+    estimates = [cost(params, rules, dtype=dtype, **o.cost_kwargs()).peak_memory_estimate_gb
+                 for o in options]
     chosen = next((i for i, e in enumerate(estimates) if e <= usable), None)
     fits = chosen is not None
     if chosen is None:
         chosen = min(range(len(options)), key=lambda i: (estimates[i], i))
-    offload, tiling = options[chosen]
-    estimate = estimates[chosen]
-    words = describe_memory(offload, tiling)
+    option, estimate = options[chosen], estimates[chosen]
+    reason = _plan_reason(params, option, estimate, free_gb, fits=fits, automatic=automatic,
+                          first=(options[0], estimates[0]) if chosen else None,
+                          offload_available=offload_available)
+    refusal = unfit_part(params, rules, option, free_gb, dtype=dtype)
+    return MemoryPlan(*option[:2], estimate, free_gb, automatic, fits, reason, *option[2:],
+                      refusal=refusal)
+
+
+def _automatic(params: GenerationParams, rules: ModelRules) -> bool:
+    """Whether a setting the model's ladder varies is left automatic (None) in ``params``."""
+    ladder = memory_ladder(rules)
+    return any(getattr(params, name) is None and len({getattr(o, name) for o in ladder}) > 1
+               and not (name == "transformer_dtype" and params.transformer_file)
+               for name in MemoryOption._fields)
+
+
+def usable_gb(free_gb: float) -> float:
+    """What a plan may fill of ``free_gb``: all but the headroom."""
+    return free_gb - max(MEMORY_HEADROOM_MIN_GB, MEMORY_HEADROOM * free_gb)
+
+
+def _plan_reason(params: GenerationParams, option: MemoryOption, estimate: float,
+                 free_gb: float, *, fits: bool, automatic: bool,
+                 first: tuple[MemoryOption, float] | None, offload_available: bool) -> str:
+    """Why a plan is what it is, in words (the record's ``reason``)."""
+    words = option.describe()
     if not fits:
-        helps = "fewer frames, a smaller size" + (" or offload" if offload != "sequential"
+        helps = "fewer frames, a smaller size" + (" or offload" if option.offload != "sequential"
                                                   else "")
         reason = (f"{words}: the estimate {estimate:.1f} GB exceeds the {free_gb:.1f} GB free; "
                   f"trying anyway ({helps} would help)")
         if params.offload is None and not offload_available:
             reason += "; offload needs accelerate (pip install accelerate)"
-    elif not automatic:
-        reason = f"{words} as set: the estimate {estimate:.1f} GB fits in {free_gb:.1f} GB free"
-    elif chosen == 0:
-        reason = f"{words}: the estimate {estimate:.1f} GB fits in {free_gb:.1f} GB free"
-    else:
-        reason = (f"{words}: the estimate {estimate:.1f} GB fits in {free_gb:.1f} GB free "
-                  f"({describe_memory(*options[0])} would need about {estimates[0]:.1f} GB)")
-    return MemoryPlan(offload, tiling, estimate, free_gb, automatic, fits, reason)
+        return reason
+    if not automatic:
+        return f"{words} as set: the estimate {estimate:.1f} GB fits in {free_gb:.1f} GB free"
+    reason = f"{words}: the estimate {estimate:.1f} GB fits in {free_gb:.1f} GB free"
+    if first is not None:
+        reason += f" ({first[0].describe()} would need about {first[1]:.1f} GB)"
+    return reason
+
+
+_PART_WORDS = {"text_encoder": "text encoder", "connectors": "text connectors",
+               "transformer": "transformer", "vae": "VAE"}
+
+
+def unfit_part(params: GenerationParams, rules: ModelRules, option: MemoryOption,
+               free_gb: float, *, dtype: str = "bf16") -> str | None:
+    """Why a run with ``option`` must not start on a device with ``free_gb`` free, or None:
+    a part of the model whose weights alone, as ``option`` stores and places them, exceed
+    what the plan may fill (every part at once without offload; the running model with model
+    offload; its resident pieces with group or sequential offload). The message names the
+    part, its size, the free memory and the first settings of the model's ladder (with any
+    GGUF file given) whose estimate fits, or a GGUF Q4 transformer, or fewer frames."""
+    found = _unfit(params, rules, option, free_gb, dtype)
+    if found is None:
+        return None
+    phase, resident, weights, usable = found
+    part = (max(weights, key=weights.get) if option.offload == "none" else
+            {"text_encoder": "text_encoder", "denoise": "transformer", "vae_decode": "vae"}[phase])
+    how = {"transformer": option.transformer_dtype,
+           "text_encoder": option.text_encoder_dtype}.get(part, "bf16")
+    size = (f"{weights[part]:.1f} GB in {_STORAGE_WORDS.get(how, dtype)}"
+            if option.offload in ("none", "model") else
+            f"{resident[phase]:.1f} GB of it at a time with {_MEMORY_WORDS[option.offload]}")
+    alongside = (f" beside the rest of the model ({resident[phase]:.1f} GB in all, "
+                 f"{describe_memory(*option)})" if option.offload == "none" else "")
+    return (f"{_PART_WORDS[part]}: {size} does not fit on the GPU{alongside}: "
+            f"{free_gb:.1f} GB is free, {max(usable, 0):.1f} GB of it usable for weights; "
+            f"{_what_would_fit(params, rules, free_gb, dtype)}")
+
+
+def _unfit(params: GenerationParams, rules: ModelRules, option: MemoryOption, free_gb: float,
+           dtype: str) -> tuple[str, dict, dict, float] | None:
+    """The phase whose resident weights (with the CUDA context) exceed what the plan may fill,
+    with the resident and stored weights and the room for weights; None when all fit."""
+    usable = usable_gb(free_gb) - CUDA_OVERHEAD_GB
+    weights = weights_gb(params, rules, dtype, option)
+    extra = _upsampler_gb(params, rules, dtype) if option.offload == "none" else 0.0
+    resident = resident_weights_gb(weights, rules, option.offload, extra)
+    phase = max(resident, key=resident.get)
+    return None if resident[phase] <= usable else (phase, resident, weights, usable)
+
+
+def _upsampler_gb(params: GenerationParams, rules: ModelRules, dtype: str) -> float:
+    recipe = multiscale_recipe(params, rules)
+    return recipe.upsampler_b * 1e9 * BYTES_PER_PARAM[dtype] / 1024 ** 3 if recipe else 0.0
+
+
+def _what_would_fit(params: GenerationParams, rules: ModelRules, free_gb: float,
+                    dtype: str) -> str:
+    """The advice of a refusal: the first option of the model's ladder (the transformer as a
+    GGUF file gives it, if one is given) whose estimate fits and whose parts fit, as flags;
+    else, for a model that takes quantised weights, a GGUF Q4 transformer; else less work."""
+    usable = usable_gb(free_gb)
+    stored = {"transformer_dtype": "gguf"} if params.transformer_file else {}
+    candidates = [o._replace(**stored) for o in memory_ladder(rules)]
+    if rules.quantizable and not params.transformer_file:
+        candidates += [MemoryOption("model", True, "gguf-q4", "fp8")]
+    for option in dict.fromkeys(candidates):
+        estimate = cost(params, rules, dtype=dtype, **option.cost_kwargs()).peak_memory_estimate_gb
+        if estimate <= usable and _unfit(params, rules, option, free_gb, dtype) is None:
+            if option.transformer_dtype == "gguf-q4":
+                gguf = weights_gb(params, rules, dtype, option)["transformer"]
+                return (f"a GGUF Q4 transformer (about {gguf:.1f} GB) would fit: "
+                        f"--transformer-file FILE.gguf --offload model --text-encoder-dtype fp8 "
+                        f"(estimate {estimate:.1f} GB)")
+            return f"choose {option.flags()} (estimate {estimate:.1f} GB)"
+    return "fewer frames or a smaller size would help, or a GPU with more memory"
 
 
 # --- helpers -----------------------------------------------------------------------------
@@ -1129,10 +1432,11 @@ _NOT_NULL = {"mode", "model", "prompt", "negative_prompt", "width", "height", "n
              "steps", "guidance_scale", "seed_locked", "decode_timestep", "decode_noise_scale",
              "denoise_strength", "conditions", "multiscale"}
 _STR_FIELDS = {"mode", "model", "prompt", "negative_prompt", "source_path", "image_path",
-               "caption", "template_id", "offload"}
+               "caption", "template_id", "offload", "transformer_dtype", "text_encoder_dtype",
+               "transformer_file"}
 
 
-_PATH_FIELDS = {"model", "source_path", "image_path"}
+_PATH_FIELDS = {"model", "source_path", "image_path", "transformer_file"}
 
 
 def _is_text(value: str, *, path: bool) -> bool:

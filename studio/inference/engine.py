@@ -345,11 +345,13 @@ def import_ml_stack(freeze_heap: bool = True, cancel: CancelToken | None = None)
 
 # ---- the engine -------------------------------------------------------------------------------
 
-def _load_generator(model: str, device: str | None, allow_download: bool = False) -> Generator:
+def _load_generator(model: str, device: str | None, allow_download: bool = False,
+                    transformer_file: str | None = None) -> Generator:
     from studio.inference.generator import Generator
 
     with _timed_load("generator", model, device):
-        return Generator.load(model, device, allow_download=allow_download)
+        return Generator.load(model, device, allow_download=allow_download,
+                              transformer_file=transformer_file)
 
 
 def _load_captioner(model: str, device: str | None) -> Captioner:
@@ -455,13 +457,21 @@ class Engine:
         self._captioner_model = model
         return self._captioner
 
-    def generator(self, model: str, allow_download: bool = False) -> Generator:
+    def generator(self, model: str, allow_download: bool = False,
+                  params: Any = None) -> Generator:
         """The loaded video generator for ``model`` (every mode's pipeline shares its weights);
-        loads it, unloading any other model first. Raises ModelError when it cannot load."""
-        if self._generator is not None and self._generator_model == model:
+        loads it, unloading any other model first. With ``params``, also loads it again when
+        the resident one does not hold the weights they ask for (another GGUF transformer
+        file, or bf16 where it stores fp8: ``Generator.holds``). Raises ModelError when it
+        cannot load."""
+        if self._generator is not None and self._generator_model == model and (
+                params is None or getattr(self._generator, "holds", lambda _: True)(params)):
             return self._generator
         self.unload()
-        self._generator = self._load_generator(model, self.device, allow_download=allow_download)
+        extra = ({"transformer_file": params.transformer_file}
+                 if getattr(params, "transformer_file", None) else {})
+        self._generator = self._load_generator(model, self.device, allow_download=allow_download,
+                                               **extra)
         self._generator_model = model
         return self._generator
 
@@ -668,9 +678,12 @@ class Engine:
         events.started(job_id, f"{MODE_TITLES.get(params.mode, params.mode)}: "
                                f"{_model_title(params.model)}")
         events.progress(job_id, 0, _total_steps(params), -1.0)
+        _check_memory(params, self.device)  # a part that cannot fit: refused before loading
         load_began = time.monotonic()
-        resident = self._generator is not None and self._generator_model == params.model
-        generator = self.generator(params.model, allow_download=job.allow_download)
+        before = self._generator
+        generator = self.generator(params.model, allow_download=job.allow_download,
+                                   params=params)
+        resident = generator is before
         load_s = 0.0 if resident else time.monotonic() - load_began
         token.raise_if_cancelled()
         try:
@@ -718,6 +731,18 @@ class Engine:
         return result
 
 
+def _check_memory(params, device: str | None) -> None:
+    """Refuse, before the model loads, a run one of whose parts cannot be on the GPU even
+    alone (generator.plan_before_loading): the message names the part, its size, the free
+    memory and the settings that would fit."""
+    from studio.inference.generator import GenerationError, plan_before_loading
+
+    try:
+        plan_before_loading(params, device)
+    except GenerationError as err:
+        raise _SettingsError(str(err)) from None
+
+
 def _total_steps(params) -> int:
     """Denoising steps a run of ``params`` takes over all its passes (a multi-scale run adds
     its refine pass's), as the first progress event says before the model loads."""
@@ -730,8 +755,8 @@ def _total_steps(params) -> int:
 def _memory_advice(saving: tuple[str, bool] | None) -> str:
     """What to try after running out of memory, given the offload and VAE tiling in use."""
     placement, tiling = saving or ("device", False)
-    more = {"model": "sequential CPU offload", "sequential": None}.get(placement,
-                                                                      "model CPU offload")
+    more = {"model": "sequential CPU offload", "group": "sequential CPU offload",
+            "sequential": None}.get(placement, "model CPU offload")
     steps = ["fewer frames", "a smaller size"]
     if not tiling:
         steps.append("VAE tiling")

@@ -19,9 +19,14 @@ tag.
   ``Cancelled`` when the token is cancelled, so a cancelled run never reaches the VAE decode.
 - Preview: every few steps the current latent is turned into small RGB frames by a linear map
   (see :class:`LatentPreview`): no VAE decode, well under 10% of a run.
-- Memory: on CUDA (bf16), model CPU offload and VAE tiling left automatic are chosen before
-  each run by ``core.params.memory_plan`` from the free GPU memory; weights that do not fit at
-  load stay in CPU memory for it to offload. The plan applied is in the record (``memory``).
+- Memory: on CUDA (bf16), offload (model, group or sequential), VAE tiling and, for LTX-2,
+  fp8 storage of the transformer and text encoder left automatic are chosen before each run
+  by ``core.params.memory_plan`` from the free GPU memory; weights that do not fit at load
+  stay in CPU memory for it to offload. A part of the model that cannot be on the GPU even
+  alone is refused before the run (:func:`plan_before_loading`, which the engine calls before
+  loading), naming the part, its size and the settings that would fit. A GGUF transformer
+  file (``params.transformer_file``) replaces the model's transformer at load. The plan
+  applied is in the record (``memory``).
 
 torch and diffusers are imported inside the functions: importing this module is cheap.
 """
@@ -116,6 +121,89 @@ class GenerationOutput:
 
 
 # ---- loading ------------------------------------------------------------------------------------
+
+def plan_before_loading(params: GenerationParams, device=None) -> MemoryPlan | None:
+    """The memory plan of a run of ``params`` on ``device`` ("cuda", "cpu", a DeviceChoice or
+    None: the default), made before its model loads, from the model's rules and the device's
+    free memory (with what this process holds); None where the device reports no memory
+    figure (a CPU). Raises ``GenerationError`` when a part of the model cannot be on the GPU
+    even alone: the message names it, its size, the free memory and the settings that would
+    fit, and nothing has been loaded."""
+    from studio.inference.devices import DeviceChoice, device_memory, pick_device
+
+    choice = device if isinstance(device, DeviceChoice) else pick_device(device)
+    memory = device_memory(choice.device)
+    if memory is None:
+        return None
+    rules = rules_for(params.model)
+    plan = memory_plan(conform(params, rules).params, rules, memory.usable_gb,
+                       dtype=_PLAN_DTYPES.get(choice.dtype_name, "fp32"),
+                       offload_available=_has_accelerate())
+    if plan.refusal:
+        raise GenerationError(f"{params.model}: {plan.refusal}")
+    return plan
+
+
+def _cast_to_fp8(module) -> None:
+    """``module``'s weights stored in float8_e4m3fn and computed in their present dtype:
+    ``enable_layerwise_casting`` for a diffusers model (it skips the layers its class names),
+    diffusers' ``apply_layerwise_casting`` for another (a transformers text encoder), with
+    diffusers' default patterns left out (norms, positional and patch embeddings)."""
+    import torch
+
+    compute = next(module.parameters()).dtype
+    if hasattr(module, "enable_layerwise_casting"):
+        module.enable_layerwise_casting(storage_dtype=torch.float8_e4m3fn, compute_dtype=compute)
+        return
+    from diffusers.hooks import apply_layerwise_casting
+    from diffusers.hooks.layerwise_casting import DEFAULT_SKIP_MODULES_PATTERN
+
+    apply_layerwise_casting(module, torch.float8_e4m3fn, compute, DEFAULT_SKIP_MODULES_PATTERN)
+
+
+#: Pipeline parts group offload leaves on the device: the VAEs and vocoder are small (LTX-2's
+#: 2.5 GB in all), and a VAE group-offloaded with CUDA streams may go wrong when it first runs
+#: tiled (diffusers warns of it).
+GROUP_OFFLOAD_KEPT = ("vae", "audio_vae", "vocoder")
+
+
+def _enable_group_offload(pipe, device: str) -> None:
+    """diffusers' group offload over ``pipe``: the transformer by blocks (one at a time, the
+    next copied ahead on a CUDA stream), the text encoder and the other large parts leaf by
+    leaf (a transformers model has no block list diffusers knows), the parts in
+    :data:`GROUP_OFFLOAD_KEPT` on the device. Weights wait in CPU memory."""
+    import torch
+    from diffusers.hooks import apply_group_offloading
+
+    onload, offload = torch.device(device), torch.device("cpu")
+    stream = device == "cuda"
+    for name, module in pipe.components.items():
+        if not isinstance(module, torch.nn.Module):
+            continue
+        if name in GROUP_OFFLOAD_KEPT:
+            module.to(onload)
+        elif name == "transformer" and getattr(module, "_supports_group_offloading", False):
+            module.enable_group_offload(onload, offload, offload_type="block_level",
+                                        num_blocks_per_group=1, use_stream=stream)
+        else:
+            apply_group_offloading(module, onload_device=onload, offload_device=offload,
+                                   offload_type="leaf_level", use_stream=stream)
+
+
+def _remove_group_offload(pipe) -> None:
+    """Take diffusers' group offload hooks off every part of ``pipe`` (the weights stay in
+    CPU memory, where the hooks keep them between uses)."""
+    import torch
+    from diffusers.hooks import HookRegistry
+
+    for module in pipe.components.values():
+        if isinstance(module, torch.nn.Module):
+            registry = HookRegistry.check_if_exists_or_initialize(module)
+            for name in ("group_offloading", "layer_execution_tracker",
+                         "lazy_prefetch_group_offloading"):
+                registry.remove_hook(name, recurse=True)
+            module.to("cpu")
+
 
 def _import_diffusers() -> None:
     """torch + diffusers' LTX pipelines, with the heap frozen after them (as the captioner does:
@@ -273,6 +361,22 @@ def _model_dtypes(choice, spec, found):
                         component_dtypes=components)
 
 
+def _single_file_parts(found, folder: Path, dtype, transformer_file: str | None) -> dict:
+    """Components whose weights come from single files rather than ``folder``: those of a
+    registry model published as one checkpoint, and a GGUF transformer file (which takes the
+    transformer's place)."""
+    from studio.inference.single_file import load_components, load_gguf_transformer
+
+    parts = {}
+    if found.single_file is not None:
+        names = [n for n in found.single_file_components
+                 if not (transformer_file and n == "transformer")]
+        parts = load_components(found.single_file, folder, names, dtype)
+    if transformer_file is not None:
+        parts["transformer"] = load_gguf_transformer(transformer_file, folder, dtype)
+    return parts
+
+
 def _distilled(found, spec) -> bool:
     """A guidance- and timestep-distilled model: a registry entry with the distilled
     timesteps, or another model whose name says "distilled" (never a demo model)."""
@@ -313,6 +417,10 @@ class Generator:
         self.upsampler = None
         self.upsampler_path: Path | None = None
         self.component_dtypes: dict[str, str] = {}  # those not in dtype_name
+        # how the transformer and text encoder are stored: "bf16" (the compute dtype), "fp8"
+        # (layerwise casting, applied by a run's memory plan) or "gguf" (from transformer_file)
+        self.storage = {"transformer": "bf16", "text_encoder": "bf16"}
+        self.transformer_file: Path | None = None
         self.dtype_note: str | None = None  # why the dtype is not the usual one
         self._upsample_pipe = None
 
@@ -320,9 +428,10 @@ class Generator:
 
     @classmethod
     def load(cls, model: str, device: str | None = None, *,
-             allow_download: bool = False) -> Generator:
+             allow_download: bool = False, transformer_file: str | None = None) -> Generator:
         """``model``: a registry/hub id, a ``demo/...`` id or a local diffusers folder.
-        ``device``: "cuda", "mps" or "cpu" to prefer one. Raises
+        ``device``: "cuda", "mps" or "cpu" to prefer one. ``transformer_file``: a GGUF file
+        whose (quantised) weights replace the model's transformer. Raises
         ``studio.inference.loading.ModelError`` with a message a person can act on."""
         from studio.inference.devices import DeviceChoice, pick_device
         from studio.inference.loading import ModelError, ModelFolderError, resolve
@@ -357,12 +466,7 @@ class Generator:
             dtype_kw = "torch_dtype"
         try:
             with _quiet():
-                parts = {}
-                if found.single_file is not None:  # those components' weights come from it
-                    from studio.inference.single_file import load_components
-
-                    parts = load_components(found.single_file, folder,
-                                            found.single_file_components, choice.dtype)
+                parts = _single_file_parts(found, folder, choice.dtype, transformer_file)
                 pipe = pipe_class.from_pretrained(
                     os.fspath(folder), use_safetensors=True, local_files_only=True,
                     **parts, **{dtype_kw: dtype})
@@ -389,6 +493,9 @@ class Generator:
         generator.single_file_revision = found.single_file_revision
         generator.upsampler = spec.upsampler if spec is not None else None
         generator.component_dtypes = dict(choice.component_dtypes)
+        if transformer_file is not None:
+            generator.transformer_file = Path(transformer_file).resolve()
+            generator.storage["transformer"] = "gguf"
         generator.dtype_note = choice.note
         if choice.note:
             log.warning("%s: %s", found.id, choice.note)
@@ -470,6 +577,9 @@ class Generator:
                                      "revision": self.single_file_revision}
         if self.component_dtypes:
             record["component_dtypes"] = dict(self.component_dtypes)
+        if self.transformer_file is not None:
+            record["transformer_file"] = str(self.transformer_file)
+        record["weights"] = dict(self.storage)
         if self.dtype_note:
             record["dtype_note"] = self.dtype_note
         if self.upsampler_path is not None:
@@ -686,36 +796,90 @@ class Generator:
     # ---- memory ----
 
     def _apply_memory_settings(self, pipe, p: GenerationParams, rules) -> MemoryPlan:
-        """Model CPU offload and VAE tiling for this run, applied to ``pipe`` (the VAE is
-        shared by every pipeline of the model; offload hooks move to whichever pipeline runs).
-
-        On CUDA, settings left automatic (None) come from ``memory_plan`` against the free
-        memory plus what this process holds already (its weights and cached blocks); given
-        ones are kept. Elsewhere there is no offload and tiling is as given (None: off).
-        Returns the plan, for the record."""
-        from studio.inference.devices import device_memory
-
-        dtype = _PLAN_DTYPES.get(self.dtype_name, "fp32")
-        memory = device_memory(self.device) if self.device == "cuda" else None
-        if memory is not None:
-            plan = memory_plan(p, rules, memory.usable_gb, dtype=dtype,
-                               offload_available=_has_accelerate())
-        else:
-            plan = memory_plan(p.replace(offload="none"), rules, None, dtype=dtype)
+        """The memory plan of this run, applied to ``pipe``: fp8 storage of the transformer
+        and text encoder, VAE tiling (the VAE is shared by every pipeline of the model) and
+        offload (accelerate's hooks move to whichever pipeline runs; group offload's stay on
+        the modules). A plan that refuses the run raises ``GenerationError`` before anything
+        moves. Returns the plan, for the record."""
+        plan = self._memory_plan(p, rules)
         log.info("memory: %s", plan.reason)
+        if plan.refusal:
+            raise GenerationError(f"{self.model_id}: {plan.refusal}")
+        self._store_weights(pipe, plan)
         vae = getattr(pipe, "vae", None)
         if plan.vae_tiling != self._tiling and vae is not None and hasattr(vae, "enable_tiling"):
             (vae.enable_tiling if plan.vae_tiling else vae.disable_tiling)()
             self._tiling = plan.vae_tiling
-        placement = "device" if plan.offload == "none" else plan.offload
-        if placement == self._placement and (placement == "device" or pipe is self._offload_pipe):
-            return plan
-        if self._offload_pipe is not None:
-            self._offload_pipe.remove_all_hooks()  # weights back where they were loaded
-            self._offload_pipe = None
-            self._placement = "cpu"
+        self._place(pipe, "device" if plan.offload == "none" else plan.offload)
+        return plan
+
+    def _memory_plan(self, p: GenerationParams, rules) -> MemoryPlan:
+        """``memory_plan`` for ``p`` with the weights as this generator stores them (fp8 once
+        cast stays fp8; a run that asks for bf16 gets the model loaded again, see
+        :meth:`holds`). Where the device reports its memory (CUDA), settings left automatic
+        are chosen against the free memory plus what this process holds already (its weights
+        and cached blocks); given ones are kept. Elsewhere nothing is automatic, and of the
+        offloads only group offload applies (model and sequential offload move weights to a
+        GPU and back)."""
+        from studio.inference.devices import device_memory
+
+        dtype = _PLAN_DTYPES.get(self.dtype_name, "fp32")
+        if self.transformer_file is not None:
+            p = p.replace(transformer_file=str(self.transformer_file), transformer_dtype=None)
+        if self.storage["transformer"] == "fp8":
+            p = p.replace(transformer_dtype="fp8")
+        if self.storage["text_encoder"] == "fp8":
+            p = p.replace(text_encoder_dtype="fp8")
+        memory = device_memory(self.device)
+        if memory is not None:
+            return memory_plan(p, rules, memory.usable_gb, dtype=dtype,
+                               offload_available=_has_accelerate())
+        offload = "group" if p.offload == "group" else "none"
+        return memory_plan(p.replace(offload=offload), rules, None, dtype=dtype)
+
+    def holds(self, params: GenerationParams) -> bool:
+        """Whether this generator's weights are the ones ``params`` asks for: the same GGUF
+        transformer file (or none), and no part stored in fp8 that ``params`` asks for in
+        bf16 (cast weights cannot be cast back: the engine loads the model again)."""
+        wanted = Path(params.transformer_file).resolve() if params.transformer_file else None
+        if wanted != self.transformer_file:
+            return False
+        return not any(getattr(params, f"{part}_dtype") == "bf16" and how == "fp8"
+                       for part, how in self.storage.items())
+
+    def _store_weights(self, pipe, plan: MemoryPlan) -> None:
+        """The transformer and text encoder in fp8 where the plan says so (diffusers' layerwise
+        casting: weights stored in float8_e4m3fn, each layer cast to its compute dtype as it
+        runs; norms and embeddings of the patches stay as they are). Offload hooks come off
+        first (they hold the weights they move) and go back on after."""
+        import torch
+
+        wanted = {"transformer": plan.transformer_dtype, "text_encoder": plan.text_encoder_dtype}
+        parts = [name for name, how in wanted.items() if how == "fp8"
+                 and self.storage[name] != "fp8" and isinstance(getattr(pipe, name, None),
+                                                                torch.nn.Module)]
+        if not parts:
+            return
+        if self.device == "mps":
+            raise GenerationError(f"{self.model_id}: fp8 weights need a CUDA GPU or the CPU "
+                                  "(Apple's MPS has no float8); choose bf16 weights")
+        if self._placement in ("model", "sequential", "group"):
+            self._remove_offload()
+        for name in parts:
+            _cast_to_fp8(getattr(pipe, name))
+            self.storage[name] = "fp8"
+
+    def _place(self, pipe, placement: str) -> None:
+        """The weights where ``placement`` puts them: "device", or offloaded by "model",
+        "group" or "sequential" offload (switching takes the previous hooks off first)."""
+        same_hooks = placement in ("device", "group") or pipe is self._offload_pipe
+        if placement == self._placement and same_hooks:
+            return
+        self._remove_offload()
         if placement == "device":
             pipe.to(self.device)  # out of memory here is the engine's message, as in a run
+        elif placement == "group":
+            _enable_group_offload(pipe, self.device)
         else:
             try:
                 if placement == "model":
@@ -727,7 +891,16 @@ class Generator:
                                       "install accelerate, or choose offload none") from None
             self._offload_pipe = pipe
         self._placement = placement
-        return plan
+
+    def _remove_offload(self) -> None:
+        """Take offload hooks off: the weights stay where the hooks left them (the CPU)."""
+        if self._offload_pipe is not None:
+            self._offload_pipe.remove_all_hooks()  # weights back where they were loaded
+            self._offload_pipe = None
+            self._placement = "cpu"
+        elif self._placement == "group":
+            _remove_group_offload(self._base)
+            self._placement = "cpu"
 
     # ---- inputs ----
 

@@ -1,6 +1,9 @@
 """Pipeline components whose weights come from one checkpoint in the original (non-diffusers)
 layout, such as Lightricks' LTX-Video single files: loaded with diffusers' ``from_single_file``,
 each with the config.json of the same component in a diffusers-layout folder (the base).
+A GGUF file (a quantised transformer, as the community publishes LTX-2's for 16-24 GB cards)
+loads the same way, its weights kept quantised (diffusers' ``GGUFQuantizationConfig``: each
+layer dequantised to the compute dtype as it runs; needs the ``gguf`` package).
 
 ``from_single_file`` loads what fits and leaves the rest of a model as initialised (random
 weights) when accelerate is missing, with only a log warning. So before any weight is read, the
@@ -42,6 +45,53 @@ def load_components(weights: str | os.PathLike, base: str | os.PathLike,
     return loaded
 
 
+def load_gguf_transformer(weights: str | os.PathLike, base: str | os.PathLike, dtype):
+    """The transformer of the diffusers folder ``base`` (its config) with its weights from the
+    GGUF file ``weights``, quantised as stored there and computed in ``dtype`` (a torch
+    dtype). The file's tensors (names and shapes, read from its header) are checked against
+    the config first, as a safetensors checkpoint's are. Raises ``ModelFolderError`` naming
+    the file."""
+    from diffusers import GGUFQuantizationConfig
+
+    weights, base = Path(weights), Path(base)
+    cls = _plan(weights, base, "transformer", gguf_shapes(weights))
+    try:
+        return cls.from_single_file(os.fspath(weights), config=os.fspath(base),
+                                    subfolder="transformer", local_files_only=True,
+                                    quantization_config=GGUFQuantizationConfig(
+                                        compute_dtype=dtype), torch_dtype=dtype)
+    except (OSError, ValueError) as err:
+        raise ModelFolderError(f"{weights}: cannot be loaded as a GGUF {cls.__name__} "
+                               f"({_first_line(err)}).") from None
+
+
+def gguf_shapes(weights: Path) -> dict[str, list[int]]:
+    """Tensor name -> shape (the order torch uses: GGUF lists dimensions innermost first) of
+    a GGUF file, from its header alone. A file that is not GGUF, or is cut short, is refused
+    with a message naming it; so is a quantisation diffusers cannot dequantise."""
+    try:
+        import gguf
+    except ImportError:
+        raise ModelFolderError(f"{weights}: reading a GGUF file needs the gguf package "
+                               "(pip install gguf).") from None
+    from diffusers.quantizers.gguf.utils import SUPPORTED_GGUF_QUANT_TYPES
+
+    try:
+        reader = gguf.GGUFReader(os.fspath(weights))
+    except (OSError, ValueError, IndexError, KeyError) as err:
+        raise ModelFolderError(f"{weights}: not a readable GGUF file ({_first_line(err)}).") \
+            from None
+    plain = (gguf.GGMLQuantizationType.F32, gguf.GGMLQuantizationType.F16)
+    shapes = {}
+    for tensor in reader.tensors:
+        kind = tensor.tensor_type
+        if kind not in plain and kind not in SUPPORTED_GGUF_QUANT_TYPES:
+            raise ModelFolderError(f"{weights}: tensor {tensor.name} is quantised as "
+                                   f"{kind.name}, which diffusers cannot dequantise.")
+        shapes[tensor.name] = [int(n) for n in reversed(tensor.shape.tolist())]
+    return shapes
+
+
 def component_class(base: Path, name: str):
     """The diffusers class of pipeline component ``name``, as ``base``'s model_index.json names
     it, if diffusers can load it from a single file."""
@@ -62,12 +112,15 @@ def component_class(base: Path, name: str):
     return getattr(diffusers, class_name)
 
 
-def _plan(weights: Path, base: Path, name: str):
-    """The class that loads component ``name``, once the checkpoint's header is known to fit
-    ``base``'s config for it."""
+def _plan(weights: Path, base: Path, name: str, header: dict[str, list[int]] | None = None):
+    """The class that loads component ``name``, once the checkpoint's header (tensor name ->
+    shape; by default the safetensors file's) is known to fit ``base``'s config for it."""
     cls = component_class(base, name)
     expected = _expected_shapes(cls, base, name)
-    found = _converted_shapes(cls, weights, base, name)
+    if header is None:
+        header = {key: entry.get("shape") if isinstance(entry, dict) else None
+                  for key, entry in check_safetensors(weights).items()}
+    found = _converted_shapes(cls, weights, base, name, header)
     if not found:
         raise ModelFolderError(f"{weights}: holds no {name} weights (a {cls.__name__}).")
     ignored = getattr(cls, "_keys_to_ignore_on_load_unexpected", None) or []
@@ -106,16 +159,15 @@ def _expected_shapes(cls, base: Path, name: str) -> dict[str, tuple[int, ...]]:
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
 
-def _converted_shapes(cls, weights: Path, base: Path, name: str) -> dict[str, tuple[int, ...]]:
+def _converted_shapes(cls, weights: Path, base: Path, name: str,
+                      header: dict[str, Any]) -> dict[str, tuple[int, ...]]:
     """The checkpoint's tensors for component ``name`` after diffusers' key conversion, as
     shapes, from the file's header only (the conversion runs on meta tensors)."""
     import torch
     from diffusers.loaders.single_file_model import SINGLE_FILE_LOADABLE_CLASSES
 
-    header = check_safetensors(weights)
     meta = {}
-    for key, entry in header.items():
-        shape = entry.get("shape") if isinstance(entry, dict) else None
+    for key, shape in header.items():
         if not isinstance(shape, list) or not all(isinstance(n, int) and n >= 0 for n in shape):
             raise ModelFolderError(f"{weights}: damaged, tensor {key!r} has no valid shape.")
         meta[key] = torch.empty(shape, device="meta")

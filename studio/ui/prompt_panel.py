@@ -618,13 +618,13 @@ class PromptPanel(FileDropTarget, QWidget):
         settings they may take (the GPU's free memory decides before the run)."""
         P = self._P
         options = P.memory_options(cp)
-        first = P.cost(cp, offload=options[0][0], vae_tiling=options[0][1])
+        first = P.cost(cp, **options[0].cost_kwargs())
         shape = "×".join(str(v) for v in first.latent_shape)
         text = (self._passes_text(cp) + f"Latent {shape} · N = {first.tokens:,} tokens · "
                 f"peak memory ≈ {first.peak_memory_estimate_gb:.1f} GB")
         if len(options) == 1:
             return text + f" with {P.describe_memory(*options[0])} (estimate)"
-        last = P.cost(cp, offload=options[-1][0], vae_tiling=options[-1][1])
+        last = P.cost(cp, **options[-1].cost_kwargs())  # with LTX-2's fp8 weights
         if last.peak_memory_estimate_gb == first.peak_memory_estimate_gb:
             return text + " (estimate)"
         return (text + f", {last.peak_memory_estimate_gb:.1f} GB with "

@@ -52,7 +52,7 @@ PLAYER_CLIP = "Player's clip"
 VIDEO_FILE = "Video file"
 # Advanced: GenerationParams.offload and vae_tiling (None: automatic, from the GPU's free memory)
 OFFLOAD_CHOICES = (("Automatic", None), ("Off", "none"), ("Model CPU offload", "model"),
-                   ("Sequential CPU offload", "sequential"))
+                   ("Group offload", "group"), ("Sequential CPU offload", "sequential"))
 TILING_CHOICES = (("Automatic", None), ("On", True), ("Off", False))
 
 

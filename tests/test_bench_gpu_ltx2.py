@@ -1,0 +1,86 @@
+"""bench/gpu_ltx2.py stays ready for a GPU machine (it never runs in CI): without CUDA it stops
+at once with one clear line and exit status 2, before importing torch; its full-size
+transformer is LTX-2's 19B (built on the meta device: no memory); and its whole path (bf16,
+fp8 layerwise casting, group offload, the estimate line) runs with a tiny transformer on the
+CPU."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "bench" / "gpu_ltx2.py"
+
+
+def test_without_cuda_it_stops_at_once_before_importing_torch():
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    code = ("import runpy, sys\n"
+            f"sys.argv = [{str(SCRIPT)!r}]\n"
+            "try:\n"
+            f"    runpy.run_path({str(SCRIPT)!r}, run_name='__main__')\n"
+            "except SystemExit as stop:\n"
+            "    loaded = sorted(m for m in ('torch', 'diffusers') if m in sys.modules)\n"
+            "    print('loaded:', ','.join(loaded) or '-')\n"
+            "    raise\n")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=60, cwd=ROOT, check=False)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("bench/gpu_ltx2.py: needs an NVIDIA GPU with CUDA")
+    assert lines[0].endswith("nothing was run.")
+    assert done.stdout.strip() == "loaded: -"
+
+
+def test_the_full_size_transformer_is_ltx2_19b():
+    import torch
+
+    from bench import gpu_ltx2
+
+    model = gpu_ltx2.build_transformer(gpu_ltx2.transformer_config("ltx2", False), "meta",
+                                       torch.bfloat16)
+    assert {p.dtype for p in model.parameters()} == {torch.bfloat16}
+    assert 18.8e9 < sum(p.numel() for p in model.parameters()) < 19.0e9
+    stand_in = gpu_ltx2.build_transformer(gpu_ltx2.transformer_config("ltx2.3", False), "meta",
+                                          torch.bfloat16)
+    assert 21.5e9 < sum(p.numel() for p in stand_in.parameters()) < 22.5e9
+    assert torch.get_default_dtype() == torch.float32  # restored after building
+
+
+def test_the_estimates_follow_the_plan():
+    import argparse
+
+    from bench import gpu_ltx2
+
+    args = argparse.Namespace(width=768, height=512, frames=121, guidance=3.0)
+    bf16, fp8, group = (gpu_ltx2.estimate_gb(args, v, 18.876e9) for v in gpu_ltx2.VARIANTS)
+    assert 35 < bf16 < 38 and 18 < fp8 < 20  # 35.2 / 17.6 GB of weights, activations, context
+    assert group < 5
+
+
+def test_the_tiny_run_goes_through_every_variant(capsys):
+    from bench import gpu_ltx2
+
+    assert gpu_ltx2.main(["--tiny", "--steps", "2"]) == 0
+    out = capsys.readouterr().out
+    for variant in gpu_ltx2.VARIANTS:
+        steps = re.search(rf"{variant}: seconds per step ([\d., ]+) \(mean", out)
+        assert steps and len(steps.group(1).split(",")) == 2, out
+        assert re.search(rf"{variant}: memory: estimate [\d.]+ GB, measured peak n/a \(no CUDA",
+                         out), out
+        assert f"RESULTS.md row: | CPU (--tiny) | ltx2 transformer, {variant} |" in out
+
+
+def test_unknown_variants_are_refused_naming_them(capsys):
+    import pytest
+
+    from bench import gpu_ltx2
+
+    with pytest.raises(SystemExit) as stop:
+        gpu_ltx2.main(["--tiny", "--variants", "fp8,int2"])
+    assert stop.value.code == 2
+    assert "--variants: unknown int2" in capsys.readouterr().err
