@@ -33,7 +33,8 @@ def main() -> int:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         renderer.render(painter)
         painter.end()
-        target = ROOT / "studio" / "resources" / "icons" / "hicolor" / f"{size}x{size}" / "apps" / "studio.png"
+        apps = ROOT / "studio" / "resources" / "icons" / "hicolor" / f"{size}x{size}" / "apps"
+        target = apps / "studio.png"
         target.parent.mkdir(parents=True, exist_ok=True)
         image.save(str(target))
         print(target.relative_to(ROOT))

@@ -25,8 +25,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import av
-import numpy as np
+import av  # noqa: E402
+import numpy as np  # noqa: E402
 
 
 def _scene(kind: str, t: float, w: int, h: int) -> np.ndarray:
@@ -55,7 +55,8 @@ def _scene(kind: str, t: float, w: int, h: int) -> np.ndarray:
     # "forest": soft green bands drifting, a bright glade
     a = np.sin(xs / 23 + t * 6) + np.sin(ys / 31 - t * 4) + np.sin((xs + ys) / 41 + t * 3)
     img = np.stack([40 + 20 * a, 110 + 35 * a, 50 + 15 * a], -1)
-    glow = np.exp(-(((xs - w * (0.5 + 0.2 * math.sin(t * 6))) / (w * 0.25)) ** 2 + ((ys - h * 0.4) / (h * 0.3)) ** 2))
+    glow = np.exp(-(((xs - w * (0.5 + 0.2 * math.sin(t * 6))) / (w * 0.25)) ** 2
+                    + ((ys - h * 0.4) / (h * 0.3)) ** 2))
     img += glow[..., None] * np.array([120, 110, 60])
     return img.clip(0, 255).astype(np.uint8)
 
