@@ -798,8 +798,12 @@ def _add_generate_parser(sub) -> None:
                     help="decode the video in tiles, for less GPU memory (default: automatic "
                          "on CUDA, off elsewhere)")
     ge.add_argument("--multiscale", action=argparse.BooleanOptionalAction, default=None,
-                    help="distilled LTX-Video 0.9.8: the official two passes with the latent "
-                         "upsampler (the default); --no-multiscale: one pass at full size")
+                    help="distilled LTX-Video 0.9.8 and distilled LTX-2: the official two "
+                         "passes with the latent upsampler (the default); --no-multiscale: "
+                         "one pass at full size")
+    ge.add_argument("--enhance-prompt", action="store_true",
+                    help="LTX-2: let the model rewrite the prompt before the run (its own "
+                         "prompt enhancement; the prompt it wrote is recorded)")
     where = ge.add_mutually_exclusive_group(required=True)
     where.add_argument("--project", type=Path, default=None, metavar="DIR",
                        help="write into the project's generations/ folder and record it there")
@@ -858,6 +862,8 @@ def _generate_params(args: argparse.Namespace):
         overrides["transformer_file"] = str(Path(args.transformer_file).expanduser().absolute())
     if args.multiscale is not None:
         overrides["multiscale"] = args.multiscale
+    if args.enhance_prompt:
+        overrides["enhance_prompt"] = True
     if args.seed is not None:
         overrides.update(seed=args.seed, seed_locked=True)
     for path in (args.image, args.video):

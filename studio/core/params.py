@@ -179,6 +179,9 @@ class GenerationParams:
     # the model's multi-scale recipe (distilled LTX-Video 0.9.8: a first pass at 2/3 size, the
     # latent upsampler, a refine pass) where it has one; False: one pass at full size
     multiscale: bool = True
+    # LTX-2: the pipeline's own prompt enhancement (its Gemma text encoder, or the model's
+    # prompt_enhancer, rewrites the prompt before the run); opt-in, as in Lightricks' pipelines
+    enhance_prompt: bool = False
 
     @classmethod
     def defaults(cls, model: str | os.PathLike | None = None, **overrides) -> GenerationParams:
@@ -319,6 +322,64 @@ class MultiScale:
 
 
 LTX_098_MULTISCALE = MultiScale()
+
+#: LTX-2's distilled schedule (diffusers' ltx2/utils.py DISTILLED_SIGMA_VALUES, from Lightricks'
+#: ltx-pipelines utils/constants.py, less its terminal 0, which diffusers' scheduler appends) and
+#: the stage-2 tail of it (STAGE_2_DISTILLED_SIGMA_VALUES). A test holds them equal to diffusers'.
+LTX2_DISTILLED_SIGMAS = (1.0, 0.99375, 0.9875, 0.98125, 0.975, 0.909375, 0.725, 0.421875)
+LTX2_STAGE_2_SIGMAS = (0.909375, 0.725, 0.421875)
+
+
+@dataclass(frozen=True)
+class TwoStage:
+    """LTX-2's two-stage recipe, with :class:`MultiScale`'s shape (first_size, refine_size,
+    refine_steps, upsampler_b: the cost estimate and the panel read those): stage 1 at
+    ``downscale`` of the size (rounded down to the model's size multiple) to a latent, the
+    latent upsampler (``upsample`` times wider and higher), stage 2 at the upsampled size from
+    the upsampled video latent and stage 1's audio latent, both re-noised to the first of
+    ``refine_sigmas`` and denoised on them without guidance; then the frames are resized to the
+    size asked for when the refine size is not it.
+
+    Lightricks' DistilledPipeline (ltx-pipelines distilled.py: "Stage 1 generates video at half
+    of the target resolution, then Stage 2 upsamples by 2x", stage 2 on STAGE_2_DISTILLED_SIGMAS
+    with noise_scale their first, the audio latent carried over; a two-stage size divisible by
+    64, so that half of it is a multiple of 32), as diffusers' LTX-2 docs run it ("Distilled
+    checkpoint generation": stage 1 on DISTILLED_SIGMA_VALUES to a latent, LTX2LatentUpsample-
+    Pipeline with its defaults, adain_factor and tone_map_compression_ratio 0, stage 2 with
+    latents, audio_latents, 3 steps, noise_scale and sigmas STAGE_2_DISTILLED_SIGMA_VALUES,
+    guidance_scale 1.0)."""
+
+    downscale: float = 0.5
+    upsample: int = 2
+    first_sigmas: tuple[float, ...] = LTX2_DISTILLED_SIGMAS
+    refine_sigmas: tuple[float, ...] = LTX2_STAGE_2_SIGMAS
+    adain_factor: float = 0.0
+    tone_map_compression_ratio: float = 0.0
+    # LTX2LatentUpsamplerModel's default config (128 channels, 1024 wide, 4 blocks a stage),
+    # its parameters counted: 0.498B
+    upsampler_b: float = 0.5
+
+    def first_size(self, width: int, height: int, multiple: int) -> tuple[int, int]:
+        """Stage 1's (width, height): ``downscale`` of the size, rounded down to ``multiple``."""
+        return (max(multiple, int(width * self.downscale) // multiple * multiple),
+                max(multiple, int(height * self.downscale) // multiple * multiple))
+
+    def refine_size(self, width: int, height: int, multiple: int) -> tuple[int, int]:
+        """Stage 2's (width, height): stage 1's times ``upsample``."""
+        w, h = self.first_size(width, height, multiple)
+        return w * self.upsample, h * self.upsample
+
+    def refine_steps(self) -> int:
+        return len(self.refine_sigmas)
+
+    @property
+    def refine_noise_scale(self) -> float:
+        """Stage 2 re-noises its latents to its first sigma (Lightricks: noise_scale=
+        stage_2_sigmas[0])."""
+        return float(self.refine_sigmas[0])
+
+
+LTX2_TWO_STAGE = TwoStage()
 
 
 @dataclass(frozen=True)
@@ -513,10 +574,16 @@ LTX2_NEGATIVE_PROMPT = (
 #   with CFG = 1"), the schedule diffusers' ltx2/utils.py DISTILLED_SIGMA_VALUES.
 _LTX2_PRESETS = ((768, 512), (512, 768), (768, 768), (768, 576), (576, 768), (768, 384),
                  (1536, 1024), (1024, 1536))
+# LTX-2's modes, through diffusers' LTX2 pipelines over one set of weights: text to video
+# (LTX2Pipeline), image to video (LTX2ImageToVideoPipeline), and extend and conditions at frames
+# (LTX2ConditionPipeline: a clip's last frames, or pictures and clips, as LTX2VideoConditions).
+# Not video to video: LTX2ConditionPipeline has no strength to denoise a source from (Lightricks
+# does it with IC-LoRAs and its retake pipeline).
+LTX2_MODES = ("t2v", "i2v", "extend", "condition")
 LTX2_DEV = ModelRules(
     id="ltx2-19b-dev", family="ltx2", title="LTX-2 19B",
     defaults=Defaults(768, 512, 121, 24.0, 30, 3.0, LTX2_NEGATIVE_PROMPT, 0.0, 0.0),
-    frame_step=8, size_multiple=32, presets=_LTX2_PRESETS, modes=("t2v",),
+    frame_step=8, size_multiple=32, presets=_LTX2_PRESETS, modes=LTX2_MODES,
     vae_temporal=8, vae_spatial=32, latent_channels=128, patch_t=1, patch_s=1,
     hidden=4096, layers=48, transformer_b=19.0, text_encoder_b=12.2, vae_b=1.33,
     vae_elems_per_pixel=8.0, audio=True, text_encoder_layers=48, text_encoder_embed_b=1.01,
@@ -525,6 +592,7 @@ LTX2_3_DEV = dataclasses.replace(LTX2_DEV, id="ltx2.3-22b-dev", title="LTX-2.3 2
                                  transformer_b=22.0, vae_b=1.40)
 LTX2_3_DISTILLED = dataclasses.replace(
     LTX2_3_DEV, id="ltx2.3-22b-distilled", title="LTX-2.3 22B distilled", distilled=True,
+    multiscale=LTX2_TWO_STAGE,  # Lightricks' DistilledPipeline is two-stage
     defaults=Defaults(768, 512, 121, 24.0, 8, 1.0, LTX2_NEGATIVE_PROMPT, 0.0, 0.0))
 # LTX-2.5: the same shapes as 2.3 is a guess (diffusers names the repo, Lightricks/LTX-2.5-
 # Diffusers, in its DFR pipeline's example; Studio has read no listing of it)
@@ -545,6 +613,7 @@ DEMO_LTX = dataclasses.replace(
 # (LTX2Pipeline.check_inputs).
 DEMO_LTX2 = dataclasses.replace(
     LTX2_DEV, id="demo-ltx2", title="Demo LTX-2 (tiny, random weights)",
+    multiscale=LTX2_TWO_STAGE,  # runs as a distilled model does (no guidance): two stages
     defaults=Defaults(64, 64, 9, 24.0, 4, 1.0, LTX2_NEGATIVE_PROMPT, 0.0, 0.0),
     frame_step=4, presets=((64, 64), (96, 64), (64, 96), (32, 32)),
     vae_temporal=4, vae_spatial=4, latent_channels=4, hidden=16, layers=2,
@@ -803,9 +872,40 @@ def conform(params: GenerationParams, rules: ModelRules | None = None) -> Confor
             changes.append(Change(f"conditions[{i}].frame_index", cond.frame_index, index,
                                   f"the video has frames 0..{last}"))
             p.conditions[i] = dataclasses.replace(cond, frame_index=index)
+    if rules.family == "ltx2":
+        changes.extend(_ltx2_condition_frames(p, rules))
+    if p.enhance_prompt and rules.family != "ltx2":
+        change("enhance_prompt", False, f"{rules.title} has no prompt enhancement (LTX-2 has)")
     if p.seed is None:
         change("seed", new_seed(), "drawn at random")
     return Conformed(p, tuple(changes))
+
+
+def ltx2_latent_index(frame: int, temporal: int) -> int:
+    """The latent frame LTX2ConditionPipeline places a condition of output frame ``frame`` at:
+    its ``LTX2VideoCondition.index`` is a latent index ("following the original LTX-2 code"),
+    shown from output frame 0 (index 0) or ``(index - 1) * temporal + 1``: the nearest one."""
+    if frame <= 0:
+        return 0
+    return max(1, math.floor((frame - 1) / temporal + 0.5) + 1)
+
+
+def _ltx2_condition_frames(p: GenerationParams, rules: ModelRules) -> list[Change]:
+    """LTX-2's conditions move to the output frames it can show them at: 0, or 1 + a multiple
+    of its VAE's time compression up to the last latent frame's (8k+1 of a 121-frame video: 1,
+    9, ..., 113). ``p``'s conditions are replaced; the changes say where each went."""
+    t = rules.vae_temporal
+    last = (p.num_frames - 1) // t  # the last latent frame
+    changes = []
+    for i, cond in enumerate(p.conditions):
+        index = min(ltx2_latent_index(cond.frame_index, t), last)
+        frame = 0 if index == 0 else (index - 1) * t + 1
+        if frame != cond.frame_index:
+            changes.append(Change(f"conditions[{i}].frame_index", cond.frame_index, frame,
+                                  f"{rules.title} shows a condition at frame 0 or "
+                                  f"{t}k+1, up to {(last - 1) * t + 1 if last else 0}"))
+            p.conditions[i] = dataclasses.replace(cond, frame_index=frame)
+    return changes
 
 
 def _validate(p: GenerationParams, rules: ModelRules) -> None:
@@ -1430,7 +1530,7 @@ _FLOAT_FIELDS = {"fps", "guidance_scale", "decode_timestep", "decode_noise_scale
 # fields that never hold None (the others do: None means "not given" or "automatic")
 _NOT_NULL = {"mode", "model", "prompt", "negative_prompt", "width", "height", "num_frames", "fps",
              "steps", "guidance_scale", "seed_locked", "decode_timestep", "decode_noise_scale",
-             "denoise_strength", "conditions", "multiscale"}
+             "denoise_strength", "conditions", "multiscale", "enhance_prompt"}
 _STR_FIELDS = {"mode", "model", "prompt", "negative_prompt", "source_path", "image_path",
                "caption", "template_id", "offload", "transformer_dtype", "text_encoder_dtype",
                "transformer_file"}
@@ -1495,7 +1595,7 @@ def _coerce(name: str, value: Any) -> Any:
         if isinstance(value, str):
             return value
         raise ParamsError(name, f"must be text, got {value!r}")
-    if name in ("seed_locked", "vae_tiling", "multiscale"):
+    if name in ("seed_locked", "vae_tiling", "multiscale", "enhance_prompt"):
         if isinstance(value, bool):
             return value
         raise ParamsError(name, f"must be true or false, got {value!r}")

@@ -11,7 +11,9 @@ tag.
 - Modes: t2v uses the pipeline the folder names (``LTXPipeline`` or ``LTXConditionPipeline``);
   i2v ``LTXImageToVideoPipeline``; v2v, extend and condition ``LTXConditionPipeline`` with
   ``LTXVideoCondition``. Switching modes builds the other pipeline with ``from_pipe`` over the
-  same modules: the weights are loaded once.
+  same modules: the weights are loaded once. LTX-2 (video with sound): t2v ``LTX2Pipeline``, i2v
+  ``LTX2ImageToVideoPipeline``, extend and condition ``LTX2ConditionPipeline``, its two-stage
+  recipe and prompt enhancement (studio.inference.ltx2_modes).
 - Faithful: the seed drives ``torch.Generator(device).manual_seed(seed)`` and the pipeline is
   called with the model's own schedule; with the same settings the frames equal a plain
   diffusers call's (tests/inference/test_generator.py checks it).
@@ -51,6 +53,7 @@ import numpy as np
 from studio.core.cancel import CancelToken
 from studio.core.generation_record import GENERATION_KIND
 from studio.core.params import (
+    MODE_TITLES,
     Change,
     Conformed,
     GenerationParams,
@@ -69,7 +72,7 @@ PreviewCallback = Callable[[int, np.ndarray], None]  # step, (T, H, W, 3) uint8 
 PassCallback = Callable[[int, int, int, int], None]  # pass, passes, first step, its steps
 
 LTX_CLASSES = ("LTXPipeline", "LTXConditionPipeline", "LTXImageToVideoPipeline")
-# LTX-2 (video with sound): text-to-video through LTX2Pipeline
+# LTX-2 (video with sound): loaded as LTX2Pipeline; its other modes' pipelines from_pipe over it
 LTX2_CLASSES = ("LTX2Pipeline", "LTX2ImageToVideoPipeline", "LTX2ConditionPipeline")
 # the pipelines of an LTXPipeline model's other modes
 MODE_PIPELINES = {"i2v": "LTXImageToVideoPipeline", "v2v": "LTXConditionPipeline",
@@ -114,6 +117,8 @@ class GenerationOutput:
     audio: np.ndarray | None = None
     sample_rate: int | None = None
     audio_info: dict | None = None
+    # LTX-2 with enhance_prompt: the prompt the model wrote, which the run used
+    enhanced_prompt: str | None = None
 
     @property
     def fps(self) -> float:
@@ -535,6 +540,8 @@ class Generator:
         text-to-video with no condition, image-to-video as a condition at frame 0; others
         (LTXPipeline folders, the demo) take LTXImageToVideoPipeline for i2v."""
         self._check_loaded()
+        if self.family == "ltx2":
+            return self._ltx2_pipeline(mode)
         if mode == "t2v" or self.class_name == "LTXConditionPipeline":
             if mode != "t2v" and self.family != "ltx":
                 raise GenerationError(f"{self.model_id}: only text-to-video with this model "
@@ -544,6 +551,16 @@ class Generator:
             raise GenerationError(f"{self.model_id}: only text-to-video with this model "
                                   f"({self.class_name}); {mode} needs an LTX-Video model.")
         return self._pipe_of(MODE_PIPELINES[mode])
+
+    def _ltx2_pipeline(self, mode: str):
+        from studio.inference.ltx2_modes import LTX2_MODE_PIPELINES
+
+        if mode not in LTX2_MODE_PIPELINES:
+            raise GenerationError(f"{self.model_id}: LTX-2 does not do "
+                                  f"{MODE_TITLES.get(mode, mode).lower()} (it does: "
+                                  f"{', '.join(MODE_TITLES[m].lower() for m in LTX2_MODE_PIPELINES)})")
+        name = LTX2_MODE_PIPELINES[mode]
+        return self._base if name == self.class_name else self._pipe_of(name)
 
     def _pipe_of(self, class_name: str):
         pipe = self._pipes.get(class_name)
@@ -632,11 +649,7 @@ class Generator:
         inputs = self._mode_inputs(pipe, p, image, rules.frame_step, changes)
         p = inputs.params
         run = _Run(self, pipe, p, cancel, on_progress, on_preview, preview_every, on_pass)
-        run.prepared = time.perf_counter()
-        if recipe is None:
-            frames_out = run.single_pass(inputs, self._timesteps(pipe, p))
-        else:
-            frames_out = run.multiscale(inputs, recipe, rules.size_multiple)
+        frames_out = self._denoise(run, inputs, recipe, rules.size_multiple)
         finished = time.perf_counter()
         last_step = run.last_step_at or run.prepared
         timings = {"prepare_s": run.prepared - started,
@@ -652,7 +665,26 @@ class Generator:
             timings={k: round(v, 4) for k, v in timings.items()},
             pipeline=type(pipe).__name__, source=inputs.source, image=inputs.image_info,
             overlap_frames=inputs.overlap, preview_s=run.preview_s, previews=run.previews,
-            memory=memory.as_dict(), calls=run.calls, passes=run.passes)
+            memory=memory.as_dict(), calls=run.calls, passes=run.passes,
+            enhanced_prompt=run.enhanced_prompt)
+
+    def _denoise(self, run: _Run, inputs: _ModeInputs, recipe, multiple: int) -> np.ndarray:
+        """The run's pipeline calls: LTX-2's prompt enhancement first when asked for (its
+        output is the prompt the denoising calls take), then one pass, LTX-Video's multi-scale
+        recipe or LTX-2's two stages; the frames."""
+        if run.p.enhance_prompt and self.family == "ltx2":
+            from studio.inference.ltx2_modes import enhance
+
+            run.enhanced_prompt = enhance(run, inputs)
+            run.p = run.p.replace(prompt=run.enhanced_prompt)
+        run.prepared = time.perf_counter()
+        if recipe is None:
+            return run.single_pass(inputs, self._timesteps(run.pipe, run.p))
+        if self.family == "ltx2":
+            from studio.inference.ltx2_modes import two_stage
+
+            return two_stage(run, inputs, recipe, multiple)
+        return run.multiscale(inputs, recipe, multiple)
 
     def _conform_with(self, params: GenerationParams, image: np.ndarray | None) -> Conformed:
         if image is not None and params.mode == "i2v" and not params.image_path:
@@ -667,7 +699,16 @@ class Generator:
         runs one pass, and the change says why."""
         from studio.core.params import multiscale_recipe
 
-        recipe = multiscale_recipe(p, rules) if self.family == "ltx" else None
+        recipe = multiscale_recipe(p, rules) if self.family in ("ltx", "ltx2") else None
+        if recipe is not None and self.family == "ltx2":
+            from studio.inference.ltx2_modes import upsampler_folder
+
+            folder = upsampler_folder(self)
+            if not (folder / "config.json").is_file():
+                changes.append(Change("multiscale", True, False, f"no latent upsampler in "
+                                      f"{folder}: one pass at full size"))
+                return None
+            return recipe
         if recipe is not None and self.upsampler is None:
             changes.append(Change("multiscale", True, False, "no latent upsampler is known for "
                                   f"{self.model_id}: one pass at full size"))
@@ -679,6 +720,10 @@ class Generator:
         """The pipeline's inputs for ``p.mode`` (a picture, conditions, a source latent), with
         what each is, for the record. LTXConditionPipeline takes i2v's picture as a condition
         at frame 0 (strength 1.0), as diffusers' docs do."""
+        if self.family == "ltx2":
+            from studio.inference.ltx2_modes import mode_inputs
+
+            return mode_inputs(self, pipe, p, image, step)
         inputs = _ModeInputs(params=p)
         conditioned = type(pipe).__name__ == "LTXConditionPipeline"
         if p.mode == "i2v":
@@ -769,7 +814,12 @@ class Generator:
 
     def upsample_pipeline(self):
         """The latent upsampling pipeline over this model's VAE, with the upsampler loaded
-        from its single file the first time (raises ``ModelError`` when it is not here)."""
+        from its single file the first time (raises ``ModelError`` when it is not here);
+        LTX-2's from the model folder's latent_upsampler/ (studio.inference.ltx2_modes)."""
+        if self.family == "ltx2":
+            from studio.inference.ltx2_modes import upsample_pipeline
+
+            return upsample_pipeline(self)
         if self._upsample_pipe is None:
             import diffusers
 
@@ -1046,6 +1096,7 @@ class _Run:
         self.previews = 0
         self.upsample_s = 0.0
         self.audio = None  # the sound track of the last decoding call (LTX-2)
+        self.enhanced_prompt: str | None = None  # LTX-2's prompt enhancement's output
 
     def single_pass(self, inputs: _ModeInputs, timesteps: list[float] | None) -> np.ndarray:
         p = self.p
@@ -1099,12 +1150,16 @@ class _Run:
                          for f in frames])
 
     def denoise(self, kwargs: dict, described: dict, *, output_type: str, pass_index: int,
-                passes: int, first_step: int, total: int | None, later_steps: float = 0.0):
+                passes: int, first_step: int, total: int | None, later_steps: float = 0.0,
+                whole: bool = False):
         """One denoising call of ``self.pipe``, its steps counted from ``first_step`` of
-        ``total`` (None: the call's own count)."""
+        ``total`` (None: the call's own count). ``whole``: the pipeline's output as it is
+        (LTX-2's latents: video and audio), not its frames."""
         p = self.p
         pass_p = p.replace(width=kwargs["width"], height=kwargs["height"])
-        steps = len(kwargs["timesteps"]) if "timesteps" in kwargs else p.steps
+        steps = len(kwargs["timesteps"]) if "timesteps" in kwargs else (
+            len(kwargs["sigmas"]) if "sigmas" in kwargs else
+            kwargs.get("num_inference_steps", p.steps))
         if "denoise_strength" in kwargs:
             steps = min(steps, int(steps * kwargs["denoise_strength"]))
         self.passes.append({"pass": pass_index, "of": passes, "width": kwargs["width"],
@@ -1126,18 +1181,29 @@ class _Run:
         self.last_step_at = callback.last_step_at or self.last_step_at
         self.preview_s += callback.preview_s
         self.previews += callback.previews
+        if whole:
+            return result
         if output_type == "latent":
             return result.frames
         return result.frames[0] if not isinstance(result, tuple) else result[0][0]
+
+    def record(self, pipe, kwargs: dict, described: dict, *, method: str | None = None) -> dict:
+        """Add a call of ``pipe`` (of its ``method``, not the pipeline itself, when given) to
+        ``calls``, its arguments as ``describe_call`` writes them; the record, to add to."""
+        call = {"pipeline": type(pipe).__name__}
+        if method is not None:
+            call["method"] = method
+        call["kwargs"] = describe_call(kwargs, described, device=self.generator.generator_device,
+                                       seed=int(self.p.seed))
+        self.calls.append(call)
+        return call
 
     def call(self, pipe, kwargs: dict, described: dict):
         """``pipe(**kwargs)`` with a fresh generator seeded with the run's seed, recorded."""
         import torch
 
         kwargs = {**kwargs, "generator": self.generator.torch_generator(self.p.seed)}
-        self.calls.append({"pipeline": type(pipe).__name__,
-                           "kwargs": describe_call(kwargs, described, device=(
-                               self.generator.generator_device), seed=int(self.p.seed))})
+        self.record(pipe, kwargs, described)
         # quiet: LTXConditionPipeline's own timesteps make the scheduler warn on every call
         with torch.inference_mode(), _quiet():
             return pipe(**kwargs)
@@ -1436,6 +1502,7 @@ def generation_record(output: GenerationOutput, generator: Generator | None = No
         "memory": output.memory,
         "calls": output.calls, "passes": output.passes,
         "audio": output.audio_info,
+        "enhanced_prompt": output.enhanced_prompt,
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
 

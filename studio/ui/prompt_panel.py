@@ -12,7 +12,9 @@ the seed drawn, to the ``GenerationQueue`` (the project's jobs table, run one at
 ``ModelManager``); Cancel cancels the panel's last job. ``edit_job`` loads a queued job's
 settings, and Generate then updates that job instead. "Prompt from caption" fills the prompt
 from the selected clip's current caption through a template (``studio.core.prompts``),
-recording the raw caption.
+recording the raw caption. An LTX-2 model has "Enhance prompt" under it (opt-in: the model
+rewrites the prompt, a caption's too, before the run; disabled with the reason where the model
+cannot, as LTX-2.5 without a prompt enhancer).
 
 Modes are those the model's rules allow. Video to video and Extend clip start from the bin's
 selected clip, the player's clip or a video file, within its in/out range; Conditions at frames
@@ -193,7 +195,8 @@ class PromptPanel(FileDropTarget, QWidget):
         "source_section": ("image_source", "image_path", "image_browse", "strength",
                            "source_label", "video_source", "video_path", "video_browse",
                            "conditions_editor"),
-        "prompt_section": ("prompt", "negative", "template", "from_caption_button"),
+        "prompt_section": ("prompt", "negative", "template", "from_caption_button",
+                           "enhance_prompt"),
         "size_section": ("size_preset", "width_spin", "height_spin", "frames", "fps",
                          "duration", "steps", "guidance", "seed", "seed_locked", "seed_used"),
         "advanced_section": ("advanced_toggle", "advanced_summary", "offload", "vae_tiling",
@@ -410,7 +413,8 @@ class PromptPanel(FileDropTarget, QWidget):
             offload=self.offload.currentData(), vae_tiling=self.vae_tiling.currentData(),
             decode_timestep=self.advanced_section.decode_value(self.decode_timestep),
             decode_noise_scale=self.advanced_section.decode_value(self.decode_noise_scale),
-            multiscale=self.multiscale.isChecked())
+            multiscale=self.multiscale.isChecked(),
+            enhance_prompt=self.prompt_section.enhancing())
         values.update(self._hidden)
         if self._caption_record:
             values.update({k: v for k, v in self._caption_record.items()
@@ -472,6 +476,7 @@ class PromptPanel(FileDropTarget, QWidget):
             self.seed.setText("" if params.seed is None else str(params.seed))
             self.seed_locked.setChecked(params.seed_locked)
             self.advanced_section.fill(params, self._P.rules_for(params.model))
+            self._show_enhancement(params)
             if params.image_path and params.mode == "i2v":
                 # a still, or a frame of a video (a player's frame): the same picture again
                 self._image_file_frame = (None if params.image_frame is None else
@@ -540,6 +545,7 @@ class PromptPanel(FileDropTarget, QWidget):
         keep = self.params()
         self.apply_params(d.replace(mode=keep.mode, prompt=keep.prompt, seed=keep.seed,
                                     seed_locked=keep.seed_locked,
+                                    enhance_prompt=self.enhance_prompt.isChecked(),
                                     conditions=self.conditions_editor.conditions(self._P)))
 
     @Slot(int)
@@ -611,6 +617,22 @@ class PromptPanel(FileDropTarget, QWidget):
 
     def _show_multiscale(self) -> None:
         self.advanced_section.show_multiscale()
+        recipe = self._P.rules_for(self.current_model()).multiscale
+        if isinstance(recipe, self._P.TwoStage):
+            self.multiscale.setToolTip(
+                "The model's two-stage recipe: stage 1 at half the size, the latent upsampler "
+                f"doubles it, stage 2 refines it ({recipe.refine_steps()} steps) with the "
+                "sound.\nUnchecked: one pass at the full size.")
+        elif recipe is not None:
+            self.multiscale.setToolTip(self.advanced_section.MULTISCALE_TIP)
+
+    def _show_enhancement(self, params) -> None:
+        """The Enhance prompt box for ``params``' model: there for LTX-2 only, and disabled
+        with the reason where the model cannot enhance (core.enhancement)."""
+        from studio.core.enhancement import prompt_enhancement
+
+        self.prompt_section.show_enhancement(prompt_enhancement(params.model),
+                                             params.enhance_prompt)
 
     def _cost_text(self, cp) -> str:
         """The latent, the token count and the peak-memory estimate for the memory settings

@@ -3,12 +3,13 @@ out in a form of its own and says through its signals when they change.
 
 ``ModelSection`` (model and mode), ``SourceSection`` (the picture of image to video, the clip
 of video to video and extend, the conditions of "Conditions at frames"), ``PromptSection``
-(prompt, negative prompt, template and "Prompt from caption"), ``SizeSection`` (size preset,
-width and height, frames and fps, steps, guidance, seed) and ``AdvancedSection`` (folded: the
-multi-scale recipe, offload, VAE tiling, LTX-Video's decode timestep and noise). The panel
-stacks them and checks their values together (``studio.ui.prompt_panel``). The label column
-of every section's form is as wide as the widest label shown in any of them
-(``align_labels``), so the sections read as the one form they replaced.
+(prompt, negative prompt, template and "Prompt from caption", LTX-2's "Enhance prompt"),
+``SizeSection`` (size preset, width and height, frames and fps, steps, guidance, seed) and
+``AdvancedSection`` (folded: the multi-scale recipe, offload, VAE tiling, LTX-Video's decode
+timestep and noise). The panel stacks them and checks their values together
+(``studio.ui.prompt_panel``). The label column of every section's form is as wide as the
+widest label shown in any of them (``align_labels``), so the sections read as the one form
+they replaced.
 
 Qt only at import time: the settings' rules (``studio.core.params``) come from the panel.
 """
@@ -569,7 +570,45 @@ class PromptSection(FormSection):
         self.add_row("Prompt", self.prompt)
         self.add_row("Negative", self.negative)
         self.add_row("Template", _row((self.template, 1), self.from_caption_button))
-        self.relay(self.prompt.textChanged, self.negative.textChanged)
+        self._build_enhancement()
+        self.relay(self.prompt.textChanged, self.negative.textChanged,
+                   self.enhance_prompt.toggled)
+
+    def _build_enhancement(self) -> None:
+        """GenerationParams.enhance_prompt: LTX-2's own prompt enhancement, opt-in; the row is
+        there for LTX-2 models only, and says why when the model cannot do it."""
+        self.enhance_prompt = QCheckBox("Enhance prompt (the model rewrites it first)")
+        self.enhance_prompt.setAccessibleName("Enhance prompt")
+        self.enhance_note = QLabel()  # why it cannot, when it cannot
+        self.enhance_note.setWordWrap(True)
+        self.enhance_note.setStyleSheet("color: palette(placeholder-text);")
+        self.enhance_note.setSizePolicy(QSizePolicy.Policy.Ignored,
+                                        QSizePolicy.Policy.Preferred)
+        self.enhance_row = QWidget()
+        column = QVBoxLayout(self.enhance_row)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(2)
+        column.addWidget(self.enhance_prompt)
+        column.addWidget(self.enhance_note)
+        self.add_row("", self.enhance_row)
+
+    def show_enhancement(self, enhancement, checked: bool) -> None:
+        """Show the box for a model whose ``enhancement`` (core.enhancement.Enhancement)
+        applies, ticked as ``checked`` where it can; disabled, with the reason, where not."""
+        self.set_row_visible(self.enhance_row, enhancement.applies)
+        self.enhance_prompt.setEnabled(enhancement.available)
+        self.enhance_prompt.setChecked(checked and enhancement.available)
+        self.enhance_prompt.setToolTip(
+            ("Opt-in: " if enhancement.available else "Not available: ") + enhancement.reason
+            + ".\nThe prompt it writes is what the run uses, and is recorded with the video.")
+        self.enhance_note.setText("" if enhancement.available
+                                  else f"Not available: {enhancement.reason}.")
+        self.enhance_note.setVisible(not enhancement.available)
+
+    def enhancing(self) -> bool:
+        """Whether the run enhances its prompt: the box is shown, enabled and ticked."""
+        return (not self.enhance_row.isHidden() and self.enhance_prompt.isEnabled()
+                and self.enhance_prompt.isChecked())
 
 
 class SizeSection(FormSection):
@@ -648,6 +687,11 @@ class AdvancedSection(FormSection):
     LTX-Video's decode timestep and noise, and the multi-scale recipe of a model that has one;
     folded, a line sums them up."""
 
+    MULTISCALE_TIP = (
+        "The model's multi-scale recipe: a first pass at about 2/3 of the size, the latent "
+        "upsampler doubles it, a short refine pass, then the frames are resized to the "
+        "size asked for.\nUnchecked: one pass at the full size.")
+
     def __init__(self, labels: list[FormLabel], multiscale_applies: Callable[[], bool],
                  parent: QWidget | None = None):
         super().__init__(labels, parent)
@@ -676,10 +720,7 @@ class AdvancedSection(FormSection):
         # for a model that has the recipe, in a mode that follows it (not video to video)
         self.multiscale = QCheckBox("Multi-scale (two passes with the latent upsampler)")
         self.multiscale.setChecked(True)
-        self.multiscale.setToolTip(
-            "The model's multi-scale recipe: a first pass at about 2/3 of the size, the latent "
-            "upsampler doubles it, a short refine pass, then the frames are resized to the "
-            "size asked for.\nUnchecked: one pass at the full size.")
+        self.multiscale.setToolTip(self.MULTISCALE_TIP)
         self._lay_out()
         self.relay(self.multiscale.toggled, self.offload.currentIndexChanged,
                    self.vae_tiling.currentIndexChanged, self.decode_timestep.valueChanged,
