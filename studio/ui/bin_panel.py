@@ -495,21 +495,30 @@ class BinPanel(QWidget):
         header.setStretchLastSection(False)
         header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)
         padding = 2 * header.style().pixelMetric(QStyle.PixelMetric.PM_HeaderMargin) + 16
-        self._column_widths = {
-            col: max(width, header.fontMetrics().horizontalAdvance(COLUMNS[col]) + padding)
-            for col, width in COLUMN_WIDTHS.items()}
+        self._title_widths = {col: header.fontMetrics().horizontalAdvance(COLUMNS[col]) + padding
+                              for col in COLUMN_WIDTHS}
+        self._column_widths = {col: max(width, self._title_widths[col])
+                               for col, width in COLUMN_WIDTHS.items()}
+        header.sectionResized.connect(self._on_column_resized)
         for col, width in self._column_widths.items():
             header.resizeSection(col, width)
         header.moveSection(header.visualIndex(COL_CAPTION), COL_NAME + 1)
         self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # fitted when the view gets its width (not now, at 100 px: hiding the columns
+        # before the first paint cost start-up 44 M instructions)
         self.view.width_changed.connect(self._fit_columns)
-        self._fit_columns(self.view.viewport().width())
+
+    @Slot(int, int, int)
+    def _on_column_resized(self, column: int, _old: int, new: int) -> None:
+        if column != COL_NAME and new > 0:  # a person's resize (0: the column was hidden)
+            self._column_widths[column] = max(new, self._title_widths[column])
 
     @Slot(int)
     def _fit_columns(self, width: int) -> None:
         shown = set(columns_that_fit(width, self._column_widths))
         for col in COLUMN_PRIORITY:
-            self.view.setColumnHidden(col, col not in shown)
+            if self.view.isColumnHidden(col) == (col in shown):
+                self.view.setColumnHidden(col, col not in shown)
 
     def _build_empty_hint(self) -> None:
         """What an empty bin shows instead of the table."""
@@ -873,12 +882,27 @@ class BinPanel(QWidget):
         menu.exec(self.view.viewport().mapToGlobal(pos))
 
     # -- layout state ---------------------------------------------------------------------
+    @property
+    def column_widths(self) -> dict[int, int]:
+        """The width of each column beside the name, shown or not (a person's resize kept)."""
+        return dict(self._column_widths)
+
     def save_state(self) -> QByteArray:
         return self.view.horizontalHeader().saveState()
 
     def restore_state(self, state) -> None:
-        if state:
-            self.view.horizontalHeader().restoreState(state)
+        """The saved column order, widths and sort; which columns fit is worked out again,
+        and the name still takes the width the others leave."""
+        if not state:
+            return
+        header = self.view.horizontalHeader()
+        header.restoreState(state)
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)
+        for col in COLUMN_PRIORITY:
+            header.setSectionHidden(col, False)  # a hidden section's width reads as 0
+            self._on_column_resized(col, 0, header.sectionSize(col))
+        # which fit is worked out when the view gets its width (BinView.width_changed)
 
     def shutdown(self) -> None:
         self._shut_down = True

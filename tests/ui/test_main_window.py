@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from studio.core.library import Project
-from studio.ui.bin_panel import COLUMNS
+from studio.ui.bin_panel import COL_CAPTION, COLUMNS
 from studio.ui.main_window import MainWindow
 from tests.media_factory import make_video
 from tests.ui.test_bin import drop_paths
@@ -40,7 +40,7 @@ def test_session_round_trip(qtbot, tmp_path, windows):
     window = windows(project)
     window.resize(window.minimumSizeHint().width(), 533)  # the offscreen screen is 800x800
     window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, window.bin_dock)
-    window.bin.view.horizontalHeader().resizeSection(0, 123)
+    window.bin.view.horizontalHeader().resizeSection(COL_CAPTION, 123)
 
     with qtbot.waitSignal(window.bin.import_finished, timeout=60000):
         drop_paths(window.bin.view.viewport(), [clip_path])
@@ -78,7 +78,7 @@ def test_session_round_trip(qtbot, tmp_path, windows):
     again = windows(project)
     assert again.size().height() == 533
     assert again.dockWidgetArea(again.bin_dock) == Qt.DockWidgetArea.RightDockWidgetArea
-    assert again.bin.view.horizontalHeader().sectionSize(0) == 123
+    assert again.bin.column_widths[COL_CAPTION] == 123  # shown when the bin is wide enough
     clips = project.clips()
     assert [Path(c.path).name for c in clips] == ["walk.mp4"]
     assert (clips[0].in_frame, clips[0].out_frame) == (5, 15)
