@@ -32,10 +32,13 @@ def _verb_guide() -> list[tuple[str, str, list[str]]]:
          ["studio frames clip.mp4 --count 8 --start 2 --end 6 --out frames/"]),
         ("caption", "caption videos and images with SmolVLM2, one JSON line per file",
          ["studio caption clips/*.mp4 --txt --jsonl captions.jsonl",
-          'studio caption clip.mp4 --prompt "Describe the camera motion."']),
+          'studio caption clip.mp4 --prompt "Describe the camera motion."',
+          "studio caption clips/ --cluster local --jsonl captions.jsonl",
+          "studio caption clips/ --cluster ray://head-node:10001 --project ~/Videos/kites"]),
         ("generate", "generate a video with LTX-Video (or CogVideoX, Wan, LTX-2)",
          ['studio generate "a red kite over a windy beach" --seed 42 -o kite.mp4',
-          'studio generate "she turns and smiles" --image face.png --frames 97 -o smile.mp4']),
+          'studio generate "she turns and smiles" --image face.png --frames 97 -o smile.mp4',
+          "studio generate --batch jobs.jsonl --cluster ray://head-node:10001"]),
         ("models", "list, download and build models",
          ["studio models list", "studio models pull HuggingFaceTB/SmolVLM2-256M-Video-Instruct",
           "studio models make-demo"]),
@@ -318,7 +321,8 @@ def _add_caption_parser(sub) -> None:
         "ok, caption, model, demo, frame_times (seconds), seconds, error. The model loads once "
         "for all files; a file that fails gets ok: false and the run goes on. Exit status 0 "
         "when every file was captioned, 1 otherwise.")
-    ca.add_argument("files", nargs="+", metavar="FILE")
+    ca.add_argument("files", nargs="+", metavar="FILE|DIR",
+                    help="media files, or folders searched for them (recursively, in name order)")
     ca.add_argument("--model", default=DEFAULT_CAPTIONER, metavar="ID|DIR",
                     help=f"model id (see `studio models list`) or a model folder "
                     f"(default: {DEFAULT_CAPTIONER})")
@@ -350,6 +354,9 @@ def _add_caption_parser(sub) -> None:
                     "(clip.mp4 -> clip.txt, the diffusion-pipe layout); an existing .txt is "
                     "left alone unless --overwrite is given")
     ca.add_argument("--overwrite", action="store_true", help="with --txt: replace existing .txt files")
+    from studio import cli_cluster
+
+    cli_cluster.add_caption_flags(ca)
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
@@ -505,6 +512,7 @@ def _caption_settings(args: argparse.Namespace, model: str):
 
 
 def cmd_caption(args: argparse.Namespace) -> int:
+    from studio.core.media import scan_media
     from studio.inference.batching import ClipInput, caption_many
     from studio.inference.loading import ModelError
 
@@ -518,6 +526,14 @@ def cmd_caption(args: argparse.Namespace) -> int:
         # found out now rather than after captioning every file
         print(f"studio caption: --jsonl: no such folder: {args.jsonl.parent}", file=sys.stderr)
         return 2
+    args.files = scan_media(args.files)[0]  # a folder: the media files in it
+    if not args.files:
+        print("studio caption: no media files in the folders given", file=sys.stderr)
+        return 2
+    if args.cluster is not None or args.project is not None:
+        from studio import cli_cluster
+
+        return cli_cluster.caption(args, settings, batch_size)
     try:
         from studio.inference.captioner import Captioner
 
@@ -810,6 +826,9 @@ def _add_generate_parser(sub) -> None:
     where.add_argument("-o", "--output", type=Path, default=None, metavar="OUT",
                        help="OUT.mp4 (or .webm, .gif): the video and OUT.json; OUT without a "
                        "suffix: a folder of lossless frame_000000.png ... and OUT.json beside it")
+    from studio import cli_cluster
+
+    cli_cluster.add_generate_flags(ge, where)
 
 
 _GENERATE_FLAGS = {"num_frames": "--frames", "guidance_scale": "--guidance",
@@ -907,46 +926,74 @@ def _frame_range(path: str, in_s: float | None, out_s: float | None) -> dict:
     return {"source_in_frame": first, "source_out_frame": max(first, end)}
 
 
-def cmd_generate(args: argparse.Namespace) -> int:
-    import time
+class GenerateRefused(Exception):
+    """A `studio generate` command line that cannot run, found before the model loads:
+    ``status`` 2 for bad arguments, 1 for an output that cannot be written."""
 
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def generate_job(args: argparse.Namespace):
+    """The GenerateJob a `studio generate` command line asks for, and its result row so far
+    (seed, params, conformed). Raises GenerateRefused. `--batch` builds each line's job here."""
+    from studio.core.export import ExportError, check_target, preset_for_output
     from studio.core.media import MediaError
+    from studio.core.params import conform
+    from studio.inference.engine import GenerateJob, new_job_id
 
-    started = time.monotonic()
-    row = {"ok": False, "output": None, "sidecar": None, "seed": None, "params": None,
-           "conformed": {}, "seconds": None, "error": None}
     try:
         params = _generate_params(args)
     except (ValueError, MediaError) as err:
-        print(f"studio generate: {err}", file=sys.stderr)
-        return 2
-    from studio.core.params import conform
-    from studio.inference.engine import Engine, EngineEvents, GenerateJob, new_job_id
-
-    row.update(seed=params.seed, params=params.to_dict(),
-               conformed=conform(params).as_dict())
-    from studio.core.export import ExportError, check_target, preset_for_output
-
+        raise GenerateRefused(str(err), 2) from None
+    row = {"ok": False, "output": None, "sidecar": None, "seed": params.seed,
+           "params": params.to_dict(), "conformed": conform(params).as_dict(), "seconds": None,
+           "error": None}
     try:  # the output is checked before the model loads, not after the run
         if args.project is not None:
             check_target(args.project.expanduser() / "generations", "mp4",
                          _expected_bytes(params, "mp4"))
-            job = GenerateJob(new_job_id(), params,
-                              project_root=str(args.project.expanduser()))
-        else:
-            out = args.output.expanduser()
-            try:
-                preset = preset_for_output(out)
-            except ExportError as err:  # a wrong suffix: the command line's fault
-                print(f"studio generate: -o: {err}", file=sys.stderr)
-                return 2
-            check_target(out, preset, _expected_bytes(params, preset))
-            job = GenerateJob(new_job_id(), params, output=str(out), preset=preset,
-                              register=False)
+            return GenerateJob(new_job_id(), params,
+                               project_root=str(args.project.expanduser())), row
+        out = args.output.expanduser()
+        try:
+            preset = preset_for_output(out)
+        except ExportError as err:  # a wrong suffix: the command line's fault
+            raise GenerateRefused(f"-o: {err}", 2) from None
+        check_target(out, preset, _expected_bytes(params, preset))
+        return GenerateJob(new_job_id(), params, output=str(out), preset=preset,
+                           register=False), row
     except ExportError as err:
-        print(f"studio generate: {'--project' if args.project else '-o'}: {err}",
-              file=sys.stderr)
-        return 1
+        raise GenerateRefused(f"{'--project' if args.project else '-o'}: {err}", 1) from None
+
+
+def generate_row(row: dict, result) -> dict:
+    """``row`` (from generate_job) with a finished generation's GenerateResult."""
+    row.update(ok=True, output=result.output, sidecar=result.sidecar, seed=result.seed,
+               params=result.params, conformed=result.conformed, demo=result.demo,
+               frames=result.frames, width=result.width, height=result.height, fps=result.fps,
+               generation_id=result.generation_id)
+    if result.register_error:
+        row["warning"] = result.register_error
+    return row
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    import time
+
+    if args.batch is not None or args.cluster is not None:
+        from studio import cli_cluster
+
+        return cli_cluster.generate_batch(args)
+    started = time.monotonic()
+    try:
+        job, row = generate_job(args)
+    except GenerateRefused as err:
+        print(f"studio generate: {err}", file=sys.stderr)
+        return err.status
+    from studio.inference.engine import Engine, EngineEvents
+
     class Events(EngineEvents):
         error: str | None = None
 
@@ -978,13 +1025,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         print(json_text(row), flush=True)
         print(f"studio generate: {row['error']}", file=sys.stderr)
         return 1
-    row.update(ok=True, output=result.output, sidecar=result.sidecar, seed=result.seed,
-               params=result.params, conformed=result.conformed, demo=result.demo,
-               frames=result.frames, width=result.width, height=result.height, fps=result.fps,
-               generation_id=result.generation_id)
-    if result.register_error:
-        row["warning"] = result.register_error
-    print(json_text(row), flush=True)
+    print(json_text(generate_row(row, result)), flush=True)
     return 0
 
 

@@ -17,6 +17,31 @@ IMAGE_EXTENSIONS = frozenset(".gif .png .jpg .jpeg .webp .bmp .tif .tiff".split(
 MEDIA_EXTENSIONS = VIDEO_EXTENSIONS | IMAGE_EXTENSIONS
 
 
+def scan_media(paths: list[str]) -> tuple[list[str], int]:
+    """The files to work on from files and folders given: (files, skipped).
+
+    A file given on its own is always taken (if it is not media, whoever reads it says why).
+    Inside folders only files with a media extension are taken, recursively, in name order,
+    named below the folder as it was given; hidden files and folders are skipped, and the
+    rest are counted as skipped."""
+    files: list[str] = []
+    skipped = 0
+    for given in paths:
+        if not os.path.isdir(given):
+            files.append(given)
+            continue
+        for dirpath, dirnames, filenames in os.walk(given):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for name in sorted(filenames):
+                if name.startswith("."):
+                    continue
+                if os.path.splitext(name)[1].lower() in MEDIA_EXTENSIONS:
+                    files.append(os.path.join(dirpath, name))
+                else:
+                    skipped += 1
+    return files, skipped
+
+
 class MediaInfo(NamedTuple):  # immutable; a NamedTuple is made faster than a dataclass at import
     path: str
     kind: str  # "video" | "image"  (an animated GIF is a video)

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import QLabel, QListWidgetItem, QVBoxLayout, QWidget
 
 from studio.core.library import Caption, Clip
 from studio.inference import registry
+from studio.inference.caption_record import caption_params
 from studio.ui.caption_frames import FrameThumb, frame_thumbs, frames_span
 from studio.ui.edits import SetCaptionCommand
 from studio.ui.first_paint import after_first_paint
@@ -105,19 +106,6 @@ def describe_caption(caption: Caption) -> str:
         parts.append(f"{p['seconds']:.1f} s")
     parts.append(when)
     return " · ".join(parts)
-
-
-def caption_params(result) -> dict:
-    """What is stored with a model caption: the settings it was made with, the frames the
-    model saw, how long it took, and the demo label for a random-weight model."""
-    params = dict(result.settings or {})
-    params["frame_indices"] = [int(i) for i in result.frame_indices]
-    params["frame_times"] = [round(float(t), 4) for t in result.frame_times]
-    params["seconds"] = round(float(result.seconds), 3)
-    if result.demo:
-        params["demo"] = True
-        params["label"] = registry.DEMO_LABEL
-    return params
 
 
 # ---------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 
 from studio.core.cancel import CancelToken
-from studio.core.media import MEDIA_EXTENSIONS, MediaError
+from studio.core.media import MediaError, scan_media
 from studio.ui.frame_decoder import rgb_to_qimage
 
 THUMB_W, THUMB_H = 96, 54  # a row's picture in the bin and the generations list
@@ -39,29 +39,10 @@ def thumbnail_pixmap(image: QImage) -> QPixmap:
 
 
 def scan_paths(paths: list[str]) -> tuple[list[str], int]:
-    """Files to import from dropped files and folders; returns (files, skipped).
-
-    A file dropped on its own is always taken (if it is not media, the bin says why).
-    Inside folders only files with a media extension are taken, recursively, in name order;
-    hidden files and folders are skipped, and the rest are counted as skipped.
-    """
-    files: list[str] = []
-    skipped = 0
-    for raw in paths:
-        path = Path(raw)
-        if not path.is_dir():
-            files.append(str(path.absolute()))
-            continue
-        for dirpath, dirnames, filenames in os.walk(path):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            for name in sorted(filenames):
-                if name.startswith("."):
-                    continue
-                if Path(name).suffix.lower() in MEDIA_EXTENSIONS:
-                    files.append(os.path.abspath(os.path.join(dirpath, name)))
-                else:
-                    skipped += 1
-    return files, skipped
+    """Files to import from dropped files and folders, as absolute paths; returns (files,
+    skipped): ``core.media.scan_media``'s rules."""
+    files, skipped = scan_media(paths)
+    return [os.path.abspath(f) for f in files], skipped
 
 
 class Scanned(NamedTuple):

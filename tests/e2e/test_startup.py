@@ -22,7 +22,7 @@ def test_exit_after_show_prints_startup_seconds_and_imports_no_ml_stack(tmp_path
         "import sys\n"
         "from studio.cli import main\n"
         "rc = main(['--exit-after-show'])\n"
-        "heavy = [m for m in ('torch', 'diffusers', 'transformers') if m in sys.modules]\n"
+        "heavy = [m for m in ('torch', 'diffusers', 'transformers', 'ray') if m in sys.modules]\n"
         "print('CAPTION BODY', 'studio.ui.caption_widgets' in sys.modules)\n"
         "print('HEAVY', heavy)\n"
         "sys.exit(rc)\n"
