@@ -456,7 +456,9 @@ def test_vae_tiling_asked_on_the_cpu_tiles_the_decode_and_is_recorded(tiny_gener
     assert len(differs) and differs.min() >= 448 and differs.max() < 512  # only the seam
     assert tiled.memory == {"offload": "none", "vae_tiling": True, "automatic": False,
                             "free_gb": None, "estimate_gb": tiled.memory["estimate_gb"],
-                            "fits": None, "reason": tiled.memory["reason"]}
+                            "fits": None, "reason": tiled.memory["reason"],
+                            # not fp8 (weights in the run's dtype: float32 on a CPU)
+                            "transformer_dtype": "bf16", "text_encoder_dtype": "bf16"}
     assert tiled.memory["estimate_gb"] > 0 and "VAE tiling" in tiled.memory["reason"]
     assert plain.memory["vae_tiling"] is False and plain.memory["automatic"] is False
     assert generation_record(tiled, tiny_generator)["memory"] == tiled.memory
