@@ -60,8 +60,9 @@ def version_rows(model_manager=None) -> list[tuple[str, str]]:
     return rows
 
 
-def _table(columns: list[str], parent: QWidget) -> QTableWidget:
+def _table(columns: list[str], parent: QWidget, name: str) -> QTableWidget:
     table = QTableWidget(0, len(columns), parent)
+    table.setAccessibleName(name)
     table.setHorizontalHeaderLabels(columns)
     table.verticalHeader().hide()
     table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -102,7 +103,7 @@ class AboutDialog(QDialog):
         top.addWidget(icon, 0, Qt.AlignmentFlag.AlignTop)
         top.addWidget(title, 1)
 
-        self.table = _table(["Component", "Version"], self)
+        self.table = _table(["Component", "Version"], self, "Versions")
         self.table.setObjectName("AboutVersions")
         _fill(self.table, self.rows)
         self.table.setMinimumHeight(self.table.verticalHeader().length() + 32)
@@ -183,10 +184,11 @@ class ShortcutsDialog(QDialog):
         self.setWindowTitle("Keyboard Shortcuts")
         self._window = window
         self.filter_box = QLineEdit(self)
+        self.filter_box.setAccessibleName("Filter shortcuts")
         self.filter_box.setPlaceholderText("Filter by command or key…")
         self.filter_box.setClearButtonEnabled(True)
         self.filter_box.textChanged.connect(self._apply_filter)
-        self.table = _table(["Menu", "Command", "Shortcut"], self)
+        self.table = _table(["Menu", "Command", "Shortcut"], self, "Keyboard shortcuts")
         self.table.setObjectName("ShortcutsTable")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         buttons.rejected.connect(self.reject)

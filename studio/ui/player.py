@@ -163,6 +163,9 @@ class VideoView(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(160, 90)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self.setAccessibleName("Video")
+        self.setAccessibleDescription("The clip's current frame. Space plays and pauses; the "
+                                      "arrow keys step one frame")
 
     def sizeHint(self) -> QSize:
         return QSize(640, 360)

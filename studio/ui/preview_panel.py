@@ -114,6 +114,7 @@ class PreviewPanel(QWidget):
         self.error_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.error_label.setStyleSheet("color: #d33;")
         self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error_label.setAccessibleName("Generation error")
         self.progress = QProgressBar()
         self.progress.setFormat(STEP_FORMAT)
         self.progress.setValue(0)

@@ -324,6 +324,7 @@ class PromptPanel(FileDropTarget, QWidget):
             sections.addWidget(label)
         sections.addStretch(1)
         self.scroll = VerticalScrollArea(inner, self)
+        self.scroll.setAccessibleName("Generate settings")
         self.scroll.setObjectName("PromptPanelScroll")
         buttons = QHBoxLayout()
         buttons.setContentsMargins(9, 4, 9, 9)

@@ -94,6 +94,7 @@ class Workspaces(QObject):
         self.current = DEFAULT_WORKSPACE
         self._states: dict[str, QByteArray] = {}  # the arrangement each workspace left
         self.tab_bar = QTabBar()
+        self.tab_bar.setAccessibleName("Workspaces")
         self.tab_bar.setObjectName("WorkspaceTabs")
         self.tab_bar.setAccessibleName("Workspaces")
         self.tab_bar.setAccessibleDescription("The stage of the work; each remembers its panels")
