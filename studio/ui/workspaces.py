@@ -57,7 +57,7 @@ WORKSPACES = (
     Workspace("media", "Media && Captions", ("BinDock", "CaptionDock"), ("CaptionDock",)),
     Workspace("generate", "Generate",
               ("BinDock", "CaptionDock", "GenerateDock", "GenerationPreviewDock", "QueueDock"),
-              ("GenerateDock", "GenerationPreviewDock", "QueueDock"), 0.4, (220, 400)),
+              ("GenerateDock", "GenerationPreviewDock", "QueueDock"), 0.4, (210, 440)),
     Workspace("analyse", "Analyse", ("BinDock", "CaptionDock", "AnalysisDock", "GenerationsDock"),
               ("CaptionDock", "AnalysisDock", "GenerationsDock"), 0.45, (300, 320),
               "AnalysisDock"),

@@ -223,7 +223,8 @@ def test_every_workspace_with_every_panel_open_fits(qtbot, window, monkeypatch, 
 
 def test_titles_are_whole_at_the_default_size(qtbot, tmp_path):
     """Issue 16: at 1280x800 the Analyse workspace cut its title to "b_audio.mp… frames" and
-    the bin's headers to "Durati"; with a file name of an ordinary length neither is cut."""
+    the bin's headers to "Durati", and the Generate panel scrolled sideways; with a file name
+    of an ordinary length nothing is cut."""
     project = Project(tmp_path / "project")
     clip = project.import_file(make_video(tmp_path / "night_drive.mp4", width=64, height=48,
                                           frames=4))[0]
@@ -243,6 +244,11 @@ def test_titles_are_whole_at_the_default_size(qtbot, tmp_path):
             title = window.analysis.title_label
             qtbot.waitUntil(lambda t=title: "night_drive.mp4" in t.text())
             assert not title.is_elided(), (space, title.text(), title.width())
+        window.workspaces.switch("generate")  # its form did not fit and scrolled sideways
+        _settle()
+        scroll = window.prompt_panel.scroll
+        assert window.size().toTuple() == (1280, 800)
+        assert scroll.viewport().width() >= scroll.widget().minimumSizeHint().width()
     finally:
         window.shutdown()
         project.close()
