@@ -7,6 +7,9 @@ import os
 import tempfile
 
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
+# Sound goes to miniaudio's null device (a real device that plays nothing, at a sound card's
+# pace): no test makes a noise on a developer's machine or waits on a missing sound server.
+os.environ["STUDIO_AUDIO_BACKEND"] = "null"
 _HOME = tempfile.mkdtemp(prefix="studio-test-home-")
 for _var in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
     os.environ[_var] = os.path.join(_HOME, _var.lower())
