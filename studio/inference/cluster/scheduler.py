@@ -25,6 +25,7 @@ from typing import Any
 
 from studio.core.cancel import CancelToken
 from studio.inference.cluster.connection import ClusterError
+from studio.inference.cluster.workers import on_node
 
 log = logging.getLogger(__name__)
 
@@ -280,7 +281,7 @@ class _Run:
             return
         except Exception as err:  # noqa: BLE001 - a failure of the worker's code: its items fail
             unit = worker.calls.pop(call)
-            message = f"{_cause(err)} (on {worker.info.node})"
+            message = on_node(_cause(err), worker.info.node)
             for index in unit.items:
                 yield self._item_failed(index, message)
         else:

@@ -50,6 +50,11 @@ def node_name() -> str:
     return socket.gethostname() or "unknown host"
 
 
+def on_node(message: str, node: str) -> str:
+    """``message`` saying which machine it comes from."""
+    return f"{message.rstrip('. ')} (on {node})"
+
+
 def _torch_threads() -> int:
     import torch
 
@@ -78,8 +83,8 @@ class CaptionWorker:
             self.captioner = captioner = Captioner.load(self.model, self.device)
             size = self.batch_size or auto_batch_size(captioner, self.settings, self.clips)
         except Exception as err:  # noqa: BLE001 - the driver says why, naming the node
-            return WorkerInfo(self.node, os.getpid(), error=describe_failure(
-                f"loading {self.model}", err) + f" (on {self.node})")
+            return WorkerInfo(self.node, os.getpid(), error=on_node(
+                describe_failure(f"loading {self.model}", err), self.node))
         sampling = captioner.sampling
         return WorkerInfo(
             self.node, os.getpid(), device=f"{captioner.device} ({captioner.dtype_name})",
@@ -122,7 +127,7 @@ class CaptionWorker:
     def _message(self, path: str, err: BaseException) -> str:
         from studio.inference.engine import describe_failure
 
-        return f"{describe_failure(f'captioning {Path(path).name}', err, path)} (on {self.node})"
+        return on_node(describe_failure(f"captioning {Path(path).name}", err, path), self.node)
 
 
 class _LastFailure(EngineEvents):
@@ -161,7 +166,7 @@ class GenerateWorker:
             result = self.engine.run(job)
             if result is None:
                 message = failure.message or "the generation did not finish"
-                outcomes.append(Outcome(index, error=f"{message} (on {self.node})"))
+                outcomes.append(Outcome(index, error=on_node(message, self.node)))
             else:
                 outcomes.append(Outcome(index, result=result))
         return outcomes
