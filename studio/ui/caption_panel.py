@@ -148,6 +148,7 @@ class CaptionRun:
         self.max_new_tokens = max_new_tokens
         self.started = time.monotonic()  # for the time left, until the manager says
         self.item_started = self.started  # the current target's start
+        self.handle = None  # the job's JobHandle (of the model manager or the cluster)
 
     @property
     def target(self) -> CaptionTarget | None:
@@ -209,6 +210,7 @@ class CaptionPanel(QWidget):
         self._pool = Workers(self, limit=1)
 
         self._body_built = False
+        self._cluster_parts = None  # see set_cluster
         self._pending_settings: dict | None = None  # restore_settings before the body exists
         self._build_actions()
         self._build_empty()
@@ -296,6 +298,8 @@ class CaptionPanel(QWidget):
         self.history_box = HistoryBox(self)
         self.settings_box = CaptionSettingsBox(LOCAL_FOLDER, self)
         self.buttons_box = CaptionButtons(self)
+        if self._cluster_parts is not None:
+            self._add_run_on()
         for section in (self.caption_box, self.history_box, self.settings_box,
                         self.buttons_box):
             for name in section.WIDGETS:
@@ -387,6 +391,32 @@ class CaptionPanel(QWidget):
         self.manager = manager
         manager.busy_changed.connect(self.on_busy_changed)  # each job: its handle (_follow)
         self._update_actions()
+
+    def set_cluster(self, cluster_parts) -> None:
+        """Where caption jobs run: ``cluster_parts()`` gives the window's
+        (``run_on.RunOnChoice``, ``cluster_manager.ClusterManager``), asked for when the
+        panel's settings are built (after the first paint)."""
+        self._cluster_parts = cluster_parts
+        if self._body_built:
+            self._add_run_on()
+
+    def _add_run_on(self) -> None:
+        from studio.ui.run_on import RunOnCombo
+
+        choice, _cluster = self._cluster_parts()
+        self.run_on_combo = RunOnCombo(choice, self.settings_box)
+        self.settings_box.add_run_on(self.run_on_combo)
+
+    def _runner(self):
+        """The model manager, or the cluster manager when the window runs on a cluster."""
+        if self._cluster_parts is not None:
+            choice, cluster = self._cluster_parts()
+            if choice.on_cluster:
+                return cluster
+        return self.manager
+
+    def _on_cluster(self) -> bool:
+        return self._cluster_parts is not None and self._cluster_parts()[0].on_cluster
 
     def _follow(self, handle) -> None:
         """The signals of a caption job this panel submitted (its JobHandle, GUI thread)."""
@@ -919,7 +949,8 @@ class CaptionPanel(QWidget):
             else:
                 self.status_message.emit(nothing_text)
             return None
-        missing = self._missing_model_message()
+        # On a cluster the workers read the model from the shared cache: not asked here.
+        missing = None if self._on_cluster() else self._missing_model_message()
         if missing is not None:
             # Said at once, and no clip is marked failed for a model that is not here.
             self._show_error(missing)
@@ -961,7 +992,8 @@ class CaptionPanel(QWidget):
         self.project_model.set_caption_state(targets[0].clip_id, "captioning")
         self.error_label.hide()
         self._show_progress(run, 0, len(targets), None)
-        self._follow(self.manager.submit(job))
+        run.handle = self._runner().submit(job)
+        self._follow(run.handle)
         if self.clip is not None and any(t.clip_id == self.clip.id for t in targets):
             self._refresh()
         self._update_actions()
@@ -970,9 +1002,10 @@ class CaptionPanel(QWidget):
     @Slot()
     def cancel(self) -> None:
         """Stop every caption job of this panel; captions already stored stay."""
-        if self.manager is not None and self._runs:
-            for job_id in list(self._runs):
-                self.manager.cancel(job_id)
+        if self._runs:
+            for run in list(self._runs.values()):
+                if run.handle is not None:
+                    run.handle.cancel()
             self.progress_bar.setFormat("Cancelling…")
 
     def _run_for_clip(self, clip_id: int) -> CaptionRun | None:

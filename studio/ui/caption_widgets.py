@@ -315,6 +315,11 @@ class CaptionSettingsBox(QWidget):
         form.addRow("Length", self.max_tokens_spin)
         form.addRow("", self.sample_check)
         form.addRow("", self.temperature_spin)
+        self._form = form
+
+    def add_run_on(self, combo: QWidget) -> None:
+        """The window's Run on choice (``run_on.RunOnCombo``), under the settings."""
+        self._form.addRow("Run on", combo)
 
     def _make_generation_controls(self) -> None:
         self.max_tokens_spin = SpinBox(self)

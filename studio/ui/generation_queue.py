@@ -51,6 +51,19 @@ class GenerationQueue(QObject):
         self.left_waiting = [j.id for j in self.jobs() if j.state == "queued"]
         self._paused = bool(self.left_waiting)
         self.handle = None  # the JobHandle of the run going on (its signals are its alone)
+        self._cluster_parts = None  # see set_cluster
+
+    def set_cluster(self, cluster_parts) -> None:
+        """``cluster_parts()`` gives the window's (``run_on.RunOnChoice``,
+        ``cluster_manager.ClusterManager``): each job runs where the choice says when it starts."""
+        self._cluster_parts = cluster_parts
+
+    def _runner(self):
+        if self._cluster_parts is not None:
+            choice, cluster = self._cluster_parts()
+            if choice.on_cluster:
+                return cluster
+        return self.manager
 
     # -- reading --------------------------------------------------------------------------
     def jobs(self) -> list:
@@ -114,7 +127,7 @@ class GenerationQueue(QObject):
     def cancel(self, queue_id: int) -> None:
         """Cancel a queued job at once, or the running one (it ends within a step)."""
         if self.running_id == queue_id:
-            self.manager.cancel(self._running[1])
+            self.handle.cancel()  # the model manager's or the cluster's
             return
         if self.project.job(queue_id).state == "queued":
             self.project_model.set_job_state(queue_id, "cancelled")
@@ -122,8 +135,8 @@ class GenerationQueue(QObject):
             self.job_ended.emit(queue_id, "cancelled", "")
 
     def cancel_running(self) -> None:
-        if self._running is not None:
-            self.manager.cancel(self._running[1])
+        if self._running is not None and self.handle is not None:
+            self.handle.cancel()
 
     def remove(self, queue_id: int) -> None:
         """Forget a job that is not running (its video, if any, stays in the project)."""
@@ -195,7 +208,7 @@ class GenerationQueue(QObject):
                               preview_every=self.preview_every, queue_job_id=job.id,
                               register=False)
             try:
-                self.handle = handle = self.manager.submit(run)
+                self.handle = handle = self._runner().submit(run)
             except RuntimeError as err:  # the manager is shutting down: Studio is closing
                 self.project_model.set_job_state(job.id, "queued")
                 log.info("generation queue stopped: %s", err)

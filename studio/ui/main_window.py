@@ -90,6 +90,8 @@ class MainWindow(FileDropTarget, QMainWindow):
         self.model_manager = model_manager
         self.captions = CaptionPanel(self.project_model, self, undo_stack=self.undo_stack)
         self.captions.set_manager(model_manager)
+        self._run_on = self._cluster = None  # made on first use (cluster_parts)
+        self.captions.set_cluster(self.cluster_parts)
         self.caption_dock = QDockWidget("Caption", self)
         self.caption_dock.setObjectName("CaptionDock")
         self.caption_dock.setWidget(self.captions)
@@ -703,6 +705,7 @@ class MainWindow(FileDropTarget, QMainWindow):
 
             queue = self._generation_queue = GenerationQueue(self.project_model,
                                                              self.model_manager, self)
+            queue.set_cluster(self.cluster_parts)
             queue.run_started.connect(self._on_generation_run_started)
             queue.status_message.connect(self._on_status_message)
             from studio.ui.queue_panel import QueueStatusWidget
@@ -711,6 +714,22 @@ class MainWindow(FileDropTarget, QMainWindow):
             self.queue_status.clicked.connect(self.show_queue)
             self.statusBar().addPermanentWidget(self.queue_status)
         return self._generation_queue
+
+    def cluster_parts(self):
+        """(``run_on.RunOnChoice``, ``cluster_manager.ClusterManager``): where captions and
+        generations run, one choice for the window; made on first use (no Ray is imported
+        until a run on the cluster starts)."""
+        if self._run_on is None:
+            from studio.ui.cluster_manager import ClusterManager
+            from studio.ui.run_on import RunOnChoice
+
+            self._run_on = RunOnChoice(self.settings, self)
+            self._cluster = ClusterManager(self._cluster_address, self)
+            self._cluster.status_message.connect(self._on_status_message)
+        return self._run_on, self._cluster
+
+    def _cluster_address(self) -> str:
+        return self._run_on.address
 
     @Slot()
     def show_queue(self) -> None:
@@ -724,6 +743,7 @@ class MainWindow(FileDropTarget, QMainWindow):
             from studio.ui.queue_panel import QueuePanel
 
             panel = self._queue_panel = QueuePanel(self.generation_queue, self.queue_dock)
+            panel.add_run_on(self.cluster_parts()[0])
             panel.edit_requested.connect(self._on_edit_queued_job)
             panel.status_message.connect(self._on_status_message)
             self.queue_dock.setWidget(panel)
@@ -977,6 +997,8 @@ class MainWindow(FileDropTarget, QMainWindow):
         if self._generation_queue is not None:
             self._generation_queue.shutdown()  # the running job comes back as interrupted
         self.model_manager.shutdown()  # cancels a running caption; waits for the thread
+        if self._cluster is not None:
+            self._cluster.shutdown()  # cancels cluster runs: their workers are killed
         if self._analysis is not None:
             self._analysis.shutdown()
         if self._preview_panel is not None:

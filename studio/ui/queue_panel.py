@@ -108,7 +108,7 @@ class QueuePanel(QWidget):
         self.clear_button = self._button("Clear Done", "Remove every finished job from the "
                                          "list (their videos stay)", self.clear_done)
 
-        top = QHBoxLayout()
+        top = self._top = QHBoxLayout()
         top.addWidget(self.summary, 1)
         top.addWidget(self.pause_button)
         buttons = self._button_rows()
@@ -144,6 +144,14 @@ class QueuePanel(QWidget):
             groups.append(box)
         return SideBySide(groups, spacing=6, stacked_spacing=2, stretches=(0, 1),
                           left_when_stacked=groups[:1])
+
+    def add_run_on(self, choice) -> None:
+        """The window's Run on choice (``run_on.RunOnChoice``) beside Pause: where the next
+        job runs."""
+        from studio.ui.run_on import RunOnCombo
+
+        self.run_on_combo = RunOnCombo(choice, self)
+        self._top.insertWidget(1, self.run_on_combo)
 
     def _button(self, text: str, tip: str, slot, shortcut: str | None = None) -> QToolButton:
         # tool buttons: seven of them fit a dock a third of the window wide
