@@ -49,6 +49,7 @@ class ClusterManager(QObject):
         super().__init__(parent)
         self._address = address
         self._runs: dict[int, tuple[JobHandle, CancelToken, threading.Thread]] = {}
+        self._generations: set[int] = set()  # the runs that are generations (their steps)
         self._event.connect(self._on_event)
 
     def submit(self, job) -> JobHandle:
@@ -58,6 +59,8 @@ class ClusterManager(QObject):
         thread = threading.Thread(target=self._run, args=(job, self._address(), token),
                                   name=f"studio-cluster-{job.job_id}", daemon=True)
         self._runs[job.job_id] = (handle, token, thread)
+        if hasattr(job, "params"):  # an engine GenerateJob (a caption job has none)
+            self._generations.add(job.job_id)
         thread.start()
         return handle
 
@@ -114,10 +117,13 @@ class ClusterManager(QObject):
             handle.started.emit(job_id, event.label)
         elif isinstance(event, cluster.ItemDone):
             handle.item_finished.emit(job_id, event.index, event.result)
-            handle.progress.emit(job_id, event.done, event.total, math.nan)
+            if not self._is_generation(job_id):  # its steps were its progress
+                handle.progress.emit(job_id, event.done, event.total, math.nan)
         elif isinstance(event, cluster.ItemFailed):
             handle.item_failed.emit(job_id, event.index, event.message)
             handle.progress.emit(job_id, event.done, event.total, math.nan)
+        elif isinstance(event, cluster.ItemProgress):  # a generation's steps
+            handle.progress.emit(job_id, event.steps_done, event.steps, event.eta_s)
         elif isinstance(event, cluster.ItemSkipped):
             handle.progress.emit(job_id, event.done, event.total, math.nan)
         elif isinstance(event, cluster.WorkerStarted):
@@ -129,8 +135,12 @@ class ClusterManager(QObject):
         elif isinstance(event, _Ended):
             self._end(job_id, handle, event)
 
+    def _is_generation(self, job_id: int) -> bool:
+        return job_id in self._generations
+
     def _end(self, job_id: int, handle: JobHandle, event: _Ended) -> None:
         del self._runs[job_id]
+        self._generations.discard(job_id)
         handle.done = True
         if event.state == "finished":
             handle.finished.emit(job_id, event.result)

@@ -34,6 +34,9 @@ class GenerationQueue(QObject):
     run_finished = Signal(int, object)
     job_started = Signal(int)  # queue (jobs-table) id
     job_ended = Signal(int, str, str)  # queue id, final state, message ("" when done)
+    # the running job's steps: engine job id, done, total, seconds left (its handle's progress,
+    # on this computer or a cluster)
+    progress = Signal(int, int, int, float)
     paused_changed = Signal(bool)
     status_message = Signal(str)
 
@@ -213,6 +216,7 @@ class GenerationQueue(QObject):
                 self.project_model.set_job_state(job.id, "queued")
                 log.info("generation queue stopped: %s", err)
                 return
+            handle.progress.connect(self.progress)
             handle.finished.connect(self._on_finished)
             handle.failed.connect(self._on_failed)
             handle.cancelled.connect(self._on_cancelled)

@@ -120,7 +120,7 @@ class QueuePanel(QWidget):
 
         queue.changed.connect(self.refresh)
         queue.paused_changed.connect(self._on_paused_changed)
-        queue.manager.progress.connect(self._on_progress)
+        queue.progress.connect(self._on_progress)
         self.view.selectionModel().selectionChanged.connect(self._update_buttons)
         self._on_paused_changed(queue.paused)
         self.refresh()
@@ -332,7 +332,7 @@ class QueueStatusWidget(StatusProgress):
         self._steps: tuple[int, int] | None = None
         queue.changed.connect(self.refresh)
         queue.paused_changed.connect(self.refresh)
-        queue.manager.progress.connect(self._on_progress)
+        queue.progress.connect(self._on_progress)
         self.refresh()
 
     @Slot(int, int, int, float)

@@ -40,3 +40,38 @@ def test_an_item_that_kills_every_worker_fails_alone_and_the_rest_end_once(local
     # its unit killed MAX_ATTEMPTS workers (more when a dying worker took the answer of its
     # call before with it), then it killed one more alone
     assert len([e for e in events if isinstance(e, WorkerLost)]) >= MAX_ATTEMPTS + 1
+
+
+class SteppingWorker:
+    """A job of STEPS steps, STEP_S each, each put on the run's progress board."""
+
+    STEPS, STEP_S = 6, 0.3
+
+    def ready(self) -> WorkerInfo:
+        return WorkerInfo(node_name(), os.getpid(), device="cpu", unit_size=1)
+
+    def run(self, items: list, board=None) -> list[Outcome]:
+        import time
+
+        (index, item), = items
+        for step in range(1, self.STEPS + 1):
+            time.sleep(self.STEP_S)
+            board.put.remote(index, step, self.STEPS, (self.STEPS - step) * self.STEP_S,
+                             node_name())
+        return [Outcome(index, result=item)]
+
+
+def test_a_generation_reports_its_steps_while_it_runs(local_cluster):
+    """The window's queue and Preview show a cluster generation's steps as a local one's:
+    the worker puts each step on the run's progress board, the driver takes them as it polls."""
+    from studio.inference.cluster import ItemProgress
+
+    local_cluster.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    spec = WorkerSpec(SteppingWorker, (), {"num_cpus": 1}, count=1, reports_progress=True)
+    events = list(run_on_workers(local_cluster, spec, ["job"]))
+    steps = [e for e in events if isinstance(e, ItemProgress)]
+    assert len(steps) >= 2, events
+    assert [e.steps_done for e in steps] == sorted({e.steps_done for e in steps})
+    assert all(e.index == 0 and e.steps == SteppingWorker.STEPS for e in steps)
+    assert steps[0].node == node_name()
+    assert isinstance(events[-1], ItemDone) and events.index(steps[-1]) < len(events) - 1

@@ -9,7 +9,8 @@ connects: importing this package imports neither Ray nor torch.
 - ``connect``, ``check_address``, ``ClusterError`` (``connection``): the addresses
   ``local``, ``auto`` and ``ray://HOST:PORT``;
 - ``CaptionKey`` (``resume``): which stored captions a resumed run keeps;
-- the events: ``WorkerStarted``, ``WorkerLost``, ``ItemDone``, ``ItemFailed``, ``ItemSkipped``.
+- the events: ``WorkerStarted``, ``WorkerLost``, ``ItemDone``, ``ItemFailed``, ``ItemSkipped``
+  and, for generations, ``ItemProgress`` (the steps of a job running).
 """
 
 from studio.inference.cluster.connection import ClusterError, check_address, connect
@@ -18,11 +19,12 @@ from studio.inference.cluster.runs import caption_on_cluster, generate_on_cluste
 from studio.inference.cluster.scheduler import (
     ItemDone,
     ItemFailed,
+    ItemProgress,
     ItemSkipped,
     WorkerLost,
     WorkerStarted,
 )
 
-__all__ = ["CaptionKey", "ClusterError", "ItemDone", "ItemFailed", "ItemSkipped", "WorkerLost",
-           "WorkerStarted", "caption_on_cluster", "check_address", "connect",
+__all__ = ["CaptionKey", "ClusterError", "ItemDone", "ItemFailed", "ItemProgress", "ItemSkipped",
+           "WorkerLost", "WorkerStarted", "caption_on_cluster", "check_address", "connect",
            "generate_on_cluster"]

@@ -52,6 +52,8 @@ def generate_on_cluster(address: str, jobs: list, *, workers: int | None = None,
     ``scheduler.run_on_workers``; ItemDone.result is a GenerateResult."""
     with connect(address, num_cpus=local_cpus) as ray:
         spec = worker_spec(ray, GenerateWorker, len(jobs), workers, device, lambda on: (on,))
+        # each job's steps come back as they go (ItemProgress events)
+        spec = dataclasses.replace(spec, reports_progress=True)
         yield from run_on_workers(ray, spec, list(jobs), cancel=cancel)
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from studio.core.cancel import CancelToken
 from studio.inference.cluster.connection import ClusterError
-from studio.inference.cluster.workers import on_node
+from studio.inference.cluster.workers import ProgressBoard, on_node
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,17 @@ class ItemFailed:
 
 
 @dataclass(frozen=True)
+class ItemProgress:
+    """Steps of an item still running (a generation), when its worker reports them."""
+
+    index: int
+    steps_done: int
+    steps: int
+    eta_s: float
+    node: str
+
+
+@dataclass(frozen=True)
 class ItemSkipped:
     """Done before (a resumed run): not run again."""
 
@@ -96,6 +107,7 @@ class WorkerSpec:
     args: tuple
     options: dict
     count: int
+    reports_progress: bool = False  # its run() takes a ProgressBoard and puts each step on it
 
 
 @dataclass
@@ -143,6 +155,9 @@ class _Run:
         self.last_loss = ""
         self.quiet_since = time.monotonic()  # nothing running or returned since
         self.remote = ray.remote(spec.cls)
+        self.board = self.board_call = None  # a ProgressBoard, for workers that report steps
+        if spec.reports_progress:
+            self.board = ray.remote(ProgressBoard).options(num_cpus=0).remote()
         errors = ray.exceptions
         # a worker's process, node or results are gone: its units go to the others
         self.lost = tuple(getattr(errors, name) for name in (
@@ -166,6 +181,9 @@ class _Run:
         for worker in self.workers.values():
             self._kill(worker)
         self.workers.clear()
+        if self.board is not None:
+            self.ray.kill(self.board, no_restart=True)
+            self.board = None
 
     def _kill(self, worker: _Worker) -> None:
         try:
@@ -200,7 +218,28 @@ class _Run:
                 yield from self._started(worker)
             elif call in worker.calls:
                 yield from self._returned(worker, call)
+        if self.board is not None:
+            yield from self._progress()
         self._check_quiet()
+
+    def _progress(self) -> Iterator:
+        """The steps the workers put on the board since the last poll, for items still
+        running (taken once a poll; a poll never waits for the board's answer)."""
+        if self.board_call is not None and self.ray.wait([self.board_call], timeout=0)[0]:
+            call, self.board_call = self.board_call, None
+            try:
+                steps = self.ray.get(call)
+            except Exception:  # noqa: BLE001 - the board lost: no more steps, the run goes on
+                log.debug("the progress board failed", exc_info=True)
+                self.board = None
+                return
+            running = {i for w in self.workers.values() for u in w.calls.values()
+                       for i in u.items}
+            for index, done, total, eta_s, node in steps:
+                if index in running:
+                    yield ItemProgress(index, done, total, eta_s, node)
+        if self.board_call is None:
+            self.board_call = self.board.take.remote()
 
     def _check_quiet(self) -> None:
         running = any(worker.calls for worker in self.workers.values())
@@ -262,7 +301,8 @@ class _Run:
             if unit is None:
                 return
             payload = [(index, self.items[index]) for index in unit.items]
-            worker.calls[worker.handle.run.remote(payload)] = unit
+            extra = () if self.board is None else (self.board,)
+            worker.calls[worker.handle.run.remote(payload, *extra)] = unit
 
     def _next_unit(self, size: int, busy: bool) -> _Unit | None:
         if self.retries:

@@ -130,10 +130,33 @@ class CaptionWorker:
         return on_node(describe_failure(f"captioning {Path(path).name}", err, path), self.node)
 
 
-class _LastFailure(EngineEvents):
-    """The engine's report of the job that failed: its message."""
+class ProgressBoard:
+    """The latest steps of each item running, put by the workers as they go and taken by the
+    driver a poll at a time (a small actor of its own: a worker busy in a generation answers
+    no call, and a second thread in it breaks the model's loading)."""
 
-    message: str | None = None
+    def __init__(self) -> None:
+        self.latest: dict[int, tuple] = {}
+
+    def put(self, index: int, done: int, total: int, eta_s: float, node: str) -> None:
+        self.latest[index] = (index, done, total, eta_s, node)
+
+    def take(self) -> list[tuple]:
+        taken, self.latest = list(self.latest.values()), {}
+        return taken
+
+
+class _JobReport(EngineEvents):
+    """What the engine says of the job running: each step, put on the run's ``board``, and,
+    when it fails, its message."""
+
+    def __init__(self, index: int, board, node: str) -> None:
+        self.index, self.board, self.node = index, board, node
+        self.message: str | None = None
+
+    def progress(self, job_id: int, done: int, total: int, eta_s: float) -> None:
+        if self.board is not None:
+            self.board.put.remote(self.index, done, total, float(eta_s), self.node)
 
     def failed(self, job_id: int, message: str) -> None:
         self.message = message
@@ -158,11 +181,12 @@ class GenerateWorker:
         return WorkerInfo(self.node, os.getpid(), device=f"{choice.device} ({choice.dtype_name})",
                           threads=_torch_threads())
 
-    def run(self, items: list[tuple[int, Any]]) -> list[Outcome]:
-        """Run each (index, GenerateJob) in turn; their outcomes in the same order."""
+    def run(self, items: list[tuple[int, Any]], board=None) -> list[Outcome]:
+        """Run each (index, GenerateJob) in turn; their outcomes in the same order. Each step
+        goes on ``board`` (a ``ProgressBoard`` actor), when there is one."""
         outcomes = []
         for index, job in items:
-            self.engine.events = failure = _LastFailure()
+            self.engine.events = failure = _JobReport(index, board, self.node)
             result = self.engine.run(job)
             if result is None:
                 message = failure.message or "the generation did not finish"
