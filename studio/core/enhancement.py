@@ -15,11 +15,10 @@ Pure Python: reads a folder's model_index.json and text_encoder/config.json, not
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import NamedTuple
 
-from studio.core.params import rules_for
+from studio.core.params import read_json_object, rules_for
 
 NEEDS_ENHANCER = (
     "LTX-2.5's text encoder is not trained to enhance prompts: enhancement needs a separate "
@@ -53,11 +52,11 @@ _GEMMA3 = ("the Gemma 3 text encoder rewrites the prompt before the run, with Li
 
 
 def _from_folder(folder: Path) -> Enhancement:
-    index = _read_json(folder / "model_index.json")
+    index = read_json_object(folder / "model_index.json")
     if _named(index.get("prompt_enhancer")):
         return Enhancement(True, True, "the model's own prompt enhancer rewrites the prompt "
                                        "before the run (it may take a while)")
-    encoder = _read_json(folder / "text_encoder" / "config.json").get("model_type", "")
+    encoder = read_json_object(folder / "text_encoder" / "config.json").get("model_type", "")
     if encoder != "gemma3":
         return Enhancement(True, False, NEEDS_ENHANCER if str(encoder).startswith("gemma4")
                            else f"its text encoder ({encoder or 'unknown'}) cannot enhance")
@@ -71,14 +70,6 @@ def _from_folder(folder: Path) -> Enhancement:
 def _named(entry) -> bool:
     """A model_index.json entry that names a component ([library, class], neither null)."""
     return isinstance(entry, list) and len(entry) == 2 and all(entry)
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _is_file(path: Path) -> bool:

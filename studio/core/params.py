@@ -707,12 +707,12 @@ def rules_from_folder(folder: str | os.PathLike) -> ModelRules:
     counts from its safetensors headers. Anything it cannot read keeps the family's value.
     A transformer under 10M parameters (a test or demo model) takes the demo's small defaults."""
     folder = Path(folder)
-    index = _read_json(folder / "model_index.json")
+    index = read_json_object(folder / "model_index.json")
     family = _family_from_name(str(index.get("_class_name", ""))) or \
         _family_from_name(folder.name)
     base = _rules_by_name(folder.name.lower().replace("_", "-"), family)
-    tcfg = _read_json(folder / "transformer" / "config.json")
-    vcfg = _read_json(folder / "vae" / "config.json")
+    tcfg = read_json_object(folder / "transformer" / "config.json")
+    vcfg = read_json_object(folder / "vae" / "config.json")
     # a folder has no latent upsampler Studio knows of: one pass, whatever its name says
     changes: dict[str, Any] = {"id": f"folder:{folder.name}", "title": folder.name,
                                "multiscale": None}
@@ -793,7 +793,8 @@ def _vae_compression(cfg: dict) -> tuple[int | None, int | None]:
     return (spatial if _is_int(spatial) else None, temporal if _is_int(temporal) else None)
 
 
-def _read_json(path: Path) -> dict:
+def read_json_object(path: Path) -> dict:
+    """The JSON object in ``path``; {} when it is missing, unreadable or not an object."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):

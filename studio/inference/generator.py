@@ -1011,6 +1011,18 @@ class Generator:
     def _condition_from(self, cond, p: GenerationParams, step: int) -> tuple[Any, dict]:
         """A condition of "condition" mode as the pipeline takes it, and what it is (the
         picture or the clip's frames used) for the record."""
+        frames, what = self.condition_frames(cond, p, step)
+        if "image" in what:
+            return self._condition(image=frames[0], frame_index=cond.frame_index,
+                                   strength=cond.strength), what
+        return self._condition(video=frames, frame_index=cond.frame_index,
+                               strength=cond.strength), what
+
+    def condition_frames(self, cond, p: GenerationParams,
+                         step: int) -> tuple[list[np.ndarray], dict]:
+        """A condition's picture (a still, or one frame of a clip: a list of one) or its
+        clip's frames, fitted to the output size, and what it is for the record
+        (``{"image": ...}`` or ``{"video": ...}``)."""
         from studio.core.frames import FrameReader
 
         with FrameReader(cond.path) as reader:
@@ -1021,13 +1033,11 @@ class Generator:
         if still:
             what = {"image": {"path": os.path.abspath(cond.path), "frame": cond.in_frame,
                               "width": int(picture.shape[1]), "height": int(picture.shape[0])}}
-            return self._condition(image=_fit(picture, p.width, p.height),
-                                   frame_index=cond.frame_index, strength=cond.strength), what
+            return [_fit(picture, p.width, p.height)], what
         room = max(1, p.num_frames - cond.frame_index)
         frames, info = self._clip_frames(cond.path, cond.in_frame, cond.out_frame, room, step,
                                          p.width, p.height, first=True)
-        return self._condition(video=frames, frame_index=cond.frame_index,
-                               strength=cond.strength), {"video": info}
+        return frames, {"video": info}
 
     def _encode_video(self, pipe, frames: list[np.ndarray], p: GenerationParams):
         """The source frames as the normalised latent LTXConditionPipeline denoises from (the

@@ -84,25 +84,13 @@ def add_condition(inputs: _ModeInputs, frames, frame_index: int, strength: float
 
 def _condition_frames(gen: Generator, cond, p: GenerationParams, step: int):
     """A condition's picture (a still, or one frame of a clip) or its clip's frames, fitted to
-    the output size, and what it is for the record."""
-    import os
+    the output size, as the LTX-2 pipelines take them, and what it is for the record."""
+    from studio.inference.generator import _to_pil
 
-    from studio.core.frames import FrameReader
-    from studio.inference.generator import _fit, _to_pil
-
-    with FrameReader(cond.path) as reader:
-        still = reader.frame_count == 1 or (cond.in_frame is not None
-                                            and cond.in_frame == cond.out_frame)
-        if still:
-            picture = reader.frame_at(cond.in_frame or 0).image
-    if still:
-        what = {"image": {"path": os.path.abspath(cond.path), "frame": cond.in_frame,
-                          "width": int(picture.shape[1]), "height": int(picture.shape[0])}}
-        return _to_pil(_fit(picture, p.width, p.height)), what
-    room = max(1, p.num_frames - cond.frame_index)
-    frames, info = gen._clip_frames(cond.path, cond.in_frame, cond.out_frame, room, step,
-                                    p.width, p.height, first=True)
-    return [_to_pil(f) for f in frames], {"video": info}
+    frames, what = gen.condition_frames(cond, p, step)
+    if "image" in what:
+        return _to_pil(frames[0]), what
+    return [_to_pil(f) for f in frames], what
 
 
 # ---- prompt enhancement -------------------------------------------------------------------------

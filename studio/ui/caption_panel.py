@@ -408,12 +408,9 @@ class CaptionPanel(QWidget):
         self.settings_box.add_run_on(self.run_on_combo)
 
     def _runner(self):
-        """The model manager, or the cluster manager when the window runs on a cluster."""
-        if self._cluster_parts is not None:
-            choice, cluster = self._cluster_parts()
-            if choice.on_cluster:
-                return cluster
-        return self.manager
+        from studio.ui.run_on import chosen_runner
+
+        return chosen_runner(self._cluster_parts, self.manager)
 
     def _on_cluster(self) -> bool:
         return self._cluster_parts is not None and self._cluster_parts()[0].on_cluster

@@ -62,11 +62,9 @@ class GenerationQueue(QObject):
         self._cluster_parts = cluster_parts
 
     def _runner(self):
-        if self._cluster_parts is not None:
-            choice, cluster = self._cluster_parts()
-            if choice.on_cluster:
-                return cluster
-        return self.manager
+        from studio.ui.run_on import chosen_runner
+
+        return chosen_runner(self._cluster_parts, self.manager)
 
     # -- reading --------------------------------------------------------------------------
     def jobs(self) -> list:

@@ -62,6 +62,17 @@ class RunOnChoice(QObject):
         self.changed.emit()
 
 
+def chosen_runner(cluster_parts, manager):
+    """Who runs the next job: the cluster manager when the window's choice is the cluster
+    (``cluster_parts()`` gives the choice and the cluster manager; None: never), else
+    ``manager``."""
+    if cluster_parts is not None:
+        choice, cluster = cluster_parts()
+        if choice.on_cluster:
+            return cluster
+    return manager
+
+
 class RunOnCombo(ComboBox):
     """The choice as a combo box: this computer, the cluster at the address kept, or a new
     address (asked in a dialog)."""
