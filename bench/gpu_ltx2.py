@@ -36,13 +36,14 @@ Options: [--variants bf16,fp8,group] [--steps 3] [--width 768 --height 512 --fra
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.gpu_ltx import Refused, refuse_early  # noqa: E402 - the same checks before torch
 
 VARIANTS = ("bf16", "fp8", "group")
 TEXT_TOKENS = 1024  # LTX2Pipeline's max_sequence_length
@@ -53,27 +54,6 @@ TINY_CONFIG = dict(
     audio_num_attention_heads=2, audio_attention_head_dim=4, audio_cross_attention_dim=8,
     num_layers=2, qk_norm="rms_norm_across_heads", caption_channels=32,
     rope_double_precision=False, rope_type="split")
-
-
-class Refused(Exception):
-    """Why nothing ran, in one line."""
-
-
-def refuse_early() -> None:
-    """What says there is no usable GPU without importing torch: no torch, a CPU-only torch
-    build, or CUDA_VISIBLE_DEVICES hiding every GPU."""
-    import importlib.util
-    from importlib import metadata
-
-    if importlib.util.find_spec("torch") is None:
-        raise Refused("torch is not installed; nothing was run.")
-    version = metadata.version("torch")
-    if version.endswith("+cpu"):
-        raise Refused(f"needs an NVIDIA GPU with CUDA, and torch {version} is a CPU-only build; "
-                      "nothing was run.")
-    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
-        raise Refused("needs an NVIDIA GPU with CUDA, and CUDA_VISIBLE_DEVICES hides every "
-                      "GPU; nothing was run.")
 
 
 def transformer_config(model: str, tiny: bool) -> dict:

@@ -278,8 +278,24 @@ class Defaults:
 LTX_DISTILLED_TIMESTEPS = (1000, 993, 987, 981, 975, 909, 725, 0.03)
 
 
+class _TwoPassSizes:
+    """The sizes of a recipe's two passes, from the recipe's ``downscale`` and ``upsample``."""
+
+    def first_size(self, width: int, height: int, multiple: int) -> tuple[int, int]:
+        """The first pass's (width, height): ``downscale`` of the size asked for, rounded down
+        to ``multiple`` (at least one multiple), as the docs' round_to_nearest_resolution_-
+        acceptable_by_vae does."""
+        return (max(multiple, int(width * self.downscale) // multiple * multiple),
+                max(multiple, int(height * self.downscale) // multiple * multiple))
+
+    def refine_size(self, width: int, height: int, multiple: int) -> tuple[int, int]:
+        """The refine pass's (width, height): the first pass's times ``upsample``."""
+        w, h = self.first_size(width, height, multiple)
+        return w * self.upsample, h * self.upsample
+
+
 @dataclass(frozen=True)
-class MultiScale:
+class MultiScale(_TwoPassSizes):
     """A multi-scale recipe: a first pass at ``downscale`` of the size (rounded down to the
     model's size multiple), the latent upsampler (``upsample`` times the latent's width and
     height), then a short refine pass over the upsampled latent, denoised from
@@ -302,18 +318,6 @@ class MultiScale:
     tone_map_compression_ratio: float = 0.6
     upsampler_b: float = 0.13  # the upsampler's parameters, billions (512 channels, 8 blocks)
 
-    def first_size(self, width: int, height: int, multiple: int) -> tuple[int, int]:
-        """The first pass's (width, height): ``downscale`` of the size asked for, rounded down
-        to ``multiple`` (at least one multiple), as the docs' round_to_nearest_resolution_-
-        acceptable_by_vae does."""
-        return (max(multiple, int(width * self.downscale) // multiple * multiple),
-                max(multiple, int(height * self.downscale) // multiple * multiple))
-
-    def refine_size(self, width: int, height: int, multiple: int) -> tuple[int, int]:
-        """The refine pass's (width, height): the first pass's times ``upsample``."""
-        w, h = self.first_size(width, height, multiple)
-        return w * self.upsample, h * self.upsample
-
     def refine_steps(self) -> int:
         """Steps the refine pass takes: diffusers' LTXConditionPipeline.get_timesteps keeps
         the last int(n * strength) of the n timesteps."""
@@ -331,7 +335,7 @@ LTX2_STAGE_2_SIGMAS = (0.909375, 0.725, 0.421875)
 
 
 @dataclass(frozen=True)
-class TwoStage:
+class TwoStage(_TwoPassSizes):
     """LTX-2's two-stage recipe, with :class:`MultiScale`'s shape (first_size, refine_size,
     refine_steps, upsampler_b: the cost estimate and the panel read those): stage 1 at
     ``downscale`` of the size (rounded down to the model's size multiple) to a latent, the
@@ -358,16 +362,6 @@ class TwoStage:
     # LTX2LatentUpsamplerModel's default config (128 channels, 1024 wide, 4 blocks a stage),
     # its parameters counted: 0.498B
     upsampler_b: float = 0.5
-
-    def first_size(self, width: int, height: int, multiple: int) -> tuple[int, int]:
-        """Stage 1's (width, height): ``downscale`` of the size, rounded down to ``multiple``."""
-        return (max(multiple, int(width * self.downscale) // multiple * multiple),
-                max(multiple, int(height * self.downscale) // multiple * multiple))
-
-    def refine_size(self, width: int, height: int, multiple: int) -> tuple[int, int]:
-        """Stage 2's (width, height): stage 1's times ``upsample``."""
-        w, h = self.first_size(width, height, multiple)
-        return w * self.upsample, h * self.upsample
 
     def refine_steps(self) -> int:
         return len(self.refine_sigmas)
