@@ -362,6 +362,11 @@ class TwoStage(_TwoPassSizes):
     # LTX2LatentUpsamplerModel's default config (128 channels, 1024 wide, 4 blocks a stage),
     # its parameters counted: 0.498B
     upsampler_b: float = 0.5
+    # a dev model's recipe: stage 2 runs with the distilled LoRA at this scale on the dev
+    # transformer (None: no LoRA, a distilled model), and with the scheduler unshifted, so
+    # that it takes refine_sigmas as they are
+    refine_lora_scale: float | None = None
+    refine_unshifted: bool = False
 
     def refine_steps(self) -> int:
         return len(self.refine_sigmas)
@@ -374,6 +379,16 @@ class TwoStage(_TwoPassSizes):
 
 
 LTX2_TWO_STAGE = TwoStage()
+#: The dev models' two stages: Lightricks' TI2VidTwoStagesPipeline (ltx-pipelines
+#: ti2vid_two_stages.py: "Stage 1 generates video at half of the target resolution with CFG
+#: guidance ..., then Stage 2 upsamples by 2x and refines using a distilled LoRA"; stage 1 on the
+#: model's own schedule at the run's steps, stage 2 on STAGE_2_DISTILLED_SIGMAS with noise_scale
+#: their first and no guidance (SimpleDenoiser), the LoRA at DEFAULT_LORA_STRENGTH 1.0), as
+#: diffusers' LTX-2 docs run it ("Two-stages Generation": load_lora_weights, set_adapters(...,
+#: 1.0), the scheduler from_config(use_dynamic_shifting=False, shift_terminal=None) "to use
+#: Stage 2 distilled sigmas as is", 3 steps, guidance_scale 1.0). ``first_sigmas`` empty: stage
+#: 1 takes the scheduler's own. Where each model's LoRA lives: studio.inference.registry.
+LTX2_DEV_TWO_STAGE = TwoStage(first_sigmas=(), refine_lora_scale=1.0, refine_unshifted=True)
 
 
 @dataclass(frozen=True)
@@ -581,7 +596,8 @@ LTX2_DEV = ModelRules(
     vae_temporal=8, vae_spatial=32, latent_channels=128, patch_t=1, patch_s=1,
     hidden=4096, layers=48, transformer_b=19.0, text_encoder_b=12.2, vae_b=1.33,
     vae_elems_per_pixel=8.0, audio=True, text_encoder_layers=48, text_encoder_embed_b=1.01,
-    transformer_top_b=0.34, connectors_b=1.43, quantizable=True)
+    transformer_top_b=0.34, connectors_b=1.43, quantizable=True,
+    multiscale=LTX2_DEV_TWO_STAGE)  # with the latent upsampler and the distilled LoRA
 LTX2_3_DEV = dataclasses.replace(LTX2_DEV, id="ltx2.3-22b-dev", title="LTX-2.3 22B",
                                  transformer_b=22.0, vae_b=1.40)
 LTX2_3_DISTILLED = dataclasses.replace(
@@ -590,7 +606,8 @@ LTX2_3_DISTILLED = dataclasses.replace(
     defaults=Defaults(768, 512, 121, 24.0, 8, 1.0, LTX2_NEGATIVE_PROMPT, 0.0, 0.0))
 # LTX-2.5: the same shapes as 2.3 is a guess (diffusers names the repo, Lightricks/LTX-2.5-
 # Diffusers, in its DFR pipeline's example; Studio has read no listing of it)
-LTX2_5 = dataclasses.replace(LTX2_3_DEV, id="ltx2.5", title="LTX-2.5")
+LTX2_5 = dataclasses.replace(LTX2_3_DEV, id="ltx2.5", title="LTX-2.5",
+                             multiscale=None)  # Studio knows no layout of its LoRA's repo
 
 # Studio's tiny demo LTX pipeline (studio.inference.demo_ltx): 4x compression in time and
 # space, 8 latent channels, one transformer block of width 32. The pipeline still checks that
@@ -614,12 +631,18 @@ DEMO_LTX2 = dataclasses.replace(
     transformer_b=0.00003, text_encoder_b=0.00003, vae_b=0.00002, vae_elems_per_pixel=0.5,
     text_encoder_layers=2, text_encoder_embed_b=0.000004, transformer_top_b=0.00001,
     connectors_b=0.00001)
+# The tiny demo run as a dev model (studio.inference.demo_ltx2.make_demo_ltx2_dev: the demo with
+# a tiny distilled LoRA): stage 1 with guidance, stage 2 with the LoRA
+DEMO_LTX2_DEV = dataclasses.replace(
+    DEMO_LTX2, id="demo-ltx2-dev", title="Demo LTX-2 dev (tiny, random weights)",
+    multiscale=LTX2_DEV_TWO_STAGE,
+    defaults=Defaults(64, 64, 9, 24.0, 4, 3.0, LTX2_NEGATIVE_PROMPT, 0.0, 0.0))
 
 RULES: dict[str, ModelRules] = {r.id: r for r in (
     LTX_2B_DISTILLED, LTX_2B_DEV, LTX_13B_DISTILLED, LTX_13B_DEV, LTX_2B_DISTILLED_098,
     LTX_13B_DISTILLED_098, WAN_1_3B, WAN_14B,
     COGVIDEOX_2B, COGVIDEOX_5B, DEMO_LTX, LTX2_DEV, LTX2_3_DEV, LTX2_3_DISTILLED, LTX2_5,
-    DEMO_LTX2)}
+    DEMO_LTX2, DEMO_LTX2_DEV)}
 
 
 def rules_for(model: str | os.PathLike | None) -> ModelRules:
@@ -650,8 +673,10 @@ def _is_file(path: Path) -> bool:
 
 def _rules_by_name(name: str, family: str | None = None) -> ModelRules:
     family = family or _family_from_name(name)
-    if name.startswith("demo/") and family in ("ltx", "ltx2"):
-        return DEMO_LTX2 if family == "ltx2" else DEMO_LTX
+    if name.startswith("demo/") and family == "ltx2":
+        return DEMO_LTX2_DEV if "dev" in name else DEMO_LTX2
+    if name.startswith("demo/") and family == "ltx":
+        return DEMO_LTX
     if family == "ltx2":
         return _ltx2_by_name(name)
     if family == "wan":

@@ -18,6 +18,11 @@ prompt, diffusers' ``enhance_prompt``); and ``latent_upsampler/`` holds a tiny
 ``LTX2LatentUpsamplerModel`` (x2 in space, as diffusers' docs load Lightricks/LTX-2's with
 ``subfolder="latent_upsampler"``), so the demo runs the two-stage recipe. torch, diffusers and
 transformers are imported inside the functions.
+
+The dev shape (:func:`make_demo_ltx2_dev`): the same folder with a tiny distilled LoRA for the
+tiny transformer at its root, where Lightricks/LTX-2 keeps ``ltx-2-19b-distilled-lora-384.
+safetensors``, written by peft and diffusers' ``save_lora_weights``: stage 2 of a dev model's
+two-stage recipe runs with it.
 """
 
 from __future__ import annotations
@@ -87,6 +92,11 @@ VOCODER_CONFIG = dict(
 UPSAMPLER_CONFIG = dict(in_channels=4, mid_channels=32, num_blocks_per_stage=1, dims=3,
                         spatial_upsample=True, temporal_upsample=False)
 UPSAMPLER_FOLDER = "latent_upsampler"
+# the tiny LoRA: rank 4 on the attention projections (Lightricks' distilled LoRAs: rank 384),
+# its name matching studio.inference.ltx2_modes.DISTILLED_LORA_GLOB as Lightricks' names do
+DEMO_DISTILLED_LORA = "ltx-2-tiny-distilled-lora-4.safetensors"
+_LORA_RANK = 4
+_LORA_TARGETS = ("to_q", "to_k", "to_v", "to_out.0")
 
 
 def make_demo_ltx2(directory: str | os.PathLike) -> Path:
@@ -105,6 +115,38 @@ def write_demo_ltx2(folder: Path) -> None:
     make_processor(pipe.tokenizer).save_pretrained(Path(folder) / "tokenizer")
     build_demo_upsampler().save_pretrained(Path(folder) / UPSAMPLER_FOLDER,
                                            safe_serialization=True)
+
+
+def make_demo_ltx2_dev(directory: str | os.PathLike) -> Path:
+    """The tiny LTX-2 with its tiny distilled LoRA (a dev model's folder shape) in
+    ``directory``, built beside it and renamed in."""
+    from studio.inference.demo import build_folder
+
+    return build_folder(directory, write_demo_ltx2_dev)
+
+
+def write_demo_ltx2_dev(folder: Path) -> None:
+    write_demo_ltx2(folder)
+    write_demo_distilled_lora(folder)
+
+
+def write_demo_distilled_lora(folder: Path) -> Path:
+    """A LoRA for the tiny transformer (random weights, fixed seed: both of its matrices, so
+    that it changes what the transformer makes), saved as diffusers saves an LTX-2 LoRA."""
+    import torch
+    from diffusers import LTX2Pipeline, LTX2VideoTransformer3DModel
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(_SEED + 2)
+        transformer = LTX2VideoTransformer3DModel(**TRANSFORMER_CONFIG)
+        transformer.add_adapter(LoraConfig(r=_LORA_RANK, lora_alpha=_LORA_RANK,
+                                           target_modules=list(_LORA_TARGETS),
+                                           init_lora_weights=False))
+    LTX2Pipeline.save_lora_weights(folder, transformer_lora_layers=get_peft_model_state_dict(
+        transformer), weight_name=DEMO_DISTILLED_LORA)
+    return Path(folder) / DEMO_DISTILLED_LORA
 
 
 def build_demo_upsampler():

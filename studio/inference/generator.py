@@ -428,6 +428,8 @@ class Generator:
         self.transformer_file: Path | None = None
         self.dtype_note: str | None = None  # why the dtype is not the usual one
         self._upsample_pipe = None
+        # LTX-2 dev: the distilled LoRA loaded (disabled but for stage 2) into the transformer
+        self.stage_2_lora: Path | None = None
 
     # ---- loading ----
 
@@ -696,17 +698,17 @@ class Generator:
     def _recipe(self, p: GenerationParams, rules, changes: list[Change]):
         """The multi-scale recipe this run follows (core.params.multiscale_recipe), or None:
         one pass. A model with a recipe but no latent upsampler known to Studio (a local folder)
-        runs one pass, and the change says why."""
+        runs one pass, and the change says why; so does an LTX-2 dev model without its
+        distilled LoRA (studio.inference.ltx2_modes.one_pass_reason)."""
         from studio.core.params import multiscale_recipe
 
         recipe = multiscale_recipe(p, rules) if self.family in ("ltx", "ltx2") else None
         if recipe is not None and self.family == "ltx2":
-            from studio.inference.ltx2_modes import upsampler_folder
+            from studio.inference.ltx2_modes import one_pass_reason
 
-            folder = upsampler_folder(self)
-            if not (folder / "config.json").is_file():
-                changes.append(Change("multiscale", True, False, f"no latent upsampler in "
-                                      f"{folder}: one pass at full size"))
+            reason = one_pass_reason(self, p, recipe)
+            if reason is not None:
+                changes.append(Change("multiscale", True, False, reason))
                 return None
             return recipe
         if recipe is not None and self.upsampler is None:

@@ -12,7 +12,11 @@
   model folder's ``latent_upsampler/`` (``LTX2LatentUpsamplerModel``, loaded as diffusers' docs
   load Lightricks/LTX-2's) doubles the video latent, stage 2 refines it with stage 1's audio
   latent at the full size. Every call is recorded, the latents each takes named by the call
-  that made them, so plain diffusers replays the run.
+  that made them, so plain diffusers replays the run. A dev model's recipe
+  (``TwoStage.refine_lora_scale``) runs stage 1 with its own schedule and guidance and stage 2
+  with Lightricks' distilled LoRA (loaded into the transformer once, disabled but for stage 2)
+  and the scheduler unshifted, as diffusers' docs; the stage-2 call records both (``lora``,
+  ``scheduler``). Without the upsampler, the LoRA or peft: one pass, and the change says why.
 - Prompt enhancement: the pipeline's own ``enhance_prompt`` (LTX-2 and 2.3: the Gemma 3 text
   encoder with Lightricks' system prompts, diffusers' ltx2/utils.py T2V_/I2V_DEFAULT_SYSTEM_
   PROMPT; a model with a ``prompt_enhancer``: its own), run once before the denoising calls and
@@ -26,7 +30,9 @@ torch and diffusers are imported inside the functions.
 
 from __future__ import annotations
 
+import importlib.util
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +48,13 @@ LTX2_MODE_PIPELINES = {"t2v": "LTX2Pipeline", "i2v": "LTX2ImageToVideoPipeline",
                        "extend": "LTX2ConditionPipeline", "condition": "LTX2ConditionPipeline"}
 UPSAMPLER_FOLDER = "latent_upsampler"  # in the model's folder, as diffusers' docs load it
 PROCESSOR_FOLDER = "tokenizer"  # where the published repos keep the Gemma3Processor
+# stage 2 of a dev model's recipe, as diffusers' LTX-2 docs run it: the LoRA's adapter name, and
+# the scheduler "to use Stage 2 distilled sigmas as is"
+STAGE_2_ADAPTER = "stage_2_distilled"
+UNSHIFTED = {"use_dynamic_shifting": False, "shift_terminal": None}
+# a folder Studio has no registry entry for: its distilled LoRA by Lightricks' names
+# (ltx-2-19b-distilled-lora-384, ltx-2.3-22b-distilled-lora-384-1.1, ...)
+DISTILLED_LORA_GLOB = "*distilled-lora*.safetensors"
 
 
 def mode_inputs(gen: Generator, pipe, p: GenerationParams, image: np.ndarray | None,
@@ -207,6 +220,108 @@ def upsample_pipeline(gen: Generator):
     return gen._upsample_pipe
 
 
+def one_pass_reason(gen: Generator, p: GenerationParams, recipe) -> str | None:
+    """Why a run with LTX-2's ``recipe`` runs one pass at full size instead (None: it runs
+    both stages): no latent upsampler in the model's folder; for a dev model's recipe, no
+    distilled LoRA found, or no peft to load it with."""
+    folder = upsampler_folder(gen)
+    if not (folder / "config.json").is_file():
+        return f"no latent upsampler in {folder}: one pass at full size"
+    if recipe.refine_lora_scale is None:
+        return None
+    path, looked = distilled_lora_file(gen, p.model)
+    if path is None:
+        return (f"stage 2 needs the distilled LoRA, and Studio found no {looked}: one pass at "
+                "full size")
+    if importlib.util.find_spec("peft") is None:
+        return ("stage 2 loads the distilled LoRA with peft, which is not installed (pip "
+                "install peft): one pass at full size")
+    return None
+
+
+def distilled_lora_file(gen: Generator, model: str | None) -> tuple[Path | None, str]:
+    """The distilled LoRA of a dev model's stage 2 (None: not found) and what Studio looked
+    for: the registry's file (registry.LoraFile) in the model's folder, then in the Hugging Face
+    cache (never downloaded here); for a model without an entry, the one file in its folder
+    named as Lightricks names them (DISTILLED_LORA_GLOB)."""
+    from studio.inference import registry
+
+    spec = registry.get(model or "") or registry.get(gen.model_id)
+    lora = spec.distilled_lora if spec is not None else None
+    folder = Path(gen.path)
+    if lora is None:
+        found = sorted(folder.glob(DISTILLED_LORA_GLOB))
+        return (found[0] if len(found) == 1 else None), f"single {DISTILLED_LORA_GLOB} in {folder}"
+    if (folder / lora.filename).is_file():
+        return folder / lora.filename, lora.filename
+    from huggingface_hub import try_to_load_from_cache
+
+    cached = try_to_load_from_cache(lora.repo, lora.filename)
+    if isinstance(cached, str):
+        return Path(cached), lora.filename
+    return None, (f"{lora.filename} in {folder} or the Hugging Face cache (download it with: "
+                  f"hf download {lora.repo} {lora.filename})")
+
+
+def _load_distilled_lora(gen: Generator, path: Path) -> None:
+    """The distilled LoRA in ``path`` loaded into the model's transformer as STAGE_2_ADAPTER,
+    disabled (stage 1 and one-pass runs go without it); once per file."""
+    from studio.inference.generator import GenerationError, _quiet
+
+    pipe = gen._base
+    if gen.stage_2_lora == path:
+        return
+    if gen.stage_2_lora is not None:
+        pipe.delete_adapters(STAGE_2_ADAPTER)
+        gen.stage_2_lora = None
+    try:
+        with _quiet():
+            pipe.load_lora_weights(str(path.parent), weight_name=path.name,
+                                   adapter_name=STAGE_2_ADAPTER, local_files_only=True)
+    except Exception as err:  # noqa: BLE001 - any reason a file is not this model's LoRA
+        detail = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise GenerationError(f"{path}: cannot be loaded as the distilled LoRA of "
+                              f"{gen.model_id} ({detail})") from None
+    _lora_modules(pipe, enabled=False)
+    gen.stage_2_lora = path
+
+
+def _lora_modules(pipe, *, enabled: bool) -> None:
+    """The LoRA layers of the pipeline's modules that hold one (the transformer; the text
+    connectors when the LoRA has theirs) switched on or off."""
+    for name in pipe._lora_loadable_modules:
+        module = getattr(pipe, name, None)
+        if getattr(module, "_hf_peft_config_loaded", False):
+            if enabled:
+                module.enable_lora()
+            else:
+                module.disable_lora()
+
+
+@contextmanager
+def _stage_2(run: _Run, recipe):
+    """Stage 2's weights and scheduler for one call: a dev recipe's distilled LoRA enabled at
+    its scale and the scheduler unshifted, as they were afterwards; yields what the call's
+    record adds (``lora``: the file, adapter and scale; ``scheduler``: from_config changes)."""
+    pipe, added = run.pipe, {}
+    scheduler = pipe.scheduler
+    if recipe.refine_unshifted:
+        pipe.scheduler = type(scheduler).from_config(scheduler.config, **UNSHIFTED)
+        added["scheduler"] = {"class": type(scheduler).__name__, "from_config": dict(UNSHIFTED)}
+    lora = run.generator.stage_2_lora if recipe.refine_lora_scale is not None else None
+    if lora is not None:
+        pipe.set_adapters([STAGE_2_ADAPTER], [recipe.refine_lora_scale])
+        _lora_modules(pipe, enabled=True)
+        added["lora"] = {"path": str(lora), "weight_name": lora.name,
+                         "adapter_name": STAGE_2_ADAPTER, "scale": recipe.refine_lora_scale}
+    try:
+        yield added
+    finally:
+        if lora is not None:
+            _lora_modules(pipe, enabled=False)
+        pipe.scheduler = scheduler
+
+
 def two_stage(run: _Run, inputs: _ModeInputs, recipe, multiple: int) -> np.ndarray:
     """Stage 1 at ``recipe.first_size`` to latents, the latent upsampler, stage 2 at the
     refine size from the upsampled video latent and stage 1's audio latent; the frames,
@@ -216,10 +331,12 @@ def two_stage(run: _Run, inputs: _ModeInputs, recipe, multiple: int) -> np.ndarr
     from studio.inference import registry
 
     p, gen = run.p, run.generator
+    if recipe.refine_lora_scale is not None:  # loaded before stage 1: a bad file costs no run
+        _load_distilled_lora(gen, distilled_lora_file(gen, p.model)[0])
     (w1, h1), (w2, h2) = (recipe.first_size(p.width, p.height, multiple),
                           recipe.refine_size(p.width, p.height, multiple))
     first = {**inputs.kwargs, **gen.call_kwargs(run.pipe, p, width=w1, height=h1)}
-    if p.steps == len(recipe.first_sigmas):
+    if recipe.first_sigmas and p.steps == len(recipe.first_sigmas):
         first["sigmas"] = [float(s) for s in recipe.first_sigmas]
     refine_steps = recipe.refine_steps()
     total = p.steps + refine_steps
@@ -246,8 +363,10 @@ def two_stage(run: _Run, inputs: _ModeInputs, recipe, multiple: int) -> np.ndarr
     described = {**inputs.described,
                  "latents": _latent_of(len(run.calls) - 1, "frames", upsampled),
                  "audio_latents": _latent_of(first_call, "audio", latents.audio)}
-    frames = run.denoise(refine, described, output_type="np", pass_index=2, passes=2,
-                         first_step=p.steps, total=total)
+    with _stage_2(run, recipe) as added:
+        frames = run.denoise(refine, described, output_type="np", pass_index=2, passes=2,
+                             first_step=p.steps, total=total)
+    run.calls[-1].update(added)
     from studio.inference.generator import _to_uint8
 
     frames = _to_uint8(frames)

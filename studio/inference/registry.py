@@ -36,6 +36,14 @@ class UpsamplerFile(NamedTuple):
     filename: str
 
 
+class LoraFile(NamedTuple):
+    """A LoRA published as one file: ``filename`` in the hub repo ``repo``. Studio looks for it
+    in the model's folder, then in the Hugging Face cache; it never downloads it by itself."""
+
+    repo: str
+    filename: str
+
+
 class ModelSpec(NamedTuple):
     id: str
     kind: str  # "captioner" | "generator"
@@ -45,6 +53,8 @@ class ModelSpec(NamedTuple):
     size_gb: float = 0.0  # download size, roughly, for `studio models list`
     single_file: SingleFile | None = None  # None: the id is a hub repo in the diffusers layout
     upsampler: UpsamplerFile | None = None  # the latent upsampler of its multi-scale recipe
+    # the distilled LoRA stage 2 of a dev model's two-stage recipe runs with (LTX-2)
+    distilled_lora: LoraFile | None = None
 
     @property
     def demo(self) -> bool:
@@ -112,21 +122,32 @@ _LTX2_GUIDANCE = {"audio_guidance_scale": 7.0, "stg_scale": 1.0, "audio_stg_scal
 LTX2_NO_GUIDANCE = {"audio_guidance_scale": 1.0, "stg_scale": 0.0, "audio_stg_scale": 0.0,
                     "modality_scale": 1.0, "audio_modality_scale": 1.0}
 LTX2_DISTILLED_SIGMAS = (1.0, 0.99375, 0.9875, 0.98125, 0.975, 0.909375, 0.725, 0.421875)
+# The dev models' two stages (core.params.LTX2_DEV_TWO_STAGE) run stage 2 with Lightricks'
+# distilled LoRA: LTX-2 19B's at the root of Lightricks/LTX-2 (diffusers' LTX-2 docs, "Two-stages
+# Generation": load_lora_weights("Lightricks/LTX-2", weight_name="ltx-2-19b-distilled-lora-384.
+# safetensors")); LTX-2.3 22B's in Lightricks/LTX-2.3 (Lightricks' MODELS-LTX-2.3.md, "Distilled
+# LoRA - Required for the two-stage pipeline implementations": ltx-2.3-22b-distilled-lora-384-
+# 1.1.safetensors, the original layout, which diffusers' LTX2 LoRA loader converts).
+LTX2_DISTILLED_LORA = LoraFile("Lightricks/LTX-2", "ltx-2-19b-distilled-lora-384.safetensors")
+LTX2_3_DISTILLED_LORA = LoraFile("Lightricks/LTX-2.3",
+                                 "ltx-2.3-22b-distilled-lora-384-1.1.safetensors")
 # Download sizes are estimates from parameter counts in bf16 (transformer 19B/22B, Gemma 3 12B
 # 24 GB, VAEs and vocoder about 3 GB): Studio has read no file listing of these repos. The
-# latent upsamplers are named for the two-stage recipe (not run yet): Lightricks/LTX-2's
-# latent_upsampler/ folder (LTX2LatentUpsamplePipeline's docstring example).
+# latent upsampler of the two-stage recipe is the model folder's latent_upsampler/ (Lightricks/
+# LTX-2's, LTX2LatentUpsamplePipeline's docstring example).
 LTX2_GENERATORS = (
     ModelSpec("Lightricks/LTX-2", "generator", "LTX-2 19B (video with sound)", "LTX2Pipeline",
               {**_LTX2, "call_kwargs": {**_LTX2_GUIDANCE,
                                         "spatio_temporal_guidance_blocks": [29],
                                         "use_cross_timestep": False},
                "latent_upsampler": {"repo": "Lightricks/LTX-2",
-                                    "subfolder": "latent_upsampler"}}, 65.0),
+                                    "subfolder": "latent_upsampler"}}, 65.0,
+              distilled_lora=LTX2_DISTILLED_LORA),
     ModelSpec("diffusers/LTX-2.3-Diffusers", "generator", "LTX-2.3 22B (video with sound)",
               "LTX2Pipeline",
               {**_LTX2, "call_kwargs": {**_LTX2_GUIDANCE,
-                                        "spatio_temporal_guidance_blocks": [28]}}, 71.0),
+                                        "spatio_temporal_guidance_blocks": [28]}}, 71.0,
+              distilled_lora=LTX2_3_DISTILLED_LORA),
     ModelSpec("diffusers/LTX-2.3-Distilled-Diffusers", "generator",
               "LTX-2.3 22B distilled (video with sound)", "LTX2Pipeline",
               {**_LTX2, "steps": 8, "guidance_scale": 1.0,

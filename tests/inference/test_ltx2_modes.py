@@ -20,6 +20,7 @@ import pytest
 
 from studio.cli import main
 from studio.core.params import (
+    LTX2_DEV_TWO_STAGE,
     LTX2_DISTILLED_SIGMAS,
     LTX2_STAGE_2_SIGMAS,
     LTX2_TWO_STAGE,
@@ -32,6 +33,7 @@ from studio.inference.demo_ltx2 import DEMO_LTX2_ID, SAMPLE_RATE
 from tests.media_factory import make_image, make_video
 
 PROMPT = "a dog barks at the waves on a windy beach"
+DEV_ID = "demo/ltx2-dev-tiny"  # the demo's rules as a dev model's (core.params.DEMO_LTX2_DEV)
 
 
 def params(model, **changes) -> GenerationParams:
@@ -95,6 +97,16 @@ def replay(folder: Path, calls: list[dict]) -> list:
             pipe = diffusers.LTX2LatentUpsamplePipeline(vae=base.vae, latent_upsampler=upsampler)
         else:
             pipe = pipes.setdefault(name, getattr(diffusers, name).from_pipe(base))
+        if "lora" in call:  # stage 2 of a dev model, as diffusers' docs load the distilled LoRA
+            lora = call["lora"]
+            pipe.load_lora_weights(str(Path(lora["path"]).parent),
+                                   weight_name=lora["weight_name"],
+                                   adapter_name=lora["adapter_name"])
+            pipe.set_adapters(lora["adapter_name"], lora["scale"])
+        if "scheduler" in call:
+            changed = call["scheduler"]
+            pipe.scheduler = getattr(diffusers, changed["class"]).from_config(
+                pipe.scheduler.config, **changed["from_config"])
         if "processor" in call:
             processor = AutoProcessor.from_pretrained(str(folder / call["processor"]["subfolder"]))
             pipe.register_modules(processor=processor)
@@ -215,8 +227,23 @@ def test_the_recipe_is_lightricks_distilled_two_stages():
     assert recipe.first_size(768, 512, 32) == (384, 256)  # half, as distilled.py
     assert recipe.refine_size(768, 512, 32) == (768, 512)
     assert recipe.refine_steps() == 3 and recipe.refine_noise_scale == 0.909375
-    for one_pass in ("Lightricks/LTX-2", "diffusers/LTX-2.3-Diffusers"):  # dev: the LoRA's
-        assert rules_for(one_pass).multiscale is None
+    assert recipe.refine_lora_scale is None and not recipe.refine_unshifted
+
+
+def test_dev_models_take_two_stages_with_the_distilled_lora():
+    from studio.inference import registry
+
+    for dev in ("Lightricks/LTX-2", "diffusers/LTX-2.3-Diffusers"):
+        assert rules_for(dev).multiscale is LTX2_DEV_TWO_STAGE
+    assert rules_for("Lightricks/LTX-2.5-Diffusers").multiscale is None
+    assert registry.get("Lightricks/LTX-2").distilled_lora == (
+        "Lightricks/LTX-2", "ltx-2-19b-distilled-lora-384.safetensors")
+    assert registry.get("diffusers/LTX-2.3-Diffusers").distilled_lora == (
+        "Lightricks/LTX-2.3", "ltx-2.3-22b-distilled-lora-384-1.1.safetensors")
+    recipe = LTX2_DEV_TWO_STAGE  # stage 1: the model's own schedule; stage 2 as the distilled
+    assert recipe.first_sigmas == () and recipe.refine_sigmas == LTX2_STAGE_2_SIGMAS
+    assert recipe.refine_lora_scale == 1.0 and recipe.refine_unshifted
+    assert recipe.first_size(768, 512, 32) == (384, 256)
 
 
 def test_two_stages_record_three_calls_that_replay(tiny_ltx2, tiny_ltx2_dir):
@@ -255,6 +282,55 @@ def test_without_its_upsampler_the_model_runs_one_pass_and_says_why(tiny_ltx2_di
     assert [c["pipeline"] for c in out.calls] == ["LTX2Pipeline"]
     (change,) = [c for c in out.changes if c.field == "multiscale"]
     assert str(folder / "latent_upsampler") in change.reason and not out.params.multiscale
+
+
+@pytest.fixture(scope="module")
+def tiny_ltx2_dev_dir(tmp_path_factory):
+    """The tiny LTX-2 with its tiny distilled LoRA: a dev model's folder shape."""
+    from studio.inference.demo_ltx2 import make_demo_ltx2_dev
+
+    return make_demo_ltx2_dev(tmp_path_factory.mktemp("ltx2-dev") / "ltx2-dev-tiny")
+
+
+def test_dev_two_stages_run_stage_2_with_the_lora_and_replay(tiny_ltx2_dev_dir):
+    from studio.inference.demo_ltx2 import DEMO_DISTILLED_LORA
+    from studio.inference.generator import Generator
+
+    generator = Generator.load(str(tiny_ltx2_dev_dir), "cpu")
+    out = generator.generate(params(DEV_ID, seed=5))
+    first, up, refine = out.calls
+    assert up["pipeline"] == "LTX2LatentUpsamplePipeline"
+    assert first["kwargs"]["guidance_scale"] == 3.0 and "sigmas" not in first["kwargs"]
+    assert (first["kwargs"]["width"], first["kwargs"]["num_inference_steps"]) == (32, 2)
+    assert "lora" not in first and "scheduler" not in first
+    assert refine["lora"] == {"path": str(tiny_ltx2_dev_dir / DEMO_DISTILLED_LORA),
+                              "weight_name": DEMO_DISTILLED_LORA,
+                              "adapter_name": "stage_2_distilled", "scale": 1.0}
+    assert refine["scheduler"]["from_config"] == {"use_dynamic_shifting": False,
+                                                  "shift_terminal": None}
+    k = refine["kwargs"]
+    assert k["sigmas"] == list(LTX2_STAGE_2_SIGMAS) and k["guidance_scale"] == 1.0
+    assert (k["width"], k["noise_scale"]) == (64, 0.909375)
+    assert_replays(out, tiny_ltx2_dev_dir)
+    # the LoRA made stage 2: the same calls without it make other frames
+    without = replay(tiny_ltx2_dev_dir, [first, up, {k: v for k, v in refine.items()
+                                                     if k != "lora"}])[-1]
+    frames = (np.clip(without.frames[0], 0, 1) * 255).round().astype(np.uint8)
+    assert not np.array_equal(frames, out.frames)
+    # and it is off again: a one-pass run equals plain diffusers without it
+    one = generator.generate(params(DEV_ID, seed=5, multiscale=False))
+    assert [c["pipeline"] for c in one.calls] == ["LTX2Pipeline"] and "lora" not in one.calls[0]
+    assert_replays(one, tiny_ltx2_dev_dir)
+
+
+def test_a_dev_model_without_its_lora_runs_one_pass_and_says_why(tiny_ltx2, tiny_ltx2_dir):
+    from studio.inference.ltx2_modes import DISTILLED_LORA_GLOB
+
+    out = tiny_ltx2.generate(params(DEV_ID))
+    assert [c["pipeline"] for c in out.calls] == ["LTX2Pipeline"]
+    (change,) = [c for c in out.changes if c.field == "multiscale"]
+    assert "distilled LoRA" in change.reason and DISTILLED_LORA_GLOB in change.reason
+    assert str(tiny_ltx2_dir) in change.reason and not out.params.multiscale
 
 
 # ---- prompt enhancement -------------------------------------------------------------------------
