@@ -63,6 +63,14 @@ from studio.core.params import (
     memory_plan,
     rules_for,
 )
+from studio.inference.pipeline_parts import (  # noqa: F401 - also read from here by others
+    GenerationError,
+    _fit,
+    _ModeInputs,
+    _quiet,
+    _to_pil,
+    _to_uint8,
+)
 from studio.inference.registry import DEMO_LABEL
 
 log = logging.getLogger(__name__)
@@ -82,12 +90,10 @@ MODE_PIPELINES = {"i2v": "LTXImageToVideoPipeline", "v2v": "LTXConditionPipeline
 LTX_MAX_SEQUENCE_LENGTH = 256
 PREVIEW_LONG_SIDE = 256  # previews are scaled to this long side at most (the output's, if smaller)
 SIDECAR_KIND = GENERATION_KIND  # what read_generation_record accepts
+# the dtype names cost() and memory_plan() take, by torch dtype name
+_PLAN_DTYPES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}
+
 SIDECAR_VERSION = 1
-
-
-class GenerationError(Exception):
-    """A generation that cannot run as asked (a mode the model lacks, an unreadable source);
-    ``str(err)`` is the message for a person."""
 
 
 @dataclass
@@ -227,40 +233,6 @@ def _import_diffusers() -> None:
         gc.freeze()
         if was_enabled:
             gc.enable()
-
-
-class _quiet:
-    """diffusers' and transformers' progress bars and chatter ("Loading pipeline components",
-    "accelerate was not found", casting notes of from_pipe) off inside; restored after."""
-
-    def __enter__(self):
-        from diffusers.utils import logging as dl
-        from transformers.utils import logging as tl
-
-        self._state = (dl.get_verbosity(), tl.get_verbosity(), tl.is_progress_bar_enabled(),
-                       dl.is_progress_bar_enabled())
-        dl.set_verbosity_error()
-        tl.set_verbosity_error()
-        tl.disable_progress_bar()
-        dl.disable_progress_bar()
-        return self
-
-    def __exit__(self, *exc):
-        from diffusers.utils import logging as dl
-        from transformers.utils import logging as tl
-
-        dv, tv, bars, dbars = self._state
-        dl.set_verbosity(dv)
-        tl.set_verbosity(tv)
-        if bars:
-            tl.enable_progress_bar()
-        if dbars:
-            dl.enable_progress_bar()
-        return False
-
-
-# the dtype names cost() and memory_plan() take, by torch dtype name
-_PLAN_DTYPES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}
 
 
 def _has_accelerate() -> bool:
@@ -1069,25 +1041,6 @@ class Generator:
 
 # ---- one run's calls ----------------------------------------------------------------------------
 
-@dataclass
-class _ModeInputs:
-    """A mode's inputs to the pipeline call (``kwargs``: image, conditions, latents, denoise
-    strength) and, under the same keys, what each is for the record (``described``)."""
-
-    params: GenerationParams
-    kwargs: dict = dataclasses.field(default_factory=dict)
-    described: dict = dataclasses.field(default_factory=dict)
-    source: dict | None = None
-    image_info: dict | None = None
-    overlap: int = 0
-
-    def add_condition(self, condition, what: dict) -> None:
-        self.kwargs.setdefault("conditions", []).append(condition)
-        self.described.setdefault("conditions", []).append(
-            {**what, "frame_index": int(condition.frame_index),
-             "strength": float(condition.strength)})
-
-
 class _Run:
     """The pipeline calls of one generation: each call's keyword arguments are recorded as
     they were passed (``calls``), denoising steps are counted over every pass for progress,
@@ -1425,27 +1378,6 @@ def _calibration_pictures(side: int) -> np.ndarray:
 
 # ---- pictures -----------------------------------------------------------------------------------
 
-def _fit(image: np.ndarray, width: int, height: int) -> np.ndarray:
-    """``image`` cut to the output's aspect ratio (the middle kept) and scaled to it."""
-    import cv2
-
-    h, w = image.shape[:2]
-    if (w, h) == (width, height):
-        return image
-    target = width / height
-    if w / h > target:  # too wide
-        cw = max(1, round(h * target))
-        x0 = (w - cw) // 2
-        image = image[:, x0:x0 + cw]
-    elif w / h < target:
-        ch = max(1, round(w / target))
-        y0 = (h - ch) // 2
-        image = image[y0:y0 + ch]
-    shrink = image.shape[1] > width
-    return cv2.resize(np.ascontiguousarray(image), (width, height),
-                      interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
-
-
 def fit_audio(audio, pipe, frames: int, fps: float) -> dict:
     """The GenerationOutput fields of a run's sound track: the vocoder's waveform (a tensor,
     (channels, samples)) as float32 at its ``output_sampling_rate``, cut or padded with
@@ -1465,20 +1397,6 @@ def fit_audio(audio, pipe, frames: int, fps: float) -> dict:
             "seconds": round(want / rate, 6),
             "vocoder": type(pipe.vocoder).__name__}
     return {"audio": fitted, "sample_rate": rate, "audio_info": info}
-
-
-def _to_pil(image: np.ndarray):
-    import PIL.Image
-
-    return PIL.Image.fromarray(np.ascontiguousarray(image), "RGB")
-
-
-def _to_uint8(video) -> np.ndarray:
-    """diffusers' float frames in [0, 1] as uint8, rounded as its ``numpy_to_pil`` does."""
-    array = np.asarray(video)
-    if array.dtype == np.uint8:
-        return array
-    return (np.clip(array, 0.0, 1.0) * 255).round().astype(np.uint8)
 
 
 # ---- results ------------------------------------------------------------------------------------

@@ -25,7 +25,9 @@
   with the same seed first. It needs a ``Gemma3Processor``: the pipeline's, else the one the
   published repos keep beside the tokenizer (``tokenizer/processor_config.json``).
 
-torch and diffusers are imported inside the functions.
+torch and diffusers are imported inside the functions. ``gen`` is always the ``Generator`` and
+``run`` its ``_Run``: typed ``Any`` here, since this module sits below ``generator`` (which
+calls it) and imports nothing from it; what both need is in ``pipeline_parts``.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ import numpy as np
 from studio.core.params import GenerationParams, ltx2_latent_index
 
 if TYPE_CHECKING:
-    from studio.inference.generator import Generator, _ModeInputs, _Run
+    from studio.inference.pipeline_parts import _ModeInputs
 
 #: The pipeline of each LTX-2 mode (core.params.LTX2_MODES).
 LTX2_MODE_PIPELINES = {"t2v": "LTX2Pipeline", "i2v": "LTX2ImageToVideoPipeline",
@@ -57,12 +59,12 @@ UNSHIFTED = {"use_dynamic_shifting": False, "shift_terminal": None}
 DISTILLED_LORA_GLOB = "*distilled-lora*.safetensors"
 
 
-def mode_inputs(gen: Generator, pipe, p: GenerationParams, image: np.ndarray | None,
+def mode_inputs(gen: Any, pipe, p: GenerationParams, image: np.ndarray | None,
                 step: int) -> _ModeInputs:
     """The LTX-2 pipeline's inputs for ``p.mode``: i2v's picture (fitted to the size) as
     ``image``; extend's last source frames as a condition at frame 0; the conditions of
     "condition" (and extend's own) as ``LTX2VideoCondition``s; each described for the record."""
-    from studio.inference.generator import _fit, _ModeInputs, _to_pil
+    from studio.inference.pipeline_parts import _fit, _ModeInputs, _to_pil
 
     inputs = _ModeInputs(params=p)
     if p.mode == "i2v":
@@ -95,10 +97,10 @@ def add_condition(inputs: _ModeInputs, frames, frame_index: int, strength: float
         {**what, "index": index, "frame_index": int(frame_index), "strength": float(strength)})
 
 
-def _condition_frames(gen: Generator, cond, p: GenerationParams, step: int):
+def _condition_frames(gen: Any, cond, p: GenerationParams, step: int):
     """A condition's picture (a still, or one frame of a clip) or its clip's frames, fitted to
     the output size, as the LTX-2 pipelines take them, and what it is for the record."""
-    from studio.inference.generator import _to_pil
+    from studio.inference.pipeline_parts import _to_pil
 
     frames, what = gen.condition_frames(cond, p, step)
     if "image" in what:
@@ -108,13 +110,13 @@ def _condition_frames(gen: Generator, cond, p: GenerationParams, step: int):
 
 # ---- prompt enhancement -------------------------------------------------------------------------
 
-def enhance(run: _Run, inputs: _ModeInputs) -> str:
+def enhance(run: Any, inputs: _ModeInputs) -> str:
     """The run's prompt rewritten by the pipeline's ``enhance_prompt`` (with the mode's picture
     when it has one, as the LTX-2 pipelines pick it), recorded as the run's first call with its
     output. Raises GenerationError when the model cannot enhance (the reason in words)."""
     import torch
 
-    from studio.inference.generator import _quiet
+    from studio.inference.pipeline_parts import _quiet
 
     pipe, gen, p = run.pipe, run.generator, run.p
     system, processor_from = _enhancer(gen, pipe)
@@ -135,13 +137,13 @@ def enhance(run: _Run, inputs: _ModeInputs) -> str:
     return enhanced[0]
 
 
-def _enhancer(gen: Generator, pipe) -> tuple[str, dict | None]:
+def _enhancer(gen: Any, pipe) -> tuple[str, dict | None]:
     """The system prompt the enhancer takes and where Studio found its processor (None: the
     pipeline had one). A model with a ``prompt_enhancer`` (LTX-2.5) gets diffusers' LTX-2.5
     prompts; a Gemma 3 text encoder (LTX-2, 2.3) Lightricks' ltx-core ones; else it cannot."""
     from diffusers.pipelines.ltx2 import utils
 
-    from studio.inference.generator import GenerationError
+    from studio.inference.pipeline_parts import GenerationError
 
     picture = type(pipe).__name__ != "LTX2Pipeline"
     if getattr(pipe, "prompt_enhancer", None) is not None:
@@ -158,10 +160,10 @@ def _enhancer(gen: Generator, pipe) -> tuple[str, dict | None]:
     return system, _attach_processor(gen, pipe)
 
 
-def _attach_processor(gen: Generator, pipe) -> dict:
+def _attach_processor(gen: Any, pipe) -> dict:
     """Load the Gemma3Processor the model keeps beside its tokenizer into ``pipe`` (the
     pipeline's optional ``processor``); what was loaded, for the record."""
-    from studio.inference.generator import GenerationError
+    from studio.inference.pipeline_parts import GenerationError
 
     folder = Path(gen.path) / PROCESSOR_FOLDER
     if not (folder / "processor_config.json").is_file():
@@ -192,18 +194,18 @@ def _enhancement_picture(inputs: _ModeInputs):
 
 # ---- two stages ---------------------------------------------------------------------------------
 
-def upsampler_folder(gen: Generator) -> Path:
+def upsampler_folder(gen: Any) -> Path:
     return Path(gen.path) / UPSAMPLER_FOLDER
 
 
-def upsample_pipeline(gen: Generator):
+def upsample_pipeline(gen: Any):
     """``LTX2LatentUpsamplePipeline`` over the model's VAE and its ``latent_upsampler/``,
     loaded the first time."""
     if gen._upsample_pipe is None:
         import diffusers
         from diffusers.pipelines.ltx2.latent_upsampler import LTX2LatentUpsamplerModel
 
-        from studio.inference.generator import _quiet
+        from studio.inference.pipeline_parts import _quiet
 
         folder = upsampler_folder(gen)
         with _quiet():
@@ -220,7 +222,7 @@ def upsample_pipeline(gen: Generator):
     return gen._upsample_pipe
 
 
-def one_pass_reason(gen: Generator, p: GenerationParams, recipe) -> str | None:
+def one_pass_reason(gen: Any, p: GenerationParams, recipe) -> str | None:
     """Why a run with LTX-2's ``recipe`` runs one pass at full size instead (None: it runs
     both stages): no latent upsampler in the model's folder; for a dev model's recipe, no
     distilled LoRA found, or no peft to load it with."""
@@ -239,7 +241,7 @@ def one_pass_reason(gen: Generator, p: GenerationParams, recipe) -> str | None:
     return None
 
 
-def distilled_lora_file(gen: Generator, model: str | None) -> tuple[Path | None, str]:
+def distilled_lora_file(gen: Any, model: str | None) -> tuple[Path | None, str]:
     """The distilled LoRA of a dev model's stage 2 (None: not found) and what Studio looked
     for: the registry's file (registry.LoraFile) in the model's folder, then in the Hugging Face
     cache (never downloaded here); for a model without an entry, the one file in its folder
@@ -263,10 +265,10 @@ def distilled_lora_file(gen: Generator, model: str | None) -> tuple[Path | None,
                   f"hf download {lora.repo} {lora.filename})")
 
 
-def _load_distilled_lora(gen: Generator, path: Path) -> None:
+def _load_distilled_lora(gen: Any, path: Path) -> None:
     """The distilled LoRA in ``path`` loaded into the model's transformer as STAGE_2_ADAPTER,
     disabled (stage 1 and one-pass runs go without it); once per file."""
-    from studio.inference.generator import GenerationError, _quiet
+    from studio.inference.pipeline_parts import GenerationError, _quiet
 
     pipe = gen._base
     if gen.stage_2_lora == path:
@@ -299,7 +301,7 @@ def _lora_modules(pipe, *, enabled: bool) -> None:
 
 
 @contextmanager
-def _stage_2(run: _Run, recipe):
+def _stage_2(run: Any, recipe):
     """Stage 2's weights and scheduler for one call: a dev recipe's distilled LoRA enabled at
     its scale and the scheduler unshifted, as they were afterwards; yields what the call's
     record adds (``lora``: the file, adapter and scale; ``scheduler``: from_config changes)."""
@@ -322,7 +324,7 @@ def _stage_2(run: _Run, recipe):
         pipe.scheduler = scheduler
 
 
-def two_stage(run: _Run, inputs: _ModeInputs, recipe, multiple: int) -> np.ndarray:
+def two_stage(run: Any, inputs: _ModeInputs, recipe, multiple: int) -> np.ndarray:
     """Stage 1 at ``recipe.first_size`` to latents, the latent upsampler, stage 2 at the
     refine size from the upsampled video latent and stage 1's audio latent; the frames,
     resized to the size asked for when stage 2's differs (the sound is stage 2's)."""
@@ -367,7 +369,7 @@ def two_stage(run: _Run, inputs: _ModeInputs, recipe, multiple: int) -> np.ndarr
         frames = run.denoise(refine, described, output_type="np", pass_index=2, passes=2,
                              first_step=p.steps, total=total)
     run.calls[-1].update(added)
-    from studio.inference.generator import _to_uint8
+    from studio.inference.pipeline_parts import _to_uint8
 
     frames = _to_uint8(frames)
     if (w2, h2) == (p.width, p.height):
