@@ -56,9 +56,10 @@ class RunOnChoice(QObject):
         from studio.inference.cluster.connection import check_address
 
         self._address = check_address(address)
-        self._settings().setValue(ADDRESS_KEY, self._address)
-        self._on_cluster = False
-        self.set_on_cluster(True)
+        self._on_cluster = True
+        settings = self._settings()
+        settings.setValue(ADDRESS_KEY, self._address)
+        settings.setValue(ON_CLUSTER_KEY, True)
         self.changed.emit()
 
 
