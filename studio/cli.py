@@ -1168,7 +1168,8 @@ def _models_list(as_json: bool) -> int:
         rows.append({"id": model_id, "kind": kind, "title": title, "status": status,
                      "cached": status == "ready", "path": path, "size_bytes": size,
                      "download_gb": None if model_id.startswith(registry.DEMO_PREFIX) else size_gb,
-                     "demo": model_id.startswith(registry.DEMO_PREFIX)})
+                     "demo": model_id.startswith(registry.DEMO_PREFIX),
+                     "distilled_lora": _distilled_lora_row(model_id)})
 
     for spec in registry.models():
         add(spec.id, spec.kind, spec.title, spec.size_gb)
@@ -1177,7 +1178,8 @@ def _models_list(as_json: bool) -> int:
         if demo.id not in listed:
             add(demo.id, demo.kind, "Demo model (tiny, random weights)")
     # repos of single-file checkpoints hold many models (one is fetched): not a model row
-    listed = {r["id"] for r in rows} | loading.single_file_sources()
+    # nor is a repo a dev model takes only its distilled LoRA from
+    listed = {r["id"] for r in rows} | loading.single_file_sources() | loading.lora_sources()
     for m in here.values():  # other models in the cache
         if m.id not in listed:
             add(m.id, "?", "")
@@ -1202,9 +1204,24 @@ def _models_list(as_json: bool) -> int:
                   "missing": "make-demo" if r["demo"] else "not downloaded"}[r["status"]]
         if r["status"] == "incomplete" and r["id"] in bases & shared:
             status = "shared parts only"  # its own weights are another pull
+        if r["status"] == "ready" and r["distilled_lora"] and not r["distilled_lora"]["here"]:
+            status = "here, no LoRA (pull)"  # runs one pass until its stage-2 LoRA is pulled
         print(f"{r['id']:<{width}}  {r['kind']:<9}  {status:<23}  {size:<18}  {r['path'] or ''}"
               .rstrip())
     return 0
+
+
+def _distilled_lora_row(model_id: str) -> dict | None:
+    """The distilled LoRA a dev model's stage 2 needs, for `studio models list`: its repo and
+    file, whether `studio models pull` has put it here, and where; None: it names none."""
+    from studio.inference import loading, registry
+
+    lora = getattr(registry.get(model_id), "distilled_lora", None)
+    if lora is None:
+        return None
+    path = loading.distilled_lora_here(model_id)
+    return {"repo": lora.repo, "filename": lora.filename, "here": path is not None,
+            "path": None if path is None else str(path)}
 
 
 def _human_size(n: int) -> str:

@@ -95,6 +95,9 @@ DEMO_MODELS: dict[str, DemoModel] = {
                   "studio.inference.demo_ltx:make_demo_ltx"),
         DemoModel("demo/ltx2-tiny", "generator", "ltx2-tiny",
                   "studio.inference.demo_ltx2:make_demo_ltx2"),
+        # the same with a tiny distilled LoRA: the dev two-stage recipe (core.params.DEMO_LTX2_DEV)
+        DemoModel("demo/ltx2-dev-tiny", "generator", "ltx2-dev-tiny",
+                  "studio.inference.demo_ltx2:make_demo_ltx2_dev"),
     )
 }
 
@@ -364,7 +367,9 @@ def pull(model_id: str, progress=None) -> Path:
     """Download ``model_id`` into the Hugging Face cache (safetensors, configs and tokenizers only)
     and return its folder. An interrupted download resumes where it stopped. A single-file
     model (registry.SingleFile): its checkpoint and its base repo less the weights the checkpoint
-    replaces; the base repo's folder is returned. A registry model whose download does not fit
+    replaces; the base repo's folder is returned. Then the single files its recipes use
+    (``side_files``: a latent upsampler, a dev model's distilled LoRA), each where its registry
+    entry says, in the same cache. A registry model whose download does not fit
     on the cache's disk is refused before anything is fetched (``check_space``).
 
     ``progress``: a tqdm class for the overall bar (huggingface_hub's own bars when None).
@@ -403,9 +408,8 @@ def pull(model_id: str, progress=None) -> Path:
         else:
             path = snapshot_download(model_id, allow_patterns=download_patterns(model_id),
                                      tqdm_class=progress)
-        upsampler = getattr(registry.get(model_id), "upsampler", None)
-        if upsampler is not None:  # the latent upsampler of its multi-scale recipe
-            hf_hub_download(upsampler.repo, upsampler.filename, tqdm_class=progress)
+        for repo_id, filename in side_files(model_id):
+            hf_hub_download(repo_id, filename, tqdm_class=progress)
     except errors.LocalEntryNotFoundError:
         raise ModelNotAvailableError(
             f"Cannot download {model_id}: the Hugging Face hub cannot be reached (no network?). "
@@ -415,6 +419,16 @@ def pull(model_id: str, progress=None) -> Path:
     except Exception as err:  # noqa: BLE001
         raise _hub_error(model_id, err) from None
     return Path(path)
+
+
+def side_files(model_id: str) -> list[tuple[str, str]]:
+    """The single files (hub repo, file name) `studio models pull` fetches beside
+    ``model_id``'s own download: its multi-scale recipe's latent upsampler
+    (registry.UpsamplerFile) and the distilled LoRA of a dev model's stage 2
+    (registry.LoraFile), either at the root of the model's own repo or in another."""
+    spec = registry.get(model_id)
+    files = (getattr(spec, "upsampler", None), getattr(spec, "distilled_lora", None))
+    return [(f.repo, f.filename) for f in files if f is not None]
 
 
 _GB = 1000 ** 3  # registry sizes and messages are in decimal GB, as `studio models list` shows
@@ -471,9 +485,7 @@ def _bytes_here(spec: registry.ModelSpec) -> int:
     else:
         wanted = [(single.base, download_patterns(spec.id), ignore_patterns(spec.id)),
                   (single.repo, [single.filename], None)]
-    upsampler = getattr(spec, "upsampler", None)  # a file fetched beside the model, if any
-    if upsampler is not None:
-        wanted.append((upsampler.repo, [upsampler.filename], None))
+    wanted += [(repo_id, [filename], None) for repo_id, filename in side_files(spec.id)]
     blobs: dict[Path, int] = {}
     partial = 0
     try:
@@ -531,7 +543,8 @@ def cached_models() -> list[CachedModel]:
             main = [r for r in repo.revisions if "main" in r.refs]
             rev = main[0] if main else max(repo.revisions, key=lambda r: r.last_modified)
             found.append(CachedModel(repo.repo_id, rev.snapshot_path,
-                                     repo.size_on_disk + upsampler_bytes(repo.repo_id)))
+                                     repo.size_on_disk + upsampler_bytes(repo.repo_id)
+                                     + distilled_lora_bytes(repo.repo_id)))
         found += _cached_single_file_models()
     root = demo_root()
     if root.is_dir():
@@ -577,6 +590,44 @@ def upsampler_bytes(model_id: str) -> int:
         return resolve_upsampler(model_id, upsampler).stat().st_size
     except (ModelError, OSError):
         return 0
+
+
+def distilled_lora_here(model_id: str) -> Path | None:
+    """The distilled LoRA of dev model ``model_id`` (registry.LoraFile) where `studio models
+    pull` puts it, the Hugging Face cache, whole (its header read); None when it is not there or
+    the model names none. Never downloads."""
+    from huggingface_hub import try_to_load_from_cache
+
+    lora = getattr(registry.get(model_id), "distilled_lora", None)
+    if lora is None:
+        return None
+    cached = try_to_load_from_cache(lora.repo, lora.filename)
+    if not isinstance(cached, str):
+        return None
+    try:
+        check_safetensors(Path(cached))
+    except (ModelFolderError, OSError):
+        return None
+    return Path(cached)
+
+
+def distilled_lora_bytes(model_id: str) -> int:
+    """The size of ``model_id``'s distilled LoRA where it is here and in another repo than the
+    model's own (a scan of the model's repo misses it; one at its root is counted there)."""
+    path = distilled_lora_here(model_id)
+    if path is None or registry.get(model_id).distilled_lora.repo == model_id:
+        return 0
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def lora_sources() -> set[str]:
+    """Hub repos the registry's dev models take only their distilled LoRA from (Lightricks/
+    LTX-2.3 for LTX-2.3's diffusers repo): in the cache, not a model of their own."""
+    return {m.distilled_lora.repo for m in registry.models()
+            if m.distilled_lora is not None and registry.get(m.distilled_lora.repo) is None}
 
 
 def single_file_sources() -> set[str]:

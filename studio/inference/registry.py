@@ -197,6 +197,14 @@ GENERATORS = (
               "LTX2Pipeline",
               {**_LTX2, "width": 64, "height": 64, "num_frames": 9, "steps": 4,
                "guidance_scale": 1.0, "frame_step": 4, "call_kwargs": LTX2_NO_GUIDANCE}, 0.0),
+    # the same with a tiny distilled LoRA in its folder (demo_ltx2.make_demo_ltx2_dev): the dev
+    # models' two-stage recipe (core.params.DEMO_LTX2_DEV), stage 1 with a dev model's guidance,
+    # STG at the tiny transformer's last block (LTX-2's: 29 of 48)
+    ModelSpec("demo/ltx2-dev-tiny", "generator",
+              "Demo LTX-2 dev with sound (tiny, random weights)", "LTX2Pipeline",
+              {**_LTX2, "width": 64, "height": 64, "num_frames": 9, "steps": 4,
+               "guidance_scale": 3.0, "frame_step": 4,
+               "call_kwargs": {**_LTX2_GUIDANCE, "spatio_temporal_guidance_blocks": [1]}}, 0.0),
     ModelSpec("demo/ltx-video-tiny", "generator", "Demo LTX-Video (tiny, random weights)",
               "LTXPipeline",
               {**_LTX, "width": 64, "height": 64, "num_frames": 9, "steps": 4,

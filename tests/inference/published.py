@@ -28,7 +28,9 @@ What is mimicked, and what is not:
 - Single files: LTX-Video 2B distilled 0.9.8 as one checkpoint in Lightricks' original key
   layout (transformer under ``model.diffusion_model.``, VAE under ``vae.``: the inverse of
   diffusers' conversion, tests/inference/test_single_file.py), and the 0.9.8 spatial upscaler
-  (tests/inference/ltx_upsampler.py), both in ``Lightricks/LTX-Video``.
+  (tests/inference/ltx_upsampler.py), both in ``Lightricks/LTX-Video``. The LTX-2 dev models'
+  distilled LoRAs where registry.LoraFile says (Lightricks/LTX-2's root; Lightricks/LTX-2.3),
+  in diffusers' LoRA layout, not Lightricks' original one.
 - Sizes: tiny (diffusers' own pipeline tests' component sizes; Studio's demo LTX-Video), so the
   shapes differ from the real models'; CogVideoX's transformer keeps the real 90 x 60 latent
   grid (720 x 480 video) its rules fix. The LTX VAE is the tiny 0.9.0-style one of diffusers'
@@ -126,8 +128,10 @@ def lay_out(cache: Path, model_id: str, *, class_name: str | None = None) -> Pat
     main = spec.single_file.base if spec.single_file is not None else model_id
     snapshot = None
     for repo_id, files in repos.items():
-        if repo_id == main:
-            files = pulled_files(model_id, files)
+        if repo_id == main:  # its download, and the side files a pull fetches from it
+            files = {**pulled_files(model_id, files),
+                     **{name: files[name] for repo, name in loading.side_files(model_id)
+                        if repo == main and name in files}}
             if class_name is not None:
                 index = json.loads(files["model_index.json"])
                 files = {**files, "model_index.json": _json({**index, "_class_name": class_name})}
@@ -583,6 +587,29 @@ def _ltx2_files() -> Files:
     return {**files, "README.md": b"# LTX-2\n", "ltx-2-19b-dev.safetensors": b"not fetched"}
 
 
+@functools.cache
+def distilled_lora_file() -> bytes:
+    """A distilled LoRA for the tiny LTX-2's transformer (studio.inference.demo_ltx2's, rank 4,
+    in diffusers' LoRA layout; Lightricks publishes theirs in the original layout, which
+    diffusers' LTX-2 LoRA loader converts on load)."""
+    from studio.inference.demo_ltx2 import write_demo_distilled_lora
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return write_demo_distilled_lora(Path(tmp)).read_bytes()
+
+
+def _ltx2_repos(model_id: str) -> Repos:
+    """An LTX-2 repo (``_ltx2_files``) and, for a dev model, its distilled LoRA where the
+    registry's LoraFile says: at the repo's root (Lightricks/LTX-2) or in a repo of its own
+    (LTX-2.3's, in Lightricks/LTX-2.3, with its README)."""
+    repos: Repos = {model_id: dict(_ltx2_files())}
+    lora = registry.get(model_id).distilled_lora
+    if lora is not None:
+        repos.setdefault(lora.repo, {"README.md": b"# LTX-2.3\n"})[lora.filename] = \
+            distilled_lora_file()
+    return repos
+
+
 _BUILDS: dict[str, Callable[[], Repos]] = {
     LTX_2B_DISTILLED: _ltx_2b_distilled,
     LTX_095: _ltx_095,
@@ -593,8 +620,7 @@ _BUILDS: dict[str, Callable[[], Repos]] = {
     SMOL_256M: functools.cache(lambda: _smolvlm(SMOL_256M)),
     SMOL_500M: functools.cache(lambda: _smolvlm(SMOL_500M)),
     SMOL_2B: functools.cache(lambda: _smolvlm(SMOL_2B, shards=2, onnx=False)),
-    **{model_id: functools.partial(lambda i: {i: _ltx2_files()}, model_id)
-       for model_id in LTX2_IDS},
+    **{model_id: functools.partial(_ltx2_repos, model_id) for model_id in LTX2_IDS},
 }
 
 # registry id -> lay the entry's repos out in a hub cache folder; returns the main snapshot

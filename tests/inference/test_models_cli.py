@@ -108,14 +108,20 @@ def test_make_demo_never_replaces_a_folder_it_did_not_build(offline, tmp_path, c
     assert (mine / "precious.txt").read_text() == "keep me"
 
 
-def test_make_demo_builds_both_where_the_demo_ids_find_them(offline, capsys):
+def test_make_demo_builds_each_where_the_demo_ids_find_them(offline, capsys):
+    from studio.inference.demo_ltx2 import DEMO_DISTILLED_LORA
+
     assert main(["models", "make-demo"]) == 0
     out = capsys.readouterr().out.splitlines()
     root = settings.models_dir() / "demo"
     assert out == [f"demo/smolvlm2-tiny: {root / 'smolvlm2-tiny'}",
                    f"demo/ltx-video-tiny: {root / 'ltx-video-tiny'}",
-                   f"demo/ltx2-tiny: {root / 'ltx2-tiny'}"]  # LTX-2 with sound (issue 17)
+                   f"demo/ltx2-tiny: {root / 'ltx2-tiny'}",  # LTX-2 with sound (issue 17)
+                   f"demo/ltx2-dev-tiny: {root / 'ltx2-dev-tiny'}"]  # and as a dev model
     assert loading.resolve("demo/ltx2-tiny", expect="generator").demo
+    dev = loading.resolve("demo/ltx2-dev-tiny", expect="generator")
+    assert dev.demo and loading.check_safetensors(dev.path / DEMO_DISTILLED_LORA)
+    assert not list(loading.resolve("demo/ltx2-tiny").path.glob("*lora*"))
     captioner = loading.resolve("demo/smolvlm2-tiny", expect="captioner")
     generator = loading.resolve("demo/ltx-video-tiny", expect="generator")
     assert captioner.demo and generator.demo
@@ -134,5 +140,5 @@ def test_make_demo_into_a_folder_of_ones_choice(offline, tmp_path, capsys):
     loading.check_folder(out_dir / "smolvlm2-tiny", "captioner")
     loading.check_folder(out_dir / "ltx-video-tiny", "generator")
     assert loading.resolve(str(out_dir / "ltx-video-tiny")).demo  # labelled even as a folder
-    assert sorted(p.name for p in out_dir.iterdir()) == ["ltx-video-tiny", "ltx2-tiny",
-                                                         "smolvlm2-tiny"]
+    assert sorted(p.name for p in out_dir.iterdir()) == ["ltx-video-tiny", "ltx2-dev-tiny",
+                                                         "ltx2-tiny", "smolvlm2-tiny"]
