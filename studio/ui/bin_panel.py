@@ -40,8 +40,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMenu,
     QProgressBar,
-    QStyle,
-    QTableView,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -50,6 +48,7 @@ from PySide6.QtWidgets import (
 from studio.core.library import Clip, ProjectError
 from studio.core.paths import display_path
 from studio.settings import cores_but_one
+from studio.ui.column_fit import ColumnFit, FittedTableView
 from studio.ui.edits import RemoveClipsCommand
 from studio.ui.file_drops import FileDropTarget
 from studio.ui.first_paint import after_first_paint
@@ -78,11 +77,7 @@ ROWS_PER_TICK = 100  # the rest, this many per turn of the event loop (about 15 
 COLUMNS = ("Name", "Duration", "Size", "FPS", "Frames", "In / Out", "Codec", "Folder", "Caption")
 (COL_NAME, COL_DURATION, COL_SIZE, COL_FPS, COL_FRAMES, COL_INOUT, COL_CODEC, COL_FOLDER,
  COL_CAPTION) = range(9)
-# What a narrow bin shows beside the name, most wanted first: the columns that fit beside a
-# readable name (NAME_MIN_PX) are shown and the rest hidden, so no header is cut at the edge
-# ("Durati") and the table never scrolls sideways.
-COLUMN_PRIORITY = (COL_CAPTION, COL_DURATION, COL_SIZE, COL_FPS, COL_FRAMES, COL_INOUT,
-                   COL_CODEC, COL_FOLDER)
+# What a narrow bin shows beside the name (ui.column_fit), most wanted first, and their widths
 COLUMN_WIDTHS = {COL_CAPTION: 84, COL_DURATION: 72, COL_SIZE: 90, COL_FPS: 48, COL_FRAMES: 60,
                  COL_INOUT: 80, COL_CODEC: 64, COL_FOLDER: 160}
 NAME_MIN_PX = 200  # the thumbnail and about 15 characters of the name
@@ -353,22 +348,10 @@ class BinFilterModel(QSortFilterProxyModel):
         self.setFilterRegularExpression(QRegularExpression(pattern) if words else QRegularExpression())
 
 
-def columns_that_fit(width: int, widths: dict[int, int]) -> list[int]:
-    """The columns (in COLUMN_PRIORITY order) that fit beside the name in ``width`` px."""
-    room, shown = width - NAME_MIN_PX, []
-    for column in COLUMN_PRIORITY:
-        if widths[column] > room:
-            break
-        shown.append(column)
-        room -= widths[column]
-    return shown
-
-
-class BinView(FileDropTarget, QTableView):
+class BinView(FileDropTarget, FittedTableView):
     """The table itself; accepts drops of files and folders."""
 
     paths_dropped = Signal(list)
-    width_changed = Signal(int)  # the viewport's new width
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -378,11 +361,6 @@ class BinView(FileDropTarget, QTableView):
 
     def take_dropped(self, paths: list[str]) -> None:
         self.paths_dropped.emit(paths)
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        if event.size().width() != event.oldSize().width():
-            self.width_changed.emit(self.viewport().width())
 
 
 class BinPanel(QWidget):
@@ -489,36 +467,11 @@ class BinPanel(QWidget):
 
     def _build_header(self) -> None:
         """The name fills the width the other columns leave; those that do not fit are
-        hidden (``_fit_columns``), each at least as wide as its title."""
+        hidden (ui.column_fit), each at least as wide as its title."""
         header = self.view.horizontalHeader()
         header.setSectionsMovable(True)
-        header.setStretchLastSection(False)
-        header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)
-        padding = 2 * header.style().pixelMetric(QStyle.PixelMetric.PM_HeaderMargin) + 16
-        self._title_widths = {col: header.fontMetrics().horizontalAdvance(COLUMNS[col]) + padding
-                              for col in COLUMN_WIDTHS}
-        self._column_widths = {col: max(width, self._title_widths[col])
-                               for col, width in COLUMN_WIDTHS.items()}
-        header.sectionResized.connect(self._on_column_resized)
-        for col, width in self._column_widths.items():
-            header.resizeSection(col, width)
+        self.column_fit = ColumnFit(self.view, COLUMNS, COL_NAME, COLUMN_WIDTHS, NAME_MIN_PX)
         header.moveSection(header.visualIndex(COL_CAPTION), COL_NAME + 1)
-        self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        # fitted when the view gets its width (not now, at 100 px: hiding the columns
-        # before the first paint cost start-up 44 M instructions)
-        self.view.width_changed.connect(self._fit_columns)
-
-    @Slot(int, int, int)
-    def _on_column_resized(self, column: int, _old: int, new: int) -> None:
-        if column != COL_NAME and new > 0:  # a person's resize (0: the column was hidden)
-            self._column_widths[column] = max(new, self._title_widths[column])
-
-    @Slot(int)
-    def _fit_columns(self, width: int) -> None:
-        shown = set(columns_that_fit(width, self._column_widths))
-        for col in COLUMN_PRIORITY:
-            if self.view.isColumnHidden(col) == (col in shown):
-                self.view.setColumnHidden(col, col not in shown)
 
     def _build_empty_hint(self) -> None:
         """What an empty bin shows instead of the table."""
@@ -885,7 +838,7 @@ class BinPanel(QWidget):
     @property
     def column_widths(self) -> dict[int, int]:
         """The width of each column beside the name, shown or not (a person's resize kept)."""
-        return dict(self._column_widths)
+        return self.column_fit.widths
 
     def save_state(self) -> QByteArray:
         return self.view.horizontalHeader().saveState()
@@ -893,16 +846,9 @@ class BinPanel(QWidget):
     def restore_state(self, state) -> None:
         """The saved column order, widths and sort; which columns fit is worked out again,
         and the name still takes the width the others leave."""
-        if not state:
-            return
-        header = self.view.horizontalHeader()
-        header.restoreState(state)
-        header.setStretchLastSection(False)
-        header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)
-        for col in COLUMN_PRIORITY:
-            header.setSectionHidden(col, False)  # a hidden section's width reads as 0
-            self._on_column_resized(col, 0, header.sectionSize(col))
-        # which fit is worked out when the view gets its width (BinView.width_changed)
+        if state:
+            self.view.horizontalHeader().restoreState(state)
+            self.column_fit.restored()
 
     def shutdown(self) -> None:
         self._shut_down = True

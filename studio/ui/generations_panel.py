@@ -39,7 +39,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QPushButton,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -49,6 +48,7 @@ from studio.inference.registry import (  # a light module (no torch)
     DEMO_LABEL,
     DEMO_PREFIX,
 )
+from studio.ui.column_fit import ColumnFit, FittedTableView
 from studio.ui.media_workers import (
     THUMB_H,
     THUMB_W,
@@ -232,7 +232,7 @@ class GenerationsPanel(QWidget):
         """The generations table: one row each, a thumbnail first; a double click plays."""
         self.model = QStandardItemModel(0, len(COLUMNS), self)
         self.model.setHorizontalHeaderLabels(list(COLUMNS))
-        self.view = QTableView(self)
+        self.view = FittedTableView(self)
         self.view.setAccessibleName("Generations")
         self.view.setAccessibleDescription("The videos generated in this project, newest first")
         self.view.setModel(self.model)
@@ -244,12 +244,14 @@ class GenerationsPanel(QWidget):
         self.view.verticalHeader().setDefaultSectionSize(THUMB_H + 6)
         self.view.setWordWrap(False)
         self.view.setTextElideMode(Qt.TextElideMode.ElideRight)
-        header = self.view.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(False)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        for column, width in enumerate((THUMB_W + 10, 220, 210, 60, 100, 130, 80, 70)):
-            self.view.setColumnWidth(column, width)
+        self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        # the prompt takes the width left; beside it what fits, most wanted first (it scrolled
+        # sideways: "A paper boat drifting across a s…")
+        self.column_fit = ColumnFit(self.view, COLUMNS, COLUMNS.index("Prompt"), {
+            COLUMNS.index("Video"): THUMB_W + 10, COLUMNS.index("Seed"): 60,
+            COLUMNS.index("Model"): 210, COLUMNS.index("Warp error"): 80,
+            COLUMNS.index("Flicker"): 70, COLUMNS.index("Size"): 100,
+            COLUMNS.index("Created"): 130}, main_min_px=160, always=(COLUMNS.index("Video"),))
         self.view.doubleClicked.connect(lambda _index: self.play_selected())
         self.view.selectionModel().selectionChanged.connect(self._update_buttons)
 

@@ -263,3 +263,27 @@ def test_a_finished_generation_is_listed_and_analysed(qtbot, project, generation
         assert data["analysis"]["flicker"] == panel.analyses[c.id]["flicker"]
     finally:
         window.close()
+
+
+@pytest.mark.parametrize("width", [300, 520, 900])
+def test_the_list_fits_its_panel_without_scrolling_sideways(qtbot, width, tmp_path):
+    """Issue 16: the generations list scrolled sideways in its dock ("A paper boat drifting
+    across a s…"); the prompt takes the width left, the columns that fit are shown."""
+    from studio.core.library import Project
+    from studio.ui.generations_panel import COLUMNS, GenerationsPanel
+    from studio.ui.project_model import ProjectModel
+
+    with Project(tmp_path / "p") as project:
+        panel = GenerationsPanel(ProjectModel(project))
+        qtbot.addWidget(panel)
+        panel.resize(width, 300)
+        panel.show()
+        qtbot.waitExposed(panel)
+        view, header = panel.view, panel.view.horizontalHeader()
+        qtbot.waitUntil(lambda: header.length() <= view.viewport().width() + 1)
+        shown = [c for c in range(len(COLUMNS)) if not view.isColumnHidden(c)]
+        assert {COLUMNS.index("Video"), COLUMNS.index("Prompt")} <= set(shown)
+        for column in shown:
+            assert header.sectionSize(column) >= header.fontMetrics().horizontalAdvance(
+                COLUMNS[column]), (width, COLUMNS[column])
+        panel.shutdown()
