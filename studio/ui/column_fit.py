@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import QObject, Qt, Slot
-from PySide6.QtWidgets import QHeaderView, QStyle, QTableView
+from PySide6.QtWidgets import QHeaderView, QStyle, QTableView, QTreeView
 
 
 def columns_that_fit(width: int, main_min_px: int, always: Sequence[int],
@@ -31,8 +31,8 @@ def columns_that_fit(width: int, main_min_px: int, always: Sequence[int],
     return shown
 
 
-class FittedTableView(QTableView):
-    """A table whose ``column_fit`` (a ColumnFit, which sets it) fits its columns at each new
+class _Fitted:
+    """A view whose ``column_fit`` (a ColumnFit, which sets it) fits its columns at each new
     width."""
 
     column_fit: ColumnFit | None = None
@@ -43,15 +43,27 @@ class FittedTableView(QTableView):
             self.column_fit.fit(self.viewport().width())
 
 
+class FittedTableView(_Fitted, QTableView):
+    """A QTableView that fits its columns (see ColumnFit)."""
+
+
+class FittedTreeView(_Fitted, QTreeView):
+    """A QTreeView (a list of rows with columns) that fits its columns (see ColumnFit)."""
+
+
+def _header(view) -> QHeaderView:
+    return view.horizontalHeader() if isinstance(view, QTableView) else view.header()
+
+
 class ColumnFit(QObject):
     """Fits ``view``'s columns to its width: ``main`` stretches (at least ``main_min_px``);
     ``widths`` gives the others' widths, most wanted first; ``always`` are never hidden."""
 
-    def __init__(self, view: FittedTableView, titles: Sequence[str], main: int,
+    def __init__(self, view: FittedTableView | FittedTreeView, titles: Sequence[str], main: int,
                  widths: dict[int, int], main_min_px: int, always: Sequence[int] = ()):
         super().__init__(view)
         self.view, self.main, self.main_min_px, self.always = view, main, main_min_px, always
-        header = view.horizontalHeader()
+        header = _header(view)
         padding = 2 * header.style().pixelMetric(QStyle.PixelMetric.PM_HeaderMargin) + 16
         self._title_widths = {c: header.fontMetrics().horizontalAdvance(titles[c]) + padding
                               for c in widths}
@@ -82,14 +94,14 @@ class ColumnFit(QObject):
     def restored(self) -> None:
         """After the header's ``restoreState``: the main column stretches again and the widths
         restored are the ones kept; which fit is worked out at the view's next width."""
-        header = self.view.horizontalHeader()
+        header = _header(self.view)
         self._stretch_main()
         for column in self._widths:
             header.setSectionHidden(column, False)  # a hidden section's width reads as 0
             self._on_resized(column, 0, header.sectionSize(column))
 
     def _stretch_main(self) -> None:
-        header = self.view.horizontalHeader()
+        header = _header(self.view)
         header.setStretchLastSection(False)
         header.setSectionResizeMode(self.main, QHeaderView.ResizeMode.Stretch)
 

@@ -20,11 +20,11 @@ from PySide6.QtWidgets import (
     QMenu,
     QPushButton,
     QToolButton,
-    QTreeView,
     QVBoxLayout,
     QWidget,
 )
 
+from studio.ui.column_fit import ColumnFit, FittedTreeView
 from studio.ui.elided_label import ElidedLabel
 from studio.ui.generation_queue import RETRYABLE_STATES
 from studio.ui.side_by_side import SideBySide
@@ -68,7 +68,7 @@ class QueuePanel(QWidget):
 
         self.model = QStandardItemModel(0, len(COLUMNS), self)
         self.model.setHorizontalHeaderLabels(COLUMNS)
-        self.view = QTreeView()
+        self.view = FittedTreeView()
         self.view.setAccessibleName("Generation queue")
         self.view.setAccessibleDescription("Jobs waiting, running and finished, in order")
         self.view.setModel(self.model)
@@ -82,14 +82,16 @@ class QueuePanel(QWidget):
         self.view.customContextMenuRequested.connect(self._context_menu)
         self.view.doubleClicked.connect(lambda _index: self.edit_selected())
         header = self.view.header()
-        # The prompt keeps a readable width even in a narrow dock (the list scrolls sideways
-        # instead); long model names and seeds are elided, every column can be resized.
-        header.setStretchLastSection(True)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setMinimumSectionSize(24)
-        for name, width in (("#", 32), ("State", 96), ("Prompt", 240), ("Model", 110),
-                            ("Size", 90), ("Seed", 90)):
-            header.resizeSection(COLUMNS.index(name), width)
+        # The prompt takes the width left beside the job's number and state; the other
+        # columns are shown as far as they fit (ui.column_fit: it scrolled sideways); every
+        # column can be resized.
+        self.column_fit = ColumnFit(self.view, COLUMNS, COLUMNS.index("Prompt"), {
+            COLUMNS.index(name): width for name, width in (
+                ("#", 32), ("State", 96), ("Model", 110), ("Seed", 90), ("Size", 90),
+                ("Time", 80))}, main_min_px=140,
+            always=(COLUMNS.index("#"), COLUMNS.index("State")))
 
         self.up_button = self._button("Up", "Move the selected jobs earlier (Ctrl+Up)",
                                       lambda: self.move_selected(-1), "Ctrl+Up")

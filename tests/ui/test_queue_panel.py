@@ -294,3 +294,30 @@ def test_jobs_queued_in_this_session_are_not_reported_as_left_over(qtbot, tiny_l
         assert window.queue_dock.isHidden()
     finally:
         window.close()
+
+
+@pytest.mark.parametrize("width", [280, 460, 900])
+def test_the_queue_list_fits_its_panel_without_scrolling_sideways(qtbot, project, width):
+    """The Queue's list scrolled sideways in its dock (a 240 px prompt column and six others):
+    the prompt takes the width left, the columns that fit are shown, no title cut."""
+    from studio.ui.generation_queue import GenerationQueue
+    from studio.ui.model_manager import ModelManager
+    from studio.ui.project_model import ProjectModel
+    from studio.ui.queue_panel import COLUMNS, QueuePanel
+
+    manager = ModelManager(freeze_heap=False)
+    queue = GenerationQueue(ProjectModel(project), manager)
+    panel = QueuePanel(queue)
+    qtbot.addWidget(panel)
+    panel.resize(width, 300)
+    panel.show()
+    qtbot.waitExposed(panel)
+    view, header = panel.view, panel.view.header()
+    qtbot.waitUntil(lambda: header.length() <= view.viewport().width() + 1)
+    shown = [c for c in range(len(COLUMNS)) if not view.isColumnHidden(c)]
+    assert {COLUMNS.index(n) for n in ("#", "State", "Prompt")} <= set(shown)
+    for column in shown:
+        assert header.sectionSize(column) >= header.fontMetrics().horizontalAdvance(
+            COLUMNS[column]), (width, COLUMNS[column])
+    queue.shutdown()
+    manager.shutdown()
