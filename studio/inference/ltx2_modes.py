@@ -261,8 +261,9 @@ def distilled_lora_file(gen: Any, model: str | None) -> tuple[Path | None, str]:
     cached = try_to_load_from_cache(lora.repo, lora.filename)
     if isinstance(cached, str):
         return Path(cached), lora.filename
+    model_id = spec.id if spec is not None else gen.model_id
     return None, (f"{lora.filename} in {folder} or the Hugging Face cache (download it with: "
-                  f"hf download {lora.repo} {lora.filename})")
+                  f"studio models pull {model_id})")
 
 
 def _load_distilled_lora(gen: Any, path: Path) -> None:
