@@ -44,20 +44,6 @@ def add_caption_flags(parser: argparse.ArgumentParser) -> None:
                        "model and settings are skipped, as are those in --jsonl's record")
 
 
-def add_generate_flags(parser: argparse.ArgumentParser, where) -> None:
-    where.add_argument("--batch", type=Path, default=None, metavar="JOBS.jsonl",
-                       help='with --cluster: one job per line, a JSON object of this verb\'s '
-                       'options, e.g. {"prompt": "a kite", "seed": 7, "frames": 97, '
-                       '"output": "kite.mp4"} (or "project": DIR); relative paths are taken '
-                       "from the current folder")
-    parser.add_argument("--cluster", default=None, metavar="ADDRESS",
-                        help="with --batch: run the jobs on a Ray cluster, one per GPU (else "
-                        "CPU) at a time: local, auto or ray://HOST:PORT (see studio caption "
-                        "--help)")
-    parser.add_argument("--workers", type=int, default=None, metavar="N",
-                        help="with --cluster: at most N workers")
-
-
 class _Usage(ValueError):
     """A command line that cannot run: exit status 2."""
 
@@ -121,11 +107,11 @@ class _CaptionOutput:
     --project."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        from studio import cli
+        from studio import cli_common
         from studio.core.library import Project
 
         self.args, self.files = args, list(args.files)
-        self.report = cli._progress(args)
+        self.report = cli_common._progress(args)
         self.captions: dict[int, str] = {}  # for the manifest: index -> caption
         self.failed = 0
         self.model, self.demo = args.model, False
@@ -177,14 +163,12 @@ class _CaptionOutput:
                         skipped=True)
 
     def _done(self, event) -> None:
-        from studio import cli
-
         result, name = event.result, self.files[event.index]
         row = {"ok": True, "caption": result.text, "model": result.model_id, "demo": result.demo,
                "frame_times": result.frame_times, "seconds": round(result.seconds, 3),
                "node": event.node}
         if self.args.txt:
-            row.update(_write_txt(name, result.text, self.args.overwrite, cli))
+            row.update(_write_txt(name, result.text, self.args.overwrite))
         if self.record is not None:
             self.record.add(name, result)
         if self.project is not None:
@@ -211,14 +195,14 @@ class _CaptionOutput:
     def finish(self, status: int) -> int:
         """Write the --jsonl manifest (also after an interruption: what is done is kept);
         the exit status."""
-        from studio import cli
+        from studio import cli_common
 
         if self.args.jsonl is not None and self.ended_any:  # else an earlier one stays
             lines = "".join(json_text({"video_path": Path(self.files[i]).resolve().as_posix(),
                                        "caption": self.captions[i]}) + "\n"
                             for i in sorted(self.captions))
             try:
-                cli._write_text_sidecar(self.args.jsonl, lines, overwrite=True)
+                cli_common._write_text_sidecar(self.args.jsonl, lines, overwrite=True)
             except OSError as err:
                 print(f"studio caption: cannot write {self.args.jsonl}: "
                       f"{err.strerror or err}", file=sys.stderr)
@@ -228,11 +212,13 @@ class _CaptionOutput:
         return 1 if self.failed or len(self.captions) < len(self.files) else 0
 
 
-def _write_txt(name: str, text: str, overwrite: bool, cli) -> dict:
+def _write_txt(name: str, text: str, overwrite: bool) -> dict:
     """The .txt sidecar beside ``name``, as local ``studio caption --txt`` writes it."""
+    from studio import cli_common
+
     sidecar = Path(name).with_suffix(".txt")
     try:
-        cli._write_text_sidecar(sidecar, text + "\n", overwrite)
+        cli_common._write_text_sidecar(sidecar, text + "\n", overwrite)
     except FileExistsError:
         return {"ok": False, "txt": None, "error": f"{sidecar}: exists; not replaced (use "
                 "--overwrite to replace it)"}
@@ -352,10 +338,10 @@ def generate_batch(args: argparse.Namespace) -> int:
 
 def _run_jobs(args: argparse.Namespace, address: str, jobs: list) -> int:
     """Run ``jobs`` ((line, GenerateJob, row) triples) and print their rows; how many failed."""
-    from studio import cli
+    from studio import cli_common, cli_generate
     from studio.inference.cluster import ItemDone, ItemFailed, generate_on_cluster
 
-    report, failed = cli._progress(args), 0
+    report, failed = cli_common._progress(args), 0
     with report:
         report.start(len(jobs), unit="jobs")
         for event in generate_on_cluster(address, [job for _, job, _ in jobs],
@@ -365,7 +351,7 @@ def _run_jobs(args: argparse.Namespace, address: str, jobs: list) -> int:
             line, job, row = jobs[event.index]
             row = dict(row, line=line)
             if isinstance(event, ItemDone):
-                row = cli.generate_row(row, event.result)
+                row = cli_generate.generate_row(row, event.result)
                 row.update(seconds=event.result.seconds, node=event.node)
                 _register(job, event.result, row)
             else:
@@ -408,7 +394,7 @@ def read_jobs(path: Path) -> list:
     """Each line of ``path`` as a `studio generate` command line, checked as that verb checks
     one: (line number, GenerateJob, row so far) for each. Raises _JobRefused naming the file,
     the line and the option (status 2: bad options, 1: an output that cannot be written)."""
-    from studio import cli
+    from studio import cli_generate
 
     try:
         text = path.expanduser().read_text(encoding="utf-8")
@@ -423,8 +409,8 @@ def read_jobs(path: Path) -> list:
         where = f"{path} line {number}"
         args = _job_args(parser, line, where)
         try:
-            job, row = cli.generate_job(args)
-        except cli.GenerateRefused as err:
+            job, row = cli_generate.generate_job(args)
+        except cli_generate.GenerateRefused as err:
             raise _JobRefused(f"{where}: {err}", err.status) from None
         job.register = False  # into a project: recorded here, see _register
         jobs.append((number, job, row))
@@ -480,9 +466,9 @@ class _RaisingParser(argparse.ArgumentParser):
 
 def _job_parser() -> argparse.ArgumentParser:
     """`studio generate`'s own parser, for the lines of a batch."""
-    from studio import cli
+    from studio import cli_generate
 
     parser = _RaisingParser(prog="studio", add_help=False)
     sub = parser.add_subparsers(dest="verb", parser_class=_RaisingParser)
-    cli._add_generate_parser(sub)
+    cli_generate._add_generate_parser(sub)
     return parser
