@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
+    QLabel,
     QMenu,
     QPushButton,
     QToolButton,
@@ -110,7 +111,7 @@ class QueuePanel(QWidget):
         self.clear_button = self._button("Clear Done", "Remove every finished job from the "
                                          "list (their videos stay)", self.clear_done)
 
-        top = self._top = QHBoxLayout()
+        top = QHBoxLayout()
         top.addWidget(self.summary, 1)
         top.addWidget(self.pause_button)
         buttons = self._button_rows()
@@ -148,12 +149,17 @@ class QueuePanel(QWidget):
                           left_when_stacked=groups[:1])
 
     def add_run_on(self, choice) -> None:
-        """The window's Run on choice (``run_on.RunOnChoice``) beside Pause: where the next
-        job runs."""
+        """The window's Run on choice (``run_on.RunOnChoice``) on a row of its own under the
+        summary (beside it, it cut the summary to "2 que…"): where the next job runs."""
         from studio.ui.run_on import RunOnCombo
 
         self.run_on_combo = RunOnCombo(choice, self)
-        self._top.insertWidget(1, self.run_on_combo)
+        row = QHBoxLayout()
+        label = QLabel("Run on", self)
+        label.setBuddy(self.run_on_combo)
+        row.addWidget(label)
+        row.addWidget(self.run_on_combo, 1)
+        self.layout().insertLayout(1, row)
 
     def _button(self, text: str, tip: str, slot, shortcut: str | None = None) -> QToolButton:
         # tool buttons: seven of them fit a dock a third of the window wide
