@@ -14,17 +14,22 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "bench" / "gpu_ltx.py"
 
 
-def test_without_cuda_it_stops_at_once_with_one_clear_line():
-    # CUDA_VISIBLE_DEVICES="" hides any GPU, so this holds on a GPU machine too
+@pytest.mark.parametrize("script", ["gpu_ltx.py", "gpu_ltx2.py"])
+def test_without_cuda_it_stops_at_once_with_one_clear_line(script):
+    """Both GPU benches (LTX-Video, LTX-2): CUDA_VISIBLE_DEVICES="" hides any GPU, so this
+    holds on a GPU machine too."""
+    path = ROOT / "bench" / script
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
     code = ("import runpy, sys\n"
-            f"sys.argv = [{str(SCRIPT)!r}]\n"
+            f"sys.argv = [{str(path)!r}]\n"
             "try:\n"
-            f"    runpy.run_path({str(SCRIPT)!r}, run_name='__main__')\n"
+            f"    runpy.run_path({str(path)!r}, run_name='__main__')\n"
             "except SystemExit as stop:\n"
             "    loaded = sorted(m for m in ('torch', 'diffusers', 'transformers') if m in sys.modules)\n"
             "    print('loaded:', ','.join(loaded) or '-')\n"
@@ -34,7 +39,7 @@ def test_without_cuda_it_stops_at_once_with_one_clear_line():
     assert done.returncode == 2, (done.stdout, done.stderr)
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
-    assert lines[0].startswith("bench/gpu_ltx.py: needs an NVIDIA GPU with CUDA")
+    assert lines[0].startswith(f"bench/{script}: needs an NVIDIA GPU with CUDA")
     assert lines[0].endswith("nothing was run.")
     assert done.stdout.strip() == "loaded: -"  # refused before importing torch or any model
 

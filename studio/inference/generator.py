@@ -790,27 +790,33 @@ class Generator:
         """The latent upsampling pipeline over this model's VAE, with the upsampler loaded
         from its single file the first time (raises ``ModelError`` when it is not here);
         LTX-2's from the model folder's latent_upsampler/ (studio.inference.ltx2_modes)."""
-        if self.family == "ltx2":
-            from studio.inference.ltx2_modes import upsample_pipeline
-
-            return upsample_pipeline(self)
         if self._upsample_pipe is None:
-            import diffusers
+            if self.family == "ltx2":
+                from studio.inference.ltx2_modes import load_upsampler
 
-            from studio.inference.loading import resolve_upsampler
-            from studio.inference.single_file import load_latent_upsampler
-
-            path = resolve_upsampler(self.model_id, self.upsampler)
-            model = load_latent_upsampler(path, self._dtype())
-            with _quiet():
-                pipe = diffusers.LTXLatentUpsamplePipeline(vae=self._base.vae,
-                                                           latent_upsampler=model)
+                pipe, model, path = load_upsampler(self)
+            else:
+                pipe, model, path = self._load_ltx_upsampler()
             pipe.set_progress_bar_config(disable=True)
             if self.device != "cpu":
                 model.to(self.device)
-            self._upsample_pipe = pipe
-            self.upsampler_path = path
+            self._upsample_pipe, self.upsampler_path = pipe, path
         return self._upsample_pipe
+
+    def _load_ltx_upsampler(self):
+        """LTX-Video's (pipeline, upsampler, its single file): the registry's file, found in
+        the cache (``ModelError`` when it is not here)."""
+        import diffusers
+
+        from studio.inference.loading import resolve_upsampler
+        from studio.inference.single_file import load_latent_upsampler
+
+        path = resolve_upsampler(self.model_id, self.upsampler)
+        model = load_latent_upsampler(path, self._dtype())
+        with _quiet():
+            pipe = diffusers.LTXLatentUpsamplePipeline(vae=self._base.vae,
+                                                       latent_upsampler=model)
+        return pipe, model, path
 
     def _dtype(self):
         import torch

@@ -198,28 +198,20 @@ def upsampler_folder(gen: Any) -> Path:
     return Path(gen.path) / UPSAMPLER_FOLDER
 
 
-def upsample_pipeline(gen: Any):
-    """``LTX2LatentUpsamplePipeline`` over the model's VAE and its ``latent_upsampler/``,
-    loaded the first time."""
-    if gen._upsample_pipe is None:
-        import diffusers
-        from diffusers.pipelines.ltx2.latent_upsampler import LTX2LatentUpsamplerModel
+def load_upsampler(gen: Any):
+    """(``LTX2LatentUpsamplePipeline`` over the model's VAE, the upsampler, the folder it came
+    from): the model folder's ``latent_upsampler/`` (the generator keeps them)."""
+    import diffusers
+    from diffusers.pipelines.ltx2.latent_upsampler import LTX2LatentUpsamplerModel
 
-        from studio.inference.pipeline_parts import _quiet
+    from studio.inference.pipeline_parts import _quiet
 
-        folder = upsampler_folder(gen)
-        with _quiet():
-            model = LTX2LatentUpsamplerModel.from_pretrained(
-                str(folder), use_safetensors=True, local_files_only=True,
-                torch_dtype=gen._dtype())
-            pipe = diffusers.LTX2LatentUpsamplePipeline(vae=gen._base.vae,
-                                                        latent_upsampler=model)
-        pipe.set_progress_bar_config(disable=True)
-        if gen.device != "cpu":
-            model.to(gen.device)
-        gen._upsample_pipe = pipe
-        gen.upsampler_path = folder
-    return gen._upsample_pipe
+    folder = upsampler_folder(gen)
+    with _quiet():
+        model = LTX2LatentUpsamplerModel.from_pretrained(
+            str(folder), use_safetensors=True, local_files_only=True, torch_dtype=gen._dtype())
+        pipe = diffusers.LTX2LatentUpsamplePipeline(vae=gen._base.vae, latent_upsampler=model)
+    return pipe, model, folder
 
 
 def one_pass_reason(gen: Any, p: GenerationParams, recipe) -> str | None:
@@ -353,7 +345,7 @@ def two_stage(run: Any, inputs: _ModeInputs, recipe, multiple: int) -> np.ndarra
     up = {"latents": latents.frames, "adain_factor": recipe.adain_factor,
           "tone_map_compression_ratio": recipe.tone_map_compression_ratio,
           "output_type": "latent"}
-    upsampled = run.call(upsample_pipeline(gen), up, {"latents": _latent_of(
+    upsampled = run.call(gen.upsample_pipeline(), up, {"latents": _latent_of(
         first_call, "frames", latents.frames)}).frames
     run.upsample_s = time.perf_counter() - began
     # stage 2: no guidance of any kind, as Lightricks' SimpleDenoiser and diffusers' docs

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication
 from studio.ui.bin_panel import COL_DURATION, COL_NAME, BinPanel
 from studio.ui.project_model import ProjectModel
 from tests.media_factory import make_video
+from tests.ui.columns import assert_columns_fit
 
 
 def drop_paths(widget, paths) -> None:
@@ -301,13 +302,7 @@ def test_no_column_title_is_cut_off_at_any_bin_width(qtbot, bin_panel, clip_fold
     bin_panel.show()
     qtbot.waitExposed(bin_panel)
     view = bin_panel.view
-    header = view.horizontalHeader()
-    qtbot.waitUntil(lambda: header.length() <= view.viewport().width() + 1)
-    shown = [c for c in range(len(COLUMNS)) if not view.isColumnHidden(c)]
-    assert COL_NAME in shown
-    for column in shown:
-        title = header.fontMetrics().horizontalAdvance(COLUMNS[column])
-        assert header.sectionSize(column) >= title, (width, COLUMNS[column])
+    shown = assert_columns_fit(qtbot, view, view.horizontalHeader(), COLUMNS, [COL_NAME], width)
     if width >= 1400:
         assert len(shown) == len(COLUMNS)
     if width >= 480:

@@ -92,21 +92,25 @@ def test_caption_api_loads_even_if_the_panel_is_never_shown(qtbot, tmp_path, mon
         panel.shutdown()
 
 
-def test_gc_is_back_on_and_startup_objects_frozen_once_the_window_is_up(tmp_path):
-    """From the first paint the collector runs again, in the GUI thread (ui.gui_gc: Python's
-    automatic one stays off, it would collect in worker threads too), and what start-up made
-    is frozen; after the window, the automatic one is back."""
+def state_at_first_paint(tmp_path, probe: str, after: str = "None"):
+    """Start the window (offscreen, ``--exit-after-show``) in a process of its own and return
+    (the Python expression ``probe`` evaluated at the first paint, ``after`` evaluated once the
+    window has gone)."""
+    import os
+    import subprocess
+    import sys
+
     code = (
         "import gc, sys\n"
         "from studio.ui import app\n"
         "seen = []\n"
         "orig = app.FirstPaintReporter.painted\n"
         "def painted(self):\n"
-        "    seen.append((gc.isenabled(), gc.get_freeze_count(), app._collector is not None))\n"
+        f"    seen.append({probe})\n"
         "    orig(self)\n"
         "app.FirstPaintReporter.painted = painted\n"
         "rc = app.run_gui(exit_after_show=True)\n"
-        "print('AT_PAINT', seen, 'AFTER', gc.isenabled())\n"
+        f"print('STATE', repr((seen, {after})))\n"
         "sys.exit(rc)\n"
     )
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_DATA_HOME=str(tmp_path / "d"),
@@ -114,10 +118,19 @@ def test_gc_is_back_on_and_startup_objects_frozen_once_the_window_is_up(tmp_path
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                          timeout=120, check=False)
     assert out.returncode == 0, out.stderr
-    line = next(x for x in out.stdout.splitlines() if x.startswith("AT_PAINT"))
-    at_paint = eval(line.split("AT_PAINT", 1)[1].split("AFTER")[0])
+    line = next(x for x in out.stdout.splitlines() if x.startswith("STATE"))
+    return eval(line.split("STATE", 1)[1])
+
+
+def test_gc_is_back_on_and_startup_objects_frozen_once_the_window_is_up(tmp_path):
+    """From the first paint the collector runs again, in the GUI thread (ui.gui_gc: Python's
+    automatic one stays off, it would collect in worker threads too), and what start-up made
+    is frozen; after the window, the automatic one is back."""
+    at_paint, after = state_at_first_paint(
+        tmp_path, "(gc.isenabled(), gc.get_freeze_count(), app._collector is not None)",
+        after="gc.isenabled()")
     assert at_paint and at_paint[0][0] is False and at_paint[0][1] > 0 and at_paint[0][2]
-    assert line.endswith("AFTER True")
+    assert after is True
 
 
 def test_modules_marked_featureless_are_marked_as_pyside_would_mark_them():

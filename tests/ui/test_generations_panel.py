@@ -272,6 +272,7 @@ def test_the_list_fits_its_panel_without_scrolling_sideways(qtbot, width, tmp_pa
     from studio.core.library import Project
     from studio.ui.generations_panel import COLUMNS, GenerationsPanel
     from studio.ui.project_model import ProjectModel
+    from tests.ui.columns import assert_columns_fit
 
     with Project(tmp_path / "p") as project:
         panel = GenerationsPanel(ProjectModel(project))
@@ -279,11 +280,6 @@ def test_the_list_fits_its_panel_without_scrolling_sideways(qtbot, width, tmp_pa
         panel.resize(width, 300)
         panel.show()
         qtbot.waitExposed(panel)
-        view, header = panel.view, panel.view.horizontalHeader()
-        qtbot.waitUntil(lambda: header.length() <= view.viewport().width() + 1)
-        shown = [c for c in range(len(COLUMNS)) if not view.isColumnHidden(c)]
-        assert {COLUMNS.index("Video"), COLUMNS.index("Prompt")} <= set(shown)
-        for column in shown:
-            assert header.sectionSize(column) >= header.fontMetrics().horizontalAdvance(
-                COLUMNS[column]), (width, COLUMNS[column])
+        assert_columns_fit(qtbot, panel.view, panel.view.horizontalHeader(), COLUMNS,
+                           [COLUMNS.index("Video"), COLUMNS.index("Prompt")], width)
         panel.shutdown()

@@ -264,29 +264,10 @@ def test_the_sound_controls_are_named_for_assistive_technology(player):
 def test_no_sound_machinery_loads_before_the_window_is_painted(tmp_path):
     """The sound's modules (its thread, PyAV's decoding of it, miniaudio) load for the first
     clip, never on the way to the first paint."""
-    import os
-    import subprocess
-    import sys
+    from tests.ui.test_first_paint import state_at_first_paint
 
-    code = (
-        "import sys\n"
-        "from studio.ui import app\n"
-        "seen = []\n"
-        "orig = app.FirstPaintReporter.painted\n"
-        "def painted(self):\n"
-        "    names = ('miniaudio', 'studio.core.audio', 'studio.ui.audio_playback',\n"
-        "             'studio.ui.audio_output')\n"
-        "    seen.append([n for n in names if n in sys.modules])\n"
-        "    orig(self)\n"
-        "app.FirstPaintReporter.painted = painted\n"
-        "rc = app.run_gui(exit_after_show=True)\n"
-        "print('AT_PAINT', seen)\n"
-        "sys.exit(rc)\n"
-    )
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_DATA_HOME=str(tmp_path / "d"),
-               XDG_CONFIG_HOME=str(tmp_path / "c"), XDG_CACHE_HOME=str(tmp_path / "k"))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                         timeout=120, check=False)
-    assert out.returncode == 0, out.stderr
-    line = next(x for x in out.stdout.splitlines() if x.startswith("AT_PAINT"))
-    assert line == "AT_PAINT [[]]"
+    names = ("miniaudio", "studio.core.audio", "studio.ui.audio_playback",
+             "studio.ui.audio_output")
+    at_paint, _after = state_at_first_paint(
+        tmp_path, f"[n for n in {names!r} if n in sys.modules]")
+    assert at_paint == [[]]

@@ -304,6 +304,7 @@ def test_the_queue_list_fits_its_panel_without_scrolling_sideways(qtbot, project
     from studio.ui.model_manager import ModelManager
     from studio.ui.project_model import ProjectModel
     from studio.ui.queue_panel import COLUMNS, QueuePanel
+    from tests.ui.columns import assert_columns_fit
 
     manager = ModelManager(freeze_heap=False)
     queue = GenerationQueue(ProjectModel(project), manager)
@@ -312,12 +313,7 @@ def test_the_queue_list_fits_its_panel_without_scrolling_sideways(qtbot, project
     panel.resize(width, 300)
     panel.show()
     qtbot.waitExposed(panel)
-    view, header = panel.view, panel.view.header()
-    qtbot.waitUntil(lambda: header.length() <= view.viewport().width() + 1)
-    shown = [c for c in range(len(COLUMNS)) if not view.isColumnHidden(c)]
-    assert {COLUMNS.index(n) for n in ("#", "State", "Prompt")} <= set(shown)
-    for column in shown:
-        assert header.sectionSize(column) >= header.fontMetrics().horizontalAdvance(
-            COLUMNS[column]), (width, COLUMNS[column])
+    assert_columns_fit(qtbot, panel.view, panel.view.header(), COLUMNS,
+                       [COLUMNS.index(n) for n in ("#", "State", "Prompt")], width)
     queue.shutdown()
     manager.shutdown()

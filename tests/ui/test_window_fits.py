@@ -28,12 +28,12 @@ ORDERS = (tuple(OPENERS), tuple(reversed(OPENERS)),
           ("preview", "exports", "analysis", "generate", "queue", "generations"))
 
 
-@pytest.fixture
-def window(qtbot, tmp_path):
-    # a long project folder: its path is in the status bar
-    project = Project(tmp_path / ("a_project_folder_with_a_long_name_" * 3))
-    # a clip with a long name, selected: the Caption and Analysis panels name it
-    clip = project.import_file(make_video(tmp_path / LONG_NAME, width=64, height=48, frames=4))[0]
+def open_window(qtbot, tmp_path, folder: str, clip_name: str) -> MainWindow:
+    """A 1280x800 window on a new project in ``folder`` holding a clip ``clip_name``,
+    selected and shown in the player."""
+    project = Project(tmp_path / folder)
+    clip = project.import_file(make_video(tmp_path / clip_name, width=64, height=48,
+                                          frames=4))[0]
     made = MainWindow(project)
     qtbot.addWidget(made)
     made.resize(1280, 800)
@@ -41,9 +41,17 @@ def window(qtbot, tmp_path):
     qtbot.waitExposed(made)
     made.bin.select_clip(clip.id)
     qtbot.waitUntil(lambda: made.player.clip_id == clip.id, timeout=10_000)
+    return made
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    # a long project folder (its path is in the status bar) and a clip with a long name,
+    # selected: the Caption and Analysis panels name it
+    made = open_window(qtbot, tmp_path, "a_project_folder_with_a_long_name_" * 3, LONG_NAME)
     yield made
     made.shutdown()
-    project.close()
+    made.project.close()
 
 
 def _settle() -> None:
@@ -225,15 +233,7 @@ def test_titles_are_whole_at_the_default_size(qtbot, tmp_path):
     """Issue 16: at 1280x800 the Analyse workspace cut its title to "b_audio.mp… frames" and
     the bin's headers to "Durati", and the Generate panel scrolled sideways; with a file name
     of an ordinary length nothing is cut."""
-    project = Project(tmp_path / "project")
-    clip = project.import_file(make_video(tmp_path / "night_drive.mp4", width=64, height=48,
-                                          frames=4))[0]
-    window = MainWindow(project)
-    qtbot.addWidget(window)
-    window.resize(1280, 800)
-    window.show()
-    qtbot.waitExposed(window)
-    window.bin.select_clip(clip.id)
+    window = open_window(qtbot, tmp_path, "project", "night_drive.mp4")
     try:
         for space in ("media", "generate", "analyse", "deliver"):
             window.workspaces.switch(space)
@@ -251,4 +251,4 @@ def test_titles_are_whole_at_the_default_size(qtbot, tmp_path):
         assert scroll.viewport().width() >= scroll.widget().minimumSizeHint().width()
     finally:
         window.shutdown()
-        project.close()
+        window.project.close()
